@@ -1,0 +1,53 @@
+//! The one error type at the edge. Its kind decides the exit code; a policy "deny" is not an error.
+
+use std::path::Path;
+
+/// Exit codes, stable for CI.
+pub mod exit {
+    pub const PASS: u8 = 0;
+    pub const DENY: u8 = 1;
+    pub const INVALID: u8 = 2;
+    pub const UNDECIDABLE: u8 = 3;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Invalid input or configuration: the user must fix a file or a flag (exit 2).
+    #[error("{}", .0.join("\n"))]
+    Invalid(Vec<String>),
+    /// A remote service, the cluster or a tool failed: nothing was decided (exit 3).
+    #[error("{0}")]
+    Undecidable(String),
+}
+
+impl Error {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::Invalid(vec![msg.into()])
+    }
+
+    /// A file could not be read: name it and say what to do.
+    pub fn read(path: &Path, err: std::io::Error) -> Self {
+        let hint = match err.kind() {
+            std::io::ErrorKind::NotFound => "check the path",
+            std::io::ErrorKind::PermissionDenied => "check the file's permissions",
+            _ => "check that it is a readable file",
+        };
+        Error::invalid(format!("{}: cannot read: {err} ({hint})", path.display()))
+    }
+
+    pub fn write(path: &Path, err: std::io::Error) -> Self {
+        Error::invalid(format!(
+            "{}: cannot write: {err} (check that the directory exists and is writable)",
+            path.display()
+        ))
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Invalid(_) => exit::INVALID,
+            Error::Undecidable(_) => exit::UNDECIDABLE,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

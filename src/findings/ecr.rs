@@ -1,0 +1,456 @@
+//! Reading `aws ecr describe-image-scan-findings` output (API JSON, AWS CLI v1 and v2), basic and enhanced.
+//!
+//! Tolerant of keys it does not need, strict about the ones it does: a document that is not a scan-findings
+//! response, a finding without an id or with an unknown severity, or a score that is not a number is an error,
+//! never an empty (clean-looking) scan.
+
+use super::{Finding, ImageRef, Scan, ScanType, ScoreCandidate, ScoreKind, Severity, cvss};
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPage {
+    registry_id: Option<String>,
+    repository_name: Option<String>,
+    image_id: Option<RawImageId>,
+    image_scan_status: Option<RawStatus>,
+    image_scan_findings: Option<RawScanFindings>,
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawImageId {
+    image_digest: Option<String>,
+    image_tag: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawStatus {
+    status: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawScanFindings {
+    image_scan_completed_at: Option<RawTime>,
+    vulnerability_source_updated_at: Option<RawTime>,
+    finding_severity_counts: Option<BTreeMap<String, u64>>,
+    findings: Option<Vec<RawBasic>>,
+    enhanced_findings: Option<Vec<RawEnhanced>>,
+}
+
+/// Epoch seconds (API, CLI v1) or an ISO-8601 string (CLI v2).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawTime {
+    Epoch(f64),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+struct RawBasic {
+    name: Option<String>,
+    severity: Option<String>,
+    #[serde(default)]
+    attributes: Vec<RawAttribute>,
+}
+
+#[derive(Deserialize)]
+struct RawAttribute {
+    key: String,
+    value: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEnhanced {
+    title: Option<String>,
+    severity: Option<String>,
+    score: Option<f64>,
+    score_details: Option<RawScoreDetails>,
+    package_vulnerability_details: Option<RawPackageDetails>,
+}
+
+#[derive(Deserialize)]
+struct RawScoreDetails {
+    cvss: Option<RawScoreDetailsCvss>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawScoreDetailsCvss {
+    score: Option<f64>,
+    scoring_vector: Option<String>,
+    score_source: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPackageDetails {
+    vulnerability_id: Option<String>,
+    #[serde(default)]
+    cvss: Vec<RawCvss>,
+    #[serde(default)]
+    vulnerable_packages: Vec<RawPackage>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCvss {
+    base_score: Option<f64>,
+    scoring_vector: Option<String>,
+    source: Option<String>,
+    version: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawPackage {
+    name: Option<String>,
+    version: Option<String>,
+}
+
+/// One page, read and normalised, not yet merged with its siblings.
+#[derive(Debug)]
+pub struct Page {
+    pub path: PathBuf,
+    pub image: ImageRef,
+    pub status: String,
+    pub status_description: Option<String>,
+    pub completed_at: Option<jiff::Timestamp>,
+    pub source_updated_at: Option<jiff::Timestamp>,
+    pub severity_counts: BTreeMap<String, u64>,
+    pub findings: Vec<Finding>,
+    pub has_next_token: bool,
+}
+
+/// Read one page from its bytes. `path` is only for messages.
+pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
+    let here = |msg: String| Error::invalid(format!("{}: {msg}", path.display()));
+    let raw: RawPage = serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_eof() {
+            here(format!("truncated JSON ({e}); save the complete `aws ecr describe-image-scan-findings` output"))
+        } else {
+            here(format!("not a describe-image-scan-findings response: {e}"))
+        }
+    })?;
+    if raw.image_scan_status.is_none() && raw.image_scan_findings.is_none() {
+        return Err(here(unknown_shape_hint(bytes)));
+    }
+    let repository = raw
+        .repository_name
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| here("no `repositoryName`: bbgate judges a BB by its own repositories and must know which one this is".into()))?;
+    let image_id = raw.image_id.ok_or_else(|| here("no `imageId`: the evidence must bind to an image digest".into()))?;
+    let digest = image_id
+        .image_digest
+        .filter(|d| is_sha256_digest(d))
+        .ok_or_else(|| here("no valid `imageId.imageDigest` (sha256:<64 hex>): query the scan by digest, or save output that includes it".into()))?;
+    let status = raw.image_scan_status.ok_or_else(|| here("no `imageScanStatus`".into()))?;
+    let status_text = status.status.filter(|s| !s.is_empty()).ok_or_else(|| here("`imageScanStatus.status` is missing".into()))?;
+
+    let mut page = Page {
+        path: path.to_path_buf(),
+        image: ImageRef { registry_id: raw.registry_id, repository, digest, tag: image_id.image_tag },
+        status: status_text,
+        status_description: status.description,
+        completed_at: None,
+        source_updated_at: None,
+        severity_counts: BTreeMap::new(),
+        findings: Vec::new(),
+        has_next_token: raw.next_token.is_some_and(|t| !t.is_empty()),
+    };
+    let Some(scan) = raw.image_scan_findings else {
+        if page.status == "COMPLETE" || page.status == "ACTIVE" {
+            return Err(here(format!("status {} but no `imageScanFindings`: the output is cut short", page.status)));
+        }
+        return Ok(page);
+    };
+    page.completed_at = scan.image_scan_completed_at.map(|t| parse_time(&t)).transpose().map_err(|m| here(format!("imageScanCompletedAt: {m}")))?;
+    page.source_updated_at = scan
+        .vulnerability_source_updated_at
+        .map(|t| parse_time(&t))
+        .transpose()
+        .map_err(|m| here(format!("vulnerabilitySourceUpdatedAt: {m}")))?;
+    page.severity_counts = scan.finding_severity_counts.unwrap_or_default();
+
+    let basic = scan.findings.unwrap_or_default();
+    let enhanced = scan.enhanced_findings.unwrap_or_default();
+    page.findings.reserve(basic.len() + enhanced.len());
+    for (i, f) in basic.into_iter().enumerate() {
+        page.findings.push(basic_finding(f).map_err(|m| here(format!("findings[{i}]: {m}")))?);
+    }
+    for (i, f) in enhanced.into_iter().enumerate() {
+        page.findings.push(enhanced_finding(f).map_err(|m| here(format!("enhancedFindings[{i}]: {m}")))?);
+    }
+    Ok(page)
+}
+
+fn unknown_shape_hint(bytes: &[u8]) -> String {
+    let keys: Vec<String> = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(bytes)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let looks_like = if keys.iter().any(|k| k == "findings") && keys.iter().any(|k| k == "nextToken" || k == "filterCriteria") {
+        " It looks like Inspector2 ListFindings output;"
+    } else if keys.iter().any(|k| k == "SchemaVersion" || k == "Results") {
+        " It looks like a Trivy report;"
+    } else if keys.iter().any(|k| k == "matches") {
+        " It looks like a Grype report;"
+    } else {
+        ""
+    };
+    format!(
+        "unknown JSON shape: no `imageScanStatus` or `imageScanFindings` (top-level keys: [{}]).{looks_like} bbgate reads the output of `aws ecr describe-image-scan-findings --repository-name R --image-id imageDigest=D`",
+        keys.join(", ")
+    )
+}
+
+pub fn is_sha256_digest(d: &str) -> bool {
+    d.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn parse_time(t: &RawTime) -> std::result::Result<jiff::Timestamp, String> {
+    match t {
+        RawTime::Epoch(secs) => {
+            let whole = secs.trunc() as i64;
+            let nanos = ((secs - secs.trunc()) * 1e9).round() as i32;
+            jiff::Timestamp::new(whole, nanos).map_err(|e| format!("epoch {secs} out of range: {e}"))
+        }
+        RawTime::Text(s) => parse_text_time(s).ok_or_else(|| format!("{s:?} is not an ISO-8601 timestamp with an offset")),
+    }
+}
+
+/// ISO-8601 with an offset; CLI v2 prints `+11:00`, some saved files carry `+1100`.
+fn parse_text_time(s: &str) -> Option<jiff::Timestamp> {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Some(t);
+    }
+    // `…+1100` → `…+11:00`
+    let b = s.as_bytes();
+    if b.len() > 5 {
+        let (head, tail) = s.split_at(s.len() - 5);
+        let tb = tail.as_bytes();
+        if (tb[0] == b'+' || tb[0] == b'-') && tb[1..].iter().all(u8::is_ascii_digit) {
+            return format!("{head}{}:{}", &tail[..3], &tail[3..]).parse().ok();
+        }
+    }
+    None
+}
+
+fn severity(label: Option<&str>) -> std::result::Result<Severity, String> {
+    let label = label.ok_or("no `severity`")?;
+    Severity::parse(label).ok_or_else(|| {
+        format!("unknown severity {label:?} (known: INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL, UNDEFINED, UNTRIAGED)")
+    })
+}
+
+fn basic_finding(f: RawBasic) -> std::result::Result<Finding, String> {
+    let id = f.name.filter(|n| !n.is_empty()).ok_or("no `name` (the vulnerability id)")?;
+    let severity = severity(f.severity.as_deref())?;
+    let mut package = String::new();
+    let mut package_version = String::new();
+    let (mut v2_score, mut v2_vector, mut v3_score, mut v3_vector) = (None, None, None, None);
+    for a in f.attributes {
+        let Some(value) = a.value else { continue };
+        match a.key.as_str() {
+            "package_name" => package = value,
+            "package_version" => package_version = value,
+            "CVSS2_SCORE" => v2_score = Some(score_attr(&id, "CVSS2_SCORE", &value)?),
+            "CVSS3_SCORE" => v3_score = Some(score_attr(&id, "CVSS3_SCORE", &value)?),
+            "CVSS2_VECTOR" => v2_vector = Some(value),
+            "CVSS3_VECTOR" => v3_vector = Some(value),
+            _ => {}
+        }
+    }
+    let mut finding = Finding { id, package, package_version, severity, scan_type: ScanType::Basic, candidates: Vec::new(), notes: Vec::new() };
+    add_candidate(&mut finding, ScoreKind::Cvss2, "CVSS2_SCORE", v2_score, v2_vector);
+    add_candidate(&mut finding, ScoreKind::Cvss3, "CVSS3_SCORE", v3_score, v3_vector);
+    Ok(finding)
+}
+
+fn score_attr(id: &str, key: &str, value: &str) -> std::result::Result<f64, String> {
+    cvss::parse_score(value).ok_or_else(|| format!("{id}: {key} {value:?} is not a score between 0 and 10"))
+}
+
+fn enhanced_finding(f: RawEnhanced) -> std::result::Result<Finding, String> {
+    let details = f.package_vulnerability_details;
+    let id = details
+        .as_ref()
+        .and_then(|d| d.vulnerability_id.clone())
+        .filter(|v| !v.is_empty())
+        .or_else(|| f.title.as_deref().and_then(|t| t.split_whitespace().next()).map(str::to_owned))
+        .ok_or("no `packageVulnerabilityDetails.vulnerabilityId` and no `title`")?;
+    let severity = severity(f.severity.as_deref())?;
+    let (mut package, mut package_version) = (String::new(), String::new());
+    if let Some(d) = &details {
+        let names: Vec<&str> = d.vulnerable_packages.iter().filter_map(|p| p.name.as_deref()).collect();
+        let versions: Vec<&str> = d.vulnerable_packages.iter().filter_map(|p| p.version.as_deref()).collect();
+        package = names.join(", ");
+        package_version = versions.join(", ");
+    }
+    let mut finding = Finding { id, package, package_version, severity, scan_type: ScanType::Enhanced, candidates: Vec::new(), notes: Vec::new() };
+    if let Some(d) = details {
+        for c in d.cvss {
+            let version = c.version.as_deref().unwrap_or("");
+            let kind = ScoreKind::from_cvss_version(version).or_else(|| c.scoring_vector.as_deref().and_then(kind_of_vector));
+            let Some(kind) = kind else {
+                finding.notes.push(format!("cvss entry with unknown version {version:?} ignored"));
+                continue;
+            };
+            if let Some(s) = c.base_score.filter(|s| !(0.0..=10.0).contains(s) || !s.is_finite()) {
+                return Err(format!("{}: cvss baseScore {s} is not between 0 and 10", finding.id));
+            }
+            let source = c.source.unwrap_or_else(|| "cvss[]".into());
+            add_candidate(&mut finding, kind, &source, c.base_score, c.scoring_vector);
+        }
+    }
+    // ECR's own score: 0.0 without scoreDetails is what UNTRIAGED findings carry, and is no score.
+    let details_cvss = f.score_details.and_then(|d| d.cvss);
+    let ecr_score = match (&details_cvss, f.score) {
+        (Some(_), Some(s)) => Some(s),
+        (None, Some(s)) if s != 0.0 => Some(s),
+        (Some(d), None) => d.score,
+        _ => None,
+    };
+    if let Some(s) = ecr_score.filter(|s| !(0.0..=10.0).contains(s) || !s.is_finite()) {
+        return Err(format!("{}: score {s} is not between 0 and 10", finding.id));
+    }
+    let (vector, source) = match details_cvss {
+        Some(d) => (d.scoring_vector, d.score_source.map_or_else(|| "ecr score".to_owned(), |s| format!("ecr score ({s})"))),
+        None => (None, "ecr score".to_owned()),
+    };
+    add_candidate(&mut finding, ScoreKind::Ecr, &source, ecr_score, vector);
+    Ok(finding)
+}
+
+fn kind_of_vector(v: &str) -> Option<ScoreKind> {
+    if v.starts_with("CVSS:3") {
+        Some(ScoreKind::Cvss3)
+    } else if v.starts_with("CVSS:4") {
+        Some(ScoreKind::Cvss4)
+    } else if v.contains("Au:") {
+        Some(ScoreKind::Cvss2)
+    } else {
+        None
+    }
+}
+
+fn add_candidate(finding: &mut Finding, kind: ScoreKind, source: &str, published: Option<f64>, vector: Option<String>) {
+    let vector = vector.filter(|v| !v.trim().is_empty());
+    let (value, note) = cvss::reconcile(published, vector.as_deref());
+    if let Some(note) = note {
+        finding.notes.push(format!("{} ({source}): {note}", kind.as_str()));
+    }
+    if let Some(value) = value {
+        finding.candidates.push(ScoreCandidate { kind, value, source: source.to_owned(), vector });
+    }
+}
+
+/// Merge the pages of one scan. Pages of different images, or of different reads of one image, are an error;
+/// so are missing pages, detected by the severity counts (which cover all pages) and by `nextToken`.
+pub fn merge(pages: Vec<Page>) -> Result<(Scan, Vec<String>)> {
+    let mut notes = Vec::new();
+    let mut iter = pages.into_iter();
+    let first = iter.next().ok_or_else(|| Error::invalid("no findings pages given: pass --findings FILE…"))?;
+    let mut problems = Vec::new();
+    let mut scan = Scan {
+        image: first.image.clone(),
+        status: first.status.clone(),
+        status_description: first.status_description.clone(),
+        completed_at: first.completed_at,
+        source_updated_at: first.source_updated_at,
+        severity_counts: first.severity_counts.clone(),
+        findings: first.findings,
+        pages: 1,
+    };
+    let mut last_pages_without_token = usize::from(!first.has_next_token);
+    let first_path = first.path;
+    for page in iter {
+        let p = page.path.display();
+        if page.image.repository != scan.image.repository || page.image.digest != scan.image.digest {
+            problems.push(format!(
+                "{p}: is a scan of {}@{} but {} is of {}@{}: pass the pages of one image only",
+                page.image.repository,
+                page.image.digest,
+                first_path.display(),
+                scan.image.repository,
+                scan.image.digest
+            ));
+            continue;
+        }
+        if page.image.registry_id.is_some() && scan.image.registry_id.is_some() && page.image.registry_id != scan.image.registry_id {
+            problems.push(format!("{p}: registryId differs from {}'s", first_path.display()));
+        }
+        if page.status != scan.status || page.completed_at != scan.completed_at || page.severity_counts != scan.severity_counts {
+            problems.push(format!(
+                "{p}: status, completion time or severity counts differ from {}'s: the pages come from different reads of the scan; save one read's pages",
+                first_path.display()
+            ));
+        }
+        if scan.image.tag.is_none() {
+            scan.image.tag = page.image.tag;
+        }
+        last_pages_without_token += usize::from(!page.has_next_token);
+        scan.findings.extend(page.findings);
+        scan.pages += 1;
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    if last_pages_without_token == 0 {
+        return Err(Error::invalid(format!(
+            "every findings page given carries a nextToken: the last page is missing ({} pages given); save every page",
+            scan.pages
+        )));
+    }
+    if scan.status == "COMPLETE" || scan.status == "ACTIVE" {
+        let counted: u64 = scan.severity_counts.values().sum();
+        let held = scan.findings.len() as u64;
+        if held < counted {
+            return Err(Error::invalid(format!(
+                "the scan counts {counted} findings (findingSeverityCounts) but the {} page(s) given hold {held}: pages are missing; pass every page",
+                scan.pages
+            )));
+        }
+        if held > counted {
+            notes.push(format!("the pages hold {held} findings but findingSeverityCounts sums to {counted}; every finding held is judged"));
+        }
+    }
+    Ok((scan, notes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_without_colon_parse() {
+        let a = parse_text_time("2020-01-24T15:11:45+1100").unwrap();
+        let b = parse_text_time("2020-01-24T15:11:45+11:00").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.as_second(), 1579839105);
+        assert!(parse_text_time("yesterday").is_none());
+        assert!(parse_text_time("2020-01-24T15:11:45").is_none(), "no offset: ambiguous, refused");
+    }
+
+    #[test]
+    fn epoch_times_parse() {
+        assert_eq!(parse_time(&RawTime::Epoch(1579839105.0)).unwrap().as_second(), 1579839105);
+    }
+
+    #[test]
+    fn untriaged_zero_score_is_no_score() {
+        let json = br#"{"repositoryName":"r","imageId":{"imageDigest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"},
+          "imageScanStatus":{"status":"ACTIVE"},"imageScanFindings":{"findingSeverityCounts":{"UNTRIAGED":1},
+          "enhancedFindings":[{"title":"CVE-2026-1 - x","severity":"UNTRIAGED","score":0.0,
+            "packageVulnerabilityDetails":{"vulnerabilityId":"CVE-2026-1","cvss":[],"vulnerablePackages":[{"name":"x","version":"1"}]}}]}}"#;
+        let page = parse_page(Path::new("p.json"), json).unwrap();
+        assert_eq!(page.findings.len(), 1);
+        assert!(page.findings[0].candidates.is_empty());
+        assert_eq!(page.findings[0].severity, Severity::Untriaged);
+    }
+}

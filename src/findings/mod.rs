@@ -1,0 +1,155 @@
+//! Vulnerability findings, normalised from ECR scan pages (basic and enhanced) into one shape.
+
+pub mod cvss;
+pub mod ecr;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Which family a score belongs to; the policy's `score_preference` orders these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScoreKind {
+    Cvss3,
+    Cvss4,
+    Cvss2,
+    /// An enhanced finding's own `score` (Inspector's, possibly environment-adjusted).
+    Ecr,
+}
+
+impl ScoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScoreKind::Cvss3 => "cvss3",
+            ScoreKind::Cvss4 => "cvss4",
+            ScoreKind::Cvss2 => "cvss2",
+            ScoreKind::Ecr => "ecr",
+        }
+    }
+
+    /// The kind a CVSS `version` string ("2.0", "3.1", "4.0") names.
+    pub fn from_cvss_version(version: &str) -> Option<Self> {
+        match version.trim() {
+            "2" | "2.0" => Some(ScoreKind::Cvss2),
+            "3" | "3.0" | "3.1" => Some(ScoreKind::Cvss3),
+            "4" | "4.0" => Some(ScoreKind::Cvss4),
+            _ => None,
+        }
+    }
+}
+
+/// One score a finding carries, before the policy picks one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreCandidate {
+    pub kind: ScoreKind,
+    /// The score used: the published one, or computed from the vector, or the higher of both when they disagree.
+    pub value: f64,
+    /// Where it came from, e.g. `NVD`, `CVSS2_SCORE`, `ecr score`.
+    pub source: String,
+    pub vector: Option<String>,
+}
+
+/// The score the policy chose for a finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Score {
+    pub value: f64,
+    pub kind: ScoreKind,
+    pub source: String,
+}
+
+/// ECR's severity label: the distro's urgency or Inspector's band, never a CVSS score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+    Undefined,
+    Untriaged,
+}
+
+impl Severity {
+    pub fn parse(label: &str) -> Option<Self> {
+        Some(match label {
+            "INFORMATIONAL" => Severity::Informational,
+            "LOW" => Severity::Low,
+            "MEDIUM" => Severity::Medium,
+            "HIGH" => Severity::High,
+            "CRITICAL" => Severity::Critical,
+            "UNDEFINED" => Severity::Undefined,
+            "UNTRIAGED" => Severity::Untriaged,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Informational => "INFORMATIONAL",
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+            Severity::Undefined => "UNDEFINED",
+            Severity::Untriaged => "UNTRIAGED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanType {
+    Basic,
+    Enhanced,
+}
+
+/// One vulnerability in one package of the image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// CVE-…, GHSA-…: what sign-offs name.
+    pub id: String,
+    /// Package name; several vulnerable packages of one enhanced finding are joined with ", ".
+    pub package: String,
+    pub package_version: String,
+    pub severity: Severity,
+    pub scan_type: ScanType,
+    pub candidates: Vec<ScoreCandidate>,
+    /// Things worth telling a reader about this finding's scores (a score that disagrees with its vector…).
+    pub notes: Vec<String>,
+}
+
+impl Finding {
+    /// The first kind in `preference` present on this finding wins; of several of that kind, the highest.
+    pub fn select_score(&self, preference: &[ScoreKind]) -> Option<Score> {
+        preference.iter().find_map(|&kind| {
+            self.candidates
+                .iter()
+                .filter(|c| c.kind == kind)
+                .max_by(|a, b| a.value.total_cmp(&b.value))
+                .map(|c| Score { value: c.value, kind, source: c.source.clone() })
+        })
+    }
+}
+
+/// The image a scan is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageRef {
+    pub registry_id: Option<String>,
+    pub repository: String,
+    pub digest: String,
+    pub tag: Option<String>,
+}
+
+/// A whole scan, merged from all its pages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scan {
+    pub image: ImageRef,
+    pub status: String,
+    pub status_description: Option<String>,
+    pub completed_at: Option<jiff::Timestamp>,
+    pub source_updated_at: Option<jiff::Timestamp>,
+    pub severity_counts: BTreeMap<String, u64>,
+    pub findings: Vec<Finding>,
+    pub pages: usize,
+}

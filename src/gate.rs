@@ -1,0 +1,475 @@
+//! The decision: a pure function of (policy, building block, scan, test runs, sign-offs, now).
+//! No I/O here; the offline dry run and the CI run call this same function on the same types.
+
+use crate::apitests::{Scenario, Status, TestRun};
+use crate::findings::{Finding, Scan, Score, Severity};
+use crate::policy::signoff::SignOff;
+use crate::policy::{BuildingBlock, Policy, UnscoredAction, UnusedAction};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::Serialize;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    // Order: most severe first, for sorting tables.
+    Blocked,
+    NeedsSignoff,
+    SignedOff,
+    Warned,
+    Allowed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Blocked => "blocked",
+            Outcome::NeedsSignoff => "needs_signoff",
+            Outcome::SignedOff => "signed_off",
+            Outcome::Warned => "warned",
+            Outcome::Allowed => "allowed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Deny,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Band {
+    Block,
+    Signoff,
+    Allow,
+    Warn,
+}
+
+/// What the gate decided about one finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingDecision {
+    pub id: String,
+    pub package: String,
+    pub package_version: String,
+    pub score: Option<Score>,
+    pub severity: Severity,
+    pub outcome: Outcome,
+    /// Why this band, in words: `cvss2 9.3 >= 9.0`, `no score; label HIGH`.
+    pub basis: String,
+    /// The sign-off applied (`file:line`), when signed off.
+    pub signoff: Option<String>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiOutcome {
+    Pass,
+    Fail,
+    Missing,
+    NotRequired,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiTestSummary {
+    pub outcome: ApiOutcome,
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub reports: usize,
+    /// Scenarios that count as failed under the policy, with the report they came from.
+    pub failed_scenarios: Vec<FailedScenario>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedScenario {
+    pub report: String,
+    #[serde(flatten)]
+    pub scenario: Scenario,
+}
+
+/// A sign-off and what became of it in this decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignoffUse {
+    pub id: String,
+    pub package: Option<String>,
+    pub location: String,
+    pub approved_by: String,
+    pub expires: Date,
+    /// For rejected and unused sign-offs: why.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct SignoffSummary {
+    pub applied: Vec<SignoffUse>,
+    pub expired: Vec<SignoffUse>,
+    pub expiring: Vec<SignoffUse>,
+    pub rejected: Vec<SignoffUse>,
+    pub unused: Vec<SignoffUse>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub building_block: String,
+    pub findings: Vec<FindingDecision>,
+    pub api_tests: ApiTestSummary,
+    pub signoffs: SignoffSummary,
+    /// Why the verdict is deny; empty on pass.
+    pub reasons: Vec<String>,
+    /// Things a reader should know that did not change the verdict.
+    pub warnings: Vec<String>,
+}
+
+impl Decision {
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.findings.iter().filter(|f| f.outcome == outcome).count()
+    }
+}
+
+/// Everything the decision is made from. The scan's pages are already merged and checked for completeness.
+pub struct Inputs<'a> {
+    pub scan: &'a Scan,
+    pub test_runs: &'a [TestRun],
+    pub signoffs: &'a [SignOff],
+}
+
+fn fmt_score(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+fn list_ids(ids: &[&str]) -> String {
+    const SHOWN: usize = 10;
+    let mut s = ids.iter().take(SHOWN).copied().collect::<Vec<_>>().join(", ");
+    if ids.len() > SHOWN {
+        s.push_str(&format!(" and {} more", ids.len() - SHOWN));
+    }
+    s
+}
+
+pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timestamp) -> Decision {
+    let today: Date = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let scan = inputs.scan;
+    let mut reasons = Vec::new();
+    let mut warnings = Vec::new();
+
+    // A BB is judged on its own images only.
+    if !bb.owns_repository(&scan.image.repository) {
+        reasons.push(format!(
+            "repository {} is not one of building block {}'s repositories ({}): a building block is judged on its own images only",
+            scan.image.repository,
+            bb.name,
+            bb.repositories.join(", ")
+        ));
+    }
+    check_scan(policy, scan, now, &mut reasons);
+
+    // Sign-offs for this building block, by vulnerability id.
+    let mine: Vec<&SignOff> = inputs.signoffs.iter().filter(|s| s.building_block == bb.name).collect();
+    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, s) in mine.iter().enumerate() {
+        by_id.entry(s.id.as_str()).or_default().push(i);
+    }
+    #[derive(Default, Clone)]
+    struct Use {
+        applied: bool,
+        rejected: Option<String>,
+        below_band: bool,
+    }
+    let mut uses = vec![Use::default(); mine.len()];
+    let live = |s: &SignOff| s.approved_on <= today && s.expires >= today;
+
+    let mut findings = Vec::with_capacity(scan.findings.len());
+    for f in &scan.findings {
+        let score = f.select_score(&policy.scan.score_preference);
+        let (band, basis) = band(policy, f, score.as_ref());
+        let matching: Vec<usize> = by_id
+            .get(f.id.as_str())
+            .map(|v| v.iter().copied().filter(|&i| matches(mine[i], f, &scan.image.digest)).collect())
+            .unwrap_or_default();
+        let mut signoff = None;
+        let mut notes = f.notes.clone();
+        let outcome = match band {
+            Band::Block => {
+                for &i in &matching {
+                    uses[i].rejected = Some(format!("{} is in the blocked band ({basis}); no sign-off can waive it", f.id));
+                }
+                Outcome::Blocked
+            }
+            Band::Signoff => match matching.iter().copied().find(|&i| live(mine[i])) {
+                Some(i) => {
+                    uses[i].applied = true;
+                    signoff = Some(format!("{} (approved by {}, expires {})", mine[i].location, mine[i].approved_by, mine[i].expires));
+                    Outcome::SignedOff
+                }
+                None => {
+                    for &i in &matching {
+                        let s = mine[i];
+                        if s.expires < today {
+                            notes.push(format!("sign-off at {} expired on {}", s.location, s.expires));
+                        } else {
+                            notes.push(format!("sign-off at {} is approved on {}, after today ({today})", s.location, s.approved_on));
+                            uses[i].rejected = Some(format!("approved_on {} is in the future", s.approved_on));
+                        }
+                    }
+                    Outcome::NeedsSignoff
+                }
+            },
+            Band::Allow | Band::Warn => {
+                for &i in &matching {
+                    uses[i].below_band = true;
+                }
+                if band == Band::Warn { Outcome::Warned } else { Outcome::Allowed }
+            }
+        };
+        findings.push(FindingDecision {
+            id: f.id.clone(),
+            package: f.package.clone(),
+            package_version: f.package_version.clone(),
+            score,
+            severity: f.severity,
+            outcome,
+            basis,
+            signoff,
+            notes,
+        });
+    }
+
+    // Blocked and needing sign-off findings deny; each kind named once, with ids.
+    let blocked: Vec<&str> = findings.iter().filter(|f| f.outcome == Outcome::Blocked).map(|f| f.id.as_str()).collect();
+    if !blocked.is_empty() {
+        reasons.push(format!(
+            "{} finding(s) blocked (score >= {}, or unscored and blocked by policy); they cannot be signed off, fix them: {}",
+            blocked.len(),
+            fmt_score(policy.scan.block_from),
+            list_ids(&blocked)
+        ));
+    }
+    let needs: Vec<&str> = findings.iter().filter(|f| f.outcome == Outcome::NeedsSignoff).map(|f| f.id.as_str()).collect();
+    if !needs.is_empty() {
+        reasons.push(format!(
+            "{} finding(s) need a valid sign-off ({} <= score < {}): {}",
+            needs.len(),
+            fmt_score(policy.scan.signoff_from),
+            fmt_score(policy.scan.block_from),
+            list_ids(&needs)
+        ));
+    }
+
+    // What became of each sign-off.
+    let mut summary = SignoffSummary::default();
+    for (i, s) in mine.iter().enumerate() {
+        let entry = |reason: Option<String>| SignoffUse {
+            id: s.id.clone(),
+            package: s.package.clone(),
+            location: s.location.clone(),
+            approved_by: s.approved_by.clone(),
+            expires: s.expires,
+            reason,
+        };
+        let u = &uses[i];
+        if u.applied {
+            summary.applied.push(entry(None));
+        }
+        if s.expires < today {
+            summary.expired.push(entry(None));
+            continue;
+        }
+        if live(s) && days_between(today, s.expires) <= policy.signoffs.warn_before_days {
+            summary.expiring.push(entry(None));
+        }
+        if let Some(r) = &u.rejected {
+            summary.rejected.push(entry(Some(r.clone())));
+        } else if !u.applied {
+            let why = if u.below_band {
+                "the finding scores below the sign-off band and needs none".to_owned()
+            } else {
+                "matches no finding of this image".to_owned()
+            };
+            summary.unused.push(entry(Some(why)));
+        }
+    }
+    if !summary.unused.is_empty() {
+        let ids: Vec<&str> = summary.unused.iter().map(|u| u.id.as_str()).collect();
+        let msg = format!("{} sign-off(s) unused: {}", ids.len(), list_ids(&ids));
+        match policy.signoffs.unused {
+            UnusedAction::Deny => reasons.push(format!("{msg} (policy: [signoffs] unused = \"deny\"); remove them")),
+            UnusedAction::Warn => warnings.push(msg),
+            UnusedAction::Allow => {}
+        }
+    }
+    if !summary.expiring.is_empty() {
+        let ids: Vec<&str> = summary.expiring.iter().map(|u| u.id.as_str()).collect();
+        warnings.push(format!(
+            "{} sign-off(s) expire within {} days: {}",
+            ids.len(),
+            policy.signoffs.warn_before_days,
+            list_ids(&ids)
+        ));
+    }
+    let warned = findings.iter().filter(|f| f.outcome == Outcome::Warned).count();
+    if warned > 0 {
+        warnings.push(format!("{warned} finding(s) have no score and no usable label (policy: [scan] unscored = \"warn\")"));
+    }
+
+    let api_tests = judge_api_tests(policy, inputs.test_runs, now, &mut reasons);
+    Decision {
+        verdict: if reasons.is_empty() { Verdict::Pass } else { Verdict::Deny },
+        building_block: bb.name.clone(),
+        findings,
+        api_tests,
+        signoffs: summary,
+        reasons,
+        warnings,
+    }
+}
+
+fn days_between(from: Date, to: Date) -> i64 {
+    from.until(to).map_or(i64::MAX, |s| i64::from(s.get_days()))
+}
+
+fn matches(s: &SignOff, f: &Finding, digest: &str) -> bool {
+    let package_ok = match &s.package {
+        None => true,
+        Some(p) => f.package == *p || f.package.split(", ").any(|name| name == p),
+    };
+    package_ok && s.digest.as_deref().is_none_or(|d| d == digest)
+}
+
+fn band(policy: &Policy, f: &Finding, score: Option<&Score>) -> (Band, String) {
+    let p = &policy.scan;
+    if let Some(s) = score {
+        let band = if s.value >= p.block_from {
+            Band::Block
+        } else if s.value >= p.signoff_from {
+            Band::Signoff
+        } else {
+            Band::Allow
+        };
+        let cmp = match band {
+            Band::Block => format!(">= {}", fmt_score(p.block_from)),
+            Band::Signoff => format!(">= {}", fmt_score(p.signoff_from)),
+            _ => format!("< {}", fmt_score(p.signoff_from)),
+        };
+        return (band, format!("{} {} {cmp}", s.kind.as_str(), fmt_score(s.value)));
+    }
+    if p.label_fallback {
+        let by_label = match f.severity {
+            Severity::Critical => Some(Band::Block),
+            Severity::High => Some(Band::Signoff),
+            Severity::Medium | Severity::Low | Severity::Informational => Some(Band::Allow),
+            Severity::Undefined | Severity::Untriaged => None,
+        };
+        if let Some(b) = by_label {
+            return (b, format!("no score; label {}", f.severity.as_str()));
+        }
+    }
+    let b = match p.unscored {
+        UnscoredAction::Allow => Band::Allow,
+        UnscoredAction::Warn => Band::Warn,
+        UnscoredAction::Signoff => Band::Signoff,
+        UnscoredAction::Block => Band::Block,
+    };
+    let action = match p.unscored {
+        UnscoredAction::Allow => "allow",
+        UnscoredAction::Warn => "warn",
+        UnscoredAction::Signoff => "signoff",
+        UnscoredAction::Block => "block",
+    };
+    (b, format!("no score, label {}; [scan] unscored = \"{action}\"", f.severity.as_str()))
+}
+
+fn check_scan(policy: &Policy, scan: &Scan, now: Timestamp, reasons: &mut Vec<String>) {
+    if scan.status != "COMPLETE" && scan.status != "ACTIVE" {
+        let desc = scan.status_description.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+        reasons.push(format!("scan status is {}{desc}; only a COMPLETE (basic) or ACTIVE (enhanced) scan can be judged", scan.status));
+        return;
+    }
+    match scan.completed_at {
+        None => reasons.push("the scan has no imageScanCompletedAt: its age cannot be checked".into()),
+        Some(t) if t > now => reasons.push(format!("the scan completed at {t}, after the decision time {now}: check --now and the clock")),
+        Some(t) => {
+            let age_days = (now.as_second() - t.as_second()) / 86_400;
+            if age_days > policy.scan.max_age_days {
+                reasons.push(format!(
+                    "the scan completed {age_days} days ago ({t}), more than [scan] max_age_days = {}: rescan the image",
+                    policy.scan.max_age_days
+                ));
+            }
+        }
+    }
+}
+
+fn judge_api_tests(policy: &Policy, runs: &[TestRun], now: Timestamp, reasons: &mut Vec<String>) -> ApiTestSummary {
+    let p = &policy.api_tests;
+    let mut summary = ApiTestSummary { outcome: ApiOutcome::Pass, total: 0, passed: 0, failed: 0, reports: runs.len(), failed_scenarios: Vec::new() };
+    if runs.is_empty() {
+        if p.required {
+            summary.outcome = ApiOutcome::Missing;
+            reasons.push("no API test report given: the policy requires passing GovStack API test reports (--api-report FILE)".into());
+        } else {
+            summary.outcome = ApiOutcome::NotRequired;
+        }
+        return summary;
+    }
+    let mut ok = true;
+    for run in runs {
+        for sc in &run.scenarios {
+            summary.total += 1;
+            if p.count_as_failed.contains(&sc.status) {
+                summary.failed += 1;
+                summary.failed_scenarios.push(FailedScenario { report: run.source.clone(), scenario: sc.clone() });
+            } else {
+                summary.passed += 1;
+            }
+        }
+        if let Some(max) = p.max_age_days {
+            match run.started_at {
+                None => {
+                    ok = false;
+                    reasons.push(format!("API test report {} has no timestamp, and [api_tests] max_age_days = {max} requires one", run.source));
+                }
+                Some(t) if (now.as_second() - t.as_second()) / 86_400 > max => {
+                    ok = false;
+                    reasons.push(format!("API test report {} is from {t}, older than [api_tests] max_age_days = {max}", run.source));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    if summary.total == 0 {
+        ok = false;
+        reasons.push("the API test reports hold no scenarios: an empty run proves nothing".into());
+    } else {
+        let ratio = summary.passed as f64 / summary.total as f64;
+        if ratio < p.min_pass_ratio {
+            ok = false;
+            let by_status = count_by_status(&summary.failed_scenarios);
+            reasons.push(format!(
+                "API tests: {} of {} scenarios passed ({:.1}%; {by_status}), the policy requires {:.1}%",
+                summary.passed,
+                summary.total,
+                ratio * 100.0,
+                p.min_pass_ratio * 100.0
+            ));
+        }
+    }
+    summary.outcome = if ok { ApiOutcome::Pass } else { ApiOutcome::Fail };
+    summary
+}
+
+fn count_by_status(failed: &[FailedScenario]) -> String {
+    let mut counts: Vec<(Status, usize)> = Vec::new();
+    for f in failed {
+        match counts.iter_mut().find(|(s, _)| *s == f.scenario.status) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((f.scenario.status, 1)),
+        }
+    }
+    counts.sort();
+    counts.iter().map(|(s, n)| format!("{n} {}", s.as_str())).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,11 @@
+//! bbgate: decides whether a GovStack Building Block image may enter the sandbox cluster.
+//!
+//! The flow: acquire (files, later ECR) → normalise ([`findings`], [`apitests`], [`policy`]) →
+//! decide ([`gate::decide`], pure) → report ([`report`]).
+
+pub mod apitests;
+pub mod diag;
+pub mod error;
+pub mod findings;
+pub mod gate;
+pub mod policy;

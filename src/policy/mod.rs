@@ -1,0 +1,412 @@
+//! The sandbox policy (TOML): thresholds, API-test rules, sign-off rules and the building blocks.
+//!
+//! Two phases, as in cargo-deny: deserialise (unknown keys and wrong types are errors at their line), then
+//! validate, collecting every problem with its line before giving up.
+
+pub mod signoff;
+
+use crate::diag;
+use crate::error::{Error, Result};
+use crate::findings::ScoreKind;
+use crate::apitests::Status;
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use toml::Spanned;
+
+/// The shipped default policy, used when no `--policy` is given and `policies/sandbox.toml` is absent.
+pub const BUILTIN: &str = include_str!("../../policies/sandbox.toml");
+pub const DEFAULT_PATH: &str = "policies/sandbox.toml";
+
+/// What to do with a finding that has no score and no usable label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnscoredAction {
+    Allow,
+    Warn,
+    Signoff,
+    Block,
+}
+
+/// What to do with sign-offs that match no finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnusedAction {
+    Allow,
+    Warn,
+    Deny,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanPolicy {
+    pub block_from: f64,
+    pub signoff_from: f64,
+    pub score_preference: Vec<ScoreKind>,
+    pub label_fallback: bool,
+    pub unscored: UnscoredAction,
+    pub max_age_days: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiTestsPolicy {
+    pub required: bool,
+    pub min_pass_ratio: f64,
+    pub count_as_failed: Vec<Status>,
+    pub max_age_days: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SignoffPolicy {
+    pub approvers: Vec<String>,
+    pub max_validity_days: i64,
+    pub warn_before_days: i64,
+    pub unused: UnusedAction,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildingBlock {
+    pub name: String,
+    pub namespace: String,
+    pub repositories: Vec<String>,
+    matcher: GlobSet,
+}
+
+impl BuildingBlock {
+    /// `*` matches within one path segment, `**` across segments.
+    pub fn owns_repository(&self, repository: &str) -> bool {
+        self.matcher.is_match(repository)
+    }
+}
+
+/// Where the policy came from, for messages and the evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyOrigin {
+    /// The file path, or `built-in`.
+    pub location: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub scan: ScanPolicy,
+    pub api_tests: ApiTestsPolicy,
+    pub signoffs: SignoffPolicy,
+    pub building_blocks: Vec<BuildingBlock>,
+    pub origin: PolicyOrigin,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(default)]
+    scan: RawScan,
+    #[serde(default)]
+    api_tests: RawApiTests,
+    #[serde(default)]
+    signoffs: RawSignoffs,
+    #[serde(default)]
+    building_block: Vec<Spanned<RawBuildingBlock>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawScan {
+    block_from: Option<Spanned<f64>>,
+    signoff_from: Option<Spanned<f64>>,
+    score_preference: Option<Spanned<Vec<ScoreKind>>>,
+    label_fallback: Option<bool>,
+    unscored: Option<UnscoredAction>,
+    max_age_days: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawApiTests {
+    required: Option<bool>,
+    min_pass_ratio: Option<Spanned<f64>>,
+    count_as_failed: Option<Spanned<Vec<Status>>>,
+    max_age_days: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSignoffs {
+    approvers: Option<Spanned<Vec<Spanned<String>>>>,
+    max_validity_days: Option<Spanned<i64>>,
+    warn_before_days: Option<Spanned<i64>>,
+    unused: Option<UnusedAction>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuildingBlock {
+    name: Spanned<String>,
+    namespace: Spanned<String>,
+    repositories: Spanned<Vec<Spanned<String>>>,
+}
+
+impl Policy {
+    /// Load from `path`; with `None`, from `policies/sandbox.toml` if present, else the built-in copy.
+    pub fn load(path: Option<&Path>) -> Result<Policy> {
+        match path {
+            Some(p) => {
+                let src = std::fs::read_to_string(p).map_err(|e| Error::read(p, e))?;
+                Policy::parse(p, &src, p.display().to_string())
+            }
+            None if Path::new(DEFAULT_PATH).is_file() => Policy::load(Some(Path::new(DEFAULT_PATH))),
+            None => Policy::parse(Path::new("<built-in policy>"), BUILTIN, "built-in".into()),
+        }
+    }
+
+    pub fn parse(path: &Path, src: &str, location: String) -> Result<Policy> {
+        let raw: RawPolicy = toml::from_str(src).map_err(|e| Error::invalid(diag::toml_error(path, src, &e)))?;
+        let mut problems = Vec::new();
+        let mut bad = |span: std::ops::Range<usize>, msg: String| problems.push(diag::at(path, src, Some(span), msg));
+
+        // [scan]
+        let block_from = raw.scan.block_from.map_or(9.0, |v| {
+            if !(v.get_ref().is_finite() && *v.get_ref() > 0.0 && *v.get_ref() <= 10.0) {
+                bad(v.span(), format!("[scan] block_from = {} must be above 0 and at most 10", v.get_ref()));
+            }
+            v.into_inner()
+        });
+        let signoff_from = raw.scan.signoff_from.map_or(7.0, |v| {
+            if !(v.get_ref().is_finite() && *v.get_ref() >= 0.0 && *v.get_ref() <= block_from) {
+                bad(v.span(), format!("[scan] signoff_from = {} must be between 0 and block_from ({block_from})", v.get_ref()));
+            }
+            v.into_inner()
+        });
+        let default_preference = vec![ScoreKind::Cvss3, ScoreKind::Cvss4, ScoreKind::Cvss2, ScoreKind::Ecr];
+        let score_preference = raw.scan.score_preference.map_or(default_preference, |v| {
+            let span = v.span();
+            let list = v.into_inner();
+            if list.is_empty() {
+                bad(span.clone(), "[scan] score_preference is empty: name at least one of cvss3, cvss4, cvss2, ecr".into());
+            }
+            for (i, k) in list.iter().enumerate() {
+                if list[..i].contains(k) {
+                    bad(span.clone(), format!("[scan] score_preference names {} twice", k.as_str()));
+                }
+            }
+            list
+        });
+        let max_age_days = positive_days(raw.scan.max_age_days, 30, "[scan] max_age_days", &mut bad);
+
+        // [api_tests]
+        let min_pass_ratio = raw.api_tests.min_pass_ratio.map_or(1.0, |v| {
+            if !(0.0..=1.0).contains(v.get_ref()) {
+                bad(v.span(), format!("[api_tests] min_pass_ratio = {} must be between 0.0 and 1.0", v.get_ref()));
+            }
+            v.into_inner()
+        });
+        let default_failed = vec![Status::Failed, Status::Undefined, Status::Pending, Status::Ambiguous, Status::Unknown, Status::Skipped];
+        let count_as_failed = raw.api_tests.count_as_failed.map_or(default_failed, |v| {
+            let span = v.span();
+            let list = v.into_inner();
+            if list.contains(&Status::Passed) {
+                bad(span.clone(), "[api_tests] count_as_failed lists \"passed\": a passed scenario cannot count as failed".into());
+            }
+            if !list.contains(&Status::Failed) {
+                bad(span, "[api_tests] count_as_failed must list \"failed\"".into());
+            }
+            list
+        });
+        let api_max_age = raw.api_tests.max_age_days.map(|v| {
+            if *v.get_ref() < 1 {
+                bad(v.span(), format!("[api_tests] max_age_days = {} must be at least 1", v.get_ref()));
+            }
+            v.into_inner()
+        });
+
+        // [signoffs]
+        let approvers: Vec<String> = raw.signoffs.approvers.map_or_else(Vec::new, |v| {
+            v.into_inner()
+                .into_iter()
+                .map(|a| {
+                    if a.get_ref().trim().is_empty() {
+                        bad(a.span(), "[signoffs] approvers has an empty name".into());
+                    }
+                    a.into_inner()
+                })
+                .collect()
+        });
+        let max_validity_days = positive_days(raw.signoffs.max_validity_days, 90, "[signoffs] max_validity_days", &mut bad);
+        let warn_before_days = raw.signoffs.warn_before_days.map_or(14, |v| {
+            if *v.get_ref() < 0 {
+                bad(v.span(), format!("[signoffs] warn_before_days = {} must not be negative", v.get_ref()));
+            }
+            v.into_inner()
+        });
+
+        // [[building_block]]
+        let mut building_blocks: Vec<BuildingBlock> = Vec::new();
+        if raw.building_block.is_empty() {
+            problems_push_none(&mut bad, "no [[building_block]] entries: the policy must name the building blocks it admits");
+        }
+        for entry in raw.building_block {
+            let entry_span = entry.span();
+            let bb = entry.into_inner();
+            let name = bb.name.get_ref().clone();
+            if name.trim().is_empty() {
+                bad(bb.name.span(), "[[building_block]] name is empty".into());
+            }
+            if building_blocks.iter().any(|b| b.name == name) {
+                bad(entry_span, format!("[[building_block]] {name:?} is defined twice"));
+            }
+            if !is_dns_label(bb.namespace.get_ref()) {
+                bad(bb.namespace.span(), format!("[[building_block]] {name:?}: namespace {:?} is not a valid Kubernetes namespace name (lowercase letters, digits and '-', at most 63)", bb.namespace.get_ref()));
+            }
+            let mut set = GlobSetBuilder::new();
+            let repo_span = bb.repositories.span();
+            let repositories: Vec<String> = bb.repositories.into_inner().into_iter().map(|r| {
+                match GlobBuilder::new(r.get_ref()).literal_separator(true).build() {
+                    Ok(g) => { set.add(g); }
+                    Err(e) => bad(r.span(), format!("[[building_block]] {name:?}: repository pattern {:?} is not a valid glob: {e}", r.get_ref())),
+                }
+                r.into_inner()
+            }).collect();
+            if repositories.is_empty() {
+                bad(repo_span, format!("[[building_block]] {name:?}: repositories is empty: list the ECR repositories this building block owns"));
+            }
+            let matcher = set.build().unwrap_or_else(|_| GlobSet::empty());
+            building_blocks.push(BuildingBlock { name, namespace: bb.namespace.into_inner(), repositories, matcher });
+        }
+
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
+        }
+        Ok(Policy {
+            scan: ScanPolicy {
+                block_from,
+                signoff_from,
+                score_preference,
+                label_fallback: raw.scan.label_fallback.unwrap_or(true),
+                unscored: raw.scan.unscored.unwrap_or(UnscoredAction::Warn),
+                max_age_days,
+            },
+            api_tests: ApiTestsPolicy {
+                required: raw.api_tests.required.unwrap_or(true),
+                min_pass_ratio,
+                count_as_failed,
+                max_age_days: api_max_age,
+            },
+            signoffs: SignoffPolicy {
+                approvers,
+                max_validity_days,
+                warn_before_days,
+                unused: raw.signoffs.unused.unwrap_or(UnusedAction::Warn),
+            },
+            building_blocks,
+            origin: PolicyOrigin { location, sha256: sha256_hex(src.as_bytes()) },
+        })
+    }
+
+    pub fn building_block(&self, name: &str) -> Option<&BuildingBlock> {
+        self.building_blocks.iter().find(|b| b.name == name)
+    }
+
+    /// The building block to judge: the named one, or the single one owning `repository`.
+    pub fn select_building_block(&self, name: Option<&str>, repository: &str) -> Result<&BuildingBlock> {
+        if let Some(name) = name {
+            return self.building_block(name).ok_or_else(|| {
+                Error::invalid(format!(
+                    "--building-block {name:?} is not in the policy ({}); known: {}",
+                    self.origin.location,
+                    self.building_blocks.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ")
+                ))
+            });
+        }
+        let owners: Vec<&BuildingBlock> = self.building_blocks.iter().filter(|b| b.owns_repository(repository)).collect();
+        match owners.as_slice() {
+            [one] => Ok(one),
+            [] => Err(Error::invalid(format!(
+                "no building block in the policy ({}) owns repository {repository:?}: pass --building-block NAME, or add the repository to that building block's `repositories`",
+                self.origin.location
+            ))),
+            many => Err(Error::invalid(format!(
+                "repository {repository:?} is owned by several building blocks ({}): pass --building-block NAME",
+                many.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+}
+
+fn problems_push_none(bad: &mut impl FnMut(std::ops::Range<usize>, String), msg: &str) {
+    bad(0..0, msg.to_owned());
+}
+
+fn positive_days(v: Option<Spanned<i64>>, default: i64, what: &str, bad: &mut impl FnMut(std::ops::Range<usize>, String)) -> i64 {
+    v.map_or(default, |v| {
+        if *v.get_ref() < 1 {
+            bad(v.span(), format!("{what} = {} must be at least 1", v.get_ref()));
+        }
+        v.into_inner()
+    })
+}
+
+/// RFC 1123 label: what Kubernetes accepts as a namespace name.
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> Result<Policy> {
+        Policy::parse(Path::new("p.toml"), src, "p.toml".into())
+    }
+
+    const BB: &str = "[[building_block]]\nname = \"payments\"\nnamespace = \"paymenthub\"\nrepositories = [\"bb/payments/*\"]\n";
+
+    #[test]
+    fn builtin_policy_is_valid() {
+        let p = Policy::parse(Path::new("builtin"), BUILTIN, "built-in".into()).unwrap();
+        assert!(p.building_block("payments").is_some());
+        assert_eq!(p.scan.block_from, 9.0);
+        assert_eq!(p.scan.signoff_from, 7.0);
+    }
+
+    #[test]
+    fn misspelt_key_is_located() {
+        let err = parse(&format!("[scan]\nblok_from = 9.0\n{BB}")).unwrap_err().to_string();
+        assert!(err.starts_with("p.toml:2:1:"), "{err}");
+        assert!(err.contains("blok_from"), "{err}");
+    }
+
+    #[test]
+    fn mistyped_key_is_located() {
+        let err = parse(&format!("[scan]\nblock_from = \"nine\"\n{BB}")).unwrap_err().to_string();
+        assert!(err.starts_with("p.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let err = parse("[scan]\nblock_from = 11.0\nsignoff_from = -1.0\nmax_age_days = 0\n[[building_block]]\nname = \"x\"\nnamespace = \"Bad_NS\"\nrepositories = [\"bb/[\"]\n")
+            .unwrap_err();
+        let Error::Invalid(problems) = err else { panic!() };
+        assert_eq!(problems.len(), 5, "{problems:#?}");
+        assert!(problems[0].starts_with("p.toml:2:"));
+        assert!(problems.iter().any(|p| p.contains("Bad_NS")));
+        assert!(problems.iter().any(|p| p.contains("not a valid glob")));
+    }
+
+    #[test]
+    fn star_stays_within_a_segment() {
+        let p = parse(BB).unwrap();
+        let bb = p.building_block("payments").unwrap();
+        assert!(bb.owns_repository("bb/payments/emulator"));
+        assert!(!bb.owns_repository("bb/payments/emulator/dev/x"));
+        assert!(!bb.owns_repository("bb/payments-evil/x"));
+        assert!(p.select_building_block(None, "bb/im/x").is_err());
+    }
+}
