@@ -4,8 +4,11 @@
 //! decide ([`gate::decide`], pure) → report ([`report`]).
 
 pub mod apitests;
+pub mod cli;
 pub mod diag;
 pub mod error;
 pub mod findings;
 pub mod gate;
 pub mod policy;
+pub mod report;
+pub mod verify;

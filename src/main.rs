@@ -1,1 +1,29 @@
-fn main() {}
+use bbgate::cli::{Cli, Command, PolicyCommand};
+use bbgate::error::exit;
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // --help and --version are not errors; a bad command line is invalid input (2).
+            return ExitCode::from(if e.use_stderr() { exit::INVALID } else { exit::PASS });
+        }
+    };
+    let result = match &cli.command {
+        Command::Verify(args) => bbgate::verify::run(args),
+        Command::Policy(PolicyCommand::Check(args)) => bbgate::verify::policy_check(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let label = if e.exit_code() == exit::UNDECIDABLE { "could not decide" } else { "invalid input" };
+            for line in e.to_string().lines() {
+                eprintln!("bbgate: {label}: {line}");
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -103,8 +103,8 @@ pub fn parse_report(path: &Path, bytes: &[u8]) -> Result<TestRun> {
     Ok(run)
 }
 
-/// Cut a long failure message to its first lines, for tables and JUnit.
+/// A failure message's first non-empty line, cut to 200 characters, for tables and summaries.
 pub fn short_message(message: &str) -> String {
-    let first: String = message.lines().take(3).collect::<Vec<_>>().join(" | ");
-    if first.chars().count() > 300 { first.chars().take(300).collect::<String>() + "…" } else { first }
+    let first = message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    if first.chars().count() > 200 { first.chars().take(200).collect::<String>() + "…" } else { first.to_owned() }
 }

@@ -1,0 +1,98 @@
+//! `--junit FILE`: for CircleCI's `store_test_results`. One testcase per finding that blocks or needs a
+//! sign-off (failed), per signed-off finding (passed, so waivers stay visible), per failed API scenario,
+//! and one for the verdict.
+
+use super::Context;
+use crate::gate::{Outcome, Verdict};
+use quick_xml::Writer;
+use quick_xml::events::{BytesCData, BytesDecl, BytesText, Event};
+use std::io;
+
+struct Case {
+    classname: String,
+    name: String,
+    failure: Option<(String, String)>,
+    out: Option<String>,
+}
+
+pub fn render(ctx: &Context) -> io::Result<Vec<u8>> {
+    let d = ctx.decision;
+    let mut cases = Vec::new();
+    for f in &d.findings {
+        let name = if f.package.is_empty() { f.id.clone() } else { format!("{} in {} {}", f.id, f.package, f.package_version) };
+        match f.outcome {
+            Outcome::Blocked | Outcome::NeedsSignoff => cases.push(Case {
+                classname: format!("bbgate.findings.{}", f.outcome.as_str()),
+                name,
+                failure: Some((f.outcome.as_str().to_owned(), format!("{}: {}", f.outcome.as_str(), f.basis))),
+                out: (!f.notes.is_empty()).then(|| f.notes.join("\n")),
+            }),
+            Outcome::SignedOff => cases.push(Case {
+                classname: "bbgate.findings.signed_off".into(),
+                name,
+                failure: None,
+                out: Some(format!("{}; signed off: {}", f.basis, f.signoff.as_deref().unwrap_or(""))),
+            }),
+            Outcome::Warned | Outcome::Allowed => {}
+        }
+    }
+    for s in &d.api_tests.failed_scenarios {
+        cases.push(Case {
+            classname: format!("bbgate.api_tests.{}", s.scenario.feature),
+            name: s.scenario.name.clone(),
+            failure: Some((
+                s.scenario.status.as_str().to_owned(),
+                format!("{} ({}): {}", s.scenario.status.as_str(), s.report, s.scenario.message.as_deref().unwrap_or("no message")),
+            )),
+            out: None,
+        });
+    }
+    cases.push(Case {
+        classname: "bbgate".into(),
+        name: format!("verdict for {}", ctx.image_uri()),
+        failure: (d.verdict == Verdict::Deny).then(|| ("deny".to_owned(), d.reasons.join("\n"))),
+        out: None,
+    });
+
+    let failures = cases.iter().filter(|c| c.failure.is_some()).count();
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    let tests = cases.len().to_string();
+    let failures = failures.to_string();
+    let timestamp = ctx.now.to_string();
+    w.create_element("testsuites").write_inner_content(|w| {
+        w.create_element("testsuite")
+            .with_attributes([("name", "bbgate verify"), ("tests", tests.as_str()), ("failures", failures.as_str()), ("errors", "0"), ("timestamp", timestamp.as_str())])
+            .write_inner_content(|w| {
+                for c in &cases {
+                    let el = w.create_element("testcase").with_attributes([("classname", c.classname.as_str()), ("name", c.name.as_str())]);
+                    if c.failure.is_none() && c.out.is_none() {
+                        el.write_empty()?;
+                        continue;
+                    }
+                    el.write_inner_content(|w| {
+                        if let Some((kind, message)) = &c.failure {
+                            let first = message.lines().next().unwrap_or("");
+                            w.create_element("failure")
+                                .with_attributes([("type", kind.as_str()), ("message", first)])
+                                .write_cdata_content(BytesCData::new(cdata_safe(message)))?;
+                        }
+                        if let Some(out) = &c.out {
+                            w.create_element("system-out").write_text_content(BytesText::new(out))?;
+                        }
+                        Ok(())
+                    })?;
+                }
+                Ok(())
+            })?;
+        Ok(())
+    })?;
+    let mut bytes = w.into_inner();
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// CDATA cannot hold `]]>`.
+fn cdata_safe(s: &str) -> String {
+    s.replace("]]>", "]]]]><![CDATA[>")
+}

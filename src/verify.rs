@@ -1,0 +1,184 @@
+//! `bbgate verify` offline: read the saved files, call the pure core, write the outputs.
+
+use crate::apitests::{self, TestRun};
+use crate::cli::{Format, VerifyArgs};
+use crate::error::{Error, Result, exit};
+use crate::findings::ecr;
+use crate::gate::{self, Inputs, Verdict};
+use crate::policy::signoff::{self, SignOff};
+use crate::policy::{Policy, sha256_hex};
+use crate::report::{self, Context, FileDigest, InputDigests};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The CircleCI variables recorded in the evidence.
+pub const CIRCLECI_VARS: &[&str] = &[
+    "CIRCLE_PROJECT_REPONAME",
+    "CIRCLE_SHA1",
+    "CIRCLE_BRANCH",
+    "CIRCLE_BUILD_NUM",
+    "CIRCLE_BUILD_URL",
+    "CIRCLE_JOB",
+    "CIRCLE_WORKFLOW_ID",
+    "CIRCLE_PIPELINE_ID",
+];
+
+/// Files given directly, and the `*.json` files of directories given, in name order.
+fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| Error::read(p, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "json"))
+                .collect();
+            if found.is_empty() {
+                return Err(Error::invalid(format!("{}: directory holds no *.json findings pages", p.display())));
+            }
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::read(path, e))
+}
+
+fn digest(path: &Path, bytes: &[u8]) -> FileDigest {
+    FileDigest { path: path.display().to_string(), sha256: sha256_hex(bytes) }
+}
+
+/// Run a fallible step over many inputs and report every failure at once.
+fn each<T, R>(items: &[T], mut f: impl FnMut(&T) -> Result<R>) -> Result<Vec<R>> {
+    let mut ok = Vec::new();
+    let mut problems = Vec::new();
+    for item in items {
+        match f(item) {
+            Ok(r) => ok.push(r),
+            Err(Error::Invalid(p)) => problems.extend(p),
+            Err(e) => return Err(e),
+        }
+    }
+    if problems.is_empty() { Ok(ok) } else { Err(Error::Invalid(problems)) }
+}
+
+pub fn evidence_key() -> Result<Option<Vec<u8>>> {
+    match std::env::var_os(report::evidence::KEY_ENV) {
+        None => Ok(None),
+        Some(k) if k.is_empty() => Err(Error::invalid(format!("{} is set but empty: unset it, or set the shared key", report::evidence::KEY_ENV))),
+        Some(k) => Ok(Some(k.into_encoded_bytes())),
+    }
+}
+
+fn circleci_context() -> Option<BTreeMap<String, String>> {
+    let ctx: BTreeMap<String, String> =
+        CIRCLECI_VARS.iter().filter_map(|&k| std::env::var(k).ok().filter(|v| !v.is_empty()).map(|v| (k.to_owned(), v))).collect();
+    (!ctx.is_empty()).then_some(ctx)
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|e| Error::write(path, e))
+}
+
+pub fn run(args: &VerifyArgs) -> Result<u8> {
+    let policy = Policy::load(args.policy.policy.as_deref())?;
+    let key = evidence_key()?;
+    let now = args.now.unwrap_or_else(jiff::Timestamp::now);
+
+    // Read every input and report every problem before deciding.
+    let page_paths = expand(&args.findings)?;
+    let mut inputs = InputDigests::default();
+    let pages_and_digests = each(&page_paths, |p| {
+        let bytes = read(p)?;
+        Ok((ecr::parse_page(p, &bytes)?, digest(p, &bytes)))
+    });
+    let runs_and_digests = each(&args.api_reports, |p| {
+        let bytes = read(p)?;
+        Ok((apitests::parse_report(p, &bytes)?, digest(p, &bytes)))
+    });
+    let signoff_files = signoff::load_files(&args.policy.signoffs, &policy);
+    let mut problems = Vec::new();
+    for e in [pages_and_digests.as_ref().err(), runs_and_digests.as_ref().err(), signoff_files.as_ref().err()].into_iter().flatten() {
+        match e {
+            Error::Invalid(p) => problems.extend(p.iter().cloned()),
+            other => return Err(Error::Undecidable(other.to_string())),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    let (pages, page_digests): (Vec<_>, Vec<_>) = pages_and_digests?.into_iter().unzip();
+    let (runs, run_digests): (Vec<TestRun>, Vec<_>) = runs_and_digests?.into_iter().unzip();
+    let signoff_files = signoff_files?;
+    inputs.findings_pages = page_digests;
+    inputs.api_reports = run_digests;
+    inputs.signoff_files = signoff_files.iter().map(|f| FileDigest { path: f.path.display().to_string(), sha256: f.sha256.clone() }).collect();
+    let signoffs: Vec<SignOff> = signoff_files.into_iter().flat_map(|f| f.signoffs).collect();
+
+    let (scan, input_notes) = ecr::merge(pages)?;
+    let bb = policy.select_building_block(args.building_block.as_deref(), &scan.image.repository)?;
+    let decision = gate::decide(&policy, bb, &Inputs { scan: &scan, test_runs: &runs, signoffs: &signoffs }, now);
+    let code = if decision.verdict == Verdict::Pass { exit::PASS } else { exit::DENY };
+
+    let ctx = Context {
+        decision: &decision,
+        scan: &scan,
+        registry: args.registry.as_deref(),
+        policy: &policy.origin,
+        building_block: bb,
+        inputs: &inputs,
+        now,
+        circleci: circleci_context(),
+        input_notes: &input_notes,
+    };
+    emit(&ctx, args, key.as_deref(), code)?;
+    Ok(code)
+}
+
+/// Write the requested files, then the result on stdout.
+pub fn emit(ctx: &Context, args: &VerifyArgs, key: Option<&[u8]>, code: u8) -> Result<()> {
+    if let Some(path) = &args.evidence {
+        let doc = report::evidence::seal(report::evidence::body(ctx), key);
+        let mut bytes = serde_json::to_vec_pretty(&doc).map_err(|e| Error::invalid(e.to_string()))?;
+        bytes.push(b'\n');
+        write(path, &bytes)?;
+        if let Some(att) = &args.attestation {
+            let statement = report::evidence::attestation(ctx, &sha256_hex(&bytes));
+            write(att, &serde_json::to_vec_pretty(&statement).map_err(|e| Error::invalid(e.to_string()))?)?;
+        }
+    } else if let Some(att) = &args.attestation {
+        let statement = report::evidence::attestation(ctx, "");
+        write(att, &serde_json::to_vec_pretty(&statement).map_err(|e| Error::invalid(e.to_string()))?)?;
+    }
+    if let Some(path) = &args.junit {
+        let bytes = report::junit::render(ctx).map_err(|e| Error::write(path, e))?;
+        write(path, &bytes)?;
+    }
+    match args.format {
+        Format::Human => print!("{}", report::table::render(ctx)),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report::json::render(ctx, code)).map_err(|e| Error::invalid(e.to_string()))?),
+    }
+    Ok(())
+}
+
+/// `bbgate policy check`: load and validate, decide nothing.
+pub fn policy_check(args: &crate::cli::PolicyCheckArgs) -> Result<u8> {
+    let policy = Policy::load(args.policy.policy.as_deref())?;
+    let files = signoff::load_files(&args.policy.signoffs, &policy)?;
+    let n: usize = files.iter().map(|f| f.signoffs.len()).sum();
+    println!(
+        "policy {} is valid: {} building block(s), block from {:.1}, sign-off from {:.1}; {} sign-off(s) in {} file(s) valid",
+        policy.origin.location,
+        policy.building_blocks.len(),
+        policy.scan.block_from,
+        policy.scan.signoff_from,
+        n,
+        files.len()
+    );
+    Ok(exit::PASS)
+}
