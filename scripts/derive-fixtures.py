@@ -7,7 +7,8 @@ derived files are committed, and tests/fixtures.rs checks they are what this scr
 import json
 import os
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# BBGATE_FIXTURES_ROOT lets tests/fixtures.rs regenerate into a scratch copy and compare.
+ROOT = os.environ.get("BBGATE_FIXTURES_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 F = lambda *p: os.path.join(ROOT, "fixtures", *p)
 
 

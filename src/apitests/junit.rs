@@ -17,6 +17,9 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
     let mut scenarios = Vec::new();
     let mut current: Option<Scenario> = None;
     let mut in_failure = false;
+    // The failure's body (assertion and stack) says more than its `message` attribute
+    // (cucumber-js writes "A hook or step failed" there), so the first body wins.
+    let mut body_taken = false;
     let mut started_at = None;
     let mut saw_root = false;
 
@@ -68,6 +71,7 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
                                 sc.message = attr(e, "message");
                             }
                             in_failure = !empty;
+                            body_taken = false;
                         }
                     }
                     _ => {}
@@ -84,17 +88,18 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
                 }
                 stack.pop();
             }
-            Event::CData(c) if in_failure => {
-                if let Some(sc) = current.as_mut().filter(|s| s.message.as_deref().is_none_or(str::is_empty)) {
-                    sc.message = Some(c.xml10_content().into_owned());
+            Event::CData(c) if in_failure && !body_taken => {
+                let body = c.xml10_content();
+                if let Some(sc) = current.as_mut().filter(|_| !body.trim().is_empty()) {
+                    sc.message = Some(body.into_owned());
+                    body_taken = true;
                 }
             }
-            Event::Text(t) if in_failure => {
+            Event::Text(t) if in_failure && !body_taken => {
                 let raw = t.xml10_content();
-                if let Some(sc) = current.as_mut().filter(|s| s.message.as_deref().is_none_or(str::is_empty))
-                    && !raw.trim().is_empty()
-                {
+                if let Some(sc) = current.as_mut().filter(|_| !raw.trim().is_empty()) {
                     sc.message = Some(quick_xml::escape::unescape(&raw).map(|c| c.into_owned()).unwrap_or_else(|_| raw.into_owned()));
+                    body_taken = true;
                 }
             }
             Event::Eof => break,
