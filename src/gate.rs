@@ -2,7 +2,7 @@
 //! No I/O here; the offline dry run and the CI run call this same function on the same types.
 
 use crate::apitests::{Scenario, Status, TestRun};
-use crate::findings::{Finding, Scan, Score, Severity};
+use crate::findings::{Finding, Scan, Score, ScoreKind, Severity};
 use crate::policy::signoff::SignOff;
 use crate::policy::{BuildingBlock, Policy, UnscoredAction, UnusedAction};
 use jiff::Timestamp;
@@ -41,27 +41,75 @@ pub enum Verdict {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Band {
+pub enum Band {
     Block,
     Signoff,
     Allow,
     Warn,
 }
 
-/// What the gate decided about one finding.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Why a finding landed in its band.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Basis {
+    /// The score compared with the threshold it met (`>=`) or stayed under (`<`).
+    Score {
+        kind: ScoreKind,
+        value: f64,
+        threshold: f64,
+        at_or_above: bool,
+    },
+    /// No score; the label decided (policy `label_fallback`).
+    Label(Severity),
+    /// No score and no usable label; policy `unscored` decided.
+    Unscored(Severity, UnscoredAction),
+}
+
+impl std::fmt::Display for Basis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Basis::Score {
+                kind,
+                value,
+                threshold,
+                at_or_above,
+            } => {
+                write!(
+                    f,
+                    "{} {value:.1} {} {threshold:.1}",
+                    kind.as_str(),
+                    if at_or_above { ">=" } else { "<" }
+                )
+            }
+            Basis::Label(sev) => write!(f, "no score; label {}", sev.as_str()),
+            Basis::Unscored(sev, action) => write!(
+                f,
+                "no score, label {}; [scan] unscored = \"{}\"",
+                sev.as_str(),
+                action.as_str()
+            ),
+        }
+    }
+}
+
+impl Serialize for Basis {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// What the gate decided about one finding. It refers to the scan's finding and the sign-off by index,
+/// so deciding 100k findings copies no strings.
+#[derive(Debug, Clone, PartialEq)]
 pub struct FindingDecision {
-    pub id: String,
-    pub package: String,
-    pub package_version: String,
+    /// Index into `Scan::findings`.
+    pub finding: usize,
     pub score: Option<Score>,
-    pub severity: Severity,
     pub outcome: Outcome,
-    /// Why this band, in words: `cvss2 9.3 >= 9.0`, `no score; label HIGH`.
-    pub basis: String,
-    /// The sign-off applied (`file:line`), when signed off.
-    pub signoff: Option<String>,
-    pub notes: Vec<String>,
+    pub basis: Basis,
+    /// Index into the sign-offs given to `decide`, when one was applied.
+    pub signoff: Option<usize>,
+    /// Matching sign-offs that did not apply (expired, not yet valid).
+    pub signoff_notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -94,11 +142,12 @@ pub struct FailedScenario {
 /// A sign-off and what became of it in this decision.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SignoffUse {
-    pub id: String,
-    pub package: Option<String>,
-    pub location: String,
+    // Field order is alphabetical: the evidence's canonical form is its serialisation.
     pub approved_by: String,
     pub expires: Date,
+    pub id: String,
+    pub location: String,
+    pub package: Option<String>,
     /// For rejected and unused sign-offs: why.
     pub reason: Option<String>,
 }
@@ -112,7 +161,7 @@ pub struct SignoffSummary {
     pub unused: Vec<SignoffUse>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     pub verdict: Verdict,
     pub building_block: String,
@@ -169,10 +218,12 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
     check_scan(policy, scan, now, &mut reasons);
 
     // Sign-offs for this building block, by vulnerability id.
-    let mine: Vec<&SignOff> = inputs.signoffs.iter().filter(|s| s.building_block == bb.name).collect();
+    let mine: Vec<usize> = (0..inputs.signoffs.len())
+        .filter(|&i| inputs.signoffs[i].building_block == bb.name)
+        .collect();
     let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, s) in mine.iter().enumerate() {
-        by_id.entry(s.id.as_str()).or_default().push(i);
+    for &i in &mine {
+        by_id.entry(inputs.signoffs[i].id.as_str()).or_default().push(i);
     }
     #[derive(Default, Clone)]
     struct Use {
@@ -180,39 +231,50 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
         rejected: Option<String>,
         below_band: bool,
     }
-    let mut uses = vec![Use::default(); mine.len()];
+    let mut uses = vec![Use::default(); inputs.signoffs.len()];
     let live = |s: &SignOff| s.approved_on <= today && s.expires >= today;
 
     let mut findings = Vec::with_capacity(scan.findings.len());
-    for f in &scan.findings {
+    for (index, f) in scan.findings.iter().enumerate() {
         let score = f.select_score(&policy.scan.score_preference);
         let (band, basis) = band(policy, f, score.as_ref());
         let matching: Vec<usize> = by_id
             .get(f.id.as_str())
-            .map(|v| v.iter().copied().filter(|&i| matches(mine[i], f, &scan.image.digest)).collect())
+            .map(|v| {
+                v.iter()
+                    .copied()
+                    .filter(|&i| matches(&inputs.signoffs[i], f, &scan.image.digest))
+                    .collect()
+            })
             .unwrap_or_default();
         let mut signoff = None;
-        let mut notes = f.notes.clone();
+        let mut signoff_notes = Vec::new();
         let outcome = match band {
             Band::Block => {
                 for &i in &matching {
-                    uses[i].rejected = Some(format!("{} is in the blocked band ({basis}); no sign-off can waive it", f.id));
+                    uses[i].rejected = Some(format!(
+                        "{} is in the blocked band ({basis}); no sign-off can waive it",
+                        f.id
+                    ));
                 }
                 Outcome::Blocked
             }
-            Band::Signoff => match matching.iter().copied().find(|&i| live(mine[i])) {
+            Band::Signoff => match matching.iter().copied().find(|&i| live(&inputs.signoffs[i])) {
                 Some(i) => {
                     uses[i].applied = true;
-                    signoff = Some(format!("{} (approved by {}, expires {})", mine[i].location, mine[i].approved_by, mine[i].expires));
+                    signoff = Some(i);
                     Outcome::SignedOff
                 }
                 None => {
                     for &i in &matching {
-                        let s = mine[i];
+                        let s = &inputs.signoffs[i];
                         if s.expires < today {
-                            notes.push(format!("sign-off at {} expired on {}", s.location, s.expires));
+                            signoff_notes.push(format!("sign-off at {} expired on {}", s.location, s.expires));
                         } else {
-                            notes.push(format!("sign-off at {} is approved on {}, after today ({today})", s.location, s.approved_on));
+                            signoff_notes.push(format!(
+                                "sign-off at {} is approved on {}, after today ({today})",
+                                s.location, s.approved_on
+                            ));
                             uses[i].rejected = Some(format!("approved_on {} is in the future", s.approved_on));
                         }
                     }
@@ -223,24 +285,32 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
                 for &i in &matching {
                     uses[i].below_band = true;
                 }
-                if band == Band::Warn { Outcome::Warned } else { Outcome::Allowed }
+                if band == Band::Warn {
+                    Outcome::Warned
+                } else {
+                    Outcome::Allowed
+                }
             }
         };
         findings.push(FindingDecision {
-            id: f.id.clone(),
-            package: f.package.clone(),
-            package_version: f.package_version.clone(),
+            finding: index,
             score,
-            severity: f.severity,
             outcome,
             basis,
             signoff,
-            notes,
+            signoff_notes,
         });
     }
 
     // Blocked and needing sign-off findings deny; each kind named once, with ids.
-    let blocked: Vec<&str> = findings.iter().filter(|f| f.outcome == Outcome::Blocked).map(|f| f.id.as_str()).collect();
+    let ids_with = |o: Outcome| -> Vec<&str> {
+        findings
+            .iter()
+            .filter(|f| f.outcome == o)
+            .map(|f| scan.findings[f.finding].id.as_str())
+            .collect()
+    };
+    let blocked = ids_with(Outcome::Blocked);
     if !blocked.is_empty() {
         reasons.push(format!(
             "{} finding(s) blocked (score >= {}, or unscored and blocked by policy); they cannot be signed off, fix them: {}",
@@ -249,7 +319,7 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
             list_ids(&blocked)
         ));
     }
-    let needs: Vec<&str> = findings.iter().filter(|f| f.outcome == Outcome::NeedsSignoff).map(|f| f.id.as_str()).collect();
+    let needs = ids_with(Outcome::NeedsSignoff);
     if !needs.is_empty() {
         reasons.push(format!(
             "{} finding(s) need a valid sign-off ({} <= score < {}): {}",
@@ -262,7 +332,8 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
 
     // What became of each sign-off.
     let mut summary = SignoffSummary::default();
-    for (i, s) in mine.iter().enumerate() {
+    for &i in &mine {
+        let s = &inputs.signoffs[i];
         let entry = |reason: Option<String>| SignoffUse {
             id: s.id.clone(),
             package: s.package.clone(),
@@ -313,12 +384,18 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
     }
     let warned = findings.iter().filter(|f| f.outcome == Outcome::Warned).count();
     if warned > 0 {
-        warnings.push(format!("{warned} finding(s) have no score and no usable label (policy: [scan] unscored = \"warn\")"));
+        warnings.push(format!(
+            "{warned} finding(s) have no score and no usable label (policy: [scan] unscored = \"warn\")"
+        ));
     }
 
     let api_tests = judge_api_tests(policy, inputs.test_runs, now, &mut reasons);
     Decision {
-        verdict: if reasons.is_empty() { Verdict::Pass } else { Verdict::Deny },
+        verdict: if reasons.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Deny
+        },
         building_block: bb.name.clone(),
         findings,
         api_tests,
@@ -340,22 +417,25 @@ fn matches(s: &SignOff, f: &Finding, digest: &str) -> bool {
     package_ok && s.digest.as_deref().is_none_or(|d| d == digest)
 }
 
-fn band(policy: &Policy, f: &Finding, score: Option<&Score>) -> (Band, String) {
+fn band(policy: &Policy, f: &Finding, score: Option<&Score>) -> (Band, Basis) {
     let p = &policy.scan;
     if let Some(s) = score {
-        let band = if s.value >= p.block_from {
-            Band::Block
+        let (band, threshold, at_or_above) = if s.value >= p.block_from {
+            (Band::Block, p.block_from, true)
         } else if s.value >= p.signoff_from {
-            Band::Signoff
+            (Band::Signoff, p.signoff_from, true)
         } else {
-            Band::Allow
+            (Band::Allow, p.signoff_from, false)
         };
-        let cmp = match band {
-            Band::Block => format!(">= {}", fmt_score(p.block_from)),
-            Band::Signoff => format!(">= {}", fmt_score(p.signoff_from)),
-            _ => format!("< {}", fmt_score(p.signoff_from)),
-        };
-        return (band, format!("{} {} {cmp}", s.kind.as_str(), fmt_score(s.value)));
+        return (
+            band,
+            Basis::Score {
+                kind: s.kind,
+                value: s.value,
+                threshold,
+                at_or_above,
+            },
+        );
     }
     if p.label_fallback {
         let by_label = match f.severity {
@@ -365,7 +445,7 @@ fn band(policy: &Policy, f: &Finding, score: Option<&Score>) -> (Band, String) {
             Severity::Undefined | Severity::Untriaged => None,
         };
         if let Some(b) = by_label {
-            return (b, format!("no score; label {}", f.severity.as_str()));
+            return (b, Basis::Label(f.severity));
         }
     }
     let b = match p.unscored {
@@ -374,24 +454,27 @@ fn band(policy: &Policy, f: &Finding, score: Option<&Score>) -> (Band, String) {
         UnscoredAction::Signoff => Band::Signoff,
         UnscoredAction::Block => Band::Block,
     };
-    let action = match p.unscored {
-        UnscoredAction::Allow => "allow",
-        UnscoredAction::Warn => "warn",
-        UnscoredAction::Signoff => "signoff",
-        UnscoredAction::Block => "block",
-    };
-    (b, format!("no score, label {}; [scan] unscored = \"{action}\"", f.severity.as_str()))
+    (b, Basis::Unscored(f.severity, p.unscored))
 }
 
 fn check_scan(policy: &Policy, scan: &Scan, now: Timestamp, reasons: &mut Vec<String>) {
     if scan.status != "COMPLETE" && scan.status != "ACTIVE" {
-        let desc = scan.status_description.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
-        reasons.push(format!("scan status is {}{desc}; only a COMPLETE (basic) or ACTIVE (enhanced) scan can be judged", scan.status));
+        let desc = scan
+            .status_description
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        reasons.push(format!(
+            "scan status is {}{desc}; only a COMPLETE (basic) or ACTIVE (enhanced) scan can be judged",
+            scan.status
+        ));
         return;
     }
     match scan.completed_at {
         None => reasons.push("the scan has no imageScanCompletedAt: its age cannot be checked".into()),
-        Some(t) if t > now => reasons.push(format!("the scan completed at {t}, after the decision time {now}: check --now and the clock")),
+        Some(t) if t > now => reasons.push(format!(
+            "the scan completed at {t}, after the decision time {now}: check --now and the clock"
+        )),
         Some(t) => {
             let age_days = (now.as_second() - t.as_second()) / 86_400;
             if age_days > policy.scan.max_age_days {
@@ -406,11 +489,21 @@ fn check_scan(policy: &Policy, scan: &Scan, now: Timestamp, reasons: &mut Vec<St
 
 fn judge_api_tests(policy: &Policy, runs: &[TestRun], now: Timestamp, reasons: &mut Vec<String>) -> ApiTestSummary {
     let p = &policy.api_tests;
-    let mut summary = ApiTestSummary { outcome: ApiOutcome::Pass, total: 0, passed: 0, failed: 0, reports: runs.len(), failed_scenarios: Vec::new() };
+    let mut summary = ApiTestSummary {
+        outcome: ApiOutcome::Pass,
+        total: 0,
+        passed: 0,
+        failed: 0,
+        reports: runs.len(),
+        failed_scenarios: Vec::new(),
+    };
     if runs.is_empty() {
         if p.required {
             summary.outcome = ApiOutcome::Missing;
-            reasons.push("no API test report given: the policy requires passing GovStack API test reports (--api-report FILE)".into());
+            reasons.push(
+                "no API test report given: the policy requires passing GovStack API test reports (--api-report FILE)"
+                    .into(),
+            );
         } else {
             summary.outcome = ApiOutcome::NotRequired;
         }
@@ -422,7 +515,10 @@ fn judge_api_tests(policy: &Policy, runs: &[TestRun], now: Timestamp, reasons: &
             summary.total += 1;
             if p.count_as_failed.contains(&sc.status) {
                 summary.failed += 1;
-                summary.failed_scenarios.push(FailedScenario { report: run.source.clone(), scenario: sc.clone() });
+                summary.failed_scenarios.push(FailedScenario {
+                    report: run.source.clone(),
+                    scenario: sc.clone(),
+                });
             } else {
                 summary.passed += 1;
             }
@@ -431,11 +527,17 @@ fn judge_api_tests(policy: &Policy, runs: &[TestRun], now: Timestamp, reasons: &
             match run.started_at {
                 None => {
                     ok = false;
-                    reasons.push(format!("API test report {} has no timestamp, and [api_tests] max_age_days = {max} requires one", run.source));
+                    reasons.push(format!(
+                        "API test report {} has no timestamp, and [api_tests] max_age_days = {max} requires one",
+                        run.source
+                    ));
                 }
                 Some(t) if (now.as_second() - t.as_second()) / 86_400 > max => {
                     ok = false;
-                    reasons.push(format!("API test report {} is from {t}, older than [api_tests] max_age_days = {max}", run.source));
+                    reasons.push(format!(
+                        "API test report {} is from {t}, older than [api_tests] max_age_days = {max}",
+                        run.source
+                    ));
                 }
                 Some(_) => {}
             }
@@ -471,5 +573,9 @@ fn count_by_status(failed: &[FailedScenario]) -> String {
         }
     }
     counts.sort();
-    counts.iter().map(|(s, n)| format!("{n} {}", s.as_str())).collect::<Vec<_>>().join(", ")
+    counts
+        .iter()
+        .map(|(s, n)| format!("{n} {}", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

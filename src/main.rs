@@ -19,7 +19,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let label = if e.exit_code() == exit::UNDECIDABLE { "could not decide" } else { "invalid input" };
+            let label = if e.exit_code() == exit::UNDECIDABLE {
+                "could not decide"
+            } else {
+                "invalid input"
+            };
             for line in e.to_string().lines() {
                 eprintln!("bbgate: {label}: {line}");
             }

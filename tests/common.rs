@@ -32,7 +32,8 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
 pub fn run_json(cmd: &mut Command) -> (i32, Value) {
     cmd.args(["--format", "json"]);
     let (code, stdout, stderr) = run(cmd);
-    let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}); stderr: {stderr}\n{stdout}"));
+    let v: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}); stderr: {stderr}\n{stdout}"));
     (code, v)
 }
 
@@ -49,5 +50,10 @@ pub fn outcome_ids(v: &Value, outcome: &str) -> Vec<String> {
 }
 
 pub fn finding<'a>(v: &'a Value, id: &str) -> &'a Value {
-    v["findings"].as_array().unwrap().iter().find(|f| f["id"] == id).unwrap_or_else(|| panic!("no finding {id}"))
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("no finding {id}"))
 }

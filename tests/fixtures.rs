@@ -17,7 +17,10 @@ const DERIVED: &[&str] = &[
 #[test]
 fn derived_fixtures_are_up_to_date() {
     let scratch = tempfile::tempdir().unwrap();
-    for src in ["ecr/scan-findings-example-b.json", "api-tests/govstack-identity.message"] {
+    for src in [
+        "ecr/scan-findings-example-b.json",
+        "api-tests/govstack-identity.message",
+    ] {
         let to = scratch.path().join("fixtures").join(src);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(Path::new("fixtures").join(src), to).unwrap();
@@ -31,6 +34,9 @@ fn derived_fixtures_are_up_to_date() {
     for f in DERIVED {
         let fresh = std::fs::read(scratch.path().join("fixtures").join(f)).unwrap();
         let committed = std::fs::read(Path::new("fixtures").join(f)).unwrap();
-        assert!(fresh == committed, "fixtures/{f} differs from what scripts/derive-fixtures.py writes: rerun it and commit");
+        assert!(
+            fresh == committed,
+            "fixtures/{f} differs from what scripts/derive-fixtures.py writes: rerun it and commit"
+        );
     }
 }

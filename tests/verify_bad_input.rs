@@ -20,8 +20,17 @@ impl Scratch {
 /// verify with a good scan and report, plus `extra` arguments.
 fn verify_with(extra: &[&Path], flag: &str) -> (i32, String, String) {
     let mut cmd = bbgate();
-    cmd.args(["verify", "--now", NOW_2026, "--signoffs", "fixtures/demo/pass/signoffs.toml"]);
-    let mut findings = vec![PathBuf::from("fixtures/demo/pass/scan-page-1.json"), PathBuf::from("fixtures/demo/pass/scan-page-2.json")];
+    cmd.args([
+        "verify",
+        "--now",
+        NOW_2026,
+        "--signoffs",
+        "fixtures/demo/pass/signoffs.toml",
+    ]);
+    let mut findings = vec![
+        PathBuf::from("fixtures/demo/pass/scan-page-1.json"),
+        PathBuf::from("fixtures/demo/pass/scan-page-2.json"),
+    ];
     let mut reports = vec![PathBuf::from("fixtures/api-tests/cck-minimal.ndjson")];
     let mut policy = None;
     match flag {
@@ -67,39 +76,75 @@ fn truncated_findings_json() {
 #[test]
 fn unknown_json_shapes_are_errors_not_clean_scans() {
     let s = Scratch::new();
-    let trivy = s.file("trivy.json", r#"{"SchemaVersion": 2, "ArtifactName": "x", "Results": []}"#);
-    assert_invalid(verify_with(&[&trivy], "--findings"), &["trivy.json", "unknown JSON shape", "Trivy"]);
+    let trivy = s.file(
+        "trivy.json",
+        r#"{"SchemaVersion": 2, "ArtifactName": "x", "Results": []}"#,
+    );
+    assert_invalid(
+        verify_with(&[&trivy], "--findings"),
+        &["trivy.json", "unknown JSON shape", "Trivy"],
+    );
     let inspector = s.file("inspector.json", r#"{"findings": [], "nextToken": null}"#);
-    assert_invalid(verify_with(&[&inspector], "--findings"), &["inspector.json", "Inspector2 ListFindings"]);
+    assert_invalid(
+        verify_with(&[&inspector], "--findings"),
+        &["inspector.json", "Inspector2 ListFindings"],
+    );
     let array = s.file("array.json", "[]");
     assert_invalid(verify_with(&[&array], "--findings"), &["array.json"]);
     // A finding with a severity we do not know is not silently dropped.
-    let page = std::fs::read_to_string("fixtures/demo/pass/scan-page-2.json").unwrap().replace("\"severity\": \"HIGH\"", "\"severity\": \"SEVERE\"");
+    let page = std::fs::read_to_string("fixtures/demo/pass/scan-page-2.json")
+        .unwrap()
+        .replace("\"severity\": \"HIGH\"", "\"severity\": \"SEVERE\"");
     let odd = s.file("odd.json", &page);
-    assert_invalid(verify_with(&[&odd], "--findings"), &["odd.json", "enhancedFindings[0]", "unknown severity \"SEVERE\""]);
+    assert_invalid(
+        verify_with(&[&odd], "--findings"),
+        &["odd.json", "enhancedFindings[0]", "unknown severity \"SEVERE\""],
+    );
     // A score that is not a number (the extenda bug: '' read as 0).
-    let basic = std::fs::read_to_string("fixtures/ecr/scan-findings-example-a.json").unwrap().replace("\"value\": \"4.6\"", "\"value\": \"\"");
+    let basic = std::fs::read_to_string("fixtures/ecr/scan-findings-example-a.json")
+        .unwrap()
+        .replace("\"value\": \"4.6\"", "\"value\": \"\"");
     let empty_score = s.file("empty-score.json", &basic);
-    let (code, _, err) = run(bbgate().args(["verify", "--policy", "fixtures/policies/upstream.toml", "--findings"]).arg(&empty_score));
+    let (code, _, err) = run(bbgate()
+        .args(["verify", "--policy", "fixtures/policies/upstream.toml", "--findings"])
+        .arg(&empty_score));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("empty-score.json") && err.contains("CVSS2_SCORE \"\" is not a score"), "{err}");
+    assert!(
+        err.contains("empty-score.json") && err.contains("CVSS2_SCORE \"\" is not a score"),
+        "{err}"
+    );
 }
 
 #[test]
 fn complete_scan_without_findings_block_or_digest() {
     let s = Scratch::new();
     let no_findings = s.file("nf.json", r#"{"repositoryName":"bb/payments/x","imageId":{"imageDigest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"},"imageScanStatus":{"status":"COMPLETE"}}"#);
-    assert_invalid(verify_with(&[&no_findings], "--findings"), &["nf.json", "no `imageScanFindings`"]);
+    assert_invalid(
+        verify_with(&[&no_findings], "--findings"),
+        &["nf.json", "no `imageScanFindings`"],
+    );
     let no_digest = s.file("nd.json", r#"{"repositoryName":"bb/payments/x","imageId":{"imageTag":"latest"},"imageScanStatus":{"status":"COMPLETE"},"imageScanFindings":{}}"#);
     assert_invalid(verify_with(&[&no_digest], "--findings"), &["nd.json", "imageDigest"]);
 }
 
 #[test]
 fn missing_files_are_named() {
-    assert_invalid(verify_with(&[Path::new("fixtures/nope.json")], "--findings"), &["fixtures/nope.json", "cannot read", "check the path"]);
-    assert_invalid(verify_with(&[Path::new("fixtures/nope.xml")], "--api-report"), &["fixtures/nope.xml"]);
-    assert_invalid(verify_with(&[Path::new("fixtures/nope.toml")], "--policy"), &["fixtures/nope.toml"]);
-    assert_invalid(verify_with(&[Path::new("fixtures/nope-signoffs.toml")], "--signoffs"), &["fixtures/nope-signoffs.toml"]);
+    assert_invalid(
+        verify_with(&[Path::new("fixtures/nope.json")], "--findings"),
+        &["fixtures/nope.json", "cannot read", "check the path"],
+    );
+    assert_invalid(
+        verify_with(&[Path::new("fixtures/nope.xml")], "--api-report"),
+        &["fixtures/nope.xml"],
+    );
+    assert_invalid(
+        verify_with(&[Path::new("fixtures/nope.toml")], "--policy"),
+        &["fixtures/nope.toml"],
+    );
+    assert_invalid(
+        verify_with(&[Path::new("fixtures/nope-signoffs.toml")], "--signoffs"),
+        &["fixtures/nope-signoffs.toml"],
+    );
 }
 
 #[test]
@@ -111,22 +156,34 @@ fn all_bad_inputs_are_reported_at_once() {
         .arg("--api-report")
         .arg(&bad_xml));
     assert_eq!(code, 2);
-    assert!(err.contains("fixtures/nope.json") && err.contains("bad.xml"), "both problems in one run:\n{err}");
+    assert!(
+        err.contains("fixtures/nope.json") && err.contains("bad.xml"),
+        "both problems in one run:\n{err}"
+    );
 }
 
 #[test]
 fn broken_junit_reports() {
     let s = Scratch::new();
-    let truncated = s.file("t.xml", "<?xml version=\"1.0\"?>\n<testsuite tests=\"1\">\n  <testcase name=\"a\">\n");
+    let truncated = s.file(
+        "t.xml",
+        "<?xml version=\"1.0\"?>\n<testsuite tests=\"1\">\n  <testcase name=\"a\">\n",
+    );
     assert_invalid(verify_with(&[&truncated], "--api-report"), &["t.xml", "truncated"]);
     let mismatched = s.file("m.xml", "<testsuite>\n<testcase name=\"a\"></testsuite>");
-    assert_invalid(verify_with(&[&mismatched], "--api-report"), &["m.xml", "line 2", "broken XML"]);
+    assert_invalid(
+        verify_with(&[&mismatched], "--api-report"),
+        &["m.xml", "line 2", "broken XML"],
+    );
     let html = s.file("h.xml", "<html><body>502 Bad Gateway</body></html>");
     assert_invalid(verify_with(&[&html], "--api-report"), &["h.xml", "not a JUnit report"]);
     let empty = s.file("e.message", "");
     assert_invalid(verify_with(&[&empty], "--api-report"), &["e.message", "empty file"]);
     let not_messages = s.file("n.message", "{\"hello\": 1}\n");
-    assert_invalid(verify_with(&[&not_messages], "--api-report"), &["n.message", "no `meta` envelope"]);
+    assert_invalid(
+        verify_with(&[&not_messages], "--api-report"),
+        &["n.message", "no `meta` envelope"],
+    );
 }
 
 #[test]
@@ -135,13 +192,31 @@ fn misspelt_and_mistyped_policy_keys() {
     let base = std::fs::read_to_string("policies/sandbox.toml").unwrap();
     let misspelt = s.file("misspelt.toml", &base.replace("block_from = 9.0", "blok_from = 9.0"));
     let line = base.lines().position(|l| l.starts_with("block_from")).unwrap() + 1;
-    assert_invalid(verify_with(&[&misspelt], "--policy"), &[&format!("misspelt.toml:{line}:"), "unknown field `blok_from`"]);
-    let mistyped = s.file("mistyped.toml", &base.replace("max_age_days = 30\n", "max_age_days = \"30\"\n"));
-    assert_invalid(verify_with(&[&mistyped], "--policy"), &["mistyped.toml:", "invalid type"]);
-    let inverted = s.file("inverted.toml", &base.replace("signoff_from = 7.0", "signoff_from = 9.5"));
-    assert_invalid(verify_with(&[&inverted], "--policy"), &["inverted.toml:", "signoff_from = 9.5 must be between 0 and block_from"]);
+    assert_invalid(
+        verify_with(&[&misspelt], "--policy"),
+        &[&format!("misspelt.toml:{line}:"), "unknown field `blok_from`"],
+    );
+    let mistyped = s.file(
+        "mistyped.toml",
+        &base.replace("max_age_days = 30\n", "max_age_days = \"30\"\n"),
+    );
+    assert_invalid(
+        verify_with(&[&mistyped], "--policy"),
+        &["mistyped.toml:", "invalid type"],
+    );
+    let inverted = s.file(
+        "inverted.toml",
+        &base.replace("signoff_from = 7.0", "signoff_from = 9.5"),
+    );
+    assert_invalid(
+        verify_with(&[&inverted], "--policy"),
+        &["inverted.toml:", "signoff_from = 9.5 must be between 0 and block_from"],
+    );
     let bad_unscored = s.file("u.toml", &base.replace("unscored = \"warn\"", "unscored = \"ignore\""));
-    assert_invalid(verify_with(&[&bad_unscored], "--policy"), &["u.toml:", "unknown variant `ignore`"]);
+    assert_invalid(
+        verify_with(&[&bad_unscored], "--policy"),
+        &["u.toml:", "unknown variant `ignore`"],
+    );
 }
 
 #[test]
@@ -182,14 +257,20 @@ digest = "sha256:abc"
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
     let unknown_key = s.file("k.toml", "[[signoff]]\nid = \"CVE-1\"\nreason = \"x\"\n");
-    assert_invalid(verify_with(&[&unknown_key], "--signoffs"), &["k.toml:3:1", "unknown field `reason`"]);
+    assert_invalid(
+        verify_with(&[&unknown_key], "--signoffs"),
+        &["k.toml:3:1", "unknown field `reason`"],
+    );
 }
 
 #[test]
 fn duplicate_signoffs_across_files() {
     let (code, _, err) = verify_with(&[Path::new("fixtures/demo/pass/signoffs.toml")], "--signoffs");
     assert_eq!(code, 2);
-    assert!(err.contains("duplicates the one at fixtures/demo/pass/signoffs.toml:3"), "{err}");
+    assert!(
+        err.contains("duplicates the one at fixtures/demo/pass/signoffs.toml:3"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -203,13 +284,25 @@ fn bad_command_lines_exit_2() {
     let (code, _, err) = run(bbgate().args(["verify", "--findings", "fixtures/demo/pass", "--building-block", "nope"]));
     assert_eq!(code, 2);
     assert!(err.contains("--building-block \"nope\" is not in the policy"), "{err}");
-    let (code, _, _) = run(bbgate().env("BBGATE_EVIDENCE_KEY", "").args(["verify", "--findings", "fixtures/demo/pass"]));
+    let (code, _, _) =
+        run(bbgate()
+            .env("BBGATE_EVIDENCE_KEY", "")
+            .args(["verify", "--findings", "fixtures/demo/pass"]));
     assert_eq!(code, 2, "an empty evidence key is a configuration error");
 }
 
 #[test]
 fn a_repository_no_building_block_owns_is_refused() {
-    let (code, _, err) = run(bbgate().args(["verify", "--findings", "fixtures/ecr/scan-findings-example-b.json", "--now", NOW_2021]));
+    let (code, _, err) = run(bbgate().args([
+        "verify",
+        "--findings",
+        "fixtures/ecr/scan-findings-example-b.json",
+        "--now",
+        NOW_2021,
+    ]));
     assert_eq!(code, 2);
-    assert!(err.contains("no building block") && err.contains("development/bff-version"), "{err}");
+    assert!(
+        err.contains("no building block") && err.contains("development/bff-version"),
+        "{err}"
+    );
 }

@@ -11,34 +11,68 @@ const KEY: &str = "s3cret-evidence-key-do-not-print";
 #[test]
 fn evidence_binds_decision_to_digest_and_inputs() {
     let dir = tempfile::tempdir().unwrap();
-    let (ev, att, junit) = (dir.path().join("evidence.json"), dir.path().join("att.json"), dir.path().join("junit.xml"));
+    let (ev, att, junit) = (
+        dir.path().join("evidence.json"),
+        dir.path().join("att.json"),
+        dir.path().join("junit.xml"),
+    );
     let (code, stdout, stderr) = run(bbgate()
         .env("BBGATE_EVIDENCE_KEY", KEY)
         .env("CIRCLE_WORKFLOW_ID", "wf-1234")
         .env("CIRCLE_PROJECT_REPONAME", "sandbox-bb-payments")
         .env("CIRCLE_SHA1", "deadbeef")
-        .args(["verify", "--findings", "fixtures/demo/pass", "--api-report", "fixtures/api-tests/cck-minimal.ndjson",
-            "--signoffs", "fixtures/demo/pass/signoffs.toml", "--registry", "123456789012.dkr.ecr.eu-central-1.amazonaws.com", "--now", NOW_2026])
-        .arg("--evidence").arg(&ev).arg("--attestation").arg(&att).arg("--junit").arg(&junit));
+        .args([
+            "verify",
+            "--findings",
+            "fixtures/demo/pass",
+            "--api-report",
+            "fixtures/api-tests/cck-minimal.ndjson",
+            "--signoffs",
+            "fixtures/demo/pass/signoffs.toml",
+            "--registry",
+            "123456789012.dkr.ecr.eu-central-1.amazonaws.com",
+            "--now",
+            NOW_2026,
+        ])
+        .arg("--evidence")
+        .arg(&ev)
+        .arg("--attestation")
+        .arg(&att)
+        .arg("--junit")
+        .arg(&junit));
     assert_eq!(code, 0, "{stdout}{stderr}");
     let bytes = std::fs::read(&ev).unwrap();
-    for text in [stdout.as_str(), stderr.as_str(), &String::from_utf8_lossy(&bytes), &std::fs::read_to_string(&att).unwrap(), &std::fs::read_to_string(&junit).unwrap()] {
+    for text in [
+        stdout.as_str(),
+        stderr.as_str(),
+        &String::from_utf8_lossy(&bytes),
+        &std::fs::read_to_string(&att).unwrap(),
+        &std::fs::read_to_string(&junit).unwrap(),
+    ] {
         assert!(!text.contains(KEY), "the evidence key leaked");
     }
     let body = evidence::open("evidence.json", &bytes, Some(KEY.as_bytes())).expect("opens with the key");
     assert_eq!(body["verdict"], "pass");
     assert_eq!(body["image"]["digest"], format!("sha256:{}", "a1".repeat(32)));
     assert_eq!(body["image"]["repository"], "bb/payments/adapter");
-    assert_eq!(body["image"]["registry"], "123456789012.dkr.ecr.eu-central-1.amazonaws.com");
+    assert_eq!(
+        body["image"]["registry"],
+        "123456789012.dkr.ecr.eu-central-1.amazonaws.com"
+    );
     assert_eq!(body["image"]["tag"], "1.5.0");
     assert_eq!(body["building_block"]["namespace"], "paymenthub");
     assert_eq!(body["circleci"]["CIRCLE_WORKFLOW_ID"], "wf-1234");
     assert_eq!(body["decided_at"], NOW_2026);
     let policy_sha = hex::encode(Sha256::digest(std::fs::read("policies/sandbox.toml").unwrap()));
     assert_eq!(body["policy"]["sha256"], policy_sha);
-    let page1_sha = hex::encode(Sha256::digest(std::fs::read("fixtures/demo/pass/scan-page-1.json").unwrap()));
+    let page1_sha = hex::encode(Sha256::digest(
+        std::fs::read("fixtures/demo/pass/scan-page-1.json").unwrap(),
+    ));
     assert_eq!(body["inputs"]["findings_pages"][0]["sha256"], page1_sha);
-    assert_eq!(body["inputs"]["signoff_files"][0]["path"], "fixtures/demo/pass/signoffs.toml");
+    assert_eq!(
+        body["inputs"]["signoff_files"][0]["path"],
+        "fixtures/demo/pass/signoffs.toml"
+    );
     assert_eq!(body["findings"].as_array().unwrap().len(), 4);
     // Another key, or none where one is expected, is refused.
     assert!(evidence::open("evidence.json", &bytes, Some(b"other")).is_err());
@@ -46,11 +80,17 @@ fn evidence_binds_decision_to_digest_and_inputs() {
     let statement: serde_json::Value = serde_json::from_slice(&std::fs::read(&att).unwrap()).unwrap();
     assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
     assert_eq!(statement["subject"][0]["digest"]["sha256"], "a1".repeat(32));
-    assert_eq!(statement["subject"][0]["name"], "123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/adapter");
+    assert_eq!(
+        statement["subject"][0]["name"],
+        "123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/adapter"
+    );
     assert_eq!(statement["predicateType"], "https://slsa.dev/verification_summary/v1");
     assert_eq!(statement["predicate"]["verificationResult"], "PASSED");
     assert_eq!(statement["predicate"]["policy"]["digest"]["sha256"], policy_sha);
-    assert_eq!(statement["predicate"]["evidence"]["sha256"], hex::encode(Sha256::digest(&bytes)));
+    assert_eq!(
+        statement["predicate"]["evidence"]["sha256"],
+        hex::encode(Sha256::digest(&bytes))
+    );
 }
 
 #[test]
@@ -58,7 +98,15 @@ fn junit_has_a_failing_case_per_blocking_finding_and_failed_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("junit.xml");
     let (code, _, _) = run(bbgate()
-        .args(["verify", "--findings", "fixtures/ecr/enhanced-edge-cases.json", "--api-report", "fixtures/api-tests/govstack-identity.junit.xml", "--now", NOW_2026])
+        .args([
+            "verify",
+            "--findings",
+            "fixtures/ecr/enhanced-edge-cases.json",
+            "--api-report",
+            "fixtures/api-tests/govstack-identity.junit.xml",
+            "--now",
+            NOW_2026,
+        ])
         .arg("--junit")
         .arg(&junit));
     assert_eq!(code, 1);
@@ -67,55 +115,175 @@ fn junit_has_a_failing_case_per_blocking_finding_and_failed_scenario() {
     let failed: Vec<_> = run.scenarios.iter().filter(|s| s.status == Status::Failed).collect();
     // 2 blocked + 3 needing sign-off + 11 failed scenarios + the verdict.
     assert_eq!(failed.len(), 2 + 3 + 11 + 1, "{failed:#?}");
-    assert!(failed.iter().any(|s| s.feature == "bbgate.findings.blocked" && s.name == "CVE-2026-10001 in libxml2 1.0.0"));
-    assert!(failed.iter().any(|s| s.feature == "bbgate" && s.message.as_deref().unwrap_or("").contains("blocked")));
+    assert!(
+        failed
+            .iter()
+            .any(|s| s.feature == "bbgate.findings.blocked" && s.name == "CVE-2026-10001 in libxml2 1.0.0")
+    );
+    assert!(
+        failed
+            .iter()
+            .any(|s| s.feature == "bbgate" && s.message.as_deref().unwrap_or("").contains("blocked"))
+    );
 }
 
 #[test]
 fn evidence_is_written_for_a_deny_too() {
     let dir = tempfile::tempdir().unwrap();
     let ev = dir.path().join("e.json");
-    let (code, _, _) = run(bbgate().args(["verify", "--findings", "fixtures/ecr/enhanced-edge-cases.json", "--now", NOW_2026]).arg("--evidence").arg(&ev));
+    let (code, _, _) = run(bbgate()
+        .args([
+            "verify",
+            "--findings",
+            "fixtures/ecr/enhanced-edge-cases.json",
+            "--now",
+            NOW_2026,
+        ])
+        .arg("--evidence")
+        .arg(&ev));
     assert_eq!(code, 1);
     let body = evidence::open("e.json", &std::fs::read(&ev).unwrap(), None).unwrap();
     assert_eq!(body["verdict"], "deny");
-    assert!(body["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("no API test report")));
+    assert!(
+        body["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("no API test report"))
+    );
     assert!(body["integrity"].is_null(), "the body does not carry its own seal");
+}
+
+#[test]
+fn evidence_digest_is_the_canonical_form_of_every_part() {
+    // Every kind of content at once (notes, failed scenarios, every sign-off list, CircleCI context): the
+    // body bbgate hashes when writing must be byte-equal to the sorted-key form `open` recomputes.
+    let dir = tempfile::tempdir().unwrap();
+    let ev = dir.path().join("e.json");
+    let (code, _, _) = run(bbgate()
+        .env("CIRCLE_BUILD_URL", "https://circleci.com/gh/x/y/1")
+        .args([
+            "verify",
+            "--findings",
+            "fixtures/demo/payments-emulator-scan.json",
+            "--api-report",
+            "fixtures/api-tests/govstack-identity.message",
+            "--signoffs",
+            "fixtures/demo/signoffs.toml",
+            "--now",
+            NOW_2021,
+        ])
+        .arg("--evidence")
+        .arg(&ev));
+    assert_eq!(code, 1);
+    let bytes = std::fs::read(&ev).unwrap();
+    let body = evidence::open("e.json", &bytes, None).expect("the self-digest matches the canonical form");
+    assert_eq!(body["api_tests"]["failed_scenarios"].as_array().unwrap().len(), 11);
+    assert_eq!(body["signoffs"]["rejected"][0]["id"], "CVE-2005-2541");
+    assert!(
+        body["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| !f["notes"].as_array().unwrap().is_empty())
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let canon = evidence::canonical(&doc["body"]);
+    assert_eq!(doc["integrity"]["body_sha256"], hex::encode(Sha256::digest(&canon)));
 }
 
 #[test]
 fn unfinished_failed_and_stale_scans_deny_with_the_status_named() {
     let dir = tempfile::tempdir().unwrap();
     let mut page = std::fs::read_to_string("fixtures/demo/pass/scan-page-1.json").unwrap();
-    page = page.replace("\"status\": \"ACTIVE\"", "\"status\": \"FAILED\"").replace("Continuous scan is selected for image.", "UnsupportedImageError: the OS is not supported");
+    page = page
+        .replace("\"status\": \"ACTIVE\"", "\"status\": \"FAILED\"")
+        .replace(
+            "Continuous scan is selected for image.",
+            "UnsupportedImageError: the OS is not supported",
+        );
     let failed = dir.path().join("failed.json");
     std::fs::write(&failed, page.replace("\"nextToken\"", "\"_next\"")).unwrap();
-    let (code, v) = run_json(bbgate().args(["verify", "--api-report", "fixtures/api-tests/cck-minimal.ndjson", "--now", NOW_2026]).arg("--findings").arg(&failed));
+    let (code, v) = run_json(
+        bbgate()
+            .args([
+                "verify",
+                "--api-report",
+                "fixtures/api-tests/cck-minimal.ndjson",
+                "--now",
+                NOW_2026,
+            ])
+            .arg("--findings")
+            .arg(&failed),
+    );
     assert_eq!(code, 1);
-    assert!(v["reasons"][0].as_str().unwrap().contains("scan status is FAILED: UnsupportedImageError"), "{}", v["reasons"]);
+    assert!(
+        v["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("scan status is FAILED: UnsupportedImageError"),
+        "{}",
+        v["reasons"]
+    );
 
-    let args = ["verify", "--findings", "fixtures/demo/pass", "--api-report", "fixtures/api-tests/cck-minimal.ndjson", "--signoffs", "fixtures/demo/pass/signoffs.toml"];
+    let args = [
+        "verify",
+        "--findings",
+        "fixtures/demo/pass",
+        "--api-report",
+        "fixtures/api-tests/cck-minimal.ndjson",
+        "--signoffs",
+        "fixtures/demo/pass/signoffs.toml",
+    ];
     let (code, v) = run_json(bbgate().args(args).args(["--now", "2026-12-30T00:00:00Z"]));
     assert_eq!(code, 1);
-    assert!(v["reasons"].to_string().contains("completed 32 days ago"), "{}", v["reasons"]);
+    assert!(
+        v["reasons"].to_string().contains("completed 32 days ago"),
+        "{}",
+        v["reasons"]
+    );
     let (code, v) = run_json(bbgate().args(args).args(["--now", "2026-11-01T00:00:00Z"]));
     assert_eq!(code, 1, "a scan from after the decision time is suspect");
-    assert!(v["reasons"].to_string().contains("after the decision time"), "{}", v["reasons"]);
+    assert!(
+        v["reasons"].to_string().contains("after the decision time"),
+        "{}",
+        v["reasons"]
+    );
 }
 
 #[test]
 fn another_building_blocks_image_is_denied() {
     let (code, v) = run_json(bbgate().args([
-        "verify", "--findings", "fixtures/demo/pass", "--api-report", "fixtures/api-tests/cck-minimal.ndjson",
-        "--building-block", "information-mediator", "--now", NOW_2026,
+        "verify",
+        "--findings",
+        "fixtures/demo/pass",
+        "--api-report",
+        "fixtures/api-tests/cck-minimal.ndjson",
+        "--building-block",
+        "information-mediator",
+        "--now",
+        NOW_2026,
     ]));
     assert_eq!(code, 1);
-    assert!(v["reasons"][0].as_str().unwrap().contains("bb/payments/adapter is not one of building block information-mediator's repositories"));
+    assert!(
+        v["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("bb/payments/adapter is not one of building block information-mediator's repositories")
+    );
 }
 
 #[test]
 fn missing_api_report_denies_when_required() {
-    let (code, v) = run_json(bbgate().args(["verify", "--findings", "fixtures/demo/pass", "--signoffs", "fixtures/demo/pass/signoffs.toml", "--now", NOW_2026]));
+    let (code, v) = run_json(bbgate().args([
+        "verify",
+        "--findings",
+        "fixtures/demo/pass",
+        "--signoffs",
+        "fixtures/demo/pass/signoffs.toml",
+        "--now",
+        NOW_2026,
+    ]));
     assert_eq!(code, 1);
     assert_eq!(v["api_tests"]["outcome"], "missing");
 }
@@ -123,20 +291,39 @@ fn missing_api_report_denies_when_required() {
 #[test]
 fn human_output_explains_the_deny() {
     let (code, out, _) = run(bbgate().args([
-        "verify", "--findings", "fixtures/demo/payments-emulator-scan.json", "--api-report", "fixtures/api-tests/govstack-identity.message",
-        "--signoffs", "fixtures/demo/signoffs.toml", "--now", NOW_2021,
+        "verify",
+        "--findings",
+        "fixtures/demo/payments-emulator-scan.json",
+        "--api-report",
+        "fixtures/api-tests/govstack-identity.message",
+        "--signoffs",
+        "fixtures/demo/signoffs.toml",
+        "--now",
+        NOW_2021,
     ]));
     assert_eq!(code, 1);
     assert!(out.contains("| blocked       | CVE-2005-2541 "), "{out}");
-    assert!(out.contains("findings: 2 blocked · 23 need sign-off · 2 signed off · 11 warned · 219 allowed"), "{out}");
+    assert!(
+        out.contains("findings: 2 blocked · 23 need sign-off · 2 signed off · 11 warned · 219 allowed"),
+        "{out}"
+    );
     assert!(out.contains("api tests: 71 of 82 scenarios passed, 11 failed"), "{out}");
-    assert!(out.contains("sign-offs: 2 applied · 1 expired · 1 expiring soon · 1 rejected · 0 unused"), "{out}");
+    assert!(
+        out.contains("sign-offs: 2 applied · 1 expired · 1 expiring soon · 1 rejected · 0 unused"),
+        "{out}"
+    );
     assert!(out.contains("verdict: DENY\n  - 2 finding(s) blocked"), "{out}");
 }
 
 #[test]
 fn policy_check_validates_without_deciding() {
-    let (code, out, _) = run(bbgate().args(["policy", "check", "--signoffs", "fixtures/demo/signoffs.toml", "fixtures/demo/pass/signoffs.toml"]));
+    let (code, out, _) = run(bbgate().args([
+        "policy",
+        "check",
+        "--signoffs",
+        "fixtures/demo/signoffs.toml",
+        "fixtures/demo/pass/signoffs.toml",
+    ]));
     assert_eq!(code, 0);
     assert!(out.contains("6 sign-off(s) in 2 file(s) valid"), "{out}");
     let (code, _, err) = run(bbgate().args(["policy", "check", "--policy", "fixtures/nope.toml"]));
@@ -148,7 +335,12 @@ fn policy_check_validates_without_deciding() {
 fn built_in_policy_is_used_outside_the_project() {
     let dir = tempfile::tempdir().unwrap();
     let root = std::env::current_dir().unwrap();
-    let (code, v) = run_json(bbgate().current_dir(dir.path()).args(["verify", "--now", NOW_2026, "--findings"]).arg(root.join("fixtures/demo/pass")));
+    let (code, v) = run_json(
+        bbgate()
+            .current_dir(dir.path())
+            .args(["verify", "--now", NOW_2026, "--findings"])
+            .arg(root.join("fixtures/demo/pass")),
+    );
     assert_eq!(code, 1, "no API report: deny");
     assert_eq!(v["policy"]["location"], "built-in");
     let file_sha = hex::encode(Sha256::digest(std::fs::read("policies/sandbox.toml").unwrap()));

@@ -36,12 +36,24 @@ fn real_basic_scan_blocks_by_score_not_label() {
 #[test]
 fn paged_scan_decides_like_the_single_document() {
     let single = run_json(bbgate().args([
-        "verify", "--findings", "fixtures/demo/payments-emulator-scan.json", "--api-report",
-        "fixtures/api-tests/cck-minimal.ndjson", "--now", NOW_2021,
+        "verify",
+        "--findings",
+        "fixtures/demo/payments-emulator-scan.json",
+        "--api-report",
+        "fixtures/api-tests/cck-minimal.ndjson",
+        "--now",
+        NOW_2021,
     ]));
     let paged = run_json(bbgate().args([
-        "verify", "--findings", "fixtures/ecr/paged/page-1.json", "fixtures/ecr/paged/page-2.json",
-        "fixtures/ecr/paged/page-3.json", "--api-report", "fixtures/api-tests/cck-minimal.ndjson", "--now", NOW_2021,
+        "verify",
+        "--findings",
+        "fixtures/ecr/paged/page-1.json",
+        "fixtures/ecr/paged/page-2.json",
+        "fixtures/ecr/paged/page-3.json",
+        "--api-report",
+        "fixtures/api-tests/cck-minimal.ndjson",
+        "--now",
+        NOW_2021,
     ]));
     assert_eq!(single.0, paged.0);
     assert_eq!(single.1["findings"], paged.1["findings"]);
@@ -49,7 +61,13 @@ fn paged_scan_decides_like_the_single_document() {
     assert_eq!(paged.1["scan"]["pages"], 3);
     // A directory of pages is read in name order.
     let dir = run_json(bbgate().args([
-        "verify", "--findings", "fixtures/ecr/paged", "--api-report", "fixtures/api-tests/cck-minimal.ndjson", "--now", NOW_2021,
+        "verify",
+        "--findings",
+        "fixtures/ecr/paged",
+        "--api-report",
+        "fixtures/api-tests/cck-minimal.ndjson",
+        "--now",
+        NOW_2021,
     ]));
     assert_eq!(dir.1["findings"], paged.1["findings"]);
 }
@@ -57,13 +75,25 @@ fn paged_scan_decides_like_the_single_document() {
 #[test]
 fn a_missing_page_is_invalid_input_not_a_smaller_scan() {
     let (code, out, err) = run(bbgate().args([
-        "verify", "--findings", "fixtures/ecr/paged/page-1.json", "fixtures/ecr/paged/page-3.json",
-        "--api-report", "fixtures/api-tests/cck-minimal.ndjson", "--now", NOW_2021,
+        "verify",
+        "--findings",
+        "fixtures/ecr/paged/page-1.json",
+        "fixtures/ecr/paged/page-3.json",
+        "--api-report",
+        "fixtures/api-tests/cck-minimal.ndjson",
+        "--now",
+        NOW_2021,
     ]));
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("counts 257 findings") && err.contains("hold 157"), "{err}");
     let (code, _, err) = run(bbgate().args([
-        "verify", "--findings", "fixtures/ecr/paged/page-1.json", "--api-report", "fixtures/api-tests/cck-minimal.ndjson", "--now", NOW_2021,
+        "verify",
+        "--findings",
+        "fixtures/ecr/paged/page-1.json",
+        "--api-report",
+        "fixtures/api-tests/cck-minimal.ndjson",
+        "--now",
+        NOW_2021,
     ]));
     assert_eq!(code, 2);
     assert!(err.contains("nextToken"), "{err}");
@@ -72,11 +102,20 @@ fn a_missing_page_is_invalid_input_not_a_smaller_scan() {
 #[test]
 fn pages_of_different_images_are_refused() {
     let (code, _, err) = run(bbgate().args([
-        "verify", "--findings", "fixtures/demo/pass/scan-page-1.json", "fixtures/ecr/enhanced-edge-cases.json",
-        "--api-report", "fixtures/api-tests/cck-minimal.ndjson", "--now", NOW_2026,
+        "verify",
+        "--findings",
+        "fixtures/demo/pass/scan-page-1.json",
+        "fixtures/ecr/enhanced-edge-cases.json",
+        "--api-report",
+        "fixtures/api-tests/cck-minimal.ndjson",
+        "--now",
+        NOW_2026,
     ]));
     assert_eq!(code, 2);
-    assert!(err.contains("fixtures/ecr/enhanced-edge-cases.json") && err.contains("pages of one image only"), "{err}");
+    assert!(
+        err.contains("fixtures/ecr/enhanced-edge-cases.json") && err.contains("pages of one image only"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -86,14 +125,33 @@ fn govstack_run_reads_the_same_in_every_format() {
         "fixtures/api-tests/govstack-identity.junit.xml",
         "fixtures/api-tests/govstack-identity.cucumber.json",
     ] {
-        let (code, v) = run_json(bbgate().args(["verify", "--findings", "fixtures/demo/pass", "--signoffs", "fixtures/demo/pass/signoffs.toml", "--api-report", report, "--now", NOW_2026]));
+        let (code, v) = run_json(bbgate().args([
+            "verify",
+            "--findings",
+            "fixtures/demo/pass",
+            "--signoffs",
+            "fixtures/demo/pass/signoffs.toml",
+            "--api-report",
+            report,
+            "--now",
+            NOW_2026,
+        ]));
         assert_eq!(code, 1, "{report}");
         let a = &v["api_tests"];
-        assert_eq!((a["total"].as_u64(), a["passed"].as_u64(), a["failed"].as_u64()), (Some(82), Some(71), Some(11)), "{report}");
+        assert_eq!(
+            (a["total"].as_u64(), a["passed"].as_u64(), a["failed"].as_u64()),
+            (Some(82), Some(71), Some(11)),
+            "{report}"
+        );
         assert_eq!(a["outcome"], "fail");
         let scenarios = a["failed_scenarios"].as_array().unwrap();
         assert!(scenarios.iter().all(|s| s["status"] == "failed"), "{report}");
-        assert!(scenarios.iter().any(|s| s["message"].as_str().unwrap_or("").contains("Header value '2137'")), "{report}");
+        assert!(
+            scenarios
+                .iter()
+                .any(|s| s["message"].as_str().unwrap_or("").contains("Header value '2137'")),
+            "{report}"
+        );
         // The only reason is the tests: the scan passes with its sign-offs.
         assert_eq!(v["reasons"].as_array().unwrap().len(), 1, "{report}: {}", v["reasons"]);
         assert!(v["reasons"][0].as_str().unwrap().contains("71 of 82"), "{report}");
@@ -103,19 +161,41 @@ fn govstack_run_reads_the_same_in_every_format() {
 #[test]
 fn cucumber_compatibility_kit_statuses() {
     let (code, v) = run_json(bbgate().args([
-        "verify", "--findings", "fixtures/demo/pass", "--signoffs", "fixtures/demo/pass/signoffs.toml",
-        "--api-report", "fixtures/api-tests/cck-all-statuses.ndjson", "--now", NOW_2026,
+        "verify",
+        "--findings",
+        "fixtures/demo/pass",
+        "--signoffs",
+        "fixtures/demo/pass/signoffs.toml",
+        "--api-report",
+        "fixtures/api-tests/cck-all-statuses.ndjson",
+        "--now",
+        NOW_2026,
     ]));
     assert_eq!(code, 1);
     let a = &v["api_tests"];
-    assert_eq!((a["total"].as_u64(), a["passed"].as_u64(), a["failed"].as_u64()), (Some(6), Some(1), Some(5)));
-    let mut statuses: Vec<&str> = a["failed_scenarios"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(
+        (a["total"].as_u64(), a["passed"].as_u64(), a["failed"].as_u64()),
+        (Some(6), Some(1), Some(5))
+    );
+    let mut statuses: Vec<&str> = a["failed_scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
     statuses.sort();
     assert_eq!(statuses, ["ambiguous", "failed", "pending", "skipped", "undefined"]);
 
     let (code, v) = run_json(bbgate().args([
-        "verify", "--findings", "fixtures/demo/pass", "--signoffs", "fixtures/demo/pass/signoffs.toml",
-        "--api-report", "fixtures/api-tests/cck-stack-traces.ndjson", "--now", NOW_2026,
+        "verify",
+        "--findings",
+        "fixtures/demo/pass",
+        "--signoffs",
+        "fixtures/demo/pass/signoffs.toml",
+        "--api-report",
+        "fixtures/api-tests/cck-stack-traces.ndjson",
+        "--now",
+        NOW_2026,
     ]));
     assert_eq!(code, 1);
     assert_eq!(v["api_tests"]["failed_scenarios"][0]["message"], "BOOM");
@@ -124,10 +204,19 @@ fn cucumber_compatibility_kit_statuses() {
 #[test]
 fn enhanced_edge_cases() {
     let (code, v) = run_json(bbgate().args([
-        "verify", "--findings", "fixtures/ecr/enhanced-edge-cases.json", "--api-report", "fixtures/api-tests/cck-minimal.ndjson", "--now", NOW_2026,
+        "verify",
+        "--findings",
+        "fixtures/ecr/enhanced-edge-cases.json",
+        "--api-report",
+        "fixtures/api-tests/cck-minimal.ndjson",
+        "--now",
+        NOW_2026,
     ]));
     assert_eq!(code, 1);
-    assert_eq!(v["building_block"], "payments", "picked by the repository glob bb/payments/*");
+    assert_eq!(
+        v["building_block"], "payments",
+        "picked by the repository glob bb/payments/*"
+    );
     let check = |id: &str, outcome: &str, score: Option<f64>, source: Option<&str>| {
         let f = finding(&v, id);
         assert_eq!(f["outcome"], outcome, "{id}: {f}");
@@ -150,7 +239,12 @@ fn enhanced_edge_cases() {
     let notes = finding(&v, "GHSA-aaaa-bbbb-cccc")["notes"].to_string();
     assert!(notes.contains("disagrees with its vector"), "{notes}");
     check("CVE-2026-10007", "allowed", Some(6.9), Some("cvss4 NVD"));
-    check("CVE-2026-10008", "needs_signoff", Some(7.8), Some("ecr ecr score (NVD)"));
+    check(
+        "CVE-2026-10008",
+        "needs_signoff",
+        Some(7.8),
+        Some("ecr ecr score (NVD)"),
+    );
 }
 
 #[test]
@@ -162,32 +256,67 @@ fn score_preference_changes_which_score_decides() {
     );
     let path = dir.path().join("p.toml");
     std::fs::write(&path, policy).unwrap();
-    let (_, v) = run_json(bbgate().args(["verify", "--findings", "fixtures/ecr/enhanced-edge-cases.json", "--now", NOW_2026]).arg("--policy").arg(&path));
+    let (_, v) = run_json(
+        bbgate()
+            .args([
+                "verify",
+                "--findings",
+                "fixtures/ecr/enhanced-edge-cases.json",
+                "--now",
+                NOW_2026,
+            ])
+            .arg("--policy")
+            .arg(&path),
+    );
     let f = finding(&v, "CVE-2026-10003");
-    assert_eq!((f["outcome"].as_str(), f["score"].as_f64()), (Some("blocked"), Some(10.0)));
+    assert_eq!(
+        (f["outcome"].as_str(), f["score"].as_f64()),
+        (Some("blocked"), Some(10.0))
+    );
     // ECR's own score is not in this preference: that finding has no score, and its HIGH label decides.
     let f = finding(&v, "CVE-2026-10008");
-    assert_eq!((f["outcome"].as_str(), f["basis"].as_str()), (Some("needs_signoff"), Some("no score; label HIGH")));
+    assert_eq!(
+        (f["outcome"].as_str(), f["basis"].as_str()),
+        (Some("needs_signoff"), Some("no score; label HIGH"))
+    );
 }
 
 #[test]
 fn tolerant_reader_of_the_hand_edited_aws_sample() {
     // Stray key, `+1100` offsets, and counts (1) lower than the findings listed (3): all judged, with a warning.
     let (code, v) = run_json(bbgate().args([
-        "verify", "--findings", "fixtures/ecr/scan-findings-example-a.json", "--api-report", "fixtures/api-tests/cck-minimal.ndjson",
-        "--policy", "fixtures/policies/upstream.toml", "--now", "2020-01-25T00:00:00Z",
+        "verify",
+        "--findings",
+        "fixtures/ecr/scan-findings-example-a.json",
+        "--api-report",
+        "fixtures/api-tests/cck-minimal.ndjson",
+        "--policy",
+        "fixtures/policies/upstream.toml",
+        "--now",
+        "2020-01-25T00:00:00Z",
     ]));
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["findings"].as_array().unwrap().len(), 3);
     assert_eq!(v["scan"]["completed_at"], "2020-01-24T04:11:45Z");
-    assert!(v["warnings"].to_string().contains("findingSeverityCounts sums to 1"), "{}", v["warnings"]);
+    assert!(
+        v["warnings"].to_string().contains("findingSeverityCounts sums to 1"),
+        "{}",
+        v["warnings"]
+    );
 }
 
 #[test]
 fn demo_signoffs_applied_expired_expiring_rejected() {
     let (code, v) = run_json(bbgate().args([
-        "verify", "--findings", "fixtures/demo/payments-emulator-scan.json", "--api-report", "fixtures/api-tests/cck-minimal.ndjson",
-        "--signoffs", "fixtures/demo/signoffs.toml", "--now", NOW_2021,
+        "verify",
+        "--findings",
+        "fixtures/demo/payments-emulator-scan.json",
+        "--api-report",
+        "fixtures/api-tests/cck-minimal.ndjson",
+        "--signoffs",
+        "fixtures/demo/signoffs.toml",
+        "--now",
+        NOW_2021,
     ]));
     assert_eq!(code, 1);
     let s = &v["signoffs"];
@@ -197,14 +326,30 @@ fn demo_signoffs_applied_expired_expiring_rejected() {
     assert_eq!(s["rejected"], serde_json::json!(["CVE-2005-2541"]));
     assert_eq!(s["unused"], serde_json::json!([]));
     assert_eq!(finding(&v, "CVE-2013-7445")["outcome"], "signed_off");
-    assert_eq!(finding(&v, "CVE-2005-2541")["outcome"], "blocked", "a sign-off never waives the blocked band");
-    assert_eq!(finding(&v, "CVE-2019-25013")["outcome"], "needs_signoff", "an expired sign-off does not apply");
+    assert_eq!(
+        finding(&v, "CVE-2005-2541")["outcome"],
+        "blocked",
+        "a sign-off never waives the blocked band"
+    );
+    assert_eq!(
+        finding(&v, "CVE-2019-25013")["outcome"],
+        "needs_signoff",
+        "an expired sign-off does not apply"
+    );
     assert_eq!(v["counts"]["needs_signoff"], 23);
 }
 
 #[test]
 fn the_passing_demo_passes_and_a_day_later_it_would_not() {
-    let args = ["verify", "--findings", "fixtures/demo/pass", "--api-report", "fixtures/api-tests/cck-minimal.ndjson", "--signoffs", "fixtures/demo/pass/signoffs.toml"];
+    let args = [
+        "verify",
+        "--findings",
+        "fixtures/demo/pass",
+        "--api-report",
+        "fixtures/api-tests/cck-minimal.ndjson",
+        "--signoffs",
+        "fixtures/demo/pass/signoffs.toml",
+    ];
     let (code, v) = run_json(bbgate().args(args).args(["--now", NOW_2026]));
     assert_eq!(code, 0, "{}", v["reasons"]);
     assert_eq!(v["verdict"], "pass");

@@ -39,7 +39,11 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
     let features: Vec<Feature> = serde_json::from_str(text).map_err(|e| format!("not a cucumber JSON report: {e}"))?;
     let mut scenarios = Vec::new();
     for (fi, feature) in features.into_iter().enumerate() {
-        let feature_name = feature.name.filter(|n| !n.is_empty()).or(feature.uri).unwrap_or_default();
+        let feature_name = feature
+            .name
+            .filter(|n| !n.is_empty())
+            .or(feature.uri)
+            .unwrap_or_default();
         // A background's steps belong to the scenario that follows it.
         let mut background: Option<(Status, Option<String>)> = None;
         for (ei, el) in feature.elements.into_iter().enumerate() {
@@ -49,7 +53,8 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
                 let Some(r) = &step.result else {
                     return Err(format!("feature {fi}, element {ei}: a step has no result"));
                 };
-                let s = Status::parse(&r.status).ok_or_else(|| format!("feature {fi}, element {ei}: unknown step status {:?}", r.status))?;
+                let s = Status::parse(&r.status)
+                    .ok_or_else(|| format!("feature {fi}, element {ei}: unknown step status {:?}", r.status))?;
                 if s == Status::Failed && message.is_none() {
                     message = r.error_message.clone();
                 }
@@ -69,5 +74,10 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
             });
         }
     }
-    Ok(TestRun { source: String::new(), format: ReportFormat::CucumberJson, scenarios, started_at: None })
+    Ok(TestRun {
+        source: String::new(),
+        format: ReportFormat::CucumberJson,
+        scenarios,
+        started_at: None,
+    })
 }

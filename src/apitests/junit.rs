@@ -5,10 +5,11 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 fn attr(e: &BytesStart, name: &str) -> Option<String> {
-    e.attributes()
-        .flatten()
-        .find(|a| a.key.as_ref() == name)
-        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
+    e.attributes().flatten().find(|a| a.key.as_ref() == name).and_then(|a| {
+        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .ok()
+            .map(|v| v.into_owned())
+    })
 }
 
 pub fn parse(text: &str) -> Result<TestRun, String> {
@@ -35,15 +36,15 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
                 let name = e.name().as_ref().to_owned();
                 if stack.is_empty() {
                     if name != "testsuites" && name != "testsuite" {
-                        return Err(format!("root element <{name}> is not <testsuites> or <testsuite>: not a JUnit report"));
+                        return Err(format!(
+                            "root element <{name}> is not <testsuites> or <testsuite>: not a JUnit report"
+                        ));
                     }
                     saw_root = true;
                 }
                 match name.as_str() {
-                    "testsuite" => {
-                        if started_at.is_none() {
-                            started_at = attr(e, "timestamp").and_then(|t| t.parse::<jiff::Timestamp>().ok());
-                        }
+                    "testsuite" if started_at.is_none() => {
+                        started_at = attr(e, "timestamp").and_then(|t| t.parse::<jiff::Timestamp>().ok());
                     }
                     "testcase" => {
                         let sc = Scenario {
@@ -98,7 +99,11 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
             Event::Text(t) if in_failure && !body_taken => {
                 let raw = t.xml10_content();
                 if let Some(sc) = current.as_mut().filter(|_| !raw.trim().is_empty()) {
-                    sc.message = Some(quick_xml::escape::unescape(&raw).map(|c| c.into_owned()).unwrap_or_else(|_| raw.into_owned()));
+                    sc.message = Some(
+                        quick_xml::escape::unescape(&raw)
+                            .map(|c| c.into_owned())
+                            .unwrap_or_else(|_| raw.into_owned()),
+                    );
                     body_taken = true;
                 }
             }
@@ -112,5 +117,10 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
     if let Some(open) = stack.last() {
         return Err(format!("truncated: <{open}> is never closed"));
     }
-    Ok(TestRun { source: String::new(), format: ReportFormat::Junit, scenarios, started_at })
+    Ok(TestRun {
+        source: String::new(),
+        format: ReportFormat::Junit,
+        scenarios,
+        started_at,
+    })
 }

@@ -104,7 +104,8 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
         if line.is_empty() {
             continue;
         }
-        let env: Envelope = serde_json::from_str(line).map_err(|e| format!("line {}: not a cucumber message envelope: {e}", n + 1))?;
+        let env: Envelope =
+            serde_json::from_str(line).map_err(|e| format!("line {}: not a cucumber message envelope: {e}", n + 1))?;
         saw_any = true;
         saw_meta |= env.meta.is_some();
         if let Some(p) = env.pickle {
@@ -119,12 +120,24 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
             test_cases.push((tc.id, tc.pickle_id));
         }
         if let Some(s) = env.test_case_started {
-            attempts.insert(s.id, Attempt { test_case: s.test_case_id, status: None, message: None, retried: false });
+            attempts.insert(
+                s.id,
+                Attempt {
+                    test_case: s.test_case_id,
+                    status: None,
+                    message: None,
+                    retried: false,
+                },
+            );
         }
         if let Some(f) = env.test_step_finished {
-            let a = attempts
-                .get_mut(&f.test_case_started_id)
-                .ok_or_else(|| format!("line {}: testStepFinished for unknown testCaseStartedId {:?}", n + 1, f.test_case_started_id))?;
+            let a = attempts.get_mut(&f.test_case_started_id).ok_or_else(|| {
+                format!(
+                    "line {}: testStepFinished for unknown testCaseStartedId {:?}",
+                    n + 1,
+                    f.test_case_started_id
+                )
+            })?;
             let status = Status::parse(&f.test_step_result.status)
                 .ok_or_else(|| format!("line {}: unknown step status {:?}", n + 1, f.test_step_result.status))?;
             if a.message.is_none() && status == Status::Failed {
@@ -155,13 +168,26 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
     }
     let mut scenarios = Vec::with_capacity(test_cases.len());
     for (id, pickle_id) in &test_cases {
-        let (uri, name) = pickles.get(pickle_id).cloned().ok_or_else(|| format!("testCase {id} names unknown pickle {pickle_id}"))?;
+        let (uri, name) = pickles
+            .get(pickle_id)
+            .cloned()
+            .ok_or_else(|| format!("testCase {id} names unknown pickle {pickle_id}"))?;
         let feature = feature_names.get(&uri).cloned().unwrap_or(uri);
         let (status, message) = match final_attempt.get(id.as_str()) {
             Some(a) => (a.status.unwrap_or(Status::Unknown), a.message.clone()),
             None => (Status::Unknown, Some("the test case never ran to completion".into())),
         };
-        scenarios.push(Scenario { feature, name, status, message });
+        scenarios.push(Scenario {
+            feature,
+            name,
+            status,
+            message,
+        });
     }
-    Ok(TestRun { source: String::new(), format: ReportFormat::CucumberMessages, scenarios, started_at })
+    Ok(TestRun {
+        source: String::new(),
+        format: ReportFormat::CucumberMessages,
+        scenarios,
+        started_at,
+    })
 }

@@ -88,8 +88,12 @@ pub struct TestRun {
 
 /// Detect the format from the content (not the file name) and read it.
 pub fn parse_report(path: &Path, bytes: &[u8]) -> Result<TestRun> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| Error::invalid(format!("{}: not UTF-8 text ({e}); pass a cucumber messages, cucumber JSON or JUnit XML report", path.display())))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        Error::invalid(format!(
+            "{}: not UTF-8 text ({e}); pass a cucumber messages, cucumber JSON or JUnit XML report",
+            path.display()
+        ))
+    })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let run = match text.trim_start().bytes().next() {
         Some(b'<') => junit::parse(text),
@@ -106,5 +110,9 @@ pub fn parse_report(path: &Path, bytes: &[u8]) -> Result<TestRun> {
 /// A failure message's first non-empty line, cut to 200 characters, for tables and summaries.
 pub fn short_message(message: &str) -> String {
     let first = message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
-    if first.chars().count() > 200 { first.chars().take(200).collect::<String>() + "…" } else { first.to_owned() }
+    if first.chars().count() > 200 {
+        first.chars().take(200).collect::<String>() + "…"
+    } else {
+        first.to_owned()
+    }
 }

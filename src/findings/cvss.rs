@@ -4,7 +4,10 @@
 pub fn base_score(vector: &str) -> Option<f64> {
     let vector = vector.trim();
     // Some feeds wrap v2 vectors in parentheses: "(AV:N/AC:L/…)".
-    let vector = vector.strip_prefix('(').and_then(|v| v.strip_suffix(')')).unwrap_or(vector);
+    let vector = vector
+        .strip_prefix('(')
+        .and_then(|v| v.strip_suffix(')'))
+        .unwrap_or(vector);
     vector.parse::<cvss::Cvss>().ok().map(|c| c.score())
 }
 
@@ -14,23 +17,48 @@ pub fn parse_score(text: &str) -> Option<f64> {
     if t.is_empty() {
         return None;
     }
-    t.parse::<f64>().ok().filter(|v| v.is_finite() && (0.0..=10.0).contains(v))
+    t.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && (0.0..=10.0).contains(v))
 }
 
 /// Reconcile a published score with its vector. Returns the value to use and a note when they disagree
 /// by more than 0.1 or the vector cannot be read. Disagreement is resolved upwards: the gate fails closed.
 pub fn reconcile(published: Option<f64>, vector: Option<&str>) -> (Option<f64>, Option<String>) {
-    let computed = vector.map(|v| (v, base_score(v)));
+    match vector {
+        Some(v) => reconcile_computed(published, v, base_score(v)),
+        None => (published, None),
+    }
+}
+
+/// As [`reconcile`], with the vector's base score already computed (None: it does not parse).
+pub fn reconcile_computed(
+    published: Option<f64>,
+    vector: &str,
+    computed: Option<f64>,
+) -> (Option<f64>, Option<String>) {
     match (published, computed) {
-        (Some(p), Some((_, Some(c)))) if (p - c).abs() > 0.1 + f64::EPSILON => (
-            Some(p.max(c)),
-            Some(format!("published score {p} disagrees with its vector (computes to {c}); using {}", p.max(c))),
+        (Some(p), Some(c)) if (p - c).abs() > 0.1 + f64::EPSILON => {
+            let used = p.max(c);
+            (
+                Some(used),
+                Some(format!(
+                    "published score {p} disagrees with its vector (computes to {c}); using {used}"
+                )),
+            )
+        }
+        (Some(p), Some(_)) => (Some(p), None),
+        (Some(p), None) => (
+            Some(p),
+            Some(format!(
+                "vector {vector:?} does not parse; using the published score {p}"
+            )),
         ),
-        (Some(p), Some((v, None))) => (Some(p), Some(format!("vector {v:?} does not parse; using the published score {p}"))),
-        (Some(p), _) => (Some(p), None),
-        (None, Some((_, Some(c)))) => (Some(c), None),
-        (None, Some((v, None))) => (None, Some(format!("vector {v:?} does not parse and no score is published"))),
-        (None, None) => (None, None),
+        (None, Some(c)) => (Some(c), None),
+        (None, None) => (
+            None,
+            Some(format!("vector {vector:?} does not parse and no score is published")),
+        ),
     }
 }
 
@@ -47,7 +75,10 @@ mod tests {
     #[test]
     fn v3_and_v4_vectors_score() {
         assert_eq!(base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"), Some(9.8));
-        assert_eq!(base_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"), Some(9.3));
+        assert_eq!(
+            base_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"),
+            Some(9.3)
+        );
         assert_eq!(base_score("not a vector"), None);
     }
 

@@ -4,20 +4,22 @@
 //! response, a finding without an id or with an unknown severity, or a score that is not a number is an error,
 //! never an empty (clean-looking) scan.
 
-use super::{Finding, ImageRef, Scan, ScanType, ScoreCandidate, ScoreKind, Severity, cvss};
+use super::{Finding, ImageRef, Scan, ScanType, ScoreCandidate, ScoreKind, Severity, cvss, intern_source};
 use crate::error::{Error, Result};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawPage {
+struct RawPage<'a> {
     registry_id: Option<String>,
     repository_name: Option<String>,
     image_id: Option<RawImageId>,
     image_scan_status: Option<RawStatus>,
-    image_scan_findings: Option<RawScanFindings>,
+    #[serde(borrow)]
+    image_scan_findings: Option<RawScanFindings<'a>>,
     next_token: Option<String>,
 }
 
@@ -36,12 +38,14 @@ struct RawStatus {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawScanFindings {
+struct RawScanFindings<'a> {
     image_scan_completed_at: Option<RawTime>,
     vulnerability_source_updated_at: Option<RawTime>,
     finding_severity_counts: Option<BTreeMap<String, u64>>,
-    findings: Option<Vec<RawBasic>>,
-    enhanced_findings: Option<Vec<RawEnhanced>>,
+    #[serde(borrow)]
+    findings: Option<Vec<RawBasic<'a>>>,
+    #[serde(borrow)]
+    enhanced_findings: Option<Vec<RawEnhanced<'a>>>,
 }
 
 /// Epoch seconds (API, CLI v1) or an ISO-8601 string (CLI v2).
@@ -53,65 +57,82 @@ enum RawTime {
 }
 
 #[derive(Deserialize)]
-struct RawBasic {
-    name: Option<String>,
-    severity: Option<String>,
-    #[serde(default)]
-    attributes: Vec<RawAttribute>,
+struct RawBasic<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    severity: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    attributes: Vec<RawAttribute<'a>>,
 }
 
 #[derive(Deserialize)]
-struct RawAttribute {
-    key: String,
-    value: Option<String>,
+struct RawAttribute<'a> {
+    #[serde(borrow)]
+    key: Cow<'a, str>,
+    #[serde(borrow)]
+    value: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawEnhanced {
-    title: Option<String>,
-    severity: Option<String>,
+struct RawEnhanced<'a> {
+    #[serde(borrow)]
+    title: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    severity: Option<Cow<'a, str>>,
     score: Option<f64>,
-    score_details: Option<RawScoreDetails>,
-    package_vulnerability_details: Option<RawPackageDetails>,
+    #[serde(borrow)]
+    score_details: Option<RawScoreDetails<'a>>,
+    #[serde(borrow)]
+    package_vulnerability_details: Option<RawPackageDetails<'a>>,
 }
 
 #[derive(Deserialize)]
-struct RawScoreDetails {
-    cvss: Option<RawScoreDetailsCvss>,
+struct RawScoreDetails<'a> {
+    #[serde(borrow)]
+    cvss: Option<RawScoreDetailsCvss<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawScoreDetailsCvss {
+struct RawScoreDetailsCvss<'a> {
     score: Option<f64>,
-    scoring_vector: Option<String>,
-    score_source: Option<String>,
+    #[serde(borrow)]
+    scoring_vector: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    score_source: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawPackageDetails {
-    vulnerability_id: Option<String>,
-    #[serde(default)]
-    cvss: Vec<RawCvss>,
-    #[serde(default)]
-    vulnerable_packages: Vec<RawPackage>,
+struct RawPackageDetails<'a> {
+    #[serde(borrow)]
+    vulnerability_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    cvss: Vec<RawCvss<'a>>,
+    #[serde(default, borrow)]
+    vulnerable_packages: Vec<RawPackage<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawCvss {
+struct RawCvss<'a> {
     base_score: Option<f64>,
-    scoring_vector: Option<String>,
-    source: Option<String>,
-    version: Option<String>,
+    #[serde(borrow)]
+    scoring_vector: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    source: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    version: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
-struct RawPackage {
-    name: Option<String>,
-    version: Option<String>,
+struct RawPackage<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    version: Option<Cow<'a, str>>,
 }
 
 /// One page, read and normalised, not yet merged with its siblings.
@@ -133,7 +154,9 @@ pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
     let here = |msg: String| Error::invalid(format!("{}: {msg}", path.display()));
     let raw: RawPage = serde_json::from_slice(bytes).map_err(|e| {
         if e.is_eof() {
-            here(format!("truncated JSON ({e}); save the complete `aws ecr describe-image-scan-findings` output"))
+            here(format!(
+                "truncated JSON ({e}); save the complete `aws ecr describe-image-scan-findings` output"
+            ))
         } else {
             here(format!("not a describe-image-scan-findings response: {e}"))
         }
@@ -141,21 +164,32 @@ pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
     if raw.image_scan_status.is_none() && raw.image_scan_findings.is_none() {
         return Err(here(unknown_shape_hint(bytes)));
     }
-    let repository = raw
-        .repository_name
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| here("no `repositoryName`: bbgate judges a BB by its own repositories and must know which one this is".into()))?;
-    let image_id = raw.image_id.ok_or_else(|| here("no `imageId`: the evidence must bind to an image digest".into()))?;
+    let repository = raw.repository_name.filter(|r| !r.is_empty()).ok_or_else(|| {
+        here("no `repositoryName`: bbgate judges a BB by its own repositories and must know which one this is".into())
+    })?;
+    let image_id = raw
+        .image_id
+        .ok_or_else(|| here("no `imageId`: the evidence must bind to an image digest".into()))?;
     let digest = image_id
         .image_digest
         .filter(|d| is_sha256_digest(d))
         .ok_or_else(|| here("no valid `imageId.imageDigest` (sha256:<64 hex>): query the scan by digest, or save output that includes it".into()))?;
-    let status = raw.image_scan_status.ok_or_else(|| here("no `imageScanStatus`".into()))?;
-    let status_text = status.status.filter(|s| !s.is_empty()).ok_or_else(|| here("`imageScanStatus.status` is missing".into()))?;
+    let status = raw
+        .image_scan_status
+        .ok_or_else(|| here("no `imageScanStatus`".into()))?;
+    let status_text = status
+        .status
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| here("`imageScanStatus.status` is missing".into()))?;
 
     let mut page = Page {
         path: path.to_path_buf(),
-        image: ImageRef { registry_id: raw.registry_id, repository, digest, tag: image_id.image_tag },
+        image: ImageRef {
+            registry_id: raw.registry_id,
+            repository,
+            digest,
+            tag: image_id.image_tag,
+        },
         status: status_text,
         status_description: status.description,
         completed_at: None,
@@ -166,11 +200,18 @@ pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
     };
     let Some(scan) = raw.image_scan_findings else {
         if page.status == "COMPLETE" || page.status == "ACTIVE" {
-            return Err(here(format!("status {} but no `imageScanFindings`: the output is cut short", page.status)));
+            return Err(here(format!(
+                "status {} but no `imageScanFindings`: the output is cut short",
+                page.status
+            )));
         }
         return Ok(page);
     };
-    page.completed_at = scan.image_scan_completed_at.map(|t| parse_time(&t)).transpose().map_err(|m| here(format!("imageScanCompletedAt: {m}")))?;
+    page.completed_at = scan
+        .image_scan_completed_at
+        .map(|t| parse_time(&t))
+        .transpose()
+        .map_err(|m| here(format!("imageScanCompletedAt: {m}")))?;
     page.source_updated_at = scan
         .vulnerability_source_updated_at
         .map(|t| parse_time(&t))
@@ -181,11 +222,14 @@ pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
     let basic = scan.findings.unwrap_or_default();
     let enhanced = scan.enhanced_findings.unwrap_or_default();
     page.findings.reserve(basic.len() + enhanced.len());
+    let mut cache = VectorScores::default();
     for (i, f) in basic.into_iter().enumerate() {
-        page.findings.push(basic_finding(f).map_err(|m| here(format!("findings[{i}]: {m}")))?);
+        page.findings
+            .push(basic_finding(f, &mut cache).map_err(|m| here(format!("findings[{i}]: {m}")))?);
     }
     for (i, f) in enhanced.into_iter().enumerate() {
-        page.findings.push(enhanced_finding(f).map_err(|m| here(format!("enhancedFindings[{i}]: {m}")))?);
+        page.findings
+            .push(enhanced_finding(f, &mut cache).map_err(|m| here(format!("enhancedFindings[{i}]: {m}")))?);
     }
     Ok(page)
 }
@@ -194,15 +238,16 @@ fn unknown_shape_hint(bytes: &[u8]) -> String {
     let keys: Vec<String> = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(bytes)
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
-    let looks_like = if keys.iter().any(|k| k == "findings") && keys.iter().any(|k| k == "nextToken" || k == "filterCriteria") {
-        " It looks like Inspector2 ListFindings output;"
-    } else if keys.iter().any(|k| k == "SchemaVersion" || k == "Results") {
-        " It looks like a Trivy report;"
-    } else if keys.iter().any(|k| k == "matches") {
-        " It looks like a Grype report;"
-    } else {
-        ""
-    };
+    let looks_like =
+        if keys.iter().any(|k| k == "findings") && keys.iter().any(|k| k == "nextToken" || k == "filterCriteria") {
+            " It looks like Inspector2 ListFindings output;"
+        } else if keys.iter().any(|k| k == "SchemaVersion" || k == "Results") {
+            " It looks like a Trivy report;"
+        } else if keys.iter().any(|k| k == "matches") {
+            " It looks like a Grype report;"
+        } else {
+            ""
+        };
     format!(
         "unknown JSON shape: no `imageScanStatus` or `imageScanFindings` (top-level keys: [{}]).{looks_like} bbgate reads the output of `aws ecr describe-image-scan-findings --repository-name R --image-id imageDigest=D`",
         keys.join(", ")
@@ -210,7 +255,8 @@ fn unknown_shape_hint(bytes: &[u8]) -> String {
 }
 
 pub fn is_sha256_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    d.strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn parse_time(t: &RawTime) -> std::result::Result<jiff::Timestamp, String> {
@@ -220,7 +266,9 @@ fn parse_time(t: &RawTime) -> std::result::Result<jiff::Timestamp, String> {
             let nanos = ((secs - secs.trunc()) * 1e9).round() as i32;
             jiff::Timestamp::new(whole, nanos).map_err(|e| format!("epoch {secs} out of range: {e}"))
         }
-        RawTime::Text(s) => parse_text_time(s).ok_or_else(|| format!("{s:?} is not an ISO-8601 timestamp with an offset")),
+        RawTime::Text(s) => {
+            parse_text_time(s).ok_or_else(|| format!("{s:?} is not an ISO-8601 timestamp with an offset"))
+        }
     }
 }
 
@@ -248,27 +296,76 @@ fn severity(label: Option<&str>) -> std::result::Result<Severity, String> {
     })
 }
 
-fn basic_finding(f: RawBasic) -> std::result::Result<Finding, String> {
-    let id = f.name.filter(|n| !n.is_empty()).ok_or("no `name` (the vulnerability id)")?;
+/// Base scores of the vectors seen on this page: a scan repeats a few hundred vectors over thousands of findings.
+#[derive(Default)]
+struct VectorScores(HashMap<String, Option<f64>>);
+
+impl VectorScores {
+    fn reconcile(&mut self, published: Option<f64>, vector: Option<&str>) -> (Option<f64>, Option<String>) {
+        let Some(v) = vector.filter(|v| !v.trim().is_empty()) else {
+            return cvss::reconcile(published, None);
+        };
+        let computed = match self.0.get(v) {
+            Some(c) => *c,
+            None => {
+                let c = cvss::base_score(v);
+                self.0.insert(v.to_owned(), c);
+                c
+            }
+        };
+        cvss::reconcile_computed(published, v, computed)
+    }
+}
+
+fn basic_finding(f: RawBasic, cache: &mut VectorScores) -> std::result::Result<Finding, String> {
+    let id = f
+        .name
+        .filter(|n| !n.is_empty())
+        .ok_or("no `name` (the vulnerability id)")?
+        .into_owned();
     let severity = severity(f.severity.as_deref())?;
     let mut package = String::new();
     let mut package_version = String::new();
     let (mut v2_score, mut v2_vector, mut v3_score, mut v3_vector) = (None, None, None, None);
-    for a in f.attributes {
-        let Some(value) = a.value else { continue };
-        match a.key.as_str() {
-            "package_name" => package = value,
-            "package_version" => package_version = value,
-            "CVSS2_SCORE" => v2_score = Some(score_attr(&id, "CVSS2_SCORE", &value)?),
-            "CVSS3_SCORE" => v3_score = Some(score_attr(&id, "CVSS3_SCORE", &value)?),
+    for a in &f.attributes {
+        let Some(value) = a.value.as_deref() else {
+            continue;
+        };
+        match a.key.as_ref() {
+            "package_name" => package = value.to_owned(),
+            "package_version" => package_version = value.to_owned(),
+            "CVSS2_SCORE" => v2_score = Some(score_attr(&id, "CVSS2_SCORE", value)?),
+            "CVSS3_SCORE" => v3_score = Some(score_attr(&id, "CVSS3_SCORE", value)?),
             "CVSS2_VECTOR" => v2_vector = Some(value),
             "CVSS3_VECTOR" => v3_vector = Some(value),
             _ => {}
         }
     }
-    let mut finding = Finding { id, package, package_version, severity, scan_type: ScanType::Basic, candidates: Vec::new(), notes: Vec::new() };
-    add_candidate(&mut finding, ScoreKind::Cvss2, "CVSS2_SCORE", v2_score, v2_vector);
-    add_candidate(&mut finding, ScoreKind::Cvss3, "CVSS3_SCORE", v3_score, v3_vector);
+    let mut finding = Finding {
+        id,
+        package,
+        package_version,
+        severity,
+        scan_type: ScanType::Basic,
+        candidates: Vec::new(),
+        notes: Vec::new(),
+    };
+    add_candidate(
+        &mut finding,
+        cache,
+        ScoreKind::Cvss2,
+        "CVSS2_SCORE",
+        v2_score,
+        v2_vector,
+    );
+    add_candidate(
+        &mut finding,
+        cache,
+        ScoreKind::Cvss3,
+        "CVSS3_SCORE",
+        v3_score,
+        v3_vector,
+    );
     Ok(finding)
 }
 
@@ -276,36 +373,66 @@ fn score_attr(id: &str, key: &str, value: &str) -> std::result::Result<f64, Stri
     cvss::parse_score(value).ok_or_else(|| format!("{id}: {key} {value:?} is not a score between 0 and 10"))
 }
 
-fn enhanced_finding(f: RawEnhanced) -> std::result::Result<Finding, String> {
+fn check_range(id: &str, what: &str, score: Option<f64>) -> std::result::Result<(), String> {
+    match score {
+        Some(s) if !(s.is_finite() && (0.0..=10.0).contains(&s)) => {
+            Err(format!("{id}: {what} {s} is not between 0 and 10"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn enhanced_finding(f: RawEnhanced, cache: &mut VectorScores) -> std::result::Result<Finding, String> {
     let details = f.package_vulnerability_details;
     let id = details
         .as_ref()
-        .and_then(|d| d.vulnerability_id.clone())
+        .and_then(|d| d.vulnerability_id.as_deref())
         .filter(|v| !v.is_empty())
-        .or_else(|| f.title.as_deref().and_then(|t| t.split_whitespace().next()).map(str::to_owned))
-        .ok_or("no `packageVulnerabilityDetails.vulnerabilityId` and no `title`")?;
+        .or_else(|| f.title.as_deref().and_then(|t| t.split_whitespace().next()))
+        .ok_or("no `packageVulnerabilityDetails.vulnerabilityId` and no `title`")?
+        .to_owned();
     let severity = severity(f.severity.as_deref())?;
     let (mut package, mut package_version) = (String::new(), String::new());
     if let Some(d) = &details {
-        let names: Vec<&str> = d.vulnerable_packages.iter().filter_map(|p| p.name.as_deref()).collect();
-        let versions: Vec<&str> = d.vulnerable_packages.iter().filter_map(|p| p.version.as_deref()).collect();
-        package = names.join(", ");
-        package_version = versions.join(", ");
+        for (i, p) in d.vulnerable_packages.iter().enumerate() {
+            if i > 0 {
+                package.push_str(", ");
+                package_version.push_str(", ");
+            }
+            package.push_str(p.name.as_deref().unwrap_or(""));
+            package_version.push_str(p.version.as_deref().unwrap_or(""));
+        }
     }
-    let mut finding = Finding { id, package, package_version, severity, scan_type: ScanType::Enhanced, candidates: Vec::new(), notes: Vec::new() };
-    if let Some(d) = details {
-        for c in d.cvss {
+    let mut finding = Finding {
+        id,
+        package,
+        package_version,
+        severity,
+        scan_type: ScanType::Enhanced,
+        candidates: Vec::new(),
+        notes: Vec::new(),
+    };
+    if let Some(d) = &details {
+        for c in &d.cvss {
             let version = c.version.as_deref().unwrap_or("");
-            let kind = ScoreKind::from_cvss_version(version).or_else(|| c.scoring_vector.as_deref().and_then(kind_of_vector));
+            let kind =
+                ScoreKind::from_cvss_version(version).or_else(|| c.scoring_vector.as_deref().and_then(kind_of_vector));
             let Some(kind) = kind else {
-                finding.notes.push(format!("cvss entry with unknown version {version:?} ignored"));
+                finding
+                    .notes
+                    .push(format!("cvss entry with unknown version {version:?} ignored"));
                 continue;
             };
-            if let Some(s) = c.base_score.filter(|s| !(0.0..=10.0).contains(s) || !s.is_finite()) {
-                return Err(format!("{}: cvss baseScore {s} is not between 0 and 10", finding.id));
-            }
-            let source = c.source.unwrap_or_else(|| "cvss[]".into());
-            add_candidate(&mut finding, kind, &source, c.base_score, c.scoring_vector);
+            check_range(&finding.id, "cvss baseScore", c.base_score)?;
+            let source = c.source.as_deref().unwrap_or("cvss[]");
+            add_candidate(
+                &mut finding,
+                cache,
+                kind,
+                source,
+                c.base_score,
+                c.scoring_vector.as_deref(),
+            );
         }
     }
     // ECR's own score: 0.0 without scoreDetails is what UNTRIAGED findings carry, and is no score.
@@ -316,14 +443,24 @@ fn enhanced_finding(f: RawEnhanced) -> std::result::Result<Finding, String> {
         (Some(d), None) => d.score,
         _ => None,
     };
-    if let Some(s) = ecr_score.filter(|s| !(0.0..=10.0).contains(s) || !s.is_finite()) {
-        return Err(format!("{}: score {s} is not between 0 and 10", finding.id));
+    check_range(&finding.id, "score", ecr_score)?;
+    match &details_cvss {
+        Some(d) => {
+            let source = d
+                .score_source
+                .as_deref()
+                .map_or(Cow::Borrowed("ecr score"), |s| Cow::Owned(format!("ecr score ({s})")));
+            add_candidate(
+                &mut finding,
+                cache,
+                ScoreKind::Ecr,
+                &source,
+                ecr_score,
+                d.scoring_vector.as_deref(),
+            );
+        }
+        None => add_candidate(&mut finding, cache, ScoreKind::Ecr, "ecr score", ecr_score, None),
     }
-    let (vector, source) = match details_cvss {
-        Some(d) => (d.scoring_vector, d.score_source.map_or_else(|| "ecr score".to_owned(), |s| format!("ecr score ({s})"))),
-        None => (None, "ecr score".to_owned()),
-    };
-    add_candidate(&mut finding, ScoreKind::Ecr, &source, ecr_score, vector);
     Ok(finding)
 }
 
@@ -339,14 +476,24 @@ fn kind_of_vector(v: &str) -> Option<ScoreKind> {
     }
 }
 
-fn add_candidate(finding: &mut Finding, kind: ScoreKind, source: &str, published: Option<f64>, vector: Option<String>) {
-    let vector = vector.filter(|v| !v.trim().is_empty());
-    let (value, note) = cvss::reconcile(published, vector.as_deref());
+fn add_candidate(
+    finding: &mut Finding,
+    cache: &mut VectorScores,
+    kind: ScoreKind,
+    source: &str,
+    published: Option<f64>,
+    vector: Option<&str>,
+) {
+    let (value, note) = cache.reconcile(published, vector);
     if let Some(note) = note {
         finding.notes.push(format!("{} ({source}): {note}", kind.as_str()));
     }
     if let Some(value) = value {
-        finding.candidates.push(ScoreCandidate { kind, value, source: source.to_owned(), vector });
+        finding.candidates.push(ScoreCandidate {
+            kind,
+            value,
+            source: intern_source(source),
+        });
     }
 }
 
@@ -355,7 +502,9 @@ fn add_candidate(finding: &mut Finding, kind: ScoreKind, source: &str, published
 pub fn merge(pages: Vec<Page>) -> Result<(Scan, Vec<String>)> {
     let mut notes = Vec::new();
     let mut iter = pages.into_iter();
-    let first = iter.next().ok_or_else(|| Error::invalid("no findings pages given: pass --findings FILE…"))?;
+    let first = iter
+        .next()
+        .ok_or_else(|| Error::invalid("no findings pages given: pass --findings FILE…"))?;
     let mut problems = Vec::new();
     let mut scan = Scan {
         image: first.image.clone(),
@@ -382,10 +531,16 @@ pub fn merge(pages: Vec<Page>) -> Result<(Scan, Vec<String>)> {
             ));
             continue;
         }
-        if page.image.registry_id.is_some() && scan.image.registry_id.is_some() && page.image.registry_id != scan.image.registry_id {
+        if page.image.registry_id.is_some()
+            && scan.image.registry_id.is_some()
+            && page.image.registry_id != scan.image.registry_id
+        {
             problems.push(format!("{p}: registryId differs from {}'s", first_path.display()));
         }
-        if page.status != scan.status || page.completed_at != scan.completed_at || page.severity_counts != scan.severity_counts {
+        if page.status != scan.status
+            || page.completed_at != scan.completed_at
+            || page.severity_counts != scan.severity_counts
+        {
             problems.push(format!(
                 "{p}: status, completion time or severity counts differ from {}'s: the pages come from different reads of the scan; save one read's pages",
                 first_path.display()
@@ -434,12 +589,18 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.as_second(), 1579839105);
         assert!(parse_text_time("yesterday").is_none());
-        assert!(parse_text_time("2020-01-24T15:11:45").is_none(), "no offset: ambiguous, refused");
+        assert!(
+            parse_text_time("2020-01-24T15:11:45").is_none(),
+            "no offset: ambiguous, refused"
+        );
     }
 
     #[test]
     fn epoch_times_parse() {
-        assert_eq!(parse_time(&RawTime::Epoch(1579839105.0)).unwrap().as_second(), 1579839105);
+        assert_eq!(
+            parse_time(&RawTime::Epoch(1579839105.0)).unwrap().as_second(),
+            1579839105
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod cvss;
 pub mod ecr;
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Which family a score belongs to; the policy's `score_preference` orders these.
@@ -44,9 +45,8 @@ pub struct ScoreCandidate {
     pub kind: ScoreKind,
     /// The score used: the published one, or computed from the vector, or the higher of both when they disagree.
     pub value: f64,
-    /// Where it came from, e.g. `NVD`, `CVSS2_SCORE`, `ecr score`.
-    pub source: String,
-    pub vector: Option<String>,
+    /// Where it came from, e.g. `NVD`, `CVSS2_SCORE`, `ecr score` (interned: these repeat on every finding).
+    pub source: Cow<'static, str>,
 }
 
 /// The score the policy chose for a finding.
@@ -54,7 +54,35 @@ pub struct ScoreCandidate {
 pub struct Score {
     pub value: f64,
     pub kind: ScoreKind,
-    pub source: String,
+    pub source: Cow<'static, str>,
+}
+
+impl std::fmt::Display for Score {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind.as_str(), self.source)
+    }
+}
+
+/// Share the score sources that occur on nearly every finding instead of allocating each.
+pub fn intern_source(s: &str) -> Cow<'static, str> {
+    const KNOWN: &[&str] = &[
+        "NVD",
+        "CVSS2_SCORE",
+        "CVSS3_SCORE",
+        "ecr score",
+        "ecr score (NVD)",
+        "DEBIAN_CVE",
+        "UBUNTU_CVE",
+        "REDHAT_CVE",
+        "AMAZON_CVE",
+        "GITHUB",
+        "ALPINE_SECDB",
+        "cvss[]",
+    ];
+    match KNOWN.iter().find(|k| **k == s) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(s.to_owned()),
+    }
 }
 
 /// ECR's severity label: the distro's urgency or Inspector's band, never a CVSS score.
@@ -127,7 +155,11 @@ impl Finding {
                 .iter()
                 .filter(|c| c.kind == kind)
                 .max_by(|a, b| a.value.total_cmp(&b.value))
-                .map(|c| Score { value: c.value, kind, source: c.source.clone() })
+                .map(|c| Score {
+                    value: c.value,
+                    kind,
+                    source: c.source.clone(),
+                })
         })
     }
 }

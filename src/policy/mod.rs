@@ -5,10 +5,10 @@
 
 pub mod signoff;
 
+use crate::apitests::Status;
 use crate::diag;
 use crate::error::{Error, Result};
 use crate::findings::ScoreKind;
-use crate::apitests::Status;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -27,6 +27,17 @@ pub enum UnscoredAction {
     Warn,
     Signoff,
     Block,
+}
+
+impl UnscoredAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnscoredAction::Allow => "allow",
+            UnscoredAction::Warn => "warn",
+            UnscoredAction::Signoff => "signoff",
+            UnscoredAction::Block => "block",
+        }
+    }
 }
 
 /// What to do with sign-offs that match no finding.
@@ -167,13 +178,22 @@ impl Policy {
         // [scan]
         let block_from = raw.scan.block_from.map_or(9.0, |v| {
             if !(v.get_ref().is_finite() && *v.get_ref() > 0.0 && *v.get_ref() <= 10.0) {
-                bad(v.span(), format!("[scan] block_from = {} must be above 0 and at most 10", v.get_ref()));
+                bad(
+                    v.span(),
+                    format!("[scan] block_from = {} must be above 0 and at most 10", v.get_ref()),
+                );
             }
             v.into_inner()
         });
         let signoff_from = raw.scan.signoff_from.map_or(7.0, |v| {
             if !(v.get_ref().is_finite() && *v.get_ref() >= 0.0 && *v.get_ref() <= block_from) {
-                bad(v.span(), format!("[scan] signoff_from = {} must be between 0 and block_from ({block_from})", v.get_ref()));
+                bad(
+                    v.span(),
+                    format!(
+                        "[scan] signoff_from = {} must be between 0 and block_from ({block_from})",
+                        v.get_ref()
+                    ),
+                );
             }
             v.into_inner()
         });
@@ -182,11 +202,17 @@ impl Policy {
             let span = v.span();
             let list = v.into_inner();
             if list.is_empty() {
-                bad(span.clone(), "[scan] score_preference is empty: name at least one of cvss3, cvss4, cvss2, ecr".into());
+                bad(
+                    span.clone(),
+                    "[scan] score_preference is empty: name at least one of cvss3, cvss4, cvss2, ecr".into(),
+                );
             }
             for (i, k) in list.iter().enumerate() {
                 if list[..i].contains(k) {
-                    bad(span.clone(), format!("[scan] score_preference names {} twice", k.as_str()));
+                    bad(
+                        span.clone(),
+                        format!("[scan] score_preference names {} twice", k.as_str()),
+                    );
                 }
             }
             list
@@ -196,16 +222,32 @@ impl Policy {
         // [api_tests]
         let min_pass_ratio = raw.api_tests.min_pass_ratio.map_or(1.0, |v| {
             if !(0.0..=1.0).contains(v.get_ref()) {
-                bad(v.span(), format!("[api_tests] min_pass_ratio = {} must be between 0.0 and 1.0", v.get_ref()));
+                bad(
+                    v.span(),
+                    format!(
+                        "[api_tests] min_pass_ratio = {} must be between 0.0 and 1.0",
+                        v.get_ref()
+                    ),
+                );
             }
             v.into_inner()
         });
-        let default_failed = vec![Status::Failed, Status::Undefined, Status::Pending, Status::Ambiguous, Status::Unknown, Status::Skipped];
+        let default_failed = vec![
+            Status::Failed,
+            Status::Undefined,
+            Status::Pending,
+            Status::Ambiguous,
+            Status::Unknown,
+            Status::Skipped,
+        ];
         let count_as_failed = raw.api_tests.count_as_failed.map_or(default_failed, |v| {
             let span = v.span();
             let list = v.into_inner();
             if list.contains(&Status::Passed) {
-                bad(span.clone(), "[api_tests] count_as_failed lists \"passed\": a passed scenario cannot count as failed".into());
+                bad(
+                    span.clone(),
+                    "[api_tests] count_as_failed lists \"passed\": a passed scenario cannot count as failed".into(),
+                );
             }
             if !list.contains(&Status::Failed) {
                 bad(span, "[api_tests] count_as_failed must list \"failed\"".into());
@@ -214,7 +256,10 @@ impl Policy {
         });
         let api_max_age = raw.api_tests.max_age_days.map(|v| {
             if *v.get_ref() < 1 {
-                bad(v.span(), format!("[api_tests] max_age_days = {} must be at least 1", v.get_ref()));
+                bad(
+                    v.span(),
+                    format!("[api_tests] max_age_days = {} must be at least 1", v.get_ref()),
+                );
             }
             v.into_inner()
         });
@@ -231,10 +276,18 @@ impl Policy {
                 })
                 .collect()
         });
-        let max_validity_days = positive_days(raw.signoffs.max_validity_days, 90, "[signoffs] max_validity_days", &mut bad);
+        let max_validity_days = positive_days(
+            raw.signoffs.max_validity_days,
+            90,
+            "[signoffs] max_validity_days",
+            &mut bad,
+        );
         let warn_before_days = raw.signoffs.warn_before_days.map_or(14, |v| {
             if *v.get_ref() < 0 {
-                bad(v.span(), format!("[signoffs] warn_before_days = {} must not be negative", v.get_ref()));
+                bad(
+                    v.span(),
+                    format!("[signoffs] warn_before_days = {} must not be negative", v.get_ref()),
+                );
             }
             v.into_inner()
         });
@@ -242,7 +295,10 @@ impl Policy {
         // [[building_block]]
         let mut building_blocks: Vec<BuildingBlock> = Vec::new();
         if raw.building_block.is_empty() {
-            problems_push_none(&mut bad, "no [[building_block]] entries: the policy must name the building blocks it admits");
+            problems_push_none(
+                &mut bad,
+                "no [[building_block]] entries: the policy must name the building blocks it admits",
+            );
         }
         for entry in raw.building_block {
             let entry_span = entry.span();
@@ -255,22 +311,51 @@ impl Policy {
                 bad(entry_span, format!("[[building_block]] {name:?} is defined twice"));
             }
             if !is_dns_label(bb.namespace.get_ref()) {
-                bad(bb.namespace.span(), format!("[[building_block]] {name:?}: namespace {:?} is not a valid Kubernetes namespace name (lowercase letters, digits and '-', at most 63)", bb.namespace.get_ref()));
+                bad(
+                    bb.namespace.span(),
+                    format!(
+                        "[[building_block]] {name:?}: namespace {:?} is not a valid Kubernetes namespace name (lowercase letters, digits and '-', at most 63)",
+                        bb.namespace.get_ref()
+                    ),
+                );
             }
             let mut set = GlobSetBuilder::new();
             let repo_span = bb.repositories.span();
-            let repositories: Vec<String> = bb.repositories.into_inner().into_iter().map(|r| {
-                match GlobBuilder::new(r.get_ref()).literal_separator(true).build() {
-                    Ok(g) => { set.add(g); }
-                    Err(e) => bad(r.span(), format!("[[building_block]] {name:?}: repository pattern {:?} is not a valid glob: {e}", r.get_ref())),
-                }
-                r.into_inner()
-            }).collect();
+            let repositories: Vec<String> = bb
+                .repositories
+                .into_inner()
+                .into_iter()
+                .map(|r| {
+                    match GlobBuilder::new(r.get_ref()).literal_separator(true).build() {
+                        Ok(g) => {
+                            set.add(g);
+                        }
+                        Err(e) => bad(
+                            r.span(),
+                            format!(
+                                "[[building_block]] {name:?}: repository pattern {:?} is not a valid glob: {e}",
+                                r.get_ref()
+                            ),
+                        ),
+                    }
+                    r.into_inner()
+                })
+                .collect();
             if repositories.is_empty() {
-                bad(repo_span, format!("[[building_block]] {name:?}: repositories is empty: list the ECR repositories this building block owns"));
+                bad(
+                    repo_span,
+                    format!(
+                        "[[building_block]] {name:?}: repositories is empty: list the ECR repositories this building block owns"
+                    ),
+                );
             }
             let matcher = set.build().unwrap_or_else(|_| GlobSet::empty());
-            building_blocks.push(BuildingBlock { name, namespace: bb.namespace.into_inner(), repositories, matcher });
+            building_blocks.push(BuildingBlock {
+                name,
+                namespace: bb.namespace.into_inner(),
+                repositories,
+                matcher,
+            });
         }
 
         if !problems.is_empty() {
@@ -298,7 +383,10 @@ impl Policy {
                 unused: raw.signoffs.unused.unwrap_or(UnusedAction::Warn),
             },
             building_blocks,
-            origin: PolicyOrigin { location, sha256: sha256_hex(src.as_bytes()) },
+            origin: PolicyOrigin {
+                location,
+                sha256: sha256_hex(src.as_bytes()),
+            },
         })
     }
 
@@ -313,11 +401,19 @@ impl Policy {
                 Error::invalid(format!(
                     "--building-block {name:?} is not in the policy ({}); known: {}",
                     self.origin.location,
-                    self.building_blocks.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ")
+                    self.building_blocks
+                        .iter()
+                        .map(|b| b.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             });
         }
-        let owners: Vec<&BuildingBlock> = self.building_blocks.iter().filter(|b| b.owns_repository(repository)).collect();
+        let owners: Vec<&BuildingBlock> = self
+            .building_blocks
+            .iter()
+            .filter(|b| b.owns_repository(repository))
+            .collect();
         match owners.as_slice() {
             [one] => Ok(one),
             [] => Err(Error::invalid(format!(
@@ -336,7 +432,12 @@ fn problems_push_none(bad: &mut impl FnMut(std::ops::Range<usize>, String), msg:
     bad(0..0, msg.to_owned());
 }
 
-fn positive_days(v: Option<Spanned<i64>>, default: i64, what: &str, bad: &mut impl FnMut(std::ops::Range<usize>, String)) -> i64 {
+fn positive_days(
+    v: Option<Spanned<i64>>,
+    default: i64,
+    what: &str,
+    bad: &mut impl FnMut(std::ops::Range<usize>, String),
+) -> i64 {
     v.map_or(default, |v| {
         if *v.get_ref() < 1 {
             bad(v.span(), format!("{what} = {} must be at least 1", v.get_ref()));
@@ -349,7 +450,8 @@ fn positive_days(v: Option<Spanned<i64>>, default: i64, what: &str, bad: &mut im
 pub fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -366,7 +468,8 @@ mod tests {
         Policy::parse(Path::new("p.toml"), src, "p.toml".into())
     }
 
-    const BB: &str = "[[building_block]]\nname = \"payments\"\nnamespace = \"paymenthub\"\nrepositories = [\"bb/payments/*\"]\n";
+    const BB: &str =
+        "[[building_block]]\nname = \"payments\"\nnamespace = \"paymenthub\"\nrepositories = [\"bb/payments/*\"]\n";
 
     #[test]
     fn builtin_policy_is_valid() {
@@ -378,14 +481,18 @@ mod tests {
 
     #[test]
     fn misspelt_key_is_located() {
-        let err = parse(&format!("[scan]\nblok_from = 9.0\n{BB}")).unwrap_err().to_string();
+        let err = parse(&format!("[scan]\nblok_from = 9.0\n{BB}"))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("p.toml:2:1:"), "{err}");
         assert!(err.contains("blok_from"), "{err}");
     }
 
     #[test]
     fn mistyped_key_is_located() {
-        let err = parse(&format!("[scan]\nblock_from = \"nine\"\n{BB}")).unwrap_err().to_string();
+        let err = parse(&format!("[scan]\nblock_from = \"nine\"\n{BB}"))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("p.toml:2:"), "{err}");
     }
 

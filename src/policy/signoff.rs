@@ -69,7 +69,11 @@ pub fn load_files(paths: &[PathBuf], policy: &Policy) -> Result<Vec<SignoffFile>
             }
         };
         match parse(path, &src, policy) {
-            Ok(signoffs) => files.push(SignoffFile { path: path.clone(), sha256: super::sha256_hex(src.as_bytes()), signoffs }),
+            Ok(signoffs) => files.push(SignoffFile {
+                path: path.clone(),
+                sha256: super::sha256_hex(src.as_bytes()),
+                signoffs,
+            }),
             Err(Error::Invalid(p)) => problems.extend(p),
             Err(e) => return Err(e),
         }
@@ -77,11 +81,20 @@ pub fn load_files(paths: &[PathBuf], policy: &Policy) -> Result<Vec<SignoffFile>
     // The same sign-off twice, across files too, is ambiguous: which analysis holds?
     let all: Vec<&SignOff> = files.iter().flat_map(|f| &f.signoffs).collect();
     for (i, s) in all.iter().enumerate() {
-        if let Some(first) = all[..i].iter().find(|o| o.id == s.id && o.building_block == s.building_block && o.package == s.package && o.digest == s.digest) {
-            problems.push(format!("{}: sign-off {} for {} duplicates the one at {}: keep one", s.location, s.id, s.building_block, first.location));
+        if let Some(first) = all[..i].iter().find(|o| {
+            o.id == s.id && o.building_block == s.building_block && o.package == s.package && o.digest == s.digest
+        }) {
+            problems.push(format!(
+                "{}: sign-off {} for {} duplicates the one at {}: keep one",
+                s.location, s.id, s.building_block, first.location
+            ));
         }
     }
-    if problems.is_empty() { Ok(files) } else { Err(Error::Invalid(problems)) }
+    if problems.is_empty() {
+        Ok(files)
+    } else {
+        Err(Error::Invalid(problems))
+    }
 }
 
 pub fn parse(path: &Path, src: &str, policy: &Policy) -> Result<Vec<SignOff>> {
@@ -95,12 +108,20 @@ pub fn parse(path: &Path, src: &str, policy: &Policy) -> Result<Vec<SignOff>> {
             format!("{}:{line}", path.display())
         };
         let r = entry.into_inner();
-        let mut bad = |span: Option<std::ops::Range<usize>>, msg: String| problems.push(diag::at(path, src, span.or(Some(entry_span.clone())), msg));
-        let text = |v: Option<Spanned<String>>, key: &str, bad: &mut dyn FnMut(Option<std::ops::Range<usize>>, String)| -> String {
+        let mut bad = |span: Option<std::ops::Range<usize>>, msg: String| {
+            problems.push(diag::at(path, src, span.or(Some(entry_span.clone())), msg))
+        };
+        let text = |v: Option<Spanned<String>>,
+                    key: &str,
+                    bad: &mut dyn FnMut(Option<std::ops::Range<usize>>, String)|
+         -> String {
             match v {
                 Some(s) if !s.get_ref().trim().is_empty() => s.into_inner(),
                 Some(s) => {
-                    bad(Some(s.span()), format!("sign-off `{key}` is empty: it is required and must say something"));
+                    bad(
+                        Some(s.span()),
+                        format!("sign-off `{key}` is empty: it is required and must say something"),
+                    );
                     String::new()
                 }
                 None => {
@@ -113,37 +134,64 @@ pub fn parse(path: &Path, src: &str, policy: &Policy) -> Result<Vec<SignOff>> {
         if let Some(s) = &r.id
             && s.get_ref().chars().any(char::is_whitespace)
         {
-            bad(Some(s.span()), format!("sign-off id {:?} contains white space: use the vulnerability id, e.g. CVE-2026-10004", s.get_ref()));
+            bad(
+                Some(s.span()),
+                format!(
+                    "sign-off id {:?} contains white space: use the vulnerability id, e.g. CVE-2026-10004",
+                    s.get_ref()
+                ),
+            );
         }
         let bb_span = r.building_block.as_ref().map(Spanned::span);
         let building_block = text(r.building_block, "building_block", &mut bad);
         if !building_block.is_empty() && policy.building_block(&building_block).is_none() {
-            bad(bb_span, format!(
-                "sign-off {id}: building_block {building_block:?} is not in the policy ({}); known: {}",
-                policy.origin.location,
-                policy.building_blocks.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ")
-            ));
+            bad(
+                bb_span,
+                format!(
+                    "sign-off {id}: building_block {building_block:?} is not in the policy ({}); known: {}",
+                    policy.origin.location,
+                    policy
+                        .building_blocks
+                        .iter()
+                        .map(|b| b.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
         }
         let analysis = text(r.analysis, "analysis", &mut bad);
         let mitigation = text(r.mitigation, "mitigation", &mut bad);
         let approver_span = r.approved_by.as_ref().map(Spanned::span);
         let approved_by = text(r.approved_by, "approved_by", &mut bad);
         if !approved_by.is_empty() && !policy.signoffs.approvers.iter().any(|a| a == &approved_by) {
-            bad(approver_span, format!(
-                "sign-off {id}: approved_by {approved_by:?} is not an approver in the policy's [signoffs] approvers ({})",
-                if policy.signoffs.approvers.is_empty() { "none are listed".to_owned() } else { policy.signoffs.approvers.join(", ") }
-            ));
+            bad(
+                approver_span,
+                format!(
+                    "sign-off {id}: approved_by {approved_by:?} is not an approver in the policy's [signoffs] approvers ({})",
+                    if policy.signoffs.approvers.is_empty() {
+                        "none are listed".to_owned()
+                    } else {
+                        policy.signoffs.approvers.join(", ")
+                    }
+                ),
+            );
         }
         let package = match r.package {
             Some(p) if p.get_ref().trim().is_empty() => {
-                bad(Some(p.span()), "sign-off `package` is empty: remove it to cover every package, or name one".into());
+                bad(
+                    Some(p.span()),
+                    "sign-off `package` is empty: remove it to cover every package, or name one".into(),
+                );
                 None
             }
             p => p.map(Spanned::into_inner),
         };
         let digest = match r.digest {
             Some(d) if !is_sha256_digest(d.get_ref()) => {
-                bad(Some(d.span()), format!("sign-off digest {:?} is not sha256:<64 hex digits>", d.get_ref()));
+                bad(
+                    Some(d.span()),
+                    format!("sign-off digest {:?} is not sha256:<64 hex digits>", d.get_ref()),
+                );
                 None
             }
             d => d.map(Spanned::into_inner),
@@ -155,31 +203,61 @@ pub fn parse(path: &Path, src: &str, policy: &Policy) -> Result<Vec<SignOff>> {
             if exp < on {
                 bad(None, format!("sign-off {id}: expires {exp} is before approved_on {on}"));
             } else if days > policy.signoffs.max_validity_days {
-                bad(None, format!(
-                    "sign-off {id}: valid for {days} days ({on} to {exp}), more than [signoffs] max_validity_days = {}",
-                    policy.signoffs.max_validity_days
-                ));
+                bad(
+                    None,
+                    format!(
+                        "sign-off {id}: valid for {days} days ({on} to {exp}), more than [signoffs] max_validity_days = {}",
+                        policy.signoffs.max_validity_days
+                    ),
+                );
             }
-            out.push(SignOff { id, building_block, package, digest, analysis, mitigation, approved_by, approved_on: on, expires: exp, location });
+            out.push(SignOff {
+                id,
+                building_block,
+                package,
+                digest,
+                analysis,
+                mitigation,
+                approved_by,
+                approved_on: on,
+                expires: exp,
+                location,
+            });
         }
     }
-    if problems.is_empty() { Ok(out) } else { Err(Error::Invalid(problems)) }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Invalid(problems))
+    }
 }
 
 /// A TOML date (`2026-11-20`) or a string holding one.
-fn date(v: Option<Spanned<toml::Value>>, key: &str, bad: &mut dyn FnMut(Option<std::ops::Range<usize>>, String)) -> Option<Date> {
+fn date(
+    v: Option<Spanned<toml::Value>>,
+    key: &str,
+    bad: &mut dyn FnMut(Option<std::ops::Range<usize>>, String),
+) -> Option<Date> {
     let Some(v) = v else {
-        bad(None, format!("sign-off has no `{key}`: it is required (a date like 2026-11-20)"));
+        bad(
+            None,
+            format!("sign-off has no `{key}`: it is required (a date like 2026-11-20)"),
+        );
         return None;
     };
     let span = v.span();
     let parsed = match v.get_ref() {
-        toml::Value::Datetime(dt) if dt.time.is_none() && dt.offset.is_none() => dt.date.and_then(|d| Date::new(d.year as i16, d.month as i8, d.day as i8).ok()),
+        toml::Value::Datetime(dt) if dt.time.is_none() && dt.offset.is_none() => dt
+            .date
+            .and_then(|d| Date::new(d.year as i16, d.month as i8, d.day as i8).ok()),
         toml::Value::String(s) => s.parse::<Date>().ok(),
         _ => None,
     };
     if parsed.is_none() {
-        bad(Some(span), format!("sign-off `{key}` must be a date like 2026-11-20, not {}", v.get_ref()));
+        bad(
+            Some(span),
+            format!("sign-off `{key}` must be a date like 2026-11-20, not {}", v.get_ref()),
+        );
     }
     parsed
 }

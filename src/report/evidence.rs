@@ -4,12 +4,16 @@
 //! its JSON with object keys sorted and no white space (serde_json's map is ordered), so anyone can
 //! recompute the digest; with `BBGATE_EVIDENCE_KEY`, an HMAC-SHA256 over the same bytes proves who wrote it.
 
-use super::{Context, FileDigest, TOOL, VERSION};
+use super::{Context, FileDigest, FindingRecord, InputDigests, TOOL, VERSION, json};
+use crate::apitests::Status;
 use crate::error::{Error, Result};
-use crate::gate::Verdict;
+use crate::gate::{ApiOutcome, SignoffSummary, Verdict};
+use crate::policy::PolicyOrigin;
 use hmac::{KeyInit, Mac};
+use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
 pub const SCHEMA: &str = "bbgate.dev/evidence/v1";
 pub const VERIFIER_ID: &str = "https://govstack.global/sandbox/bbgate";
@@ -17,101 +21,198 @@ pub const KEY_ENV: &str = "BBGATE_EVIDENCE_KEY";
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
-pub fn body(ctx: &Context) -> Value {
-    let d = ctx.decision;
-    json!({
-        "schema": SCHEMA,
-        "tool": { "name": TOOL, "version": VERSION },
-        "decided_at": ctx.now.to_string(),
-        "image": {
-            "registry": ctx.registry,
-            "registry_id": ctx.scan.image.registry_id,
-            "repository": ctx.scan.image.repository,
-            "digest": ctx.scan.image.digest,
-            "tag": ctx.scan.image.tag,
-        },
-        "building_block": { "name": d.building_block, "namespace": ctx.building_block.namespace },
-        "policy": ctx.policy,
-        "inputs": ctx.inputs,
-        "scan": {
-            "status": ctx.scan.status,
-            "completed_at": ctx.scan.completed_at.map(|t| t.to_string()),
-            "vulnerability_source_updated_at": ctx.scan.source_updated_at.map(|t| t.to_string()),
-            "pages": ctx.scan.pages,
-            "severity_counts": ctx.scan.severity_counts,
-        },
-        "verdict": d.verdict,
-        "reasons": d.reasons,
-        "warnings": ctx.input_notes.iter().chain(&d.warnings).collect::<Vec<_>>(),
-        "findings": d.findings.iter().map(super::json::finding_json).collect::<Vec<_>>(),
-        "api_tests": {
-            "outcome": d.api_tests.outcome,
-            "total": d.api_tests.total,
-            "passed": d.api_tests.passed,
-            "failed": d.api_tests.failed,
-            "failed_scenarios": d.api_tests.failed_scenarios,
-        },
-        "signoffs": d.signoffs,
-        "circleci": ctx.circleci,
-    })
+/// The evidence body. Every struct in it lists its fields in alphabetical order and every map is a
+/// BTreeMap, so its compact serialisation *is* the canonical form (sorted keys, no white space) that
+/// `open` recomputes from the parsed file; a test holds the two equal.
+#[derive(Serialize)]
+pub struct Body<'a> {
+    pub api_tests: ApiTests<'a>,
+    pub building_block: BuildingBlockRef<'a>,
+    pub circleci: Option<&'a BTreeMap<String, String>>,
+    pub decided_at: String,
+    pub findings: Vec<FindingRecord<'a>>,
+    pub image: json::Image<'a>,
+    pub inputs: &'a InputDigests,
+    pub policy: &'a PolicyOrigin,
+    pub reasons: &'a [String],
+    pub scan: json::ScanSummary<'a>,
+    pub schema: &'static str,
+    pub signoffs: &'a SignoffSummary,
+    pub tool: Tool,
+    pub verdict: Verdict,
+    pub warnings: Vec<&'a str>,
 }
 
-/// Canonical bytes of a JSON value: sorted keys (serde_json's default map), compact.
+#[derive(Serialize)]
+pub struct ApiTests<'a> {
+    pub failed: usize,
+    pub failed_scenarios: Vec<FailedRecord<'a>>,
+    pub outcome: ApiOutcome,
+    pub passed: usize,
+    pub reports: usize,
+    pub total: usize,
+}
+
+#[derive(Serialize)]
+pub struct FailedRecord<'a> {
+    pub feature: &'a str,
+    pub message: Option<&'a str>,
+    pub name: &'a str,
+    pub report: &'a str,
+    pub status: Status,
+}
+
+#[derive(Serialize)]
+pub struct BuildingBlockRef<'a> {
+    pub name: &'a str,
+    pub namespace: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+pub fn body<'a>(ctx: &'a Context<'a>) -> Body<'a> {
+    let d = ctx.decision;
+    let a = &d.api_tests;
+    Body {
+        api_tests: ApiTests {
+            failed: a.failed,
+            failed_scenarios: a
+                .failed_scenarios
+                .iter()
+                .map(|f| FailedRecord {
+                    feature: &f.scenario.feature,
+                    message: f.scenario.message.as_deref(),
+                    name: &f.scenario.name,
+                    report: &f.report,
+                    status: f.scenario.status,
+                })
+                .collect(),
+            outcome: a.outcome,
+            passed: a.passed,
+            reports: a.reports,
+            total: a.total,
+        },
+        building_block: BuildingBlockRef {
+            name: &d.building_block,
+            namespace: &ctx.building_block.namespace,
+        },
+        circleci: ctx.circleci.as_ref(),
+        decided_at: ctx.now.to_string(),
+        findings: d.findings.iter().map(|f| ctx.record(f)).collect(),
+        image: json::image(ctx),
+        inputs: ctx.inputs,
+        policy: ctx.policy,
+        reasons: &d.reasons,
+        scan: json::scan_summary(ctx),
+        schema: SCHEMA,
+        signoffs: &d.signoffs,
+        tool: Tool {
+            name: TOOL,
+            version: VERSION,
+        },
+        verdict: d.verdict,
+        warnings: json::warnings(ctx),
+    }
+}
+
+/// Canonical bytes of a JSON value: sorted keys (serde_json's map is a BTreeMap: the `preserve_order`
+/// feature is deliberately off), compact.
 pub fn canonical(v: &Value) -> Vec<u8> {
-    // serde_json::Value's map is a BTreeMap (the `preserve_order` feature is deliberately off).
+    // Serialising a Value cannot fail (its keys are strings).
     serde_json::to_vec(v).unwrap_or_default()
 }
 
 fn hmac_hex(key: &[u8], bytes: &[u8]) -> String {
-    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    let mut mac =
+        <HmacSha256 as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     mac.update(bytes);
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// The evidence document, sealed with its digest and, given a key, its HMAC.
-pub fn seal(body: Value, key: Option<&[u8]>) -> Value {
-    let bytes = canonical(&body);
-    let mut integrity = json!({ "body_sha256": hex::encode(Sha256::digest(&bytes)) });
-    if let Some(key) = key {
-        integrity["hmac_sha256"] = Value::String(hmac_hex(key, &bytes));
-    }
-    json!({ "body": body, "integrity": integrity })
+#[derive(Serialize)]
+struct Integrity {
+    body_sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hmac_sha256: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Sealed<'a, B: Serialize> {
+    body: &'a B,
+    integrity: Integrity,
+}
+
+/// The evidence file's bytes: the body, sealed with the sha256 of its canonical bytes and, given a key, their HMAC.
+pub fn seal<B: Serialize>(body: &B, key: Option<&[u8]>) -> serde_json::Result<Vec<u8>> {
+    let canonical = serde_json::to_vec(body)?;
+    let integrity = Integrity {
+        body_sha256: hex::encode(Sha256::digest(&canonical)),
+        hmac_sha256: key.map(|k| hmac_hex(k, &canonical)),
+    };
+    drop(canonical);
+    let mut bytes = serde_json::to_vec_pretty(&Sealed { body, integrity })?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
 /// Check a sealed evidence document: its digest always, its HMAC when a key is given (then it is required).
 /// Returns the body.
 pub fn open(path: &str, bytes: &[u8], key: Option<&[u8]>) -> Result<Value> {
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| Error::invalid(format!("{path}: not an evidence file: {e}")))?;
-    let body = doc.get("body").ok_or_else(|| Error::invalid(format!("{path}: no `body`: not a bbgate evidence file")))?;
+    let doc: Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::invalid(format!("{path}: not an evidence file: {e}")))?;
+    let body = doc
+        .get("body")
+        .ok_or_else(|| Error::invalid(format!("{path}: no `body`: not a bbgate evidence file")))?;
     let canon = canonical(body);
     let want = doc.pointer("/integrity/body_sha256").and_then(Value::as_str);
     let have = hex::encode(Sha256::digest(&canon));
     if want != Some(have.as_str()) {
-        return Err(Error::invalid(format!("{path}: evidence body does not match its digest: the file was altered after bbgate wrote it")));
+        return Err(Error::invalid(format!(
+            "{path}: evidence body does not match its digest: the file was altered after bbgate wrote it"
+        )));
     }
     if let Some(key) = key {
-        let mac = doc.pointer("/integrity/hmac_sha256").and_then(Value::as_str).ok_or_else(|| {
-            Error::invalid(format!("{path}: evidence carries no HMAC, but {KEY_ENV} is set: it was not written by a trusted bbgate run"))
-        })?;
-        let mut m = <HmacSha256 as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let mac = doc
+            .pointer("/integrity/hmac_sha256")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "{path}: evidence carries no HMAC, but {KEY_ENV} is set: it was not written by a trusted bbgate run"
+                ))
+            })?;
+        let mut m = <HmacSha256 as KeyInit>::new_from_slice(key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
         m.update(&canon);
         let expected = hex::decode(mac).map_err(|_| Error::invalid(format!("{path}: evidence HMAC is not hex")))?;
-        m.verify_slice(&expected)
-            .map_err(|_| Error::invalid(format!("{path}: evidence HMAC does not match: altered, or written with another {KEY_ENV}")))?;
+        m.verify_slice(&expected).map_err(|_| {
+            Error::invalid(format!(
+                "{path}: evidence HMAC does not match: altered, or written with another {KEY_ENV}"
+            ))
+        })?;
     }
     Ok(body.clone())
 }
 
 /// An in-toto Statement (v1) with a SLSA verification summary predicate: the same decision, in the shape
 /// admission controllers and attestation stores read.
-pub fn attestation(ctx: &Context, evidence_sha256: &str) -> Value {
+pub fn attestation(ctx: &Context, evidence_sha256: Option<&str>) -> Value {
     let d = ctx.decision;
     let hex_digest = ctx.scan.image.digest.trim_start_matches("sha256:");
     let name = match ctx.registry {
         Some(r) => format!("{r}/{}", ctx.scan.image.repository),
         None => ctx.scan.image.repository.clone(),
     };
-    let inputs: Vec<&FileDigest> = ctx.inputs.findings_pages.iter().chain(&ctx.inputs.api_reports).chain(&ctx.inputs.signoff_files).collect();
+    let inputs: Vec<&FileDigest> = ctx
+        .inputs
+        .findings_pages
+        .iter()
+        .chain(&ctx.inputs.api_reports)
+        .chain(&ctx.inputs.signoff_files)
+        .collect();
     json!({
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{ "name": name, "digest": { "sha256": hex_digest } }],
@@ -125,7 +226,7 @@ pub fn attestation(ctx: &Context, evidence_sha256: &str) -> Value {
             "verificationResult": if d.verdict == Verdict::Pass { "PASSED" } else { "FAILED" },
             "verifiedLevels": if d.verdict == Verdict::Pass { vec!["BBGATE_SANDBOX_ADMISSION"] } else { vec![] },
             "dependencyLevels": {},
-            "evidence": { "sha256": evidence_sha256 },
+            "evidence": evidence_sha256.map(|sha| json!({ "sha256": sha })),
         }
     })
 }
@@ -137,14 +238,28 @@ mod tests {
     #[test]
     fn sealed_evidence_opens_and_tampering_is_caught() {
         let body = json!({"verdict": "pass", "image": {"digest": "sha256:aa"}, "score": 9.3});
-        let doc = seal(body.clone(), Some(b"k1"));
-        let bytes = serde_json::to_vec_pretty(&doc).unwrap();
+        let bytes = seal(&body, Some(b"k1")).unwrap();
         assert_eq!(open("e.json", &bytes, Some(b"k1")).unwrap(), body);
         assert_eq!(open("e.json", &bytes, None).unwrap(), body);
-        assert!(open("e.json", &bytes, Some(b"k2")).unwrap_err().to_string().contains("HMAC does not match"));
+        assert!(
+            open("e.json", &bytes, Some(b"k2"))
+                .unwrap_err()
+                .to_string()
+                .contains("HMAC does not match")
+        );
         let altered = String::from_utf8(bytes).unwrap().replace("\"pass\"", "\"deny\"");
-        assert!(open("e.json", altered.as_bytes(), None).unwrap_err().to_string().contains("altered"));
-        let unsigned = serde_json::to_vec(&seal(body, None)).unwrap();
-        assert!(open("e.json", &unsigned, Some(b"k1")).unwrap_err().to_string().contains("no HMAC"));
+        assert!(
+            open("e.json", altered.as_bytes(), None)
+                .unwrap_err()
+                .to_string()
+                .contains("altered")
+        );
+        let unsigned = seal(&body, None).unwrap();
+        assert!(
+            open("e.json", &unsigned, Some(b"k1"))
+                .unwrap_err()
+                .to_string()
+                .contains("no HMAC")
+        );
     }
 }

@@ -18,20 +18,35 @@ struct Case {
 pub fn render(ctx: &Context) -> io::Result<Vec<u8>> {
     let d = ctx.decision;
     let mut cases = Vec::new();
-    for f in &d.findings {
-        let name = if f.package.is_empty() { f.id.clone() } else { format!("{} in {} {}", f.id, f.package, f.package_version) };
+    for fd in &d.findings {
+        if matches!(fd.outcome, Outcome::Warned | Outcome::Allowed) {
+            continue;
+        }
+        let f = ctx.record(fd);
+        let name = if f.package.is_empty() {
+            f.id.to_owned()
+        } else {
+            format!("{} in {} {}", f.id, f.package, f.package_version)
+        };
         match f.outcome {
             Outcome::Blocked | Outcome::NeedsSignoff => cases.push(Case {
                 classname: format!("bbgate.findings.{}", f.outcome.as_str()),
                 name,
-                failure: Some((f.outcome.as_str().to_owned(), format!("{}: {}", f.outcome.as_str(), f.basis))),
+                failure: Some((
+                    f.outcome.as_str().to_owned(),
+                    format!("{}: {}", f.outcome.as_str(), f.basis),
+                )),
                 out: (!f.notes.is_empty()).then(|| f.notes.join("\n")),
             }),
             Outcome::SignedOff => cases.push(Case {
                 classname: "bbgate.findings.signed_off".into(),
                 name,
                 failure: None,
-                out: Some(format!("{}; signed off: {}", f.basis, f.signoff.as_deref().unwrap_or(""))),
+                out: Some(format!(
+                    "{}; signed off: {}",
+                    f.basis,
+                    f.signoff.as_ref().map(ToString::to_string).unwrap_or_default()
+                )),
             }),
             Outcome::Warned | Outcome::Allowed => {}
         }
@@ -42,7 +57,12 @@ pub fn render(ctx: &Context) -> io::Result<Vec<u8>> {
             name: s.scenario.name.clone(),
             failure: Some((
                 s.scenario.status.as_str().to_owned(),
-                format!("{} ({}): {}", s.scenario.status.as_str(), s.report, s.scenario.message.as_deref().unwrap_or("no message")),
+                format!(
+                    "{} ({}): {}",
+                    s.scenario.status.as_str(),
+                    s.report,
+                    s.scenario.message.as_deref().unwrap_or("no message")
+                ),
             )),
             out: None,
         });
@@ -62,10 +82,18 @@ pub fn render(ctx: &Context) -> io::Result<Vec<u8>> {
     let timestamp = ctx.now.to_string();
     w.create_element("testsuites").write_inner_content(|w| {
         w.create_element("testsuite")
-            .with_attributes([("name", "bbgate verify"), ("tests", tests.as_str()), ("failures", failures.as_str()), ("errors", "0"), ("timestamp", timestamp.as_str())])
+            .with_attributes([
+                ("name", "bbgate verify"),
+                ("tests", tests.as_str()),
+                ("failures", failures.as_str()),
+                ("errors", "0"),
+                ("timestamp", timestamp.as_str()),
+            ])
             .write_inner_content(|w| {
                 for c in &cases {
-                    let el = w.create_element("testcase").with_attributes([("classname", c.classname.as_str()), ("name", c.name.as_str())]);
+                    let el = w
+                        .create_element("testcase")
+                        .with_attributes([("classname", c.classname.as_str()), ("name", c.name.as_str())]);
                     if c.failure.is_none() && c.out.is_none() {
                         el.write_empty()?;
                         continue;

@@ -6,8 +6,9 @@ pub mod json;
 pub mod junit;
 pub mod table;
 
-use crate::findings::Scan;
-use crate::gate::Decision;
+use crate::findings::{Finding, Scan, Severity};
+use crate::gate::{Basis, Decision, FindingDecision, Outcome};
+use crate::policy::signoff::SignOff;
 use crate::policy::{BuildingBlock, PolicyOrigin};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -19,10 +20,11 @@ pub struct FileDigest {
     pub sha256: String,
 }
 
+/// Field order is alphabetical: the evidence's canonical form is its serialisation (see evidence.rs).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct InputDigests {
-    pub findings_pages: Vec<FileDigest>,
     pub api_reports: Vec<FileDigest>,
+    pub findings_pages: Vec<FileDigest>,
     pub signoff_files: Vec<FileDigest>,
 }
 
@@ -30,6 +32,8 @@ pub struct InputDigests {
 pub struct Context<'a> {
     pub decision: &'a Decision,
     pub scan: &'a Scan,
+    /// The sign-offs the decision was made with (`FindingDecision::signoff` indexes these).
+    pub signoffs: &'a [SignOff],
     /// The registry host (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`), when known.
     pub registry: Option<&'a str>,
     pub policy: &'a PolicyOrigin,
@@ -42,7 +46,31 @@ pub struct Context<'a> {
     pub input_notes: &'a [String],
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    pub fn finding(&self, d: &FindingDecision) -> &'a Finding {
+        &self.scan.findings[d.finding]
+    }
+
+    pub fn record(&self, d: &'a FindingDecision) -> FindingRecord<'a> {
+        let f = self.finding(d);
+        let mut notes: Vec<&'a str> = Vec::new();
+        if !f.notes.is_empty() || !d.signoff_notes.is_empty() {
+            notes.extend(f.notes.iter().chain(&d.signoff_notes).map(String::as_str));
+        }
+        FindingRecord {
+            basis: &d.basis,
+            id: &f.id,
+            notes,
+            outcome: d.outcome,
+            package: &f.package,
+            package_version: &f.package_version,
+            score: d.score.as_ref().map(|s| s.value),
+            score_source: d.score.as_ref().map(Collect),
+            severity: f.severity,
+            signoff: d.signoff.map(|i| Collect(SignoffRef(&self.signoffs[i]))),
+        }
+    }
+
     pub fn image_uri(&self) -> String {
         let repo = &self.scan.image.repository;
         match self.registry {
@@ -54,3 +82,49 @@ impl Context<'_> {
 
 pub const TOOL: &str = "bbgate";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// One finding as every output writes it. Borrowed (no copies for 100k findings); field order is
+/// alphabetical because the evidence's canonical form is its serialisation.
+#[derive(Debug, Serialize)]
+pub struct FindingRecord<'a> {
+    pub basis: &'a Basis,
+    pub id: &'a str,
+    pub notes: Vec<&'a str>,
+    pub outcome: Outcome,
+    pub package: &'a str,
+    pub package_version: &'a str,
+    pub score: Option<f64>,
+    pub score_source: Option<Collect<&'a crate::findings::Score>>,
+    pub severity: Severity,
+    pub signoff: Option<Collect<SignoffRef<'a>>>,
+}
+
+/// Serialise anything `Display` as a string without building it first.
+#[derive(Debug)]
+pub struct Collect<T>(pub T);
+
+impl<T: std::fmt::Display> Serialize for Collect<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl<T: std::fmt::Display> std::fmt::Display for Collect<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A sign-off as findings cite it: where it is, who approved it, until when.
+#[derive(Debug)]
+pub struct SignoffRef<'a>(pub &'a SignOff);
+
+impl std::fmt::Display for SignoffRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (approved by {}, expires {})",
+            self.0.location, self.0.approved_by, self.0.expires
+        )
+    }
+}

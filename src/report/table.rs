@@ -8,43 +8,87 @@ use std::fmt::Write;
 pub fn render(ctx: &Context) -> String {
     let d = ctx.decision;
     let mut out = String::new();
-    let _ = writeln!(out, "bbgate verify: {} (building block {}, namespace {})", ctx.image_uri(), d.building_block, ctx.building_block.namespace);
+    let _ = writeln!(
+        out,
+        "bbgate verify: {} (building block {}, namespace {})",
+        ctx.image_uri(),
+        d.building_block,
+        ctx.building_block.namespace
+    );
     let _ = writeln!(
         out,
         "scan: {} · {} finding(s) in {} page(s) · completed {}",
         ctx.scan.status,
         ctx.scan.findings.len(),
         ctx.scan.pages,
-        ctx.scan.completed_at.map_or_else(|| "at an unknown time".to_owned(), |t| t.to_string())
+        ctx.scan
+            .completed_at
+            .map_or_else(|| "at an unknown time".to_owned(), |t| t.to_string())
     );
-    let _ = writeln!(out, "policy: {} (sha256 {})", ctx.policy.location, &ctx.policy.sha256[..12]);
+    let _ = writeln!(
+        out,
+        "policy: {} (sha256 {})",
+        ctx.policy.location,
+        &ctx.policy.sha256[..12]
+    );
     out.push('\n');
 
-    let mut shown: Vec<_> = d.findings.iter().filter(|f| f.outcome != Outcome::Allowed).collect();
+    let mut shown: Vec<_> = d
+        .findings
+        .iter()
+        .filter(|f| f.outcome != Outcome::Allowed)
+        .map(|f| ctx.record(f))
+        .collect();
+    let score_of = |r: &crate::report::FindingRecord| r.score.unwrap_or(-1.0);
     shown.sort_by(|a, b| {
         a.outcome
             .cmp(&b.outcome)
-            .then_with(|| b.score.as_ref().map(|s| s.value).unwrap_or(-1.0).total_cmp(&a.score.as_ref().map(|s| s.value).unwrap_or(-1.0)))
-            .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| score_of(b).total_cmp(&score_of(a)))
+            .then_with(|| a.id.cmp(b.id))
     });
     if shown.is_empty() {
-        let _ = writeln!(out, "No finding is blocked, needs a sign-off, is signed off or warned about.");
+        let _ = writeln!(
+            out,
+            "No finding is blocked, needs a sign-off, is signed off or warned about."
+        );
     } else {
         let mut table = Table::new();
-        table.load_style(presets::ASCII_MARKDOWN).set_content_arrangement(ContentArrangement::Dynamic);
-        table.set_header(vec!["outcome", "finding", "package", "score (source)", "label", "sign-off / why"]);
+        table
+            .load_style(presets::ASCII_MARKDOWN)
+            .set_content_arrangement(ContentArrangement::Dynamic);
+        table.set_header(vec![
+            "outcome",
+            "finding",
+            "package",
+            "score (source)",
+            "label",
+            "sign-off / why",
+        ]);
         for f in shown {
-            let score = f.score.as_ref().map_or_else(|| "-".to_owned(), |s| format!("{:.1} ({} {})", s.value, s.kind.as_str(), s.source));
-            let package = if f.package_version.is_empty() { f.package.clone() } else { format!("{} {}", f.package, f.package_version) };
-            let why = f.signoff.clone().unwrap_or_else(|| {
-                let mut w = f.basis.clone();
-                for n in &f.notes {
-                    w.push_str("; ");
-                    w.push_str(n);
-                }
-                w
-            });
-            table.add_row(vec![f.outcome.as_str().to_owned(), f.id.clone(), package, score, f.severity.as_str().to_owned(), why]);
+            let score = match (f.score, &f.score_source) {
+                (Some(v), Some(src)) => format!("{v:.1} ({src})"),
+                _ => "-".to_owned(),
+            };
+            let package = if f.package_version.is_empty() {
+                f.package.to_owned()
+            } else {
+                format!("{} {}", f.package, f.package_version)
+            };
+            let why = match &f.signoff {
+                Some(s) => s.to_string(),
+                None => std::iter::once(f.basis.to_string())
+                    .chain(f.notes.iter().map(|n| (*n).to_owned()))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            };
+            table.add_row(vec![
+                f.outcome.as_str().to_owned(),
+                f.id.to_owned(),
+                package,
+                score,
+                f.severity.as_str().to_owned(),
+                why,
+            ]);
         }
         let _ = writeln!(out, "{table}");
     }
@@ -62,15 +106,33 @@ pub fn render(ctx: &Context) -> String {
     let api = match a.outcome {
         ApiOutcome::Missing => "no report given".to_owned(),
         ApiOutcome::NotRequired => "not required, none given".to_owned(),
-        _ => format!("{} of {} scenarios passed, {} failed, in {} report(s)", a.passed, a.total, a.failed, a.reports),
+        _ => format!(
+            "{} of {} scenarios passed, {} failed, in {} report(s)",
+            a.passed, a.total, a.failed, a.reports
+        ),
     };
     let _ = writeln!(out, "api tests: {api}");
     for f in a.failed_scenarios.iter().take(20) {
-        let msg = f.scenario.message.as_deref().map(|m| format!(": {}", crate::apitests::short_message(m))).unwrap_or_default();
-        let _ = writeln!(out, "  {} · {} · {}{msg}", f.scenario.status.as_str(), f.scenario.feature, f.scenario.name);
+        let msg = f
+            .scenario
+            .message
+            .as_deref()
+            .map(|m| format!(": {}", crate::apitests::short_message(m)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {} · {} · {}{msg}",
+            f.scenario.status.as_str(),
+            f.scenario.feature,
+            f.scenario.name
+        );
     }
     if a.failed_scenarios.len() > 20 {
-        let _ = writeln!(out, "  … and {} more (see --format json or --junit)", a.failed_scenarios.len() - 20);
+        let _ = writeln!(
+            out,
+            "  … and {} more (see --format json or --junit)",
+            a.failed_scenarios.len() - 20
+        );
     }
 
     let s = &d.signoffs;
@@ -83,10 +145,19 @@ pub fn render(ctx: &Context) -> String {
         s.rejected.len(),
         s.unused.len()
     );
-    for (label, list) in [("expired", &s.expired), ("expiring", &s.expiring), ("rejected", &s.rejected), ("unused", &s.unused)] {
+    for (label, list) in [
+        ("expired", &s.expired),
+        ("expiring", &s.expiring),
+        ("rejected", &s.rejected),
+        ("unused", &s.unused),
+    ] {
         for u in list {
             let why = u.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
-            let _ = writeln!(out, "  {label} · {} at {} (approved by {}, expires {}){why}", u.id, u.location, u.approved_by, u.expires);
+            let _ = writeln!(
+                out,
+                "  {label} · {} at {} (approved by {}, expires {}){why}",
+                u.id, u.location, u.approved_by, u.expires
+            );
         }
     }
     for n in ctx.input_notes.iter().chain(&d.warnings) {
