@@ -51,3 +51,34 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Merge the errors of independent steps: a remote failure wins (it is why nothing could be decided);
+/// otherwise every invalid input, in order.
+pub fn merge_errors(errors: impl IntoIterator<Item = Error>) -> Error {
+    let mut problems = Vec::new();
+    for e in errors {
+        match e {
+            Error::Invalid(p) => problems.extend(p),
+            other => return other,
+        }
+    }
+    Error::Invalid(problems)
+}
+
+/// Run every step and report every invalid input at once (a remote failure still stops at once).
+pub fn collect_all<R>(results: impl IntoIterator<Item = Result<R>>) -> Result<Vec<R>> {
+    let mut ok = Vec::new();
+    let mut problems = Vec::new();
+    for r in results {
+        match r {
+            Ok(v) => ok.push(v),
+            Err(Error::Invalid(p)) => problems.extend(p),
+            Err(e) => return Err(e),
+        }
+    }
+    if problems.is_empty() {
+        Ok(ok)
+    } else {
+        Err(Error::Invalid(problems))
+    }
+}

@@ -2,7 +2,7 @@
 
 use crate::apitests::{self, TestRun};
 use crate::cli::{Format, VerifyArgs};
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Result, collect_all, exit, merge_errors};
 use crate::findings::ecr;
 use crate::gate::{self, Inputs, Verdict};
 use crate::policy::signoff::{self, SignOff};
@@ -81,20 +81,7 @@ fn read_pages(paths: &[PathBuf]) -> Result<Vec<(ecr::Page, FileDigest)>> {
                 .collect()
         })
     };
-    let mut ok = Vec::with_capacity(results.len());
-    let mut problems = Vec::new();
-    for r in results {
-        match r {
-            Ok(v) => ok.push(v),
-            Err(Error::Invalid(p)) => problems.extend(p),
-            Err(e) => return Err(e),
-        }
-    }
-    if problems.is_empty() {
-        Ok(ok)
-    } else {
-        Err(Error::Invalid(problems))
-    }
+    collect_all(results)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -105,24 +92,6 @@ fn digest(path: &Path, bytes: &[u8]) -> FileDigest {
     FileDigest {
         path: path.display().to_string(),
         sha256: sha256_hex(bytes),
-    }
-}
-
-/// Run a fallible step over many inputs and report every failure at once.
-fn each<T, R>(items: &[T], mut f: impl FnMut(&T) -> Result<R>) -> Result<Vec<R>> {
-    let mut ok = Vec::new();
-    let mut problems = Vec::new();
-    for item in items {
-        match f(item) {
-            Ok(r) => ok.push(r),
-            Err(Error::Invalid(p)) => problems.extend(p),
-            Err(e) => return Err(e),
-        }
-    }
-    if problems.is_empty() {
-        Ok(ok)
-    } else {
-        Err(Error::Invalid(problems))
     }
 }
 
@@ -163,31 +132,20 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
     let page_paths = expand(&args.findings)?;
     let mut inputs = InputDigests::default();
     let pages_and_digests = read_pages(&page_paths);
-    let runs_and_digests = each(&args.api_reports, |p| {
+    let runs_and_digests = collect_all(args.api_reports.iter().map(|p| {
         let bytes = read(p)?;
         Ok((apitests::parse_report(p, &bytes)?, digest(p, &bytes)))
-    });
+    }));
     let signoff_files = signoff::load_files(&args.policy.signoffs, &policy);
-    let mut problems = Vec::new();
-    for e in [
-        pages_and_digests.as_ref().err(),
-        runs_and_digests.as_ref().err(),
-        signoff_files.as_ref().err(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        match e {
-            Error::Invalid(p) => problems.extend(p.iter().cloned()),
-            other => return Err(Error::Undecidable(other.to_string())),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(Error::Invalid(problems));
-    }
-    let (pages, page_digests): (Vec<_>, Vec<_>) = pages_and_digests?.into_iter().unzip();
-    let (runs, run_digests): (Vec<TestRun>, Vec<_>) = runs_and_digests?.into_iter().unzip();
-    let signoff_files = signoff_files?;
+    // Every problem of every input at once, before anything is decided.
+    let (pages_and_digests, runs_and_digests, signoff_files) =
+        match (pages_and_digests, runs_and_digests, signoff_files) {
+            (Ok(p), Ok(r), Ok(s)) => (p, r, s),
+            (p, r, s) => return Err(merge_errors([p.err(), r.err(), s.err()].into_iter().flatten())),
+        };
+    let (pages, page_digests): (Vec<_>, Vec<_>) = pages_and_digests.into_iter().unzip();
+    let (runs, run_digests): (Vec<TestRun>, Vec<_>) = runs_and_digests.into_iter().unzip();
+
     inputs.findings_pages = page_digests;
     inputs.api_reports = run_digests;
     inputs.signoff_files = signoff_files

@@ -135,17 +135,11 @@ struct RawPackage<'a> {
     version: Option<Cow<'a, str>>,
 }
 
-/// One page, read and normalised, not yet merged with its siblings.
+/// One page, read and normalised, not yet merged with its siblings: a scan of one page.
 #[derive(Debug)]
 pub struct Page {
     pub path: PathBuf,
-    pub image: ImageRef,
-    pub status: String,
-    pub status_description: Option<String>,
-    pub completed_at: Option<jiff::Timestamp>,
-    pub source_updated_at: Option<jiff::Timestamp>,
-    pub severity_counts: BTreeMap<String, u64>,
-    pub findings: Vec<Finding>,
+    pub scan: Scan,
     pub has_next_token: bool,
 }
 
@@ -184,51 +178,55 @@ pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
 
     let mut page = Page {
         path: path.to_path_buf(),
-        image: ImageRef {
-            registry_id: raw.registry_id,
-            repository,
-            digest,
-            tag: image_id.image_tag,
+        scan: Scan {
+            image: ImageRef {
+                registry_id: raw.registry_id,
+                repository,
+                digest,
+                tag: image_id.image_tag,
+            },
+            status: status_text,
+            status_description: status.description,
+            completed_at: None,
+            source_updated_at: None,
+            severity_counts: BTreeMap::new(),
+            findings: Vec::new(),
+            pages: 1,
         },
-        status: status_text,
-        status_description: status.description,
-        completed_at: None,
-        source_updated_at: None,
-        severity_counts: BTreeMap::new(),
-        findings: Vec::new(),
         has_next_token: raw.next_token.is_some_and(|t| !t.is_empty()),
     };
     let Some(scan) = raw.image_scan_findings else {
-        if page.status == "COMPLETE" || page.status == "ACTIVE" {
+        if page.scan.status == "COMPLETE" || page.scan.status == "ACTIVE" {
             return Err(here(format!(
                 "status {} but no `imageScanFindings`: the output is cut short",
-                page.status
+                page.scan.status
             )));
         }
         return Ok(page);
     };
-    page.completed_at = scan
+    let out = &mut page.scan;
+    out.completed_at = scan
         .image_scan_completed_at
         .map(|t| parse_time(&t))
         .transpose()
         .map_err(|m| here(format!("imageScanCompletedAt: {m}")))?;
-    page.source_updated_at = scan
+    out.source_updated_at = scan
         .vulnerability_source_updated_at
         .map(|t| parse_time(&t))
         .transpose()
         .map_err(|m| here(format!("vulnerabilitySourceUpdatedAt: {m}")))?;
-    page.severity_counts = scan.finding_severity_counts.unwrap_or_default();
+    out.severity_counts = scan.finding_severity_counts.unwrap_or_default();
 
     let basic = scan.findings.unwrap_or_default();
     let enhanced = scan.enhanced_findings.unwrap_or_default();
-    page.findings.reserve(basic.len() + enhanced.len());
+    out.findings.reserve(basic.len() + enhanced.len());
     let mut cache = VectorScores::default();
     for (i, f) in basic.into_iter().enumerate() {
-        page.findings
+        out.findings
             .push(basic_finding(f, &mut cache).map_err(|m| here(format!("findings[{i}]: {m}")))?);
     }
     for (i, f) in enhanced.into_iter().enumerate() {
-        page.findings
+        out.findings
             .push(enhanced_finding(f, &mut cache).map_err(|m| here(format!("enhancedFindings[{i}]: {m}")))?);
     }
     Ok(page)
@@ -506,20 +504,16 @@ pub fn merge(pages: Vec<Page>) -> Result<(Scan, Vec<String>)> {
         .next()
         .ok_or_else(|| Error::invalid("no findings pages given: pass --findings FILE…"))?;
     let mut problems = Vec::new();
-    let mut scan = Scan {
-        image: first.image.clone(),
-        status: first.status.clone(),
-        status_description: first.status_description.clone(),
-        completed_at: first.completed_at,
-        source_updated_at: first.source_updated_at,
-        severity_counts: first.severity_counts.clone(),
-        findings: first.findings,
-        pages: 1,
-    };
+    let mut scan = first.scan;
     let mut last_pages_without_token = usize::from(!first.has_next_token);
     let first_path = first.path;
-    for page in iter {
-        let p = page.path.display();
+    for Page {
+        path,
+        scan: page,
+        has_next_token,
+    } in iter
+    {
+        let p = path.display();
         if page.image.repository != scan.image.repository || page.image.digest != scan.image.digest {
             problems.push(format!(
                 "{p}: is a scan of {}@{} but {} is of {}@{}: pass the pages of one image only",
@@ -549,7 +543,7 @@ pub fn merge(pages: Vec<Page>) -> Result<(Scan, Vec<String>)> {
         if scan.image.tag.is_none() {
             scan.image.tag = page.image.tag;
         }
-        last_pages_without_token += usize::from(!page.has_next_token);
+        last_pages_without_token += usize::from(!has_next_token);
         scan.findings.extend(page.findings);
         scan.pages += 1;
     }
@@ -610,8 +604,8 @@ mod tests {
           "enhancedFindings":[{"title":"CVE-2026-1 - x","severity":"UNTRIAGED","score":0.0,
             "packageVulnerabilityDetails":{"vulnerabilityId":"CVE-2026-1","cvss":[],"vulnerablePackages":[{"name":"x","version":"1"}]}}]}}"#;
         let page = parse_page(Path::new("p.json"), json).unwrap();
-        assert_eq!(page.findings.len(), 1);
-        assert!(page.findings[0].candidates.is_empty());
-        assert_eq!(page.findings[0].severity, Severity::Untriaged);
+        assert_eq!(page.scan.findings.len(), 1);
+        assert!(page.scan.findings[0].candidates.is_empty());
+        assert_eq!(page.scan.findings[0].severity, Severity::Untriaged);
     }
 }

@@ -2,7 +2,7 @@
 
 use super::Policy;
 use crate::diag;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, collect_all};
 use crate::findings::ecr::is_sha256_digest;
 use jiff::civil::Date;
 use serde::Deserialize;
@@ -55,29 +55,16 @@ struct RawSignoff {
 
 /// Read and validate sign-off files against the policy. Every problem in every file is reported at once.
 pub fn load_files(paths: &[PathBuf], policy: &Policy) -> Result<Vec<SignoffFile>> {
-    let mut files = Vec::new();
+    let files = collect_all(paths.iter().map(|path| {
+        let src = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
+        let signoffs = parse(path, &src, policy)?;
+        Ok(SignoffFile {
+            path: path.clone(),
+            sha256: super::sha256_hex(src.as_bytes()),
+            signoffs,
+        })
+    }))?;
     let mut problems = Vec::new();
-    for path in paths {
-        let src = match std::fs::read_to_string(path) {
-            Ok(s) => s,
-            Err(e) => {
-                problems.extend(match Error::read(path, e) {
-                    Error::Invalid(p) => p,
-                    other => vec![other.to_string()],
-                });
-                continue;
-            }
-        };
-        match parse(path, &src, policy) {
-            Ok(signoffs) => files.push(SignoffFile {
-                path: path.clone(),
-                sha256: super::sha256_hex(src.as_bytes()),
-                signoffs,
-            }),
-            Err(Error::Invalid(p)) => problems.extend(p),
-            Err(e) => return Err(e),
-        }
-    }
     // The same sign-off twice, across files too, is ambiguous: which analysis holds?
     let all: Vec<&SignOff> = files.iter().flat_map(|f| &f.signoffs).collect();
     for (i, s) in all.iter().enumerate() {
