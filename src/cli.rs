@@ -9,7 +9,9 @@ use std::path::PathBuf;
     name = "bbgate",
     version,
     about = "Decides whether a GovStack Building Block image may enter the sandbox, and puts it in.",
-    after_help = "Exit codes: 0 pass, 1 denied by policy, 2 invalid input or configuration, 3 could not decide."
+    after_help = "Exit codes: 0 pass, 1 denied by policy, 2 invalid input or configuration, 3 could not decide.",
+    // A flag given twice takes the later value: CI steps append flags to a base command line.
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -19,7 +21,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Decide on a BB image from its ECR scan, its API test reports and its sign-offs.
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
     /// Work with the policy and sign-off files.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -48,10 +50,30 @@ pub struct PolicyArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["findings", "image"]))]
 pub struct VerifyArgs {
     /// Saved `aws ecr describe-image-scan-findings` outputs, one per page, or directories of them (*.json).
-    #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+    #[arg(long, value_name = "FILE", num_args = 1..)]
     pub findings: Vec<PathBuf>,
+    /// Judge an image in ECR: REPO:TAG, REPO@sha256:…, or ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG.
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// Role to assume with the CircleCI OIDC token (CIRCLE_OIDC_TOKEN_V2, else CIRCLE_OIDC_TOKEN)
+    /// [env: BBGATE_ROLE_ARN, else AWS_ROLE_ARN]. Without it: the standard AWS credential chain.
+    #[arg(long, env = "BBGATE_ROLE_ARN", value_name = "ARN", requires = "image")]
+    pub role_arn: Option<String>,
+    /// STS session name [default: bbgate-$CIRCLE_PROJECT_REPONAME-$CIRCLE_BUILD_NUM, cleaned, at most 64].
+    #[arg(long, value_name = "NAME", requires = "image")]
+    pub session_name: Option<String>,
+    /// How long to wait for the scan before giving up (exit 3), e.g. 15m, 90s.
+    #[arg(long, value_name = "DUR", default_value = "15m")]
+    pub scan_timeout: jiff::SignedDuration,
+    /// First wait between scan status reads, doubled up to 30 s; also the settle delay before deciding.
+    #[arg(long, value_name = "DUR", default_value = "2s")]
+    pub poll_interval: jiff::SignedDuration,
+    /// Write each raw findings page of the read decided on into DIR (replay with --findings DIR).
+    #[arg(long, value_name = "DIR", requires = "image")]
+    pub save_findings: Option<PathBuf>,
     /// GovStack API test reports: cucumber messages NDJSON, cucumber JSON or JUnit XML (detected from content).
     #[arg(long = "api-report", value_name = "FILE", num_args = 1..)]
     pub api_reports: Vec<PathBuf>,

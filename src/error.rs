@@ -15,6 +15,9 @@ pub enum Error {
     /// Invalid input or configuration: the user must fix a file or a flag (exit 2).
     #[error("{}", .0.join("\n"))]
     Invalid(Vec<String>),
+    /// Refused by policy before anything was fetched, e.g. an image of another BB's repository (exit 1).
+    #[error("{0}")]
+    Denied(String),
     /// A remote service, the cluster or a tool failed: nothing was decided (exit 3).
     #[error("{0}")]
     Undecidable(String),
@@ -45,6 +48,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Invalid(_) => exit::INVALID,
+            Error::Denied(_) => exit::DENY,
             Error::Undecidable(_) => exit::UNDECIDABLE,
         }
     }

@@ -4,6 +4,7 @@
 //! decide ([`gate::decide`], pure) → report ([`report`]).
 
 pub mod apitests;
+pub mod aws;
 pub mod cli;
 pub mod diag;
 pub mod error;

@@ -128,15 +128,24 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
     let key = evidence_key()?;
     let now = args.now.unwrap_or_else(jiff::Timestamp::now);
 
-    // Read every input and report every problem before deciding.
-    let page_paths = expand(&args.findings)?;
-    let mut inputs = InputDigests::default();
-    let pages_and_digests = read_pages(&page_paths);
+    // Local inputs first: a bad report or sign-off is found before any wait on ECR.
     let runs_and_digests = collect_all(args.api_reports.iter().map(|p| {
         let bytes = read(p)?;
         Ok((apitests::parse_report(p, &bytes)?, digest(p, &bytes)))
     }));
     let signoff_files = signoff::load_files(&args.policy.signoffs, &policy);
+    let (pages_and_digests, online) = match &args.image {
+        None => (expand(&args.findings).and_then(|paths| read_pages(&paths)), None),
+        Some(image) => {
+            // Every problem of the local inputs at once, before anything is fetched.
+            if runs_and_digests.is_err() || signoff_files.is_err() {
+                let errs = [runs_and_digests.err(), signoff_files.err()];
+                return Err(merge_errors(errs.into_iter().flatten()));
+            }
+            let mut online = fetch(args, &policy, image)?;
+            (Ok(std::mem::take(&mut online.pages_and_digests)), Some(online))
+        }
+    };
     // Every problem of every input at once, before anything is decided.
     let (pages_and_digests, runs_and_digests, signoff_files) =
         match (pages_and_digests, runs_and_digests, signoff_files) {
@@ -145,19 +154,28 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
         };
     let (pages, page_digests): (Vec<_>, Vec<_>) = pages_and_digests.into_iter().unzip();
     let (runs, run_digests): (Vec<TestRun>, Vec<_>) = runs_and_digests.into_iter().unzip();
-
-    inputs.findings_pages = page_digests;
-    inputs.api_reports = run_digests;
-    inputs.signoff_files = signoff_files
-        .iter()
-        .map(|f| FileDigest {
-            path: f.path.display().to_string(),
-            sha256: f.sha256.clone(),
-        })
-        .collect();
+    let inputs = InputDigests {
+        api_reports: run_digests,
+        findings_pages: page_digests,
+        signoff_files: signoff_files
+            .iter()
+            .map(|f| FileDigest {
+                path: f.path.display().to_string(),
+                sha256: f.sha256.clone(),
+            })
+            .collect(),
+    };
     let signoffs: Vec<SignOff> = signoff_files.into_iter().flat_map(|f| f.signoffs).collect();
 
-    let (scan, input_notes) = ecr::merge(pages)?;
+    let (mut scan, input_notes) = ecr::merge(pages)?;
+    let mut registry = args.registry.clone();
+    if let Some(o) = &online {
+        // The tag the pipeline asked for, not whatever tag the scan response carries.
+        if o.tag.is_some() {
+            scan.image.tag = o.tag.clone();
+        }
+        registry = registry.or_else(|| o.registry.clone());
+    }
     let bb = policy.select_building_block(args.building_block.as_deref(), &scan.image.repository)?;
     let decision = gate::decide(
         &policy,
@@ -179,16 +197,125 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
         decision: &decision,
         scan: &scan,
         signoffs: &signoffs,
-        registry: args.registry.as_deref(),
+        registry: registry.as_deref(),
         policy: &policy.origin,
         building_block: bb,
         inputs: &inputs,
         now,
         circleci: circleci_context(),
         input_notes: &input_notes,
+        acquisition: online.as_ref().map(|o| &o.acquisition),
     };
     emit(&ctx, args, key.as_deref(), code)?;
     Ok(code)
+}
+
+/// What `--image` fetched: the pages as if read from files, and how they were fetched.
+struct Fetched {
+    pages_and_digests: Vec<(ecr::Page, FileDigest)>,
+    acquisition: crate::aws::ecr::Acquisition,
+    registry: Option<String>,
+    tag: Option<String>,
+}
+
+fn duration(d: jiff::SignedDuration, flag: &str) -> Result<std::time::Duration> {
+    std::time::Duration::try_from(d)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| Error::invalid(format!("{flag} must be a positive duration")))
+}
+
+/// The online edge: credentials, the image's digest, the scan, every page. Refuses an image of a repository
+/// the building block does not own before making any AWS call.
+fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Fetched> {
+    use crate::aws::{self, CallCounter, credentials, ecr as aws_ecr};
+    let spec: aws::ImageSpec = image.parse()?;
+    let bb = policy.select_building_block(args.building_block.as_deref(), &spec.repository)?;
+    if !bb.owns_repository(&spec.repository) {
+        return Err(Error::Denied(format!(
+            "repository {} is not one of building block {}'s repositories ({}): a building block is judged on its own images only",
+            spec.repository,
+            bb.name,
+            bb.repositories.join(", ")
+        )));
+    }
+    let region = aws::region(&spec)?;
+    let wait = aws_ecr::Wait {
+        timeout: duration(args.scan_timeout, "--scan-timeout")?,
+        poll_interval: duration(args.poll_interval, "--poll-interval")?,
+    };
+    let role = args
+        .role_arn
+        .clone()
+        .or_else(|| std::env::var("AWS_ROLE_ARN").ok())
+        .filter(|r| !r.is_empty());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Undecidable(format!("cannot start the async runtime: {e}")))?;
+    let calls = CallCounter::default();
+    let scanned = runtime.block_on(async {
+        let (conf, identity) = credentials::sdk_config(
+            &region,
+            role.as_deref(),
+            args.session_name.as_deref(),
+            &calls,
+            // The token's life is measured on the real clock, not the decision time of --now.
+            jiff::Timestamp::now().as_second(),
+        )
+        .await?;
+        let client = aws_ecr::client(&conf, &calls);
+        let digest = aws_ecr::resolve(
+            &client,
+            spec.account.as_deref(),
+            &spec.repository,
+            spec.tag.as_deref(),
+            spec.digest.as_deref(),
+        )
+        .await?;
+        let scanned = aws_ecr::acquire(&client, spec.account.as_deref(), &spec.repository, &digest, wait).await?;
+        Ok::<_, Error>((scanned, identity))
+    });
+    let (scanned, identity) = scanned?;
+    if let Some(dir) = &args.save_findings {
+        std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
+    }
+    let mut pages_and_digests = Vec::with_capacity(scanned.pages.len());
+    for (i, raw) in scanned.pages.into_iter().enumerate() {
+        let label = match &args.save_findings {
+            Some(dir) => {
+                let path = dir.join(format!("page-{:04}.json", i + 1));
+                write(&path, &raw.bytes)?;
+                path.display().to_string()
+            }
+            None => raw.page.path.display().to_string(),
+        };
+        pages_and_digests.push((
+            raw.page,
+            FileDigest {
+                path: label,
+                sha256: sha256_hex(&raw.bytes),
+            },
+        ));
+    }
+    let registry = spec.registry.clone().or_else(|| {
+        (!scanned.registry_id.is_empty()).then(|| format!("{}.dkr.ecr.{region}.amazonaws.com", scanned.registry_id))
+    });
+    Ok(Fetched {
+        pages_and_digests,
+        acquisition: aws_ecr::Acquisition {
+            calls: calls.snapshot(),
+            identity,
+            probes: scanned.probes,
+            registry_scan_type: scanned.registry_scan_type,
+            scan_started: scanned.scan_started,
+            scan_wait_seconds: (scanned.waited.as_secs_f64() * 1000.0).round() / 1000.0,
+            source: "ecr",
+        },
+        registry,
+        tag: spec.tag,
+    })
 }
 
 fn json_error(path: &Path, e: serde_json::Error) -> Error {

@@ -26,6 +26,7 @@ type HmacSha256 = hmac::Hmac<Sha256>;
 /// `open` recomputes from the parsed file; a test holds the two equal.
 #[derive(Serialize)]
 pub struct Body<'a> {
+    pub acquisition: Option<&'a crate::aws::ecr::Acquisition>,
     pub api_tests: ApiTests<'a>,
     pub building_block: BuildingBlockRef<'a>,
     pub circleci: Option<&'a BTreeMap<String, String>>,
@@ -78,6 +79,7 @@ pub fn body<'a>(ctx: &'a Context<'a>) -> Body<'a> {
     let d = ctx.decision;
     let a = &d.api_tests;
     Body {
+        acquisition: ctx.acquisition,
         api_tests: ApiTests {
             failed: a.failed,
             failed_scenarios: a

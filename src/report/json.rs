@@ -24,6 +24,7 @@ pub struct JsonReport<'a> {
     pub reasons: &'a [String],
     pub warnings: Vec<&'a str>,
     pub inputs: &'a InputDigests,
+    pub acquisition: Option<&'a crate::aws::ecr::Acquisition>,
 }
 
 /// Field order alphabetical (shared with the evidence).
@@ -119,5 +120,6 @@ pub fn render<'a>(ctx: &Context<'a>, exit_code: u8) -> JsonReport<'a> {
         reasons: &d.reasons,
         warnings: warnings(ctx),
         inputs: ctx.inputs,
+        acquisition: ctx.acquisition,
     }
 }

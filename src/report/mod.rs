@@ -44,6 +44,8 @@ pub struct Context<'a> {
     pub circleci: Option<BTreeMap<String, String>>,
     /// Notes from reading the inputs (not part of the decision).
     pub input_notes: &'a [String],
+    /// How the scan was fetched from ECR (online verify only).
+    pub acquisition: Option<&'a crate::aws::ecr::Acquisition>,
 }
 
 impl<'a> Context<'a> {

@@ -1,6 +1,8 @@
 #![allow(dead_code)]
 //! Shared helpers for the CLI tests: run the real binary with a clean environment.
 
+pub mod peer;
+
 use assert_cmd::Command;
 use serde_json::Value;
 

@@ -1,0 +1,194 @@
+//! The AWS edge of `bbgate verify --image`: credentials (CircleCI OIDC -> STS), and ECR (resolve the image,
+//! wait for its scan, read every page). What it returns is the raw page bytes, which go through the very
+//! same parser and core as saved files.
+
+pub mod credentials;
+pub mod ecr;
+
+use crate::error::{Error, Result};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Every HTTP attempt to AWS, by operation: recorded in the JSON output and the evidence.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter(Arc<Mutex<BTreeMap<String, u32>>>);
+
+impl CallCounter {
+    pub fn snapshot(&self) -> BTreeMap<String, u32> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn record(&self, op: &str) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(op.to_owned())
+            .or_default() += 1;
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "bbgate::CallCounter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        if let Some(m) = cfg.load::<Metadata>() {
+            self.record(m.name());
+        }
+        Ok(())
+    }
+}
+
+/// `REPO:TAG`, `REPO@sha256:…`, or `ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO[:TAG|@DIGEST]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSpec {
+    /// From a full URI: the registry host, its account and region.
+    pub registry: Option<String>,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub repository: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+impl std::str::FromStr for ImageSpec {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |why: &str| Error::invalid(format!("--image {s:?}: {why}"));
+        let (name, digest) = match s.split_once('@') {
+            Some((n, d)) if crate::findings::ecr::is_sha256_digest(d) => (n, Some(d.to_owned())),
+            Some(_) => return Err(bad("the digest must be sha256:<64 hex digits>")),
+            None => (s, None),
+        };
+        // A tag follows the last ':' after the last '/', so a host:port is not taken for a tag.
+        let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match name[last_slash..].rfind(':') {
+            Some(i) => (&name[..last_slash + i], Some(name[last_slash + i + 1..].to_owned())),
+            None => (name, None),
+        };
+        if tag.is_none() && digest.is_none() {
+            return Err(bad(
+                "name a tag or a digest (REPO:TAG or REPO@sha256:…); bbgate does not assume :latest",
+            ));
+        }
+        if tag.as_deref() == Some("") {
+            return Err(bad("empty tag"));
+        }
+        let (registry, account, region, repository) = match name.split_once('/') {
+            Some((host, repo)) if host.contains('.') || host.contains(':') => {
+                let (account, region) = parse_ecr_host(host).ok_or_else(|| {
+                    bad(&format!(
+                        "{host} is not an ECR registry (ACCOUNT.dkr.ecr.REGION.amazonaws.com)"
+                    ))
+                })?;
+                (Some(host.to_owned()), Some(account), Some(region), repo.to_owned())
+            }
+            _ => (None, None, None, name.to_owned()),
+        };
+        let repo_ok = !repository.is_empty()
+            && repository.len() <= 256
+            && repository
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b));
+        if !repo_ok {
+            return Err(bad(&format!("{repository:?} is not an ECR repository name")));
+        }
+        Ok(ImageSpec {
+            registry,
+            account,
+            region,
+            repository,
+            tag,
+            digest,
+        })
+    }
+}
+
+/// `123456789012.dkr.ecr.eu-central-1.amazonaws.com` -> (account, region).
+pub fn parse_ecr_host(host: &str) -> Option<(String, String)> {
+    let rest = host
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| host.strip_suffix(".amazonaws.com.cn"))?;
+    let (account, rest) = rest.split_once('.')?;
+    let region = rest
+        .strip_prefix("dkr.ecr.")
+        .or_else(|| rest.strip_prefix("dkr.ecr-fips."))?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && is_region(region))
+        .then(|| (account.to_owned(), region.to_owned()))
+}
+
+/// `eu-central-1`, `us-gov-west-1`: lowercase words and a number, dash-separated.
+pub fn is_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
+
+/// The region to call: the image URI's (authoritative for ECR), else AWS_REGION / AWS_DEFAULT_REGION.
+/// Never the instance metadata service: with no region, this is a configuration error.
+pub fn region(spec: &ImageSpec) -> Result<String> {
+    let env = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .ok()
+        .filter(|r| !r.is_empty());
+    let region = spec.region.clone().or(env).ok_or_else(|| {
+        Error::invalid(
+            "no AWS region: set AWS_REGION, or give the full image URI (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG)",
+        )
+    })?;
+    if !is_region(&region) {
+        return Err(Error::invalid(format!(
+            "AWS region {region:?} is not a region name like eu-central-1 (an empty region makes STS calls go to `sts..amazonaws.com`)"
+        )));
+    }
+    Ok(region)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references() {
+        let s: ImageSpec = "bb/payments/emulator:1.2".parse().unwrap();
+        assert_eq!(
+            (s.repository.as_str(), s.tag.as_deref(), s.digest),
+            ("bb/payments/emulator", Some("1.2"), None)
+        );
+        let d = format!("sha256:{}", "ab".repeat(32));
+        let s: ImageSpec = format!("123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/x@{d}")
+            .parse()
+            .unwrap();
+        assert_eq!(s.account.as_deref(), Some("123456789012"));
+        assert_eq!(s.region.as_deref(), Some("eu-central-1"));
+        assert_eq!(s.repository, "bb/payments/x");
+        assert_eq!(s.digest.as_deref(), Some(d.as_str()));
+        assert!("bb/payments/x".parse::<ImageSpec>().is_err(), "no tag and no digest");
+        assert!("bb/payments/x@sha256:12".parse::<ImageSpec>().is_err());
+        assert!("docker.io/library/nginx:1".parse::<ImageSpec>().is_err(), "not ECR");
+        assert!("BB/Payments:1".parse::<ImageSpec>().is_err());
+    }
+
+    #[test]
+    fn regions() {
+        assert!(is_region("eu-central-1") && is_region("us-gov-west-1"));
+        assert!(!is_region("") && !is_region("eu-central") && !is_region("EU-central-1"));
+    }
+}

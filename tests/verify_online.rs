@@ -1,0 +1,530 @@
+//! `bbgate verify --image` against the moto peer (STS and ECR over the wire), started by scripts/test.
+
+mod common;
+use common::peer::*;
+use common::*;
+use serde_json::{Value, json};
+
+fn role(name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:role/{}", unique(name))
+}
+
+/// A repository with one image tagged `v1`; returns (repository, digest).
+fn seeded(moto: &Moto, name: &str) -> (String, String) {
+    let repo = format!("bb/payments/{}", unique(name));
+    moto.create_repository(&repo);
+    let digest = moto.put_image(&repo, "v1", &Moto::image_manifest(&repo));
+    (repo, digest)
+}
+
+fn enhanced_edge_cases() -> (Vec<Value>, Value) {
+    let f = fixture_findings("fixtures/ecr/enhanced-edge-cases.json", "enhancedFindings");
+    (
+        f,
+        json!({"CRITICAL": 0, "HIGH": 3, "MEDIUM": 3, "LOW": 1, "UNTRIAGED": 1}),
+    )
+}
+
+#[test]
+fn oidc_token_to_sts_to_ecr_with_the_assumed_credentials() {
+    let moto = Moto::get();
+    let (repo, digest) = seeded(&moto, "oidc-pass");
+    moto.queue_scans(
+        &repo,
+        vec![scan_result(
+            "COMPLETE",
+            low_basic_findings(3),
+            vec![],
+            json!({"MEDIUM": 3}),
+        )],
+    );
+    let token = oidc_token(3000);
+    let role = role("oidc-pass");
+    let dir = tempfile::tempdir().unwrap();
+    let evidence = dir.path().join("evidence.json");
+    let (code, out, err) = run(verify_online(&moto, Some(&token))
+        .args([
+            "--image",
+            &format!("{repo}:v1"),
+            "--role-arn",
+            &role,
+            "--format",
+            "json",
+        ])
+        .env("CIRCLE_PROJECT_REPONAME", "sandbox-bb-payments")
+        .env("CIRCLE_BUILD_NUM", "42")
+        .arg("--evidence")
+        .arg(&evidence));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["verdict"], "pass");
+    assert_eq!(v["image"]["digest"], digest);
+    assert_eq!(v["image"]["tag"], "v1");
+    assert_eq!(
+        v["image"]["registry"],
+        format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com")
+    );
+    let a = &v["acquisition"];
+    assert_eq!(a["identity"]["method"], "circleci-oidc");
+    assert_eq!(a["identity"]["session_name"], "bbgate-sandbox-bb-payments-42");
+    assert_eq!(
+        a["identity"]["assumed_role"],
+        format!(
+            "arn:aws:sts::{ACCOUNT}:assumed-role/{}/bbgate-sandbox-bb-payments-42",
+            unique("oidc-pass")
+        )
+    );
+    assert_eq!(a["calls"]["AssumeRoleWithWebIdentity"], 1);
+    // The ECR calls were signed with the key STS issued (ASIA…), not with anything from the environment.
+    let keys = moto.calls(&repo)["access_keys"].clone();
+    let used: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .filter(|k| *k != "AKIDSEED")
+        .collect();
+    assert!(!used.is_empty() && used.iter().all(|k| k.starts_with("ASIA")), "{keys}");
+    assert!(
+        err.contains("OIDC token: org (aud) org-uuid-1, project-id proj-uuid-1"),
+        "{err}"
+    );
+    // Neither the token nor anything STS issued reaches any output.
+    let evidence_text = std::fs::read_to_string(&evidence).unwrap();
+    let secrets = moto.issued_secrets();
+    assert!(!secrets.is_empty());
+    for text in [&out, &err, &evidence_text] {
+        assert!(
+            !text.contains(&token) && !text.contains(token.split('.').nth(1).unwrap()),
+            "the OIDC token leaked"
+        );
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "an STS-issued secret leaked");
+        }
+    }
+    assert!(evidence_text.contains("\"AssumeRoleWithWebIdentity\": 1"));
+}
+
+#[test]
+fn an_image_index_resolves_to_its_linux_amd64_manifest() {
+    let moto = Moto::get();
+    let repo = format!("bb/payments/{}", unique("index"));
+    moto.create_repository(&repo);
+    let amd64 = moto.put_image(&repo, "v1-amd64", &Moto::image_manifest(&format!("{repo}-amd64")));
+    let arm64 = moto.put_image(&repo, "v1-arm64", &Moto::image_manifest(&format!("{repo}-arm64")));
+    let index = json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm64, "size": 300, "platform": {"architecture": "arm64", "os": "linux"}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": amd64, "size": 300, "platform": {"architecture": "amd64", "os": "linux"}},
+        ]
+    });
+    let index_digest = moto.put_image(&repo, "v1", &index.to_string());
+    moto.queue_scans(
+        &repo,
+        vec![scan_result(
+            "COMPLETE",
+            low_basic_findings(1),
+            vec![],
+            json!({"MEDIUM": 1}),
+        )],
+    );
+    for reference in [
+        format!("{repo}:v1"),
+        format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repo}@{index_digest}"),
+    ] {
+        let (code, out, err) = run(verify_online(&moto, None).args(["--image", &reference, "--format", "json"]));
+        assert_eq!(code, 0, "{reference}: {err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["image"]["digest"], amd64, "{reference}");
+        assert!(
+            err.contains("is an image index; judging its linux/amd64 manifest"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn basic_and_enhanced_findings_decide_as_offline() {
+    let moto = Moto::get();
+    // The real basic scan (257 findings) served in pages of 100 by maxResults... bbgate asks for 1000.
+    let (repo, _) = seeded(&moto, "real-basic");
+    let real = fixture_findings("fixtures/ecr/scan-findings-example-b.json", "findings");
+    let counts = json!({"CRITICAL": 1, "HIGH": 5, "MEDIUM": 32, "LOW": 25, "INFORMATIONAL": 183, "UNDEFINED": 11});
+    moto.queue_scans(&repo, vec![scan_result("COMPLETE", real, vec![], counts)]);
+    let (code, out, _) = run(verify_online(&moto, None).args(["--image", &format!("{repo}:v1"), "--format", "json"]));
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(outcome_ids(&v, "blocked"), ["CVE-2005-2541", "CVE-2019-19814"]);
+    assert_eq!(v["counts"]["needs_signoff"], 25);
+
+    let (repo, _) = seeded(&moto, "enhanced");
+    let (findings, counts) = enhanced_edge_cases();
+    moto.queue_scans(&repo, vec![scan_result("ACTIVE", vec![], findings, counts)]);
+    let (code, out, _) = run(verify_online(&moto, None).args(["--image", &format!("{repo}:v1"), "--format", "json"]));
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(finding(&v, "CVE-2026-10001")["outcome"], "blocked");
+    assert_eq!(finding(&v, "CVE-2026-10002")["score"], 8.1);
+    assert_eq!(finding(&v, "CVE-2026-10004")["outcome"], "warned");
+}
+
+#[test]
+fn in_progress_then_complete_waits_and_confirms() {
+    let moto = Moto::get();
+    let (repo, _) = seeded(&moto, "in-progress");
+    moto.queue_scans(
+        &repo,
+        vec![
+            in_progress(),
+            in_progress(),
+            scan_result("COMPLETE", low_basic_findings(2), vec![], json!({"MEDIUM": 2})),
+        ],
+    );
+    let (code, out, err) = run(verify_online(&moto, None).args(["--image", &format!("{repo}:v1"), "--format", "json"]));
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    // Two IN_PROGRESS probes, a COMPLETE one, a confirming one, then the one-page read.
+    assert_eq!(v["acquisition"]["probes"], 4);
+    assert_eq!(v["acquisition"]["calls"]["DescribeImageScanFindings"], 5);
+    assert!(err.contains("IN_PROGRESS"), "{err}");
+}
+
+#[test]
+fn failed_and_unsupported_scans_deny_with_the_status() {
+    let moto = Moto::get();
+    for status in ["FAILED", "UNSUPPORTED_IMAGE"] {
+        let (repo, _) = seeded(&moto, &format!("status-{}", status.to_lowercase().replace('_', "-")));
+        moto.queue_scans(&repo, vec![json!({"imageScanStatus": {"status": status, "description": "UnsupportedImageError: the OS is not supported"}})]);
+        let (code, out, err) =
+            run(verify_online(&moto, None).args(["--image", &format!("{repo}:v1"), "--format", "json"]));
+        assert_eq!(code, 1, "{status}: {err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert!(
+            v["reasons"][0]
+                .as_str()
+                .unwrap()
+                .contains(&format!("scan status is {status}: UnsupportedImageError")),
+            "{}",
+            v["reasons"]
+        );
+    }
+    let (repo, _) = seeded(&moto, "status-unavailable");
+    moto.queue_scans(&repo, vec![json!({"imageScanStatus": {"status": "FINDINGS_UNAVAILABLE", "description": "Inspector has no findings yet"}})]);
+    let (code, _, err) = run(verify_online(&moto, None).args(["--image", &format!("{repo}:v1")]));
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("FINDINGS_UNAVAILABLE"), "{err}");
+}
+
+#[test]
+fn a_scan_that_never_finishes_times_out_with_exit_3() {
+    let moto = Moto::get();
+    let (repo, _) = seeded(&moto, "timeout");
+    moto.queue_scans(&repo, vec![in_progress()]);
+    let (code, out, err) = run(verify_online(&moto, None).args([
+        "--image",
+        &format!("{repo}:v1"),
+        "--scan-timeout",
+        "1s",
+        "--poll-interval",
+        "200ms",
+    ]));
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        err.contains("did not finish within --scan-timeout 1 s (last status: IN_PROGRESS"),
+        "{err}"
+    );
+    assert!(out.is_empty(), "no verdict when nothing was decided");
+}
+
+#[test]
+fn every_page_of_a_2500_finding_scan_is_read_exactly_once() {
+    let moto = Moto::get();
+    let (repo, _) = seeded(&moto, "pages-2500");
+    moto.queue_scans(
+        &repo,
+        vec![scan_result(
+            "COMPLETE",
+            low_basic_findings(2500),
+            vec![],
+            json!({"MEDIUM": 2500}),
+        )],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("pages");
+    let (code, out, err) = run(verify_online(&moto, None)
+        .args(["--image", &format!("{repo}:v1"), "--format", "json"])
+        .arg("--save-findings")
+        .arg(&saved));
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["findings"].as_array().unwrap().len(), 2500);
+    let probes = v["acquisition"]["probes"].as_u64().unwrap();
+    assert_eq!(probes, 2, "a COMPLETE probe and its confirmation");
+    assert_eq!(
+        v["acquisition"]["calls"]["DescribeImageScanFindings"].as_u64().unwrap(),
+        probes + 3,
+        "3 pages of 1000, each once"
+    );
+    assert_eq!(
+        moto.calls(&repo)["calls"]["DescribeImageScanFindings"]
+            .as_u64()
+            .unwrap(),
+        probes + 3,
+        "the peer counted the same"
+    );
+    let mut files: Vec<_> = std::fs::read_dir(&saved)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["page-0001.json", "page-0002.json", "page-0003.json"]);
+
+    // The saved pages replay offline to the identical decision.
+    let (code2, replay) = run_json(
+        bbgate()
+            .args([
+                "verify",
+                "--api-report",
+                "fixtures/api-tests/cck-minimal.ndjson",
+                "--findings",
+            ])
+            .arg(&saved),
+    );
+    assert_eq!(code2, code);
+    assert_eq!(replay["findings"], v["findings"]);
+    assert_eq!(replay["reasons"], v["reasons"]);
+    assert_eq!(replay["image"]["digest"], v["image"]["digest"]);
+}
+
+#[test]
+fn pages_that_disagree_with_the_severity_counts_exit_3() {
+    let moto = Moto::get();
+    let (repo, _) = seeded(&moto, "count-mismatch");
+    moto.queue_scans(
+        &repo,
+        vec![scan_result(
+            "COMPLETE",
+            low_basic_findings(1200),
+            vec![],
+            json!({"MEDIUM": 1201}),
+        )],
+    );
+    let (code, out, err) = run(verify_online(&moto, None).args(["--image", &format!("{repo}:v1")]));
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        err.contains("hold 1200 findings but its findingSeverityCounts sum to 1201"),
+        "{err}"
+    );
+}
+
+#[test]
+fn throttling_that_recovers_and_throttling_that_does_not() {
+    let moto = Moto::get();
+    let (repo, _) = seeded(&moto, "throttle-ok");
+    moto.queue_scans(
+        &repo,
+        vec![scan_result(
+            "COMPLETE",
+            low_basic_findings(2),
+            vec![],
+            json!({"MEDIUM": 2}),
+        )],
+    );
+    moto.fault(
+        "DescribeImageScanFindings",
+        &repo,
+        2,
+        400,
+        "ThrottlingException",
+        "Rate exceeded",
+    );
+    let (code, out, err) = run(verify_online(&moto, None).args(["--image", &format!("{repo}:v1"), "--format", "json"]));
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["acquisition"]["calls"]["DescribeImageScanFindings"],
+        2 + 3,
+        "two throttled attempts, retried, then 2 probes and 1 page"
+    );
+
+    let (repo, _) = seeded(&moto, "throttle-forever");
+    moto.queue_scans(
+        &repo,
+        vec![scan_result(
+            "COMPLETE",
+            low_basic_findings(2),
+            vec![],
+            json!({"MEDIUM": 2}),
+        )],
+    );
+    moto.fault(
+        "DescribeImageScanFindings",
+        &repo,
+        1000,
+        400,
+        "ThrottlingException",
+        "Rate exceeded",
+    );
+    let (code, out, err) = run(verify_online(&moto, None).args(["--image", &format!("{repo}:v1")]));
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        err.contains("ThrottlingException") && err.contains("still throttled after the SDK's retries"),
+        "{err}"
+    );
+
+    let (repo, _) = seeded(&moto, "server-error");
+    moto.queue_scans(
+        &repo,
+        vec![scan_result(
+            "COMPLETE",
+            low_basic_findings(2),
+            vec![],
+            json!({"MEDIUM": 2}),
+        )],
+    );
+    moto.fault(
+        "DescribeImageScanFindings",
+        &repo,
+        1000,
+        500,
+        "ServerException",
+        "internal failure",
+    );
+    let (code, _, err) = run(verify_online(&moto, None).args(["--image", &format!("{repo}:v1")]));
+    assert_eq!(code, 3, "{err}");
+}
+
+#[test]
+fn an_sts_rejection_is_explained() {
+    let moto = Moto::get();
+    let (repo, _) = seeded(&moto, "sts-reject");
+    let role = role("sts-reject");
+    moto.fault(
+        "AssumeRoleWithWebIdentity",
+        &role,
+        1,
+        400,
+        "InvalidIdentityToken",
+        "Couldn't retrieve verification key from your identity provider",
+    );
+    let token = oidc_token(3000);
+    let (code, out, err) =
+        run(verify_online(&moto, Some(&token)).args(["--image", &format!("{repo}:v1"), "--role-arn", &role]));
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        err.contains("STS refused to assume") && err.contains("InvalidIdentityToken") && err.contains("trust policy"),
+        "{err}"
+    );
+    assert!(!err.contains(&token) && !out.contains(&token));
+    let calls = moto.calls(&repo)["calls"].clone();
+    assert_eq!(
+        calls,
+        json!({"CreateRepository": 1, "PutImage": 1}),
+        "only the test's seeding: no ECR call without credentials"
+    );
+}
+
+#[test]
+fn bad_credentials_settings_fail_before_any_call() {
+    let moto = Moto::get();
+    let (repo, _) = seeded(&moto, "bad-settings");
+    let token = oidc_token(3000);
+    let image = format!("{repo}:v1");
+    // A role ARN that is not one (an unset context variable).
+    let (code, _, err) =
+        run(verify_online(&moto, Some(&token)).args(["--image", &image, "--role-arn", "AWS_CIRCLECI_ROLE_ARN"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("is not arn:aws:iam::ACCOUNT:role/NAME"), "{err}");
+    // A role but no token: the job has no context.
+    let (code, _, err) = run(verify_online(&moto, None).args(["--image", &image, "--role-arn", &role("x")]));
+    assert_eq!(code, 2);
+    assert!(err.contains("no OIDC token") && err.contains("context"), "{err}");
+    // An expired token.
+    let expired = oidc_token(-600);
+    let (code, _, err) = run(verify_online(&moto, Some(&expired)).args(["--image", &image, "--role-arn", &role("x")]));
+    assert_eq!(code, 3);
+    assert!(err.contains("expired 10 min ago"), "{err}");
+    // An empty region.
+    let (code, _, err) = run(verify_online(&moto, None)
+        .env("AWS_REGION", "")
+        .args(["--image", &image]));
+    assert_eq!(code, 2);
+    assert!(err.contains("no AWS region"), "{err}");
+    assert_eq!(moto.calls(&repo)["calls"]["DescribeImageScanFindings"], Value::Null);
+}
+
+#[test]
+fn an_image_of_another_bbs_repository_is_refused_before_any_call() {
+    let moto = Moto::get();
+    let repo = &format!("bb/im/{}/security-server", unique("x-road"));
+    moto.create_repository(repo);
+    moto.put_image(repo, "v1", &Moto::image_manifest(repo));
+    let (code, out, err) =
+        run(verify_online(&moto, None).args(["--image", &format!("{repo}:v1"), "--building-block", "payments"]));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("is not one of building block payments's repositories"),
+        "{err}"
+    );
+    assert_eq!(
+        moto.calls(repo)["calls"],
+        json!({"CreateRepository": 1, "PutImage": 1}),
+        "only the test's seeding"
+    );
+}
+
+#[test]
+fn a_basic_registry_without_a_scan_gets_one_started() {
+    let moto = Moto::get();
+    // No queued result: moto itself answers ScanNotFound until StartImageScan, then its stock finding.
+    let (repo, _) = seeded(&moto, "start-scan");
+    let (code, out, err) = run(verify_online(&moto, None).args([
+        "--image",
+        &format!("{repo}:v1"),
+        "--format",
+        "json",
+        "--now",
+        "2099-01-01T00:00:00Z",
+        "--policy",
+        "policies/sandbox.toml",
+    ]));
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}"));
+    assert_eq!(v["acquisition"]["scan_started"], true, "{err}");
+    assert_eq!(v["acquisition"]["registry_scan_type"], "BASIC");
+    assert_eq!(v["acquisition"]["calls"]["StartImageScan"], 1);
+    assert_eq!(code, 1);
+    assert!(!v["findings"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn static_credentials_never_reach_the_output() {
+    let moto = Moto::get();
+    let (repo, _) = seeded(&moto, "static-creds");
+    moto.queue_scans(
+        &repo,
+        vec![scan_result(
+            "COMPLETE",
+            low_basic_findings(1),
+            vec![],
+            json!({"MEDIUM": 1}),
+        )],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (ev, junit) = (dir.path().join("e.json"), dir.path().join("j.xml"));
+    let (code, out, err) = run(verify_online(&moto, None)
+        .args(["--image", &format!("{repo}:v1"), "--format", "json"])
+        .arg("--evidence")
+        .arg(&ev)
+        .arg("--junit")
+        .arg(&junit));
+    assert_eq!(code, 0, "{err}");
+    for text in [
+        out,
+        err,
+        std::fs::read_to_string(&ev).unwrap(),
+        std::fs::read_to_string(&junit).unwrap(),
+    ] {
+        assert!(!text.contains(STATIC_SECRET));
+    }
+}
