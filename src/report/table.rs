@@ -31,6 +31,18 @@ pub fn render(ctx: &Context) -> String {
         ctx.policy.location,
         &ctx.policy.sha256[..12]
     );
+    if let Some(a) = ctx.acquisition {
+        let calls: Vec<String> = a.calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        let _ = writeln!(
+            out,
+            "fetched from ECR as {} · waited {:.1} s for the scan ({} status reads{}) · AWS calls: {}",
+            a.identity.assumed_role.as_deref().unwrap_or(a.identity.method),
+            a.scan_wait_seconds,
+            a.probes,
+            if a.scan_started { ", scan started by bbgate" } else { "" },
+            calls.join(", ")
+        );
+    }
     out.push('\n');
 
     let mut shown: Vec<_> = d
