@@ -528,3 +528,29 @@ fn static_credentials_never_reach_the_output() {
         assert!(!text.contains(STATIC_SECRET));
     }
 }
+
+#[test]
+fn findings_that_grow_after_complete_are_read_again_until_they_hold_still() {
+    // ECR has said COMPLETE before all findings existed (counts 2 -> 3): decide only on the settled scan.
+    let moto = Moto::get();
+    let (repo, _) = seeded(&moto, "growing");
+    moto.queue_scans(
+        &repo,
+        vec![
+            scan_result("COMPLETE", low_basic_findings(2), vec![], json!({"MEDIUM": 2})),
+            scan_result("COMPLETE", low_basic_findings(3), vec![], json!({"MEDIUM": 3})),
+        ],
+    );
+    let (code, out, err) = run(verify_online(&moto, None).args(["--image", &format!("{repo}:v1"), "--format", "json"]));
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["findings"].as_array().unwrap().len(),
+        3,
+        "decided on the settled scan"
+    );
+    assert!(
+        err.contains("the scan changed while it was read; reading it again"),
+        "{err}"
+    );
+}

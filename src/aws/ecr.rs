@@ -75,9 +75,10 @@ pub struct Acquisition {
     pub source: &'static str,
 }
 
-/// One page read from ECR: its raw bytes and what they parse to.
+/// One page read from ECR: its raw bytes, their sha256, and what they parse to.
 pub struct RawPage {
     pub bytes: Vec<u8>,
+    pub sha256: String,
     pub page: Page,
 }
 
@@ -256,14 +257,15 @@ async fn probe(ecr: &Client, registry_id: Option<&str>, repository: &str, digest
     }))
 }
 
-/// Every page of the scan at 1000 a page, each read once; the raw bytes parsed by the offline parser.
+/// Every page of the scan at 1000 a page, each read once; the raw bytes parsed (by the offline parser) and
+/// hashed on a blocking thread while the next page is fetched.
 async fn read_pages(ecr: &Client, registry_id: Option<&str>, repository: &str, digest: &str) -> Result<Vec<RawPage>> {
     let capture = CaptureBody::default();
-    let mut pages = Vec::new();
+    let mut parsing = Vec::new();
     let mut token: Option<String> = None;
     let mut seen_tokens = std::collections::HashSet::new();
     loop {
-        let n = pages.len() + 1;
+        let n = parsing.len() + 1;
         let out = ecr
             .describe_image_scan_findings()
             .set_registry_id(registry_id.map(str::to_owned))
@@ -280,11 +282,14 @@ async fn read_pages(ecr: &Client, registry_id: Option<&str>, repository: &str, d
             .take()
             .ok_or_else(|| Error::Undecidable(format!("ECR page {n}: the response body was not captured")))?;
         let label = format!("ecr:DescribeImageScanFindings/{repository}@{digest}/page-{n}");
-        let page = parse_page(Path::new(&label), &bytes)
-            .map_err(|e| Error::Undecidable(format!("ECR answered a page bbgate cannot read: {e}")))?;
-        pages.push(RawPage { bytes, page });
+        parsing.push(tokio::task::spawn_blocking(move || {
+            let page = parse_page(Path::new(&label), &bytes)
+                .map_err(|e| Error::Undecidable(format!("ECR answered a page bbgate cannot read: {e}")))?;
+            let sha256 = crate::policy::sha256_hex(&bytes);
+            Ok::<_, Error>(RawPage { bytes, sha256, page })
+        }));
         match out.next_token().filter(|t| !t.is_empty()) {
-            None => return Ok(pages),
+            None => break,
             Some(t) if !seen_tokens.insert(t.to_owned()) => {
                 return Err(Error::Undecidable(format!(
                     "ECR returned the nextToken of an earlier page again at page {n}: the pages would repeat"
@@ -296,6 +301,14 @@ async fn read_pages(ecr: &Client, registry_id: Option<&str>, repository: &str, d
             Some(t) => token = Some(t.to_owned()),
         }
     }
+    let mut pages = Vec::with_capacity(parsing.len());
+    for task in parsing {
+        pages.push(
+            task.await
+                .map_err(|e| Error::Undecidable(format!("parsing a page failed: {e}")))??,
+        );
+    }
+    Ok(pages)
 }
 
 fn total(counts: &BTreeMap<String, i32>) -> i64 {
@@ -316,7 +329,6 @@ pub async fn acquire(
     let mut probes = 0u32;
     let mut scan_started = false;
     let mut registry_scan_type = None;
-    let mut last: Option<Probe> = None;
     let mut last_status: String;
     loop {
         probes += 1;
@@ -346,7 +358,6 @@ pub async fn acquire(
                         Err(e) => return Err(ecr_error("StartImageScan", e)),
                     }
                 }
-                last = None;
                 continue;
             }
             None => last_status = "no scan yet".into(),
@@ -358,9 +369,21 @@ pub async fn acquire(
                 );
                 match p.status.as_str() {
                     "COMPLETE" | "ACTIVE" => {
-                        if last.as_ref() == Some(&p) {
-                            let pages = read_pages(ecr, registry_id, repository, digest).await?;
-                            check_read(&pages, &p)?;
+                        // Read every page now, then confirm with a second status read at least a settle delay
+                        // after the first: all three must agree (ECR has said COMPLETE before all findings
+                        // existed). The full read usually outlasts the settle delay, so it costs no wall time.
+                        let first_seen = Instant::now();
+                        let pages = read_pages(ecr, registry_id, repository, digest).await?;
+                        let agrees = check_read(&pages, &p);
+                        if let Some(rest) = wait.poll_interval.checked_sub(first_seen.elapsed()) {
+                            tokio::time::sleep(rest).await;
+                        }
+                        probes += 1;
+                        let confirm = probe(ecr, registry_id, repository, digest).await?;
+                        if confirm.as_ref() == Some(&p) {
+                            // The scan held still: pages that contradict its counts are a hard failure, not a
+                            // reason to read again.
+                            agrees?;
                             return Ok(Scanned {
                                 registry_id: pages[0]
                                     .page
@@ -378,12 +401,10 @@ pub async fn acquire(
                                 waited: started.elapsed(),
                             });
                         }
-                        // Settle, then confirm with a second probe before the full read.
-                        last = Some(p);
                         if started.elapsed() + wait.poll_interval > wait.timeout {
-                            return Err(timeout(wait, &last_status));
+                            return Err(timeout(wait, "the scan kept changing while it was read"));
                         }
-                        tokio::time::sleep(wait.poll_interval).await;
+                        eprintln!("bbgate: the scan changed while it was read; reading it again");
                         continue;
                     }
                     "IN_PROGRESS" | "PENDING" => {}
@@ -410,7 +431,6 @@ pub async fn acquire(
                         )));
                     }
                 }
-                last = None;
             }
         }
         if started.elapsed() + delay > wait.timeout {

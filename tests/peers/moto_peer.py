@@ -128,25 +128,30 @@ class Peer:
             token = params.get("nextToken")
             if not token:
                 entry["read"] = min(entry["read"] + 1, len(entry["results"]) - 1)
-            result = api_timestamps(json.loads(json.dumps(entry["results"][max(entry["read"], 0)])))
+            base = entry["results"][max(entry["read"], 0)]
         offset = int(token) if token else 0
         size = int(params.get("maxResults") or 100)
+        # Copy only what this page holds: the queued result may have 50k findings.
+        result = {k: v for k, v in base.items() if k != "imageScanFindings"}
         result.setdefault("registryId", params.get("registryId") or "123456789012")
         result.setdefault("repositoryName", repo)
         image_id = dict(params.get("imageId") or {})
         image_id.update(result.get("imageId") or {})
         result["imageId"] = image_id
-        findings = result.get("imageScanFindings")
+        findings = base.get("imageScanFindings")
         if findings is not None:
-            items = [("findings", f) for f in findings.get("findings", [])]
-            items += [("enhancedFindings", f) for f in findings.get("enhancedFindings", [])]
-            page = items[offset:offset + size]
-            for kind in ("findings", "enhancedFindings"):
-                if kind in findings:
-                    findings[kind] = [f for k, f in page if k == kind]
-            if offset + size < len(items):
+            basic = findings.get("findings", [])
+            enhanced = findings.get("enhancedFindings", [])
+            page = {k: v for k, v in findings.items() if k not in ("findings", "enhancedFindings")}
+            if "findings" in findings:
+                page["findings"] = basic[offset:offset + size]
+            if "enhancedFindings" in findings:
+                start = max(0, offset - len(basic))
+                page["enhancedFindings"] = enhanced[start:start + size - len(page.get("findings", []))]
+            result["imageScanFindings"] = page
+            if offset + size < len(basic) + len(enhanced):
                 result["nextToken"] = str(offset + size)
-        body = json.dumps(result).encode()
+        body = json.dumps(api_timestamps(result)).encode()
         start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))])
         return [body]
 
