@@ -17,6 +17,21 @@ fn seeded(moto: &Moto, name: &str) -> (String, String) {
     (repo, digest)
 }
 
+/// A seeded image whose scan is COMPLETE with `n` findings below the sign-off band (a passing scan).
+fn seeded_passing(moto: &Moto, name: &str, n: usize) -> String {
+    let (repo, _) = seeded(moto, name);
+    moto.queue_scans(
+        &repo,
+        vec![scan_result(
+            "COMPLETE",
+            low_basic_findings(n),
+            vec![],
+            json!({"MEDIUM": n}),
+        )],
+    );
+    repo
+}
+
 fn enhanced_edge_cases() -> (Vec<Value>, Value) {
     let f = fixture_findings("fixtures/ecr/enhanced-edge-cases.json", "enhancedFindings");
     (
@@ -240,16 +255,7 @@ fn a_scan_that_never_finishes_times_out_with_exit_3() {
 #[test]
 fn every_page_of_a_2500_finding_scan_is_read_exactly_once() {
     let moto = Moto::get();
-    let (repo, _) = seeded(&moto, "pages-2500");
-    moto.queue_scans(
-        &repo,
-        vec![scan_result(
-            "COMPLETE",
-            low_basic_findings(2500),
-            vec![],
-            json!({"MEDIUM": 2500}),
-        )],
-    );
+    let repo = seeded_passing(&moto, "pages-2500", 2500);
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("pages");
     let (code, out, err) = run(verify_online(&moto, None)
@@ -321,16 +327,7 @@ fn pages_that_disagree_with_the_severity_counts_exit_3() {
 #[test]
 fn throttling_that_recovers_and_throttling_that_does_not() {
     let moto = Moto::get();
-    let (repo, _) = seeded(&moto, "throttle-ok");
-    moto.queue_scans(
-        &repo,
-        vec![scan_result(
-            "COMPLETE",
-            low_basic_findings(2),
-            vec![],
-            json!({"MEDIUM": 2}),
-        )],
-    );
+    let repo = seeded_passing(&moto, "throttle-ok", 2);
     moto.fault(
         "DescribeImageScanFindings",
         &repo,
@@ -348,16 +345,7 @@ fn throttling_that_recovers_and_throttling_that_does_not() {
         "two throttled attempts, retried, then 2 probes and 1 page"
     );
 
-    let (repo, _) = seeded(&moto, "throttle-forever");
-    moto.queue_scans(
-        &repo,
-        vec![scan_result(
-            "COMPLETE",
-            low_basic_findings(2),
-            vec![],
-            json!({"MEDIUM": 2}),
-        )],
-    );
+    let repo = seeded_passing(&moto, "throttle-forever", 2);
     moto.fault(
         "DescribeImageScanFindings",
         &repo,
@@ -373,16 +361,7 @@ fn throttling_that_recovers_and_throttling_that_does_not() {
         "{err}"
     );
 
-    let (repo, _) = seeded(&moto, "server-error");
-    moto.queue_scans(
-        &repo,
-        vec![scan_result(
-            "COMPLETE",
-            low_basic_findings(2),
-            vec![],
-            json!({"MEDIUM": 2}),
-        )],
-    );
+    let repo = seeded_passing(&moto, "server-error", 2);
     moto.fault(
         "DescribeImageScanFindings",
         &repo,
@@ -500,16 +479,7 @@ fn a_basic_registry_without_a_scan_gets_one_started() {
 #[test]
 fn static_credentials_never_reach_the_output() {
     let moto = Moto::get();
-    let (repo, _) = seeded(&moto, "static-creds");
-    moto.queue_scans(
-        &repo,
-        vec![scan_result(
-            "COMPLETE",
-            low_basic_findings(1),
-            vec![],
-            json!({"MEDIUM": 1}),
-        )],
-    );
+    let repo = seeded_passing(&moto, "static-creds", 1);
     let dir = tempfile::tempdir().unwrap();
     let (ev, junit) = (dir.path().join("e.json"), dir.path().join("j.xml"));
     let (code, out, err) = run(verify_online(&moto, None)

@@ -223,16 +223,24 @@ struct Probe {
     counts: BTreeMap<String, i32>,
 }
 
-/// One `maxResults=1` read: the scan's status and counts. None: there is no scan (ScanNotFoundException).
-async fn probe(ecr: &Client, registry_id: Option<&str>, repository: &str, digest: &str) -> Result<Option<Probe>> {
-    let out = ecr
-        .describe_image_scan_findings()
+/// DescribeImageScanFindings for one digest, `max` findings a page.
+fn findings_request(
+    ecr: &Client,
+    registry_id: Option<&str>,
+    repository: &str,
+    digest: &str,
+    max: i32,
+) -> aws_sdk_ecr::operation::describe_image_scan_findings::builders::DescribeImageScanFindingsFluentBuilder {
+    ecr.describe_image_scan_findings()
         .set_registry_id(registry_id.map(str::to_owned))
         .repository_name(repository)
         .image_id(ImageIdentifier::builder().image_digest(digest).build())
-        .max_results(1)
-        .send()
-        .await;
+        .max_results(max)
+}
+
+/// One `maxResults=1` read: the scan's status and counts. None: there is no scan (ScanNotFoundException).
+async fn probe(ecr: &Client, registry_id: Option<&str>, repository: &str, digest: &str) -> Result<Option<Probe>> {
+    let out = findings_request(ecr, registry_id, repository, digest, 1).send().await;
     let out = match out {
         Ok(o) => o,
         Err(e) if e.code() == Some("ScanNotFoundException") => return Ok(None),
@@ -266,12 +274,7 @@ async fn read_pages(ecr: &Client, registry_id: Option<&str>, repository: &str, d
     let mut seen_tokens = std::collections::HashSet::new();
     loop {
         let n = parsing.len() + 1;
-        let out = ecr
-            .describe_image_scan_findings()
-            .set_registry_id(registry_id.map(str::to_owned))
-            .repository_name(repository)
-            .image_id(ImageIdentifier::builder().image_digest(digest).build())
-            .max_results(1000)
+        let out = findings_request(ecr, registry_id, repository, digest, 1000)
             .set_next_token(token.clone())
             .customize()
             .interceptor(capture.clone())
