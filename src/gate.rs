@@ -207,14 +207,7 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
     let mut warnings = Vec::new();
 
     // A BB is judged on its own images only.
-    if !bb.owns_repository(&scan.image.repository) {
-        reasons.push(format!(
-            "repository {} is not one of building block {}'s repositories ({}): a building block is judged on its own images only",
-            scan.image.repository,
-            bb.name,
-            bb.repositories.join(", ")
-        ));
-    }
+    reasons.extend(bb.refuse_foreign(&scan.image.repository));
     check_scan(policy, scan, now, &mut reasons);
 
     // Sign-offs for this building block, by vulnerability id.
@@ -350,7 +343,7 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
             summary.expired.push(entry(None));
             continue;
         }
-        if live(s) && days_between(today, s.expires) <= policy.signoffs.warn_before_days {
+        if live(s) && crate::policy::days_between(today, s.expires) <= policy.signoffs.warn_before_days {
             summary.expiring.push(entry(None));
         }
         if let Some(r) = &u.rejected {
@@ -405,8 +398,9 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
     }
 }
 
-fn days_between(from: Date, to: Date) -> i64 {
-    from.until(to).map_or(i64::MAX, |s| i64::from(s.get_days()))
+/// Whole days from `then` to `now` (how old a scan or a report is).
+fn age_days(now: Timestamp, then: Timestamp) -> i64 {
+    (now.as_second() - then.as_second()) / 86_400
 }
 
 fn matches(s: &SignOff, f: &Finding, digest: &str) -> bool {
@@ -476,7 +470,7 @@ fn check_scan(policy: &Policy, scan: &Scan, now: Timestamp, reasons: &mut Vec<St
             "the scan completed at {t}, after the decision time {now}: check --now and the clock"
         )),
         Some(t) => {
-            let age_days = (now.as_second() - t.as_second()) / 86_400;
+            let age_days = age_days(now, t);
             if age_days > policy.scan.max_age_days {
                 reasons.push(format!(
                     "the scan completed {age_days} days ago ({t}), more than [scan] max_age_days = {}: rescan the image",
@@ -532,7 +526,7 @@ fn judge_api_tests(policy: &Policy, runs: &[TestRun], now: Timestamp, reasons: &
                         run.source
                     ));
                 }
-                Some(t) if (now.as_second() - t.as_second()) / 86_400 > max => {
+                Some(t) if age_days(now, t) > max => {
                     ok = false;
                     reasons.push(format!(
                         "API test report {} is from {t}, older than [api_tests] max_age_days = {max}",

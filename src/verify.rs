@@ -51,7 +51,7 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 
 /// Read, hash and parse findings pages on every core, keeping their order. Each worker reuses one
 /// buffer: a fresh 1-2 MB allocation per page costs more in page faults than the parse itself.
-fn read_pages(paths: &[PathBuf]) -> Result<Vec<(ecr::Page, FileDigest)>> {
+fn read_page_files(paths: &[PathBuf]) -> Result<Vec<(ecr::Page, FileDigest)>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4)
@@ -135,7 +135,7 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
     }));
     let signoff_files = signoff::load_files(&args.policy.signoffs, &policy);
     let (pages_and_digests, online) = match &args.image {
-        None => (expand(&args.findings).and_then(|paths| read_pages(&paths)), None),
+        None => (expand(&args.findings).and_then(|paths| read_page_files(&paths)), None),
         Some(image) => {
             // Every problem of the local inputs at once, before anything is fetched.
             if runs_and_digests.is_err() || signoff_files.is_err() {
@@ -231,13 +231,8 @@ fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Fetched> {
     use crate::aws::{self, CallCounter, credentials, ecr as aws_ecr};
     let spec: aws::ImageSpec = image.parse()?;
     let bb = policy.select_building_block(args.building_block.as_deref(), &spec.repository)?;
-    if !bb.owns_repository(&spec.repository) {
-        return Err(Error::Denied(format!(
-            "repository {} is not one of building block {}'s repositories ({}): a building block is judged on its own images only",
-            spec.repository,
-            bb.name,
-            bb.repositories.join(", ")
-        )));
+    if let Some(refusal) = bb.refuse_foreign(&spec.repository) {
+        return Err(Error::Denied(refusal));
     }
     let region = aws::region(&spec)?;
     let wait = aws_ecr::Wait {
@@ -281,6 +276,16 @@ fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Fetched> {
     if let Some(dir) = &args.save_findings {
         std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
     }
+    // The registry host: the one named in --image, else the account ECR answered with.
+    let account = scanned
+        .pages
+        .first()
+        .and_then(|p| p.page.scan.image.registry_id.clone())
+        .or(spec.account.clone());
+    let registry = spec
+        .registry
+        .clone()
+        .or_else(|| account.map(|a| format!("{a}.dkr.ecr.{region}.amazonaws.com")));
     let mut pages_and_digests = Vec::with_capacity(scanned.pages.len());
     for (i, raw) in scanned.pages.into_iter().enumerate() {
         let label = match &args.save_findings {
@@ -299,9 +304,6 @@ fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Fetched> {
             },
         ));
     }
-    let registry = spec.registry.clone().or_else(|| {
-        (!scanned.registry_id.is_empty()).then(|| format!("{}.dkr.ecr.{region}.amazonaws.com", scanned.registry_id))
-    });
     Ok(Fetched {
         pages_and_digests,
         acquisition: aws_ecr::Acquisition {

@@ -83,8 +83,6 @@ pub struct RawPage {
 }
 
 pub struct Scanned {
-    pub registry_id: String,
-    pub digest: String,
     pub pages: Vec<RawPage>,
     pub probes: u32,
     pub scan_started: bool,
@@ -388,15 +386,6 @@ pub async fn acquire(
                             // reason to read again.
                             agrees?;
                             return Ok(Scanned {
-                                registry_id: pages[0]
-                                    .page
-                                    .scan
-                                    .image
-                                    .registry_id
-                                    .clone()
-                                    .or(registry_id.map(str::to_owned))
-                                    .unwrap_or_default(),
-                                digest: digest.to_owned(),
                                 pages,
                                 probes,
                                 scan_started,
@@ -414,8 +403,6 @@ pub async fn acquire(
                     "FAILED" | "UNSUPPORTED_IMAGE" | "SCAN_ELIGIBILITY_EXPIRED" | "IMAGE_ARCHIVED" => {
                         let pages = read_pages(ecr, registry_id, repository, digest).await?;
                         return Ok(Scanned {
-                            registry_id: registry_id.unwrap_or_default().to_owned(),
-                            digest: digest.to_owned(),
                             pages,
                             probes,
                             scan_started,

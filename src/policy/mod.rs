@@ -88,6 +88,18 @@ impl BuildingBlock {
     pub fn owns_repository(&self, repository: &str) -> bool {
         self.matcher.is_match(repository)
     }
+
+    /// Why an image of `repository` may not be judged as this building block's, if it may not.
+    pub fn refuse_foreign(&self, repository: &str) -> Option<String> {
+        (!self.owns_repository(repository)).then(|| {
+            format!(
+                "repository {repository} is not one of building block {}'s repositories ({}): a building block is \
+                 judged on its own images only",
+                self.name,
+                self.repositories.join(", ")
+            )
+        })
+    }
 }
 
 /// Where the policy came from, for messages and the evidence.
@@ -454,6 +466,11 @@ pub fn is_dns_label(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
+}
+
+/// Whole days from `from` to `to` (negative when `to` is earlier).
+pub fn days_between(from: jiff::civil::Date, to: jiff::civil::Date) -> i64 {
+    from.until(to).map_or(i64::MAX, |span| i64::from(span.get_days()))
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

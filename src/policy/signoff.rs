@@ -186,7 +186,7 @@ pub fn parse(path: &Path, src: &str, policy: &Policy) -> Result<Vec<SignOff>> {
         let approved_on = date(r.approved_on, "approved_on", &mut bad);
         let expires = date(r.expires, "expires", &mut bad);
         if let (Some(on), Some(exp)) = (approved_on, expires) {
-            let days = on.until(exp).map_or(i64::MAX, |span| i64::from(span.get_days()));
+            let days = super::days_between(on, exp);
             if exp < on {
                 bad(None, format!("sign-off {id}: expires {exp} is before approved_on {on}"));
             } else if days > policy.signoffs.max_validity_days {
