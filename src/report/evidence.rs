@@ -128,11 +128,17 @@ pub fn canonical(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
-fn hmac_hex(key: &[u8], bytes: &[u8]) -> String {
+/// An HMAC-SHA256 over `bytes`.
+fn hmac(key: &[u8], bytes: &[u8]) -> HmacSha256 {
+    // HMAC accepts keys of any length (long ones are hashed), so this cannot fail.
     let mut mac =
         <HmacSha256 as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     mac.update(bytes);
-    hex::encode(mac.finalize().into_bytes())
+    mac
+}
+
+fn hmac_hex(key: &[u8], bytes: &[u8]) -> String {
+    hex::encode(hmac(key, bytes).finalize().into_bytes())
 }
 
 #[derive(Serialize)]
@@ -186,11 +192,8 @@ pub fn open(path: &str, bytes: &[u8], key: Option<&[u8]>) -> Result<Value> {
                     "{path}: evidence carries no HMAC, but {KEY_ENV} is set: it was not written by a trusted bbgate run"
                 ))
             })?;
-        let mut m = <HmacSha256 as KeyInit>::new_from_slice(key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        m.update(&canon);
         let expected = hex::decode(mac).map_err(|_| Error::invalid(format!("{path}: evidence HMAC is not hex")))?;
-        m.verify_slice(&expected).map_err(|_| {
+        hmac(key, &canon).verify_slice(&expected).map_err(|_| {
             Error::invalid(format!(
                 "{path}: evidence HMAC does not match: altered, or written with another {KEY_ENV}"
             ))
