@@ -22,6 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Decide on a BB image from its ECR scan, its API test reports and its sign-offs.
     Verify(Box<VerifyArgs>),
+    /// Push an image (OCI layout or docker-archive) to a registry without Docker, and print its digest.
+    Push(Box<PushArgs>),
     /// Work with the policy and sign-off files.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -71,6 +73,13 @@ pub struct VerifyArgs {
     /// First wait between scan status reads, doubled up to 30 s; also the settle delay before deciding.
     #[arg(long, value_name = "DUR", default_value = "2s")]
     pub poll_interval: jiff::SignedDuration,
+    /// Push this image first (oci:DIR[:TAG] or docker-archive:FILE) to --image's repository and tag with ECR
+    /// credentials, then judge exactly the digest pushed.
+    #[arg(long, value_name = "SOURCE", requires = "image")]
+    pub push_from: Option<String>,
+    /// With --push-from: send registry calls here instead of the ECR host (a VPC endpoint alias or mirror).
+    #[arg(long, env = "BBGATE_REGISTRY_URL", value_name = "URL", requires = "push_from")]
+    pub registry_url: Option<String>,
     /// Write each raw findings page of the read decided on into DIR (replay with --findings DIR).
     #[arg(long, value_name = "DIR", requires = "image")]
     pub save_findings: Option<PathBuf>,
@@ -106,4 +115,51 @@ pub struct VerifyArgs {
 pub struct PolicyCheckArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
+}
+
+/// How `bbgate push` authenticates to the registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RegistryAuthMode {
+    /// ECR hosts: `ecr`; others: `docker-config`.
+    Auto,
+    /// ECR GetAuthorizationToken with the AWS credentials verify uses (CircleCI OIDC included).
+    Ecr,
+    /// `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` (`auths` entries; anonymous when none).
+    DockerConfig,
+    Anonymous,
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// The image: oci:DIR[:TAG] (OCI image layout) or docker-archive:FILE (`docker save` output).
+    #[arg(long, value_name = "SOURCE")]
+    pub from: String,
+    /// Where to: HOST/REPOSITORY:TAG, e.g. 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/x:1.2.
+    #[arg(long, value_name = "REF")]
+    pub to: String,
+    /// Speak plain HTTP to the registry: only for test registries on 127.0.0.1.
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Send registry calls to this URL instead of the reference's host (a mirror or VPC endpoint alias;
+    /// http:// only on 127.0.0.1). The reference, the policy check and the auth mode still use the host.
+    #[arg(long, env = "BBGATE_REGISTRY_URL", value_name = "URL")]
+    pub registry_url: Option<String>,
+    /// How to authenticate.
+    #[arg(long, value_enum, default_value_t = RegistryAuthMode::Auto)]
+    pub auth: RegistryAuthMode,
+    /// Role to assume with the CircleCI OIDC token for ECR auth [env: BBGATE_ROLE_ARN, else AWS_ROLE_ARN].
+    #[arg(long, env = "BBGATE_ROLE_ARN", value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// STS session name for ECR auth.
+    #[arg(long, value_name = "NAME")]
+    pub session_name: Option<String>,
+    /// Policy file: the repository must belong to the building block [default: ./policies/sandbox.toml, else built-in].
+    #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The policy's [[building_block]] pushing [default: the one whose repositories match].
+    #[arg(long, env = "BBGATE_BUILDING_BLOCK", value_name = "NAME")]
+    pub building_block: Option<String>,
+    /// Output on stdout: one line for people, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "BBGATE_FORMAT")]
+    pub format: Format,
 }

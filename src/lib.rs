@@ -11,5 +11,6 @@ pub mod error;
 pub mod findings;
 pub mod gate;
 pub mod policy;
+pub mod push;
 pub mod report;
 pub mod verify;

@@ -15,14 +15,15 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Verify(args) => bbgate::verify::run(args),
         Command::Policy(PolicyCommand::Check(args)) => bbgate::verify::policy_check(args),
+        Command::Push(args) => bbgate::push::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let label = if e.exit_code() == exit::UNDECIDABLE {
-                "could not decide"
-            } else {
-                "invalid input"
+            let label = match e.exit_code() {
+                exit::UNDECIDABLE => "could not decide",
+                exit::DENY => "denied",
+                _ => "invalid input",
             };
             for line in e.to_string().lines() {
                 eprintln!("bbgate: {label}: {line}");

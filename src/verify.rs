@@ -234,16 +234,22 @@ fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Fetched> {
     if let Some(refusal) = bb.refuse_foreign(&spec.repository) {
         return Err(Error::Denied(refusal));
     }
-    let region = aws::region(&spec)?;
+    let region = aws::region(spec.region.as_deref())?;
+    // The image to push is read and checked before any AWS call; it needs a tag to push to.
+    let pushing = match &args.push_from {
+        Some(source) if spec.tag.is_none() || spec.digest.is_some() => {
+            return Err(Error::invalid(format!(
+                "--push-from {source}: give --image as REPO:TAG (the tag pushed to); the digest comes from the push"
+            )));
+        }
+        Some(source) => Some(crate::push::source::load(source)?),
+        None => None,
+    };
     let wait = aws_ecr::Wait {
         timeout: duration(args.scan_timeout, "--scan-timeout")?,
         poll_interval: duration(args.poll_interval, "--poll-interval")?,
     };
-    let role = args
-        .role_arn
-        .clone()
-        .or_else(|| std::env::var("AWS_ROLE_ARN").ok())
-        .filter(|r| !r.is_empty());
+    let role = credentials::role_arn(args.role_arn.as_deref());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -261,18 +267,40 @@ fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Fetched> {
         )
         .await?;
         let client = aws_ecr::client(&conf, &calls);
-        let digest = aws_ecr::resolve(
-            &client,
-            spec.account.as_deref(),
-            &spec.repository,
-            spec.tag.as_deref(),
-            spec.digest.as_deref(),
-        )
-        .await?;
+        let (digest, pushed) = match &pushing {
+            Some(image) => {
+                let (auth, own_host) = crate::push::ecr_auth(&client).await?;
+                let host = spec.registry.clone().unwrap_or(own_host);
+                let target = crate::push::Target {
+                    host: host.clone(),
+                    repository: spec.repository.clone(),
+                    tag: spec.tag.clone().unwrap_or_default(),
+                };
+                let endpoint = crate::push::Endpoint::resolve(&host, args.registry_url.as_deref(), false)?;
+                let report =
+                    crate::push::push_image(image, &target, &endpoint, &auth, "ECR authorization token").await?;
+                eprintln!(
+                    "bbgate: pushed {} ({} blobs uploaded)",
+                    report.reference, report.blobs_uploaded
+                );
+                (report.digest.clone(), Some(report))
+            }
+            None => (
+                aws_ecr::resolve(
+                    &client,
+                    spec.account.as_deref(),
+                    &spec.repository,
+                    spec.tag.as_deref(),
+                    spec.digest.as_deref(),
+                )
+                .await?,
+                None,
+            ),
+        };
         let scanned = aws_ecr::acquire(&client, spec.account.as_deref(), &spec.repository, &digest, wait).await?;
-        Ok::<_, Error>((scanned, identity))
+        Ok::<_, Error>((scanned, identity, pushed))
     });
-    let (scanned, identity) = scanned?;
+    let (scanned, identity, pushed) = scanned?;
     if let Some(dir) = &args.save_findings {
         std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
     }
@@ -310,6 +338,7 @@ fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Fetched> {
             calls: calls.snapshot(),
             identity,
             probes: scanned.probes,
+            push: pushed,
             registry_scan_type: scanned.registry_scan_type,
             scan_started: scanned.scan_started,
             scan_wait_seconds: (scanned.waited.as_secs_f64() * 1000.0).round() / 1000.0,

@@ -133,6 +133,14 @@ pub struct Identity {
     pub session_name: Option<String>,
 }
 
+/// The role to assume: the flag (or BBGATE_ROLE_ARN), else AWS_ROLE_ARN; none means the standard chain.
+pub fn role_arn(explicit: Option<&str>) -> Option<String> {
+    explicit
+        .map(str::to_owned)
+        .or_else(|| std::env::var("AWS_ROLE_ARN").ok())
+        .filter(|r| !r.is_empty())
+}
+
 /// Build the SDK config: OIDC -> STS when a role ARN is given, else the standard chain.
 pub async fn sdk_config(
     region: &str,

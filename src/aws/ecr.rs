@@ -69,6 +69,9 @@ pub struct Acquisition {
     pub calls: BTreeMap<String, u32>,
     pub identity: super::credentials::Identity,
     pub probes: u32,
+    /// `--push-from`: what was pushed before the scan was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push: Option<crate::push::PushReport>,
     pub registry_scan_type: Option<String>,
     pub scan_started: bool,
     pub scan_wait_seconds: f64,

@@ -143,12 +143,12 @@ pub fn is_region(r: &str) -> bool {
 
 /// The region to call: the image URI's (authoritative for ECR), else AWS_REGION / AWS_DEFAULT_REGION.
 /// Never the instance metadata service: with no region, this is a configuration error.
-pub fn region(spec: &ImageSpec) -> Result<String> {
+pub fn region(from_uri: Option<&str>) -> Result<String> {
     let env = std::env::var("AWS_REGION")
         .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
         .ok()
         .filter(|r| !r.is_empty());
-    let region = spec.region.clone().or(env).ok_or_else(|| {
+    let region = from_uri.map(str::to_owned).or(env).ok_or_else(|| {
         Error::invalid(
             "no AWS region: set AWS_REGION, or give the full image URI (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG)",
         )

@@ -2,6 +2,7 @@
 //! Shared helpers for the CLI tests: run the real binary with a clean environment.
 
 pub mod peer;
+pub mod registry;
 
 use assert_cmd::Command;
 use serde_json::Value;

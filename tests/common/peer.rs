@@ -200,9 +200,9 @@ pub fn fixture_findings(path: &str, key: &str) -> Vec<Value> {
     v["imageScanFindings"][key].as_array().unwrap().clone()
 }
 
-/// `bbgate verify --image …` against the peer: endpoint, region, no metadata service, and nothing from the
-/// machine's AWS or CircleCI settings. With `oidc`, a CircleCI token; else static keys (the standard chain).
-pub fn verify_online(moto: &Moto, oidc: Option<&str>) -> assert_cmd::Command {
+/// `bbgate` aimed at the peer: endpoint, region, no metadata service, and nothing from the machine's AWS or
+/// CircleCI settings. With `oidc`, a CircleCI token; else static keys (the standard chain).
+pub fn aws_command(moto: &Moto, oidc: Option<&str>) -> assert_cmd::Command {
     let mut cmd = super::bbgate();
     for (k, _) in std::env::vars() {
         if k.starts_with("AWS_") {
@@ -221,6 +221,12 @@ pub fn verify_online(moto: &Moto, oidc: Option<&str>) -> assert_cmd::Command {
                 .env("AWS_SECRET_ACCESS_KEY", STATIC_SECRET);
         }
     }
+    cmd
+}
+
+/// `bbgate verify --image …` against the peer, with a passing API report.
+pub fn verify_online(moto: &Moto, oidc: Option<&str>) -> assert_cmd::Command {
+    let mut cmd = aws_command(moto, oidc);
     cmd.args([
         "verify",
         "--poll-interval",

@@ -1,0 +1,374 @@
+//! `bbgate push`: put an image built earlier in the pipeline into a registry through the distribution API
+//! (no Docker daemon), and report the digest that verify and deploy then use. The registry client is
+//! `oci-client`; bbgate adds the source formats, the policy check, the credentials and a read-back of the digest.
+
+pub mod auth;
+pub mod source;
+
+use crate::aws::{self, CallCounter, credentials};
+use crate::cli::{Format, PushArgs, RegistryAuthMode};
+use crate::error::{Error, Result, exit};
+use crate::policy::Policy;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use serde::Serialize;
+use source::Image;
+
+/// `HOST/REPO:TAG`: where the image goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub repository: String,
+    pub tag: String,
+}
+
+impl std::str::FromStr for Target {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |why: &str| Error::invalid(format!("--to {s:?}: {why}"));
+        let (host, rest) = s
+            .split_once('/')
+            .filter(|(h, _)| h.contains('.') || h.contains(':') || *h == "localhost")
+            .ok_or_else(|| bad("give a full reference HOST/REPOSITORY:TAG, with the registry host"))?;
+        if rest.contains('@') {
+            return Err(bad(
+                "push to a tag (HOST/REPOSITORY:TAG); the digest is what the push reports",
+            ));
+        }
+        let (repository, tag) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| bad("name a tag (HOST/REPOSITORY:TAG); bbgate does not assume :latest"))?;
+        let tag_ok = !tag.is_empty()
+            && tag.len() <= 128
+            && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+            && !tag.starts_with(['.', '-']);
+        if !tag_ok {
+            return Err(bad(&format!("{tag:?} is not a valid tag")));
+        }
+        let repo_ok = !repository.is_empty()
+            && repository
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b));
+        if !repo_ok {
+            return Err(bad(&format!(
+                "{repository:?} is not a repository name (lowercase, digits, ._-/)"
+            )));
+        }
+        Ok(Target {
+            host: host.to_owned(),
+            repository: repository.to_owned(),
+            tag: tag.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}:{}", self.host, self.repository, self.tag)
+    }
+}
+
+/// What the push did, for the human line, the JSON document and the evidence (fields alphabetical: the
+/// evidence's canonical form).
+#[derive(Debug, Clone, Serialize)]
+pub struct PushReport {
+    pub auth: String,
+    pub blobs_skipped: u32,
+    pub blobs_uploaded: u32,
+    pub bytes_uploaded: u64,
+    pub digest: String,
+    pub manifests: u32,
+    pub reference: String,
+}
+
+/// How to reach the registry: its address (`host[:port]`) and whether it speaks plain HTTP.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub address: String,
+    pub plain_http: bool,
+}
+
+fn is_loopback(address: &str) -> bool {
+    let host = address.rsplit_once(':').map_or(address, |(h, p)| {
+        if p.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            address
+        }
+    });
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+impl Endpoint {
+    /// `--registry-url` (a mirror, VPC alias or test registry) or the reference's own host; plain HTTP only on
+    /// loopback.
+    pub fn resolve(target_host: &str, registry_url: Option<&str>, plain_http: bool) -> Result<Endpoint> {
+        let (address, plain_http) = match registry_url {
+            Some(url) => match url.split_once("://") {
+                Some(("http", rest)) => (rest.trim_end_matches('/').to_owned(), true),
+                Some(("https", rest)) => (rest.trim_end_matches('/').to_owned(), plain_http),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "--registry-url {url:?}: give http(s)://HOST[:PORT]"
+                    )));
+                }
+            },
+            None => (target_host.to_owned(), plain_http),
+        };
+        if plain_http && !is_loopback(&address) {
+            return Err(Error::invalid(format!(
+                "plain HTTP to {address} refused: --plain-http (or an http:// registry URL) is only for test \
+                 registries on 127.0.0.1; real registries are reached over HTTPS"
+            )));
+        }
+        Ok(Endpoint { address, plain_http })
+    }
+
+    fn client(&self) -> Client {
+        Client::new(ClientConfig {
+            protocol: if self.plain_http {
+                ClientProtocol::Http
+            } else {
+                ClientProtocol::Https
+            },
+            connect_timeout: Some(std::time::Duration::from_secs(10)),
+            read_timeout: Some(std::time::Duration::from_secs(120)),
+            max_concurrent_upload: 2,
+            ..Default::default()
+        })
+    }
+}
+
+/// The registry's failure in plain words: exit 3, never with a credential in it.
+fn registry_error(endpoint: &Endpoint, what: &str, auth_label: &str, e: OciDistributionError) -> Error {
+    let host = &endpoint.address;
+    let unauthorised = match &e {
+        OciDistributionError::AuthenticationFailure(_) | OciDistributionError::UnauthorizedError { .. } => true,
+        OciDistributionError::ServerError { code, .. } => *code == 401 || *code == 403,
+        OciDistributionError::RequestError(r) => r.status().is_some_and(|s| s == 401 || s == 403),
+        OciDistributionError::RegistryError { envelope, .. } => {
+            let text = format!("{envelope:?}");
+            text.contains("Unauthorized") || text.contains("Denied")
+        }
+        _ => false,
+    };
+    if unauthorised {
+        return Error::Undecidable(format!(
+            "registry {host} refused the credentials ({auth_label}) while {what}: check the login for {host} \
+             (`docker login {host}`, or the role's ecr:* permissions for ECR) and re-run"
+        ));
+    }
+    let cause = match &e {
+        OciDistributionError::RequestError(r) => {
+            let mut msg = r.to_string();
+            let mut src = std::error::Error::source(r);
+            while let Some(s) = src {
+                msg = format!("{msg}: {s}");
+                src = s.source();
+            }
+            msg
+        }
+        other => other.to_string(),
+    };
+    Error::Undecidable(format!(
+        "registry {host} failed while {what}: {cause}; nothing was tagged. Re-run: blobs already in the \
+         registry are skipped"
+    ))
+}
+
+/// Upload what the registry lacks (HEAD first), children before parents, the tag last; then read the tag's
+/// digest back and require it to be the one pushed.
+pub async fn push_image(
+    image: &Image,
+    target: &Target,
+    endpoint: &Endpoint,
+    auth: &RegistryAuth,
+    auth_label: &str,
+) -> Result<PushReport> {
+    let client = endpoint.client();
+    let by_tag = Reference::with_tag(endpoint.address.clone(), target.repository.clone(), target.tag.clone());
+    let fail = |what: String, e| registry_error(endpoint, &what, auth_label, e);
+    client
+        .auth(&by_tag, auth, oci_client::RegistryOperation::Push)
+        .await
+        .map_err(|e| fail(format!("logging in for {}", target.repository), e))?;
+    let mut report = PushReport {
+        auth: auth_label.to_owned(),
+        blobs_skipped: 0,
+        blobs_uploaded: 0,
+        bytes_uploaded: 0,
+        digest: image.digest().to_owned(),
+        manifests: image.manifests.len() as u32,
+        reference: format!("{}/{}@{}", target.host, target.repository, image.digest()),
+    };
+    for blob in image.blobs.values() {
+        let exists = client
+            .blob_exists(&by_tag, &blob.digest)
+            .await
+            .map_err(|e| fail(format!("checking blob {}", blob.digest), e))?;
+        if exists {
+            report.blobs_skipped += 1;
+            continue;
+        }
+        client
+            .push_blob(&by_tag, blob.data.clone(), &blob.digest)
+            .await
+            .map_err(|e| fail(format!("uploading blob {} ({} bytes)", blob.digest, blob.data.len()), e))?;
+        report.blobs_uploaded += 1;
+        report.bytes_uploaded += blob.data.len() as u64;
+    }
+    let (top, children) = image.manifests.split_last().expect("an image has a manifest");
+    for m in children {
+        let by_digest = Reference::with_digest(endpoint.address.clone(), target.repository.clone(), m.digest.clone());
+        push_manifest(&client, &by_digest, m)
+            .await
+            .map_err(|e| fail(format!("pushing manifest {}", m.digest), e))?;
+    }
+    push_manifest(&client, &by_tag, top)
+        .await
+        .map_err(|e| fail(format!("pushing manifest {} as {}", top.digest, target.tag), e))?;
+    let read_back = client
+        .fetch_manifest_digest(&by_tag, auth)
+        .await
+        .map_err(|e| fail(format!("reading back {}", target.tag), e))?;
+    if read_back != top.digest {
+        return Err(Error::Undecidable(format!(
+            "registry {} holds {read_back} under {}, not the pushed {}: another push raced this one, or the \
+             registry rewrote the manifest; do not verify by tag, re-run the push",
+            endpoint.address, target.tag, top.digest
+        )));
+    }
+    Ok(report)
+}
+
+async fn push_manifest(
+    client: &Client,
+    reference: &Reference,
+    m: &source::Manifest,
+) -> std::result::Result<(), OciDistributionError> {
+    let content_type = m
+        .media_type
+        .parse()
+        .map_err(|_| OciDistributionError::UnsupportedMediaTypeError(m.media_type.clone()))?;
+    client
+        .push_manifest_raw(reference, m.bytes.clone(), content_type)
+        .await
+        .map(|_| ())
+}
+
+/// ECR credentials (good for every registry the principal may use), and the caller's own registry host.
+pub async fn ecr_auth(client: &aws_sdk_ecr::Client) -> Result<(RegistryAuth, String)> {
+    let out = client.get_authorization_token().send().await.map_err(|e| {
+        Error::Undecidable(format!(
+            "ECR GetAuthorizationToken failed: {} (the role needs ecr:GetAuthorizationToken)",
+            aws::ecr::describe_sdk_error(&e)
+        ))
+    })?;
+    let data = out
+        .authorization_data()
+        .first()
+        .ok_or_else(|| Error::Undecidable("ECR GetAuthorizationToken returned no authorization data".into()))?;
+    let token = data
+        .authorization_token()
+        .ok_or_else(|| Error::Undecidable("ECR GetAuthorizationToken returned no token".into()))?;
+    let host = data
+        .proxy_endpoint()
+        .map(|p| p.trim_start_matches("https://").trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    Ok((auth::from_ecr_token(token)?, host))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Undecidable(format!("cannot start the async runtime: {e}")))
+}
+
+pub fn run(args: &PushArgs) -> Result<u8> {
+    let target: Target = args.to.parse()?;
+    let policy = Policy::load(args.policy.as_deref())?;
+    let bb = policy.select_building_block(args.building_block.as_deref(), &target.repository)?;
+    if let Some(refusal) = bb.refuse_foreign(&target.repository) {
+        return Err(Error::Denied(refusal));
+    }
+    let endpoint = Endpoint::resolve(&target.host, args.registry_url.as_deref(), args.plain_http)?;
+    let image = source::load(&args.from)?;
+    let ecr_host = aws::parse_ecr_host(&target.host);
+    let mode = match args.auth {
+        RegistryAuthMode::Auto if ecr_host.is_some() => RegistryAuthMode::Ecr,
+        RegistryAuthMode::Auto => RegistryAuthMode::DockerConfig,
+        m => m,
+    };
+    let rt = runtime()?;
+    let report = rt.block_on(async {
+        let (auth, label) = match mode {
+            RegistryAuthMode::Anonymous => (RegistryAuth::Anonymous, "anonymous".to_owned()),
+            RegistryAuthMode::DockerConfig | RegistryAuthMode::Auto => auth::from_docker_config(&target.host)?,
+            RegistryAuthMode::Ecr => {
+                let region = aws::region(ecr_host.as_ref().map(|(_, r)| r.as_str()))?;
+                let calls = CallCounter::default();
+                let role = credentials::role_arn(args.role_arn.as_deref());
+                let (conf, _) = credentials::sdk_config(
+                    &region,
+                    role.as_deref(),
+                    args.session_name.as_deref(),
+                    &calls,
+                    jiff::Timestamp::now().as_second(),
+                )
+                .await?;
+                let (auth, _) = ecr_auth(&aws::ecr::client(&conf, &calls)).await?;
+                (auth, "ECR authorization token".to_owned())
+            }
+        };
+        push_image(&image, &target, &endpoint, &auth, &label).await
+    })?;
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("a report serialises")
+        ),
+        Format::Human => println!(
+            "pushed {} ({}): {} blobs uploaded ({} bytes), {} already there, {} manifest(s); auth: {}",
+            report.reference,
+            target,
+            report.blobs_uploaded,
+            report.bytes_uploaded,
+            report.blobs_skipped,
+            report.manifests,
+            report.auth
+        ),
+    }
+    Ok(exit::PASS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_need_a_host_and_a_tag() {
+        let t: Target = "127.0.0.1:5000/bb/payments/x:1.0".parse().unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.repository.as_str(), t.tag.as_str()),
+            ("127.0.0.1:5000", "bb/payments/x", "1.0")
+        );
+        assert!("bb/payments/x:1".parse::<Target>().is_err(), "no host");
+        assert!("localhost:5000/x".parse::<Target>().is_err(), "no tag");
+        assert!("localhost:5000/x@sha256:ab".parse::<Target>().is_err(), "digest");
+        assert!("localhost:5000/X:1".parse::<Target>().is_err(), "uppercase");
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        assert!(Endpoint::resolve("127.0.0.1:5000", None, true).is_ok());
+        assert!(Endpoint::resolve("registry.example.org", None, true).is_err());
+        assert!(Endpoint::resolve("x.dkr.ecr", Some("http://10.0.0.1:5000"), false).is_err());
+        let e = Endpoint::resolve("x", Some("http://127.0.0.1:5000"), false).unwrap();
+        assert!(e.plain_http && e.address == "127.0.0.1:5000");
+    }
+}

@@ -1,0 +1,393 @@
+//! Where an image to push comes from: an OCI image layout (`oci:DIR[:TAG]`) or a `docker save` archive
+//! (`docker-archive:FILE`). Both become the same thing: blobs whose bytes were checked against their digests,
+//! and manifests to push children first, the tagged one last. Layer bytes are never rewritten, so the pushed
+//! digest is the same on every push of the same source.
+
+use crate::error::{Error, Result};
+use crate::policy::sha256_hex;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::Path;
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+/// A blob whose bytes match its digest.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    pub digest: String,
+    pub data: bytes::Bytes,
+}
+
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub digest: String,
+    pub media_type: String,
+    pub bytes: bytes::Bytes,
+    /// The config and layer digests it refers to (empty for an index).
+    pub blobs: Vec<String>,
+}
+
+/// Everything to push, in push order: the blobs, then the manifests children first; the last one is tagged.
+#[derive(Debug)]
+pub struct Image {
+    pub source: String,
+    pub blobs: BTreeMap<String, Blob>,
+    pub manifests: Vec<Manifest>,
+}
+
+impl Image {
+    pub fn digest(&self) -> &str {
+        &self.manifests.last().expect("an image has a manifest").digest
+    }
+}
+
+/// `oci:DIR[:TAG]` or `docker-archive:FILE`.
+pub fn load(source: &str) -> Result<Image> {
+    if let Some(rest) = source.strip_prefix("oci:") {
+        // DIR may itself hold ':' only if no tag follows; a tag is the part after the last ':' when DIR exists
+        // without it.
+        let (dir, tag) = match rest.rsplit_once(':') {
+            Some((d, t)) if Path::new(d).is_dir() && !t.contains('/') => (d, Some(t)),
+            _ => (rest, None),
+        };
+        return oci_layout(source, Path::new(dir), tag);
+    }
+    if let Some(file) = source.strip_prefix("docker-archive:") {
+        return docker_archive(source, Path::new(file));
+    }
+    Err(Error::invalid(format!(
+        "--from {source:?}: name the source as oci:DIR[:TAG] (an OCI image layout, e.g. from umoci, buildah or \
+         `skopeo copy`) or docker-archive:FILE (from `docker save`)"
+    )))
+}
+
+fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", sha256_hex(bytes))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Descriptor {
+    media_type: Option<String>,
+    digest: String,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ManifestDoc {
+    media_type: Option<String>,
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+    manifests: Option<Vec<Descriptor>>,
+}
+
+fn oci_layout(source: &str, dir: &Path, tag: Option<&str>) -> Result<Image> {
+    if !dir.join("oci-layout").is_file() {
+        return Err(Error::invalid(format!(
+            "{source}: {} is not an OCI image layout (no oci-layout file); build one with `umoci init`, or \
+             `skopeo copy docker-archive:IMG.tar oci:{}`",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let read = |rel: &str| -> Result<Vec<u8>> {
+        let path = dir.join(rel);
+        std::fs::read(&path).map_err(|e| Error::read(&path, e))
+    };
+    layout(source, &dir.display().to_string(), &read, tag)
+}
+
+/// An OCI layout read through `read(relative path)`: a directory, or the members of a Docker 25+ archive.
+fn layout(source: &str, label: &str, read: &dyn Fn(&str) -> Result<Vec<u8>>, tag: Option<&str>) -> Result<Image> {
+    let bad = |why: String| Error::invalid(format!("{source}: {why}"));
+    let index_bytes = read("index.json")?;
+    let index: ManifestDoc =
+        serde_json::from_slice(&index_bytes).map_err(|e| bad(format!("{label}/index.json: not an OCI index: {e}")))?;
+    let entries = index.manifests.unwrap_or_default();
+    let name_of = |d: &Descriptor| d.annotations.get("org.opencontainers.image.ref.name").cloned();
+    let chosen = match tag {
+        Some(t) => entries.iter().find(|d| name_of(d).as_deref() == Some(t)),
+        None if entries.len() == 1 => entries.first(),
+        None => None,
+    };
+    let Some(top) = chosen else {
+        let names: Vec<String> = entries.iter().filter_map(name_of).collect();
+        return Err(bad(match tag {
+            Some(t) => format!(
+                "no image tagged {t:?} in {label}/index.json (tags: {})",
+                names.join(", ")
+            ),
+            None => format!(
+                "{label}/index.json holds {} images: name one as oci:{label}:TAG (tags: {})",
+                entries.len(),
+                names.join(", ")
+            ),
+        }));
+    };
+    let mut image = Image {
+        source: source.to_owned(),
+        blobs: BTreeMap::new(),
+        manifests: Vec::new(),
+    };
+    let read_blob = |digest: &str| -> Result<bytes::Bytes> {
+        let hex = digest
+            .strip_prefix("sha256:")
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| {
+                bad(format!(
+                    "digest {digest:?} is not sha256:<64 hex>; only sha256 is supported"
+                ))
+            })?;
+        let rel = format!("blobs/sha256/{hex}");
+        let data = read(&rel)?;
+        let actual = sha256_digest(&data);
+        if actual != digest {
+            return Err(bad(format!(
+                "{label}/{rel} is corrupt: its bytes hash to {actual}, not {digest}; rebuild the layout"
+            )));
+        }
+        Ok(data.into())
+    };
+    add_manifest(&mut image, &top.digest, top.media_type.as_deref(), &read_blob, source)?;
+    Ok(image)
+}
+
+/// Add a manifest (and, for an index, its children first) with all its blobs, checked.
+fn add_manifest(
+    image: &mut Image,
+    digest: &str,
+    media_type: Option<&str>,
+    read_blob: &dyn Fn(&str) -> Result<bytes::Bytes>,
+    source: &str,
+) -> Result<()> {
+    let bytes = read_blob(digest)?;
+    let doc: ManifestDoc = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::invalid(format!("{source}: manifest {digest} is not JSON: {e}")))?;
+    let media_type = media_type
+        .map(str::to_owned)
+        .or(doc.media_type.clone())
+        .unwrap_or_else(|| {
+            if doc.manifests.is_some() {
+                OCI_INDEX
+            } else {
+                OCI_MANIFEST
+            }
+            .to_owned()
+        });
+    let mut blobs = Vec::new();
+    match media_type.as_str() {
+        OCI_INDEX | DOCKER_LIST => {
+            for child in doc.manifests.as_deref().unwrap_or_default() {
+                add_manifest(image, &child.digest, child.media_type.as_deref(), read_blob, source)?;
+            }
+        }
+        OCI_MANIFEST | DOCKER_MANIFEST => {
+            let config = doc
+                .config
+                .as_ref()
+                .ok_or_else(|| Error::invalid(format!("{source}: manifest {digest} has no config")))?;
+            for d in std::iter::once(config).chain(&doc.layers) {
+                if !image.blobs.contains_key(&d.digest) {
+                    let data = read_blob(&d.digest)?;
+                    image.blobs.insert(
+                        d.digest.clone(),
+                        Blob {
+                            digest: d.digest.clone(),
+                            data,
+                        },
+                    );
+                }
+                blobs.push(d.digest.clone());
+            }
+        }
+        other => {
+            return Err(Error::invalid(format!(
+                "{source}: manifest {digest} has media type {other:?}; bbgate pushes OCI and Docker v2 images and indexes"
+            )));
+        }
+    }
+    image.manifests.push(Manifest {
+        digest: digest.to_owned(),
+        media_type,
+        bytes,
+        blobs,
+    });
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ArchiveEntry {
+    config: String,
+    layers: Vec<String>,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+}
+
+fn docker_archive(source: &str, file: &Path) -> Result<Image> {
+    let bad = |why: String| Error::invalid(format!("{source}: {why}"));
+    let f = std::fs::File::open(file).map_err(|e| Error::read(file, e))?;
+    let mut members: HashMap<String, Vec<u8>> = HashMap::new();
+    // Older `docker save` archives link <id>/layer.tar to the real file: follow one level of links.
+    let mut links: HashMap<String, String> = HashMap::new();
+    let mut archive = tar::Archive::new(f);
+    let entries = archive.entries().map_err(|e| bad(format!("not a tar archive: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| bad(format!("unreadable tar entry: {e}")))?;
+        let name = entry
+            .path()
+            .map_err(|e| bad(format!("bad tar entry name: {e}")))?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_owned();
+        if entry.header().entry_type().is_symlink() {
+            if let Ok(Some(target)) = entry.link_name() {
+                let base = Path::new(&name).parent().unwrap_or(Path::new(""));
+                let mut parts: Vec<String> = base.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+                for c in target.iter() {
+                    match c.to_string_lossy().as_ref() {
+                        ".." => {
+                            parts.pop();
+                        }
+                        "." => {}
+                        other => parts.push(other.to_owned()),
+                    }
+                }
+                links.insert(name, parts.join("/"));
+            }
+            continue;
+        }
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let mut data = Vec::with_capacity(entry.size() as usize);
+        entry
+            .read_to_end(&mut data)
+            .map_err(|e| bad(format!("{name}: cannot read: {e}")))?;
+        members.insert(name, data);
+    }
+    let take = |members: &mut HashMap<String, Vec<u8>>, name: &str| {
+        let real = links.get(name).map_or(name, String::as_str);
+        members
+            .get(real)
+            .cloned()
+            .ok_or_else(|| bad(format!("the archive has no {name}; was it written by `docker save`?")))
+    };
+    // Docker 25+ writes an OCI layout inside the archive: push it as one, manifests untouched.
+    if members.contains_key("oci-layout") && members.contains_key("index.json") {
+        let read = |rel: &str| {
+            members
+                .get(rel)
+                .cloned()
+                .ok_or_else(|| bad(format!("the archive's OCI layout has no {rel}")))
+        };
+        return layout(source, &file.display().to_string(), &read, None);
+    }
+    let manifest_json = take(&mut members, "manifest.json")?;
+    let entries: Vec<ArchiveEntry> =
+        serde_json::from_slice(&manifest_json).map_err(|e| bad(format!("manifest.json: {e}")))?;
+    let [entry] = entries.as_slice() else {
+        return Err(bad(format!(
+            "manifest.json lists {} images; save one image per archive",
+            entries.len()
+        )));
+    };
+    let _ = &entry.repo_tags;
+    let mut blobs = BTreeMap::new();
+    let config = take(&mut members, &entry.config)?;
+    let config_digest = sha256_digest(&config);
+    // skopeo and docker name the config by its digest: a name that disagrees means a corrupt archive.
+    let named = entry
+        .config
+        .trim_start_matches("blobs/sha256/")
+        .trim_end_matches(".json");
+    if named.len() == 64 && named.bytes().all(|b| b.is_ascii_hexdigit()) && config_digest != format!("sha256:{named}") {
+        return Err(bad(format!(
+            "{} is corrupt: its bytes hash to {config_digest}",
+            entry.config
+        )));
+    }
+    let mut layers = Vec::new();
+    for name in &entry.layers {
+        let data = take(&mut members, name)?;
+        let digest = sha256_digest(&data);
+        let media_type = if data.starts_with(&[0x1f, 0x8b]) {
+            OCI_LAYER_GZIP
+        } else {
+            OCI_LAYER
+        };
+        layers.push(serde_json::json!({"mediaType": media_type, "digest": digest, "size": data.len()}));
+        blobs.insert(
+            digest.clone(),
+            Blob {
+                digest,
+                data: data.into(),
+            },
+        );
+    }
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config.len()},
+        "layers": layers,
+    });
+    let bytes = serde_json::to_vec(&manifest).expect("a JSON value serialises");
+    let mut blob_list = vec![config_digest.clone()];
+    blob_list.extend(blobs.keys().cloned());
+    blobs.insert(
+        config_digest.clone(),
+        Blob {
+            digest: config_digest,
+            data: config.into(),
+        },
+    );
+    Ok(Image {
+        source: source.to_owned(),
+        blobs,
+        manifests: vec![Manifest {
+            digest: sha256_digest(&bytes),
+            media_type: OCI_MANIFEST.to_owned(),
+            bytes: bytes.into(),
+            blobs: blob_list,
+        }],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_source_kinds_are_refused() {
+        let e = load("docker://x").unwrap_err().to_string();
+        assert!(e.contains("oci:DIR[:TAG]"), "{e}");
+    }
+
+    #[test]
+    fn a_corrupt_blob_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        let blobs = dir.path().join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let manifest = br#"{"schemaVersion":2,"config":{"digest":"sha256:00"},"layers":[]}"#;
+        let digest = sha256_hex(manifest);
+        std::fs::write(blobs.join(&digest), b"tampered").unwrap();
+        std::fs::write(
+            dir.path().join("index.json"),
+            format!(r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"sha256:{digest}","size":1}}]}}"#),
+        )
+        .unwrap();
+        let e = load(&format!("oci:{}", dir.path().display())).unwrap_err().to_string();
+        assert!(e.contains("is corrupt"), "{e}");
+    }
+}

@@ -1,0 +1,155 @@
+//! The OCI registry peers from the tests' side: scripts/test starts Debian's docker-registry twice on
+//! 127.0.0.1 (open, and behind htpasswd) and exports their addresses. Images are built without Docker by umoci
+//! and read back by skopeo, so what bbgate pushed is judged by other tools.
+
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub const USER: &str = "bbtest";
+pub const PASSWORD: &str = "s3cret-registry-pass";
+
+/// The open registry's address, or a loud failure: tests never pass by skipping.
+pub fn open() -> String {
+    std::env::var("BBGATE_TEST_REGISTRY").expect("BBGATE_TEST_REGISTRY is not set: run the suite with scripts/test")
+}
+
+pub fn with_auth() -> String {
+    std::env::var("BBGATE_TEST_REGISTRY_AUTH")
+        .expect("BBGATE_TEST_REGISTRY_AUTH is not set: run the suite with scripts/test")
+}
+
+fn tool(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (scripts/test installs it)"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An OCI layout at `dir` with one image per tag, each holding `size` bytes of fresh random data (so its
+/// layers are new to the registry and do not compress away).
+pub fn oci_layout(dir: &Path, tags: &[&str], size: usize) -> PathBuf {
+    let layout = dir.join("oci");
+    tool(Command::new("umoci").args(["init", "--layout"]).arg(&layout));
+    for tag in tags {
+        let image = format!("{}:{tag}", layout.display());
+        tool(Command::new("umoci").args(["new", "--image", &image]));
+        let payload = dir.join(format!("payload-{tag}"));
+        let mut data = vec![0u8; size];
+        std::fs::File::open("/dev/urandom")
+            .unwrap()
+            .read_exact(&mut data)
+            .unwrap();
+        std::fs::write(&payload, &data).unwrap();
+        tool(
+            Command::new("umoci")
+                .args(["insert", "--image", &image])
+                .arg(&payload)
+                .arg("/payload"),
+        );
+    }
+    layout
+}
+
+/// `docker save`'s format, written by skopeo from an OCI layout's tag.
+pub fn docker_archive(layout: &Path, tag: &str, out: &Path) {
+    tool(Command::new("skopeo").args([
+        "copy",
+        "--quiet",
+        &format!("oci:{}:{tag}", layout.display()),
+        &format!("docker-archive:{}:bb/payments/x:{tag}", out.display()),
+    ]));
+}
+
+/// The digest `skopeo inspect` reads from the registry for REF (`HOST/REPO:TAG`).
+pub fn skopeo_digest(reference: &str, creds: Option<&str>) -> String {
+    let mut cmd = Command::new("skopeo");
+    cmd.args(["inspect", "--tls-verify=false"]);
+    if let Some(c) = creds {
+        cmd.args(["--creds", c]);
+    }
+    let v: Value = serde_json::from_str(&tool(cmd.arg(format!("docker://{reference}")))).unwrap();
+    v["Digest"].as_str().expect("skopeo inspect prints a Digest").to_owned()
+}
+
+/// The manifest bytes as the registry serves them.
+pub fn skopeo_raw_bytes(reference: &str) -> Vec<u8> {
+    tool(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{reference}"),
+    ]))
+    .into_bytes()
+}
+
+pub fn skopeo_raw(reference: &str) -> Value {
+    serde_json::from_str(&tool(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{reference}"),
+    ])))
+    .unwrap()
+}
+
+/// A TCP proxy in front of a registry that, while armed, cuts the first connection carrying more than
+/// `threshold` bytes from the client (a blob upload) in the middle of its body; later ones pass through.
+pub struct DroppingProxy {
+    pub address: String,
+    pub armed: Arc<AtomicBool>,
+}
+
+impl DroppingProxy {
+    pub fn start(upstream: String, threshold: usize) -> DroppingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let armed = Arc::new(AtomicBool::new(true));
+        let flag = armed.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let flag = flag.clone();
+                std::thread::spawn(move || pump(client, server, Some((flag, threshold))));
+                std::thread::spawn(move || pump(s2, c2, None));
+            }
+        });
+        DroppingProxy { address, armed }
+    }
+}
+
+fn pump(mut from: TcpStream, mut to: TcpStream, cut: Option<(Arc<AtomicBool>, usize)>) {
+    let mut buf = [0u8; 16 * 1024];
+    let mut total = 0usize;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        total += n;
+        if let Some((flag, threshold)) = &cut
+            && total > *threshold
+            && flag.swap(false, Ordering::SeqCst)
+        {
+            let _ = from.shutdown(Shutdown::Both);
+            let _ = to.shutdown(Shutdown::Both);
+            return;
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}

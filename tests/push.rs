@@ -1,0 +1,329 @@
+//! `bbgate push` against Debian's docker-registry (open and htpasswd), images built by umoci, read back by skopeo,
+//! and the ECR auth path against the moto peer.
+
+mod common;
+use common::peer::{self, Moto};
+use common::registry::{self, DroppingProxy};
+use common::*;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+fn push(from: &str, to: &str) -> assert_cmd::Command {
+    let mut cmd = bbgate();
+    cmd.env("DOCKER_CONFIG", "/nonexistent-bbgate-test")
+        .args(["push", "--plain-http", "--from", from, "--to", to]);
+    cmd
+}
+
+fn repo(name: &str) -> String {
+    format!("bb/payments/{}", peer::unique(name))
+}
+
+#[test]
+fn an_oci_layout_is_pushed_with_the_digest_the_registry_serves_and_a_second_push_uploads_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = registry::oci_layout(tmp.path(), &["1.0"], 300_000);
+    let reference = format!("{}/{}:1.0", registry::open(), repo("oci"));
+    let from = format!("oci:{}:1.0", layout.display());
+
+    let (code, first) = run_json(&mut push(&from, &reference));
+    assert_eq!(code, 0, "{first}");
+    let digest = first["digest"].as_str().unwrap().to_owned();
+    assert_eq!(
+        digest,
+        registry::skopeo_digest(&reference, None),
+        "skopeo reads what bbgate reported"
+    );
+    assert_eq!(first["blobs_uploaded"], 2, "config and layer: {first}");
+    assert_eq!(first["blobs_skipped"], 0);
+    assert!(first["bytes_uploaded"].as_u64().unwrap() > 300_000, "{first}");
+    assert!(first["reference"].as_str().unwrap().ends_with(&format!("@{digest}")));
+
+    let (code, second) = run_json(&mut push(&from, &reference));
+    assert_eq!(code, 0, "{second}");
+    assert_eq!(second["digest"], first["digest"]);
+    assert_eq!(
+        (second["blobs_uploaded"].as_u64(), second["blobs_skipped"].as_u64()),
+        (Some(0), Some(2))
+    );
+    assert_eq!(second["bytes_uploaded"], 0);
+}
+
+#[test]
+fn a_docker_archive_keeps_its_layer_bytes_and_pushes_to_the_same_digest_every_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = registry::oci_layout(tmp.path(), &["2.0"], 200_000);
+    let archive = tmp.path().join("image.tar");
+    registry::docker_archive(&layout, "2.0", &archive);
+    let from = format!("docker-archive:{}", archive.display());
+    let r = repo("archive");
+    let (a, b) = (
+        format!("{}/{r}:a", registry::open()),
+        format!("{}/{r}:b", registry::open()),
+    );
+
+    let (code, first) = run_json(&mut push(&from, &a));
+    assert_eq!(code, 0, "{first}");
+    let (code, second) = run_json(&mut push(&from, &b));
+    assert_eq!(code, 0, "{second}");
+    assert_eq!(
+        first["digest"], second["digest"],
+        "a conversion that changes nothing is stable"
+    );
+    assert_eq!(second["blobs_uploaded"], 0);
+    assert_eq!(first["digest"].as_str().unwrap(), registry::skopeo_digest(&a, None));
+
+    // The layer pushed is the archive's layer.tar, byte for byte: its digest is the config's diff_id.
+    let manifest: Value = serde_json::from_slice(&registry::skopeo_raw_bytes(&a)).unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let config: Value = serde_json::from_str(
+        &String::from_utf8(
+            std::process::Command::new("skopeo")
+                .args(["inspect", "--config", "--tls-verify=false", &format!("docker://{a}")])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["rootfs"]["diff_ids"][0].as_str(), Some(layer));
+}
+
+#[test]
+fn a_multi_platform_index_pushes_every_manifest_then_the_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = registry::oci_layout(tmp.path(), &["amd64", "arm64"], 50_000);
+    // Build an index over the two images, as buildx would, and name it `multi`.
+    let index_path = layout.join("index.json");
+    let mut index: Value = serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    let children: Vec<Value> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let arch = d["annotations"]["org.opencontainers.image.ref.name"].as_str().unwrap();
+            json!({"mediaType": d["mediaType"], "digest": d["digest"], "size": d["size"],
+                   "platform": {"os": "linux", "architecture": arch}})
+        })
+        .collect();
+    let body = serde_json::to_vec(&json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": children}))
+    .unwrap();
+    let hex = hex::encode(Sha256::digest(&body));
+    std::fs::write(layout.join("blobs/sha256").join(&hex), &body).unwrap();
+    index["manifests"].as_array_mut().unwrap().push(json!({
+        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": format!("sha256:{hex}"),
+        "size": body.len(), "annotations": {"org.opencontainers.image.ref.name": "multi"}}));
+    std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+
+    let reference = format!("{}/{}:multi", registry::open(), repo("index"));
+    let (code, out) = run_json(&mut push(&format!("oci:{}:multi", layout.display()), &reference));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["digest"].as_str().unwrap(), format!("sha256:{hex}"));
+    assert_eq!(out["manifests"], 3);
+    assert_eq!(
+        registry::skopeo_raw_bytes(&reference),
+        body,
+        "the index is served as pushed"
+    );
+    // Each child is there by digest.
+    for child in index["manifests"].as_array().unwrap().iter().take(2) {
+        let by_digest = reference.replace(":multi", &format!("@{}", child["digest"].as_str().unwrap()));
+        assert_eq!(registry::skopeo_raw(&by_digest)["schemaVersion"], 2);
+    }
+}
+
+#[test]
+fn a_layout_with_several_images_and_no_tag_named_is_refused_with_the_tags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = registry::oci_layout(tmp.path(), &["x1", "x2"], 1000);
+    let (code, _, err) = run(&mut push(
+        &format!("oci:{}", layout.display()),
+        &format!("{}/{}:1", registry::open(), repo("many")),
+    ));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("holds 2 images") && err.contains("x1, x2"), "{err}");
+}
+
+#[test]
+fn a_repository_of_another_building_block_is_refused_before_any_upload() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = registry::oci_layout(tmp.path(), &["1"], 1000);
+    let r = format!("bb/im/{}", peer::unique("foreign"));
+    let mut cmd = push(
+        &format!("oci:{}:1", layout.display()),
+        &format!("{}/{r}:1", registry::open()),
+    );
+    cmd.args(["--building-block", "payments"]);
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not one of building block payments"), "{err}");
+    let tags = std::process::Command::new("skopeo")
+        .args([
+            "list-tags",
+            "--tls-verify=false",
+            &format!("docker://{}/{r}", registry::open()),
+        ])
+        .output()
+        .unwrap();
+    assert!(!tags.status.success(), "nothing was pushed to {r}");
+}
+
+#[test]
+fn plain_http_is_refused_for_a_registry_off_loopback() {
+    let (code, _, err) = run(&mut push("oci:/nonexistent:1", "registry.example.org/bb/payments/x:1"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("only for test registries on 127.0.0.1"), "{err}");
+}
+
+fn docker_config(dir: &Path, host: &str, user: &str, password: &str) {
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    std::fs::write(
+        dir.join("config.json"),
+        json!({"auths": {host: {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_docker_config_login_is_used_and_wrong_credentials_exit_3_without_the_password() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = registry::oci_layout(tmp.path(), &["1"], 20_000);
+    let host = registry::with_auth();
+    let reference = format!("{host}/{}:1", repo("auth"));
+    let from = format!("oci:{}:1", layout.display());
+
+    let wrong = "wrong-password-never-printed";
+    docker_config(tmp.path(), &host, registry::USER, wrong);
+    let mut cmd = push(&from, &reference);
+    cmd.env("DOCKER_CONFIG", tmp.path());
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        err.contains("refused the credentials") && err.contains(registry::USER),
+        "{err}"
+    );
+    assert!(
+        !out.contains(wrong) && !err.contains(wrong),
+        "the password leaked: {out}{err}"
+    );
+
+    docker_config(tmp.path(), &host, registry::USER, registry::PASSWORD);
+    let mut cmd = push(&from, &reference);
+    cmd.env("DOCKER_CONFIG", tmp.path());
+    let (code, out) = run_json(&mut cmd);
+    assert_eq!(code, 0, "{out}");
+    let creds = format!("{}:{}", registry::USER, registry::PASSWORD);
+    assert_eq!(
+        out["digest"].as_str().unwrap(),
+        registry::skopeo_digest(&reference, Some(&creds))
+    );
+    assert!(!out.to_string().contains(registry::PASSWORD));
+}
+
+#[test]
+fn a_connection_dropped_mid_upload_exits_3_and_the_rerun_completes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = registry::oci_layout(tmp.path(), &["1"], 2_000_000);
+    let proxy = DroppingProxy::start(registry::open(), 256 * 1024);
+    let r = repo("drop");
+    let from = format!("oci:{}:1", layout.display());
+
+    let (code, out, err) = run(&mut push(&from, &format!("{}/{r}:1", proxy.address)));
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        !proxy.armed.load(std::sync::atomic::Ordering::SeqCst),
+        "the proxy cut a connection"
+    );
+    assert!(err.contains("uploading blob") && err.contains("Re-run"), "{err}");
+
+    let (code, out) = run_json(&mut push(&from, &format!("{}/{r}:1", proxy.address)));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out["digest"].as_str().unwrap(),
+        registry::skopeo_digest(&format!("{}/{r}:1", registry::open()), None)
+    );
+}
+
+#[test]
+fn an_ecr_reference_gets_its_login_from_get_authorization_token() {
+    let moto = Moto::get();
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = registry::oci_layout(tmp.path(), &["1"], 20_000);
+    let r = repo("ecr");
+    let host = format!("{}.dkr.ecr.{}.amazonaws.com", peer::ACCOUNT, peer::REGION);
+    // The htpasswd registry knows user AWS with the password moto's GetAuthorizationToken hands out; the ECR
+    // host name is sent to it with --registry-url, as to a VPC endpoint alias.
+    let mut cmd = peer::aws_command(&moto, None);
+    cmd.env("DOCKER_CONFIG", "/nonexistent-bbgate-test").args([
+        "push",
+        "--from",
+        &format!("oci:{}:1", layout.display()),
+        "--to",
+        &format!("{host}/{r}:1"),
+        "--registry-url",
+        &format!("http://{}", registry::with_auth()),
+    ]);
+    let (code, out) = run_json(&mut cmd);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["auth"], "ECR authorization token");
+    let calls = moto.calls("");
+    assert!(calls["calls"]["GetAuthorizationToken"].as_u64() >= Some(1), "{calls}");
+    let via_registry = format!("{}/{r}:1", registry::with_auth());
+    assert_eq!(
+        out["digest"].as_str().unwrap(),
+        registry::skopeo_digest(&via_registry, Some("AWS:123456789012-auth-token"))
+    );
+}
+
+#[test]
+fn verify_push_from_pushes_then_judges_exactly_the_pushed_digest() {
+    let moto = Moto::get();
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = registry::oci_layout(tmp.path(), &["1"], 20_000);
+    let r = repo("pushverify");
+    moto.create_repository(&r);
+    moto.queue_scans(
+        &r,
+        vec![peer::scan_result(
+            "COMPLETE",
+            peer::low_basic_findings(3),
+            vec![],
+            json!({"MEDIUM": 3}),
+        )],
+    );
+    let evidence = tmp.path().join("evidence.json");
+    let mut cmd = peer::verify_online(&moto, None);
+    cmd.env("DOCKER_CONFIG", "/nonexistent-bbgate-test").args([
+        "--image",
+        &format!("{r}:1"),
+        "--push-from",
+        &format!("oci:{}:1", layout.display()),
+        "--registry-url",
+        &format!("http://{}", registry::with_auth()),
+        "--evidence",
+        evidence.to_str().unwrap(),
+    ]);
+    let (code, out) = run_json(&mut cmd);
+    assert_eq!(code, 0, "{out}");
+    let pushed = out["acquisition"]["push"]["digest"]
+        .as_str()
+        .expect("the push is reported")
+        .to_owned();
+    let served = registry::skopeo_digest(
+        &format!("{}/{r}:1", registry::with_auth()),
+        Some("AWS:123456789012-auth-token"),
+    );
+    assert_eq!(pushed, served);
+    let ev: Value = serde_json::from_slice(&std::fs::read(&evidence).unwrap()).unwrap();
+    assert_eq!(ev["body"]["image"]["digest"].as_str(), Some(pushed.as_str()), "{ev}");
+    // The push happened: no BatchGetImage tag lookup was needed to learn the digest.
+    assert!(
+        moto.calls(&r)["calls"].get("BatchGetImage").is_none(),
+        "{}",
+        moto.calls(&r)
+    );
+}
