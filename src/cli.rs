@@ -24,6 +24,10 @@ pub enum Command {
     Verify(Box<VerifyArgs>),
     /// Push an image (OCI layout or docker-archive) to a registry without Docker, and print its digest.
     Push(Box<PushArgs>),
+    /// Install a BB that verify passed: evidence, namespace preflight, guarded render, helm pinned by digest.
+    Deploy(Box<DeployArgs>),
+    /// Print an EKS bearer token as a kubeconfig ExecCredential (like `aws eks get-token`, no AWS CLI).
+    EksToken(EksTokenArgs),
     /// Work with the policy and sign-off files.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -162,4 +166,81 @@ pub struct PushArgs {
     /// Output on stdout: one line for people, or one JSON document.
     #[arg(long, value_enum, default_value_t = Format::Human, env = "BBGATE_FORMAT")]
     pub format: Format,
+}
+
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("cluster").args(["kubeconfig", "eks_cluster"]))]
+pub struct DeployArgs {
+    /// The evidence `bbgate verify --evidence` wrote (from this workflow's verify job).
+    #[arg(long, value_name = "FILE")]
+    pub evidence: PathBuf,
+    /// The BB's Helm chart directory (it lives in the BB's repository).
+    #[arg(long, value_name = "DIR")]
+    pub chart: PathBuf,
+    /// The Helm release name.
+    #[arg(long, value_name = "NAME")]
+    pub release: String,
+    /// Values files, as helm's --values; repeat for several.
+    #[arg(long = "values", short = 'f', value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    /// Chart value KEY set (--set-string) to REGISTRY/REPOSITORY@DIGEST from the evidence; repeat for several.
+    #[arg(long = "set-image", value_name = "KEY")]
+    pub set_image: Vec<String>,
+    /// May only repeat the building block's namespace from the policy.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Must be the evidence's building block, when given.
+    #[arg(long, env = "BBGATE_BUILDING_BLOCK", value_name = "NAME")]
+    pub building_block: Option<String>,
+    /// Policy file [default: ./policies/sandbox.toml if present, else the built-in copy].
+    #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The helm binary (3.x or 4.x).
+    #[arg(long, env = "BBGATE_HELM", value_name = "PATH", default_value = "helm")]
+    pub helm: PathBuf,
+    /// Kubeconfig [default: KUBECONFIG, else ~/.kube/config].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Reach EKS cluster NAME with the pipeline's AWS identity (DescribeCluster + an EKS token; no AWS CLI).
+    #[arg(long, env = "BBGATE_EKS_CLUSTER", value_name = "NAME")]
+    pub eks_cluster: Option<String>,
+    /// Role to assume with the CircleCI OIDC token for EKS [env: BBGATE_ROLE_ARN, else AWS_ROLE_ARN].
+    #[arg(long, env = "BBGATE_ROLE_ARN", value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// STS session name for EKS.
+    #[arg(long, value_name = "NAME")]
+    pub session_name: Option<String>,
+    /// How long helm may take to roll out before it rolls back, e.g. 5m.
+    #[arg(long, value_name = "DUR", default_value = "5m")]
+    pub timeout: jiff::SignedDuration,
+    /// Check everything (evidence, preflight, guard) and stop before helm installs.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where to write the deploy record [default: deploy-record.json beside the evidence].
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Evaluation time for the evidence's age (RFC 3339) [default: now].
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<jiff::Timestamp>,
+    /// Output on stdout: lines for people, or one JSON document (the deploy record).
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "BBGATE_FORMAT")]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct EksTokenArgs {
+    /// The EKS cluster's name (signed into the token as x-k8s-aws-id).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: String,
+    /// Region [default: AWS_REGION, else AWS_DEFAULT_REGION].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Role to assume with the CircleCI OIDC token [env: BBGATE_ROLE_ARN, else AWS_ROLE_ARN].
+    #[arg(long, env = "BBGATE_ROLE_ARN", value_name = "ARN")]
+    pub role_arn: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    pub session_name: Option<String>,
+    /// Signing time (RFC 3339), for reproducible tokens in tests.
+    #[arg(long, value_name = "RFC3339", hide = true)]
+    pub at: Option<jiff::Timestamp>,
 }

@@ -6,6 +6,7 @@
 pub mod apitests;
 pub mod aws;
 pub mod cli;
+pub mod deploy;
 pub mod diag;
 pub mod error;
 pub mod findings;

@@ -16,6 +16,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => bbgate::verify::run(args),
         Command::Policy(PolicyCommand::Check(args)) => bbgate::verify::policy_check(args),
         Command::Push(args) => bbgate::push::run(args),
+        Command::Deploy(args) => bbgate::deploy::run(args),
+        Command::EksToken(args) => bbgate::deploy::eks::run_token(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

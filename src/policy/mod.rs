@@ -17,6 +17,7 @@ use toml::Spanned;
 
 /// The shipped default policy, used when no `--policy` is given and `policies/sandbox.toml` is absent.
 pub const BUILTIN: &str = include_str!("../../policies/sandbox.toml");
+pub const BUILTIN_REGO: &str = include_str!("../../policies/deploy.rego");
 pub const DEFAULT_PATH: &str = "policies/sandbox.toml";
 
 /// What to do with a finding that has no score and no usable label.
@@ -102,6 +103,31 @@ impl BuildingBlock {
     }
 }
 
+#[derive(Debug, Clone)]
+pub struct RegoModule {
+    pub path: String,
+    pub source: String,
+    pub sha256: String,
+}
+
+/// `[deploy]`: what `bbgate deploy` enforces beyond the verify decision.
+#[derive(Debug, Clone)]
+pub struct DeployPolicy {
+    /// Evidence older than this is refused.
+    pub max_evidence_age: jiff::SignedDuration,
+    /// Registries images may come from; empty: only the evidence's own registry.
+    pub registries: Vec<String>,
+    /// Service types a chart may create (`ClusterIP` by default: no exposed interfaces).
+    pub service_types: Vec<String>,
+    /// CircleCI users whose approval of the hold job makes a deploy effective; empty: not checked.
+    pub approvers: Vec<String>,
+    /// Rego modules (conftest conventions: `deny`/`warn` in `package main`), named relative to the policy
+    /// file and read with it; the built-in policy carries its own copy of `deploy.rego`.
+    pub rego: Vec<RegoModule>,
+    /// `helm --history-max`.
+    pub history_max: u32,
+}
+
 /// Where the policy came from, for messages and the evidence.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyOrigin {
@@ -112,6 +138,7 @@ pub struct PolicyOrigin {
 
 #[derive(Debug, Clone)]
 pub struct Policy {
+    pub deploy: DeployPolicy,
     pub scan: ScanPolicy,
     pub api_tests: ApiTestsPolicy,
     pub signoffs: SignoffPolicy,
@@ -129,7 +156,20 @@ struct RawPolicy {
     #[serde(default)]
     signoffs: RawSignoffs,
     #[serde(default)]
+    deploy: RawDeploy,
+    #[serde(default)]
     building_block: Vec<Spanned<RawBuildingBlock>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDeploy {
+    max_evidence_age: Option<Spanned<String>>,
+    registries: Option<Vec<String>>,
+    service_types: Option<Spanned<Vec<String>>>,
+    approvers: Option<Vec<String>>,
+    rego: Option<Vec<Spanned<String>>>,
+    history_max: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -304,6 +344,73 @@ impl Policy {
             v.into_inner()
         });
 
+        // [deploy]
+        let d = raw.deploy;
+        let max_evidence_age = d.max_evidence_age.map_or(jiff::SignedDuration::from_hours(24), |v| {
+            match v.get_ref().parse::<jiff::SignedDuration>() {
+                Ok(age) if age.is_positive() => age,
+                _ => {
+                    bad(
+                        v.span(),
+                        format!(
+                            "[deploy] max_evidence_age = {:?} is not a positive duration like \"24h\" or \"90m\"",
+                            v.get_ref()
+                        ),
+                    );
+                    jiff::SignedDuration::from_hours(24)
+                }
+            }
+        });
+        let known_types = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
+        let service_types = d.service_types.map_or_else(
+            || vec!["ClusterIP".to_owned()],
+            |v| {
+                for t in v.get_ref() {
+                    if !known_types.contains(&t.as_str()) {
+                        bad(
+                            v.span(),
+                            format!("[deploy] service_types: {t:?} is not one of {}", known_types.join(", ")),
+                        );
+                    }
+                }
+                v.into_inner()
+            },
+        );
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut rego = Vec::new();
+        for r in d.rego.unwrap_or_default() {
+            let source = if location == "built-in" && r.get_ref() == "deploy.rego" {
+                Ok(BUILTIN_REGO.to_owned())
+            } else {
+                std::fs::read_to_string(base.join(r.get_ref()))
+            };
+            match source {
+                Ok(source) => rego.push(RegoModule {
+                    path: base.join(r.get_ref()).display().to_string(),
+                    sha256: sha256_hex(source.as_bytes()),
+                    source,
+                }),
+                Err(e) => bad(
+                    r.span(),
+                    format!("[deploy] rego: cannot read {}: {e}", base.join(r.get_ref()).display()),
+                ),
+            }
+        }
+        let history_max = d.history_max.map_or(10, |v| {
+            if !(1..=1000).contains(v.get_ref()) {
+                bad(v.span(), format!("[deploy] history_max = {} must be 1 to 1000", v.get_ref()));
+            }
+            (*v.get_ref()).clamp(1, 1000) as u32
+        });
+        let deploy = DeployPolicy {
+            max_evidence_age,
+            registries: d.registries.unwrap_or_default(),
+            service_types,
+            approvers: d.approvers.unwrap_or_default(),
+            rego,
+            history_max,
+        };
+
         // [[building_block]]
         let mut building_blocks: Vec<BuildingBlock> = Vec::new();
         if raw.building_block.is_empty() {
@@ -374,6 +481,7 @@ impl Policy {
             return Err(Error::Invalid(problems));
         }
         Ok(Policy {
+            deploy,
             scan: ScanPolicy {
                 block_from,
                 signoff_from,

@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 //! Shared helpers for the CLI tests: run the real binary with a clean environment.
 
+pub mod fake_kube;
 pub mod peer;
 pub mod registry;
 

@@ -1,0 +1,367 @@
+//! The render guard: a pure check of the rendered chart against the sandbox rules. Every problem is listed
+//! (cargo-deny style), each naming the object and its template; any problem refuses the whole deploy before
+//! anything is written to the cluster.
+
+use super::manifest::Manifest;
+use crate::error::{Error, Result};
+use crate::policy::{BuildingBlock, RegoModule};
+use serde_json::Value;
+
+/// Kinds that live outside any namespace: a BB may not create them.
+pub const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "Node",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "PriorityClass",
+    "APIService",
+    "CSIDriver",
+    "CSINode",
+    "IngressClass",
+    "RuntimeClass",
+    "PodSecurityPolicy",
+    "VolumeAttachment",
+    "CertificateSigningRequest",
+    "FlowSchema",
+    "PriorityLevelConfiguration",
+    "ClusterIssuer",
+];
+
+/// The image the evidence judged.
+#[derive(Debug, Clone)]
+pub struct PinnedImage {
+    pub registry: String,
+    pub repository: String,
+    pub digest: String,
+}
+
+impl PinnedImage {
+    pub fn reference(&self) -> String {
+        format!("{}/{}@{}", self.registry, self.repository, self.digest)
+    }
+}
+
+/// cpu in cores, memory in bytes: what the quota has left for requests and limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Resources {
+    pub requests_cpu: f64,
+    pub requests_memory: f64,
+    pub limits_cpu: f64,
+    pub limits_memory: f64,
+}
+
+pub struct Rules<'a> {
+    pub namespace: &'a str,
+    pub building_block: &'a BuildingBlock,
+    pub image: &'a PinnedImage,
+    /// Registries images may come from (never empty: the evidence's registry by default).
+    pub registries: &'a [String],
+    pub service_types: &'a [String],
+    /// What the namespace's quota has left; None when it could not be read (then not checked).
+    pub quota_left: Option<(String, Resources)>,
+}
+
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub problems: Vec<String>,
+    pub warnings: Vec<String>,
+    pub requested: Resources,
+}
+
+/// A Kubernetes quantity (`100m`, `0.5`, `128Mi`, `1G`, `1e3`) in base units.
+pub fn quantity(q: &Value) -> Option<f64> {
+    if let Some(n) = q.as_f64() {
+        return Some(n);
+    }
+    let s = q.as_str()?.trim();
+    let suffixes: &[(&str, f64)] = &[
+        ("Ki", 1024.0),
+        ("Mi", 1024f64.powi(2)),
+        ("Gi", 1024f64.powi(3)),
+        ("Ti", 1024f64.powi(4)),
+        ("Pi", 1024f64.powi(5)),
+        ("Ei", 1024f64.powi(6)),
+        ("n", 1e-9),
+        ("u", 1e-6),
+        ("m", 1e-3),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
+    ];
+    for (suffix, factor) in suffixes {
+        if let Some(n) = s.strip_suffix(suffix) {
+            return n.parse::<f64>().ok().filter(|v| v.is_finite()).map(|v| v * factor);
+        }
+    }
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// `registry/path/name:tag@digest` -> (registry, repository, tag, digest), Docker's defaults applied.
+pub fn parse_image(image: &str) -> (String, String, Option<String>, Option<String>) {
+    let (name, digest) = match image.split_once('@') {
+        Some((n, d)) => (n, Some(d.to_owned())),
+        None => (image, None),
+    };
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match name[last_slash..].rfind(':') {
+        Some(i) => (&name[..last_slash + i], Some(name[last_slash + i + 1..].to_owned())),
+        None => (name, None),
+    };
+    match name.split_once('/') {
+        Some((host, rest)) if host.contains('.') || host.contains(':') || host == "localhost" => {
+            (host.to_owned(), rest.to_owned(), tag, digest)
+        }
+        Some(_) => ("docker.io".to_owned(), name.to_owned(), tag, digest),
+        None => ("docker.io".to_owned(), format!("library/{name}"), tag, digest),
+    }
+}
+
+fn fmt_cpu(v: f64) -> String {
+    format!("{}m", (v * 1000.0).round())
+}
+
+fn fmt_mem(v: f64) -> String {
+    format!("{}Mi", (v / 1024.0 / 1024.0).round())
+}
+
+/// Check every rendered object. Pure: the same manifests and rules give the same findings.
+pub fn check(manifests: &[Manifest], rules: &Rules) -> Findings {
+    let mut f = Findings::default();
+    for m in manifests {
+        let label = m.label();
+        let kind = m.kind();
+        if let Some(ns) = m.object["metadata"]["namespace"].as_str()
+            && ns != rules.namespace
+        {
+            f.problems.push(format!(
+                "{label}: sets namespace {ns:?}; a building block deploys only into its own namespace {:?} \
+                 (drop metadata.namespace, or use {{{{ .Release.Namespace }}}})",
+                rules.namespace
+            ));
+        }
+        if CLUSTER_SCOPED.contains(&kind) {
+            f.problems.push(format!(
+                "{label}: {kind} is cluster-scoped; a building block may create only namespaced objects \
+                 (the sandbox admins own cluster-wide resources)"
+            ));
+        }
+        if kind == "Service" {
+            let t = m.object["spec"]["type"].as_str().unwrap_or("ClusterIP");
+            if !rules.service_types.iter().any(|a| a == t) {
+                f.problems.push(format!(
+                    "{label}: Service type {t} exposes the BB outside the cluster; the policy allows {} \
+                     ([deploy] service_types)",
+                    rules.service_types.join(", ")
+                ));
+            }
+        }
+        if kind == "Ingress" && !rules.service_types.iter().any(|a| a == "Ingress") {
+            f.problems.push(format!(
+                "{label}: an Ingress exposes the BB outside the cluster; add \"Ingress\" to [deploy] \
+                 service_types to allow it"
+            ));
+        }
+        if let Some(spec) = m.pod_spec() {
+            check_pod(&label, spec, m.pod_count(), rules, &mut f);
+        }
+    }
+    if let Some((quota, left)) = &rules.quota_left {
+        let r = &f.requested;
+        let over = [
+            ("requests.cpu", r.requests_cpu, left.requests_cpu, fmt_cpu as fn(f64) -> String),
+            ("requests.memory", r.requests_memory, left.requests_memory, fmt_mem),
+            ("limits.cpu", r.limits_cpu, left.limits_cpu, fmt_cpu),
+            ("limits.memory", r.limits_memory, left.limits_memory, fmt_mem),
+        ];
+        for (what, want, have, fmt) in over {
+            if want > have + 1e-9 {
+                f.problems.push(format!(
+                    "the chart's pods need {what} {} in all, but ResourceQuota {quota} has {} left in namespace {}: \
+                     lower replicas or resources, or ask the sandbox admins for more",
+                    fmt(want),
+                    fmt(have.max(0.0)),
+                    rules.namespace
+                ));
+            }
+        }
+    }
+    f
+}
+
+fn check_pod(label: &str, spec: &Value, pods: u64, rules: &Rules, f: &mut Findings) {
+    for flag in ["hostNetwork", "hostPID", "hostIPC"] {
+        if spec[flag].as_bool() == Some(true) {
+            f.problems.push(format!(
+                "{label}: {flag}: true shares the node's namespaces with the pod; not allowed in the sandbox"
+            ));
+        }
+    }
+    for v in spec["volumes"].as_array().into_iter().flatten() {
+        if v.get("hostPath").is_some() {
+            f.problems.push(format!(
+                "{label}: volume {:?} is a hostPath, which reaches the node's files; use a PVC or emptyDir",
+                v["name"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    let groups = [("containers", true), ("initContainers", false), ("ephemeralContainers", false)];
+    for (group, counts) in groups {
+        for c in spec[group].as_array().into_iter().flatten() {
+            let cname = c["name"].as_str().unwrap_or("?");
+            let who = format!("{label}: container {cname:?}");
+            if c["securityContext"]["privileged"].as_bool() == Some(true) {
+                f.problems
+                    .push(format!("{who} is privileged: it would own the node; not allowed in the sandbox"));
+            }
+            for p in c["ports"].as_array().into_iter().flatten() {
+                if let Some(hp) = p["hostPort"].as_u64() {
+                    f.problems.push(format!(
+                        "{who} opens hostPort {hp} on the node: an exposed interface; use a ClusterIP Service"
+                    ));
+                }
+            }
+            check_image(&who, c["image"].as_str().unwrap_or(""), rules, f);
+            let res = &c["resources"];
+            let mut missing = Vec::new();
+            let mut get = |path: [&str; 2]| {
+                let q = quantity(&res[path[0]][path[1]]);
+                if q.is_none() {
+                    missing.push(format!("{}.{}", path[0], path[1]));
+                }
+                q.unwrap_or(0.0)
+            };
+            let (rc, rm, lc, lm) = (
+                get(["requests", "cpu"]),
+                get(["requests", "memory"]),
+                get(["limits", "cpu"]),
+                get(["limits", "memory"]),
+            );
+            if !missing.is_empty() {
+                f.problems.push(format!(
+                    "{who} sets no {}: every container declares cpu and memory requests and limits, so the \
+                     namespace's quota can hold it",
+                    missing.join(", ")
+                ));
+            }
+            if counts {
+                let n = pods as f64;
+                f.requested.requests_cpu += rc * n;
+                f.requested.requests_memory += rm * n;
+                f.requested.limits_cpu += lc * n;
+                f.requested.limits_memory += lm * n;
+            }
+        }
+    }
+}
+
+fn check_image(who: &str, image: &str, rules: &Rules, f: &mut Findings) {
+    if image.is_empty() {
+        f.problems.push(format!("{who} has no image"));
+        return;
+    }
+    let (registry, repository, _tag, digest) = parse_image(image);
+    let pinned = rules.image;
+    let ours = registry == pinned.registry && repository == pinned.repository;
+    if ours || rules.building_block.owns_repository(&repository) {
+        if !ours || digest.as_deref() != Some(pinned.digest.as_str()) {
+            f.problems.push(format!(
+                "{who} runs {image}, not the image the evidence judged ({}); pin it with --set-image KEY \
+                 (the chart's image value)",
+                pinned.reference()
+            ));
+        }
+        return;
+    }
+    if !rules.registries.contains(&registry) {
+        f.problems.push(format!(
+            "{who} pulls {image} from {registry}, which the policy does not allow (allowed: {}; [deploy] registries)",
+            rules.registries.join(", ")
+        ));
+    } else if digest.is_none() {
+        f.warnings.push(format!(
+            "{who} pulls {image} by tag: a tag can move; pin it by digest"
+        ));
+    }
+}
+
+/// Run the policy's Rego modules (conftest conventions: `deny` and `warn` sets in `package main`) on every
+/// manifest. A module that does not compile, or a rule that fails, is an error: it never passes silently.
+pub fn rego(modules: &[RegoModule], manifests: &[Manifest], f: &mut Findings) -> Result<()> {
+    if modules.is_empty() {
+        return Ok(());
+    }
+    let mut engine = regorus::Engine::new();
+    for m in modules {
+        engine
+            .add_policy(m.path.clone(), m.source.clone())
+            .map_err(|e| Error::invalid(format!("{}: Rego does not compile: {e}", m.path)))?;
+    }
+    for m in manifests {
+        let input = regorus::Value::from_json_str(&m.object.to_string())
+            .map_err(|e| Error::invalid(format!("{}: cannot pass to Rego: {e}", m.label())))?;
+        engine.set_input(input);
+        for (rule, into_problems) in [("deny", true), ("warn", false)] {
+            let results = engine
+                .eval_query(format!("data.main.{rule}"), false)
+                .map_err(|e| Error::invalid(format!("Rego data.main.{rule} failed on {}: {e}", m.label())))?;
+            for r in results.result {
+                for e in r.expressions {
+                    let json = e.value.to_json_str().unwrap_or_default();
+                    let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
+                    for msg in v.as_array().into_iter().flatten() {
+                        let text = msg.as_str().map_or_else(|| msg.to_string(), str::to_owned);
+                        let line = format!("{}: rego {rule}: {text}", m.label());
+                        if into_problems {
+                            f.problems.push(line);
+                        } else {
+                            f.warnings.push(line);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn quantities() {
+        assert_eq!(quantity(&json!("100m")), Some(0.1));
+        assert_eq!(quantity(&json!("128Mi")), Some(128.0 * 1024.0 * 1024.0));
+        assert_eq!(quantity(&json!("1G")), Some(1e9));
+        assert_eq!(quantity(&json!(2)), Some(2.0));
+        assert_eq!(quantity(&json!("0.5")), Some(0.5));
+        assert_eq!(quantity(&json!("lots")), None);
+    }
+
+    #[test]
+    fn images() {
+        assert_eq!(
+            parse_image("busybox"),
+            ("docker.io".into(), "library/busybox".into(), None, None)
+        );
+        let (r, p, t, d) = parse_image("123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/x@sha256:ab");
+        assert_eq!((r.as_str(), p.as_str(), t, d.as_deref()), (
+            "123456789012.dkr.ecr.eu-central-1.amazonaws.com",
+            "bb/payments/x",
+            None,
+            Some("sha256:ab")
+        ));
+        assert_eq!(parse_image("localhost:5000/a/b:1").2.as_deref(), Some("1"));
+    }
+}

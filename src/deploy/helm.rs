@@ -1,0 +1,195 @@
+//! The helm edge: find the binary and its major version, render, install, test. Helm 3 and helm 4 differ in
+//! how they wait and roll back; bbgate speaks both. Values given with --set are never echoed: bbgate passes
+//! only the pinned image that way, and prints the key, not the value.
+
+use crate::error::{Error, Result};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+#[derive(Debug, Clone)]
+pub struct Helm {
+    pub path: PathBuf,
+    pub version: String,
+    pub major: u8,
+    pub kubeconfig: Option<PathBuf>,
+}
+
+pub struct Install<'a> {
+    pub release: &'a str,
+    pub chart: &'a Path,
+    pub namespace: &'a str,
+    pub values: &'a [PathBuf],
+    /// (KEY, pinned image): passed with --set-string.
+    pub set_image: &'a [(String, String)],
+    pub timeout: std::time::Duration,
+    pub history_max: u32,
+    pub description: &'a str,
+}
+
+fn tool_error(helm: &Path, what: &str, e: std::io::Error) -> Error {
+    Error::Undecidable(format!(
+        "cannot run {} to {what}: {e} (install helm 3 or 4, or pass --helm PATH)",
+        helm.display()
+    ))
+}
+
+impl Helm {
+    /// `helm version`, which needs no cluster.
+    pub fn detect(path: &Path, kubeconfig: Option<PathBuf>) -> Result<Helm> {
+        let out = Command::new(path)
+            .args(["version", "--template", "{{.Version}}"])
+            .output()
+            .map_err(|e| tool_error(path, "read its version", e))?;
+        let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let major = version
+            .trim_start_matches('v')
+            .split('.')
+            .next()
+            .and_then(|m| m.parse::<u8>().ok())
+            .filter(|m| *m == 3 || *m == 4)
+            .ok_or_else(|| {
+                Error::Undecidable(format!(
+                    "{} reports version {version:?}: bbgate drives helm 3 or helm 4",
+                    path.display()
+                ))
+            })?;
+        Ok(Helm {
+            path: path.to_owned(),
+            version,
+            major,
+            kubeconfig,
+        })
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(&self.path);
+        if let Some(k) = &self.kubeconfig {
+            c.env("KUBECONFIG", k);
+        }
+        c
+    }
+
+    fn common(i: &Install, args: &mut Vec<OsString>) {
+        args.extend([i.release.into(), i.chart.as_os_str().to_owned()]);
+        args.extend(["--namespace".into(), i.namespace.into()]);
+        for v in i.values {
+            args.extend(["--values".into(), v.as_os_str().to_owned()]);
+        }
+        for (k, image) in i.set_image {
+            args.extend(["--set-string".into(), format!("{k}={image}").into()]);
+        }
+    }
+
+    /// `helm template`, with CRDs included so the guard sees them (install skips them).
+    pub fn template(&self, i: &Install) -> Result<String> {
+        let mut args: Vec<OsString> = vec!["template".into()];
+        Self::common(i, &mut args);
+        args.push("--include-crds".into());
+        let out = self
+            .command()
+            .args(&args)
+            .output()
+            .map_err(|e| tool_error(&self.path, "render the chart", e))?;
+        if !out.status.success() {
+            return Err(Error::invalid(format!(
+                "helm template {} failed: {}",
+                i.chart.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        String::from_utf8(out.stdout).map_err(|_| Error::invalid("helm template printed something that is not UTF-8"))
+    }
+
+    /// The `upgrade --install` arguments for this helm's major version.
+    pub fn install_args(&self, i: &Install) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["upgrade".into(), "--install".into()];
+        Self::common(i, &mut args);
+        let timeout = format!("{}s", i.timeout.as_secs().max(1));
+        args.extend(["--timeout".into(), timeout.into()]);
+        args.extend(["--history-max".into(), i.history_max.to_string().into()]);
+        args.extend(["--description".into(), i.description.into()]);
+        // The guard refused any CRD; never let one in through crds/.
+        args.push("--skip-crds".into());
+        if self.major >= 4 {
+            args.extend(["--rollback-on-failure".into(), "--wait=watcher".into()]);
+        } else {
+            args.extend(["--atomic".into(), "--wait".into()]);
+        }
+        args
+    }
+
+    /// The command line as printed: --set-string values replaced by what they are.
+    pub fn printable(&self, args: &[OsString]) -> String {
+        let mut out = vec![self.path.display().to_string()];
+        let mut hide = false;
+        for a in args {
+            let s = a.to_string_lossy();
+            if hide {
+                let key = s.split_once('=').map_or(s.as_ref(), |(k, _)| k);
+                out.push(format!("{key}=<pinned image>"));
+                hide = false;
+                continue;
+            }
+            hide = s == "--set-string" || s == "--set";
+            out.push(if s.contains(' ') { format!("{s:?}") } else { s.into_owned() });
+        }
+        out.join(" ")
+    }
+
+    pub fn run(&self, args: &[OsString], what: &str) -> Result<Output> {
+        self.command()
+            .args(args)
+            .output()
+            .map_err(|e| tool_error(&self.path, what, e))
+    }
+
+    pub fn test(&self, release: &str, namespace: &str, timeout: std::time::Duration) -> Result<Output> {
+        let args: Vec<OsString> = vec![
+            "test".into(),
+            release.into(),
+            "--namespace".into(),
+            namespace.into(),
+            "--timeout".into(),
+            format!("{}s", timeout.as_secs().max(1)).into(),
+        ];
+        self.run(&args, "run the chart's tests")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn helm(major: u8) -> Helm {
+        Helm {
+            path: "helm".into(),
+            version: format!("v{major}.0.0"),
+            major,
+            kubeconfig: None,
+        }
+    }
+
+    #[test]
+    fn install_flags_follow_the_major_version() {
+        let values = vec![PathBuf::from("v.yaml")];
+        let images = vec![("image.ref".to_owned(), "r/x@sha256:ab".to_owned())];
+        let i = Install {
+            release: "emu",
+            chart: Path::new("chart"),
+            namespace: "payments",
+            values: &values,
+            set_image: &images,
+            timeout: std::time::Duration::from_secs(300),
+            history_max: 10,
+            description: "bbgate evidence sha256:1",
+        };
+        let three: Vec<String> = helm(3).install_args(&i).iter().map(|a| a.to_string_lossy().into()).collect();
+        assert!(three.contains(&"--atomic".into()) && three.contains(&"--wait".into()), "{three:?}");
+        assert!(!three.iter().any(|a| a == "--create-namespace"));
+        let four: Vec<String> = helm(4).install_args(&i).iter().map(|a| a.to_string_lossy().into()).collect();
+        assert!(four.contains(&"--rollback-on-failure".into()) && four.contains(&"--wait=watcher".into()));
+        let shown = helm(4).printable(&helm(4).install_args(&i));
+        assert!(shown.contains("image.ref=<pinned image>") && !shown.contains("sha256:ab"), "{shown}");
+    }
+}

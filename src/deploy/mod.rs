@@ -1,0 +1,486 @@
+//! `bbgate deploy`: install the Building Block that `bbgate verify` passed, into its own namespace and
+//! nowhere else. Evidence -> render -> preflight + guard (every problem at once, nothing written) -> helm
+//! `upgrade --install` pinned by digest, rolled back on failure -> confirm the rollout -> record it.
+
+pub mod eks;
+pub mod evidence;
+pub mod guard;
+pub mod helm;
+pub mod manifest;
+pub mod preflight;
+
+use crate::cli::{DeployArgs, Format};
+use crate::error::{Error, Result, exit};
+use crate::policy::{Policy, is_dns_label, sha256_hex};
+use kube::Client;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The deploy record, written beside the evidence (fields alphabetical).
+#[derive(Debug, Serialize)]
+pub struct Record {
+    pub building_block: String,
+    pub evidence: String,
+    pub evidence_sha256: String,
+    pub finished_at: String,
+    pub helm: String,
+    pub image: String,
+    pub namespace: String,
+    pub problems: Vec<String>,
+    pub release: String,
+    pub revision: Option<u32>,
+    pub rollout_events: Vec<String>,
+    pub started_at: String,
+    pub status: &'static str,
+    pub tests: Option<&'static str>,
+    pub timings_ms: Timings,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Timings {
+    pub confirm: u64,
+    pub install: u64,
+    pub preflight: u64,
+    pub render: u64,
+}
+
+fn ms(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Undecidable(format!("cannot start the async runtime: {e}")))
+}
+
+/// The cluster: a kubeconfig (the flag, KUBECONFIG, ~/.kube/config), or EKS by name. With EKS, the
+/// kubeconfig handed to helm is a 0600 temp file whose user runs `bbgate eks-token`; it holds no token and
+/// is removed when the deploy ends.
+struct Cluster {
+    client: Client,
+    helm_kubeconfig: Option<PathBuf>,
+    _temp: Option<tempfile::NamedTempFile>,
+}
+
+async fn connect(args: &DeployArgs) -> Result<Cluster> {
+    use kube::config::{Config, KubeConfigOptions, Kubeconfig};
+    if let Some(cluster) = &args.eks_cluster {
+        let region = crate::aws::region(None)?;
+        let role = crate::aws::credentials::role_arn(args.role_arn.as_deref());
+        let calls = crate::aws::CallCounter::default();
+        let (conf, creds) =
+            eks::resolve_credentials(&region, role.as_deref(), args.session_name.as_deref(), &calls).await?;
+        let (endpoint, ca) = eks::describe(&conf, cluster).await?;
+        let token = eks::token(cluster, &region, creds, std::time::SystemTime::now())?;
+        let mut config = Config::new(
+            endpoint
+                .parse()
+                .map_err(|e| Error::Undecidable(format!("EKS endpoint {endpoint:?} is not a URL: {e}")))?,
+        );
+        config.root_cert = Some(eks::pem_to_der(&ca));
+        config.auth_info.token = Some(token.into());
+        let client = Client::try_from(config).map_err(|e| preflight::cluster_error("connecting to EKS", e))?;
+        let mut temp = tempfile::Builder::new()
+            .prefix("bbgate-kubeconfig-")
+            .tempfile()
+            .map_err(|e| Error::Undecidable(format!("cannot write a temporary kubeconfig: {e}")))?;
+        std::io::Write::write_all(
+            &mut temp,
+            eks::exec_kubeconfig(cluster, &endpoint, &ca, &region, role.as_deref()).as_bytes(),
+        )
+        .map_err(|e| Error::Undecidable(format!("cannot write a temporary kubeconfig: {e}")))?;
+        return Ok(Cluster {
+            client,
+            helm_kubeconfig: Some(temp.path().to_owned()),
+            _temp: Some(temp),
+        });
+    }
+    let path = args.kubeconfig.clone();
+    let kc = match &path {
+        Some(p) => Kubeconfig::read_from(p).map_err(|e| {
+            Error::invalid(format!("{}: not a usable kubeconfig: {e}", p.display()))
+        })?,
+        None => Kubeconfig::read().map_err(|e| {
+            Error::invalid(format!(
+                "no kubeconfig: {e}; pass --kubeconfig FILE or --eks-cluster NAME"
+            ))
+        })?,
+    };
+    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .map_err(|e| Error::invalid(format!("the kubeconfig cannot be used: {e}")))?;
+    let client = Client::try_from(config).map_err(|e| preflight::cluster_error("connecting", e))?;
+    Ok(Cluster {
+        client,
+        helm_kubeconfig: path,
+        _temp: None,
+    })
+}
+
+/// What the deploy says on stdout: a few lines for people, or one JSON document.
+fn emit(format: Format, record: &Record, helm_output: Option<&str>) {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(record).expect("a record serialises")),
+        Format::Human => {
+            match record.status {
+                "refused" => println!(
+                    "REFUSED: {} problem(s); nothing was written to namespace {}:",
+                    record.problems.len(),
+                    record.namespace
+                ),
+                "failed" => println!(
+                    "FAILED: release {} in {} did not roll out; helm rolled it back",
+                    record.release, record.namespace
+                ),
+                "checked" => println!(
+                    "CHECKED: release {} in {} may be installed with {} (--dry-run: nothing written)",
+                    record.release, record.namespace, record.image
+                ),
+                _ => println!(
+                    "DEPLOYED: release {} revision {} in {} runs {}",
+                    record.release,
+                    record.revision.map_or("?".into(), |r| r.to_string()),
+                    record.namespace,
+                    record.image
+                ),
+            }
+            for p in &record.problems {
+                println!("  - {p}");
+            }
+            for w in &record.warnings {
+                println!("  warning: {w}");
+            }
+            if let Some(out) = helm_output.filter(|o| !o.trim().is_empty()) {
+                println!("helm said:");
+                for line in out.trim().lines().rev().take(15).collect::<Vec<_>>().into_iter().rev() {
+                    println!("  {line}");
+                }
+            }
+            for e in &record.rollout_events {
+                println!("  event: {e}");
+            }
+        }
+    }
+}
+
+/// The last warning events of the release's pods: why a rollout did not finish.
+async fn pod_events(client: &Client, ns: &str, workloads: &[String]) -> Vec<String> {
+    use k8s_openapi::api::core::v1::Event;
+    let Ok(list) = kube::Api::<Event>::namespaced(client.clone(), ns)
+        .list(&kube::api::ListParams::default())
+        .await
+    else {
+        return Vec::new();
+    };
+    let mut events: Vec<(String, String)> = list
+        .items
+        .iter()
+        .filter_map(|e| {
+            let v = serde_json::to_value(e).ok()?;
+            let obj = &v["involvedObject"];
+            let name = obj["name"].as_str()?;
+            if v["type"].as_str() != Some("Warning") || !workloads.iter().any(|w| name.starts_with(w.as_str())) {
+                return None;
+            }
+            let when = v["lastTimestamp"].as_str().or(v["eventTime"].as_str()).unwrap_or("").to_owned();
+            Some((
+                when,
+                format!(
+                    "{}/{}: {}: {}{}",
+                    obj["kind"].as_str().unwrap_or("?"),
+                    name,
+                    v["reason"].as_str().unwrap_or(""),
+                    v["message"].as_str().unwrap_or("").trim(),
+                    v["count"].as_u64().filter(|c| *c > 1).map_or(String::new(), |c| format!(" (x{c})"))
+                ),
+            ))
+        })
+        .collect();
+    events.sort();
+    events.into_iter().rev().take(10).rev().map(|(_, e)| e).collect()
+}
+
+/// Every Deployment and StatefulSet of the release available, within `limit`.
+async fn confirm(client: &Client, ns: &str, manifests: &[manifest::Manifest], limit: Duration) -> Result<()> {
+    use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+    use kube::runtime::wait::{await_condition, conditions};
+    for m in manifests.iter().filter(|m| m.hook().is_none()) {
+        let name = m.name().to_owned();
+        let wait = match m.kind() {
+            "Deployment" => {
+                let api = kube::Api::<Deployment>::namespaced(client.clone(), ns);
+                tokio::time::timeout(limit, async {
+                    await_condition(api, &name, conditions::is_deployment_completed()).await.map(|_| ())
+                })
+                .await
+            }
+            "StatefulSet" => {
+                let api = kube::Api::<StatefulSet>::namespaced(client.clone(), ns);
+                let ready = |s: Option<&StatefulSet>| {
+                    let v = s.and_then(|s| serde_json::to_value(s).ok()).unwrap_or_default();
+                    let want = v["spec"]["replicas"].as_i64().unwrap_or(1);
+                    v["status"]["readyReplicas"].as_i64().unwrap_or(0) >= want
+                        && v["status"]["observedGeneration"].as_i64() >= v["metadata"]["generation"].as_i64()
+                };
+                tokio::time::timeout(limit, async { await_condition(api, &name, ready).await.map(|_| ()) }).await
+            }
+            _ => continue,
+        };
+        match wait {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(Error::Undecidable(format!(
+                    "the cluster failed while watching {} {name}: {e}",
+                    m.kind()
+                )));
+            }
+            Err(_) => {
+                return Err(Error::Undecidable(format!(
+                    "{} {name} is not available {} s after helm reported success",
+                    m.kind(),
+                    limit.as_secs()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn duration(d: jiff::SignedDuration, flag: &str) -> Result<Duration> {
+    Duration::try_from(d)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| Error::invalid(format!("{flag} must be a positive duration")))
+}
+
+pub fn run(args: &DeployArgs) -> Result<u8> {
+    let started = jiff::Timestamp::now();
+    let policy = Policy::load(args.policy.as_deref())?;
+    let key = crate::verify::evidence_key()?;
+    let now = args.now.unwrap_or(started);
+    let timeout = duration(args.timeout, "--timeout")?;
+    if !is_dns_label(&args.release) || args.release.len() > 53 {
+        return Err(Error::invalid(format!(
+            "--release {:?}: a release name is lowercase letters, digits and '-', at most 53 characters",
+            args.release
+        )));
+    }
+    if !args.chart.join("Chart.yaml").is_file() {
+        return Err(Error::invalid(format!(
+            "--chart {}: no Chart.yaml there: give the BB repository's chart directory",
+            args.chart.display()
+        )));
+    }
+    for v in &args.values {
+        if !v.is_file() {
+            return Err(Error::invalid(format!("--values {}: no such file", v.display())));
+        }
+    }
+
+    // 1. The evidence: sealed, passed, current, ours.
+    let ev_path = args.evidence.display().to_string();
+    let bytes = std::fs::read(&args.evidence).map_err(|e| Error::read(&args.evidence, e))?;
+    let evidence_sha256 = sha256_hex(&bytes);
+    let body = crate::report::evidence::open(&ev_path, &bytes, key.as_deref()).map_err(|e| match e {
+        Error::Invalid(p) => Error::Denied(p.join("\n")),
+        other => other,
+    })?;
+    let workflow = std::env::var("CIRCLE_WORKFLOW_ID").ok().filter(|w| !w.is_empty());
+    let admitted = evidence::check(&ev_path, &body, &policy, now, workflow.as_deref())
+        .map_err(|p| Error::Denied(p.join("\n")))?;
+    let bb = policy
+        .building_block(&admitted.building_block)
+        .ok_or_else(|| Error::Denied(format!("building block {} is not in the policy", admitted.building_block)))?;
+    if let Some(want) = &args.building_block
+        && *want != bb.name
+    {
+        return Err(Error::Denied(format!(
+            "{ev_path}: the evidence is for building block {}, not {want}",
+            bb.name
+        )));
+    }
+
+    // 2. The binding: the BB's own namespace, never another.
+    let ns = bb.namespace.clone();
+    if let Some(asked) = &args.namespace
+        && *asked != ns
+    {
+        return Err(Error::invalid(format!(
+            "--namespace {asked}: building block {} deploys only into its namespace {ns} (from the policy); \
+             drop --namespace or repeat it",
+            bb.name
+        )));
+    }
+    let image = admitted.image.reference();
+    let set_image: Vec<(String, String)> = args.set_image.iter().map(|k| (k.clone(), image.clone())).collect();
+    let install = helm::Install {
+        release: &args.release,
+        chart: &args.chart,
+        namespace: &ns,
+        values: &args.values,
+        set_image: &set_image,
+        timeout,
+        history_max: policy.deploy.history_max,
+        description: &format!("bbgate evidence sha256:{evidence_sha256} image {}", admitted.image.digest),
+    };
+    let mut record = Record {
+        building_block: bb.name.clone(),
+        evidence: ev_path.clone(),
+        evidence_sha256: evidence_sha256.clone(),
+        finished_at: String::new(),
+        helm: String::new(),
+        image: image.clone(),
+        namespace: ns.clone(),
+        problems: Vec::new(),
+        release: args.release.clone(),
+        revision: None,
+        rollout_events: Vec::new(),
+        started_at: started.to_string(),
+        status: "refused",
+        tests: None,
+        timings_ms: Timings::default(),
+        warnings: Vec::new(),
+    };
+
+    // 3. Render, with the same values and the image pinned.
+    let t = Instant::now();
+    let rt = runtime()?;
+    let cluster = rt.block_on(connect(args))?;
+    let helm = helm::Helm::detect(&args.helm, cluster.helm_kubeconfig.clone())?;
+    record.helm = helm.version.clone();
+    let manifests = manifest::parse(&helm.template(&install)?)?;
+    record.timings_ms.render = ms(t);
+
+    // 4. Preflight, then the guard and the Rego rules: every problem at once, before anything is written.
+    let t = Instant::now();
+    let pre = rt.block_on(preflight::run(&cluster.client, &ns, &args.release, &manifests))?;
+    record.timings_ms.preflight = ms(t);
+    let registries = if policy.deploy.registries.is_empty() {
+        vec![admitted.image.registry.clone()]
+    } else {
+        policy.deploy.registries.clone()
+    };
+    // On an upgrade the release's own pods are part of the quota's `used`: compare against the hard limit.
+    let quota_left = if pre.revision.is_some() { None } else { pre.quota_left.clone() };
+    let rules = guard::Rules {
+        namespace: &ns,
+        building_block: bb,
+        image: &admitted.image,
+        registries: &registries,
+        service_types: &policy.deploy.service_types,
+        quota_left,
+    };
+    let mut findings = guard::check(&manifests, &rules);
+    guard::rego(&policy.deploy.rego, &manifests, &mut findings)?;
+    record.problems = pre.problems;
+    record.problems.extend(findings.problems);
+    record.warnings = findings.warnings;
+    if args.set_image.is_empty() {
+        record.warnings.push(
+            "no --set-image KEY: the chart's own image values were used; the guard requires them to be the \
+             evidence's digest"
+                .into(),
+        );
+    }
+    if !record.problems.is_empty() {
+        record.finished_at = jiff::Timestamp::now().to_string();
+        emit(args.format, &record, None);
+        return Ok(exit::DENY);
+    }
+    if args.dry_run {
+        record.status = "checked";
+        record.finished_at = jiff::Timestamp::now().to_string();
+        emit(args.format, &record, None);
+        return Ok(exit::PASS);
+    }
+
+    // 5. Install, pinned by digest; helm rolls back on failure.
+    let t = Instant::now();
+    let install_args = helm.install_args(&install);
+    eprintln!("bbgate: {}", helm.printable(&install_args));
+    let out = helm.run(&install_args, "install the release")?;
+    record.timings_ms.install = ms(t);
+    let helm_text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let workloads: Vec<String> = manifests
+        .iter()
+        .filter(|m| matches!(m.kind(), "Deployment" | "StatefulSet" | "DaemonSet" | "Job"))
+        .map(|m| m.name().to_owned())
+        .collect();
+    let finish = |record: &mut Record, status: &'static str| -> Result<()> {
+        record.status = status;
+        record.finished_at = jiff::Timestamp::now().to_string();
+        write_record(args, record)
+    };
+    if !out.status.success() {
+        record.rollout_events = rt.block_on(pod_events(&cluster.client, &ns, &workloads));
+        record.problems.push(format!(
+            "helm {} upgrade --install failed: {}",
+            helm.version,
+            helm_text.trim().lines().last().unwrap_or("(no message)")
+        ));
+        finish(&mut record, "failed")?;
+        emit(args.format, &record, Some(&helm_text));
+        return Ok(exit::DENY);
+    }
+
+    // 6. Confirm: the workloads available, the chart's tests passed, then the record.
+    let t = Instant::now();
+    if let Err(e) = rt.block_on(confirm(&cluster.client, &ns, &manifests, Duration::from_secs(60).min(timeout))) {
+        record.rollout_events = rt.block_on(pod_events(&cluster.client, &ns, &workloads));
+        record.problems.push(e.to_string());
+        finish(&mut record, "failed")?;
+        emit(args.format, &record, None);
+        return Ok(exit::UNDECIDABLE);
+    }
+    if manifests.iter().any(|m| m.hook().is_some_and(|h| h.split(',').any(|h| h.trim().starts_with("test")))) {
+        let out = helm.test(&args.release, &ns, timeout)?;
+        record.tests = Some(if out.status.success() { "passed" } else { "failed" });
+        if !out.status.success() {
+            record.problems.push(format!(
+                "helm test {} failed: {}",
+                args.release,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    record.revision = rt.block_on(latest_revision(&cluster.client, &ns, &args.release));
+    record.timings_ms.confirm = ms(t);
+    let failed_tests = record.tests == Some("failed");
+    finish(&mut record, if failed_tests { "failed" } else { "deployed" })?;
+    emit(args.format, &record, None);
+    Ok(if failed_tests { exit::DENY } else { exit::PASS })
+}
+
+async fn latest_revision(client: &Client, ns: &str, release: &str) -> Option<u32> {
+    use k8s_openapi::api::core::v1::Secret;
+    let list = kube::Api::<Secret>::namespaced(client.clone(), ns)
+        .list(&kube::api::ListParams::default().labels(&format!("owner=helm,name={release},status=deployed")))
+        .await
+        .ok()?;
+    list.items
+        .iter()
+        .filter_map(|s| s.metadata.labels.as_ref()?.get("version")?.parse().ok())
+        .max()
+}
+
+/// `--record FILE`, else `deploy-record.json` beside the evidence.
+fn write_record(args: &DeployArgs, record: &Record) -> Result<()> {
+    let path = args.record.clone().unwrap_or_else(|| {
+        args.evidence
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("deploy-record.json")
+    });
+    let mut bytes = serde_json::to_vec_pretty(record).expect("a record serialises");
+    bytes.push(b'\n');
+    std::fs::write(&path, bytes).map_err(|e| Error::write(&path, e))
+}

@@ -1,0 +1,323 @@
+//! Preflight of the BB's namespace with the `kube` crate, before helm runs: it exists (bbgate never creates
+//! it), a NetworkPolicy isolates it, a ResourceQuota reserves its capacity, the pipeline may do what the
+//! chart needs there, and the release is not stuck half-way. Every failure names what is missing.
+
+use super::guard::{Resources, quantity};
+use super::manifest::Manifest;
+use crate::error::{Error, Result};
+use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
+use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, Secret};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{Api, ListParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+/// What helm does to the objects of a release (helm 4 adds watch for its waiter).
+const VERBS: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete"];
+
+pub struct Outcome {
+    pub problems: Vec<String>,
+    /// The quota with the least left, and what it has left.
+    pub quota_left: Option<(String, Resources)>,
+    /// The release's latest revision, if it exists.
+    pub revision: Option<u32>,
+}
+
+/// A cluster failure: nothing could be decided (exit 3).
+pub fn cluster_error(what: &str, e: kube::Error) -> Error {
+    let detail = match &e {
+        kube::Error::Api(s) => format!("{} {}: {}", s.code, s.reason, s.message),
+        other => {
+            let mut msg = other.to_string();
+            let mut src = std::error::Error::source(other);
+            while let Some(s) = src {
+                msg = format!("{msg}: {s}");
+                src = s.source();
+            }
+            msg
+        }
+    };
+    Error::Undecidable(format!("the cluster failed while {what}: {detail}"))
+}
+
+/// Does this NetworkPolicy select every pod and admit ingress only from the namespace itself?
+/// Returns (isolates, leaks): `isolates` when it selects all pods for Ingress; `leaks` names a rule that
+/// admits traffic from outside the namespace.
+pub fn network_policy(ns: &str, np: &Value) -> (bool, Vec<String>) {
+    let spec = &np["spec"];
+    let name = np["metadata"]["name"].as_str().unwrap_or("?");
+    let selects_all = spec["podSelector"].as_object().is_some_and(|s| {
+        s.get("matchLabels").is_none_or(|m| m.as_object().is_none_or(|m| m.is_empty()))
+            && s.get("matchExpressions").is_none_or(|m| m.as_array().is_none_or(|m| m.is_empty()))
+    });
+    let types: Vec<&str> = spec["policyTypes"]
+        .as_array()
+        .map(|t| t.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    // With no policyTypes, Ingress is implied (the API's default).
+    let ingress_type = types.is_empty() || types.contains(&"Ingress");
+    let mut leaks = Vec::new();
+    if ingress_type {
+        for (i, rule) in spec["ingress"].as_array().into_iter().flatten().enumerate() {
+            let from = rule["from"].as_array();
+            if from.is_none_or(|f| f.is_empty()) {
+                leaks.push(format!(
+                    "NetworkPolicy {name}: ingress rule {} has no `from`, so it admits traffic from anywhere",
+                    i + 1
+                ));
+                continue;
+            }
+            for peer in from.into_iter().flatten() {
+                if peer.get("ipBlock").is_some() {
+                    leaks.push(format!(
+                        "NetworkPolicy {name}: ingress rule {} admits an ipBlock (traffic from outside the namespace)",
+                        i + 1
+                    ));
+                }
+                if let Some(sel) = peer.get("namespaceSelector") {
+                    let own = sel["matchLabels"].as_object().is_some_and(|m| {
+                        m.len() == 1 && m.get("kubernetes.io/metadata.name").and_then(Value::as_str) == Some(ns)
+                    }) && sel.get("matchExpressions").is_none();
+                    if !own {
+                        leaks.push(format!(
+                            "NetworkPolicy {name}: ingress rule {} admits pods of other namespaces (namespaceSelector {sel})",
+                            i + 1
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    (selects_all && ingress_type, leaks)
+}
+
+/// Quota keys that must be set, with the alternative spelling Kubernetes accepts for requests.
+const QUOTA_KEYS: &[(&str, &str)] = &[
+    ("requests.cpu", "cpu"),
+    ("requests.memory", "memory"),
+    ("limits.cpu", "limits.cpu"),
+    ("limits.memory", "limits.memory"),
+];
+
+/// What a quota has left (hard - used), if it sets all four keys.
+pub fn quota_left(q: &Value) -> std::result::Result<Resources, Vec<&'static str>> {
+    let hard = &q["spec"]["hard"];
+    let used = &q["status"]["used"];
+    let mut missing = Vec::new();
+    let mut left = [0.0; 4];
+    for (i, (key, alt)) in QUOTA_KEYS.iter().enumerate() {
+        let h = quantity(&hard[*key]).or_else(|| quantity(&hard[*alt]));
+        let u = quantity(&used[*key]).or_else(|| quantity(&used[*alt])).unwrap_or(0.0);
+        match h {
+            Some(h) => left[i] = h - u,
+            None => missing.push(*key),
+        }
+    }
+    if missing.is_empty() {
+        Ok(Resources {
+            requests_cpu: left[0],
+            requests_memory: left[1],
+            limits_cpu: left[2],
+            limits_memory: left[3],
+        })
+    } else {
+        Err(missing)
+    }
+}
+
+pub async fn run(client: &Client, ns: &str, release: &str, manifests: &[Manifest]) -> Result<Outcome> {
+    let mut problems = Vec::new();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let exists = namespaces
+        .get_opt(ns)
+        .await
+        .map_err(|e| cluster_error(&format!("reading namespace {ns}"), e))?;
+    if exists.is_none() {
+        problems.push(format!(
+            "namespace {ns} does not exist: the sandbox admins create it, with its NetworkPolicy and \
+             ResourceQuota (bbgate never creates namespaces; see README, \"Namespace prerequisites\")"
+        ));
+        return Ok(Outcome {
+            problems,
+            quota_left: None,
+            revision: None,
+        });
+    }
+
+    // NetworkPolicy: isolation from other namespaces.
+    let nps = Api::<NetworkPolicy>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| cluster_error(&format!("listing NetworkPolicies in {ns}"), e))?;
+    let mut isolated = false;
+    for np in &nps.items {
+        let v = serde_json::to_value(np).unwrap_or_default();
+        let (isolates, leaks) = network_policy(ns, &v);
+        isolated |= isolates;
+        problems.extend(leaks.into_iter().map(|l| format!("namespace {ns}: {l}")));
+    }
+    if !isolated {
+        problems.push(format!(
+            "namespace {ns} has no NetworkPolicy that selects all its pods (podSelector: {{}}) for Ingress: \
+             without one, pods of other namespaces can reach the BB; the sandbox admins add it (README, \
+             \"Namespace prerequisites\")"
+        ));
+    }
+
+    // ResourceQuota: capacity reserved for requests and limits.
+    let quotas = Api::<ResourceQuota>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| cluster_error(&format!("listing ResourceQuotas in {ns}"), e))?;
+    let mut best: Option<(String, Resources)> = None;
+    let mut incomplete = Vec::new();
+    for q in &quotas.items {
+        let v = serde_json::to_value(q).unwrap_or_default();
+        match quota_left(&v) {
+            Ok(left) => {
+                // Several quotas all apply: the tightest of each key binds.
+                best = Some(match best {
+                    None => (q.name_any(), left),
+                    Some((n, b)) => (
+                        format!("{n}+{}", q.name_any()),
+                        Resources {
+                            requests_cpu: b.requests_cpu.min(left.requests_cpu),
+                            requests_memory: b.requests_memory.min(left.requests_memory),
+                            limits_cpu: b.limits_cpu.min(left.limits_cpu),
+                            limits_memory: b.limits_memory.min(left.limits_memory),
+                        },
+                    ),
+                });
+            }
+            Err(missing) => incomplete.push(format!("{} (no {})", q.name_any(), missing.join(", "))),
+        }
+    }
+    if best.is_none() {
+        problems.push(format!(
+            "namespace {ns} has no ResourceQuota setting requests.cpu, requests.memory, limits.cpu and \
+             limits.memory{}: capacity must be reserved per namespace; the sandbox admins add it",
+            if incomplete.is_empty() {
+                String::new()
+            } else {
+                format!(" (incomplete: {})", incomplete.join("; "))
+            }
+        ));
+    }
+
+    // SelfSubjectAccessReviews: may the pipeline do what helm will do, for each kind of the chart?
+    let mut kinds: BTreeSet<(String, String)> = manifests
+        .iter()
+        .map(|m| (m.api_version().to_owned(), m.kind().to_owned()))
+        .collect();
+    kinds.insert(("v1".into(), "Secret".into())); // helm's release storage
+    let ssar: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    let mut denied: Vec<String> = Vec::new();
+    for (api_version, kind) in &kinds {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version.as_str()));
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        let plural = match kube::discovery::pinned_kind(client, &gvk).await {
+            Ok((ar, _)) => ar.plural,
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                problems.push(format!(
+                    "the cluster does not serve {api_version} {kind}: the chart uses an API this cluster lacks"
+                ));
+                continue;
+            }
+            Err(e) => return Err(cluster_error(&format!("discovering {api_version} {kind}"), e)),
+        };
+        for verb in VERBS {
+            let review: SelfSubjectAccessReview = serde_json::from_value(json!({
+                "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {"namespace": ns, "verb": verb, "group": group,
+                                                "version": version, "resource": plural}}}))
+            .expect("a valid SelfSubjectAccessReview");
+            let answer = ssar
+                .create(&PostParams::default(), &review)
+                .await
+                .map_err(|e| cluster_error("asking SelfSubjectAccessReview", e))?;
+            let allowed = answer.status.as_ref().is_some_and(|s| s.allowed);
+            if !allowed {
+                denied.push(format!("{verb} {plural}{}", if group.is_empty() { String::new() } else { format!(".{group}") }));
+            }
+        }
+    }
+    if !denied.is_empty() {
+        problems.push(format!(
+            "in namespace {ns}, the pipeline's identity may not: {} (SelfSubjectAccessReview); the sandbox \
+             admins' RoleBinding for the deploy role must grant them",
+            denied.join(", ")
+        ));
+    }
+
+    // The release: not stuck in pending-* (a helm run killed half-way blocks every later one).
+    let secrets = Api::<Secret>::namespaced(client.clone(), ns)
+        .list(&ListParams::default().labels(&format!("owner=helm,name={release}")))
+        .await
+        .map_err(|e| cluster_error(&format!("reading release {release}'s history"), e))?;
+    let latest = secrets
+        .items
+        .iter()
+        .filter_map(|s| {
+            let l = s.labels();
+            Some((l.get("version")?.parse::<u32>().ok()?, l.get("status").cloned().unwrap_or_default()))
+        })
+        .max_by_key(|(v, _)| *v);
+    if let Some((rev, status)) = &latest
+        && status.starts_with("pending-")
+    {
+        let fix = match status.as_str() {
+            "pending-install" => format!("`helm uninstall {release} -n {ns}`"),
+            _ if *rev > 1 => format!("`helm rollback {release} {} -n {ns}`", rev - 1),
+            _ => format!("`helm uninstall {release} -n {ns}`"),
+        };
+        problems.push(format!(
+            "release {release} is stuck in {status} at revision {rev} (a helm run was interrupted): helm refuses \
+             another operation until it is cleared; a sandbox admin recovers it with {fix}, then re-runs the deploy"
+        ));
+    }
+    Ok(Outcome {
+        problems,
+        quota_left: best,
+        revision: latest.map(|(v, _)| v),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_policies() {
+        let iso = json!({"metadata": {"name": "a"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {}}]}]}});
+        assert_eq!(network_policy("ns", &iso), (true, vec![]));
+        let deny_all = json!({"metadata": {"name": "a"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}});
+        assert_eq!(network_policy("ns", &deny_all), (true, vec![]));
+        let open = json!({"metadata": {"name": "b"}, "spec": {"podSelector": {}, "ingress": [{}]}});
+        assert!(!network_policy("ns", &open).1.is_empty());
+        let other = json!({"metadata": {"name": "c"}, "spec": {"podSelector": {"matchLabels": {"a": "b"}},
+            "ingress": [{"from": [{"namespaceSelector": {}}]}]}});
+        let (isolates, leaks) = network_policy("ns", &other);
+        assert!(!isolates && leaks.len() == 1, "{leaks:?}");
+        let own = json!({"metadata": {"name": "d"}, "spec": {"podSelector": {},
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ns"}}}]}]}});
+        assert_eq!(network_policy("ns", &own), (true, vec![]));
+        let egress_only = json!({"metadata": {"name": "e"}, "spec": {"podSelector": {}, "policyTypes": ["Egress"]}});
+        assert!(!network_policy("ns", &egress_only).0);
+    }
+
+    #[test]
+    fn quotas() {
+        let q = json!({"spec": {"hard": {"requests.cpu": "2", "memory": "4Gi", "limits.cpu": "4", "limits.memory": "8Gi"}},
+                       "status": {"used": {"requests.cpu": "500m"}}});
+        let left = quota_left(&q).unwrap();
+        assert_eq!(left.requests_cpu, 1.5);
+        assert_eq!(left.requests_memory, 4.0 * 1024f64.powi(3));
+        let partial = json!({"spec": {"hard": {"pods": "10", "requests.cpu": "1"}}});
+        assert_eq!(
+            quota_left(&partial).unwrap_err(),
+            vec!["requests.memory", "limits.cpu", "limits.memory"]
+        );
+    }
+}

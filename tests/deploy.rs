@@ -1,0 +1,350 @@
+//! `bbgate deploy` against the project's fake Kubernetes API server (tests/common/fake_kube.rs) and the real
+//! helm 3.18.0 and 4.1.4 binaries that scripts/test installs.
+
+mod common;
+use common::fake_kube::FakeKube;
+use common::*;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+const NS: &str = "paymenthub";
+const REGISTRY: &str = "123456789012.dkr.ecr.eu-central-1.amazonaws.com";
+const TOKEN: &str = "fake-bearer-token-never-printed";
+
+fn helm(major: u8) -> String {
+    let var = format!("BBGATE_TEST_HELM{major}");
+    std::env::var(&var).unwrap_or_else(|_| panic!("{var} is not set: run the suite with scripts/test"))
+}
+
+/// Evidence from an offline verify of the passing demo (bb/payments/adapter, decided at NOW_2026).
+fn evidence(dir: &Path) -> PathBuf {
+    let path = dir.join("evidence.json");
+    let (code, out, err) = run(bbgate().args([
+        "verify",
+        "--findings",
+        "fixtures/demo/pass",
+        "--api-report",
+        "fixtures/api-tests/cck-minimal.ndjson",
+        "--signoffs",
+        "fixtures/demo/pass/signoffs.toml",
+        "--now",
+        NOW_2026,
+        "--registry",
+        REGISTRY,
+        "--evidence",
+        path.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    path
+}
+
+fn pinned(ev: &Path) -> String {
+    let v: Value = serde_json::from_slice(&std::fs::read(ev).unwrap()).unwrap();
+    let i = &v["body"]["image"];
+    format!(
+        "{}/{}@{}",
+        i["registry"].as_str().unwrap(),
+        i["repository"].as_str().unwrap(),
+        i["digest"].as_str().unwrap()
+    )
+}
+
+/// `bbgate deploy` at the fake with helm `major`, an hour after the evidence was made.
+fn deploy(fake: &FakeKube, dir: &Path, major: u8, ev: &Path, chart: &str) -> assert_cmd::Command {
+    let mut cmd = bbgate();
+    cmd.env("HELM_CACHE_HOME", dir.join("helm-cache"))
+        .env("HELM_CONFIG_HOME", dir.join("helm-config"))
+        .env("HELM_DATA_HOME", dir.join("helm-data"))
+        .args(["deploy", "--evidence", ev.to_str().unwrap(), "--chart", chart, "--release", "emu"])
+        .args(["--set-image", "image.ref", "--timeout", "20s", "--now", "2026-11-28T13:00:00Z"])
+        .args(["--helm", &helm(major), "--kubeconfig", fake.kubeconfig(dir).to_str().unwrap()]);
+    cmd
+}
+
+fn no_token(text: &str) {
+    assert!(!text.contains(TOKEN), "the bearer token leaked: {text}");
+}
+
+fn release_versions(fake: &FakeKube) -> Vec<(u64, String)> {
+    let mut v: Vec<(u64, String)> = fake
+        .list("Secret", NS)
+        .iter()
+        .filter(|s| s["metadata"]["labels"]["owner"] == "helm")
+        .map(|s| {
+            let l = &s["metadata"]["labels"];
+            (
+                l["version"].as_str().unwrap().parse().unwrap(),
+                l["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn first_install_and_upgrade_are_pinned_to_the_evidence_digest_with_helm_3_and_4() {
+    for major in [3, 4] {
+        let fake = FakeKube::start(true);
+        fake.sandbox_namespace(NS);
+        let tmp = tempfile::tempdir().unwrap();
+        let ev = evidence(tmp.path());
+
+        let (code, out, err) = run(&mut deploy(&fake, tmp.path(), major, &ev, "fixtures/charts/payments-emulator"));
+        assert_eq!(code, 0, "helm {major}: {out}{err}");
+        assert!(out.contains("DEPLOYED: release emu revision 1 in paymenthub"), "{out}");
+        no_token(&format!("{out}{err}"));
+        let d = fake.get("Deployment", NS, "emu-emulator").expect("the Deployment was installed");
+        assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], json!(pinned(&ev)));
+        assert!(err.contains("image.ref=<pinned image>") && !err.contains("--set-string image.ref=1"), "{err}");
+
+        // Upgrade with a values file: revision 2, still pinned; the record says so.
+        let values = tmp.path().join("values.yaml");
+        std::fs::write(&values, "replicaCount: 2\n").unwrap();
+        let mut cmd = deploy(&fake, tmp.path(), major, &ev, "fixtures/charts/payments-emulator");
+        cmd.args(["--values", values.to_str().unwrap(), "--format", "json"]);
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, 0, "helm {major}: {out}{err}");
+        let record: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!((record["status"].as_str(), record["revision"].as_u64()), (Some("deployed"), Some(2)));
+        let d = fake.get("Deployment", NS, "emu-emulator").unwrap();
+        assert_eq!(d["spec"]["replicas"], 2);
+        assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], json!(pinned(&ev)));
+        let on_disk: Value =
+            serde_json::from_slice(&std::fs::read(tmp.path().join("deploy-record.json")).unwrap()).unwrap();
+        assert_eq!(on_disk, record, "the record beside the evidence is the one printed");
+        assert!(record["helm"].as_str().unwrap().starts_with(&format!("v{major}.")));
+        let ev_sha = record["evidence_sha256"].as_str().unwrap();
+        let latest = fake.get("Secret", NS, "sh.helm.release.v1.emu.v2").unwrap();
+        assert_eq!(latest["metadata"]["labels"]["status"], "deployed");
+        no_token(&out);
+        assert_eq!(release_versions(&fake).last().map(|v| v.0), Some(2));
+        assert_eq!(ev_sha.len(), 64);
+    }
+}
+
+#[test]
+fn a_chart_that_escapes_its_namespace_is_refused_whole_with_every_problem_named_and_nothing_written() {
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tmp = tempfile::tempdir().unwrap();
+    let ev = evidence(tmp.path());
+    let (code, out, err) = run(&mut deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/escapes-namespace"));
+    assert_eq!(code, 1, "{out}{err}");
+    for expected in [
+        "Namespace/backdoor (escapes-namespace/templates/all.yaml): Namespace is cluster-scoped",
+        "ClusterRoleBinding/emu-admin (escapes-namespace/templates/all.yaml): ClusterRoleBinding is cluster-scoped",
+        "ConfigMap/emu-elsewhere (escapes-namespace/templates/all.yaml): sets namespace \"kube-system\"",
+        "Service/emu-exposed (escapes-namespace/templates/all.yaml): Service type NodePort",
+        "Deployment/emu-worker (escapes-namespace/templates/all.yaml): hostNetwork: true",
+        "volume \"host\" is a hostPath",
+        "container \"main\" is privileged",
+        "container \"sidecar\" pulls docker.io/library/busybox:1.36 from docker.io, which the policy does not allow",
+        "container \"sidecar\" sets no requests.cpu, requests.memory, limits.cpu, limits.memory",
+        "container \"stale\" runs 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/emulator:latest, not the image the evidence judged",
+        "rego deny: Deployment emu-worker: container \"main\" must set securityContext.runAsNonRoot: true",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    // The three containers each miss runAsNonRoot: 10 guard problems and 3 from the policy's Rego.
+    assert!(out.starts_with("REFUSED: 13 problem(s)"), "{out}");
+    assert!(out.contains("warning: Deployment/emu-worker (escapes-namespace/templates/all.yaml): rego warn: Deployment emu-worker has no app.kubernetes.io/name label"), "{out}");
+    assert_eq!(fake.writes().len(), 0, "nothing may be written: {:?}", fake.writes());
+    assert!(!tmp.path().join("deploy-record.json").exists());
+}
+
+#[test]
+fn a_namespace_that_is_not_ready_is_refused_before_helm_runs() {
+    type Setup = fn(&FakeKube);
+    let cases: [(&str, Setup, &str); 4] = [
+        ("missing", |_f| {}, "namespace paymenthub does not exist"),
+        (
+            "no NetworkPolicy",
+            |f| {
+                f.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}));
+                f.put(json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q", "namespace": NS},
+                    "spec": {"hard": {"requests.cpu": "2", "requests.memory": "4Gi", "limits.cpu": "4", "limits.memory": "8Gi"}}}));
+            },
+            "has no NetworkPolicy that selects all its pods",
+        ),
+        (
+            "no ResourceQuota",
+            |f| {
+                f.sandbox_namespace(NS);
+                f.put(json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "bb-quota", "namespace": NS},
+                    "spec": {"hard": {"pods": "10"}}}));
+            },
+            "has no ResourceQuota setting requests.cpu, requests.memory, limits.cpu and limits.memory (incomplete: bb-quota",
+        ),
+        (
+            "SSAR denies",
+            |f| {
+                f.sandbox_namespace(NS);
+                f.deny("create/deployments");
+                f.deny("delete/secrets");
+            },
+            "the pipeline's identity may not: create deployments.apps, delete secrets",
+        ),
+    ];
+    for (what, setup, expected) in cases {
+        let fake = FakeKube::start(true);
+        setup(&fake);
+        let tmp = tempfile::tempdir().unwrap();
+        let ev = evidence(tmp.path());
+        let (code, out, err) = run(&mut deploy(&fake, tmp.path(), 3, &ev, "fixtures/charts/payments-emulator"));
+        assert_eq!(code, 1, "{what}: {out}{err}");
+        assert!(out.contains(expected), "{what}: missing {expected:?} in {out}");
+        assert_eq!(fake.writes().len(), 0, "{what}: helm ran: {:?}", fake.writes());
+        assert!(!err.contains("upgrade --install"), "{what}: {err}");
+    }
+}
+
+#[test]
+fn a_network_policy_that_admits_other_namespaces_is_named() {
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    fake.put(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "allow-monitoring", "namespace": NS},
+        "spec": {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "ops"}}}]}]}}));
+    let tmp = tempfile::tempdir().unwrap();
+    let ev = evidence(tmp.path());
+    let (code, out, _) = run(&mut deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator"));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("NetworkPolicy allow-monitoring: ingress rule 1 admits pods of other namespaces"), "{out}");
+}
+
+#[test]
+fn a_hanging_rollout_is_rolled_back_and_exits_1_with_the_pods_events() {
+    for major in [3, 4] {
+        let fake = FakeKube::start(true);
+        fake.sandbox_namespace(NS);
+        let tmp = tempfile::tempdir().unwrap();
+        let ev = evidence(tmp.path());
+        let (code, out, err) = run(&mut deploy(&fake, tmp.path(), major, &ev, "fixtures/charts/payments-emulator"));
+        assert_eq!(code, 0, "helm {major}: {out}{err}");
+
+        fake.set_autoready(false);
+        let values = tmp.path().join("values.yaml");
+        std::fs::write(&values, "replicaCount: 3\n").unwrap();
+        let mut cmd = deploy(&fake, tmp.path(), major, &ev, "fixtures/charts/payments-emulator");
+        cmd.args(["--values", values.to_str().unwrap(), "--timeout", "3s"]);
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, 1, "helm {major}: {out}{err}");
+        assert!(out.starts_with("FAILED: release emu in paymenthub did not roll out"), "{out}");
+        assert!(out.contains("FailedScheduling: 0/3 nodes are available: 3 Insufficient memory."), "{out}");
+        // helm rolled back to revision 1's configuration.
+        let d = fake.get("Deployment", NS, "emu-emulator").unwrap();
+        assert_eq!(d["spec"]["replicas"], 1, "helm {major} rolled back");
+        let versions = release_versions(&fake);
+        assert!(
+            versions.iter().any(|(v, s)| *v == 2 && s == "failed"),
+            "helm {major}: {versions:?}"
+        );
+        let record: Value =
+            serde_json::from_slice(&std::fs::read(tmp.path().join("deploy-record.json")).unwrap()).unwrap();
+        assert_eq!(record["status"], "failed");
+        no_token(&format!("{out}{err}"));
+    }
+}
+
+#[test]
+fn evidence_that_is_altered_expired_failed_foreign_or_of_another_policy_is_refused_before_the_cluster() {
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tmp = tempfile::tempdir().unwrap();
+    let ev = evidence(tmp.path());
+    let refused = |cmd: &mut assert_cmd::Command, expected: &str| {
+        let (code, out, err) = run(cmd);
+        assert_eq!(code, 1, "{expected}: {out}{err}");
+        assert!(err.contains(expected), "missing {expected:?} in {err}");
+    };
+
+    // Altered: one finding count changed after sealing.
+    let altered = tmp.path().join("altered.json");
+    let text = std::fs::read_to_string(&ev).unwrap().replacen("\"verdict\": \"pass\"", "\"verdict\": \"pass\" ", 1);
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    v["body"]["image"]["digest"] = json!(format!("sha256:{}", "b".repeat(64)));
+    std::fs::write(&altered, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    refused(
+        &mut deploy(&fake, tmp.path(), 4, &altered, "fixtures/charts/payments-emulator"),
+        "evidence body does not match its digest",
+    );
+
+    // Expired: two days after the decision, the policy allows 24 h.
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
+    cmd.args(["--now", "2026-11-30T12:00:01Z"]);
+    refused(&mut cmd, "48.0 h ago; the policy accepts evidence up to 24.0 h old");
+
+    // Failed: the README's denied demo.
+    let denied = tmp.path().join("denied.json");
+    let (code, _, _) = run(bbgate().args([
+        "verify",
+        "--findings",
+        "fixtures/demo/payments-emulator-scan.json",
+        "--api-report",
+        "fixtures/api-tests/govstack-identity.message",
+        "--signoffs",
+        "fixtures/demo/signoffs.toml",
+        "--now",
+        NOW_2026,
+        "--registry",
+        REGISTRY,
+        "--evidence",
+        denied.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 1);
+    refused(
+        &mut deploy(&fake, tmp.path(), 4, &denied, "fixtures/charts/payments-emulator"),
+        "the verdict is \"deny\"",
+    );
+
+    // Another BB's deploy.
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
+    cmd.args(["--building-block", "information-mediator"]);
+    refused(&mut cmd, "the evidence is for building block payments, not information-mediator");
+
+    // Another policy: the same rules with one value changed.
+    let policy = tmp.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        std::fs::read_to_string("policies/sandbox.toml").unwrap().replace("max_validity_days = 90", "max_validity_days = 60"),
+    )
+    .unwrap();
+    std::fs::copy("policies/deploy.rego", tmp.path().join("deploy.rego")).unwrap();
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
+    cmd.args(["--policy", policy.to_str().unwrap()]);
+    refused(&mut cmd, "the rules changed since verify");
+
+    // Another workflow's evidence, in CircleCI.
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
+    cmd.env("CIRCLE_WORKFLOW_ID", "5a1c7b6e-0000-4000-8000-000000000001");
+    refused(&mut cmd, "written by workflow (none recorded), not this one");
+
+    assert!(fake.log().is_empty(), "the cluster was contacted: {:?}", fake.log());
+}
+
+#[test]
+fn the_namespace_is_the_building_blocks_and_a_different_one_is_refused() {
+    let fake = FakeKube::start(true);
+    let tmp = tempfile::tempdir().unwrap();
+    let ev = evidence(tmp.path());
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
+    cmd.args(["--namespace", "default"]);
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("deploys only into its namespace paymenthub"), "{err}");
+}
+
+#[test]
+fn dry_run_checks_everything_and_writes_nothing() {
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tmp = tempfile::tempdir().unwrap();
+    let ev = evidence(tmp.path());
+    let mut cmd = deploy(&fake, tmp.path(), 3, &ev, "fixtures/charts/payments-emulator");
+    cmd.arg("--dry-run");
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("CHECKED: release emu in paymenthub may be installed"), "{out}");
+    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+}
