@@ -213,6 +213,13 @@ pub struct DeployArgs {
     /// How long helm may take to roll out before it rolls back, e.g. 5m.
     #[arg(long, value_name = "DUR", default_value = "5m")]
     pub timeout: jiff::SignedDuration,
+    /// Re-read the digest's scan from ECR and stop on any finding in the blocked band (a critical CVE
+    /// published since verify). Always on with --eks-cluster.
+    #[arg(long)]
+    pub recheck_scan: bool,
+    /// With --recheck-scan: first wait between scan status reads, and the settle delay.
+    #[arg(long, value_name = "DUR", default_value = "2s")]
+    pub poll_interval: jiff::SignedDuration,
     /// Check everything (evidence, preflight, guard) and stop before helm installs.
     #[arg(long)]
     pub dry_run: bool,

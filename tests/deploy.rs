@@ -55,9 +55,29 @@ fn deploy(fake: &FakeKube, dir: &Path, major: u8, ev: &Path, chart: &str) -> ass
     cmd.env("HELM_CACHE_HOME", dir.join("helm-cache"))
         .env("HELM_CONFIG_HOME", dir.join("helm-config"))
         .env("HELM_DATA_HOME", dir.join("helm-data"))
-        .args(["deploy", "--evidence", ev.to_str().unwrap(), "--chart", chart, "--release", "emu"])
-        .args(["--set-image", "image.ref", "--timeout", "20s", "--now", "2026-11-28T13:00:00Z"])
-        .args(["--helm", &helm(major), "--kubeconfig", fake.kubeconfig(dir).to_str().unwrap()]);
+        .args([
+            "deploy",
+            "--evidence",
+            ev.to_str().unwrap(),
+            "--chart",
+            chart,
+            "--release",
+            "emu",
+        ])
+        .args([
+            "--set-image",
+            "image.ref",
+            "--timeout",
+            "20s",
+            "--now",
+            "2026-11-28T13:00:00Z",
+        ])
+        .args([
+            "--helm",
+            &helm(major),
+            "--kubeconfig",
+            fake.kubeconfig(dir).to_str().unwrap(),
+        ]);
     cmd
 }
 
@@ -90,13 +110,27 @@ fn first_install_and_upgrade_are_pinned_to_the_evidence_digest_with_helm_3_and_4
         let tmp = tempfile::tempdir().unwrap();
         let ev = evidence(tmp.path());
 
-        let (code, out, err) = run(&mut deploy(&fake, tmp.path(), major, &ev, "fixtures/charts/payments-emulator"));
+        let (code, out, err) = run(&mut deploy(
+            &fake,
+            tmp.path(),
+            major,
+            &ev,
+            "fixtures/charts/payments-emulator",
+        ));
         assert_eq!(code, 0, "helm {major}: {out}{err}");
         assert!(out.contains("DEPLOYED: release emu revision 1 in paymenthub"), "{out}");
         no_token(&format!("{out}{err}"));
-        let d = fake.get("Deployment", NS, "emu-emulator").expect("the Deployment was installed");
-        assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], json!(pinned(&ev)));
-        assert!(err.contains("image.ref=<pinned image>") && !err.contains("--set-string image.ref=1"), "{err}");
+        let d = fake
+            .get("Deployment", NS, "emu-emulator")
+            .expect("the Deployment was installed");
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][0]["image"],
+            json!(pinned(&ev))
+        );
+        assert!(
+            err.contains("image.ref=<pinned image>") && !err.contains("--set-string image.ref=1"),
+            "{err}"
+        );
 
         // Upgrade with a values file: revision 2, still pinned; the record says so.
         let values = tmp.path().join("values.yaml");
@@ -106,10 +140,16 @@ fn first_install_and_upgrade_are_pinned_to_the_evidence_digest_with_helm_3_and_4
         let (code, out, err) = run(&mut cmd);
         assert_eq!(code, 0, "helm {major}: {out}{err}");
         let record: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!((record["status"].as_str(), record["revision"].as_u64()), (Some("deployed"), Some(2)));
+        assert_eq!(
+            (record["status"].as_str(), record["revision"].as_u64()),
+            (Some("deployed"), Some(2))
+        );
         let d = fake.get("Deployment", NS, "emu-emulator").unwrap();
         assert_eq!(d["spec"]["replicas"], 2);
-        assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], json!(pinned(&ev)));
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][0]["image"],
+            json!(pinned(&ev))
+        );
         let on_disk: Value =
             serde_json::from_slice(&std::fs::read(tmp.path().join("deploy-record.json")).unwrap()).unwrap();
         assert_eq!(on_disk, record, "the record beside the evidence is the one printed");
@@ -129,7 +169,13 @@ fn a_chart_that_escapes_its_namespace_is_refused_whole_with_every_problem_named_
     fake.sandbox_namespace(NS);
     let tmp = tempfile::tempdir().unwrap();
     let ev = evidence(tmp.path());
-    let (code, out, err) = run(&mut deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/escapes-namespace"));
+    let (code, out, err) = run(&mut deploy(
+        &fake,
+        tmp.path(),
+        4,
+        &ev,
+        "fixtures/charts/escapes-namespace",
+    ));
     assert_eq!(code, 1, "{out}{err}");
     for expected in [
         "Namespace/backdoor (escapes-namespace/templates/all.yaml): Namespace is cluster-scoped",
@@ -191,7 +237,13 @@ fn a_namespace_that_is_not_ready_is_refused_before_helm_runs() {
         setup(&fake);
         let tmp = tempfile::tempdir().unwrap();
         let ev = evidence(tmp.path());
-        let (code, out, err) = run(&mut deploy(&fake, tmp.path(), 3, &ev, "fixtures/charts/payments-emulator"));
+        let (code, out, err) = run(&mut deploy(
+            &fake,
+            tmp.path(),
+            3,
+            &ev,
+            "fixtures/charts/payments-emulator",
+        ));
         assert_eq!(code, 1, "{what}: {out}{err}");
         assert!(out.contains(expected), "{what}: missing {expected:?} in {out}");
         assert_eq!(fake.writes().len(), 0, "{what}: helm ran: {:?}", fake.writes());
@@ -208,9 +260,18 @@ fn a_network_policy_that_admits_other_namespaces_is_named() {
         "spec": {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "ops"}}}]}]}}));
     let tmp = tempfile::tempdir().unwrap();
     let ev = evidence(tmp.path());
-    let (code, out, _) = run(&mut deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator"));
+    let (code, out, _) = run(&mut deploy(
+        &fake,
+        tmp.path(),
+        4,
+        &ev,
+        "fixtures/charts/payments-emulator",
+    ));
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("NetworkPolicy allow-monitoring: ingress rule 1 admits pods of other namespaces"), "{out}");
+    assert!(
+        out.contains("NetworkPolicy allow-monitoring: ingress rule 1 admits pods of other namespaces"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -220,7 +281,13 @@ fn a_hanging_rollout_is_rolled_back_and_exits_1_with_the_pods_events() {
         fake.sandbox_namespace(NS);
         let tmp = tempfile::tempdir().unwrap();
         let ev = evidence(tmp.path());
-        let (code, out, err) = run(&mut deploy(&fake, tmp.path(), major, &ev, "fixtures/charts/payments-emulator"));
+        let (code, out, err) = run(&mut deploy(
+            &fake,
+            tmp.path(),
+            major,
+            &ev,
+            "fixtures/charts/payments-emulator",
+        ));
         assert_eq!(code, 0, "helm {major}: {out}{err}");
 
         fake.set_autoready(false);
@@ -230,8 +297,14 @@ fn a_hanging_rollout_is_rolled_back_and_exits_1_with_the_pods_events() {
         cmd.args(["--values", values.to_str().unwrap(), "--timeout", "3s"]);
         let (code, out, err) = run(&mut cmd);
         assert_eq!(code, 1, "helm {major}: {out}{err}");
-        assert!(out.starts_with("FAILED: release emu in paymenthub did not roll out"), "{out}");
-        assert!(out.contains("FailedScheduling: 0/3 nodes are available: 3 Insufficient memory."), "{out}");
+        assert!(
+            out.starts_with("FAILED: release emu in paymenthub did not roll out"),
+            "{out}"
+        );
+        assert!(
+            out.contains("FailedScheduling: 0/3 nodes are available: 3 Insufficient memory."),
+            "{out}"
+        );
         // helm rolled back to revision 1's configuration.
         let d = fake.get("Deployment", NS, "emu-emulator").unwrap();
         assert_eq!(d["spec"]["replicas"], 1, "helm {major} rolled back");
@@ -261,7 +334,9 @@ fn evidence_that_is_altered_expired_failed_foreign_or_of_another_policy_is_refus
 
     // Altered: one finding count changed after sealing.
     let altered = tmp.path().join("altered.json");
-    let text = std::fs::read_to_string(&ev).unwrap().replacen("\"verdict\": \"pass\"", "\"verdict\": \"pass\" ", 1);
+    let text = std::fs::read_to_string(&ev)
+        .unwrap()
+        .replacen("\"verdict\": \"pass\"", "\"verdict\": \"pass\" ", 1);
     let mut v: Value = serde_json::from_str(&text).unwrap();
     v["body"]["image"]["digest"] = json!(format!("sha256:{}", "b".repeat(64)));
     std::fs::write(&altered, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
@@ -301,13 +376,18 @@ fn evidence_that_is_altered_expired_failed_foreign_or_of_another_policy_is_refus
     // Another BB's deploy.
     let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
     cmd.args(["--building-block", "information-mediator"]);
-    refused(&mut cmd, "the evidence is for building block payments, not information-mediator");
+    refused(
+        &mut cmd,
+        "the evidence is for building block payments, not information-mediator",
+    );
 
     // Another policy: the same rules with one value changed.
     let policy = tmp.path().join("policy.toml");
     std::fs::write(
         &policy,
-        std::fs::read_to_string("policies/sandbox.toml").unwrap().replace("max_validity_days = 90", "max_validity_days = 60"),
+        std::fs::read_to_string("policies/sandbox.toml")
+            .unwrap()
+            .replace("max_validity_days = 90", "max_validity_days = 60"),
     )
     .unwrap();
     std::fs::copy("policies/deploy.rego", tmp.path().join("deploy.rego")).unwrap();
@@ -345,6 +425,200 @@ fn dry_run_checks_everything_and_writes_nothing() {
     cmd.arg("--dry-run");
     let (code, out, err) = run(&mut cmd);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.starts_with("CHECKED: release emu in paymenthub may be installed"), "{out}");
+    assert!(
+        out.starts_with("CHECKED: release emu in paymenthub may be installed"),
+        "{out}"
+    );
     assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+}
+
+#[test]
+fn recheck_scan_stops_a_deploy_when_the_digest_has_a_critical_finding_verify_did_not_see() {
+    use common::peer::{self, Moto};
+    let moto = Moto::get();
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tmp = tempfile::tempdir().unwrap();
+    let ev = evidence(tmp.path());
+    moto.create_repository("bb/payments/adapter");
+    let with_aws = |cmd: &mut assert_cmd::Command| {
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AWS_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_REGION", peer::REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST")
+            .env("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET)
+            .args(["--recheck-scan", "--poll-interval", "100ms", "--dry-run"]);
+    };
+
+    // Still clean: the deploy goes on.
+    moto.queue_scans(
+        "bb/payments/adapter",
+        vec![peer::scan_result(
+            "COMPLETE",
+            peer::low_basic_findings(2),
+            vec![],
+            json!({"MEDIUM": 2}),
+        )],
+    );
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
+    with_aws(&mut cmd);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}");
+
+    // A critical CVE was published against the image since verify.
+    let mut findings = peer::low_basic_findings(2);
+    findings.push(
+        json!({"name": "CVE-2026-999999", "severity": "CRITICAL", "uri": "https://example.org",
+        "attributes": [{"key": "package_name", "value": "openssl"}, {"key": "package_version", "value": "3.0.1"},
+            {"key": "CVSS3_SCORE", "value": "9.8"},
+            {"key": "CVSS3_VECTOR", "value": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]}),
+    );
+    moto.queue_scans(
+        "bb/payments/adapter",
+        vec![peer::scan_result(
+            "COMPLETE",
+            findings,
+            vec![],
+            json!({"MEDIUM": 2, "CRITICAL": 1}),
+        )],
+    );
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
+    with_aws(&mut cmd);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("1 finding(s) in the blocked band that verify did not see: CVE-2026-999999 (9.8)"),
+        "{err}"
+    );
+    assert!(!format!("{out}{err}").contains(peer::STATIC_SECRET));
+    assert!(fake.writes().is_empty());
+}
+
+/// A stand-in for the CircleCI API v2 (no peer exists for it): one workflow with a hold job approved by
+/// `approver_id`, and users by id. It records the Circle-Token it was sent.
+fn circleci_api(approver_id: &'static str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::extract::{Path as P, Request};
+    let tokens = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = tokens.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/api/v2", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let record = move |req: &Request| {
+                let t = req
+                    .headers()
+                    .get("circle-token")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                seen.lock().unwrap().push(t.unwrap_or_default());
+            };
+            let r1 = record.clone();
+            let app = axum::Router::new()
+                .route(
+                    "/api/v2/workflow/{id}/job",
+                    axum::routing::get(move |P(_id): P<String>, req: Request| async move {
+                        r1(&req);
+                        let body = json!({"next_page_token": null, "items": [
+                            {"name": "verify", "type": "build", "status": "success"},
+                            {"name": "hold-deploy", "type": "approval", "status": "success",
+                             "approved_by": approver_id, "approval_request_id": "a1"}]});
+                        ([("content-type", "application/json")], body.to_string())
+                    }),
+                )
+                .route(
+                    "/api/v2/user/{id}",
+                    axum::routing::get(move |P(id): P<String>, req: Request| async move {
+                        record(&req);
+                        let login = if id == "u-admin" {
+                            "sandbox-admin"
+                        } else {
+                            "bb-developer"
+                        };
+                        let body = json!({"id": id, "login": login, "name": login});
+                        ([("content-type", "application/json")], body.to_string())
+                    }),
+                );
+            let l = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(l, app).await.unwrap();
+        });
+    });
+    (url, tokens)
+}
+
+#[test]
+fn with_approvers_in_the_policy_only_an_admins_approval_lets_the_deploy_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = tmp.path().join("sandbox.toml");
+    std::fs::write(
+        &policy,
+        std::fs::read_to_string("policies/sandbox.toml")
+            .unwrap()
+            .replace("approvers = []", "approvers = [\"sandbox-admin\"]"),
+    )
+    .unwrap();
+    std::fs::copy("policies/deploy.rego", tmp.path().join("deploy.rego")).unwrap();
+    let ev = tmp.path().join("evidence.json");
+    let workflow = "5a1c7b6e-0000-4000-8000-000000000042";
+    let (code, out, err) = run(bbgate()
+        .env("CIRCLE_WORKFLOW_ID", workflow)
+        .args([
+            "verify",
+            "--findings",
+            "fixtures/demo/pass",
+            "--api-report",
+            "fixtures/api-tests/cck-minimal.ndjson",
+        ])
+        .args([
+            "--signoffs",
+            "fixtures/demo/pass/signoffs.toml",
+            "--now",
+            NOW_2026,
+            "--registry",
+            REGISTRY,
+        ])
+        .args(["--policy", policy.to_str().unwrap(), "--evidence", ev.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}{err}");
+    let circle_token = "circle-token-never-printed";
+
+    for (approver, expected_code) in [("u-dev", 1), ("u-admin", 0)] {
+        let fake = FakeKube::start(true);
+        fake.sandbox_namespace(NS);
+        let (api, tokens) = circleci_api(approver);
+        let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
+        cmd.env("CIRCLE_WORKFLOW_ID", workflow)
+            .env("CIRCLE_TOKEN", circle_token)
+            .env("CIRCLECI_API_URL", &api)
+            .args(["--policy", policy.to_str().unwrap()]);
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, expected_code, "{approver}: {out}{err}");
+        if expected_code == 1 {
+            assert!(
+                err.contains("the approval (hold-deploy by bb-developer) was not given by a sandbox admin"),
+                "{err}"
+            );
+            assert!(
+                fake.writes().is_empty(),
+                "nothing installed without an admin's approval"
+            );
+        } else {
+            assert!(out.contains("DEPLOYED"), "{out}");
+            let record: Value =
+                serde_json::from_slice(&std::fs::read(tmp.path().join("deploy-record.json")).unwrap()).unwrap();
+            assert_eq!(record["approved_by"], "sandbox-admin");
+        }
+        assert!(
+            tokens.lock().unwrap().iter().all(|t| t == circle_token),
+            "the API got the token"
+        );
+        assert!(!format!("{out}{err}").contains(circle_token), "CIRCLE_TOKEN leaked");
+    }
 }

@@ -46,9 +46,30 @@ pub fn token(cluster: &str, region: &str, creds: Credentials, at: SystemTime) ->
         .body(())
         .map_err(|e| Error::Undecidable(format!("cannot build the STS URL: {e}")))?;
     instructions.apply_to_request_http1x(&mut req);
+    // Order the query as botocore (`aws eks get-token`) does, so both tools print the same token byte for
+    // byte; the order is not signed and the server accepts either.
+    let signed = req.uri().to_string();
+    let (base, query) = signed.split_once('?').unwrap_or((&signed, ""));
+    let mut pairs: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+    const ORDER: &[&str] = &[
+        "Action",
+        "Version",
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "X-Amz-Expires",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Security-Token",
+        "X-Amz-Signature",
+    ];
+    pairs.sort_by_key(|p| {
+        let k = p.split('=').next().unwrap_or("");
+        ORDER.iter().position(|o| *o == k).unwrap_or(ORDER.len())
+    });
+    let url = format!("{base}?{}", pairs.join("&"));
     Ok(format!(
         "{TOKEN_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(req.uri().to_string())
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(url)
     ))
 }
 
@@ -60,9 +81,9 @@ pub async fn resolve_credentials(
     calls: &CallCounter,
 ) -> Result<(aws_config::SdkConfig, Credentials)> {
     let (conf, _) = credentials::sdk_config(region, role, session, calls, jiff::Timestamp::now().as_second()).await?;
-    let provider = conf
-        .credentials_provider()
-        .ok_or_else(|| Error::invalid("no AWS credentials: set a role (BBGATE_ROLE_ARN) or the standard AWS variables"))?;
+    let provider = conf.credentials_provider().ok_or_else(|| {
+        Error::invalid("no AWS credentials: set a role (BBGATE_ROLE_ARN) or the standard AWS variables")
+    })?;
     let creds = provider.provide_credentials().await.map_err(|e| {
         Error::Undecidable(format!(
             "no AWS credentials: {e} (in CircleCI, set BBGATE_ROLE_ARN and give the job a context)"
@@ -142,9 +163,14 @@ pub fn run_token(args: &EksTokenArgs) -> Result<u8> {
         .map_err(|e| Error::Undecidable(format!("cannot start the async runtime: {e}")))?;
     let role = credentials::role_arn(args.role_arn.as_deref());
     let creds = runtime.block_on(async {
-        resolve_credentials(&region, role.as_deref(), args.session_name.as_deref(), &CallCounter::default())
-            .await
-            .map(|(_, c)| c)
+        resolve_credentials(
+            &region,
+            role.as_deref(),
+            args.session_name.as_deref(),
+            &CallCounter::default(),
+        )
+        .await
+        .map(|(_, c)| c)
     })?;
     let token = token(&args.cluster, &region, creds, at)?;
     // KUBERNETES_EXEC_INFO says which apiVersion the client wants; v1beta1 otherwise.

@@ -178,7 +178,12 @@ pub fn check(manifests: &[Manifest], rules: &Rules) -> Findings {
     if let Some((quota, left)) = &rules.quota_left {
         let r = &f.requested;
         let over = [
-            ("requests.cpu", r.requests_cpu, left.requests_cpu, fmt_cpu as fn(f64) -> String),
+            (
+                "requests.cpu",
+                r.requests_cpu,
+                left.requests_cpu,
+                fmt_cpu as fn(f64) -> String,
+            ),
             ("requests.memory", r.requests_memory, left.requests_memory, fmt_mem),
             ("limits.cpu", r.limits_cpu, left.limits_cpu, fmt_cpu),
             ("limits.memory", r.limits_memory, left.limits_memory, fmt_mem),
@@ -214,14 +219,19 @@ fn check_pod(label: &str, spec: &Value, pods: u64, rules: &Rules, f: &mut Findin
             ));
         }
     }
-    let groups = [("containers", true), ("initContainers", false), ("ephemeralContainers", false)];
+    let groups = [
+        ("containers", true),
+        ("initContainers", false),
+        ("ephemeralContainers", false),
+    ];
     for (group, counts) in groups {
         for c in spec[group].as_array().into_iter().flatten() {
             let cname = c["name"].as_str().unwrap_or("?");
             let who = format!("{label}: container {cname:?}");
             if c["securityContext"]["privileged"].as_bool() == Some(true) {
-                f.problems
-                    .push(format!("{who} is privileged: it would own the node; not allowed in the sandbox"));
+                f.problems.push(format!(
+                    "{who} is privileged: it would own the node; not allowed in the sandbox"
+                ));
             }
             for p in c["ports"].as_array().into_iter().flatten() {
                 if let Some(hp) = p["hostPort"].as_u64() {
@@ -288,9 +298,8 @@ fn check_image(who: &str, image: &str, rules: &Rules, f: &mut Findings) {
             rules.registries.join(", ")
         ));
     } else if digest.is_none() {
-        f.warnings.push(format!(
-            "{who} pulls {image} by tag: a tag can move; pin it by digest"
-        ));
+        f.warnings
+            .push(format!("{who} pulls {image} by tag: a tag can move; pin it by digest"));
     }
 }
 
@@ -356,12 +365,15 @@ mod tests {
             ("docker.io".into(), "library/busybox".into(), None, None)
         );
         let (r, p, t, d) = parse_image("123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/x@sha256:ab");
-        assert_eq!((r.as_str(), p.as_str(), t, d.as_deref()), (
-            "123456789012.dkr.ecr.eu-central-1.amazonaws.com",
-            "bb/payments/x",
-            None,
-            Some("sha256:ab")
-        ));
+        assert_eq!(
+            (r.as_str(), p.as_str(), t, d.as_deref()),
+            (
+                "123456789012.dkr.ecr.eu-central-1.amazonaws.com",
+                "bb/payments/x",
+                None,
+                Some("sha256:ab")
+            )
+        );
         assert_eq!(parse_image("localhost:5000/a/b:1").2.as_deref(), Some("1"));
     }
 }

@@ -132,7 +132,11 @@ impl Helm {
                 continue;
             }
             hide = s == "--set-string" || s == "--set";
-            out.push(if s.contains(' ') { format!("{s:?}") } else { s.into_owned() });
+            out.push(if s.contains(' ') {
+                format!("{s:?}")
+            } else {
+                s.into_owned()
+            });
         }
         out.join(" ")
     }
@@ -184,12 +188,26 @@ mod tests {
             history_max: 10,
             description: "bbgate evidence sha256:1",
         };
-        let three: Vec<String> = helm(3).install_args(&i).iter().map(|a| a.to_string_lossy().into()).collect();
-        assert!(three.contains(&"--atomic".into()) && three.contains(&"--wait".into()), "{three:?}");
+        let three: Vec<String> = helm(3)
+            .install_args(&i)
+            .iter()
+            .map(|a| a.to_string_lossy().into())
+            .collect();
+        assert!(
+            three.contains(&"--atomic".into()) && three.contains(&"--wait".into()),
+            "{three:?}"
+        );
         assert!(!three.iter().any(|a| a == "--create-namespace"));
-        let four: Vec<String> = helm(4).install_args(&i).iter().map(|a| a.to_string_lossy().into()).collect();
+        let four: Vec<String> = helm(4)
+            .install_args(&i)
+            .iter()
+            .map(|a| a.to_string_lossy().into())
+            .collect();
         assert!(four.contains(&"--rollback-on-failure".into()) && four.contains(&"--wait=watcher".into()));
         let shown = helm(4).printable(&helm(4).install_args(&i));
-        assert!(shown.contains("image.ref=<pinned image>") && !shown.contains("sha256:ab"), "{shown}");
+        assert!(
+            shown.contains("image.ref=<pinned image>") && !shown.contains("sha256:ab"),
+            "{shown}"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! nowhere else. Evidence -> render -> preflight + guard (every problem at once, nothing written) -> helm
 //! `upgrade --install` pinned by digest, rolled back on failure -> confirm the rollout -> record it.
 
+pub mod approval;
 pub mod eks;
 pub mod evidence;
 pub mod guard;
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 /// The deploy record, written beside the evidence (fields alphabetical).
 #[derive(Debug, Serialize)]
 pub struct Record {
+    pub approved_by: Option<String>,
     pub building_block: String,
     pub evidence: String,
     pub evidence_sha256: String,
@@ -102,9 +104,8 @@ async fn connect(args: &DeployArgs) -> Result<Cluster> {
     }
     let path = args.kubeconfig.clone();
     let kc = match &path {
-        Some(p) => Kubeconfig::read_from(p).map_err(|e| {
-            Error::invalid(format!("{}: not a usable kubeconfig: {e}", p.display()))
-        })?,
+        Some(p) => Kubeconfig::read_from(p)
+            .map_err(|e| Error::invalid(format!("{}: not a usable kubeconfig: {e}", p.display())))?,
         None => Kubeconfig::read().map_err(|e| {
             Error::invalid(format!(
                 "no kubeconfig: {e}; pass --kubeconfig FILE or --eks-cluster NAME"
@@ -187,7 +188,11 @@ async fn pod_events(client: &Client, ns: &str, workloads: &[String]) -> Vec<Stri
             if v["type"].as_str() != Some("Warning") || !workloads.iter().any(|w| name.starts_with(w.as_str())) {
                 return None;
             }
-            let when = v["lastTimestamp"].as_str().or(v["eventTime"].as_str()).unwrap_or("").to_owned();
+            let when = v["lastTimestamp"]
+                .as_str()
+                .or(v["eventTime"].as_str())
+                .unwrap_or("")
+                .to_owned();
             Some((
                 when,
                 format!(
@@ -196,7 +201,10 @@ async fn pod_events(client: &Client, ns: &str, workloads: &[String]) -> Vec<Stri
                     name,
                     v["reason"].as_str().unwrap_or(""),
                     v["message"].as_str().unwrap_or("").trim(),
-                    v["count"].as_u64().filter(|c| *c > 1).map_or(String::new(), |c| format!(" (x{c})"))
+                    v["count"]
+                        .as_u64()
+                        .filter(|c| *c > 1)
+                        .map_or(String::new(), |c| format!(" (x{c})"))
                 ),
             ))
         })
@@ -215,7 +223,9 @@ async fn confirm(client: &Client, ns: &str, manifests: &[manifest::Manifest], li
             "Deployment" => {
                 let api = kube::Api::<Deployment>::namespaced(client.clone(), ns);
                 tokio::time::timeout(limit, async {
-                    await_condition(api, &name, conditions::is_deployment_completed()).await.map(|_| ())
+                    await_condition(api, &name, conditions::is_deployment_completed())
+                        .await
+                        .map(|_| ())
                 })
                 .await
             }
@@ -291,11 +301,14 @@ pub fn run(args: &DeployArgs) -> Result<u8> {
         other => other,
     })?;
     let workflow = std::env::var("CIRCLE_WORKFLOW_ID").ok().filter(|w| !w.is_empty());
-    let admitted = evidence::check(&ev_path, &body, &policy, now, workflow.as_deref())
-        .map_err(|p| Error::Denied(p.join("\n")))?;
-    let bb = policy
-        .building_block(&admitted.building_block)
-        .ok_or_else(|| Error::Denied(format!("building block {} is not in the policy", admitted.building_block)))?;
+    let admitted =
+        evidence::check(&ev_path, &body, &policy, now, workflow.as_deref()).map_err(|p| Error::Denied(p.join("\n")))?;
+    let bb = policy.building_block(&admitted.building_block).ok_or_else(|| {
+        Error::Denied(format!(
+            "building block {} is not in the policy",
+            admitted.building_block
+        ))
+    })?;
     if let Some(want) = &args.building_block
         && *want != bb.name
     {
@@ -303,6 +316,21 @@ pub fn run(args: &DeployArgs) -> Result<u8> {
             "{ev_path}: the evidence is for building block {}, not {want}",
             bb.name
         )));
+    }
+
+    // With AWS access: the scan again, for anything that became critical since verify.
+    let rt = runtime()?;
+    if args.recheck_scan || args.eks_cluster.is_some() {
+        let blocked = rt.block_on(recheck(args, &policy, bb, &admitted, now))?;
+        if !blocked.is_empty() {
+            return Err(Error::Denied(format!(
+                "the scan of {} now has {} finding(s) in the blocked band that verify did not see: {}; rebuild \
+                 the image on a fixed base and run verify again",
+                admitted.image.reference(),
+                blocked.len(),
+                blocked.join(", ")
+            )));
+        }
     }
 
     // 2. The binding: the BB's own namespace, never another.
@@ -326,9 +354,13 @@ pub fn run(args: &DeployArgs) -> Result<u8> {
         set_image: &set_image,
         timeout,
         history_max: policy.deploy.history_max,
-        description: &format!("bbgate evidence sha256:{evidence_sha256} image {}", admitted.image.digest),
+        description: &format!(
+            "bbgate evidence sha256:{evidence_sha256} image {}",
+            admitted.image.digest
+        ),
     };
     let mut record = Record {
+        approved_by: None,
         building_block: bb.name.clone(),
         evidence: ev_path.clone(),
         evidence_sha256: evidence_sha256.clone(),
@@ -349,7 +381,6 @@ pub fn run(args: &DeployArgs) -> Result<u8> {
 
     // 3. Render, with the same values and the image pinned.
     let t = Instant::now();
-    let rt = runtime()?;
     let cluster = rt.block_on(connect(args))?;
     let helm = helm::Helm::detect(&args.helm, cluster.helm_kubeconfig.clone())?;
     record.helm = helm.version.clone();
@@ -366,7 +397,11 @@ pub fn run(args: &DeployArgs) -> Result<u8> {
         policy.deploy.registries.clone()
     };
     // On an upgrade the release's own pods are part of the quota's `used`: compare against the hard limit.
-    let quota_left = if pre.revision.is_some() { None } else { pre.quota_left.clone() };
+    let quota_left = if pre.revision.is_some() {
+        None
+    } else {
+        pre.quota_left.clone()
+    };
     let rules = guard::Rules {
         namespace: &ns,
         building_block: bb,
@@ -397,6 +432,11 @@ pub fn run(args: &DeployArgs) -> Result<u8> {
         record.finished_at = jiff::Timestamp::now().to_string();
         emit(args.format, &record, None);
         return Ok(exit::PASS);
+    }
+
+    // The approval, when the policy names who may give it.
+    if !policy.deploy.approvers.is_empty() {
+        record.approved_by = Some(rt.block_on(approval::check(&policy.deploy.approvers))?);
     }
 
     // 5. Install, pinned by digest; helm rolls back on failure.
@@ -434,14 +474,22 @@ pub fn run(args: &DeployArgs) -> Result<u8> {
 
     // 6. Confirm: the workloads available, the chart's tests passed, then the record.
     let t = Instant::now();
-    if let Err(e) = rt.block_on(confirm(&cluster.client, &ns, &manifests, Duration::from_secs(60).min(timeout))) {
+    if let Err(e) = rt.block_on(confirm(
+        &cluster.client,
+        &ns,
+        &manifests,
+        Duration::from_secs(60).min(timeout),
+    )) {
         record.rollout_events = rt.block_on(pod_events(&cluster.client, &ns, &workloads));
         record.problems.push(e.to_string());
         finish(&mut record, "failed")?;
         emit(args.format, &record, None);
         return Ok(exit::UNDECIDABLE);
     }
-    if manifests.iter().any(|m| m.hook().is_some_and(|h| h.split(',').any(|h| h.trim().starts_with("test")))) {
+    if manifests.iter().any(|m| {
+        m.hook()
+            .is_some_and(|h| h.split(',').any(|h| h.trim().starts_with("test")))
+    }) {
         let out = helm.test(&args.release, &ns, timeout)?;
         record.tests = Some(if out.status.success() { "passed" } else { "failed" });
         if !out.status.success() {
@@ -458,6 +506,67 @@ pub fn run(args: &DeployArgs) -> Result<u8> {
     finish(&mut record, if failed_tests { "failed" } else { "deployed" })?;
     emit(args.format, &record, None);
     Ok(if failed_tests { exit::DENY } else { exit::PASS })
+}
+
+/// Read the evidence digest's scan from ECR (the same acquisition as verify) and return the ids of findings
+/// the current policy blocks.
+async fn recheck(
+    args: &DeployArgs,
+    policy: &Policy,
+    bb: &crate::policy::BuildingBlock,
+    admitted: &evidence::Admitted,
+    now: jiff::Timestamp,
+) -> Result<Vec<String>> {
+    use crate::aws::{self, CallCounter, credentials, ecr as aws_ecr};
+    let host = aws::parse_ecr_host(&admitted.image.registry);
+    let region = aws::region(host.as_ref().map(|(_, r)| r.as_str()))?;
+    let role = credentials::role_arn(args.role_arn.as_deref());
+    let calls = CallCounter::default();
+    let (conf, _) = credentials::sdk_config(
+        &region,
+        role.as_deref(),
+        args.session_name.as_deref(),
+        &calls,
+        jiff::Timestamp::now().as_second(),
+    )
+    .await?;
+    let client = aws_ecr::client(&conf, &calls);
+    let wait = aws_ecr::Wait {
+        timeout: Duration::from_secs(300),
+        poll_interval: duration(args.poll_interval, "--poll-interval")?,
+    };
+    let account = host.map(|(a, _)| a);
+    let scanned = aws_ecr::acquire(
+        &client,
+        account.as_deref(),
+        &admitted.image.repository,
+        &admitted.image.digest,
+        wait,
+    )
+    .await?;
+    let (scan, _) = crate::findings::ecr::merge(scanned.pages.into_iter().map(|p| p.page).collect())?;
+    let decision = crate::gate::decide(
+        policy,
+        bb,
+        &crate::gate::Inputs {
+            scan: &scan,
+            test_runs: &[],
+            signoffs: &[],
+        },
+        now,
+    );
+    Ok(decision
+        .findings
+        .iter()
+        .filter(|f| f.outcome == crate::gate::Outcome::Blocked)
+        .map(|f| {
+            let finding = &scan.findings[f.finding];
+            match &f.score {
+                Some(s) => format!("{} ({})", finding.id, s.value),
+                None => finding.id.clone(),
+            }
+        })
+        .collect())
 }
 
 async fn latest_revision(client: &Client, ns: &str, release: &str) -> Option<u32> {

@@ -48,8 +48,10 @@ pub fn network_policy(ns: &str, np: &Value) -> (bool, Vec<String>) {
     let spec = &np["spec"];
     let name = np["metadata"]["name"].as_str().unwrap_or("?");
     let selects_all = spec["podSelector"].as_object().is_some_and(|s| {
-        s.get("matchLabels").is_none_or(|m| m.as_object().is_none_or(|m| m.is_empty()))
-            && s.get("matchExpressions").is_none_or(|m| m.as_array().is_none_or(|m| m.is_empty()))
+        s.get("matchLabels")
+            .is_none_or(|m| m.as_object().is_none_or(|m| m.is_empty()))
+            && s.get("matchExpressions")
+                .is_none_or(|m| m.as_array().is_none_or(|m| m.is_empty()))
     });
     let types: Vec<&str> = spec["policyTypes"]
         .as_array()
@@ -238,7 +240,14 @@ pub async fn run(client: &Client, ns: &str, release: &str, manifests: &[Manifest
                 .map_err(|e| cluster_error("asking SelfSubjectAccessReview", e))?;
             let allowed = answer.status.as_ref().is_some_and(|s| s.allowed);
             if !allowed {
-                denied.push(format!("{verb} {plural}{}", if group.is_empty() { String::new() } else { format!(".{group}") }));
+                denied.push(format!(
+                    "{verb} {plural}{}",
+                    if group.is_empty() {
+                        String::new()
+                    } else {
+                        format!(".{group}")
+                    }
+                ));
             }
         }
     }
@@ -260,7 +269,10 @@ pub async fn run(client: &Client, ns: &str, release: &str, manifests: &[Manifest
         .iter()
         .filter_map(|s| {
             let l = s.labels();
-            Some((l.get("version")?.parse::<u32>().ok()?, l.get("status").cloned().unwrap_or_default()))
+            Some((
+                l.get("version")?.parse::<u32>().ok()?,
+                l.get("status").cloned().unwrap_or_default(),
+            ))
         })
         .max_by_key(|(v, _)| *v);
     if let Some((rev, status)) = &latest

@@ -398,7 +398,10 @@ impl Policy {
         }
         let history_max = d.history_max.map_or(10, |v| {
             if !(1..=1000).contains(v.get_ref()) {
-                bad(v.span(), format!("[deploy] history_max = {} must be 1 to 1000", v.get_ref()));
+                bad(
+                    v.span(),
+                    format!("[deploy] history_max = {} must be 1 to 1000", v.get_ref()),
+                );
             }
             (*v.get_ref()).clamp(1, 1000) as u32
         });

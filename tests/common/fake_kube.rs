@@ -50,15 +50,51 @@ const RESOURCES: &[(&str, &str, &str, &str, bool)] = &[
     ("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
     ("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true),
     ("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false),
-    ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false),
-    ("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", false),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        false,
+    ),
     ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true),
-    ("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true),
-    ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false),
+    (
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        true,
+    ),
+    (
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        false,
+    ),
     ("storage.k8s.io", "v1", "StorageClass", "storageclasses", false),
     ("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", false),
-    ("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations", false),
-    ("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations", false),
+    (
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        false,
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        false,
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -231,7 +267,9 @@ fn decode(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'%' if i + 2 < b.len() => {
-                let h = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let h = std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match h {
                     Some(v) => {
                         out.push(v);
@@ -267,7 +305,11 @@ fn decode_protobuf(body: &[u8]) -> Result<Value, String> {
     let meta_json = |m: Option<k8s_pb::apimachinery::pkg::apis::meta::v1::ObjectMeta>| {
         let m = m.unwrap_or_default();
         let mut v = json!({});
-        for (k, val) in [("name", m.name), ("generateName", m.generate_name), ("namespace", m.namespace)] {
+        for (k, val) in [
+            ("name", m.name),
+            ("generateName", m.generate_name),
+            ("namespace", m.namespace),
+        ] {
             if let Some(val) = val {
                 v[k] = json!(val);
             }
@@ -299,7 +341,9 @@ fn decode_protobuf(body: &[u8]) -> Result<Value, String> {
             let c = k8s_pb::api::core::v1::ConfigMap::decode(bytes.as_slice()).map_err(|e| e.to_string())?;
             Ok(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta_json(c.metadata), "data": c.data}))
         }
-        other => Err(format!("the fake decodes protobuf Secret and ConfigMap only, not {other:?}")),
+        other => Err(format!(
+            "the fake decodes protobuf Secret and ConfigMap only, not {other:?}"
+        )),
     }
 }
 
@@ -349,7 +393,9 @@ impl FakeKube {
 
     /// The next `count` requests of METHOD on PLURAL answer `code`.
     pub fn fault(&self, method: &str, plural: &str, code: u16, count: u32) {
-        self.lock().faults.push((method.to_owned(), plural.to_owned(), code, count));
+        self.lock()
+            .faults
+            .push((method.to_owned(), plural.to_owned(), code, count));
     }
 
     pub fn log(&self) -> Vec<Logged> {
@@ -475,7 +521,10 @@ impl FakeKube {
         if matches!(res.kind, "Deployment" | "StatefulSet") {
             self.rollout(st, res, ns, &obj);
         }
-        st.objects.get(&(key(res), ns.to_owned(), name.to_owned())).cloned().unwrap_or(obj)
+        st.objects
+            .get(&(key(res), ns.to_owned(), name.to_owned()))
+            .cloned()
+            .unwrap_or(obj)
     }
 
     /// The rollout "controller".
@@ -497,7 +546,8 @@ impl FakeKube {
                 "conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated", "lastUpdateTime": now(), "lastTransitionTime": now()}]});
         }
         updated["metadata"]["resourceVersion"] = json!(Self::next_rv(st));
-        st.objects.insert((key(res), ns.to_owned(), name.clone()), updated.clone());
+        st.objects
+            .insert((key(res), ns.to_owned(), name.clone()), updated.clone());
         let _ = self.events.send(Event {
             res,
             namespace: ns.to_owned(),
@@ -534,7 +584,8 @@ impl FakeKube {
                 "metadata": {"name": pod, "namespace": ns, "labels": template["metadata"]["labels"],
                     "uid": format!("pod-{}", st.uid), "resourceVersion": Self::next_rv(st), "creationTimestamp": now()},
                 "spec": template["spec"], "status": {"phase": "Pending"}});
-            st.objects.insert((key(by_kind("Pod")), ns.to_owned(), pod.clone()), pod_obj);
+            st.objects
+                .insert((key(by_kind("Pod")), ns.to_owned(), pod.clone()), pod_obj);
             let ev_name = format!("{pod}.{}", st.rv);
             let ev = json!({"apiVersion": "v1", "kind": "Event",
                 "metadata": {"name": ev_name, "namespace": ns, "resourceVersion": Self::next_rv(st), "creationTimestamp": now()},
@@ -571,7 +622,16 @@ fn discovery(group: &str, version: &str) -> Value {
             let verbs = if r.kind == "SelfSubjectAccessReview" {
                 json!(["create"])
             } else {
-                json!(["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"])
+                json!([
+                    "create",
+                    "delete",
+                    "deletecollection",
+                    "get",
+                    "list",
+                    "patch",
+                    "update",
+                    "watch"
+                ])
             };
             json!({"name": r.plural, "singularName": r.kind.to_lowercase(), "namespaced": r.namespaced,
                    "kind": r.kind, "verbs": verbs})
@@ -633,7 +693,9 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
         path: format!("{}{}", path, uri.query().map(|q| format!("?{q}")).unwrap_or_default()),
         content_type: content_type.clone(),
     });
-    let body = axum::body::to_bytes(req.into_body(), 64 << 20).await.unwrap_or_default();
+    let body = axum::body::to_bytes(req.into_body(), 64 << 20)
+        .await
+        .unwrap_or_default();
     let q = query(&uri);
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
@@ -675,7 +737,10 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
         ["apis", g, v] => return json_response(200, &discovery(g, v)),
         ["openapi", "v3"] => {
             let mut paths = Map::new();
-            paths.insert("api/v1".into(), json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=fake1"}));
+            paths.insert(
+                "api/v1".into(),
+                json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=fake1"}),
+            );
             for (g, v) in groups() {
                 paths.insert(
                     format!("apis/{g}/{v}"),
@@ -700,18 +765,22 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
             name: tail.first().map(|s| s.to_string()),
             subresource: tail.get(1).map(|s| s.to_string()),
         }),
-        [plural, tail @ ..] => find(group, version, plural).filter(|r| !r.namespaced || tail.is_empty()).map(|res| {
-            Target {
+        [plural, tail @ ..] => find(group, version, plural)
+            .filter(|r| !r.namespaced || tail.is_empty())
+            .map(|res| Target {
                 res,
                 namespace: String::new(),
                 name: tail.first().map(|s| s.to_string()),
                 subresource: tail.get(1).map(|s| s.to_string()),
-            }
-        }),
+            }),
         _ => None,
     };
     let Some(t) = target else {
-        return status(404, "NotFound", &format!("the server could not find the requested resource ({path})"));
+        return status(
+            404,
+            "NotFound",
+            &format!("the server could not find the requested resource ({path})"),
+        );
     };
     let verb = match (&method, &t.name) {
         (&Method::GET, None) if q.get("watch").is_some_and(|w| w == "true" || w == "1") => "watch",
@@ -747,7 +816,11 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
                 403 => "Forbidden",
                 _ => "InternalError",
             };
-            return status(code, reason, &format!("injected {code} for {} {}", method, t.res.plural));
+            return status(
+                code,
+                reason,
+                &format!("injected {code} for {} {}", method, t.res.plural),
+            );
         }
     }
     let parse_body = || -> Result<Value, Box<Response>> {
@@ -871,11 +944,19 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
                 )
             });
             let mut st = fake.lock();
-            if res.namespaced && !st.objects.contains_key(&(key(by_kind("Namespace")), String::new(), ns.clone())) {
+            if res.namespaced
+                && !st
+                    .objects
+                    .contains_key(&(key(by_kind("Namespace")), String::new(), ns.clone()))
+            {
                 return status(404, "NotFound", &format!("namespaces \"{ns}\" not found"));
             }
             if st.objects.contains_key(&(key(res), ns.clone(), name.clone())) {
-                return status(409, "AlreadyExists", &format!("{} \"{name}\" already exists", res.plural));
+                return status(
+                    409,
+                    "AlreadyExists",
+                    &format!("{} \"{name}\" already exists", res.plural),
+                );
             }
             let stored = fake.write(&mut st, res, &ns, &name, obj, true);
             json_response(201, &stored)
@@ -917,7 +998,9 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
                 Some(o) => o,
                 None if apply => {
                     if res.namespaced
-                        && !st.objects.contains_key(&(key(by_kind("Namespace")), String::new(), ns.clone()))
+                        && !st
+                            .objects
+                            .contains_key(&(key(by_kind("Namespace")), String::new(), ns.clone()))
                     {
                         return status(404, "NotFound", &format!("namespaces \"{ns}\" not found"));
                     }
@@ -958,8 +1041,11 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
                         st.objects
                             .retain(|_, o| o["metadata"]["ownerReferences"][0]["uid"] != uid || uid.is_null());
                     }
-                    json_response(200, &json!({"kind": "Status", "apiVersion": "v1", "status": "Success",
-                        "details": {"name": name, "kind": res.plural, "uid": v["metadata"]["uid"]}}))
+                    json_response(
+                        200,
+                        &json!({"kind": "Status", "apiVersion": "v1", "status": "Success",
+                        "details": {"name": name, "kind": res.plural, "uid": v["metadata"]["uid"]}}),
+                    )
                 }
                 None => status(404, "NotFound", &format!("{} \"{name}\" not found", res.plural)),
             }

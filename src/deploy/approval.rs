@@ -1,0 +1,101 @@
+//! `[deploy] approvers`: read this workflow's approval (hold) job from the CircleCI API v2 and refuse unless it
+//! was approved by one of the sandbox admins. CIRCLE_TOKEN is sent as the `Circle-Token` header and never
+//! printed.
+
+use crate::error::{Error, Result};
+use serde_json::Value;
+
+pub const API_ENV: &str = "CIRCLECI_API_URL";
+const DEFAULT_API: &str = "https://circleci.com/api/v2";
+
+async fn get(client: &reqwest::Client, url: &str, token: &str) -> Result<Value> {
+    let resp = client
+        .get(url)
+        .header("Circle-Token", token)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| Error::Undecidable(format!("cannot reach the CircleCI API: {}", e.without_url())))?;
+    let status = resp.status();
+    if status == 401 || status == 403 || status == 404 {
+        return Err(Error::Undecidable(format!(
+            "the CircleCI API answered {status} for {}: CIRCLE_TOKEN must be a token that may read this project",
+            url.split('?').next().unwrap_or(url)
+        )));
+    }
+    if !status.is_success() {
+        return Err(Error::Undecidable(format!(
+            "the CircleCI API answered {status}; retry the job"
+        )));
+    }
+    resp.json().await.map_err(|e| {
+        Error::Undecidable(format!(
+            "the CircleCI API answered with something that is not JSON: {e}"
+        ))
+    })
+}
+
+/// Ok(approver login) when this workflow's approval job was approved by an allowed admin.
+pub async fn check(approvers: &[String]) -> Result<String> {
+    let workflow = std::env::var("CIRCLE_WORKFLOW_ID")
+        .ok()
+        .filter(|w| !w.is_empty())
+        .ok_or_else(|| {
+            Error::Denied(
+            "[deploy] approvers is set, but CIRCLE_WORKFLOW_ID is not: deploys happen in CircleCI after an approval job"
+                .into(),
+        )
+        })?;
+    let token = std::env::var("CIRCLE_TOKEN").ok().filter(|t| !t.is_empty()).ok_or_else(|| {
+        Error::invalid(
+            "[deploy] approvers is set, but CIRCLE_TOKEN is not: put a CircleCI API token in the deploy job's restricted context",
+        )
+    })?;
+    let base = std::env::var(API_ENV).unwrap_or_else(|_| DEFAULT_API.to_owned());
+    let base = base.trim_end_matches('/');
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| Error::Undecidable(format!("cannot start an HTTP client: {e}")))?;
+    let mut approvals = Vec::new();
+    let mut page: Option<String> = None;
+    loop {
+        let url = match &page {
+            Some(p) => format!("{base}/workflow/{workflow}/job?page-token={p}"),
+            None => format!("{base}/workflow/{workflow}/job"),
+        };
+        let v = get(&client, &url, &token).await?;
+        let items = v["items"]
+            .as_array()
+            .ok_or_else(|| Error::Undecidable("the CircleCI API's job list has no items".into()))?;
+        approvals.extend(items.iter().filter(|j| j["type"] == "approval").cloned());
+        match v["next_page_token"].as_str().filter(|t| !t.is_empty()) {
+            Some(t) => page = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    let approved: Vec<&Value> = approvals.iter().filter(|j| j["status"] == "success").collect();
+    if approved.is_empty() {
+        return Err(Error::Denied(format!(
+            "workflow {workflow} has no approved approval job ({} found): a sandbox admin approves the hold job first",
+            approvals.len()
+        )));
+    }
+    let mut seen = Vec::new();
+    for job in approved {
+        let Some(user) = job["approved_by"].as_str() else {
+            continue;
+        };
+        let who = get(&client, &format!("{base}/user/{user}"), &token).await?;
+        let login = who["login"].as_str().unwrap_or(user).to_owned();
+        if approvers.iter().any(|a| *a == login || a == user) {
+            return Ok(login);
+        }
+        seen.push(format!("{} by {login}", job["name"].as_str().unwrap_or("?")));
+    }
+    Err(Error::Denied(format!(
+        "the approval ({}) was not given by a sandbox admin ([deploy] approvers: {})",
+        seen.join(", "),
+        approvers.join(", ")
+    )))
+}

@@ -1,0 +1,83 @@
+//! `bbgate eks-token` against an independent reference: the token `aws eks get-token` builds, made by
+//! botocore (from the moto peer's venv) with the same keys and a fixed signing time.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+fn reference(cluster: &str, at: &str, session_token: Option<&str>) -> String {
+    let python =
+        std::env::var("BBGATE_TEST_PYTHON").expect("BBGATE_TEST_PYTHON is not set: run the suite with scripts/test");
+    let mut cmd = std::process::Command::new(python);
+    cmd.args(["tests/peers/eks_reference_token.py", cluster, "eu-central-1", at]);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+    if let Some(t) = session_token {
+        cmd.env("AWS_SESSION_TOKEN", t);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn bbgate_token(cluster: &str, at: &str, session_token: Option<&str>) -> (Value, String) {
+    let mut cmd = bbgate();
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+        .env("AWS_REGION", "eu-central-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["eks-token", "--cluster", cluster, "--at", at]);
+    if let Some(t) = session_token {
+        cmd.env("AWS_SESSION_TOKEN", t);
+    }
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{err}");
+    (serde_json::from_str(&out).unwrap(), err)
+}
+
+#[test]
+fn the_token_is_the_one_aws_eks_get_token_builds() {
+    let at = "2026-11-28T12:00:00Z";
+    let (cred, err) = bbgate_token("govstack-sandbox", at, None);
+    assert_eq!(cred["kind"], "ExecCredential");
+    assert_eq!(cred["apiVersion"], "client.authentication.k8s.io/v1beta1");
+    assert_eq!(cred["status"]["expirationTimestamp"], "2026-11-28T12:14:00Z");
+    assert_eq!(
+        cred["status"]["token"].as_str().unwrap(),
+        reference("govstack-sandbox", at, None)
+    );
+    assert!(
+        !err.contains("k8s-aws-v1."),
+        "the token is printed only as the credential: {err}"
+    );
+    // Another cluster or another second is another token.
+    assert_ne!(
+        bbgate_token("other", at, None).0["status"]["token"],
+        cred["status"]["token"]
+    );
+    assert_ne!(
+        bbgate_token("govstack-sandbox", "2026-11-28T12:00:01Z", None).0["status"]["token"],
+        cred["status"]["token"]
+    );
+}
+
+#[test]
+fn with_session_credentials_the_security_token_is_signed_as_the_cli_signs_it() {
+    let at = "2026-11-28T12:00:00Z";
+    let session = "FwoGZXIvYXdzEXAMPLE-session-token";
+    let (cred, _) = bbgate_token("govstack-sandbox", at, Some(session));
+    assert_eq!(
+        cred["status"]["token"].as_str().unwrap(),
+        reference("govstack-sandbox", at, Some(session))
+    );
+}
