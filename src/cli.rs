@@ -180,11 +180,11 @@ pub struct DeployArgs {
     /// The Helm release name.
     #[arg(long, value_name = "NAME")]
     pub release: String,
-    /// Values files, as helm's --values; repeat for several.
-    #[arg(long = "values", short = 'f', value_name = "FILE")]
+    /// Values files, as helm's --values, in order; repeat the flag or list several.
+    #[arg(long = "values", short = 'f', value_name = "FILE", num_args = 1..)]
     pub values: Vec<PathBuf>,
-    /// Chart value KEY set (--set-string) to REGISTRY/REPOSITORY@DIGEST from the evidence; repeat for several.
-    #[arg(long = "set-image", value_name = "KEY")]
+    /// Chart value KEY set (--set-string) to REGISTRY/REPOSITORY@DIGEST from the evidence; repeat or list several.
+    #[arg(long = "set-image", value_name = "KEY", num_args = 1..)]
     pub set_image: Vec<String>,
     /// May only repeat the building block's namespace from the policy.
     #[arg(long, value_name = "NS")]

@@ -389,6 +389,9 @@ pub fn emit(ctx: &Context, args: &VerifyArgs, key: Option<&[u8]>, code: u8) -> R
 /// `bbgate policy check`: load and validate, decide nothing.
 pub fn policy_check(args: &crate::cli::PolicyCheckArgs) -> Result<u8> {
     let policy = Policy::load(args.policy.policy.as_deref())?;
+    if !policy.deploy.rego_problems.is_empty() {
+        return Err(Error::Invalid(policy.deploy.rego_problems.clone()));
+    }
     let files = signoff::load_files(&args.policy.signoffs, &policy)?;
     let n: usize = files.iter().map(|f| f.signoffs.len()).sum();
     println!(

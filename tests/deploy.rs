@@ -440,7 +440,6 @@ fn recheck_scan_stops_a_deploy_when_the_digest_has_a_critical_finding_verify_did
     fake.sandbox_namespace(NS);
     let tmp = tempfile::tempdir().unwrap();
     let ev = evidence(tmp.path());
-    moto.create_repository("bb/payments/adapter");
     let with_aws = |cmd: &mut assert_cmd::Command| {
         for (k, _) in std::env::vars() {
             if k.starts_with("AWS_") {

@@ -271,6 +271,9 @@ fn duration(d: jiff::SignedDuration, flag: &str) -> Result<Duration> {
 pub fn run(args: &DeployArgs) -> Result<u8> {
     let started = jiff::Timestamp::now();
     let policy = Policy::load(args.policy.as_deref())?;
+    if !policy.deploy.rego_problems.is_empty() {
+        return Err(Error::Invalid(policy.deploy.rego_problems.clone()));
+    }
     let key = crate::verify::evidence_key()?;
     let now = args.now.unwrap_or(started);
     let timeout = duration(args.timeout, "--timeout")?;

@@ -124,6 +124,9 @@ pub struct DeployPolicy {
     /// Rego modules (conftest conventions: `deny`/`warn` in `package main`), named relative to the policy
     /// file and read with it; the built-in policy carries its own copy of `deploy.rego`.
     pub rego: Vec<RegoModule>,
+    /// Rego files that could not be read (`file:line:col: …`): an error for `deploy` and `policy check`,
+    /// not for `verify`, which does not use them (a policy copied without its .rego still verifies).
+    pub rego_problems: Vec<String>,
     /// `helm --history-max`.
     pub history_max: u32,
 }
@@ -378,6 +381,7 @@ impl Policy {
         );
         let base = path.parent().unwrap_or(Path::new("."));
         let mut rego = Vec::new();
+        let mut rego_problems = Vec::new();
         for r in d.rego.unwrap_or_default() {
             let source = if location == "built-in" && r.get_ref() == "deploy.rego" {
                 Ok(BUILTIN_REGO.to_owned())
@@ -390,10 +394,15 @@ impl Policy {
                     sha256: sha256_hex(source.as_bytes()),
                     source,
                 }),
-                Err(e) => bad(
-                    r.span(),
-                    format!("[deploy] rego: cannot read {}: {e}", base.join(r.get_ref()).display()),
-                ),
+                Err(e) => rego_problems.push(diag::at(
+                    path,
+                    src,
+                    Some(r.span()),
+                    format!(
+                        "[deploy] rego: cannot read {}: {e} (keep the .rego files beside the policy)",
+                        base.join(r.get_ref()).display()
+                    ),
+                )),
             }
         }
         let history_max = d.history_max.map_or(10, |v| {
@@ -411,6 +420,7 @@ impl Policy {
             service_types,
             approvers: d.approvers.unwrap_or_default(),
             rego,
+            rego_problems,
             history_max,
         };
 

@@ -162,6 +162,8 @@ struct Store {
     faults: Vec<(String, String, u16, u32)>,
     autoready: bool,
     log: Vec<Logged>,
+    /// Every event, for watches that start from a resourceVersion.
+    history: Vec<(u64, Event)>,
 }
 
 pub struct FakeKube {
@@ -469,6 +471,15 @@ impl FakeKube {
         st.rv.to_string()
     }
 
+    fn emit(&self, st: &mut Store, ev: Event) {
+        let rv = ev.object["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(st.rv);
+        st.history.push((rv, ev.clone()));
+        let _ = self.events.send(ev);
+    }
+
     /// Store an object: metadata filled in, generation bumped on a spec change, then the controllers run.
     fn write(&self, st: &mut Store, res: Res, ns: &str, name: &str, mut obj: Value, create: bool) -> Value {
         let k = (key(res), ns.to_owned(), name.to_owned());
@@ -510,14 +521,29 @@ impl FakeKube {
             obj["spec"]["clusterIP"] = json!(ip);
             obj["spec"]["clusterIPs"] = json!([ip]);
         }
+        if res.kind == "Pod" && obj["status"]["phase"].is_null() {
+            // The kubelet's part: a test hook's pod runs to completion; others run, or stay Pending when
+            // rollouts hang.
+            let is_test = obj["metadata"]["annotations"]["helm.sh/hook"]
+                .as_str()
+                .is_some_and(|h| h.contains("test"));
+            obj["status"] = match (st.autoready, is_test) {
+                (true, true) => json!({"phase": "Succeeded"}),
+                (true, false) => json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}),
+                (false, _) => json!({"phase": "Pending"}),
+            };
+        }
         let kind = if old.is_some() { "MODIFIED" } else { "ADDED" };
         st.objects.insert(k, obj.clone());
-        let _ = self.events.send(Event {
-            res,
-            namespace: ns.to_owned(),
-            kind,
-            object: obj.clone(),
-        });
+        self.emit(
+            st,
+            Event {
+                res,
+                namespace: ns.to_owned(),
+                kind,
+                object: obj.clone(),
+            },
+        );
         if matches!(res.kind, "Deployment" | "StatefulSet") {
             self.rollout(st, res, ns, &obj);
         }
@@ -548,12 +574,15 @@ impl FakeKube {
         updated["metadata"]["resourceVersion"] = json!(Self::next_rv(st));
         st.objects
             .insert((key(res), ns.to_owned(), name.clone()), updated.clone());
-        let _ = self.events.send(Event {
-            res,
-            namespace: ns.to_owned(),
-            kind: "MODIFIED",
-            object: updated,
-        });
+        self.emit(
+            st,
+            Event {
+                res,
+                namespace: ns.to_owned(),
+                kind: "MODIFIED",
+                object: updated,
+            },
+        );
         if res.kind != "Deployment" {
             return;
         }
@@ -863,7 +892,23 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
                 .and_then(|t| t.parse::<u64>().ok())
                 .unwrap_or(300)
                 .min(600);
-            let mut rx = fake.events.subscribe();
+            let from_rv = q
+                .get("resourceVersion")
+                .and_then(|r| r.parse::<u64>().ok())
+                .filter(|r| *r > 0);
+            let (mut rx, replay) = {
+                let st = fake.lock();
+                let replay: Vec<Event> = match (initial, from_rv) {
+                    (false, Some(from)) => st
+                        .history
+                        .iter()
+                        .filter(|(rv, _)| *rv > from)
+                        .map(|(_, e)| e.clone())
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                (fake.events.subscribe(), replay)
+            };
             let (tx, out) = tokio::sync::mpsc::channel::<Result<Bytes, std::convert::Infallible>>(64);
             let line = |kind: &str, obj: &Value| Bytes::from(format!("{}\n", json!({"type": kind, "object": obj})));
             let mut first = Vec::new();
@@ -877,6 +922,16 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
                             "metadata": {"resourceVersion": rv, "annotations": {"k8s.io/initial-events-end": "true"}}}),
                 ));
             }
+            let keep = {
+                let (ns, selector, fields) = (ns.clone(), selector.clone(), fields.clone());
+                move |ev: &Event| {
+                    ev.res == res
+                        && (ns.is_empty() || ev.namespace == ns)
+                        && labels_match(&ev.object, &selector)
+                        && fields_match(&ev.object, &fields)
+                }
+            };
+            first.extend(replay.iter().filter(|e| keep(e)).map(|e| line(e.kind, &e.object)));
             tokio::spawn(async move {
                 for b in first {
                     if tx.send(Ok(b)).await.is_err() {
@@ -890,8 +945,7 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
                         _ = &mut deadline => return,
                         ev = rx.recv() => match ev {
                             Ok(ev) => {
-                                if ev.res != res || (!ns.is_empty() && ev.namespace != ns)
-                                    || !labels_match(&ev.object, &selector) || !fields_match(&ev.object, &fields) {
+                                if !keep(&ev) {
                                     continue;
                                 }
                                 if tx.send(Ok(line(ev.kind, &ev.object))).await.is_err() {
@@ -1030,12 +1084,17 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
             let mut st = fake.lock();
             match st.objects.remove(&(key(res), ns.clone(), name.clone())) {
                 Some(v) => {
-                    let _ = fake.events.send(Event {
-                        res,
-                        namespace: ns.clone(),
-                        kind: "DELETED",
-                        object: v.clone(),
-                    });
+                    let mut gone = v.clone();
+                    gone["metadata"]["resourceVersion"] = json!(FakeKube::next_rv(&mut st));
+                    fake.emit(
+                        &mut st,
+                        Event {
+                            res,
+                            namespace: ns.clone(),
+                            kind: "DELETED",
+                            object: gone,
+                        },
+                    );
                     if res.kind == "Deployment" {
                         let uid = v["metadata"]["uid"].clone();
                         st.objects

@@ -1,0 +1,541 @@
+//! The orb, the project's CircleCI config and the example pipeline: valid against the CircleCI schema, every
+//! `bbgate …` invocation in them and in the README parsed by the real clap definition, and the orb's verify and
+//! dry-run steps run for real against the moto peer.
+
+mod common;
+use bbgate::cli::Cli;
+use clap::Parser;
+use common::peer::{self, Moto};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            yaml_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "yml" || x == "yaml") {
+            out.push(p);
+        }
+    }
+}
+
+fn check_jsonschema(files: &[PathBuf]) -> (bool, String) {
+    let tool = std::env::var("BBGATE_TEST_CHECK_JSONSCHEMA")
+        .expect("BBGATE_TEST_CHECK_JSONSCHEMA is not set: run the suite with scripts/test");
+    let out = std::process::Command::new(tool)
+        .args(["--builtin-schema", "vendor.circle-ci"])
+        .args(files)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn every_file_under_circleci_validates_against_the_circleci_schema() {
+    let mut files = Vec::new();
+    yaml_files(Path::new(".circleci"), &mut files);
+    files.sort();
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    for expected in [
+        ".circleci/config.yml",
+        ".circleci/orb.yml",
+        ".circleci/examples/bb-pipeline.yml",
+    ] {
+        assert!(
+            names.contains(&expected.to_owned()),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let (ok, out) = check_jsonschema(&files);
+    assert!(ok, "{out}");
+    // The validator is not vacuous: a job whose steps are not a list is rejected.
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.yml");
+    std::fs::write(&bad, "version: 2.1\njobs:\n  x:\n    docker: [{image: cimg/base:current}]\n    steps: 5\nworkflows:\n  w:\n    jobs: [x]\n").unwrap();
+    assert!(!check_jsonschema(&[bad]).0, "a broken config must fail");
+}
+
+fn orb() -> Value {
+    yaml_serde::from_str(&std::fs::read_to_string(".circleci/orb.yml").unwrap()).unwrap()
+}
+
+/// A parameter's value for the checks: its default, else a sample of the right shape.
+fn sample(name: &str, spec: &Value) -> String {
+    if let Some(d) = spec.get("default") {
+        return d.as_str().map_or_else(|| d.to_string(), str::to_owned);
+    }
+    match name {
+        n if n.contains("timeout") => "5m".into(),
+        "image" => "bb/payments/emulator:1.0".into(),
+        "url" | "bbgate_url" => "https://example.org/bbgate".into(),
+        n => format!("sample-{n}"),
+    }
+}
+
+/// `<< parameters.x >>` replaced by the parameter's value.
+fn substitute(text: &str, params: &BTreeMap<String, String>) -> String {
+    let mut out = text.to_owned();
+    for (k, v) in params {
+        out = out.replace(&format!("<< parameters.{k} >>"), v);
+    }
+    out
+}
+
+/// Shell words of one command line, as bash would split them, with variables expanded from `env` (unknown
+/// ones become "sample"). Handles quotes, `$VAR`, `${VAR}`, `${VAR:+words}`, `${VAR:-x}`, `${!VAR}`,
+/// `${arr[@]}` and `$(…)`; stops at a redirection, pipe or `;`.
+fn words(line: &str, env: &BTreeMap<String, String>) -> Vec<String> {
+    let chars: Vec<char> = line.chars().collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut cur: Option<String> = None;
+    let mut i = 0;
+    let lookup = |name: &str| env.get(name).cloned().unwrap_or_else(|| "sample".into());
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            ' ' | '\t' => {
+                if let Some(w) = cur.take() {
+                    out.push(w);
+                }
+                i += 1;
+            }
+            '#' if cur.is_none() => break,
+            '>' | '<' | '|' | ';' | '&' => break,
+            '\'' => {
+                let end = chars[i + 1..].iter().position(|&c| c == '\'').unwrap() + i + 1;
+                cur.get_or_insert_with(String::new).extend(&chars[i + 1..end]);
+                i = end + 1;
+            }
+            '"' => {
+                let mut j = i + 1;
+                let w = cur.get_or_insert_with(String::new);
+                while chars[j] != '"' {
+                    if chars[j] == '$' {
+                        let (text, next) = expansion(&chars, j, &lookup);
+                        let is_array = chars[j..next].ends_with(&['@', ']', '}']);
+                        if is_array && text.len() > 1 {
+                            // "${arr[@]}": one word per element.
+                            w.push_str(&text[0]);
+                            for t in &text[1..] {
+                                out.push(std::mem::take(w));
+                                w.push_str(t);
+                            }
+                        } else {
+                            w.push_str(&text.join(" "));
+                        }
+                        j = next;
+                    } else {
+                        if chars[j] == '\\' {
+                            j += 1;
+                        }
+                        w.push(chars[j]);
+                        j += 1;
+                    }
+                }
+                i = j + 1;
+            }
+            '$' => {
+                let (ws, next) = expansion(&chars, i, &lookup);
+                let nested = chars.get(i + 1) == Some(&'{') && chars[i..next].contains(&':');
+                if nested {
+                    // ${X:+--flag "$X"}: its own words, checked as if X were set (so optional flags are
+                    // checked too).
+                    if let Some(w) = cur.take() {
+                        out.push(w);
+                    }
+                    let name: String = chars[i + 2..next].iter().take_while(|c| **c != ':').collect();
+                    let mut set = env.clone();
+                    if set.get(&name).is_none_or(|v| v.is_empty()) {
+                        set.insert(name, "sample".into());
+                    }
+                    for inner in ws {
+                        out.extend(words(&inner, &set));
+                    }
+                } else {
+                    cur.get_or_insert_with(String::new).push_str(&ws.join(" "));
+                }
+                i = next;
+            }
+            '\\' => {
+                cur.get_or_insert_with(String::new).push(chars[i + 1]);
+                i += 2;
+            }
+            c => {
+                cur.get_or_insert_with(String::new).push(c);
+                i += 1;
+            }
+        }
+    }
+    if let Some(w) = cur {
+        out.push(w);
+    }
+    out
+}
+
+/// One `$…` expansion at `i`: its text (for `${X:+words}`, the unexpanded words) and where it ends.
+fn expansion(chars: &[char], i: usize, lookup: &dyn Fn(&str) -> String) -> (Vec<String>, usize) {
+    match chars.get(i + 1) {
+        Some('(') => {
+            let mut depth = 0;
+            let mut j = i + 1;
+            loop {
+                match chars[j] {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            (vec!["sample".into()], j + 1)
+        }
+        Some('{') => {
+            let mut depth = 0;
+            let mut j = i + 1;
+            loop {
+                match chars[j] {
+                    '{' => depth += 1,
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            let body: String = chars[i + 2..j].iter().collect();
+            let text = if let Some((name, word)) = body.split_once(":+") {
+                let _ = name;
+                vec![word.to_owned()]
+            } else if let Some((name, default)) = body.split_once(":-") {
+                let v = lookup(name.trim_start_matches('!'));
+                vec![if v.is_empty() { default.to_owned() } else { v }]
+            } else if body.ends_with("[@]") {
+                // An array: two words, so a flag that takes one value is caught.
+                vec!["sample-1".into(), "sample-2".into()]
+            } else if body.contains('[') || body.starts_with('!') {
+                vec!["sample".into()]
+            } else {
+                vec![lookup(&body)]
+            };
+            (text, j + 1)
+        }
+        _ => {
+            let mut j = i + 1;
+            while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '_') {
+                j += 1;
+            }
+            let name: String = chars[i + 1..j].iter().collect();
+            (vec![lookup(&name)], j)
+        }
+    }
+}
+
+/// Logical lines (continuations joined) that start with `bbgate ` or `cargo run -q -- `.
+fn invocations(script: &str) -> Vec<String> {
+    let mut joined = Vec::new();
+    let mut acc = String::new();
+    for line in script.lines() {
+        let t = line.trim();
+        if let Some(stripped) = t.strip_suffix('\\') {
+            acc.push_str(stripped);
+            acc.push(' ');
+            continue;
+        }
+        acc.push_str(t);
+        joined.push(std::mem::take(&mut acc));
+    }
+    joined
+        .into_iter()
+        .filter_map(|l| {
+            l.strip_prefix("bbgate ")
+                .or_else(|| l.strip_prefix("cargo run -q -- "))
+                .map(|rest| format!("bbgate {rest}"))
+        })
+        .collect()
+}
+
+fn parse(words: &[String]) -> Result<Cli, String> {
+    Cli::try_parse_from(words).map_err(|e| e.to_string())
+}
+
+/// Every run step of the orb with the parameters of the command or job it is in.
+fn orb_runs(orb: &Value) -> Vec<(String, String, BTreeMap<String, String>)> {
+    let mut out = Vec::new();
+    for section in ["commands", "jobs"] {
+        for (name, def) in orb[section].as_object().unwrap() {
+            let params: BTreeMap<String, String> = def["parameters"]
+                .as_object()
+                .map(|p| p.iter().map(|(k, v)| (k.clone(), sample(k, v))).collect())
+                .unwrap_or_default();
+            for step in def["steps"].as_array().into_iter().flatten() {
+                let Some(run) = step.get("run") else { continue };
+                let env: BTreeMap<String, String> = run["environment"]
+                    .as_object()
+                    .map(|e| {
+                        e.iter()
+                            .map(|(k, v)| (k.clone(), substitute(v.as_str().unwrap_or(""), &params)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push((
+                    format!("{section}.{name}"),
+                    run["command"].as_str().unwrap_or("").to_owned(),
+                    env,
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_bbgate_invocation_in_the_orb_and_the_readme_parses_with_the_real_command_line() {
+    let orb = orb();
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for (where_, script, env) in orb_runs(&orb) {
+        for inv in invocations(&script) {
+            let w = words(&inv, &env);
+            checked += 1;
+            if let Err(e) = parse(&w) {
+                problems.push(format!("{where_}: {w:?}: {e}"));
+            }
+        }
+    }
+    assert!(
+        checked >= 4,
+        "the orb's verify, replay, deploy and dry-run invocations were found: {checked}"
+    );
+
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let mut in_block = false;
+    let mut block = String::new();
+    let mut readme_checked = 0;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            if in_block {
+                for inv in invocations(&block) {
+                    // A synopsis (`[--flag VALUE]...`) is checked with its optional parts in.
+                    let w: Vec<String> = words(&inv, &BTreeMap::new())
+                        .into_iter()
+                        .map(|w| {
+                            w.trim_start_matches('[')
+                                .trim_end_matches("...")
+                                .trim_end_matches(']')
+                                .to_owned()
+                        })
+                        .filter(|w| !w.is_empty())
+                        .collect();
+                    readme_checked += 1;
+                    if let Err(e) = parse(&w) {
+                        problems.push(format!("README: {w:?}: {e}"));
+                    }
+                }
+                block.clear();
+            }
+            in_block = !in_block;
+            continue;
+        }
+        if in_block {
+            block.push_str(line);
+            block.push('\n');
+        }
+    }
+    assert!(readme_checked >= 6, "README invocations found: {readme_checked}");
+    assert!(
+        problems.is_empty(),
+        "invocations the binary would reject:\n{}",
+        problems.join("\n")
+    );
+
+    // The check is real: a renamed flag is caught, and so is a missing value.
+    assert!(parse(&words("bbgate verify --findings x --no-such-flag", &BTreeMap::new())).is_err());
+    assert!(parse(&words("bbgate deploy --evidence e --chart c", &BTreeMap::new())).is_err());
+    let w = words(
+        r#"bbgate verify --image "$IMG" ${ROLE:+--role-arn "$ROLE"} ${list[0]:+--api-report "${list[@]}"} > out"#,
+        &BTreeMap::from([("IMG".to_owned(), "r:1".to_owned())]),
+    );
+    assert_eq!(
+        w,
+        [
+            "bbgate",
+            "verify",
+            "--image",
+            "r:1",
+            "--role-arn",
+            "sample",
+            "--api-report",
+            "sample-1",
+            "sample-2"
+        ]
+    );
+}
+
+#[test]
+fn every_parameter_the_orb_uses_is_declared_where_it_is_used() {
+    let orb = orb();
+    let text = std::fs::read_to_string(".circleci/orb.yml").unwrap();
+    assert!(
+        !text.contains("set -x"),
+        "no tracing around anything that may hold a secret"
+    );
+    for section in ["commands", "jobs"] {
+        for (name, def) in orb[section].as_object().unwrap() {
+            let declared: Vec<&String> = def["parameters"]
+                .as_object()
+                .map(|p| p.keys().collect())
+                .unwrap_or_default();
+            let body = serde_json::to_string(&def["steps"]).unwrap();
+            for used in body.split("<< parameters.").skip(1) {
+                let p = used.split(" >>").next().unwrap();
+                assert!(
+                    declared.iter().any(|d| *d == p),
+                    "{section}.{name} uses undeclared parameter {p}"
+                );
+            }
+            // Parameters reach scripts through `environment:`, never spliced into the script text.
+            for step in def["steps"].as_array().into_iter().flatten() {
+                if let Some(cmd) = step["run"]["command"].as_str() {
+                    assert!(
+                        !cmd.contains("<< parameters.") && !cmd.contains("<< pipeline."),
+                        "{section}.{name}: a parameter is interpolated into the script"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn step_script(orb: &Value, command: &str) -> (String, BTreeMap<String, String>) {
+    let run = &orb["commands"][command]["steps"][0]["run"];
+    let env = run["environment"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    (run["command"].as_str().unwrap().to_owned(), env)
+}
+
+/// Run an orb step's shell with `params` for its `<< parameters.x >>`, bbgate from this tree on PATH.
+fn run_step(orb: &Value, command: &str, params: &[(&str, &str)], moto: &Moto) -> (i32, String, String) {
+    let (script, env) = step_script(orb, command);
+    let params: BTreeMap<String, String> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let bin = Path::new(env!("CARGO_BIN_EXE_bbgate")).parent().unwrap().to_owned();
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c").arg(&script);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k.starts_with("BBGATE_") || k.starts_with("CIRCLE") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, substitute(&v, &params));
+    }
+    cmd.env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_REGION", peer::REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST")
+        .env("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET);
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_orbs_verify_and_dry_run_steps_run_against_the_peer_and_write_their_artifacts() {
+    let moto = Moto::get();
+    let orb = orb();
+    let repo = format!("bb/payments/{}", peer::unique("orb"));
+    moto.create_repository(&repo);
+    moto.put_image(&repo, "v1", &Moto::image_manifest(&repo));
+    moto.queue_scans(
+        &repo,
+        vec![peer::scan_result(
+            "COMPLETE",
+            peer::low_basic_findings(1200),
+            vec![],
+            json!({"MEDIUM": 1200}),
+        )],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("bbgate-out");
+    let image = format!("{repo}:v1");
+    let (code, stdout, stderr) = run_step(
+        &orb,
+        "verify",
+        &[
+            ("image", image.as_str()),
+            ("role_arn_env_var", "BBGATE_ROLE_ARN"),
+            ("region_env_var", "AWS_REGION"),
+            ("push_from", ""),
+            ("policy", ""),
+            ("signoffs", ""),
+            ("api_reports", "fixtures/api-tests/cck-*.ndjson"),
+            ("building_block", ""),
+            ("scan_timeout", "2m"),
+            ("output_dir", out_dir.to_str().unwrap()),
+        ],
+        &moto,
+    );
+    // cck-all-statuses holds failed scenarios: the gate denies, and the step fails with bbgate's exit code.
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("bbgate verify exited 1"), "{stdout}");
+    let pages: Vec<_> = std::fs::read_dir(out_dir.join("findings")).unwrap().collect();
+    assert_eq!(pages.len(), 2, "1200 findings in two saved pages");
+    let json: Value = serde_json::from_slice(&std::fs::read(out_dir.join("verify.json")).unwrap()).unwrap();
+    assert_eq!(json["verdict"], "deny");
+    let ev: Value = serde_json::from_slice(&std::fs::read(out_dir.join("evidence.json")).unwrap()).unwrap();
+    assert_eq!(ev["body"]["verdict"], "deny");
+    assert_eq!(
+        ev["body"]["inputs"]["api_reports"].as_array().unwrap().len(),
+        3,
+        "the glob expanded to 3 reports"
+    );
+    let junit = std::fs::read_to_string(out_dir.join("junit/bbgate.xml")).unwrap();
+    assert!(junit.starts_with("<?xml") && junit.contains("<testsuite"), "{junit}");
+    assert!(out_dir.join("attestation.intoto.json").is_file());
+    assert!(stdout.contains("DENY"), "the human replay is printed: {stdout}");
+    assert!(!format!("{stdout}{stderr}").contains(peer::STATIC_SECRET));
+
+    // The dry run: the saved pages, offline, with only the passing report: the same scan passes.
+    let dry = tmp.path().join("dry");
+    let (code, stdout, stderr) = run_step(
+        &orb,
+        "dry-run",
+        &[
+            ("findings", out_dir.join("findings").to_str().unwrap()),
+            ("api_reports", "fixtures/api-tests/cck-minimal.ndjson"),
+            ("signoffs", ""),
+            ("policy", ""),
+            ("building_block", ""),
+            ("output_dir", dry.to_str().unwrap()),
+        ],
+        &moto,
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let ev: Value = serde_json::from_slice(&std::fs::read(dry.join("evidence.json")).unwrap()).unwrap();
+    assert_eq!(ev["body"]["verdict"], "pass");
+    assert_eq!(ev["body"]["scan"]["findings"], 1200);
+    assert!(dry.join("junit/bbgate.xml").is_file());
+}
