@@ -140,6 +140,14 @@ fn first_install_and_upgrade_are_pinned_to_the_evidence_digest_with_helm_3_and_4
         let (code, out, err) = run(&mut cmd);
         assert_eq!(code, 0, "helm {major}: {out}{err}");
         let record: Value = serde_json::from_str(&out).unwrap();
+        eprintln!("helm {major} upgrade timings (ms): {}", record["timings_ms"]);
+        assert!(
+            record["rego"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("policies/deploy.rego sha256:"),
+            "{record}"
+        );
         assert_eq!(
             (record["status"].as_str(), record["revision"].as_u64()),
             (Some("deployed"), Some(2))
@@ -620,4 +628,87 @@ fn with_approvers_in_the_policy_only_an_admins_approval_lets_the_deploy_in() {
         );
         assert!(!format!("{out}{err}").contains(circle_token), "CIRCLE_TOKEN leaked");
     }
+}
+
+#[test]
+fn an_api_server_that_refuses_a_write_or_fails_a_read_exits_3() {
+    // helm's create of the Deployment is refused (a 403 from the API, as an admission webhook would).
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    fake.fault("POST", "deployments", 403, 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let ev = evidence(tmp.path());
+    let (code, out, err) = run(&mut deploy(
+        &fake,
+        tmp.path(),
+        3,
+        &ev,
+        "fixtures/charts/payments-emulator",
+    ));
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        out.contains("injected 403 for POST deployments"),
+        "helm's reason is shown: {out}"
+    );
+    // helm 3's --atomic removed the failed first install.
+    assert!(fake.get("Deployment", NS, "emu-emulator").is_none());
+    let record: Value = serde_json::from_slice(&std::fs::read(tmp.path().join("deploy-record.json")).unwrap()).unwrap();
+    assert_eq!(record["status"], "failed");
+
+    // A conflict on helm's release record (409) is the same kind of failure.
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    fake.fault("POST", "secrets", 409, 1);
+    let (code, out, err) = run(&mut deploy(
+        &fake,
+        tmp.path(),
+        4,
+        &ev,
+        "fixtures/charts/payments-emulator",
+    ));
+    assert_eq!(code, 3, "{out}{err}");
+
+    // The preflight cannot read the namespace: nothing is decided, helm never runs.
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    fake.fault("GET", "namespaces", 500, 1);
+    let (code, out, err) = run(&mut deploy(
+        &fake,
+        tmp.path(),
+        4,
+        &ev,
+        "fixtures/charts/payments-emulator",
+    ));
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        err.contains("the cluster failed while reading namespace paymenthub: 500"),
+        "{err}"
+    );
+    assert!(fake.writes().is_empty());
+}
+
+#[test]
+fn without_set_image_the_charts_own_tag_is_refused_as_not_the_judged_digest() {
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tmp = tempfile::tempdir().unwrap();
+    let ev = evidence(tmp.path());
+    let (code, out, err) = run(bbgate()
+        .env("HELM_CACHE_HOME", tmp.path().join("helm-cache"))
+        .args([
+            "deploy",
+            "--evidence",
+            ev.to_str().unwrap(),
+            "--chart",
+            "fixtures/charts/payments-emulator",
+        ])
+        .args(["--release", "emu", "--now", "2026-11-28T13:00:00Z", "--helm", &helm(3)])
+        .args(["--kubeconfig", fake.kubeconfig(tmp.path()).to_str().unwrap()]));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("container \"emulator\" runs 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/emulator:1.0.0, not the image the evidence judged"),
+        "{out}"
+    );
+    assert!(out.contains("warning: no --set-image KEY"), "{out}");
+    assert!(fake.writes().is_empty());
 }

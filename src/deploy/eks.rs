@@ -222,6 +222,25 @@ mod tests {
     }
 
     #[test]
+    fn the_kubeconfig_for_helm_runs_eks_token_and_holds_no_token() {
+        let k = exec_kubeconfig(
+            "sandbox",
+            "https://ABC.gr7.eu-central-1.eks.amazonaws.com",
+            b"PEM",
+            "eu-central-1",
+            Some("arn:aws:iam::123456789012:role/deploy"),
+        );
+        assert!(
+            k.contains("      - eks-token\n      - --cluster\n      - \"sandbox\""),
+            "{k}"
+        );
+        assert!(k.contains("--role-arn") && k.contains("value: \"eu-central-1\""), "{k}");
+        assert!(!k.contains(TOKEN_PREFIX), "{k}");
+        let parsed: serde_json::Value = yaml_serde::from_str(&k).unwrap();
+        assert_eq!(parsed["users"][0]["user"]["exec"]["args"][2], "sandbox");
+    }
+
+    #[test]
     fn pem_certificates_decode() {
         let pem = b"-----BEGIN CERTIFICATE-----\nAAEC\nAw==\n-----END CERTIFICATE-----\n";
         assert_eq!(pem_to_der(pem), vec![vec![0, 1, 2, 3]]);

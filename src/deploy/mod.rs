@@ -30,6 +30,8 @@ pub struct Record {
     pub image: String,
     pub namespace: String,
     pub problems: Vec<String>,
+    /// The Rego modules the guard ran, with their sha256 (the policy's own sha256 covers only the TOML).
+    pub rego: Vec<String>,
     pub release: String,
     pub revision: Option<u32>,
     pub rollout_events: Vec<String>,
@@ -135,7 +137,7 @@ fn emit(format: Format, record: &Record, helm_output: Option<&str>) {
                     record.namespace
                 ),
                 "failed" => println!(
-                    "FAILED: release {} in {} did not roll out; helm rolled it back",
+                    "FAILED: release {} in {} did not roll out; helm rolled it back (or removed a first install)",
                     record.release, record.namespace
                 ),
                 "checked" => println!(
@@ -372,6 +374,12 @@ pub fn run(args: &DeployArgs) -> Result<u8> {
         image: image.clone(),
         namespace: ns.clone(),
         problems: Vec::new(),
+        rego: policy
+            .deploy
+            .rego
+            .iter()
+            .map(|m| format!("{} sha256:{}", m.path, m.sha256))
+            .collect(),
         release: args.release.clone(),
         revision: None,
         rollout_events: Vec::new(),
@@ -472,7 +480,13 @@ pub fn run(args: &DeployArgs) -> Result<u8> {
         ));
         finish(&mut record, "failed")?;
         emit(args.format, &record, Some(&helm_text));
-        return Ok(exit::DENY);
+        // A rollout that did not finish in time is the BB's failure (1); anything else (the API refused a
+        // write, the connection failed) is the cluster's or the tool's: nothing was decided (3).
+        return Ok(if rollout_timed_out(&helm_text) {
+            exit::DENY
+        } else {
+            exit::UNDECIDABLE
+        });
     }
 
     // 6. Confirm: the workloads available, the chart's tests passed, then the record.
@@ -570,6 +584,18 @@ async fn recheck(
             }
         })
         .collect())
+}
+
+/// helm's words for a wait that ran out of time (helm 3's waiter, helm 4's kstatus watcher).
+fn rollout_timed_out(helm_output: &str) -> bool {
+    [
+        "context deadline exceeded",
+        "timed out waiting",
+        "timed out",
+        "resource not ready",
+    ]
+    .iter()
+    .any(|s| helm_output.contains(s))
 }
 
 async fn latest_revision(client: &Client, ns: &str, release: &str) -> Option<u32> {
