@@ -56,6 +56,17 @@ impl Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// An error and its causes, `outer: inner: innermost` (transport errors hide the useful part in a source).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
+    }
+    msg
+}
+
 /// Merge the errors of independent steps: a remote failure wins (it is why nothing could be decided);
 /// otherwise every invalid input, in order.
 pub fn merge_errors(errors: impl IntoIterator<Item = Error>) -> Error {

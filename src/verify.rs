@@ -228,7 +228,7 @@ fn duration(d: jiff::SignedDuration, flag: &str) -> Result<std::time::Duration> 
 /// The online edge: credentials, the image's digest, the scan, every page. Refuses an image of a repository
 /// the building block does not own before making any AWS call.
 fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Fetched> {
-    use crate::aws::{self, CallCounter, credentials, ecr as aws_ecr};
+    use crate::aws::{self, CallCounter, ecr as aws_ecr};
     let spec: aws::ImageSpec = image.parse()?;
     let bb = policy.select_building_block(args.building_block.as_deref(), &spec.repository)?;
     if let Some(refusal) = bb.refuse_foreign(&spec.repository) {
@@ -249,24 +249,11 @@ fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Fetched> {
         timeout: duration(args.scan_timeout, "--scan-timeout")?,
         poll_interval: duration(args.poll_interval, "--poll-interval")?,
     };
-    let role = credentials::role_arn(args.role_arn.as_deref());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Undecidable(format!("cannot start the async runtime: {e}")))?;
+    let runtime = aws::runtime()?;
     let calls = CallCounter::default();
     let scanned = runtime.block_on(async {
-        let (conf, identity) = credentials::sdk_config(
-            &region,
-            role.as_deref(),
-            args.session_name.as_deref(),
-            &calls,
-            // The token's life is measured on the real clock, not the decision time of --now.
-            jiff::Timestamp::now().as_second(),
-        )
-        .await?;
-        let client = aws_ecr::client(&conf, &calls);
+        let (client, identity) =
+            aws::ecr_client(&region, args.role_arn.as_deref(), args.session_name.as_deref(), &calls).await?;
         let (digest, pushed) = match &pushing {
             Some(image) => {
                 let (auth, own_host) = crate::push::ecr_auth(&client).await?;

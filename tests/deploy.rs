@@ -2,7 +2,7 @@
 //! helm 3.18.0 and 4.1.4 binaries that scripts/test installs.
 
 mod common;
-use common::fake_kube::FakeKube;
+use common::fake_kube::{FakeKube, Handle};
 use common::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 const NS: &str = "paymenthub";
 const REGISTRY: &str = "123456789012.dkr.ecr.eu-central-1.amazonaws.com";
 const TOKEN: &str = "fake-bearer-token-never-printed";
+const CHART: &str = "fixtures/charts/payments-emulator";
 
 fn helm(major: u8) -> String {
     let var = format!("BBGATE_TEST_HELM{major}");
@@ -36,6 +37,15 @@ fn evidence(dir: &Path) -> PathBuf {
     ]));
     assert_eq!(code, 0, "{out}{err}");
     path
+}
+
+/// A fresh fake cluster with the BB's namespace ready, a scratch directory, and evidence in it.
+fn ready() -> (Handle, tempfile::TempDir, PathBuf) {
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tmp = tempfile::tempdir().unwrap();
+    let ev = evidence(tmp.path());
+    (fake, tmp, ev)
 }
 
 fn pinned(ev: &Path) -> String {
@@ -105,18 +115,9 @@ fn release_versions(fake: &FakeKube) -> Vec<(u64, String)> {
 #[test]
 fn first_install_and_upgrade_are_pinned_to_the_evidence_digest_with_helm_3_and_4() {
     for major in [3, 4] {
-        let fake = FakeKube::start(true);
-        fake.sandbox_namespace(NS);
-        let tmp = tempfile::tempdir().unwrap();
-        let ev = evidence(tmp.path());
+        let (fake, tmp, ev) = ready();
 
-        let (code, out, err) = run(&mut deploy(
-            &fake,
-            tmp.path(),
-            major,
-            &ev,
-            "fixtures/charts/payments-emulator",
-        ));
+        let (code, out, err) = run(&mut deploy(&fake, tmp.path(), major, &ev, CHART));
         assert_eq!(code, 0, "helm {major}: {out}{err}");
         assert!(out.contains("DEPLOYED: release emu revision 1 in paymenthub"), "{out}");
         no_token(&format!("{out}{err}"));
@@ -135,7 +136,7 @@ fn first_install_and_upgrade_are_pinned_to_the_evidence_digest_with_helm_3_and_4
         // Upgrade with a values file: revision 2, still pinned; the record says so.
         let values = tmp.path().join("values.yaml");
         std::fs::write(&values, "replicaCount: 2\n").unwrap();
-        let mut cmd = deploy(&fake, tmp.path(), major, &ev, "fixtures/charts/payments-emulator");
+        let mut cmd = deploy(&fake, tmp.path(), major, &ev, CHART);
         cmd.args(["--values", values.to_str().unwrap(), "--format", "json"]);
         let (code, out, err) = run(&mut cmd);
         assert_eq!(code, 0, "helm {major}: {out}{err}");
@@ -173,10 +174,7 @@ fn first_install_and_upgrade_are_pinned_to_the_evidence_digest_with_helm_3_and_4
 
 #[test]
 fn a_chart_that_escapes_its_namespace_is_refused_whole_with_every_problem_named_and_nothing_written() {
-    let fake = FakeKube::start(true);
-    fake.sandbox_namespace(NS);
-    let tmp = tempfile::tempdir().unwrap();
-    let ev = evidence(tmp.path());
+    let (fake, tmp, ev) = ready();
     let (code, out, err) = run(&mut deploy(
         &fake,
         tmp.path(),
@@ -245,13 +243,7 @@ fn a_namespace_that_is_not_ready_is_refused_before_helm_runs() {
         setup(&fake);
         let tmp = tempfile::tempdir().unwrap();
         let ev = evidence(tmp.path());
-        let (code, out, err) = run(&mut deploy(
-            &fake,
-            tmp.path(),
-            3,
-            &ev,
-            "fixtures/charts/payments-emulator",
-        ));
+        let (code, out, err) = run(&mut deploy(&fake, tmp.path(), 3, &ev, CHART));
         assert_eq!(code, 1, "{what}: {out}{err}");
         assert!(out.contains(expected), "{what}: missing {expected:?} in {out}");
         assert_eq!(fake.writes().len(), 0, "{what}: helm ran: {:?}", fake.writes());
@@ -268,13 +260,7 @@ fn a_network_policy_that_admits_other_namespaces_is_named() {
         "spec": {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "ops"}}}]}]}}));
     let tmp = tempfile::tempdir().unwrap();
     let ev = evidence(tmp.path());
-    let (code, out, _) = run(&mut deploy(
-        &fake,
-        tmp.path(),
-        4,
-        &ev,
-        "fixtures/charts/payments-emulator",
-    ));
+    let (code, out, _) = run(&mut deploy(&fake, tmp.path(), 4, &ev, CHART));
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("NetworkPolicy allow-monitoring: ingress rule 1 admits pods of other namespaces"),
@@ -285,23 +271,14 @@ fn a_network_policy_that_admits_other_namespaces_is_named() {
 #[test]
 fn a_hanging_rollout_is_rolled_back_and_exits_1_with_the_pods_events() {
     for major in [3, 4] {
-        let fake = FakeKube::start(true);
-        fake.sandbox_namespace(NS);
-        let tmp = tempfile::tempdir().unwrap();
-        let ev = evidence(tmp.path());
-        let (code, out, err) = run(&mut deploy(
-            &fake,
-            tmp.path(),
-            major,
-            &ev,
-            "fixtures/charts/payments-emulator",
-        ));
+        let (fake, tmp, ev) = ready();
+        let (code, out, err) = run(&mut deploy(&fake, tmp.path(), major, &ev, CHART));
         assert_eq!(code, 0, "helm {major}: {out}{err}");
 
         fake.set_autoready(false);
         let values = tmp.path().join("values.yaml");
         std::fs::write(&values, "replicaCount: 3\n").unwrap();
-        let mut cmd = deploy(&fake, tmp.path(), major, &ev, "fixtures/charts/payments-emulator");
+        let mut cmd = deploy(&fake, tmp.path(), major, &ev, CHART);
         cmd.args(["--values", values.to_str().unwrap(), "--timeout", "3s"]);
         let (code, out, err) = run(&mut cmd);
         assert_eq!(code, 1, "helm {major}: {out}{err}");
@@ -330,10 +307,7 @@ fn a_hanging_rollout_is_rolled_back_and_exits_1_with_the_pods_events() {
 
 #[test]
 fn evidence_that_is_altered_expired_failed_foreign_or_of_another_policy_is_refused_before_the_cluster() {
-    let fake = FakeKube::start(true);
-    fake.sandbox_namespace(NS);
-    let tmp = tempfile::tempdir().unwrap();
-    let ev = evidence(tmp.path());
+    let (fake, tmp, ev) = ready();
     let refused = |cmd: &mut assert_cmd::Command, expected: &str| {
         let (code, out, err) = run(cmd);
         assert_eq!(code, 1, "{expected}: {out}{err}");
@@ -349,12 +323,12 @@ fn evidence_that_is_altered_expired_failed_foreign_or_of_another_policy_is_refus
     v["body"]["image"]["digest"] = json!(format!("sha256:{}", "b".repeat(64)));
     std::fs::write(&altered, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
     refused(
-        &mut deploy(&fake, tmp.path(), 4, &altered, "fixtures/charts/payments-emulator"),
+        &mut deploy(&fake, tmp.path(), 4, &altered, CHART),
         "evidence body does not match its digest",
     );
 
     // Expired: two days after the decision, the policy allows 24 h.
-    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
     cmd.args(["--now", "2026-11-30T12:00:01Z"]);
     refused(&mut cmd, "48.0 h ago; the policy accepts evidence up to 24.0 h old");
 
@@ -377,12 +351,12 @@ fn evidence_that_is_altered_expired_failed_foreign_or_of_another_policy_is_refus
     ]));
     assert_eq!(code, 1);
     refused(
-        &mut deploy(&fake, tmp.path(), 4, &denied, "fixtures/charts/payments-emulator"),
+        &mut deploy(&fake, tmp.path(), 4, &denied, CHART),
         "the verdict is \"deny\"",
     );
 
     // Another BB's deploy.
-    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
     cmd.args(["--building-block", "information-mediator"]);
     refused(
         &mut cmd,
@@ -399,12 +373,12 @@ fn evidence_that_is_altered_expired_failed_foreign_or_of_another_policy_is_refus
     )
     .unwrap();
     std::fs::copy("policies/deploy.rego", tmp.path().join("deploy.rego")).unwrap();
-    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
     cmd.args(["--policy", policy.to_str().unwrap()]);
     refused(&mut cmd, "the rules changed since verify");
 
     // Another workflow's evidence, in CircleCI.
-    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
     cmd.env("CIRCLE_WORKFLOW_ID", "5a1c7b6e-0000-4000-8000-000000000001");
     refused(&mut cmd, "written by workflow (none recorded), not this one");
 
@@ -416,7 +390,7 @@ fn the_namespace_is_the_building_blocks_and_a_different_one_is_refused() {
     let fake = FakeKube::start(true);
     let tmp = tempfile::tempdir().unwrap();
     let ev = evidence(tmp.path());
-    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
     cmd.args(["--namespace", "default"]);
     let (code, _, err) = run(&mut cmd);
     assert_eq!(code, 2, "{err}");
@@ -425,11 +399,8 @@ fn the_namespace_is_the_building_blocks_and_a_different_one_is_refused() {
 
 #[test]
 fn dry_run_checks_everything_and_writes_nothing() {
-    let fake = FakeKube::start(true);
-    fake.sandbox_namespace(NS);
-    let tmp = tempfile::tempdir().unwrap();
-    let ev = evidence(tmp.path());
-    let mut cmd = deploy(&fake, tmp.path(), 3, &ev, "fixtures/charts/payments-emulator");
+    let (fake, tmp, ev) = ready();
+    let mut cmd = deploy(&fake, tmp.path(), 3, &ev, CHART);
     cmd.arg("--dry-run");
     let (code, out, err) = run(&mut cmd);
     assert_eq!(code, 0, "{out}{err}");
@@ -444,10 +415,7 @@ fn dry_run_checks_everything_and_writes_nothing() {
 fn recheck_scan_stops_a_deploy_when_the_digest_has_a_critical_finding_verify_did_not_see() {
     use common::peer::{self, Moto};
     let moto = Moto::get();
-    let fake = FakeKube::start(true);
-    fake.sandbox_namespace(NS);
-    let tmp = tempfile::tempdir().unwrap();
-    let ev = evidence(tmp.path());
+    let (fake, tmp, ev) = ready();
     let with_aws = |cmd: &mut assert_cmd::Command| {
         for (k, _) in std::env::vars() {
             if k.starts_with("AWS_") {
@@ -472,7 +440,7 @@ fn recheck_scan_stops_a_deploy_when_the_digest_has_a_critical_finding_verify_did
             json!({"MEDIUM": 2}),
         )],
     );
-    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
     with_aws(&mut cmd);
     let (code, out, err) = run(&mut cmd);
     assert_eq!(code, 0, "{out}{err}");
@@ -494,7 +462,7 @@ fn recheck_scan_stops_a_deploy_when_the_digest_has_a_critical_finding_verify_did
             json!({"MEDIUM": 2, "CRITICAL": 1}),
         )],
     );
-    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
     with_aws(&mut cmd);
     let (code, out, err) = run(&mut cmd);
     assert_eq!(code, 1, "{out}{err}");
@@ -600,7 +568,7 @@ fn with_approvers_in_the_policy_only_an_admins_approval_lets_the_deploy_in() {
         let fake = FakeKube::start(true);
         fake.sandbox_namespace(NS);
         let (api, tokens) = circleci_api(approver);
-        let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/payments-emulator");
+        let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
         cmd.env("CIRCLE_WORKFLOW_ID", workflow)
             .env("CIRCLE_TOKEN", circle_token)
             .env("CIRCLECI_API_URL", &api)
@@ -638,13 +606,7 @@ fn an_api_server_that_refuses_a_write_or_fails_a_read_exits_3() {
     fake.fault("POST", "deployments", 403, 1);
     let tmp = tempfile::tempdir().unwrap();
     let ev = evidence(tmp.path());
-    let (code, out, err) = run(&mut deploy(
-        &fake,
-        tmp.path(),
-        3,
-        &ev,
-        "fixtures/charts/payments-emulator",
-    ));
+    let (code, out, err) = run(&mut deploy(&fake, tmp.path(), 3, &ev, CHART));
     assert_eq!(code, 3, "{out}{err}");
     assert!(
         out.contains("injected 403 for POST deployments"),
@@ -659,26 +621,14 @@ fn an_api_server_that_refuses_a_write_or_fails_a_read_exits_3() {
     let fake = FakeKube::start(true);
     fake.sandbox_namespace(NS);
     fake.fault("POST", "secrets", 409, 1);
-    let (code, out, err) = run(&mut deploy(
-        &fake,
-        tmp.path(),
-        4,
-        &ev,
-        "fixtures/charts/payments-emulator",
-    ));
+    let (code, out, err) = run(&mut deploy(&fake, tmp.path(), 4, &ev, CHART));
     assert_eq!(code, 3, "{out}{err}");
 
     // The preflight cannot read the namespace: nothing is decided, helm never runs.
     let fake = FakeKube::start(true);
     fake.sandbox_namespace(NS);
     fake.fault("GET", "namespaces", 500, 1);
-    let (code, out, err) = run(&mut deploy(
-        &fake,
-        tmp.path(),
-        4,
-        &ev,
-        "fixtures/charts/payments-emulator",
-    ));
+    let (code, out, err) = run(&mut deploy(&fake, tmp.path(), 4, &ev, CHART));
     assert_eq!(code, 3, "{out}{err}");
     assert!(
         err.contains("the cluster failed while reading namespace paymenthub: 500"),
@@ -689,19 +639,10 @@ fn an_api_server_that_refuses_a_write_or_fails_a_read_exits_3() {
 
 #[test]
 fn without_set_image_the_charts_own_tag_is_refused_as_not_the_judged_digest() {
-    let fake = FakeKube::start(true);
-    fake.sandbox_namespace(NS);
-    let tmp = tempfile::tempdir().unwrap();
-    let ev = evidence(tmp.path());
+    let (fake, tmp, ev) = ready();
     let (code, out, err) = run(bbgate()
         .env("HELM_CACHE_HOME", tmp.path().join("helm-cache"))
-        .args([
-            "deploy",
-            "--evidence",
-            ev.to_str().unwrap(),
-            "--chart",
-            "fixtures/charts/payments-emulator",
-        ])
+        .args(["deploy", "--evidence", ev.to_str().unwrap(), "--chart", CHART])
         .args(["--release", "emu", "--now", "2026-11-28T13:00:00Z", "--helm", &helm(3)])
         .args(["--kubeconfig", fake.kubeconfig(tmp.path()).to_str().unwrap()]));
     assert_eq!(code, 1, "{out}{err}");

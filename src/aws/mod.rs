@@ -52,6 +52,35 @@ impl Intercept for CallCounter {
     }
 }
 
+/// The async runtime of the network edges (two workers: the machine's size).
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Undecidable(format!("cannot start the async runtime: {e}")))
+}
+
+/// The ECR client for the pipeline's identity: CircleCI OIDC -> STS when a role is given (the flag, else
+/// AWS_ROLE_ARN), else the standard chain. The token's life is measured on the real clock.
+pub async fn ecr_client(
+    region: &str,
+    role_flag: Option<&str>,
+    session: Option<&str>,
+    calls: &CallCounter,
+) -> Result<(aws_sdk_ecr::Client, credentials::Identity)> {
+    let role = credentials::role_arn(role_flag);
+    let (conf, identity) = credentials::sdk_config(
+        region,
+        role.as_deref(),
+        session,
+        calls,
+        jiff::Timestamp::now().as_second(),
+    )
+    .await?;
+    Ok((ecr::client(&conf, calls), identity))
+}
+
 /// `REPO:TAG`, `REPO@sha256:…`, or `ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO[:TAG|@DIGEST]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageSpec {

@@ -157,10 +157,7 @@ pub fn exec_kubeconfig(cluster: &str, endpoint: &str, ca_pem: &[u8], region: &st
 pub fn run_token(args: &EksTokenArgs) -> Result<u8> {
     let region = aws::region(args.region.as_deref())?;
     let at = args.at.map_or_else(SystemTime::now, SystemTime::from);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Undecidable(format!("cannot start the async runtime: {e}")))?;
+    let runtime = aws::runtime()?;
     let role = credentials::role_arn(args.role_arn.as_deref());
     let creds = runtime.block_on(async {
         resolve_credentials(

@@ -54,14 +54,6 @@ fn ms(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Undecidable(format!("cannot start the async runtime: {e}")))
-}
-
 /// The cluster: a kubeconfig (the flag, KUBECONFIG, ~/.kube/config), or EKS by name. With EKS, the
 /// kubeconfig handed to helm is a 0600 temp file whose user runs `bbgate eks-token`; it holds no token and
 /// is removed when the deploy ends.
@@ -324,7 +316,7 @@ pub fn run(args: &DeployArgs) -> Result<u8> {
     }
 
     // With AWS access: the scan again, for anything that became critical since verify.
-    let rt = runtime()?;
+    let rt = crate::aws::runtime()?;
     if args.recheck_scan || args.eks_cluster.is_some() {
         let blocked = rt.block_on(recheck(args, &policy, bb, &admitted, now))?;
         if !blocked.is_empty() {
@@ -534,20 +526,11 @@ async fn recheck(
     admitted: &evidence::Admitted,
     now: jiff::Timestamp,
 ) -> Result<Vec<String>> {
-    use crate::aws::{self, CallCounter, credentials, ecr as aws_ecr};
+    use crate::aws::{self, CallCounter, ecr as aws_ecr};
     let host = aws::parse_ecr_host(&admitted.image.registry);
     let region = aws::region(host.as_ref().map(|(_, r)| r.as_str()))?;
-    let role = credentials::role_arn(args.role_arn.as_deref());
     let calls = CallCounter::default();
-    let (conf, _) = credentials::sdk_config(
-        &region,
-        role.as_deref(),
-        args.session_name.as_deref(),
-        &calls,
-        jiff::Timestamp::now().as_second(),
-    )
-    .await?;
-    let client = aws_ecr::client(&conf, &calls);
+    let (client, _) = aws::ecr_client(&region, args.role_arn.as_deref(), args.session_name.as_deref(), &calls).await?;
     let wait = aws_ecr::Wait {
         timeout: Duration::from_secs(300),
         poll_interval: duration(args.poll_interval, "--poll-interval")?,

@@ -28,15 +28,7 @@ pub struct Outcome {
 pub fn cluster_error(what: &str, e: kube::Error) -> Error {
     let detail = match &e {
         kube::Error::Api(s) => format!("{} {}: {}", s.code, s.reason, s.message),
-        other => {
-            let mut msg = other.to_string();
-            let mut src = std::error::Error::source(other);
-            while let Some(s) = src {
-                msg = format!("{msg}: {s}");
-                src = s.source();
-            }
-            msg
-        }
+        other => crate::error::chain(other),
     };
     Error::Undecidable(format!("the cluster failed while {what}: {detail}"))
 }

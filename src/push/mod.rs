@@ -5,7 +5,7 @@
 pub mod auth;
 pub mod source;
 
-use crate::aws::{self, CallCounter, credentials};
+use crate::aws::{self, CallCounter};
 use crate::cli::{Format, PushArgs, RegistryAuthMode};
 use crate::error::{Error, Result, exit};
 use crate::policy::Policy;
@@ -162,15 +162,7 @@ fn registry_error(endpoint: &Endpoint, what: &str, auth_label: &str, e: OciDistr
         ));
     }
     let cause = match &e {
-        OciDistributionError::RequestError(r) => {
-            let mut msg = r.to_string();
-            let mut src = std::error::Error::source(r);
-            while let Some(s) = src {
-                msg = format!("{msg}: {s}");
-                src = s.source();
-            }
-            msg
-        }
+        OciDistributionError::RequestError(r) => crate::error::chain(r),
         other => other.to_string(),
     };
     Error::Undecidable(format!(
@@ -281,14 +273,6 @@ pub async fn ecr_auth(client: &aws_sdk_ecr::Client) -> Result<(RegistryAuth, Str
     Ok((auth::from_ecr_token(token)?, host))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Undecidable(format!("cannot start the async runtime: {e}")))
-}
-
 pub fn run(args: &PushArgs) -> Result<u8> {
     let target: Target = args.to.parse()?;
     let policy = Policy::load(args.policy.as_deref())?;
@@ -304,7 +288,7 @@ pub fn run(args: &PushArgs) -> Result<u8> {
         RegistryAuthMode::Auto => RegistryAuthMode::DockerConfig,
         m => m,
     };
-    let rt = runtime()?;
+    let rt = aws::runtime()?;
     let report = rt.block_on(async {
         let (auth, label) = match mode {
             RegistryAuthMode::Anonymous => (RegistryAuth::Anonymous, "anonymous".to_owned()),
@@ -312,16 +296,9 @@ pub fn run(args: &PushArgs) -> Result<u8> {
             RegistryAuthMode::Ecr => {
                 let region = aws::region(ecr_host.as_ref().map(|(_, r)| r.as_str()))?;
                 let calls = CallCounter::default();
-                let role = credentials::role_arn(args.role_arn.as_deref());
-                let (conf, _) = credentials::sdk_config(
-                    &region,
-                    role.as_deref(),
-                    args.session_name.as_deref(),
-                    &calls,
-                    jiff::Timestamp::now().as_second(),
-                )
-                .await?;
-                let (auth, _) = ecr_auth(&aws::ecr::client(&conf, &calls)).await?;
+                let (client, _) =
+                    aws::ecr_client(&region, args.role_arn.as_deref(), args.session_name.as_deref(), &calls).await?;
+                let (auth, _) = ecr_auth(&client).await?;
                 (auth, "ECR authorization token".to_owned())
             }
         };
