@@ -14,7 +14,7 @@ use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use serde::Serialize;
-use source::Image;
+use source::{BlobData, Image};
 
 /// `HOST/REPO:TAG`: where the image goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,12 +205,20 @@ pub async fn push_image(
             report.blobs_skipped += 1;
             continue;
         }
-        client
-            .push_blob(&by_tag, blob.data.clone(), &blob.digest)
-            .await
-            .map_err(|e| fail(format!("uploading blob {} ({} bytes)", blob.digest, blob.data.len()), e))?;
+        let size = blob.data.size();
+        let pushed = match &blob.data {
+            BlobData::Memory(bytes) => client.push_blob(&by_tag, bytes.clone(), &blob.digest).await,
+            BlobData::File { path, .. } => {
+                let file = std::fs::File::open(path)
+                    .map_err(|e| Error::Undecidable(format!("{}: cannot read: {e}", path.display())))?;
+                client
+                    .push_blob_stream(&by_tag, file_chunks(file), &blob.digest, Some(size))
+                    .await
+            }
+        };
+        pushed.map_err(|e| fail(format!("uploading blob {} ({size} bytes)", blob.digest), e))?;
         report.blobs_uploaded += 1;
-        report.bytes_uploaded += blob.data.len() as u64;
+        report.bytes_uploaded += size;
     }
     let (top, children) = image.manifests.split_last().expect("an image has a manifest");
     for m in children {
@@ -234,6 +242,29 @@ pub async fn push_image(
         )));
     }
     Ok(report)
+}
+
+/// A file as a stream of 4 MiB chunks (the registry checks the digest when the upload is closed).
+fn file_chunks(
+    file: std::fs::File,
+) -> impl futures_util::Stream<Item = std::result::Result<bytes::Bytes, OciDistributionError>> + Send + 'static {
+    futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buf = vec![0u8; 4 << 20];
+        let mut filled = 0;
+        while filled < buf.len() {
+            match std::io::Read::read(&mut file, &mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) => return Some((Err(OciDistributionError::IoError(e)), None)),
+            }
+        }
+        if filled == 0 {
+            return None;
+        }
+        buf.truncate(filled);
+        Some((Ok(bytes::Bytes::from(buf)), Some(file)))
+    })
 }
 
 async fn push_manifest(

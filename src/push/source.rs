@@ -18,11 +18,79 @@ const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
-/// A blob whose bytes match its digest.
+/// A blob whose bytes matched its digest when it was read.
 #[derive(Debug, Clone)]
 pub struct Blob {
     pub digest: String,
-    pub data: bytes::Bytes,
+    pub data: BlobData,
+}
+
+/// Where a blob's bytes are: a layout's file (streamed to the registry, never held whole in memory), or
+/// memory (a docker-archive member).
+#[derive(Debug, Clone)]
+pub enum BlobData {
+    File { path: std::path::PathBuf, size: u64 },
+    Memory(bytes::Bytes),
+}
+
+impl BlobData {
+    pub fn size(&self) -> u64 {
+        match self {
+            BlobData::File { size, .. } => *size,
+            BlobData::Memory(b) => b.len() as u64,
+        }
+    }
+}
+
+/// Where a layout's files are: a directory, or the members of a Docker 25+ archive.
+enum Store<'a> {
+    Dir(&'a Path),
+    Members(&'a HashMap<String, Vec<u8>>),
+}
+
+impl Store<'_> {
+    fn read(&self, rel: &str) -> Result<Vec<u8>> {
+        match self {
+            Store::Dir(dir) => {
+                let path = dir.join(rel);
+                std::fs::read(&path).map_err(|e| Error::read(&path, e))
+            }
+            Store::Members(m) => m
+                .get(rel)
+                .cloned()
+                .ok_or_else(|| Error::invalid(format!("the archive's OCI layout has no {rel}"))),
+        }
+    }
+
+    /// The blob at `rel` with its sha256: a file is hashed as it is read, 1 MiB at a time.
+    fn blob(&self, rel: &str) -> Result<(String, BlobData)> {
+        match self {
+            Store::Dir(dir) => {
+                use sha2::Digest;
+                let path = dir.join(rel);
+                let mut f = std::fs::File::open(&path).map_err(|e| Error::read(&path, e))?;
+                let mut hasher = sha2::Sha256::new();
+                let mut buf = vec![0u8; 1 << 20];
+                let mut size = 0u64;
+                loop {
+                    let n = f.read(&mut buf).map_err(|e| Error::read(&path, e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buf[..n]);
+                    size += n as u64;
+                }
+                Ok((
+                    format!("sha256:{}", hex::encode(hasher.finalize())),
+                    BlobData::File { path, size },
+                ))
+            }
+            Store::Members(_) => {
+                let data = self.read(rel)?;
+                Ok((sha256_digest(&data), BlobData::Memory(data.into())))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -100,17 +168,13 @@ fn oci_layout(source: &str, dir: &Path, tag: Option<&str>) -> Result<Image> {
             dir.display()
         )));
     }
-    let read = |rel: &str| -> Result<Vec<u8>> {
-        let path = dir.join(rel);
-        std::fs::read(&path).map_err(|e| Error::read(&path, e))
-    };
-    layout(source, &dir.display().to_string(), &read, tag)
+    layout(source, &dir.display().to_string(), &Store::Dir(dir), tag)
 }
 
-/// An OCI layout read through `read(relative path)`: a directory, or the members of a Docker 25+ archive.
-fn layout(source: &str, label: &str, read: &dyn Fn(&str) -> Result<Vec<u8>>, tag: Option<&str>) -> Result<Image> {
+/// An OCI layout: a directory, or the members of a Docker 25+ archive.
+fn layout(source: &str, label: &str, store: &Store, tag: Option<&str>) -> Result<Image> {
     let bad = |why: String| Error::invalid(format!("{source}: {why}"));
-    let index_bytes = read("index.json")?;
+    let index_bytes = store.read("index.json")?;
     let index: ManifestDoc =
         serde_json::from_slice(&index_bytes).map_err(|e| bad(format!("{label}/index.json: not an OCI index: {e}")))?;
     let entries = index.manifests.unwrap_or_default();
@@ -139,7 +203,7 @@ fn layout(source: &str, label: &str, read: &dyn Fn(&str) -> Result<Vec<u8>>, tag
         blobs: BTreeMap::new(),
         manifests: Vec::new(),
     };
-    let read_blob = |digest: &str| -> Result<bytes::Bytes> {
+    let read_blob = |digest: &str| -> Result<BlobData> {
         let hex = digest
             .strip_prefix("sha256:")
             .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -149,16 +213,28 @@ fn layout(source: &str, label: &str, read: &dyn Fn(&str) -> Result<Vec<u8>>, tag
                 ))
             })?;
         let rel = format!("blobs/sha256/{hex}");
-        let data = read(&rel)?;
-        let actual = sha256_digest(&data);
+        let (actual, data) = store.blob(&rel)?;
         if actual != digest {
             return Err(bad(format!(
                 "{label}/{rel} is corrupt: its bytes hash to {actual}, not {digest}; rebuild the layout"
             )));
         }
-        Ok(data.into())
+        Ok(data)
     };
-    add_manifest(&mut image, &top.digest, top.media_type.as_deref(), &read_blob, source)?;
+    let read_manifest = |digest: &str| -> Result<bytes::Bytes> {
+        match read_blob(digest)? {
+            BlobData::Memory(b) => Ok(b),
+            BlobData::File { path, .. } => Ok(std::fs::read(&path).map_err(|e| Error::read(&path, e))?.into()),
+        }
+    };
+    add_manifest(
+        &mut image,
+        &top.digest,
+        top.media_type.as_deref(),
+        &read_manifest,
+        &read_blob,
+        source,
+    )?;
     Ok(image)
 }
 
@@ -167,10 +243,11 @@ fn add_manifest(
     image: &mut Image,
     digest: &str,
     media_type: Option<&str>,
-    read_blob: &dyn Fn(&str) -> Result<bytes::Bytes>,
+    read_manifest: &dyn Fn(&str) -> Result<bytes::Bytes>,
+    read_blob: &dyn Fn(&str) -> Result<BlobData>,
     source: &str,
 ) -> Result<()> {
-    let bytes = read_blob(digest)?;
+    let bytes = read_manifest(digest)?;
     let doc: ManifestDoc = serde_json::from_slice(&bytes)
         .map_err(|e| Error::invalid(format!("{source}: manifest {digest} is not JSON: {e}")))?;
     let media_type = media_type
@@ -188,7 +265,14 @@ fn add_manifest(
     match media_type.as_str() {
         OCI_INDEX | DOCKER_LIST => {
             for child in doc.manifests.as_deref().unwrap_or_default() {
-                add_manifest(image, &child.digest, child.media_type.as_deref(), read_blob, source)?;
+                add_manifest(
+                    image,
+                    &child.digest,
+                    child.media_type.as_deref(),
+                    read_manifest,
+                    read_blob,
+                    source,
+                )?;
             }
         }
         OCI_MANIFEST | DOCKER_MANIFEST => {
@@ -285,13 +369,7 @@ fn docker_archive(source: &str, file: &Path) -> Result<Image> {
     };
     // Docker 25+ writes an OCI layout inside the archive: push it as one, manifests untouched.
     if members.contains_key("oci-layout") && members.contains_key("index.json") {
-        let read = |rel: &str| {
-            members
-                .get(rel)
-                .cloned()
-                .ok_or_else(|| bad(format!("the archive's OCI layout has no {rel}")))
-        };
-        return layout(source, &file.display().to_string(), &read, None);
+        return layout(source, &file.display().to_string(), &Store::Members(&members), None);
     }
     let manifest_json = take(&mut members, "manifest.json")?;
     let entries: Vec<ArchiveEntry> =
@@ -331,7 +409,7 @@ fn docker_archive(source: &str, file: &Path) -> Result<Image> {
             digest.clone(),
             Blob {
                 digest,
-                data: data.into(),
+                data: BlobData::Memory(data.into()),
             },
         );
     }
@@ -348,7 +426,7 @@ fn docker_archive(source: &str, file: &Path) -> Result<Image> {
         config_digest.clone(),
         Blob {
             digest: config_digest,
-            data: config.into(),
+            data: BlobData::Memory(config.into()),
         },
     );
     Ok(Image {
