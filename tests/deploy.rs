@@ -653,3 +653,31 @@ fn without_set_image_the_charts_own_tag_is_refused_as_not_the_judged_digest() {
     assert!(out.contains("warning: no --set-image KEY"), "{out}");
     assert!(fake.writes().is_empty());
 }
+
+#[test]
+fn what_helm_would_apply_is_judged_not_only_the_offline_render() {
+    // Offline, `lookup` finds nothing and the chart renders the pinned image; against the cluster it finds
+    // this ConfigMap and would run another image.
+    let (fake, tmp, ev) = ready();
+    fake.put(
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "image-override", "namespace": NS},
+        "data": {"image": "docker.io/library/nginx:latest"}}),
+    );
+    let (code, out, err) = run(&mut deploy(&fake, tmp.path(), 3, &ev, "fixtures/charts/lookup-swap"));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("Deployment/emu-swap (lookup-swap/templates/deployment.yaml): container \"main\" pulls docker.io/library/nginx:latest from docker.io, which the policy does not allow"),
+        "{out}"
+    );
+    assert!(
+        fake.writes().is_empty(),
+        "the server-side render writes nothing: {:?}",
+        fake.writes()
+    );
+    assert!(fake.get("Deployment", NS, "emu-swap").is_none());
+
+    // Without the override the same chart goes in.
+    let (fake, tmp, ev) = ready();
+    let (code, out, err) = run(&mut deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/lookup-swap"));
+    assert_eq!(code, 0, "{out}{err}");
+}

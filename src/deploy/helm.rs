@@ -101,6 +101,32 @@ impl Helm {
         String::from_utf8(out.stdout).map_err(|_| Error::invalid("helm template printed something that is not UTF-8"))
     }
 
+    /// What `upgrade --install` would apply, rendered by helm against the cluster (`--dry-run=server`): the
+    /// same as `template` unless the chart uses `lookup` or the cluster's capabilities. Nothing is written.
+    pub fn server_render(&self, i: &Install) -> Result<String> {
+        let mut args: Vec<OsString> = vec!["upgrade".into(), "--install".into()];
+        Self::common(i, &mut args);
+        args.extend(["--dry-run=server".into(), "--output".into(), "json".into()]);
+        let out = self.run(&args, "render the chart against the cluster")?;
+        if !out.status.success() {
+            return Err(Error::Undecidable(format!(
+                "helm upgrade --install --dry-run=server failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let release: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+            Error::Undecidable(format!(
+                "helm --dry-run=server printed something that is not a release: {e}"
+            ))
+        })?;
+        let mut docs = vec![release["manifest"].as_str().unwrap_or("").to_owned()];
+        for hook in release["hooks"].as_array().into_iter().flatten() {
+            let path = hook["path"].as_str().unwrap_or("hook");
+            docs.push(format!("# Source: {path}\n{}", hook["manifest"].as_str().unwrap_or("")));
+        }
+        Ok(docs.join("\n---\n"))
+    }
+
     /// The `upgrade --install` arguments for this helm's major version.
     pub fn install_args(&self, i: &Install) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec!["upgrade".into(), "--install".into()];

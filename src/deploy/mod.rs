@@ -393,6 +393,18 @@ pub fn run(args: &DeployArgs) -> Result<u8> {
     // 4. Preflight, then the guard and the Rego rules: every problem at once, before anything is written.
     let t = Instant::now();
     let pre = rt.block_on(preflight::run(&cluster.client, &ns, &args.release, &manifests))?;
+    // What helm will really apply: rendered again against the cluster (`lookup`, capabilities). Its objects
+    // replace the offline ones of the same kind and name; offline-only ones (CRDs) stay judged.
+    let manifests = if pre.problems.is_empty() {
+        let server = manifest::parse(&helm.server_render(&install)?)?;
+        let key = |m: &manifest::Manifest| (m.kind().to_owned(), m.name().to_owned());
+        let on_server: std::collections::HashSet<_> = server.iter().map(key).collect();
+        let mut all = server;
+        all.extend(manifests.into_iter().filter(|m| !on_server.contains(&key(m))));
+        all
+    } else {
+        manifests
+    };
     record.timings_ms.preflight = ms(t);
     let registries = if policy.deploy.registries.is_empty() {
         vec![admitted.image.registry.clone()]
