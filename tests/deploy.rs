@@ -681,3 +681,92 @@ fn what_helm_would_apply_is_judged_not_only_the_offline_render() {
     let (code, out, err) = run(&mut deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/lookup-swap"));
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[test]
+fn eks_cluster_access_describes_the_cluster_and_authenticates_with_eks_tokens() {
+    use common::peer::{self, Moto};
+    let moto = Moto::get();
+    for major in [3, 4] {
+        let (fake, tmp, ev) = ready();
+        let cluster = peer::unique(&format!("sandbox-helm{major}"));
+        moto.eks_cluster(&cluster, &fake.url);
+        let temp = tmp.path().join("tmp");
+        std::fs::create_dir(&temp).unwrap();
+        let mut cmd = bbgate();
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AWS_") || k == "KUBECONFIG" {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_REGION", peer::REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST")
+            .env("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET)
+            .env("TMPDIR", &temp)
+            .env("HELM_CACHE_HOME", tmp.path().join("helm-cache"))
+            .args([
+                "deploy",
+                "--evidence",
+                ev.to_str().unwrap(),
+                "--chart",
+                CHART,
+                "--release",
+                "emu",
+            ])
+            .args([
+                "--set-image",
+                "image.ref",
+                "--now",
+                "2026-11-28T13:00:00Z",
+                "--helm",
+                &helm(major),
+            ])
+            .args(["--eks-cluster", &cluster, "--poll-interval", "100ms", "--dry-run"]);
+        // --eks-cluster also re-reads the scan: a clean one.
+        moto.queue_scans(
+            "bb/payments/adapter",
+            vec![peer::scan_result(
+                "COMPLETE",
+                peer::low_basic_findings(1),
+                vec![],
+                json!({"MEDIUM": 1}),
+            )],
+        );
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, 0, "helm {major}: {out}{err}");
+        assert_eq!(moto.calls(&cluster)["calls"]["DescribeCluster"], 1);
+        let log = fake.log();
+        assert!(!log.is_empty());
+        // bbgate's kube client sent EKS tokens. (client-go, inside helm, sends no credentials at all over
+        // plain HTTP, which is all the fake speaks; helm's exec kubeconfig is checked in src/deploy/eks.rs.)
+        let (helm_calls, ours): (Vec<_>, Vec<_>) = log.iter().partition(|l| l.user_agent.starts_with("Helm"));
+        assert!(
+            !helm_calls.is_empty() && !ours.is_empty(),
+            "both helm and bbgate talked to the cluster"
+        );
+        assert!(
+            ours.iter().all(|l| l.authorization.starts_with("Bearer k8s-aws-v1.")),
+            "helm {major}: bbgate requests without an EKS token: {:?}",
+            ours.iter()
+                .filter(|l| !l.authorization.starts_with("Bearer k8s-aws-v1."))
+                .map(|l| &l.path)
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            log.iter()
+                .any(|l| l.path.contains("dryRun") || l.method == "GET" && l.path.contains("/secrets"))
+        );
+        let text = format!("{out}{err}");
+        assert!(
+            !text.contains("k8s-aws-v1.") && !text.contains(peer::STATIC_SECRET),
+            "a secret leaked"
+        );
+        let left: Vec<_> = std::fs::read_dir(&temp)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "the temporary kubeconfig was removed: {left:?}");
+    }
+}

@@ -147,9 +147,16 @@ pub fn exec_kubeconfig(cluster: &str, endpoint: &str, ca_pem: &[u8], region: &st
     if let Some(r) = role {
         args.push_str(&format!("      - --role-arn\n      - {r:?}\n"));
     }
+    let ca = if endpoint.starts_with("https://") {
+        format!(
+            "    certificate-authority-data: {}\n",
+            base64::engine::general_purpose::STANDARD.encode(ca_pem)
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: {cluster:?}\n  cluster:\n    server: {endpoint:?}\n    certificate-authority-data: {}\ncontexts:\n- name: bbgate\n  context:\n    cluster: {cluster:?}\n    user: bbgate\ncurrent-context: bbgate\nusers:\n- name: bbgate\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {exe:?}\n      args:\n{args}      env:\n      - name: AWS_REGION\n        value: {region:?}\n      interactiveMode: Never\n",
-        base64::engine::general_purpose::STANDARD.encode(ca_pem)
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: {cluster:?}\n  cluster:\n    server: {endpoint:?}\n{ca}contexts:\n- name: bbgate\n  context:\n    cluster: {cluster:?}\n    user: bbgate\ncurrent-context: bbgate\nusers:\n- name: bbgate\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {exe:?}\n      args:\n{args}      env:\n      - name: AWS_REGION\n        value: {region:?}\n      interactiveMode: Never\n"
     )
 }
 

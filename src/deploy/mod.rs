@@ -78,7 +78,11 @@ async fn connect(args: &DeployArgs) -> Result<Cluster> {
                 .parse()
                 .map_err(|e| Error::Undecidable(format!("EKS endpoint {endpoint:?} is not a URL: {e}")))?,
         );
-        config.root_cert = Some(eks::pem_to_der(&ca));
+        // EKS endpoints are HTTPS with the cluster's own CA; a plain-HTTP endpoint (a local test cluster)
+        // has no TLS to configure.
+        if endpoint.starts_with("https://") {
+            config.root_cert = Some(eks::pem_to_der(&ca));
+        }
         config.auth_info.token = Some(token.into());
         let client = Client::try_from(config).map_err(|e| preflight::cluster_error("connecting to EKS", e))?;
         let mut temp = tempfile::Builder::new()

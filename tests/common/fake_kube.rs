@@ -150,6 +150,9 @@ pub struct Logged {
     pub method: String,
     pub path: String,
     pub content_type: String,
+    /// The Authorization header (tests check its kind; they never print it).
+    pub authorization: String,
+    pub user_agent: String,
 }
 
 #[derive(Default)]
@@ -721,6 +724,18 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
         method: method.to_string(),
         path: format!("{}{}", path, uri.query().map(|q| format!("?{q}")).unwrap_or_default()),
         content_type: content_type.clone(),
+        authorization: req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
+        user_agent: req
+            .headers()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
     });
     let body = axum::body::to_bytes(req.into_body(), 64 << 20)
         .await

@@ -78,6 +78,24 @@ impl Moto {
         serde_json::from_slice(&out).unwrap()
     }
 
+    /// An EKS cluster whose DescribeCluster answers with `endpoint` (the tests' fake API server).
+    pub fn eks_cluster(&self, name: &str, endpoint: &str) {
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=AKIDSEED/20260101/{REGION}/eks/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        let body = json!({"name": name, "roleArn": format!("arn:aws:iam::{ACCOUNT}:role/eks"),
+            "resourcesVpcConfig": {"subnetIds": ["subnet-1"]}});
+        let (status, out) = http(
+            &self.addr,
+            "POST",
+            "/clusters",
+            &[("Content-Type", "application/json"), ("Authorization", &auth)],
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(status, 200, "EKS CreateCluster: {}", String::from_utf8_lossy(&out));
+        self.control("/bbgate/eks-endpoint", json!({"cluster": name, "endpoint": endpoint}));
+    }
+
     pub fn create_repository(&self, repo: &str) {
         self.ecr("CreateRepository", json!({"repositoryName": repo}));
     }

@@ -10,6 +10,8 @@ tests need and stock moto lacks. No moto internals are patched, so only the pinn
   `count` matching calls with that error (ECR: JSON `__type`; STS: query-protocol XML). `key` is the
   repositoryName (ECR) or the RoleArn (STS); "*" matches any.
 - Calls: GET /bbgate/calls?key=K -> {"Action": n, ...} for the calls made with that key.
+- EKS endpoints: POST /bbgate/eks-endpoint {"cluster", "endpoint"} makes DescribeCluster of that cluster
+  answer with `endpoint` (the tests' fake Kubernetes API server on 127.0.0.1) instead of moto's made-up host.
 - GET /bbgate/health -> ok.
 
 Usage: moto_peer.py --port-file FILE [--host 127.0.0.1] [--port 0]
@@ -52,12 +54,21 @@ class Peer:
         self.calls = {}  # key -> {action: n}
         self.access_keys = {}  # key -> [access key ids that signed calls]
         self.issued = []  # secrets STS handed out (secret keys, session tokens): tests assert they never leak
+        self.eks_endpoints = {}  # cluster name -> endpoint served by DescribeCluster
 
     # ---- WSGI ----
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path.startswith("/bbgate/"):
             return self.control(environ, start_response, path)
+        if environ.get("REQUEST_METHOD") == "GET" and path.startswith("/clusters/"):
+            name = path[len("/clusters/"):].strip("/")
+            with self.lock:
+                endpoint = self.eks_endpoints.get(name)
+                per_key = self.calls.setdefault(name, {})
+                per_key["DescribeCluster"] = per_key.get("DescribeCluster", 0) + 1
+            if endpoint:
+                return self.rewrite_endpoint(environ, start_response, endpoint)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
@@ -85,6 +96,21 @@ class Peer:
                             self.issued.append(text.split(f"<{tag}>", 1)[1].split(f"</{tag}>", 1)[0])
                 return [body]
         return self.app(environ, start_response)
+
+    def rewrite_endpoint(self, environ, start_response, endpoint):
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+
+        body = b"".join(self.app(environ, capture))
+        if captured["status"].startswith("200"):
+            doc = json.loads(body)
+            doc["cluster"]["endpoint"] = endpoint
+            body = json.dumps(doc).encode()
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        start_response(captured["status"], headers + [("Content-Length", str(len(body)))])
+        return [body]
 
     def identify(self, environ, body):
         target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -176,6 +202,9 @@ class Peer:
             elif path == "/bbgate/calls":
                 key = parse_qs(environ.get("QUERY_STRING", "")).get("key", [""])[0]
                 out = {"calls": self.calls.get(key, {}), "access_keys": self.access_keys.get(key, [])}
+            elif path == "/bbgate/eks-endpoint":
+                self.eks_endpoints[data["cluster"]] = data["endpoint"]
+                out = {"clusters": len(self.eks_endpoints)}
             elif path == "/bbgate/issued":
                 out = {"secrets": self.issued}
             else:
