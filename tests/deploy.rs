@@ -770,3 +770,48 @@ fn eks_cluster_access_describes_the_cluster_and_authenticates_with_eks_tokens() 
         assert!(left.is_empty(), "the temporary kubeconfig was removed: {left:?}");
     }
 }
+
+#[test]
+fn a_release_stuck_in_pending_upgrade_is_refused_with_the_command_that_clears_it() {
+    let (fake, tmp, ev) = ready();
+    fake.put(
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+        "metadata": {"name": "sh.helm.release.v1.emu.3", "namespace": NS,
+            "labels": {"owner": "helm", "name": "emu", "status": "pending-upgrade", "version": "3"}},
+        "data": {"release": ""}}),
+    );
+    let (code, out, err) = run(&mut deploy(&fake, tmp.path(), 4, &ev, CHART));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("release emu is stuck in pending-upgrade at revision 3")
+            && out.contains("`helm rollback emu 2 -n paymenthub`"),
+        "{out}"
+    );
+    assert!(fake.writes().is_empty());
+}
+
+#[test]
+fn pods_that_need_more_than_the_quota_has_left_are_refused() {
+    let (fake, tmp, ev) = ready();
+    // 30 replicas of 100m/128Mi requests and 500m/256Mi limits, plus the test hook's pod: 3.1 cpu requested
+    // where the quota has 2 left, and 15.5 cpu of limits where it has 4.
+    let values = tmp.path().join("big.yaml");
+    std::fs::write(&values, "replicaCount: 30\n").unwrap();
+    let mut cmd = deploy(&fake, tmp.path(), 3, &ev, CHART);
+    cmd.args(["--values", values.to_str().unwrap()]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("the chart's pods need requests.cpu 3100m in all, but ResourceQuota bb-quota has 2000m left"),
+        "{out}"
+    );
+    assert!(
+        out.contains("limits.cpu 15500m in all, but ResourceQuota bb-quota has 4000m left"),
+        "{out}"
+    );
+    assert!(
+        out.starts_with("REFUSED: 2 problem(s)"),
+        "memory (3968Mi of 4096Mi) still fits: {out}"
+    );
+    assert!(fake.writes().is_empty());
+}
