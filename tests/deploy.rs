@@ -39,6 +39,16 @@ fn evidence(dir: &Path) -> PathBuf {
     path
 }
 
+/// The shipped policy with one edit, written with its Rego into `dir`.
+fn policy_with(dir: &Path, from: &str, to: &str) -> PathBuf {
+    let policy = dir.join("sandbox.toml");
+    let text = std::fs::read_to_string("policies/sandbox.toml").unwrap();
+    assert!(text.contains(from), "the shipped policy has {from:?}");
+    std::fs::write(&policy, text.replace(from, to)).unwrap();
+    std::fs::copy("policies/deploy.rego", dir.join("deploy.rego")).unwrap();
+    policy
+}
+
 /// A fresh fake cluster with the BB's namespace ready, a scratch directory, and evidence in it.
 fn ready() -> (Handle, tempfile::TempDir, PathBuf) {
     let fake = FakeKube::start(true);
@@ -364,15 +374,7 @@ fn evidence_that_is_altered_expired_failed_foreign_or_of_another_policy_is_refus
     );
 
     // Another policy: the same rules with one value changed.
-    let policy = tmp.path().join("policy.toml");
-    std::fs::write(
-        &policy,
-        std::fs::read_to_string("policies/sandbox.toml")
-            .unwrap()
-            .replace("max_validity_days = 90", "max_validity_days = 60"),
-    )
-    .unwrap();
-    std::fs::copy("policies/deploy.rego", tmp.path().join("deploy.rego")).unwrap();
+    let policy = policy_with(tmp.path(), "max_validity_days = 90", "max_validity_days = 60");
     let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
     cmd.args(["--policy", policy.to_str().unwrap()]);
     refused(&mut cmd, "the rules changed since verify");
@@ -532,15 +534,7 @@ fn circleci_api(approver_id: &'static str) -> (String, std::sync::Arc<std::sync:
 #[test]
 fn with_approvers_in_the_policy_only_an_admins_approval_lets_the_deploy_in() {
     let tmp = tempfile::tempdir().unwrap();
-    let policy = tmp.path().join("sandbox.toml");
-    std::fs::write(
-        &policy,
-        std::fs::read_to_string("policies/sandbox.toml")
-            .unwrap()
-            .replace("approvers = []", "approvers = [\"sandbox-admin\"]"),
-    )
-    .unwrap();
-    std::fs::copy("policies/deploy.rego", tmp.path().join("deploy.rego")).unwrap();
+    let policy = policy_with(tmp.path(), "approvers = []", "approvers = [\"sandbox-admin\"]");
     let ev = tmp.path().join("evidence.json");
     let workflow = "5a1c7b6e-0000-4000-8000-000000000042";
     let (code, out, err) = run(bbgate()
