@@ -124,6 +124,7 @@ async fn connect(args: &DeployArgs) -> Result<Cluster> {
 /// What the deploy says on stdout: a few lines for people, or one JSON document.
 fn emit(format: Format, record: &Record, helm_output: Option<&str>) {
     match format {
+        // Strings, numbers and string lists only: serialising cannot fail.
         Format::Json => println!("{}", serde_json::to_string_pretty(record).expect("a record serialises")),
         Format::Human => {
             match record.status {
@@ -617,6 +618,7 @@ fn write_record(args: &DeployArgs, record: &Record) -> Result<()> {
             .unwrap_or(std::path::Path::new("."))
             .join("deploy-record.json")
     });
+    // Strings, numbers and string lists only: serialising cannot fail.
     let mut bytes = serde_json::to_vec_pretty(record).expect("a record serialises");
     bytes.push(b'\n');
     std::fs::write(&path, bytes).map_err(|e| Error::write(&path, e))

@@ -220,6 +220,7 @@ pub async fn push_image(
         report.blobs_uploaded += 1;
         report.bytes_uploaded += size;
     }
+    // `source::load` never returns an Image without its top manifest.
     let (top, children) = image.manifests.split_last().expect("an image has a manifest");
     for m in children {
         let by_digest = Reference::with_digest(endpoint.address.clone(), target.repository.clone(), m.digest.clone());
@@ -338,6 +339,7 @@ pub fn run(args: &PushArgs) -> Result<u8> {
     match args.format {
         Format::Json => println!(
             "{}",
+            // Strings and numbers only: serialising cannot fail.
             serde_json::to_string_pretty(&report).expect("a report serialises")
         ),
         Format::Human => println!(

@@ -111,6 +111,7 @@ pub struct Image {
 }
 
 impl Image {
+    /// `load` returns an Image only after adding its top manifest, so there is always one.
     pub fn digest(&self) -> &str {
         &self.manifests.last().expect("an image has a manifest").digest
     }
@@ -419,6 +420,7 @@ fn docker_archive(source: &str, file: &Path) -> Result<Image> {
         "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config.len()},
         "layers": layers,
     });
+    // A Value with string keys always serialises.
     let bytes = serde_json::to_vec(&manifest).expect("a JSON value serialises");
     let mut blob_list = vec![config_digest.clone()];
     blob_list.extend(blobs.keys().cloned());
