@@ -435,6 +435,16 @@ fn step_script(orb: &Value, command: &str) -> (String, BTreeMap<String, String>)
 
 /// Run an orb step's shell with `params` for its `<< parameters.x >>`, bbgate from this tree on PATH.
 fn run_step(orb: &Value, command: &str, params: &[(&str, &str)], moto: &Moto) -> (i32, String, String) {
+    run_step_with(orb, command, params, moto, &[])
+}
+
+fn run_step_with(
+    orb: &Value,
+    command: &str,
+    params: &[(&str, &str)],
+    moto: &Moto,
+    extra_env: &[(&str, &str)],
+) -> (i32, String, String) {
     let (script, env) = step_script(orb, command);
     let params: BTreeMap<String, String> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let bin = Path::new(env!("CARGO_BIN_EXE_bbgate")).parent().unwrap().to_owned();
@@ -454,6 +464,9 @@ fn run_step(orb: &Value, command: &str, params: &[(&str, &str)], moto: &Moto) ->
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST")
         .env("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
     let out = cmd.output().unwrap();
     (
         out.status.code().unwrap_or(-1),
@@ -538,4 +551,74 @@ fn the_orbs_verify_and_dry_run_steps_run_against_the_peer_and_write_their_artifa
     assert_eq!(ev["body"]["verdict"], "pass");
     assert_eq!(ev["body"]["scan"]["findings"], 1200);
     assert!(dry.join("junit/bbgate.xml").is_file());
+}
+
+/// Serve one file over HTTP on 127.0.0.1 (the release download the install step fetches).
+fn serve_file(bytes: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/bbgate-linux-amd64", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut req = [0u8; 4096];
+            let _ = s.read(&mut req);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                bytes.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&bytes);
+        }
+    });
+    url
+}
+
+#[test]
+fn the_orbs_install_step_checks_the_download_against_its_sha256() {
+    use sha2::{Digest, Sha256};
+    let moto = Moto::get();
+    let orb = orb();
+    // A small stand-in for the release binary (the debug build is 400 MB): the step's job is the download,
+    // the checksum, the install and PATH.
+    let binary = b"#!/bin/sh\necho \"bbgate stand-in $*\"\n".to_vec();
+    let sha = hex::encode(Sha256::digest(&binary));
+    let url = serve_file(binary);
+    for (sum, expect_ok) in [(sha.as_str(), true), (&"0".repeat(64) as &str, false)] {
+        let home = tempfile::tempdir().unwrap();
+        let bash_env = home.path().join("bash_env");
+        let home_str = home.path().to_str().unwrap().to_owned();
+        let (code, out, err) = run_step_with(
+            &orb,
+            "install",
+            &[
+                ("url", &url),
+                ("sha256", sum),
+                ("helm_version", ""),
+                ("helm_sha256", ""),
+                ("install_dir", "~/.local/bin"),
+            ],
+            &moto,
+            &[("HOME", &home_str), ("BASH_ENV", bash_env.to_str().unwrap())],
+        );
+        let installed = home.path().join(".local/bin/bbgate");
+        if expect_ok {
+            assert_eq!(code, 0, "{out}{err}");
+            assert!(
+                out.contains("bbgate stand-in --version"),
+                "the installed binary runs: {out}"
+            );
+            assert!(
+                std::fs::read_to_string(&bash_env).unwrap().contains(".local/bin"),
+                "PATH for later steps"
+            );
+            assert!(installed.is_file());
+        } else {
+            assert_ne!(code, 0, "a wrong checksum must fail the step: {out}{err}");
+            assert!(
+                format!("{out}{err}").contains("FAILED"),
+                "sha256sum says why: {out}{err}"
+            );
+            assert!(!installed.exists(), "nothing installed from an unverified download");
+        }
+    }
 }
