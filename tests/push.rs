@@ -277,6 +277,30 @@ fn an_ecr_reference_gets_its_login_from_get_authorization_token() {
         out["digest"].as_str().unwrap(),
         registry::skopeo_digest(&via_registry, Some("AWS:123456789012-auth-token"))
     );
+
+    // The same through CircleCI OIDC: the role is assumed first, and nothing STS issued is printed.
+    let role = format!("arn:aws:iam::{}:role/{}", peer::ACCOUNT, peer::unique("push-oidc"));
+    let mut cmd = peer::aws_command(&moto, Some(&peer::oidc_token(3600)));
+    cmd.env("DOCKER_CONFIG", "/nonexistent-bbgate-test").args([
+        "push",
+        "--from",
+        &format!("oci:{}:1", layout.display()),
+        "--to",
+        &format!("{host}/{r}:2"),
+        "--registry-url",
+        &format!("http://{}", registry::with_auth()),
+        "--role-arn",
+        &role,
+    ]);
+    let (code, stdout, stderr) = run(&mut cmd);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(moto.calls(&role)["calls"]["AssumeRoleWithWebIdentity"], 1);
+    for secret in moto.issued_secrets() {
+        assert!(
+            !stdout.contains(&secret) && !stderr.contains(&secret),
+            "an STS secret leaked"
+        );
+    }
 }
 
 #[test]
