@@ -5,6 +5,7 @@
 use super::guard::{Resources, quantity};
 use super::manifest::Manifest;
 use crate::error::{Error, Result};
+use futures_util::StreamExt;
 use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -206,44 +207,55 @@ pub async fn run(client: &Client, ns: &str, release: &str, manifests: &[Manifest
         .collect();
     kinds.insert(("v1".into(), "Secret".into())); // helm's release storage
     let ssar: Api<SelfSubjectAccessReview> = Api::all(client.clone());
-    let mut denied: Vec<String> = Vec::new();
+    let mut asks: Vec<(String, String, String)> = Vec::new(); // (group, version, plural)
     for (api_version, kind) in &kinds {
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version.as_str()));
         let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
-        let plural = match kube::discovery::pinned_kind(client, &gvk).await {
-            Ok((ar, _)) => ar.plural,
-            Err(kube::Error::Api(s)) if s.code == 404 => {
-                problems.push(format!(
-                    "the cluster does not serve {api_version} {kind}: the chart uses an API this cluster lacks"
-                ));
-                continue;
-            }
+        match kube::discovery::pinned_kind(client, &gvk).await {
+            Ok((ar, _)) => asks.push((group.to_owned(), version.to_owned(), ar.plural)),
+            Err(kube::Error::Api(s)) if s.code == 404 => problems.push(format!(
+                "the cluster does not serve {api_version} {kind}: the chart uses an API this cluster lacks"
+            )),
             Err(e) => return Err(cluster_error(&format!("discovering {api_version} {kind}"), e)),
-        };
-        for verb in VERBS {
-            // A fixed shape of strings: it always deserialises.
-            let review: SelfSubjectAccessReview = serde_json::from_value(json!({
-                "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                "spec": {"resourceAttributes": {"namespace": ns, "verb": verb, "group": group,
-                                                "version": version, "resource": plural}}}))
-            .expect("a valid SelfSubjectAccessReview");
-            let answer = ssar
-                .create(&PostParams::default(), &review)
-                .await
-                .map_err(|e| cluster_error("asking SelfSubjectAccessReview", e))?;
-            let allowed = answer.status.as_ref().is_some_and(|s| s.allowed);
-            if !allowed {
-                denied.push(format!(
-                    "{verb} {plural}{}",
-                    if group.is_empty() {
-                        String::new()
-                    } else {
-                        format!(".{group}")
-                    }
-                ));
-            }
         }
     }
+    // One review per (kind, verb), 8 at a time: against a remote cluster each is a round trip.
+    let reviews = asks
+        .iter()
+        .flat_map(|(g, v, p)| VERBS.iter().map(move |verb| (g, v, p, *verb)));
+    let answers: Vec<std::result::Result<(usize, bool, String), Error>> =
+        futures_util::stream::iter(reviews.enumerate().map(|(i, (group, version, plural, verb))| {
+            let ssar = ssar.clone();
+            async move {
+                // A fixed shape of strings: it always deserialises.
+                let review: SelfSubjectAccessReview = serde_json::from_value(json!({
+                    "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                    "spec": {"resourceAttributes": {"namespace": ns, "verb": verb, "group": group,
+                                                    "version": version, "resource": plural}}}))
+                .expect("a valid SelfSubjectAccessReview");
+                let answer = ssar
+                    .create(&PostParams::default(), &review)
+                    .await
+                    .map_err(|e| cluster_error("asking SelfSubjectAccessReview", e))?;
+                let allowed = answer.status.as_ref().is_some_and(|s| s.allowed);
+                let what = if group.is_empty() {
+                    format!("{verb} {plural}")
+                } else {
+                    format!("{verb} {plural}.{group}")
+                };
+                Ok((i, allowed, what))
+            }
+        }))
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let mut answers = answers.into_iter().collect::<Result<Vec<_>>>()?;
+    answers.sort_by_key(|(i, _, _)| *i);
+    let denied: Vec<String> = answers
+        .into_iter()
+        .filter(|(_, ok, _)| !ok)
+        .map(|(_, _, w)| w)
+        .collect();
     if !denied.is_empty() {
         problems.push(format!(
             "in namespace {ns}, the pipeline's identity may not: {} (SelfSubjectAccessReview); the sandbox \

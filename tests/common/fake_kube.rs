@@ -164,6 +164,8 @@ struct Store {
     deny: Vec<String>,
     faults: Vec<(String, String, u16, u32)>,
     autoready: bool,
+    /// Added to every answer, to stand in for a remote cluster's round trip.
+    latency: std::time::Duration,
     log: Vec<Logged>,
     /// Every event, for watches that start from a resourceVersion.
     history: Vec<(u64, Event)>,
@@ -385,6 +387,11 @@ impl FakeKube {
 
     fn lock(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Delay every answer by `latency` (a remote cluster's round trip).
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.lock().latency = latency;
     }
 
     pub fn set_autoready(&self, on: bool) {
@@ -740,6 +747,10 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
     let body = axum::body::to_bytes(req.into_body(), 64 << 20)
         .await
         .unwrap_or_default();
+    let latency = fake.lock().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let q = query(&uri);
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
