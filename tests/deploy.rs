@@ -337,6 +337,18 @@ fn evidence_that_is_altered_expired_failed_foreign_or_of_another_policy_is_refus
         "evidence body does not match its digest",
     );
 
+    // With --format json the refusal is one JSON document on stdout.
+    let (code, v) = run_json(&mut deploy(&fake, tmp.path(), 4, &altered, CHART));
+    assert_eq!(code, 1);
+    assert_eq!(v["status"], "refused");
+    assert!(
+        v["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("evidence body does not match its digest"),
+        "{v}"
+    );
+
     // Expired: two days after the decision, the policy allows 24 h.
     let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
     cmd.args(["--now", "2026-11-30T12:00:01Z"]);

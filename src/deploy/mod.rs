@@ -268,6 +268,24 @@ fn duration(d: jiff::SignedDuration, flag: &str) -> Result<Duration> {
 }
 
 pub fn run(args: &DeployArgs) -> Result<u8> {
+    match run_checked(args) {
+        // With --format json a refusal before the record exists (the evidence, the recheck) is still one JSON
+        // document on stdout, so CI reads every refusal the same way.
+        Err(Error::Denied(why)) if args.format == Format::Json => {
+            let doc = serde_json::json!({
+                "evidence": args.evidence.display().to_string(),
+                "problems": why.lines().collect::<Vec<_>>(),
+                "release": args.release,
+                "status": "refused",
+            });
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            Ok(exit::DENY)
+        }
+        other => other,
+    }
+}
+
+fn run_checked(args: &DeployArgs) -> Result<u8> {
     let started = jiff::Timestamp::now();
     let policy = Policy::load(args.policy.as_deref())?;
     if !policy.deploy.rego_problems.is_empty() {
