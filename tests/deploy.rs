@@ -20,14 +20,7 @@ fn helm(major: u8) -> String {
 /// Evidence from an offline verify of the passing demo (bb/payments/adapter, decided at NOW_2026).
 fn evidence(dir: &Path) -> PathBuf {
     let path = dir.join("evidence.json");
-    let (code, out, err) = run(bbgate().args([
-        "verify",
-        "--findings",
-        "fixtures/demo/pass",
-        "--api-report",
-        "fixtures/api-tests/cck-minimal.ndjson",
-        "--signoffs",
-        "fixtures/demo/pass/signoffs.toml",
+    let (code, out, err) = run(bbgate().args(PASSING_DEMO).args([
         "--now",
         NOW_2026,
         "--registry",
@@ -101,6 +94,15 @@ fn deploy(fake: &FakeKube, dir: &Path, major: u8, ev: &Path, chart: &str) -> ass
     cmd
 }
 
+/// `deploy(…)` with a values file holding `yaml`.
+fn deploy_with_values(fake: &FakeKube, dir: &Path, major: u8, ev: &Path, yaml: &str) -> assert_cmd::Command {
+    let values = dir.join("values.yaml");
+    std::fs::write(&values, yaml).unwrap();
+    let mut cmd = deploy(fake, dir, major, ev, CHART);
+    cmd.args(["--values", values.to_str().unwrap()]);
+    cmd
+}
+
 fn no_token(text: &str) {
     assert!(!text.contains(TOKEN), "the bearer token leaked: {text}");
 }
@@ -144,10 +146,8 @@ fn first_install_and_upgrade_are_pinned_to_the_evidence_digest_with_helm_3_and_4
         );
 
         // Upgrade with a values file: revision 2, still pinned; the record says so.
-        let values = tmp.path().join("values.yaml");
-        std::fs::write(&values, "replicaCount: 2\n").unwrap();
-        let mut cmd = deploy(&fake, tmp.path(), major, &ev, CHART);
-        cmd.args(["--values", values.to_str().unwrap(), "--format", "json"]);
+        let mut cmd = deploy_with_values(&fake, tmp.path(), major, &ev, "replicaCount: 2\n");
+        cmd.args(["--format", "json"]);
         let (code, out, err) = run(&mut cmd);
         assert_eq!(code, 0, "helm {major}: {out}{err}");
         let record: Value = serde_json::from_str(&out).unwrap();
@@ -286,10 +286,8 @@ fn a_hanging_rollout_is_rolled_back_and_exits_1_with_the_pods_events() {
         assert_eq!(code, 0, "helm {major}: {out}{err}");
 
         fake.set_autoready(false);
-        let values = tmp.path().join("values.yaml");
-        std::fs::write(&values, "replicaCount: 3\n").unwrap();
-        let mut cmd = deploy(&fake, tmp.path(), major, &ev, CHART);
-        cmd.args(["--values", values.to_str().unwrap(), "--timeout", "3s"]);
+        let mut cmd = deploy_with_values(&fake, tmp.path(), major, &ev, "replicaCount: 3\n");
+        cmd.args(["--timeout", "3s"]);
         let (code, out, err) = run(&mut cmd);
         assert_eq!(code, 1, "helm {major}: {out}{err}");
         assert!(
@@ -356,14 +354,7 @@ fn evidence_that_is_altered_expired_failed_foreign_or_of_another_policy_is_refus
 
     // Failed: the README's denied demo.
     let denied = tmp.path().join("denied.json");
-    let (code, _, _) = run(bbgate().args([
-        "verify",
-        "--findings",
-        "fixtures/demo/payments-emulator-scan.json",
-        "--api-report",
-        "fixtures/api-tests/govstack-identity.message",
-        "--signoffs",
-        "fixtures/demo/signoffs.toml",
+    let (code, _, _) = run(bbgate().args(DENIED_DEMO).args([
         "--now",
         NOW_2026,
         "--registry",
@@ -551,21 +542,8 @@ fn with_approvers_in_the_policy_only_an_admins_approval_lets_the_deploy_in() {
     let workflow = "5a1c7b6e-0000-4000-8000-000000000042";
     let (code, out, err) = run(bbgate()
         .env("CIRCLE_WORKFLOW_ID", workflow)
-        .args([
-            "verify",
-            "--findings",
-            "fixtures/demo/pass",
-            "--api-report",
-            "fixtures/api-tests/cck-minimal.ndjson",
-        ])
-        .args([
-            "--signoffs",
-            "fixtures/demo/pass/signoffs.toml",
-            "--now",
-            NOW_2026,
-            "--registry",
-            REGISTRY,
-        ])
+        .args(PASSING_DEMO)
+        .args(["--now", NOW_2026, "--registry", REGISTRY])
         .args(["--policy", policy.to_str().unwrap(), "--evidence", ev.to_str().unwrap()]));
     assert_eq!(code, 0, "{out}{err}");
     let circle_token = "circle-token-never-printed";
@@ -801,11 +779,7 @@ fn pods_that_need_more_than_the_quota_has_left_are_refused() {
     let (fake, tmp, ev) = ready();
     // 30 replicas of 100m/128Mi requests and 500m/256Mi limits, plus the test hook's pod: 3.1 cpu requested
     // where the quota has 2 left, and 15.5 cpu of limits where it has 4.
-    let values = tmp.path().join("big.yaml");
-    std::fs::write(&values, "replicaCount: 30\n").unwrap();
-    let mut cmd = deploy(&fake, tmp.path(), 3, &ev, CHART);
-    cmd.args(["--values", values.to_str().unwrap()]);
-    let (code, out, err) = run(&mut cmd);
+    let (code, out, err) = run(&mut deploy_with_values(&fake, tmp.path(), 3, &ev, "replicaCount: 30\n"));
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         out.contains("the chart's pods need requests.cpu 3100m in all, but ResourceQuota bb-quota has 2000m left"),

@@ -162,17 +162,8 @@ fn evidence_digest_is_the_canonical_form_of_every_part() {
     let ev = dir.path().join("e.json");
     let (code, _, _) = run(bbgate()
         .env("CIRCLE_BUILD_URL", "https://circleci.com/gh/x/y/1")
-        .args([
-            "verify",
-            "--findings",
-            "fixtures/demo/payments-emulator-scan.json",
-            "--api-report",
-            "fixtures/api-tests/govstack-identity.message",
-            "--signoffs",
-            "fixtures/demo/signoffs.toml",
-            "--now",
-            NOW_2021,
-        ])
+        .args(DENIED_DEMO)
+        .args(["--now", NOW_2021])
         .arg("--evidence")
         .arg(&ev));
     assert_eq!(code, 1);

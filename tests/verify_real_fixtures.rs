@@ -341,15 +341,7 @@ fn demo_signoffs_applied_expired_expiring_rejected() {
 
 #[test]
 fn the_passing_demo_passes_and_a_day_later_it_would_not() {
-    let args = [
-        "verify",
-        "--findings",
-        "fixtures/demo/pass",
-        "--api-report",
-        "fixtures/api-tests/cck-minimal.ndjson",
-        "--signoffs",
-        "fixtures/demo/pass/signoffs.toml",
-    ];
+    let args = PASSING_DEMO;
     let (code, v) = run_json(bbgate().args(args).args(["--now", NOW_2026]));
     assert_eq!(code, 0, "{}", v["reasons"]);
     assert_eq!(v["verdict"], "pass");

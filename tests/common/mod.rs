@@ -11,6 +11,28 @@ use serde_json::Value;
 pub const NOW_2021: &str = "2021-04-10T00:00:00Z";
 pub const NOW_2026: &str = "2026-11-28T12:00:00Z";
 
+/// The README's passing demo (passes at NOW_2026): `verify` and its inputs.
+pub const PASSING_DEMO: [&str; 7] = [
+    "verify",
+    "--findings",
+    "fixtures/demo/pass",
+    "--api-report",
+    "fixtures/api-tests/cck-minimal.ndjson",
+    "--signoffs",
+    "fixtures/demo/pass/signoffs.toml",
+];
+
+/// The README's denied demo: `verify` and its inputs.
+pub const DENIED_DEMO: [&str; 7] = [
+    "verify",
+    "--findings",
+    "fixtures/demo/payments-emulator-scan.json",
+    "--api-report",
+    "fixtures/api-tests/govstack-identity.message",
+    "--signoffs",
+    "fixtures/demo/signoffs.toml",
+];
+
 /// The bbgate binary, with no BBGATE_* or CIRCLE_* variables leaking in from the machine.
 pub fn bbgate() -> Command {
     let mut cmd = Command::cargo_bin("bbgate").unwrap();
