@@ -31,12 +31,43 @@ pub enum Command {
     /// Work with the policy and sign-off files.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Check deploy's signed attestations.
+    #[command(subcommand)]
+    Attest(AttestCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AttestCommand {
+    /// Verify a deploy attestation (a DSSE envelope signed with AWS KMS) offline, with the key's public half.
+    /// Exit 0 verified, 1 no signature verifies (altered, or another key), 2 not an attestation.
+    Verify(AttestVerifyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AttestVerifyArgs {
+    /// The KMS key's public key: PEM (`-----BEGIN PUBLIC KEY-----`) or the DER `aws kms get-public-key` returns.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The attestation file (deploy-attestation.dsse.json).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Output on stdout: lines for people, or one JSON document with the verified statement.
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "BBGATE_FORMAT")]
+    pub format: Format,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
     /// Validate the policy and sign-off files without deciding anything (for pre-commit hooks).
     Check(PolicyCheckArgs),
+}
+
+/// The admins' pin of the policy (`BBGATE_POLICY_SHA256`): read from the environment only, never from a flag,
+/// because it belongs in a context the judged BB does not control.
+pub fn policy_pin() -> Option<String> {
+    std::env::var(crate::policy::PIN_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -47,7 +78,8 @@ pub enum Format {
 
 #[derive(Args, Debug, Clone)]
 pub struct PolicyArgs {
-    /// Policy file [default: ./policies/sandbox.toml if present, else the built-in copy].
+    /// Policy file [default: the built-in policy; a policy file in the working directory is never used by
+    /// itself]. BBGATE_POLICY_SHA256, when set, must be its sha256.
     #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Sign-off files (TOML, [[signoff]] entries); repeat or list several.
@@ -157,7 +189,7 @@ pub struct PushArgs {
     /// STS session name for ECR auth.
     #[arg(long, value_name = "NAME")]
     pub session_name: Option<String>,
-    /// Policy file: the repository must belong to the building block [default: ./policies/sandbox.toml, else built-in].
+    /// Policy file: the repository must belong to the building block [default: the built-in policy].
     #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// The policy's [[building_block]] pushing [default: the one whose repositories match].
@@ -192,7 +224,8 @@ pub struct DeployArgs {
     /// Must be the evidence's building block, when given.
     #[arg(long, env = "BBGATE_BUILDING_BLOCK", value_name = "NAME")]
     pub building_block: Option<String>,
-    /// Policy file [default: ./policies/sandbox.toml if present, else the built-in copy].
+    /// The admins' policy file [default: the built-in policy]. A file must be pinned by BBGATE_POLICY_SHA256
+    /// (set in the restricted deploy context): deploy decides again under it.
     #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// The helm binary (3.x or 4.x).
@@ -213,22 +246,36 @@ pub struct DeployArgs {
     /// How long helm may take to roll out before it rolls back, e.g. 5m.
     #[arg(long, value_name = "DUR", default_value = "5m")]
     pub timeout: jiff::SignedDuration,
-    /// Re-read the digest's scan from ECR and stop on any finding in the blocked band (a critical CVE
-    /// published since verify). Always on with --eks-cluster.
+    /// Read the image's scan from ECR for deploy's own decision (always with --eks-cluster). Without AWS access,
+    /// deploy decides on --findings, the saved pages the evidence names.
     #[arg(long)]
     pub recheck_scan: bool,
-    /// With --recheck-scan: first wait between scan status reads, and the settle delay.
+    /// With AWS access: first wait between scan status reads, and the settle delay.
     #[arg(long, value_name = "DUR", default_value = "2s")]
     pub poll_interval: jiff::SignedDuration,
+    /// Without AWS access: the findings pages verify saved (files or directories); their sha256 must be the
+    /// ones the evidence names.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub findings: Vec<PathBuf>,
+    /// The API test reports the evidence names (their sha256 must match): deploy decides on them again.
+    #[arg(long = "api-report", value_name = "FILE", num_args = 1..)]
+    pub api_reports: Vec<PathBuf>,
+    /// The admins' sign-off files; each must be pinned by its sha256 in BBGATE_SIGNOFFS_SHA256 (the deploy
+    /// context). A BB's own sign-off files count for nothing here.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub signoffs: Vec<PathBuf>,
+    /// Sign deploy's attestation with this AWS KMS asymmetric key (ECC_NIST_P256 or RSA; id, ARN or alias).
+    #[arg(long, env = "BBGATE_KMS_KEY_ID", value_name = "KEY")]
+    pub kms_key_id: Option<String>,
+    /// Where to write the signed attestation [default: deploy-attestation.dsse.json beside the record].
+    #[arg(long, value_name = "FILE", requires = "kms_key_id")]
+    pub attestation: Option<PathBuf>,
     /// Check everything (evidence, preflight, guard) and stop before helm installs.
     #[arg(long)]
     pub dry_run: bool,
     /// Where to write the deploy record [default: deploy-record.json beside the evidence].
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
-    /// Evaluation time for the evidence's age (RFC 3339) [default: now].
-    #[arg(long, value_name = "RFC3339")]
-    pub now: Option<jiff::Timestamp>,
     /// Output on stdout: lines for people, or one JSON document (the deploy record).
     #[arg(long, value_enum, default_value_t = Format::Human, env = "BBGATE_FORMAT")]
     pub format: Format,

@@ -284,11 +284,11 @@ fn bad_command_lines_exit_2() {
     let (code, _, err) = run(bbgate().args(["verify", "--findings", "fixtures/demo/pass", "--building-block", "nope"]));
     assert_eq!(code, 2);
     assert!(err.contains("--building-block \"nope\" is not in the policy"), "{err}");
-    let (code, _, _) =
-        run(bbgate()
-            .env("BBGATE_EVIDENCE_KEY", "")
-            .args(["verify", "--findings", "fixtures/demo/pass"]));
-    assert_eq!(code, 2, "an empty evidence key is a configuration error");
+    let (code, _, err) = run(bbgate()
+        .env("BBGATE_POLICY_SHA256", "not-a-sha")
+        .args(["verify", "--findings", "fixtures/demo/pass"]));
+    assert_eq!(code, 2, "a malformed policy pin is a configuration error: {err}");
+    assert!(err.contains("BBGATE_POLICY_SHA256=\"not-a-sha\" is not a sha256"), "{err}");
 }
 
 #[test]

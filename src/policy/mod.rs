@@ -12,13 +12,16 @@ use crate::findings::ScoreKind;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use toml::Spanned;
 
-/// The shipped default policy, used when no `--policy` is given and `policies/sandbox.toml` is absent.
+/// The shipped default policy, used when no `--policy` (or `BBGATE_POLICY`) is given. A policy file in the
+/// working directory is never picked up by itself: in CI that directory is the judged BB's own checkout.
 pub const BUILTIN: &str = include_str!("../../policies/sandbox.toml");
 pub const BUILTIN_REGO: &str = include_str!("../../policies/deploy.rego");
-pub const DEFAULT_PATH: &str = "policies/sandbox.toml";
+/// The admins' pin of the policy: the sha256 of the policy file (or of the built-in one), set in a context the
+/// judged BB does not control.
+pub const PIN_ENV: &str = "BBGATE_POLICY_SHA256";
 
 /// What to do with a finding that has no score and no usable label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -129,7 +132,13 @@ pub struct DeployPolicy {
     pub rego_problems: Vec<String>,
     /// `helm --history-max`.
     pub history_max: u32,
+    /// The Pod Security Standard the BB's namespace must enforce (`pod-security.kubernetes.io/enforce`), so the
+    /// API server itself refuses what a manifest trick might slip past the guard: `restricted` or `baseline`.
+    pub pod_security: String,
 }
+
+/// Pod Security Standards levels, weakest first.
+pub const POD_SECURITY_LEVELS: [&str; 3] = ["privileged", "baseline", "restricted"];
 
 /// Where the policy came from, for messages and the evidence.
 #[derive(Debug, Clone, Serialize)]
@@ -171,8 +180,18 @@ struct RawDeploy {
     registries: Option<Vec<String>>,
     service_types: Option<Spanned<Vec<String>>>,
     approvers: Option<Vec<String>>,
-    rego: Option<Vec<Spanned<String>>>,
+    rego: Option<Vec<Spanned<RawRego>>>,
     history_max: Option<Spanned<i64>>,
+    pod_security: Option<Spanned<String>>,
+}
+
+/// A Rego module of `[deploy] rego`: a path beside the policy, or `{ path, sha256 }`, which pins its content
+/// (required when the policy itself is pinned, so that a pinned policy pins everything it reads).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawRego {
+    Path(String),
+    Pinned { path: String, sha256: String },
 }
 
 #[derive(Deserialize, Default)]
@@ -213,19 +232,47 @@ struct RawBuildingBlock {
 }
 
 impl Policy {
-    /// Load from `path`; with `None`, from `policies/sandbox.toml` if present, else the built-in copy.
-    pub fn load(path: Option<&Path>) -> Result<Policy> {
-        match path {
+    /// Load from `path`, else the built-in policy; then, when `pin` (the admins' `BBGATE_POLICY_SHA256`) is
+    /// given, require the policy's sha256 to be that value.
+    pub fn load(path: Option<&Path>, pin: Option<&str>) -> Result<Policy> {
+        let pin = match pin.map(str::trim).filter(|p| !p.is_empty()) {
+            Some(p) => {
+                let p = p.strip_prefix("sha256:").unwrap_or(p).to_ascii_lowercase();
+                if p.len() != 64 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(Error::invalid(format!(
+                        "{PIN_ENV}={p:?} is not a sha256 (64 hex digits): set it to the output of `sha256sum POLICY` \
+                         or of `bbgate policy check`"
+                    )));
+                }
+                Some(p)
+            }
+            None => None,
+        };
+        let policy = match path {
             Some(p) => {
                 let src = std::fs::read_to_string(p).map_err(|e| Error::read(p, e))?;
-                Policy::parse(p, &src, p.display().to_string())
+                Policy::parse_pinned(p, &src, p.display().to_string(), pin.is_some())?
             }
-            None if Path::new(DEFAULT_PATH).is_file() => Policy::load(Some(Path::new(DEFAULT_PATH))),
-            None => Policy::parse(Path::new("<built-in policy>"), BUILTIN, "built-in".into()),
+            None => Policy::parse(Path::new("<built-in policy>"), BUILTIN, "built-in".into())?,
+        };
+        if let Some(pin) = pin
+            && pin != policy.origin.sha256
+        {
+            return Err(Error::invalid(format!(
+                "policy {} has sha256 {}, but {PIN_ENV} pins {pin}: this is not the admins' policy; use the pinned \
+                 policy file (or, if the admins changed the policy, update {PIN_ENV} in their context)",
+                policy.origin.location, policy.origin.sha256
+            )));
         }
+        Ok(policy)
     }
 
     pub fn parse(path: &Path, src: &str, location: String) -> Result<Policy> {
+        Policy::parse_pinned(path, src, location, false)
+    }
+
+    /// `pinned`: the policy is pinned by the admins, so every Rego module it reads must be pinned too.
+    fn parse_pinned(path: &Path, src: &str, location: String, pinned: bool) -> Result<Policy> {
         let raw: RawPolicy = toml::from_str(src).map_err(|e| Error::invalid(diag::toml_error(path, src, &e)))?;
         let mut problems = Vec::new();
         let mut bad = |span: std::ops::Range<usize>, msg: String| problems.push(diag::at(path, src, Some(span), msg));
@@ -382,27 +429,21 @@ impl Policy {
         let base = path.parent().unwrap_or(Path::new("."));
         let mut rego = Vec::new();
         let mut rego_problems = Vec::new();
-        for r in d.rego.unwrap_or_default() {
-            let source = if location == "built-in" && r.get_ref() == "deploy.rego" {
-                Ok(BUILTIN_REGO.to_owned())
-            } else {
-                std::fs::read_to_string(base.join(r.get_ref()))
-            };
-            match source {
-                Ok(source) => rego.push(RegoModule {
-                    path: base.join(r.get_ref()).display().to_string(),
-                    sha256: sha256_hex(source.as_bytes()),
-                    source,
-                }),
-                Err(e) => rego_problems.push(diag::at(
-                    path,
-                    src,
-                    Some(r.span()),
-                    format!(
-                        "[deploy] rego: cannot read {}: {e} (keep the .rego files beside the policy)",
-                        base.join(r.get_ref()).display()
-                    ),
-                )),
+        match d.rego {
+            // No key: the shipped rules, as documented. `rego = []` is the admins' explicit "none".
+            None => rego.push(RegoModule {
+                path: "built-in deploy.rego".into(),
+                sha256: sha256_hex(BUILTIN_REGO.as_bytes()),
+                source: BUILTIN_REGO.to_owned(),
+            }),
+            Some(list) => {
+                for r in list {
+                    let span = r.span();
+                    match read_rego(base, &location, r.into_inner(), pinned) {
+                        Ok(module) => rego.push(module),
+                        Err(msg) => rego_problems.push(diag::at(path, src, Some(span), msg)),
+                    }
+                }
             }
         }
         let history_max = d.history_max.map_or(10, |v| {
@@ -414,7 +455,24 @@ impl Policy {
             }
             (*v.get_ref()).clamp(1, 1000) as u32
         });
+        let pod_security = d.pod_security.map_or_else(
+            || "restricted".to_owned(),
+            |v| {
+                if !["baseline", "restricted"].contains(&v.get_ref().as_str()) {
+                    bad(
+                        v.span(),
+                        format!(
+                            "[deploy] pod_security = {:?} must be \"restricted\" or \"baseline\" (\"privileged\" \
+                             enforces nothing)",
+                            v.get_ref()
+                        ),
+                    );
+                }
+                v.into_inner()
+            },
+        );
         let deploy = DeployPolicy {
+            pod_security,
             max_evidence_age,
             registries: d.registries.unwrap_or_default(),
             service_types,
@@ -559,6 +617,51 @@ impl Policy {
             ))),
         }
     }
+}
+
+/// Read one `[deploy] rego` module beside the policy, checking its pin.
+fn read_rego(base: &Path, location: &str, raw: RawRego, pinned: bool) -> std::result::Result<RegoModule, String> {
+    let (name, want) = match raw {
+        RawRego::Path(p) => (p, None),
+        RawRego::Pinned { path, sha256 } => (path, Some(sha256.to_ascii_lowercase())),
+    };
+    let builtin = location == "built-in" && name == "deploy.rego";
+    let full = if builtin {
+        PathBuf::from("built-in deploy.rego")
+    } else {
+        base.join(&name)
+    };
+    let source = if builtin {
+        BUILTIN_REGO.to_owned()
+    } else {
+        std::fs::read_to_string(&full).map_err(|e| {
+            format!(
+                "[deploy] rego: cannot read {}: {e} (keep the .rego files beside the policy)",
+                full.display()
+            )
+        })?
+    };
+    let sha256 = sha256_hex(source.as_bytes());
+    match want {
+        Some(w) if w != sha256 => {
+            return Err(format!(
+                "[deploy] rego: {} has sha256 {sha256}, but the policy pins {w}: restore the admins' file",
+                full.display()
+            ));
+        }
+        None if pinned && location != "built-in" => {
+            return Err(format!(
+                "[deploy] rego: {name:?} is not pinned, and the policy is ({PIN_ENV}): write it as \
+                 {{ path = \"{name}\", sha256 = \"{sha256}\" }} so the pin covers the rules too"
+            ));
+        }
+        _ => {}
+    }
+    Ok(RegoModule {
+        path: full.display().to_string(),
+        sha256,
+        source,
+    })
 }
 
 fn problems_push_none(bad: &mut impl FnMut(std::ops::Range<usize>, String), msg: &str) {

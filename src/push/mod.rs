@@ -307,7 +307,7 @@ pub async fn ecr_auth(client: &aws_sdk_ecr::Client) -> Result<(RegistryAuth, Str
 
 pub fn run(args: &PushArgs) -> Result<u8> {
     let target: Target = args.to.parse()?;
-    let policy = Policy::load(args.policy.as_deref())?;
+    let policy = Policy::load(args.policy.as_deref(), crate::cli::policy_pin().as_deref())?;
     let bb = policy.select_building_block(args.building_block.as_deref(), &target.repository)?;
     if let Some(refusal) = bb.refuse_foreign(&target.repository) {
         return Err(Error::Denied(refusal));
