@@ -4,6 +4,7 @@
 //! decide ([`gate::decide`], pure) → report ([`report`]).
 
 pub mod apitests;
+pub mod attest;
 pub mod aws;
 pub mod cli;
 pub mod deploy;
@@ -11,6 +12,7 @@ pub mod diag;
 pub mod error;
 pub mod findings;
 pub mod gate;
+pub mod output;
 pub mod policy;
 pub mod push;
 pub mod report;

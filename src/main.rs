@@ -1,4 +1,4 @@
-use bbgate::cli::{Cli, Command, PolicyCommand};
+use bbgate::cli::{AttestCommand, Cli, Command, PolicyCommand};
 use bbgate::error::exit;
 use clap::Parser;
 use std::process::ExitCode;
@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::Push(args) => bbgate::push::run(args),
         Command::Deploy(args) => bbgate::deploy::run(args),
         Command::EksToken(args) => bbgate::deploy::eks::run_token(args),
+        Command::Attest(AttestCommand::Verify(args)) => bbgate::attest::run_verify(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -25,7 +25,7 @@ pub const CIRCLECI_VARS: &[&str] = &[
 ];
 
 /// Files given directly, and the `*.json` files of directories given, in name order.
-fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -51,7 +51,7 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 
 /// Read, hash and parse findings pages on every core, keeping their order. Each worker reuses one
 /// buffer: a fresh 1-2 MB allocation per page costs more in page faults than the parse itself.
-fn read_page_files(paths: &[PathBuf]) -> Result<Vec<(ecr::Page, FileDigest)>> {
+pub fn read_page_files(paths: &[PathBuf]) -> Result<Vec<(ecr::Page, FileDigest)>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4)
@@ -84,6 +84,14 @@ fn read_page_files(paths: &[PathBuf]) -> Result<Vec<(ecr::Page, FileDigest)>> {
     collect_all(results)
 }
 
+/// Read, hash and parse API test reports, every problem at once.
+pub fn read_reports(paths: &[PathBuf]) -> Result<Vec<(TestRun, FileDigest)>> {
+    collect_all(paths.iter().map(|p| {
+        let bytes = read(p)?;
+        Ok((apitests::parse_report(p, &bytes)?, digest(p, &bytes)))
+    }))
+}
+
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::read(path, e))
 }
@@ -92,17 +100,6 @@ fn digest(path: &Path, bytes: &[u8]) -> FileDigest {
     FileDigest {
         path: path.display().to_string(),
         sha256: sha256_hex(bytes),
-    }
-}
-
-pub fn evidence_key() -> Result<Option<Vec<u8>>> {
-    match std::env::var_os(report::evidence::KEY_ENV) {
-        None => Ok(None),
-        Some(k) if k.is_empty() => Err(Error::invalid(format!(
-            "{} is set but empty: unset it, or set the shared key",
-            report::evidence::KEY_ENV
-        ))),
-        Some(k) => Ok(Some(k.into_encoded_bytes())),
     }
 }
 
@@ -124,15 +121,11 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 pub fn run(args: &VerifyArgs) -> Result<u8> {
-    let policy = Policy::load(args.policy.policy.as_deref())?;
-    let key = evidence_key()?;
+    let policy = Policy::load(args.policy.policy.as_deref(), crate::cli::policy_pin().as_deref())?;
     let now = args.now.unwrap_or_else(jiff::Timestamp::now);
 
     // Local inputs first: a bad report or sign-off is found before any wait on ECR.
-    let runs_and_digests = collect_all(args.api_reports.iter().map(|p| {
-        let bytes = read(p)?;
-        Ok((apitests::parse_report(p, &bytes)?, digest(p, &bytes)))
-    }));
+    let runs_and_digests = read_reports(&args.api_reports);
     let signoff_files = signoff::load_files(&args.policy.signoffs, &policy);
     let (pages_and_digests, online) = match &args.image {
         None => (expand(&args.findings).and_then(|paths| read_page_files(&paths)), None),
@@ -206,7 +199,7 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
         input_notes: &input_notes,
         acquisition: online.as_ref().map(|o| &o.acquisition),
     };
-    emit(&ctx, args, key.as_deref(), code)?;
+    emit(&ctx, args, code)?;
     Ok(code)
 }
 
@@ -341,10 +334,10 @@ fn json_error(path: &Path, e: serde_json::Error) -> Error {
 }
 
 /// Write the requested files, then the result on stdout.
-pub fn emit(ctx: &Context, args: &VerifyArgs, key: Option<&[u8]>, code: u8) -> Result<()> {
+pub fn emit(ctx: &Context, args: &VerifyArgs, code: u8) -> Result<()> {
     let mut evidence_sha256 = None;
     if let Some(path) = &args.evidence {
-        let bytes = report::evidence::seal(&report::evidence::body(ctx), key).map_err(|e| json_error(path, e))?;
+        let bytes = report::evidence::seal(&report::evidence::body(ctx)).map_err(|e| json_error(path, e))?;
         write(path, &bytes)?;
         evidence_sha256 = Some(sha256_hex(&bytes));
     }
@@ -375,7 +368,7 @@ pub fn emit(ctx: &Context, args: &VerifyArgs, key: Option<&[u8]>, code: u8) -> R
 
 /// `bbgate policy check`: load and validate, decide nothing.
 pub fn policy_check(args: &crate::cli::PolicyCheckArgs) -> Result<u8> {
-    let policy = Policy::load(args.policy.policy.as_deref())?;
+    let policy = Policy::load(args.policy.policy.as_deref(), crate::cli::policy_pin().as_deref())?;
     if !policy.deploy.rego_problems.is_empty() {
         return Err(Error::Invalid(policy.deploy.rego_problems.clone()));
     }
@@ -390,5 +383,11 @@ pub fn policy_check(args: &crate::cli::PolicyCheckArgs) -> Result<u8> {
         n,
         files.len()
     );
+    // What the admins put in their deploy context to pin these files.
+    println!("{}={}", crate::policy::PIN_ENV, policy.origin.sha256);
+    if !files.is_empty() {
+        let pins: Vec<&str> = files.iter().map(|f| f.sha256.as_str()).collect();
+        println!("{}={}", crate::deploy::redecide::SIGNOFFS_PIN_ENV, pins.join(","));
+    }
     Ok(exit::PASS)
 }

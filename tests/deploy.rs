@@ -3,6 +3,7 @@
 
 mod common;
 use common::fake_kube::{FakeKube, Handle};
+use common::peer;
 use common::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -17,19 +18,28 @@ fn helm(major: u8) -> String {
     std::env::var(&var).unwrap_or_else(|_| panic!("{var} is not set: run the suite with scripts/test"))
 }
 
-/// Evidence from an offline verify of the passing demo (bb/payments/adapter, decided at NOW_2026).
+const REPORT: &str = "fixtures/api-tests/cck-minimal.ndjson";
+
+/// Evidence from an offline verify of a fresh, clean scan of bb/payments/adapter (decided now, so deploy's
+/// real clock finds it current); its pages sit in `dir/pages`.
 fn evidence(dir: &Path) -> PathBuf {
+    evidence_with(dir, &[])
+}
+
+fn evidence_with(dir: &Path, extra: &[&str]) -> PathBuf {
+    let pages = fresh_scan(dir, peer::low_basic_findings(2));
     let path = dir.join("evidence.json");
-    let (code, out, err) = run(bbgate().args(PASSING_DEMO).args([
-        "--now",
-        NOW_2026,
-        "--registry",
-        REGISTRY,
-        "--evidence",
-        path.to_str().unwrap(),
-    ]));
+    let (code, out, err) = run(bbgate()
+        .args(["verify", "--findings", pages.to_str().unwrap(), "--api-report", REPORT])
+        .args(["--registry", REGISTRY, "--evidence", path.to_str().unwrap()])
+        .args(extra));
     assert_eq!(code, 0, "{out}{err}");
     path
+}
+
+fn sha256_file(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
 }
 
 /// The shipped policy with one edit, written with its Rego into `dir`.
@@ -37,7 +47,13 @@ fn policy_with(dir: &Path, from: &str, to: &str) -> PathBuf {
     let policy = dir.join("sandbox.toml");
     let text = std::fs::read_to_string("policies/sandbox.toml").unwrap();
     assert!(text.contains(from), "the shipped policy has {from:?}");
-    std::fs::write(&policy, text.replace(from, to)).unwrap();
+    // A pinned policy pins its Rego too.
+    let rego_sha = sha256_file(Path::new("policies/deploy.rego"));
+    let text = text.replace(from, to).replace(
+        "rego = [\"deploy.rego\"]",
+        &format!("rego = [{{ path = \"deploy.rego\", sha256 = \"{rego_sha}\" }}]"),
+    );
+    std::fs::write(&policy, text).unwrap();
     std::fs::copy("policies/deploy.rego", dir.join("deploy.rego")).unwrap();
     policy
 }
@@ -77,13 +93,12 @@ fn deploy(fake: &FakeKube, dir: &Path, major: u8, ev: &Path, chart: &str) -> ass
             "--release",
             "emu",
         ])
+        .args(["--set-image", "image.ref", "--timeout", "20s"])
         .args([
-            "--set-image",
-            "image.ref",
-            "--timeout",
-            "20s",
-            "--now",
-            "2026-11-28T13:00:00Z",
+            "--findings",
+            dir.join("pages").to_str().unwrap(),
+            "--api-report",
+            REPORT,
         ])
         .args([
             "--helm",
@@ -156,7 +171,7 @@ fn first_install_and_upgrade_are_pinned_to_the_evidence_digest_with_helm_3_and_4
             record["rego"][0]
                 .as_str()
                 .unwrap()
-                .starts_with("policies/deploy.rego sha256:"),
+                .starts_with("built-in deploy.rego sha256:"),
             "{record}"
         );
         assert_eq!(
@@ -218,8 +233,27 @@ fn a_chart_that_escapes_its_namespace_is_refused_whole_with_every_problem_named_
 #[test]
 fn a_namespace_that_is_not_ready_is_refused_before_helm_runs() {
     type Setup = fn(&FakeKube);
-    let cases: [(&str, Setup, &str); 4] = [
+    let cases: [(&str, Setup, &str); 6] = [
         ("missing", |_f| {}, "namespace paymenthub does not exist"),
+        (
+            "no Pod Security label",
+            |f| {
+                f.sandbox_namespace(NS);
+                f.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}));
+            },
+            "namespace paymenthub has no pod-security.kubernetes.io/enforce label: the API server enforces no Pod \
+             Security Standard there; the sandbox admins label it: `kubectl label namespace paymenthub \
+             pod-security.kubernetes.io/enforce=restricted`",
+        ),
+        (
+            "a weaker Pod Security level",
+            |f| {
+                f.sandbox_namespace(NS);
+                f.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS,
+                    "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}}));
+            },
+            "namespace paymenthub enforces Pod Security level \"privileged\", weaker than the policy's \"restricted\"",
+        ),
         (
             "no NetworkPolicy",
             |f| {
@@ -347,10 +381,34 @@ fn evidence_that_is_altered_expired_failed_foreign_or_of_another_policy_is_refus
         "{v}"
     );
 
-    // Expired: two days after the decision, the policy allows 24 h.
-    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
-    cmd.args(["--now", "2026-11-30T12:00:01Z"]);
-    refused(&mut cmd, "48.0 h ago; the policy accepts evidence up to 24.0 h old");
+    // Expired: decided 25 hours ago; the policy allows 24 h (deploy's clock is the system's).
+    let old_dir = tmp.path().join("old");
+    std::fs::create_dir_all(&old_dir).unwrap();
+    let pages = scan_completed(&old_dir, "bb/payments/adapter", peer::low_basic_findings(2), 26);
+    let old = old_dir.join("evidence.json");
+    let (code, out, err) = run(bbgate()
+        .args(["verify", "--findings", pages.to_str().unwrap(), "--api-report", REPORT])
+        .args([
+            "--registry",
+            REGISTRY,
+            "--evidence",
+            old.to_str().unwrap(),
+            "--now",
+            &hours_ago(25),
+        ]));
+    assert_eq!(code, 0, "{out}{err}");
+    refused(
+        &mut deploy(&fake, &old_dir, 4, &old, CHART),
+        "25.0 h ago; the policy accepts evidence up to 24.0 h old",
+    );
+    // Positive control: the same inputs decided now pass the same check.
+    let fresh = evidence_with(&old_dir, &[]);
+    let other = FakeKube::start(true);
+    other.sandbox_namespace(NS);
+    let mut cmd = deploy(&other, &old_dir, 4, &fresh, CHART);
+    cmd.arg("--dry-run");
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}");
 
     // Failed: the README's denied demo.
     let denied = tmp.path().join("denied.json");
@@ -376,11 +434,12 @@ fn evidence_that_is_altered_expired_failed_foreign_or_of_another_policy_is_refus
         "the evidence is for building block payments, not information-mediator",
     );
 
-    // Another policy: the same rules with one value changed.
+    // Another policy (pinned by the admins): the same rules with one value changed.
     let policy = policy_with(tmp.path(), "max_validity_days = 90", "max_validity_days = 60");
     let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
-    cmd.args(["--policy", policy.to_str().unwrap()]);
-    refused(&mut cmd, "the rules changed since verify");
+    cmd.env("BBGATE_POLICY_SHA256", sha256_file(&policy))
+        .args(["--policy", policy.to_str().unwrap()]);
+    refused(&mut cmd, "verify must judge under the same rules");
 
     // Another workflow's evidence, in CircleCI.
     let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
@@ -418,7 +477,7 @@ fn dry_run_checks_everything_and_writes_nothing() {
 
 #[test]
 fn recheck_scan_stops_a_deploy_when_the_digest_has_a_critical_finding_verify_did_not_see() {
-    use common::peer::{self, Moto};
+    use common::peer::Moto;
     let moto = Moto::get();
     let (fake, tmp, ev) = ready();
     let with_aws = |cmd: &mut assert_cmd::Command| {
@@ -472,7 +531,8 @@ fn recheck_scan_stops_a_deploy_when_the_digest_has_a_critical_finding_verify_did
     let (code, out, err) = run(&mut cmd);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
-        err.contains("1 finding(s) in the blocked band that verify did not see: CVE-2026-999999 (9.8)"),
+        err.contains("deploy decided again under the admins' policy (scan from ecr) and denies")
+            && err.contains("CVE-2026-999999"),
         "{err}"
     );
     assert!(!format!("{out}{err}").contains(peer::STATIC_SECRET));
@@ -540,10 +600,11 @@ fn with_approvers_in_the_policy_only_an_admins_approval_lets_the_deploy_in() {
     let policy = policy_with(tmp.path(), "approvers = []", "approvers = [\"sandbox-admin\"]");
     let ev = tmp.path().join("evidence.json");
     let workflow = "5a1c7b6e-0000-4000-8000-000000000042";
+    let pages = fresh_scan(tmp.path(), peer::low_basic_findings(2));
     let (code, out, err) = run(bbgate()
         .env("CIRCLE_WORKFLOW_ID", workflow)
-        .args(PASSING_DEMO)
-        .args(["--now", NOW_2026, "--registry", REGISTRY])
+        .args(["verify", "--findings", pages.to_str().unwrap(), "--api-report", REPORT])
+        .args(["--registry", REGISTRY])
         .args(["--policy", policy.to_str().unwrap(), "--evidence", ev.to_str().unwrap()]));
     assert_eq!(code, 0, "{out}{err}");
     let circle_token = "circle-token-never-printed";
@@ -556,6 +617,7 @@ fn with_approvers_in_the_policy_only_an_admins_approval_lets_the_deploy_in() {
         cmd.env("CIRCLE_WORKFLOW_ID", workflow)
             .env("CIRCLE_TOKEN", circle_token)
             .env("CIRCLECI_API_URL", &api)
+            .env("BBGATE_POLICY_SHA256", sha256_file(&policy))
             .args(["--policy", policy.to_str().unwrap()]);
         let (code, out, err) = run(&mut cmd);
         assert_eq!(code, expected_code, "{approver}: {out}{err}");
@@ -627,7 +689,13 @@ fn without_set_image_the_charts_own_tag_is_refused_as_not_the_judged_digest() {
     let (code, out, err) = run(bbgate()
         .env("HELM_CACHE_HOME", tmp.path().join("helm-cache"))
         .args(["deploy", "--evidence", ev.to_str().unwrap(), "--chart", CHART])
-        .args(["--release", "emu", "--now", "2026-11-28T13:00:00Z", "--helm", &helm(3)])
+        .args(["--release", "emu", "--helm", &helm(3)])
+        .args([
+            "--findings",
+            tmp.path().join("pages").to_str().unwrap(),
+            "--api-report",
+            REPORT,
+        ])
         .args(["--kubeconfig", fake.kubeconfig(tmp.path()).to_str().unwrap()]));
     assert_eq!(code, 1, "{out}{err}");
     assert!(
@@ -668,7 +736,7 @@ fn what_helm_would_apply_is_judged_not_only_the_offline_render() {
 
 #[test]
 fn eks_cluster_access_describes_the_cluster_and_authenticates_with_eks_tokens() {
-    use common::peer::{self, Moto};
+    use common::peer::Moto;
     let moto = Moto::get();
     for major in [3, 4] {
         let (fake, tmp, ev) = ready();
@@ -701,10 +769,10 @@ fn eks_cluster_access_describes_the_cluster_and_authenticates_with_eks_tokens() 
             .args([
                 "--set-image",
                 "image.ref",
-                "--now",
-                "2026-11-28T13:00:00Z",
                 "--helm",
                 &helm(major),
+                "--api-report",
+                REPORT,
             ])
             .args(["--eks-cluster", &cluster, "--poll-interval", "100ms", "--dry-run"]);
         // --eks-cluster also re-reads the scan: a clean one.
@@ -794,4 +862,379 @@ fn pods_that_need_more_than_the_quota_has_left_are_refused() {
         "memory (3968Mi of 4096Mi) still fits: {out}"
     );
     assert!(fake.writes().is_empty());
+}
+
+/// The attack of issue 11: verify denied (a critical, and a finding needing a sign-off), then the BB's own job
+/// rewrote verdict, outcomes and reasons to a pass and recomputed `body_sha256` itself (serde_json + sha2 here,
+/// not bbgate's code). Returns the forged evidence; the denied scan's pages are in `dir/pages`.
+fn forged_pass(dir: &Path, repository: &str) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let pages = fresh_scan_of(
+        dir,
+        repository,
+        vec![
+            basic_finding("CVE-2026-0001", "openssl", "9.8", "CRITICAL"),
+            basic_finding("CVE-2026-0002", "glibc", "7.5", "HIGH"),
+        ],
+    );
+    let ev = dir.join("evidence.json");
+    let (code, out, err) = run(bbgate()
+        .args(["verify", "--findings", pages.to_str().unwrap(), "--api-report", REPORT])
+        .args(["--registry", REGISTRY, "--evidence", ev.to_str().unwrap()]));
+    assert_eq!(code, 1, "the honest decision is a deny: {out}{err}");
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&ev).unwrap()).unwrap();
+    assert_eq!(doc["body"]["verdict"], "deny");
+    let body = &mut doc["body"];
+    body["verdict"] = json!("pass");
+    body["reasons"] = json!([]);
+    for f in body["findings"].as_array_mut().unwrap() {
+        f["outcome"] = json!("allowed");
+    }
+    let canonical = serde_json::to_vec(&doc["body"]).unwrap();
+    doc["integrity"]["body_sha256"] = json!(hex::encode(Sha256::digest(&canonical)));
+    std::fs::write(&ev, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    ev
+}
+
+#[test]
+fn a_deny_rewritten_to_a_pass_and_resealed_is_refused_by_deploys_own_decision() {
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tmp = tempfile::tempdir().unwrap();
+    let ev = forged_pass(tmp.path(), "bb/payments/adapter");
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
+        cmd.args(extra);
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, 1, "{extra:?}: {out}{err}");
+        // The forgery is consistent (its digest matches): what refuses it is deploy's own decision.
+        assert!(!err.contains("does not match its digest"), "{err}");
+        assert!(
+            err.contains("deploy decided again under the admins' policy (scan from saved-pages) and denies"),
+            "{err}"
+        );
+        assert!(err.contains("CVE-2026-0001") && err.contains("CVE-2026-0002"), "{err}");
+    }
+    assert!(fake.log().is_empty(), "refused before the cluster: {:?}", fake.log());
+
+    // With AWS access the scan comes from ECR (the moto peer), whatever pages the job saved: the same refusal.
+    let moto = peer::Moto::get();
+    let repo = peer::unique("bb/payments/forged");
+    let dir = tmp.path().join("aws");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ev = forged_pass(&dir, &repo);
+    moto.queue_scans(
+        &repo,
+        vec![peer::scan_result(
+            "COMPLETE",
+            vec![
+                basic_finding("CVE-2026-0001", "openssl", "9.8", "CRITICAL"),
+                basic_finding("CVE-2026-0002", "glibc", "7.5", "HIGH"),
+            ],
+            vec![],
+            json!({"CRITICAL": 1, "HIGH": 1}),
+        )],
+    );
+    let mut cmd = deploy(&fake, &dir, 4, &ev, CHART);
+    with_moto(&mut cmd, &moto);
+    cmd.args(["--recheck-scan", "--poll-interval", "100ms", "--dry-run"]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("deploy decided again under the admins' policy (scan from ecr) and denies")
+            && err.contains("CVE-2026-0001"),
+        "{err}"
+    );
+    assert!(fake.log().is_empty(), "refused before the cluster: {:?}", fake.log());
+}
+
+/// Static AWS keys aimed at the moto peer, nothing from the machine's AWS settings.
+fn with_moto(cmd: &mut assert_cmd::Command, moto: &peer::Moto) {
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_REGION", peer::REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST")
+        .env("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET);
+}
+
+#[test]
+fn only_the_admins_pinned_signoffs_count_at_deploy() {
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tmp = tempfile::tempdir().unwrap();
+    let pages = fresh_scan(tmp.path(), vec![basic_finding("CVE-2026-0002", "glibc", "7.5", "HIGH")]);
+    // The BB writes its own sign-off, naming an admin as approver: verify (the BB's job) passes with it.
+    let own = tmp.path().join("bb-signoffs.toml");
+    signoff_file(&own, "CVE-2026-0002", "glibc");
+    let ev = tmp.path().join("evidence.json");
+    let (code, out, err) = run(bbgate()
+        .args(["verify", "--findings", pages.to_str().unwrap(), "--api-report", REPORT])
+        .args(["--signoffs", own.to_str().unwrap()])
+        .args(["--registry", REGISTRY, "--evidence", ev.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}{err}");
+
+    // Deploy without the admins' sign-offs: the finding needs one, so it denies.
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
+    cmd.arg("--dry-run");
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("and denies") && err.contains("CVE-2026-0002"), "{err}");
+
+    // The BB's file handed to deploy, unpinned: refused as input.
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
+    cmd.args(["--dry-run", "--signoffs", own.to_str().unwrap()]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("is not pinned by BBGATE_SIGNOFFS_SHA256"), "{err}");
+
+    // The admins' reviewed file, pinned in their context: the deploy goes on (the positive control).
+    let admins = tmp.path().join("admins-signoffs.toml");
+    std::fs::copy(&own, &admins).unwrap();
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
+    cmd.env("BBGATE_SIGNOFFS_SHA256", sha256_file(&admins))
+        .args(["--dry-run", "--signoffs", admins.to_str().unwrap()]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("CHECKED"), "{out}");
+}
+
+#[test]
+fn deploy_refuses_an_unpinned_policy_file_and_inputs_other_than_the_evidences() {
+    let (fake, tmp, ev) = ready();
+    // A policy file the job chose, not pinned by the admins.
+    let weak = policy_with(
+        tmp.path(),
+        "service_types = [\"ClusterIP\"]",
+        "service_types = [\"ClusterIP\", \"LoadBalancer\"]",
+    );
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
+    cmd.args(["--dry-run", "--policy", weak.to_str().unwrap()]);
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("a policy file must be pinned: set BBGATE_POLICY_SHA256"),
+        "{err}"
+    );
+    // Pinned to another file: both hashes named.
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
+    cmd.env("BBGATE_POLICY_SHA256", "ab".repeat(32))
+        .args(["--dry-run", "--policy", weak.to_str().unwrap()]);
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "has sha256 {}, but BBGATE_POLICY_SHA256 pins {}",
+            sha256_file(&weak),
+            "ab".repeat(32)
+        )),
+        "{err}"
+    );
+
+    // Another API report than the one the evidence names.
+    let mut cmd = bbgate();
+    cmd.args([
+        "deploy",
+        "--evidence",
+        ev.to_str().unwrap(),
+        "--chart",
+        CHART,
+        "--release",
+        "emu",
+    ])
+    .args(["--findings", tmp.path().join("pages").to_str().unwrap()])
+    .args([
+        "--api-report",
+        "fixtures/api-tests/cck-all-statuses.ndjson",
+        "--dry-run",
+    ])
+    .args([
+        "--helm",
+        &helm(4),
+        "--kubeconfig",
+        fake.kubeconfig(tmp.path()).to_str().unwrap(),
+    ]);
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--api-report fixtures/api-tests/cck-all-statuses.ndjson: sha256"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the evidence names API test reports fixtures/api-tests/cck-minimal.ndjson"),
+        "{err}"
+    );
+
+    // Pages other than the evidence's (another scan of the same image).
+    let other = tmp.path().join("other");
+    let other_pages = fresh_scan(&other, peer::low_basic_findings(3));
+    let mut cmd = bbgate();
+    cmd.args([
+        "deploy",
+        "--evidence",
+        ev.to_str().unwrap(),
+        "--chart",
+        CHART,
+        "--release",
+        "emu",
+    ])
+    .args([
+        "--findings",
+        other_pages.to_str().unwrap(),
+        "--api-report",
+        REPORT,
+        "--dry-run",
+    ])
+    .args([
+        "--helm",
+        &helm(4),
+        "--kubeconfig",
+        fake.kubeconfig(tmp.path()).to_str().unwrap(),
+    ]);
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("is not one of the findings pages the evidence names"),
+        "{err}"
+    );
+
+    // No scan source at all.
+    let mut cmd = bbgate();
+    cmd.args([
+        "deploy",
+        "--evidence",
+        ev.to_str().unwrap(),
+        "--chart",
+        CHART,
+        "--release",
+        "emu",
+    ])
+    .args(["--api-report", REPORT, "--dry-run"])
+    .args([
+        "--helm",
+        &helm(4),
+        "--kubeconfig",
+        fake.kubeconfig(tmp.path()).to_str().unwrap(),
+    ]);
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("deploy decides again and needs the image's scan"), "{err}");
+    assert!(fake.log().is_empty(), "{:?}", fake.log());
+}
+
+/// The independent DSSE check: Python's `cryptography` (in the moto peer's venv) with the PAE written here.
+const DSSE_CHECK: &str = r#"
+import base64, json, sys
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes
+env = json.load(open(sys.argv[1]))
+key = load_pem_public_key(open(sys.argv[2], "rb").read())
+payload = base64.b64decode(env["payload"])
+t = env["payloadType"].encode()
+pae = b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+key.verify(base64.b64decode(env["signatures"][0]["sig"]), pae, ec.ECDSA(hashes.SHA256()))
+st = json.loads(payload)
+print(st["predicate"]["status"], st["subject"][0]["digest"]["sha256"], st["predicate"]["record"]["sha256"])
+"#;
+
+#[test]
+fn deploys_attestation_is_signed_with_kms_and_verifies_offline_with_bbgate_and_an_independent_verifier() {
+    use base64::Engine;
+    let moto = peer::Moto::get();
+    let key = moto.kms(
+        "CreateKey",
+        json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY", "Description": "bbgate deploy attestations"}),
+    );
+    let key_id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let public = moto.kms("GetPublicKey", json!({"KeyId": key_id}));
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(public["PublicKey"].as_str().unwrap())
+        .unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let (fake, tmp, ev) = ready();
+    let pem = tmp.path().join("deploy-key.pem");
+    std::fs::write(
+        &pem,
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            lines.join("\n")
+        ),
+    )
+    .unwrap();
+
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
+    with_moto(&mut cmd, &moto);
+    cmd.args(["--kms-key-id", &key_id]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!format!("{out}{err}").contains(peer::STATIC_SECRET));
+    let att = tmp.path().join("deploy-attestation.dsse.json");
+    let record_path = tmp.path().join("deploy-record.json");
+    let record: Value = serde_json::from_slice(&std::fs::read(&record_path).unwrap()).unwrap();
+    assert_eq!(record["attestation"], json!(att.display().to_string()));
+    assert_eq!(record["decision"]["verdict"], "pass");
+    assert_eq!(record["decision"]["scan_source"], "saved-pages");
+
+    // bbgate's own check.
+    let verify = |file: &Path| {
+        run(bbgate().args([
+            "attest",
+            "verify",
+            "--key",
+            pem.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ]))
+    };
+    let (code, out, err) = verify(&att);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with(&format!("VERIFIED: {}", att.display())), "{out}");
+    assert!(
+        out.contains("predicate: https://govstack.global/sandbox/bbgate/deploy/v1") && out.contains("status: deployed"),
+        "{out}"
+    );
+
+    // The independent check, which also ties the statement to the image and to the record's bytes.
+    let python = std::env::var("BBGATE_TEST_PYTHON").expect("BBGATE_TEST_PYTHON: run the suite with scripts/test");
+    let independent = |file: &Path| {
+        std::process::Command::new(&python)
+            .args(["-c", DSSE_CHECK, file.to_str().unwrap(), pem.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = independent(&att);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("deployed {} {}", "a1".repeat(32), sha256_file(&record_path))
+    );
+
+    // One byte of the signed statement changed: both checks fail.
+    let mut envelope: Value = serde_json::from_slice(&std::fs::read(&att).unwrap()).unwrap();
+    let mut payload = base64::engine::general_purpose::STANDARD
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap();
+    let at = payload.windows(8).position(|w| w == b"deployed").unwrap();
+    payload[at] = b'D';
+    envelope["payload"] = json!(base64::engine::general_purpose::STANDARD.encode(&payload));
+    let altered = tmp.path().join("altered.dsse.json");
+    std::fs::write(&altered, serde_json::to_vec_pretty(&envelope).unwrap()).unwrap();
+    let (code, out, err) = verify(&altered);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("no signature verifies with this key"), "{err}");
+    let out = independent(&altered);
+    assert!(
+        !out.status.success(),
+        "the independent verifier accepted an altered statement"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("InvalidSignature"));
 }

@@ -1,9 +1,63 @@
-//! Is this evidence good for a deploy? A pure check of the sealed body against the current policy, the
-//! building block and the clock: every reason to refuse is listed.
+//! What deploy reads from verify's evidence, and whether it is good enough to look further.
+//!
+//! The evidence is written by the verify job, which runs the judged BB's own pipeline steps: it is a claim,
+//! never a verdict deploy trusts. Deploy takes from it only *which* image and *which* inputs (their sha256),
+//! then decides again itself (`redecide`). The checks here are the cheap ones that refuse early: the claimed
+//! verdict, the building block, the age, this workflow, a well-formed digest.
 
 use super::guard::PinnedImage;
 use crate::policy::Policy;
-use serde_json::Value;
+use serde::Deserialize;
+
+/// The fields of the evidence body deploy reads, typed: a renamed field fails here, at the parse, naming it.
+#[derive(Debug, Deserialize)]
+pub struct Claim {
+    pub schema: String,
+    pub verdict: String,
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    pub decided_at: String,
+    pub policy: ClaimPolicy,
+    pub building_block: ClaimBuildingBlock,
+    pub image: ClaimImage,
+    pub inputs: ClaimInputs,
+    #[serde(default)]
+    pub circleci: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ClaimPolicy {
+    pub location: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ClaimBuildingBlock {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ClaimImage {
+    #[serde(default)]
+    pub registry: Option<String>,
+    pub repository: String,
+    pub digest: String,
+    #[serde(default)]
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ClaimInputs {
+    pub api_reports: Vec<ClaimFile>,
+    pub findings_pages: Vec<ClaimFile>,
+    pub signoff_files: Vec<ClaimFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClaimFile {
+    pub path: String,
+    pub sha256: String,
+}
 
 /// What a good evidence file tells the deploy.
 #[derive(Debug, Clone)]
@@ -12,57 +66,61 @@ pub struct Admitted {
     pub image: PinnedImage,
     pub tag: Option<String>,
     pub decided_at: jiff::Timestamp,
+    /// The findings pages and API reports verify decided on: deploy decides on the same reports, and on the
+    /// same pages when it cannot read the scan from ECR itself.
+    pub findings_pages: Vec<ClaimFile>,
+    pub api_reports: Vec<ClaimFile>,
 }
 
-/// `body` is the sealed body `report::evidence::open` returned (digest and HMAC already checked).
-/// `workflow_id`: this CircleCI workflow's id, when running in CircleCI.
+/// Read the typed claim out of the sealed body.
+pub fn claim(path: &str, body: &serde_json::Value) -> std::result::Result<Claim, Vec<String>> {
+    Claim::deserialize(body).map_err(|e| {
+        vec![format!(
+            "{path}: not a bbgate evidence body this version reads ({e}): re-run bbgate verify with this bbgate"
+        )]
+    })
+}
+
+/// `workflow_id`: this CircleCI workflow's id, when running in CircleCI. Every reason to refuse is listed.
 pub fn check(
     path: &str,
-    body: &Value,
+    c: &Claim,
     policy: &Policy,
     now: jiff::Timestamp,
     workflow_id: Option<&str>,
 ) -> std::result::Result<Admitted, Vec<String>> {
     let mut problems = Vec::new();
-    let s = |p: &str| body.pointer(p).and_then(Value::as_str);
-    match s("/verdict") {
-        Some("pass") => {}
-        Some(v) => problems.push(format!(
-            "{path}: the verdict is {v:?}: only an image bbgate verify passed may be deployed (its reasons: {})",
-            body["reasons"]
-                .as_array()
-                .map(|r| r.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "))
-                .unwrap_or_default()
-        )),
-        None => problems.push(format!("{path}: no verdict: not a bbgate evidence file")),
+    if c.verdict != "pass" {
+        problems.push(format!(
+            "{path}: the verdict is {:?}: only an image bbgate verify passed may be deployed (its reasons: {})",
+            c.verdict,
+            c.reasons.join("; ")
+        ));
     }
-    if s("/schema") != Some(crate::report::evidence::SCHEMA) {
+    if c.schema != crate::report::evidence::SCHEMA {
         problems.push(format!(
             "{path}: schema {:?} is not {}: re-run bbgate verify with this bbgate",
-            s("/schema").unwrap_or(""),
+            c.schema,
             crate::report::evidence::SCHEMA
         ));
     }
-    let policy_sha = s("/policy/sha256").unwrap_or("");
-    if policy_sha != policy.origin.sha256 {
+    if c.policy.sha256 != policy.origin.sha256 {
         problems.push(format!(
-            "{path}: decided under policy sha256 {policy_sha} ({}), but the current policy ({}) is {}: the \
-             rules changed since verify; re-run bbgate verify",
-            s("/policy/location").unwrap_or("?"),
-            policy.origin.location,
-            policy.origin.sha256
+            "{path}: decided under policy sha256 {} ({}), but the admins' policy ({}) is {}: verify must judge \
+             under the same rules; re-run bbgate verify with that policy",
+            c.policy.sha256, c.policy.location, policy.origin.location, policy.origin.sha256
         ));
     }
-    let bb = s("/building_block/name").unwrap_or("").to_owned();
-    if policy.building_block(&bb).is_none() {
+    let bb = &c.building_block.name;
+    if policy.building_block(bb).is_none() {
         problems.push(format!(
             "{path}: building block {bb:?} is not in the policy ({})",
             policy.origin.location
         ));
     }
-    let decided_at = s("/decided_at").and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    let decided_at = c.decided_at.parse::<jiff::Timestamp>().ok();
     match decided_at {
-        None => problems.push(format!("{path}: no valid decided_at")),
+        None => problems.push(format!("{path}: decided_at {:?} is not a time", c.decided_at)),
         Some(at) => {
             let age = now.duration_since(at);
             let max = policy.deploy.max_evidence_age;
@@ -79,37 +137,40 @@ pub fn check(
         }
     }
     if let Some(wf) = workflow_id {
-        let theirs = s("/circleci/CIRCLE_WORKFLOW_ID");
-        if theirs != Some(wf) {
+        let theirs = c.circleci.as_ref().and_then(|m| m.get("CIRCLE_WORKFLOW_ID"));
+        if theirs.map(String::as_str) != Some(wf) {
             problems.push(format!(
                 "{path}: written by workflow {}, not this one ({wf}): deploy the evidence of this workflow's own \
                  verify job (persist it through the workspace)",
-                theirs.unwrap_or("(none recorded)")
+                theirs.map_or("(none recorded)", String::as_str)
             ));
         }
     }
-    let digest = s("/image/digest").unwrap_or("").to_owned();
-    if !crate::findings::ecr::is_sha256_digest(&digest) {
-        problems.push(format!("{path}: image digest {digest:?} is not sha256:<64 hex>"));
+    if !crate::findings::ecr::is_sha256_digest(&c.image.digest) {
+        problems.push(format!(
+            "{path}: image digest {:?} is not sha256:<64 hex>",
+            c.image.digest
+        ));
     }
-    let registry = s("/image/registry").unwrap_or("").to_owned();
+    let registry = c.image.registry.clone().unwrap_or_default();
     if registry.is_empty() {
         problems.push(format!(
             "{path}: no image registry recorded: run bbgate verify with --image, or --registry HOST"
         ));
     }
-    let repository = s("/image/repository").unwrap_or("").to_owned();
     if !problems.is_empty() {
         return Err(problems);
     }
     Ok(Admitted {
-        building_block: bb,
+        building_block: bb.clone(),
         image: PinnedImage {
             registry,
-            repository,
-            digest,
+            repository: c.image.repository.clone(),
+            digest: c.image.digest.clone(),
         },
-        tag: s("/image/tag").map(str::to_owned),
+        tag: c.image.tag.clone(),
         decided_at: decided_at.unwrap_or(now),
+        findings_pages: c.inputs.findings_pages.clone(),
+        api_reports: c.inputs.api_reports.clone(),
     })
 }

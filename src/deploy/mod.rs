@@ -9,6 +9,7 @@ pub mod guard;
 pub mod helm;
 pub mod manifest;
 pub mod preflight;
+pub mod redecide;
 
 use crate::cli::{DeployArgs, Format};
 use crate::error::{Error, Result, exit};
@@ -22,7 +23,11 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Serialize)]
 pub struct Record {
     pub approved_by: Option<String>,
+    /// The signed attestation of this record (`--kms-key-id`), when written.
+    pub attestation: Option<String>,
     pub building_block: String,
+    /// Deploy's own decision, made again from inputs it can vouch for (never verify's verdict).
+    pub decision: Option<redecide::Redecision>,
     pub evidence: String,
     pub evidence_sha256: String,
     pub finished_at: String,
@@ -285,14 +290,38 @@ pub fn run(args: &DeployArgs) -> Result<u8> {
     }
 }
 
-fn run_checked(args: &DeployArgs) -> Result<u8> {
-    let started = jiff::Timestamp::now();
-    let policy = Policy::load(args.policy.as_deref())?;
+/// The admins' policy: the built-in one, or a file pinned by `BBGATE_POLICY_SHA256`. Deploy decides under it, so
+/// an unpinned file (which the BB's job could have chosen) is refused.
+fn admins_policy(args: &DeployArgs) -> Result<Policy> {
+    let pin = crate::cli::policy_pin();
+    if let (Some(p), None) = (&args.policy, &pin) {
+        return Err(Error::invalid(format!(
+            "--policy {}: deploy decides under the admins' policy, so a policy file must be pinned: set {} to its \
+             sha256 in the restricted deploy context (`bbgate policy check --policy FILE` prints it), or drop \
+             --policy to use the built-in policy",
+            p.display(),
+            crate::policy::PIN_ENV
+        )));
+    }
+    let policy = Policy::load(args.policy.as_deref(), pin.as_deref())?;
     if !policy.deploy.rego_problems.is_empty() {
         return Err(Error::Invalid(policy.deploy.rego_problems.clone()));
     }
-    let key = crate::verify::evidence_key()?;
-    let now = args.now.unwrap_or(started);
+    Ok(policy)
+}
+
+fn run_checked(args: &DeployArgs) -> Result<u8> {
+    let started = jiff::Timestamp::now();
+    let policy = admins_policy(args)?;
+    // Deploy's clock is the system's: nothing on its command line can make old evidence or an expired
+    // sign-off look current.
+    let now = started;
+    if std::env::var_os("BBGATE_EVIDENCE_KEY").is_some() {
+        eprintln!(
+            "bbgate: warning: BBGATE_EVIDENCE_KEY is ignored: deploy no longer trusts verify's verdict, it decides \
+             again (sign deploy's record with --kms-key-id instead)"
+        );
+    }
     let timeout = duration(args.timeout, "--timeout")?;
     if !is_dns_label(&args.release) || args.release.len() > 53 {
         return Err(Error::invalid(format!(
@@ -312,17 +341,19 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         }
     }
 
-    // 1. The evidence: sealed, passed, current, ours.
+    // 1. The evidence: which image, which inputs; its verdict is a claim and must at least say pass.
     let ev_path = args.evidence.display().to_string();
     let bytes = std::fs::read(&args.evidence).map_err(|e| Error::read(&args.evidence, e))?;
     let evidence_sha256 = sha256_hex(&bytes);
-    let body = crate::report::evidence::open(&ev_path, &bytes, key.as_deref()).map_err(|e| match e {
+    let to_denied = |e: Error| match e {
         Error::Invalid(p) => Error::Denied(p.join("\n")),
         other => other,
-    })?;
+    };
+    let body = crate::report::evidence::open(&ev_path, &bytes).map_err(to_denied)?;
+    let claim = evidence::claim(&ev_path, &body).map_err(|p| Error::Denied(p.join("\n")))?;
     let workflow = std::env::var("CIRCLE_WORKFLOW_ID").ok().filter(|w| !w.is_empty());
-    let admitted =
-        evidence::check(&ev_path, &body, &policy, now, workflow.as_deref()).map_err(|p| Error::Denied(p.join("\n")))?;
+    let admitted = evidence::check(&ev_path, &claim, &policy, now, workflow.as_deref())
+        .map_err(|p| Error::Denied(p.join("\n")))?;
     let bb = policy.building_block(&admitted.building_block).ok_or_else(|| {
         Error::Denied(format!(
             "building block {} is not in the policy",
@@ -338,19 +369,41 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         )));
     }
 
-    // With AWS access: the scan again, for anything that became critical since verify.
+    // 1b. Decide again, under the admins' policy, from the scan AWS holds (or the pages the evidence names),
+    // the reports the evidence names and the admins' pinned sign-offs. Verify's verdict counts for nothing.
     let rt = crate::aws::runtime()?;
-    if args.recheck_scan || args.eks_cluster.is_some() {
-        let blocked = rt.block_on(recheck(args, &policy, bb, &admitted, now))?;
-        if !blocked.is_empty() {
-            return Err(Error::Denied(format!(
-                "the scan of {} now has {} finding(s) in the blocked band that verify did not see: {}; rebuild \
-                 the image on a fixed base and run verify again",
-                admitted.image.reference(),
-                blocked.len(),
-                blocked.join(", ")
-            )));
+    let pins = redecide::parse_pins(std::env::var(redecide::SIGNOFFS_PIN_ENV).ok().as_deref())?;
+    let reports = redecide::load_reports(&args.api_reports, &admitted)?;
+    let signoff_files = redecide::load_signoffs(&args.signoffs, &pins, &policy)?;
+    let mut warnings = Vec::new();
+    let aws_access = args.recheck_scan || args.eks_cluster.is_some();
+    let (pages, scan_source) = if aws_access {
+        if !args.findings.is_empty() {
+            warnings.push("--findings ignored: deploy read the scan from ECR itself".to_owned());
         }
+        (rt.block_on(scan_from_ecr(args, &admitted))?, "ecr")
+    } else if !args.findings.is_empty() {
+        warnings.push(
+            "the scan was taken from the saved pages the evidence names (same sha256), not read from ECR by deploy: \
+             give deploy AWS access (--eks-cluster or --recheck-scan) so that the scan it decides on is AWS's"
+                .to_owned(),
+        );
+        (redecide::load_saved_pages(&args.findings, &admitted)?, "saved-pages")
+    } else {
+        return Err(Error::invalid(
+            "deploy decides again and needs the image's scan: give it AWS access (--eks-cluster, or --recheck-scan) \
+             to read the scan from ECR, or --findings with the pages the verify job saved",
+        ));
+    };
+    let trusted = redecide::Trusted {
+        pages,
+        scan_source,
+        reports,
+        signoff_files,
+    };
+    let redecision = redecide::decide_again(&policy, bb, &admitted, trusted, now)?;
+    if let Some(why) = redecision.refusal() {
+        return Err(Error::Denied(why));
     }
 
     // 2. The binding: the BB's own namespace, never another.
@@ -381,7 +434,9 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     };
     let mut record = Record {
         approved_by: None,
+        attestation: None,
         building_block: bb.name.clone(),
+        decision: Some(redecision),
         evidence: ev_path.clone(),
         evidence_sha256: evidence_sha256.clone(),
         finished_at: String::new(),
@@ -402,7 +457,7 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         status: "refused",
         tests: None,
         timings_ms: Timings::default(),
-        warnings: Vec::new(),
+        warnings,
     };
 
     // 3. Render, with the same values and the image pinned.
@@ -415,7 +470,13 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
 
     // 4. Preflight, then the guard and the Rego rules: every problem at once, before anything is written.
     let t = Instant::now();
-    let pre = rt.block_on(preflight::run(&cluster.client, &ns, &args.release, &manifests))?;
+    let pre = rt.block_on(preflight::run(
+        &cluster.client,
+        &ns,
+        &args.release,
+        &manifests,
+        &policy.deploy.pod_security,
+    ))?;
     // What helm will really apply: rendered again against the cluster (`lookup`, capabilities). Its objects
     // replace the offline ones of the same kind and name; offline-only ones (CRDs) stay judged.
     let manifests = if pre.problems.is_empty() {
@@ -452,7 +513,7 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     guard::rego(&policy.deploy.rego, &manifests, &mut findings)?;
     record.problems = pre.problems;
     record.problems.extend(findings.problems);
-    record.warnings = findings.warnings;
+    record.warnings.extend(findings.warnings);
     if args.set_image.is_empty() {
         record.warnings.push(
             "no --set-image KEY: the chart's own image values were used; the guard requires them to be the \
@@ -496,7 +557,7 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     let finish = |record: &mut Record, status: &'static str| -> Result<()> {
         record.status = status;
         record.finished_at = jiff::Timestamp::now().to_string();
-        write_record(args, record)
+        finish_record(args, &rt, record, &admitted)
     };
     if !out.status.success() {
         record.rollout_events = rt.block_on(pod_events(&cluster.client, &ns, &workloads));
@@ -552,15 +613,9 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     Ok(if failed_tests { exit::DENY } else { exit::PASS })
 }
 
-/// Read the evidence digest's scan from ECR (the same acquisition as verify) and return the ids of findings
-/// the current policy blocks.
-async fn recheck(
-    args: &DeployArgs,
-    policy: &Policy,
-    bb: &crate::policy::BuildingBlock,
-    admitted: &evidence::Admitted,
-    now: jiff::Timestamp,
-) -> Result<Vec<String>> {
+/// Read the evidence digest's scan from ECR with the deploy's AWS identity: the same acquisition as verify
+/// (the fail-closed wait, every page, the completeness checks).
+async fn scan_from_ecr(args: &DeployArgs, admitted: &evidence::Admitted) -> Result<Vec<crate::findings::ecr::Page>> {
     use crate::aws::{self, CallCounter, ecr as aws_ecr};
     let host = aws::parse_ecr_host(&admitted.image.registry);
     let region = aws::region(host.as_ref().map(|(_, r)| r.as_str()))?;
@@ -579,29 +634,7 @@ async fn recheck(
         wait,
     )
     .await?;
-    let (scan, _) = crate::findings::ecr::merge(scanned.pages.into_iter().map(|p| p.page).collect())?;
-    let decision = crate::gate::decide(
-        policy,
-        bb,
-        &crate::gate::Inputs {
-            scan: &scan,
-            test_runs: &[],
-            signoffs: &[],
-        },
-        now,
-    );
-    Ok(decision
-        .findings
-        .iter()
-        .filter(|f| f.outcome == crate::gate::Outcome::Blocked)
-        .map(|f| {
-            let finding = &scan.findings[f.finding];
-            match &f.score {
-                Some(s) => format!("{} ({})", finding.id, s.value),
-                None => finding.id.clone(),
-            }
-        })
-        .collect())
+    Ok(scanned.pages.into_iter().map(|p| p.page).collect())
 }
 
 /// helm's words for a wait that ran out of time (helm 3's waiter, helm 4's kstatus watcher).
@@ -629,15 +662,94 @@ async fn latest_revision(client: &Client, ns: &str, release: &str) -> Option<u32
 }
 
 /// `--record FILE`, else `deploy-record.json` beside the evidence.
-fn write_record(args: &DeployArgs, record: &Record) -> Result<()> {
-    let path = args.record.clone().unwrap_or_else(|| {
+fn record_path(args: &DeployArgs) -> PathBuf {
+    args.record.clone().unwrap_or_else(|| {
         args.evidence
             .parent()
             .unwrap_or(std::path::Path::new("."))
             .join("deploy-record.json")
+    })
+}
+
+/// Write the record and, with `--kms-key-id`, deploy's signed attestation of it.
+fn finish_record(
+    args: &DeployArgs,
+    rt: &tokio::runtime::Runtime,
+    record: &mut Record,
+    admitted: &evidence::Admitted,
+) -> Result<()> {
+    let path = record_path(args);
+    let att_path = args.kms_key_id.as_ref().map(|_| {
+        args.attestation
+            .clone()
+            .unwrap_or_else(|| path.with_file_name("deploy-attestation.dsse.json"))
     });
+    record.attestation = att_path.as_ref().map(|p| p.display().to_string());
     // Strings, numbers and string lists only: serialising cannot fail.
     let mut bytes = serde_json::to_vec_pretty(record).expect("a record serialises");
     bytes.push(b'\n');
-    std::fs::write(&path, bytes).map_err(|e| Error::write(&path, e))
+    std::fs::write(&path, &bytes).map_err(|e| Error::write(&path, e))?;
+    let (Some(key), Some(att_path)) = (&args.kms_key_id, att_path) else {
+        return Ok(());
+    };
+    let statement = statement(record, admitted, &sha256_hex(&bytes));
+    let payload = serde_json::to_vec(&statement).expect("a statement serialises");
+    let envelope = rt.block_on(async {
+        let region = crate::aws::region(kms_region(key).as_deref())?;
+        let calls = crate::aws::CallCounter::default();
+        let role = crate::aws::credentials::role_arn(args.role_arn.as_deref());
+        let (conf, _) = crate::aws::credentials::sdk_config(
+            &region,
+            role.as_deref(),
+            args.session_name.as_deref(),
+            &calls,
+            jiff::Timestamp::now().as_second(),
+        )
+        .await?;
+        crate::attest::sign_kms(&aws_sdk_kms::Client::new(&conf), key, &payload).await
+    })?;
+    let mut out = serde_json::to_vec_pretty(&envelope).expect("an envelope serialises");
+    out.push(b'\n');
+    std::fs::write(&att_path, out).map_err(|e| Error::write(&att_path, e))
+}
+
+/// The region of a KMS key ARN (`arn:aws:kms:REGION:ACCOUNT:key/…`); ids and aliases use the configured one.
+fn kms_region(key: &str) -> Option<String> {
+    let mut parts = key.split(':');
+    (parts.next() == Some("arn"))
+        .then(|| parts.nth(2).map(str::to_owned))
+        .flatten()
+}
+
+/// The in-toto Statement deploy signs: what it decided and installed, bound to the record's bytes.
+fn statement(record: &Record, admitted: &evidence::Admitted, record_sha256: &str) -> serde_json::Value {
+    let d = record.decision.as_ref();
+    serde_json::json!({
+        "_type": crate::attest::STATEMENT_TYPE,
+        "subject": [{
+            "name": format!("{}/{}", admitted.image.registry, admitted.image.repository),
+            "digest": { "sha256": admitted.image.digest.trim_start_matches("sha256:") },
+        }],
+        "predicateType": crate::attest::DEPLOY_PREDICATE,
+        "predicate": {
+            "approved_by": record.approved_by,
+            "building_block": record.building_block,
+            "decision": d.map(|d| serde_json::json!({
+                "api_reports": d.api_reports.iter().map(|f| &f.sha256).collect::<Vec<_>>(),
+                "scan_source": d.scan_source,
+                "signoff_files": d.signoff_files.iter().map(|f| &f.sha256).collect::<Vec<_>>(),
+                "verdict": d.verdict,
+            })),
+            "evidence": { "sha256": record.evidence_sha256 },
+            "finished_at": record.finished_at,
+            "helm": record.helm,
+            "namespace": record.namespace,
+            "record": { "sha256": record_sha256 },
+            "release": record.release,
+            "revision": record.revision,
+            "started_at": record.started_at,
+            "status": record.status,
+            "verifier": { "id": crate::report::evidence::VERIFIER_ID, "version": env!("CARGO_PKG_VERSION") },
+        }
+    })
 }

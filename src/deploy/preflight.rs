@@ -121,13 +121,56 @@ pub fn quota_left(q: &Value) -> std::result::Result<Resources, Vec<&'static str>
     }
 }
 
-pub async fn run(client: &Client, ns: &str, release: &str, manifests: &[Manifest]) -> Result<Outcome> {
+const PSA_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
+
+/// The namespace must enforce at least `required` (a Pod Security Standards level): then the API server itself
+/// refuses host namespaces, privileged containers, added capabilities and the like, whatever the guard missed.
+pub fn pod_security(ns: &str, enforce: Option<&str>, required: &str) -> Option<String> {
+    let rank = |l: &str| crate::policy::POD_SECURITY_LEVELS.iter().position(|x| *x == l);
+    let fix = format!(
+        "the sandbox admins label it: `kubectl label namespace {ns} {PSA_ENFORCE}={required}` (README, \
+         \"Namespace prerequisites\")"
+    );
+    match enforce {
+        None => Some(format!(
+            "namespace {ns} has no {PSA_ENFORCE} label: the API server enforces no Pod Security Standard there; {fix}"
+        )),
+        Some(level) => match (rank(level), rank(required)) {
+            (Some(have), Some(want)) if have >= want => None,
+            (Some(_), _) => Some(format!(
+                "namespace {ns} enforces Pod Security level {level:?}, weaker than the policy's {required:?} \
+                 ([deploy] pod_security); {fix}"
+            )),
+            (None, _) => Some(format!(
+                "namespace {ns}: {PSA_ENFORCE}={level:?} is not a Pod Security level (privileged, baseline, \
+                 restricted); {fix}"
+            )),
+        },
+    }
+}
+
+pub async fn run(
+    client: &Client,
+    ns: &str,
+    release: &str,
+    manifests: &[Manifest],
+    pod_security_level: &str,
+) -> Result<Outcome> {
     let mut problems = Vec::new();
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let exists = namespaces
         .get_opt(ns)
         .await
         .map_err(|e| cluster_error(&format!("reading namespace {ns}"), e))?;
+    if let Some(namespace) = &exists {
+        let enforce = namespace
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(PSA_ENFORCE))
+            .map(String::as_str);
+        problems.extend(pod_security(ns, enforce, pod_security_level));
+    }
     if exists.is_none() {
         problems.push(format!(
             "namespace {ns} does not exist: the sandbox admins create it, with its NetworkPolicy and \
@@ -303,6 +346,29 @@ pub async fn run(client: &Client, ns: &str, release: &str, manifests: &[Manifest
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_namespace_must_enforce_the_policys_pod_security_level() {
+        assert_eq!(pod_security("bb", Some("restricted"), "restricted"), None);
+        assert_eq!(pod_security("bb", Some("restricted"), "baseline"), None);
+        let missing = pod_security("bb", None, "restricted").unwrap();
+        assert!(
+            missing.contains("has no pod-security.kubernetes.io/enforce label"),
+            "{missing}"
+        );
+        assert!(missing.contains("kubectl label namespace bb pod-security.kubernetes.io/enforce=restricted"));
+        let weak = pod_security("bb", Some("baseline"), "restricted").unwrap();
+        assert!(
+            weak.contains("enforces Pod Security level \"baseline\", weaker"),
+            "{weak}"
+        );
+        assert!(pod_security("bb", Some("privileged"), "baseline").is_some());
+        assert!(
+            pod_security("bb", Some("Restricted"), "baseline")
+                .unwrap()
+                .contains("is not a Pod Security level")
+        );
+    }
 
     #[test]
     fn network_policies() {

@@ -1,15 +1,18 @@
 //! The evidence file: the decision bound to its inputs and to the image digest.
 //!
-//! Layout: `{"body": {...}, "integrity": {"body_sha256", "hmac_sha256"?}}`. The body's canonical form is
-//! its JSON with object keys sorted and no white space (serde_json's map is ordered), so anyone can
-//! recompute the digest; with `BBGATE_EVIDENCE_KEY`, an HMAC-SHA256 over the same bytes proves who wrote it.
+//! Layout: `{"body": {...}, "integrity": {"body_sha256"}}`. The body's canonical form is its JSON with object
+//! keys sorted and no white space (serde_json's map is ordered), so anyone can recompute the digest.
+//!
+//! The evidence is the record of what the BB's pipeline saw, written by a job whose steps the BB controls: a
+//! claim, not a credential. The digest catches corruption, not forgery; that is why deploy decides again from
+//! sources the admins and AWS control, and signs its own record with a KMS key (`crate::attest`). The HMAC
+//! this file once carried is gone: its key had to sit in the verify job, where the BB could use it.
 
 use super::{Context, FileDigest, FindingRecord, InputDigests, TOOL, VERSION, json};
 use crate::apitests::Status;
 use crate::error::{Error, Result};
 use crate::gate::{ApiOutcome, SignoffSummary, Verdict};
 use crate::policy::PolicyOrigin;
-use hmac::{KeyInit, Mac};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -17,9 +20,6 @@ use std::collections::BTreeMap;
 
 pub const SCHEMA: &str = "bbgate.dev/evidence/v1";
 pub const VERIFIER_ID: &str = "https://govstack.global/sandbox/bbgate";
-pub const KEY_ENV: &str = "BBGATE_EVIDENCE_KEY";
-
-type HmacSha256 = hmac::Hmac<Sha256>;
 
 /// The evidence body. Every struct in it lists its fields in alphabetical order and every map is a
 /// BTreeMap, so its compact serialisation *is* the canonical form (sorted keys, no white space) that
@@ -128,24 +128,9 @@ pub fn canonical(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
-/// An HMAC-SHA256 over `bytes`.
-fn hmac(key: &[u8], bytes: &[u8]) -> HmacSha256 {
-    // HMAC accepts keys of any length (long ones are hashed), so this cannot fail.
-    let mut mac =
-        <HmacSha256 as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(bytes);
-    mac
-}
-
-fn hmac_hex(key: &[u8], bytes: &[u8]) -> String {
-    hex::encode(hmac(key, bytes).finalize().into_bytes())
-}
-
 #[derive(Serialize)]
 struct Integrity {
     body_sha256: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hmac_sha256: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -154,12 +139,11 @@ struct Sealed<'a, B: Serialize> {
     integrity: Integrity,
 }
 
-/// The evidence file's bytes: the body, sealed with the sha256 of its canonical bytes and, given a key, their HMAC.
-pub fn seal<B: Serialize>(body: &B, key: Option<&[u8]>) -> serde_json::Result<Vec<u8>> {
+/// The evidence file's bytes: the body, sealed with the sha256 of its canonical bytes.
+pub fn seal<B: Serialize>(body: &B) -> serde_json::Result<Vec<u8>> {
     let canonical = serde_json::to_vec(body)?;
     let integrity = Integrity {
         body_sha256: hex::encode(Sha256::digest(&canonical)),
-        hmac_sha256: key.map(|k| hmac_hex(k, &canonical)),
     };
     drop(canonical);
     let mut bytes = serde_json::to_vec_pretty(&Sealed { body, integrity })?;
@@ -167,9 +151,8 @@ pub fn seal<B: Serialize>(body: &B, key: Option<&[u8]>) -> serde_json::Result<Ve
     Ok(bytes)
 }
 
-/// Check a sealed evidence document: its digest always, its HMAC when a key is given (then it is required).
-/// Returns the body.
-pub fn open(path: &str, bytes: &[u8], key: Option<&[u8]>) -> Result<Value> {
+/// Check a sealed evidence document's digest (corruption, not forgery: see the module's notes). Returns the body.
+pub fn open(path: &str, bytes: &[u8]) -> Result<Value> {
     let doc: Value =
         serde_json::from_slice(bytes).map_err(|e| Error::invalid(format!("{path}: not an evidence file: {e}")))?;
     let body = doc
@@ -182,22 +165,6 @@ pub fn open(path: &str, bytes: &[u8], key: Option<&[u8]>) -> Result<Value> {
         return Err(Error::invalid(format!(
             "{path}: evidence body does not match its digest: the file was altered after bbgate wrote it"
         )));
-    }
-    if let Some(key) = key {
-        let mac = doc
-            .pointer("/integrity/hmac_sha256")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "{path}: evidence carries no HMAC, but {KEY_ENV} is set: it was not written by a trusted bbgate run"
-                ))
-            })?;
-        let expected = hex::decode(mac).map_err(|_| Error::invalid(format!("{path}: evidence HMAC is not hex")))?;
-        hmac(key, &canon).verify_slice(&expected).map_err(|_| {
-            Error::invalid(format!(
-                "{path}: evidence HMAC does not match: altered, or written with another {KEY_ENV}"
-            ))
-        })?;
     }
     Ok(body.clone())
 }
@@ -241,30 +208,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sealed_evidence_opens_and_tampering_is_caught() {
+    fn sealed_evidence_opens_and_corruption_is_caught() {
         let body = json!({"verdict": "pass", "image": {"digest": "sha256:aa"}, "score": 9.3});
-        let bytes = seal(&body, Some(b"k1")).unwrap();
-        assert_eq!(open("e.json", &bytes, Some(b"k1")).unwrap(), body);
-        assert_eq!(open("e.json", &bytes, None).unwrap(), body);
-        assert!(
-            open("e.json", &bytes, Some(b"k2"))
-                .unwrap_err()
-                .to_string()
-                .contains("HMAC does not match")
-        );
+        let bytes = seal(&body).unwrap();
+        assert_eq!(open("e.json", &bytes).unwrap(), body);
         let altered = String::from_utf8(bytes).unwrap().replace("\"pass\"", "\"deny\"");
         assert!(
-            open("e.json", altered.as_bytes(), None)
+            open("e.json", altered.as_bytes())
                 .unwrap_err()
                 .to_string()
                 .contains("altered")
-        );
-        let unsigned = seal(&body, None).unwrap();
-        assert!(
-            open("e.json", &unsigned, Some(b"k1"))
-                .unwrap_err()
-                .to_string()
-                .contains("no HMAC")
         );
     }
 }

@@ -451,7 +451,8 @@ impl FakeKube {
 
     /// A namespace ready for a BB: isolated by a NetworkPolicy and with a ResourceQuota, as admins set it up.
     pub fn sandbox_namespace(&self, ns: &str) {
-        self.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
+        self.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns,
+            "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}));
         self.put(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "same-namespace-only", "namespace": ns},
             "spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": [{"podSelector": {}}]}]}}));

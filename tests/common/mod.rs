@@ -83,3 +83,74 @@ pub fn finding<'a>(v: &'a Value, id: &str) -> &'a Value {
         .find(|f| f["id"] == id)
         .unwrap_or_else(|| panic!("no finding {id}"))
 }
+
+/// The digest of the passing demo's image (bb/payments/adapter).
+pub fn adapter_digest() -> String {
+    format!("sha256:{}", "a1".repeat(32))
+}
+
+/// An RFC 3339 time `hours` before now (the real clock: deploy has no other).
+pub fn hours_ago(hours: i64) -> String {
+    (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(hours)).to_string()
+}
+
+/// A fresh one-page BASIC scan of bb/payments/adapter@sha256:a1…, completed an hour ago, holding `findings`
+/// (basic findings as ECR writes them), written as `DIR/pages/page-0001.json`. Returns the pages directory.
+pub fn fresh_scan(dir: &std::path::Path, findings: Vec<Value>) -> std::path::PathBuf {
+    fresh_scan_of(dir, "bb/payments/adapter", findings)
+}
+
+/// `fresh_scan` of another repository (the same digest).
+pub fn fresh_scan_of(dir: &std::path::Path, repository: &str, findings: Vec<Value>) -> std::path::PathBuf {
+    scan_completed(dir, repository, findings, 1)
+}
+
+/// A one-page scan like `fresh_scan_of`, completed `hours` ago.
+pub fn scan_completed(dir: &std::path::Path, repository: &str, findings: Vec<Value>, hours: i64) -> std::path::PathBuf {
+    let mut counts = serde_json::Map::new();
+    for f in &findings {
+        let sev = f["severity"].as_str().unwrap().to_owned();
+        let n = counts.get(&sev).and_then(Value::as_u64).unwrap_or(0);
+        counts.insert(sev, Value::from(n + 1));
+    }
+    let page = serde_json::json!({
+        "registryId": "123456789012",
+        "repositoryName": repository,
+        "imageId": {"imageDigest": adapter_digest(), "imageTag": "1.5.0"},
+        "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
+        "imageScanFindings": {
+            "imageScanCompletedAt": hours_ago(hours),
+            "vulnerabilitySourceUpdatedAt": hours_ago(hours + 1),
+            "findingSeverityCounts": counts,
+            "findings": findings,
+        },
+    });
+    let pages = dir.join("pages");
+    std::fs::create_dir_all(&pages).unwrap();
+    std::fs::write(pages.join("page-0001.json"), serde_json::to_vec_pretty(&page).unwrap()).unwrap();
+    pages
+}
+
+/// A basic finding as ECR writes it, with a CVSS3 score.
+pub fn basic_finding(id: &str, package: &str, score: &str, severity: &str) -> Value {
+    serde_json::json!({"name": id, "severity": severity, "uri": format!("https://security-tracker.debian.org/tracker/{id}"),
+        "attributes": [{"key": "package_name", "value": package}, {"key": "package_version", "value": "1.0-1"},
+            {"key": "CVSS3_SCORE", "value": score}]})
+}
+
+/// A sign-off file approved yesterday by a listed admin, valid for 30 days, for `id` in `package`.
+pub fn signoff_file(path: &std::path::Path, id: &str, package: &str) {
+    let day = |d: i64| (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * d)).to_string()[..10].to_owned();
+    std::fs::write(
+        path,
+        format!(
+            "[[signoff]]\nid = \"{id}\"\nbuilding_block = \"payments\"\npackage = \"{package}\"\n\
+             analysis = \"The vulnerable path is not reachable in this image.\"\n\
+             mitigation = \"Network policy and a fixed base image next release.\"\n\
+             approved_by = \"sandbox-admin@govstack.global\"\napproved_on = {}\nexpires = {}\n",
+            day(-1),
+            day(30)
+        ),
+    )
+    .unwrap();
+}

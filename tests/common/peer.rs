@@ -78,6 +78,27 @@ impl Moto {
         serde_json::from_slice(&out).unwrap()
     }
 
+    /// A KMS call as the SDK makes it (moto checks no signature).
+    pub fn kms(&self, action: &str, body: Value) -> Value {
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=AKIDSEED/20260101/{REGION}/kms/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        let target = format!("TrentService.{action}");
+        let (status, out) = http(
+            &self.addr,
+            "POST",
+            "/",
+            &[
+                ("X-Amz-Target", &target),
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("Authorization", &auth),
+            ],
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(status, 200, "KMS {action}: {}", String::from_utf8_lossy(&out));
+        serde_json::from_slice(&out).unwrap()
+    }
+
     /// An EKS cluster whose DescribeCluster answers with `endpoint` (the tests' fake API server).
     pub fn eks_cluster(&self, name: &str, endpoint: &str) {
         let auth = format!(
@@ -184,8 +205,8 @@ pub fn oidc_token(exp_in_secs: i64) -> String {
 /// A DescribeImageScanFindings result for the peer to play back.
 pub fn scan_result(status: &str, basic: Vec<Value>, enhanced: Vec<Value>, counts: Value) -> Value {
     let mut findings = json!({
-        "imageScanCompletedAt": "2026-11-27T08:00:00+00:00",
-        "vulnerabilitySourceUpdatedAt": "2026-11-27T06:00:00+00:00",
+        "imageScanCompletedAt": super::hours_ago(1),
+        "vulnerabilitySourceUpdatedAt": super::hours_ago(2),
         "findingSeverityCounts": counts,
     });
     if !basic.is_empty() {
