@@ -622,3 +622,188 @@ fn the_orbs_install_step_checks_the_download_against_its_sha256() {
         }
     }
 }
+
+/// Values an attacker (or a careless pipeline author) might put in any orb parameter.
+const HOSTILE: &[&str] = &[
+    "$(touch PWNED)",
+    "`touch PWNED`",
+    "\"; touch PWNED; echo \"",
+    "'; touch PWNED; '",
+    "ok\ntouch PWNED",
+    "x; touch PWNED",
+    "a[$(touch PWNED)]",
+    "--policy weak.toml",
+    "--policy=weak.toml",
+    "a.toml\n--policy weak.toml",
+    "bin$(touch PWNED)",
+];
+
+/// Every run step a command or job executes, with its environment for `params` (the rest at their samples):
+/// a job's steps that call a command are resolved through the values the job passes on.
+fn executed_steps(
+    orb: &Value,
+    section: &str,
+    name: &str,
+    params: &BTreeMap<String, String>,
+) -> Vec<(String, BTreeMap<String, String>)> {
+    let def = &orb[section][name];
+    let mut out = Vec::new();
+    for step in def["steps"].as_array().into_iter().flatten() {
+        if let Some(run) = step.get("run") {
+            let env = run["environment"]
+                .as_object()
+                .map(|e| {
+                    e.iter()
+                        .map(|(k, v)| (k.clone(), substitute(v.as_str().unwrap_or(""), params)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push((run["command"].as_str().unwrap().to_owned(), env));
+        } else if let Some((cmd, args)) = step.as_object().and_then(|m| m.iter().next())
+            && orb["commands"].get(cmd).is_some()
+        {
+            let mut inner: BTreeMap<String, String> = orb["commands"][cmd]["parameters"]
+                .as_object()
+                .map(|p| p.iter().map(|(k, v)| (k.clone(), sample(k, v))).collect())
+                .unwrap_or_default();
+            for (k, v) in args.as_object().into_iter().flatten() {
+                inner.insert(k.clone(), substitute(v.as_str().unwrap_or(""), params));
+            }
+            out.extend(executed_steps(orb, "commands", cmd, &inner));
+        }
+    }
+    out
+}
+
+/// Run `script` in a scratch directory with stub `bbgate` and `curl` first on PATH: the stub bbgate records its
+/// arguments one per NUL. Then source what the step appended to $BASH_ENV, as the next step would. Returns
+/// (whether PWNED appeared, the recorded bbgate invocations).
+fn run_hostile(script: &str, env: &BTreeMap<String, String>) -> (bool, Vec<Vec<String>>) {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("stub-bin");
+    std::fs::create_dir(&bin).unwrap();
+    let log = dir.path().join("argv.log");
+    std::fs::write(
+        bin.join("bbgate"),
+        format!(
+            "#!/bin/bash\nfor a in \"$@\"; do printf '%s\\0' \"$a\"; done >> {:?}\nprintf '\\n\\0' >> {:?}\n",
+            log, log
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        bin.join("curl"),
+        "#!/bin/bash\nwhile [ $# -gt 0 ]; do [ \"$1\" = -o ] && echo stub > \"$2\"; shift; done\n",
+    )
+    .unwrap();
+    for f in ["bbgate", "curl"] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join(f), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let bash_env = dir.path().join("bash_env");
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c").arg(script).current_dir(&work);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k.starts_with("BBGATE_") || k.starts_with("CIRCLE") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env)
+        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
+        .env("HOME", &home)
+        .env("BASH_ENV", &bash_env)
+        .env("EKS_CLUSTER", "sandbox")
+        .env("BBGATE_ROLE_ARN", "arn:aws:iam::123456789012:role/bb")
+        .env("AWS_REGION", "eu-central-1");
+    let _ = cmd.output().unwrap();
+    // The next step sources $BASH_ENV.
+    let _ = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("[ -f \"$F\" ] && source \"$F\"; true")
+        .env("F", &bash_env)
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    let pwned = walk_for(dir.path(), "PWNED");
+    let text = std::fs::read(&log).unwrap_or_default();
+    let mut calls = Vec::new();
+    let mut cur = Vec::new();
+    for a in text.split(|b| *b == 0).filter(|a| !a.is_empty()) {
+        if a == b"\n" {
+            calls.push(std::mem::take(&mut cur));
+        } else {
+            cur.push(String::from_utf8_lossy(a).into_owned());
+        }
+    }
+    (pwned, calls)
+}
+
+fn walk_for(dir: &Path, name: &str) -> bool {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name() == name || (e.file_type().unwrap().is_dir() && walk_for(&e.path(), name)))
+}
+
+#[test]
+fn no_orb_parameter_value_runs_as_code_or_becomes_a_flag() {
+    // The probe sees an injection when there is one: the old install step's PATH line, with a hostile directory.
+    let (pwned, _) = run_hostile(
+        "dir=\"$D\"; echo \"export PATH=\\\"$dir:\\$PATH\\\"\" >> \"$BASH_ENV\"",
+        &BTreeMap::from([("D".to_owned(), "bin$(touch PWNED)".to_owned())]),
+    );
+    assert!(pwned, "positive control: the unquoted PATH line executes the value");
+    // And it sees a flag injected by word splitting.
+    let (_, calls) = run_hostile(
+        "bbgate verify --signoffs $S",
+        &BTreeMap::from([("S".to_owned(), "a.toml --policy weak.toml".to_owned())]),
+    );
+    assert!(calls[0].contains(&"--policy".to_owned()), "positive control: {calls:?}");
+
+    let orb = orb();
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for section in ["commands", "jobs"] {
+        for (name, def) in orb[section].as_object().unwrap() {
+            let specs = def["parameters"].as_object().cloned().unwrap_or_default();
+            let defaults: BTreeMap<String, String> = specs.iter().map(|(k, v)| (k.clone(), sample(k, v))).collect();
+            // Baseline: the samples reach bbgate (so the probe below can see what the hostile values do).
+            let steps = executed_steps(&orb, section, name, &defaults);
+            for (p, spec) in &specs {
+                if spec["type"] == "boolean" {
+                    continue; // CircleCI admits only true/false, and no run step reads it.
+                }
+                for hostile in HOSTILE {
+                    let mut params = defaults.clone();
+                    params.insert(p.clone(), (*hostile).to_owned());
+                    for (script, env) in executed_steps(&orb, section, name, &params) {
+                        checked += 1;
+                        let (pwned, calls) = run_hostile(&script, &env);
+                        if pwned {
+                            problems.push(format!("{section}.{name}: {p} = {hostile:?} executed code"));
+                        }
+                        for call in &calls {
+                            if call.iter().any(|a| a == "--policy" || a == "weak.toml") {
+                                problems.push(format!("{section}.{name}: {p} = {hostile:?} injected a flag: {call:?}"));
+                            }
+                        }
+                    }
+                }
+            }
+            assert!(!steps.is_empty(), "{section}.{name} runs steps");
+            if name != "install" {
+                let called = steps.iter().any(|(script, env)| !run_hostile(script, env).1.is_empty());
+                assert!(called, "{section}.{name}: with sample values the step calls bbgate");
+            }
+        }
+    }
+    assert!(
+        checked > 200,
+        "every parameter of every command and job was tried: {checked}"
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -51,18 +51,23 @@ fn abs(p: &str) -> String {
 fn a_weak_policy_in_the_working_directory_is_never_picked_up() {
     let checkout = hostile_checkout();
     let scan = abs("fixtures/demo/payments-emulator-scan.json");
-    let (code, v) = run_json(
-        bbgate()
-            .current_dir(checkout.path())
-            .args(["verify", "--findings", &scan, "--now", NOW_2021]),
-    );
+    let (code, v) =
+        run_json(
+            bbgate()
+                .current_dir(checkout.path())
+                .args(["verify", "--findings", &scan, "--now", NOW_2021]),
+        );
     assert_eq!(code, 1, "{v}");
     assert_eq!(v["verdict"], "deny");
     assert_eq!(v["policy"]["location"], "built-in");
     // The built-in policy blocks the scan's two criticals, and no API report is a deny.
     assert_eq!(outcome_ids(&v, "blocked"), ["CVE-2005-2541", "CVE-2019-19814"]);
     assert!(
-        v["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("API test")),
+        v["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("API test")),
         "{v}"
     );
 
@@ -127,13 +132,18 @@ fn a_pinned_policy_pins_its_rego_too() {
     // Unpinned, the Rego beside it is read as it is.
     let (code, out, err) = check(None);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains(&format!("BBGATE_POLICY_SHA256={pin}")), "policy check prints the pin: {out}");
+    assert!(
+        out.contains(&format!("BBGATE_POLICY_SHA256={pin}")),
+        "policy check prints the pin: {out}"
+    );
     // Pinned, an unpinned Rego entry is refused with the entry to write.
     let (code, _, err) = check(Some(&pin));
     assert_eq!(code, 2, "{err}");
     let rego_sha = sha256_file(Path::new("policies/deploy.rego"));
     assert!(
-        err.contains(&format!("write it as {{ path = \"deploy.rego\", sha256 = \"{rego_sha}\" }}")),
+        err.contains(&format!(
+            "write it as {{ path = \"deploy.rego\", sha256 = \"{rego_sha}\" }}"
+        )),
         "{err}"
     );
     // Written that way, and pinned anew, it passes; then a changed Rego is refused.

@@ -284,11 +284,15 @@ fn bad_command_lines_exit_2() {
     let (code, _, err) = run(bbgate().args(["verify", "--findings", "fixtures/demo/pass", "--building-block", "nope"]));
     assert_eq!(code, 2);
     assert!(err.contains("--building-block \"nope\" is not in the policy"), "{err}");
-    let (code, _, err) = run(bbgate()
-        .env("BBGATE_POLICY_SHA256", "not-a-sha")
-        .args(["verify", "--findings", "fixtures/demo/pass"]));
+    let (code, _, err) =
+        run(bbgate()
+            .env("BBGATE_POLICY_SHA256", "not-a-sha")
+            .args(["verify", "--findings", "fixtures/demo/pass"]));
     assert_eq!(code, 2, "a malformed policy pin is a configuration error: {err}");
-    assert!(err.contains("BBGATE_POLICY_SHA256=\"not-a-sha\" is not a sha256"), "{err}");
+    assert!(
+        err.contains("BBGATE_POLICY_SHA256=\"not-a-sha\" is not a sha256"),
+        "{err}"
+    );
 }
 
 #[test]
