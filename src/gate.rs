@@ -505,6 +505,10 @@ fn judge_api_tests(policy: &Policy, runs: &[TestRun], now: Timestamp, reasons: &
     }
     let mut ok = true;
     for run in runs {
+        for why in &run.run_failures {
+            ok = false;
+            reasons.push(format!("API test report {}: {why}", run.source));
+        }
         for sc in &run.scenarios {
             summary.total += 1;
             if p.count_as_failed.contains(&sc.status) {

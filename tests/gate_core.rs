@@ -64,6 +64,7 @@ fn passing_run() -> Vec<TestRun> {
             message: None,
         }],
         started_at: None,
+        run_failures: Vec::new(),
     }]
 }
 
@@ -252,6 +253,7 @@ fn api_test_statuses_follow_count_as_failed() {
             sc(Status::Failed),
         ],
         started_at: None,
+        run_failures: Vec::new(),
     }];
     let s = scan(vec![]);
     let d = decide(

@@ -1,4 +1,8 @@
-//! Legacy cucumber JSON (`-f json` of cucumber-js, `--cucumberjson` of pytest-bdd).
+//! Legacy cucumber JSON (`-f json` of cucumber-js, cucumber-jvm, cucumber-ruby; `--cucumberjson` of
+//! pytest-bdd). A scenario's status is the worst of its steps, its background's steps, its scenario hooks
+//! (`before`/`after`) and the hooks around each step (a step's own `before`/`after`, cucumber-ruby's
+//! AfterStep). `--retry` writes each attempt as its own element with the same `id`: the last attempt counts, as
+//! the runner counts it.
 
 use super::{ReportFormat, Scenario, Status, TestRun};
 use serde::Deserialize;
@@ -13,6 +17,7 @@ struct Feature {
 
 #[derive(Deserialize)]
 struct Element {
+    id: Option<String>,
     name: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -27,6 +32,22 @@ struct Element {
 #[derive(Deserialize)]
 struct Step {
     result: Option<StepResult>,
+    /// Hooks around this one step (cucumber-ruby's AfterStep/BeforeStep).
+    #[serde(default)]
+    before: Vec<Step>,
+    #[serde(default)]
+    after: Vec<Step>,
+}
+
+/// Every result of a step: its hooks', then its own.
+fn results<'a>(step: &'a Step, out: &mut Vec<&'a Step>) {
+    for h in &step.before {
+        results(h, out);
+    }
+    out.push(step);
+    for h in &step.after {
+        results(h, out);
+    }
 }
 
 #[derive(Deserialize)]
@@ -38,6 +59,8 @@ struct StepResult {
 pub fn parse(text: &str) -> Result<TestRun, String> {
     let features: Vec<Feature> = serde_json::from_str(text).map_err(|e| format!("not a cucumber JSON report: {e}"))?;
     let mut scenarios = Vec::new();
+    // The element id of each scenario, in order (for retries).
+    let mut attempts: Vec<Option<(usize, String)>> = Vec::new();
     for (fi, feature) in features.into_iter().enumerate() {
         let feature_name = feature
             .name
@@ -49,7 +72,11 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
         for (ei, el) in feature.elements.into_iter().enumerate() {
             let mut status: Option<Status> = None;
             let mut message = None;
+            let mut all = Vec::new();
             for step in el.before.iter().chain(&el.steps).chain(&el.after) {
+                results(step, &mut all);
+            }
+            for step in all {
                 let Some(r) = &step.result else {
                     return Err(format!("feature {fi}, element {ei}: a step has no result"));
                 };
@@ -66,12 +93,24 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
             }
             let (bg_status, bg_message) = background.take().unwrap_or((Status::Passed, None));
             let status = status.map_or(Status::Unknown, |s| s.worst(bg_status));
-            scenarios.push(Scenario {
+            let scenario = Scenario {
                 feature: feature_name.clone(),
                 name: el.name.unwrap_or_default(),
                 status,
                 message: bg_message.or(message),
-            });
+            };
+            // A retry: the same element id again in this feature replaces the earlier attempt.
+            let key = el.id.filter(|id| !id.is_empty()).map(|id| (fi, id));
+            match key
+                .as_ref()
+                .and_then(|k| attempts.iter().position(|a| a.as_ref() == Some(k)))
+            {
+                Some(i) => scenarios[i] = scenario,
+                None => {
+                    attempts.push(key);
+                    scenarios.push(scenario);
+                }
+            }
         }
     }
     Ok(TestRun {
@@ -79,5 +118,6 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
         format: ReportFormat::CucumberJson,
         scenarios,
         started_at: None,
+        run_failures: Vec::new(),
     })
 }

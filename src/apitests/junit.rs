@@ -1,4 +1,9 @@
-//! JUnit XML (cucumber-js `--format junit`, and any other JUnit writer).
+//! JUnit XML (cucumber's junit-xml-formatter, cucumber-js `--format junit`, pytest, and other JUnit writers),
+//! read as JUnit defines pass and fail: a `<testcase>` with a `<failure>` or `<error>` failed, one with
+//! `<skipped>` was skipped, and a `status` attribute that says failed counts too. Element names are
+//! case-sensitive (`<TestCase>` is not a test case). What the file cannot mean is refused, not guessed: a
+//! `<testcase>` inside a `<testcase>`, and a suite whose `tests`/`failures`/`errors`/`skipped` attributes
+//! disagree with the cases it holds (a writer that lost cases, or a hand-edited file).
 
 use super::{ReportFormat, Scenario, Status, TestRun};
 use quick_xml::Reader;
@@ -12,11 +17,84 @@ fn attr(e: &BytesStart, name: &str) -> Option<String> {
     })
 }
 
+/// A `<testsuite>` being read: what its attributes claim and what its cases show.
+struct Suite {
+    line: usize,
+    name: String,
+    claims: [(&'static str, Option<usize>); 4],
+    /// tests, failures, errors, skipped, as counted.
+    counted: [usize; 4],
+}
+
+const TESTS: usize = 0;
+const FAILURES: usize = 1;
+const ERRORS: usize = 2;
+const SKIPPED: usize = 3;
+
+impl Suite {
+    fn open(e: &BytesStart, line: usize) -> Result<Suite, String> {
+        let mut claims = [("tests", None), ("failures", None), ("errors", None), ("skipped", None)];
+        for (name, value) in claims.iter_mut() {
+            if let Some(v) = attr(e, name) {
+                *value = Some(
+                    v.trim()
+                        .parse::<usize>()
+                        .map_err(|_| format!("line {line}: <testsuite {name}=\"{v}\">: not a count"))?,
+                );
+            }
+        }
+        Ok(Suite {
+            line,
+            name: attr(e, "name").unwrap_or_default(),
+            claims,
+            counted: [0; 4],
+        })
+    }
+
+    fn close(&self) -> Result<(), String> {
+        for (i, (name, claim)) in self.claims.iter().enumerate() {
+            if let Some(c) = claim
+                && *c != self.counted[i]
+            {
+                return Err(format!(
+                    "line {}: <testsuite name=\"{}\"> says {name}=\"{c}\" but holds {} such test case(s): the \
+                     report disagrees with itself (cases lost, or the file was edited); regenerate it",
+                    self.line, self.name, self.counted[i]
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A `status` attribute (some writers use it instead of child elements).
+fn status_attr(value: &str, line: usize) -> Result<Option<Status>, String> {
+    Ok(match value.to_ascii_lowercase().as_str() {
+        "passed" | "pass" | "success" | "successful" | "ok" | "run" => None,
+        "failed" | "fail" | "failure" | "error" | "errored" | "broken" => Some(Status::Failed),
+        "skipped" | "skip" | "disabled" | "notrun" | "ignored" => Some(Status::Skipped),
+        other => {
+            return Err(format!(
+                "line {line}: <testcase status=\"{other}\"> is not a status this reader knows: a case must not \
+                 be read as passed on a guess"
+            ));
+        }
+    })
+}
+
+struct Case {
+    scenario: Scenario,
+    failed: bool,
+    errored: bool,
+    skipped: bool,
+}
+
 pub fn parse(text: &str) -> Result<TestRun, String> {
     let mut reader = Reader::from_str(text);
     let mut stack: Vec<String> = Vec::new();
+    let mut suites: Vec<Suite> = Vec::new();
     let mut scenarios = Vec::new();
-    let mut current: Option<Scenario> = None;
+    let mut current: Option<Case> = None;
     let mut in_failure = false;
     // The failure's body (assertion and stack) says more than its `message` attribute
     // (cucumber-js writes "A hook or step failed" there), so the first body wins.
@@ -24,12 +102,24 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
     let mut started_at = None;
     let mut saw_root = false;
 
+    // A finished case counts in every suite around it.
+    let finish = |case: Case, suites: &mut Vec<Suite>, scenarios: &mut Vec<Scenario>| {
+        for s in suites.iter_mut() {
+            s.counted[TESTS] += 1;
+            s.counted[FAILURES] += usize::from(case.failed);
+            s.counted[ERRORS] += usize::from(case.errored);
+            s.counted[SKIPPED] += usize::from(case.skipped && !case.failed && !case.errored);
+        }
+        scenarios.push(case.scenario);
+    };
+
     loop {
         let pos = reader.buffer_position();
         let event = reader.read_event().map_err(|e| {
             let (line, col) = crate::diag::line_col(text, reader.error_position() as usize);
             format!("line {line}, column {col}: broken XML: {e}")
         })?;
+        let line = || crate::diag::line_col(text, pos as usize).0;
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
@@ -43,32 +133,76 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
                     saw_root = true;
                 }
                 match name.as_str() {
-                    "testsuite" if started_at.is_none() => {
-                        started_at = attr(e, "timestamp").and_then(|t| t.parse::<jiff::Timestamp>().ok());
+                    "testsuite" => {
+                        if current.is_some() {
+                            return Err(format!("line {}: <testsuite> inside a <testcase>", line()));
+                        }
+                        if started_at.is_none() {
+                            started_at = attr(e, "timestamp").and_then(|t| parse_time(&t));
+                        }
+                        let suite = Suite::open(e, line())?;
+                        if empty {
+                            suite.close()?;
+                        } else {
+                            suites.push(suite);
+                        }
                     }
                     "testcase" => {
-                        let sc = Scenario {
-                            feature: attr(e, "classname").unwrap_or_default(),
-                            name: attr(e, "name").unwrap_or_default(),
-                            status: Status::Passed,
-                            message: None,
+                        if current.is_some() {
+                            return Err(format!(
+                                "line {}: a <testcase> inside a <testcase>: not JUnit; which result counts is \
+                                 ambiguous",
+                                line()
+                            ));
+                        }
+                        let mut case = Case {
+                            scenario: Scenario {
+                                feature: attr(e, "classname").unwrap_or_default(),
+                                name: attr(e, "name").unwrap_or_default(),
+                                status: Status::Passed,
+                                message: None,
+                            },
+                            failed: false,
+                            errored: false,
+                            skipped: false,
                         };
+                        match attr(e, "status")
+                            .map(|s| status_attr(&s, line()))
+                            .transpose()?
+                            .flatten()
+                        {
+                            Some(Status::Failed) => {
+                                case.scenario.status = Status::Failed;
+                                case.scenario.message = Some("status=\"failed\"".into());
+                            }
+                            Some(s) => {
+                                case.skipped = true;
+                                case.scenario.status = s;
+                            }
+                            None => {}
+                        }
                         if empty {
-                            scenarios.push(sc);
+                            finish(case, &mut suites, &mut scenarios);
                         } else {
-                            current = Some(sc);
+                            current = Some(case);
                         }
                     }
                     "failure" | "error" | "skipped" => {
-                        let Some(sc) = current.as_mut() else {
-                            let (line, _) = crate::diag::line_col(text, pos as usize);
-                            return Err(format!("line {line}: <{name}> outside a <testcase>"));
+                        let Some(case) = current.as_mut() else {
+                            return Err(format!("line {}: <{name}> outside a <testcase>", line()));
                         };
+                        let sc = &mut case.scenario;
                         if name == "skipped" {
+                            case.skipped = true;
                             sc.status = sc.status.worst(Status::Skipped);
                         } else {
+                            if name == "failure" {
+                                case.failed = true;
+                            } else {
+                                case.errored = true;
+                            }
                             sc.status = Status::Failed;
-                            if sc.message.is_none() {
+                            if sc.message.is_none() || sc.message.as_deref() == Some("status=\"failed\"") {
                                 sc.message = attr(e, "message");
                             }
                             in_failure = !empty;
@@ -83,7 +217,16 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
             }
             Event::End(e) => {
                 match e.name().as_ref() {
-                    "testcase" => scenarios.extend(current.take()),
+                    "testcase" => {
+                        if let Some(case) = current.take() {
+                            finish(case, &mut suites, &mut scenarios);
+                        }
+                    }
+                    "testsuite" => {
+                        if let Some(s) = suites.pop() {
+                            s.close()?;
+                        }
+                    }
                     "failure" | "error" => in_failure = false,
                     _ => {}
                 }
@@ -91,15 +234,15 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
             }
             Event::CData(c) if in_failure && !body_taken => {
                 let body = c.xml10_content();
-                if let Some(sc) = current.as_mut().filter(|_| !body.trim().is_empty()) {
-                    sc.message = Some(body.into_owned());
+                if let Some(case) = current.as_mut().filter(|_| !body.trim().is_empty()) {
+                    case.scenario.message = Some(body.into_owned());
                     body_taken = true;
                 }
             }
             Event::Text(t) if in_failure && !body_taken => {
                 let raw = t.xml10_content();
-                if let Some(sc) = current.as_mut().filter(|_| !raw.trim().is_empty()) {
-                    sc.message = Some(
+                if let Some(case) = current.as_mut().filter(|_| !raw.trim().is_empty()) {
+                    case.scenario.message = Some(
                         quick_xml::escape::unescape(&raw)
                             .map(|c| c.into_owned())
                             .unwrap_or_else(|_| raw.into_owned()),
@@ -122,5 +265,16 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
         format: ReportFormat::Junit,
         scenarios,
         started_at,
+        run_failures: Vec::new(),
+    })
+}
+
+/// JUnit timestamps: RFC 3339, or the zone-less ISO form many writers use (read as UTC).
+fn parse_time(t: &str) -> Option<jiff::Timestamp> {
+    t.parse::<jiff::Timestamp>().ok().or_else(|| {
+        t.parse::<jiff::civil::DateTime>()
+            .ok()
+            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp())
     })
 }

@@ -1,8 +1,13 @@
-//! Cucumber messages NDJSON (`--format message`): protocol 20 (cucumber-js 8, GovStack) and newer.
+//! Cucumber messages NDJSON (`--format message`), protocols 19 to 33, read as cucumber itself reads a run
+//! (`@cucumber/query`): each test case is judged by its final attempt (the highest `attempt`, which must not
+//! be marked `willBeRetried`), a case is passed only if every one of its steps reported and none is worse than
+//! passed, and the run as a whole failed when the runner says so (`testRunFinished.success: false`), when a
+//! BeforeAll/AfterAll hook failed (`testRunHookFinished`, protocol 31+), when a Gherkin file did not parse, or
+//! when the run never finished. Ids that are reused make the file ambiguous: invalid input, never a guess.
 
 use super::{ReportFormat, Scenario, Status, TestRun};
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -10,12 +15,14 @@ struct Envelope {
     meta: Option<serde::de::IgnoredAny>,
     pickle: Option<Pickle>,
     gherkin_document: Option<GherkinDocument>,
+    parse_error: Option<ParseError>,
     test_case: Option<TestCase>,
     test_case_started: Option<TestCaseStarted>,
     test_step_finished: Option<TestStepFinished>,
     test_case_finished: Option<TestCaseFinished>,
     test_run_started: Option<TestRunStarted>,
-    test_run_finished: Option<serde::de::IgnoredAny>,
+    test_run_hook_finished: Option<TestRunHookFinished>,
+    test_run_finished: Option<TestRunFinished>,
 }
 
 #[derive(Deserialize)]
@@ -37,10 +44,22 @@ struct Feature {
 }
 
 #[derive(Deserialize)]
+struct ParseError {
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TestCase {
     id: String,
     pickle_id: String,
+    #[serde(default)]
+    test_steps: Vec<TestStep>,
+}
+
+#[derive(Deserialize)]
+struct TestStep {
+    id: String,
 }
 
 #[derive(Deserialize)]
@@ -48,12 +67,16 @@ struct TestCase {
 struct TestCaseStarted {
     id: String,
     test_case_id: String,
+    #[serde(default)]
+    attempt: u32,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TestStepFinished {
     test_case_started_id: String,
+    #[serde(default)]
+    test_step_id: Option<String>,
     test_step_result: StepResult,
 }
 
@@ -77,6 +100,25 @@ struct TestRunStarted {
 }
 
 #[derive(Deserialize)]
+struct TestRunHookFinished {
+    result: StepResult,
+}
+
+#[derive(Deserialize)]
+struct TestRunFinished {
+    success: Option<bool>,
+    message: Option<String>,
+    exception: Option<Exception>,
+}
+
+#[derive(Deserialize)]
+struct Exception {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
 struct Timestamp {
     seconds: i64,
     #[serde(default)]
@@ -85,98 +127,248 @@ struct Timestamp {
 
 struct Attempt {
     test_case: String,
+    number: u32,
     status: Option<Status>,
     message: Option<String>,
-    retried: bool,
+    steps_reported: BTreeSet<String>,
+    /// `None`: no testCaseFinished (the attempt never completed).
+    will_be_retried: Option<bool>,
+}
+
+/// What the whole file said, before it is reduced to scenarios.
+#[derive(Default)]
+struct Read {
+    feature_names: BTreeMap<String, String>,
+    pickles: BTreeMap<String, (String, String)>,    // id -> (uri, name)
+    test_cases: Vec<(String, String, Vec<String>)>, // (id, pickle id, step ids), in order
+    attempts: BTreeMap<String, Attempt>,
+    started_at: Option<jiff::Timestamp>,
+    run_failures: Vec<String>,
+    finished: bool,
+    saw_meta: bool,
+    /// `testRunFinished.success: false`, with its reason: a run failure unless a case already explains it.
+    success_false: Option<String>,
+}
+
+fn at(n: usize, msg: String) -> String {
+    format!("line {}: {msg}", n + 1)
+}
+
+impl Read {
+    fn envelope(&mut self, n: usize, env: Envelope) -> Result<(), String> {
+        self.saw_meta |= env.meta.is_some();
+        if let Some(p) = env.pickle {
+            let id = p.id.clone();
+            if self
+                .pickles
+                .insert(p.id, (p.uri.unwrap_or_default(), p.name.unwrap_or_default()))
+                .is_some()
+            {
+                return Err(at(n, format!("pickle id {id:?} is used twice")));
+            }
+        }
+        if let Some(d) = env.gherkin_document
+            && let (Some(uri), Some(name)) = (d.uri, d.feature.and_then(|f| f.name))
+        {
+            self.feature_names.insert(uri, name);
+        }
+        if let Some(e) = env.parse_error {
+            self.run_failures.push(format!(
+                "a feature file did not parse: {}",
+                e.message.unwrap_or_default().trim()
+            ));
+        }
+        if let Some(tc) = env.test_case {
+            if self.test_cases.iter().any(|(id, _, _)| *id == tc.id) {
+                return Err(at(n, format!("testCase id {:?} is used twice", tc.id)));
+            }
+            let steps = tc.test_steps.into_iter().map(|s| s.id).collect();
+            self.test_cases.push((tc.id, tc.pickle_id, steps));
+        }
+        if let Some(s) = env.test_case_started {
+            if self.attempts.contains_key(&s.id) {
+                return Err(at(
+                    n,
+                    format!(
+                        "testCaseStarted id {:?} is used twice: the file is ambiguous (one attempt would hide another)",
+                        s.id
+                    ),
+                ));
+            }
+            self.attempts.insert(
+                s.id,
+                Attempt {
+                    test_case: s.test_case_id,
+                    number: s.attempt,
+                    status: None,
+                    message: None,
+                    steps_reported: BTreeSet::new(),
+                    will_be_retried: None,
+                },
+            );
+        }
+        if let Some(f) = env.test_step_finished {
+            let a = self.attempts.get_mut(&f.test_case_started_id).ok_or_else(|| {
+                at(
+                    n,
+                    format!(
+                        "testStepFinished for unknown testCaseStartedId {:?}",
+                        f.test_case_started_id
+                    ),
+                )
+            })?;
+            let status = Status::parse(&f.test_step_result.status)
+                .ok_or_else(|| at(n, format!("unknown step status {:?}", f.test_step_result.status)))?;
+            if a.message.is_none() && status == Status::Failed {
+                a.message = f.test_step_result.message;
+            }
+            a.status = Some(a.status.map_or(status, |s| s.worst(status)));
+            if let Some(step) = f.test_step_id {
+                a.steps_reported.insert(step);
+            }
+        }
+        if let Some(f) = env.test_case_finished {
+            let a = self.attempts.get_mut(&f.test_case_started_id).ok_or_else(|| {
+                at(
+                    n,
+                    format!(
+                        "testCaseFinished for unknown testCaseStartedId {:?}",
+                        f.test_case_started_id
+                    ),
+                )
+            })?;
+            if a.will_be_retried.is_some() {
+                return Err(at(
+                    n,
+                    format!("testCaseStarted {:?} finished twice", f.test_case_started_id),
+                ));
+            }
+            a.will_be_retried = Some(f.will_be_retried);
+        }
+        if let Some(s) = env.test_run_started {
+            self.started_at = s.timestamp.and_then(|t| jiff::Timestamp::new(t.seconds, t.nanos).ok());
+        }
+        if let Some(h) = env.test_run_hook_finished {
+            let status = Status::parse(&h.result.status)
+                .ok_or_else(|| at(n, format!("unknown hook status {:?}", h.result.status)))?;
+            if status != Status::Passed {
+                self.run_failures.push(format!(
+                    "a BeforeAll/AfterAll hook ended {}: {}",
+                    status.as_str(),
+                    h.result
+                        .message
+                        .as_deref()
+                        .map(super::short_message)
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        if let Some(f) = env.test_run_finished {
+            self.finished = true;
+            if f.success == Some(false) {
+                let why = f
+                    .exception
+                    .map(|e| format!("{}: {}", e.kind.unwrap_or_default(), e.message.unwrap_or_default()))
+                    .or(f.message)
+                    .map(|m| format!(" ({})", super::short_message(&m)))
+                    .unwrap_or_default();
+                self.success_false = Some(format!(
+                    "the runner reported the run as failed (testRunFinished.success: false){why}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The final attempt of a test case: the highest attempt number; two of that number are ambiguous.
+    fn final_attempt(&self, test_case: &str) -> Result<Option<&Attempt>, String> {
+        let mut best: Option<&Attempt> = None;
+        for a in self.attempts.values().filter(|a| a.test_case == test_case) {
+            match best {
+                Some(b) if b.number == a.number => {
+                    return Err(format!(
+                        "test case {test_case:?} has two attempts numbered {}: which one counts is ambiguous",
+                        a.number
+                    ));
+                }
+                Some(b) if b.number > a.number => {}
+                _ => best = Some(a),
+            }
+        }
+        Ok(best)
+    }
+}
+
+/// The status and message of a test case, from its final attempt.
+fn judge(attempt: Option<&Attempt>, steps: &[String]) -> (Status, Option<String>) {
+    let Some(a) = attempt else {
+        return (Status::Unknown, Some("the test case never started".into()));
+    };
+    match a.will_be_retried {
+        None => {
+            return (
+                Status::Unknown,
+                Some(format!("attempt {} never finished (no testCaseFinished)", a.number)),
+            );
+        }
+        Some(true) => {
+            return (
+                Status::Unknown,
+                Some(format!(
+                    "attempt {} was to be retried, and no later attempt ran",
+                    a.number
+                )),
+            );
+        }
+        Some(false) => {}
+    }
+    let missing: Vec<&String> = steps.iter().filter(|s| !a.steps_reported.contains(*s)).collect();
+    if !missing.is_empty() {
+        return (
+            Status::Unknown,
+            Some(format!(
+                "{} of its {} steps never reported a result",
+                missing.len(),
+                steps.len()
+            )),
+        );
+    }
+    (a.status.unwrap_or(Status::Unknown), a.message.clone())
 }
 
 pub fn parse(text: &str) -> Result<TestRun, String> {
-    let mut feature_names: HashMap<String, String> = HashMap::new();
-    let mut pickles: HashMap<String, (String, String)> = HashMap::new(); // id -> (uri, name)
-    let mut test_cases: Vec<(String, String)> = Vec::new(); // (id, pickle id), in order
-    let mut attempts: HashMap<String, Attempt> = HashMap::new();
-    let mut started_at = None;
-    let mut saw_meta = false;
+    let mut read = Read::default();
     let mut saw_any = false;
-
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
         let env: Envelope =
-            serde_json::from_str(line).map_err(|e| format!("line {}: not a cucumber message envelope: {e}", n + 1))?;
+            serde_json::from_str(line).map_err(|e| at(n, format!("not a cucumber message envelope: {e}")))?;
         saw_any = true;
-        saw_meta |= env.meta.is_some();
-        if let Some(p) = env.pickle {
-            pickles.insert(p.id, (p.uri.unwrap_or_default(), p.name.unwrap_or_default()));
-        }
-        if let Some(d) = env.gherkin_document
-            && let (Some(uri), Some(name)) = (d.uri, d.feature.and_then(|f| f.name))
-        {
-            feature_names.insert(uri, name);
-        }
-        if let Some(tc) = env.test_case {
-            test_cases.push((tc.id, tc.pickle_id));
-        }
-        if let Some(s) = env.test_case_started {
-            attempts.insert(
-                s.id,
-                Attempt {
-                    test_case: s.test_case_id,
-                    status: None,
-                    message: None,
-                    retried: false,
-                },
-            );
-        }
-        if let Some(f) = env.test_step_finished {
-            let a = attempts.get_mut(&f.test_case_started_id).ok_or_else(|| {
-                format!(
-                    "line {}: testStepFinished for unknown testCaseStartedId {:?}",
-                    n + 1,
-                    f.test_case_started_id
-                )
-            })?;
-            let status = Status::parse(&f.test_step_result.status)
-                .ok_or_else(|| format!("line {}: unknown step status {:?}", n + 1, f.test_step_result.status))?;
-            if a.message.is_none() && status == Status::Failed {
-                a.message = f.test_step_result.message;
-            }
-            a.status = Some(a.status.map_or(status, |s| s.worst(status)));
-        }
-        if let Some(f) = env.test_case_finished
-            && let Some(a) = attempts.get_mut(&f.test_case_started_id)
-        {
-            a.retried = f.will_be_retried;
-        }
-        if let Some(s) = env.test_run_started {
-            started_at = s.timestamp.and_then(|t| jiff::Timestamp::new(t.seconds, t.nanos).ok());
-        }
-        let _ = env.test_run_finished;
+        read.envelope(n, env)?;
     }
     if !saw_any {
         return Err("no messages in the file".into());
     }
-    if !saw_meta {
+    if !read.saw_meta {
         return Err("no `meta` envelope: not a cucumber messages report".into());
     }
-    // The final attempt of each test case decides (attempts with willBeRetried=true are superseded).
-    let mut final_attempt: HashMap<&str, &Attempt> = HashMap::new();
-    for a in attempts.values().filter(|a| !a.retried) {
-        final_attempt.insert(a.test_case.as_str(), a);
+    if !read.finished {
+        read.run_failures
+            .push("the run did not finish (no testRunFinished): it crashed or the report was cut off".into());
     }
-    let mut scenarios = Vec::with_capacity(test_cases.len());
-    for (id, pickle_id) in &test_cases {
-        let (uri, name) = pickles
+    let mut scenarios = Vec::with_capacity(read.test_cases.len());
+    // A test case with no steps has no result (cucumber counts none): it is neither a pass nor a scenario.
+    for (id, pickle_id, steps) in read.test_cases.iter().filter(|(_, _, steps)| !steps.is_empty()) {
+        let (uri, name) = read
+            .pickles
             .get(pickle_id)
             .cloned()
             .ok_or_else(|| format!("testCase {id} names unknown pickle {pickle_id}"))?;
-        let feature = feature_names.get(&uri).cloned().unwrap_or(uri);
-        let (status, message) = match final_attempt.get(id.as_str()) {
-            Some(a) => (a.status.unwrap_or(Status::Unknown), a.message.clone()),
-            None => (Status::Unknown, Some("the test case never ran to completion".into())),
-        };
+        let feature = read.feature_names.get(&uri).cloned().unwrap_or(uri);
+        let (status, message) = judge(read.final_attempt(id)?, steps);
         scenarios.push(Scenario {
             feature,
             name,
@@ -184,10 +376,27 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
             message,
         });
     }
+    // The runner's own verdict counts whenever no case explains it (a failed hook, an exception, a parse error).
+    if let Some(why) = read.success_false.take()
+        && scenarios
+            .iter()
+            .all(|s| matches!(s.status, Status::Passed | Status::Skipped))
+        && read.run_failures.is_empty()
+    {
+        read.run_failures.push(why);
+    }
+    if let Some(a) = read
+        .attempts
+        .values()
+        .find(|a| !read.test_cases.iter().any(|(id, _, _)| *id == a.test_case))
+    {
+        return Err(format!("testCaseStarted names unknown testCase {:?}", a.test_case));
+    }
     Ok(TestRun {
         source: String::new(),
         format: ReportFormat::CucumberMessages,
         scenarios,
-        started_at,
+        started_at: read.started_at,
+        run_failures: read.run_failures,
     })
 }

@@ -84,6 +84,9 @@ pub struct TestRun {
     pub scenarios: Vec<Scenario>,
     /// When the run started, if the report says (messages: testRunStarted; JUnit: testsuite timestamp).
     pub started_at: Option<jiff::Timestamp>,
+    /// Why the run as a whole failed, whatever its scenarios say: the runner's own verdict
+    /// (`testRunFinished.success: false`), a failed BeforeAll/AfterAll hook, a run that never finished.
+    pub run_failures: Vec<String>,
 }
 
 /// Detect the format from the content (not the file name) and read it.
