@@ -431,6 +431,12 @@ fn band(policy: &Policy, f: &Finding, score: Option<&Score>) -> (Band, Basis) {
             },
         );
     }
+    let unscored_band = match p.unscored {
+        UnscoredAction::Allow => Band::Allow,
+        UnscoredAction::Warn => Band::Warn,
+        UnscoredAction::Signoff => Band::Signoff,
+        UnscoredAction::Block => Band::Block,
+    };
     if p.label_fallback {
         let by_label = match f.severity {
             Severity::Critical => Some(Band::Block),
@@ -439,16 +445,24 @@ fn band(policy: &Policy, f: &Finding, score: Option<&Score>) -> (Band, Basis) {
             Severity::Undefined | Severity::Untriaged => None,
         };
         if let Some(b) = by_label {
+            // A score entry that could not be read may be higher than the label says: the worse of the two.
+            if f.unreadable_score && severity_rank(unscored_band) > severity_rank(b) {
+                return (unscored_band, Basis::Unscored(f.severity, p.unscored));
+            }
             return (b, Basis::Label(f.severity));
         }
     }
-    let b = match p.unscored {
-        UnscoredAction::Allow => Band::Allow,
-        UnscoredAction::Warn => Band::Warn,
-        UnscoredAction::Signoff => Band::Signoff,
-        UnscoredAction::Block => Band::Block,
-    };
-    (b, Basis::Unscored(f.severity, p.unscored))
+    (unscored_band, Basis::Unscored(f.severity, p.unscored))
+}
+
+/// How much a band holds an image back (Warn passes, like Allow, but is reported).
+fn severity_rank(b: Band) -> u8 {
+    match b {
+        Band::Allow => 0,
+        Band::Warn => 1,
+        Band::Signoff => 2,
+        Band::Block => 3,
+    }
 }
 
 fn check_scan(policy: &Policy, scan: &Scan, now: Timestamp, reasons: &mut Vec<String>) {

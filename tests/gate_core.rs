@@ -18,6 +18,7 @@ fn policy(extra_scan: &str) -> Policy {
 
 fn finding(id: &str, severity: Severity, scores: &[(ScoreKind, f64)]) -> Finding {
     Finding {
+        unreadable_score: false,
         id: id.into(),
         package: "pkg".into(),
         package_version: "1".into(),

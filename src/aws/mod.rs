@@ -128,12 +128,7 @@ impl std::str::FromStr for ImageSpec {
             }
             _ => (None, None, None, name.to_owned()),
         };
-        let repo_ok = !repository.is_empty()
-            && repository.len() <= 256
-            && repository
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b));
-        if !repo_ok {
+        if !crate::findings::ecr::is_repository_name(&repository) {
             return Err(bad(&format!("{repository:?} is not an ECR repository name")));
         }
         Ok(ImageSpec {

@@ -41,11 +41,39 @@ struct RawStatus {
 struct RawScanFindings<'a> {
     image_scan_completed_at: Option<RawTime>,
     vulnerability_source_updated_at: Option<RawTime>,
-    finding_severity_counts: Option<BTreeMap<String, u64>>,
+    finding_severity_counts: Option<UniqueCounts>,
     #[serde(borrow)]
     findings: Option<Vec<RawBasic<'a>>>,
     #[serde(borrow)]
     enhanced_findings: Option<Vec<RawEnhanced<'a>>>,
+}
+
+/// `findingSeverityCounts`, refusing a key given twice (a JSON map keeps the last one silently, so
+/// `{"CRITICAL": 1, "CRITICAL": 0}` would read as no critical at all).
+struct UniqueCounts(BTreeMap<String, u64>);
+
+impl<'de> Deserialize<'de> for UniqueCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = UniqueCounts;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of severity to count")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> std::result::Result<UniqueCounts, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((k, v)) = m.next_entry::<String, u64>()? {
+                    if out.insert(k.clone(), v).is_some() {
+                        return Err(serde::de::Error::custom(format!(
+                            "findingSeverityCounts names {k} twice: which count is meant is ambiguous"
+                        )));
+                    }
+                }
+                Ok(UniqueCounts(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// Epoch seconds (API, CLI v1) or an ISO-8601 string (CLI v2).
@@ -146,6 +174,12 @@ pub struct Page {
 /// Read one page from its bytes. `path` is only for messages.
 pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
     let here = |msg: String| Error::invalid(format!("{}: {msg}", path.display()));
+    if let Some(why) = encoding_problem(bytes) {
+        return Err(here(why));
+    }
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(here(top_level_array_hint(bytes)));
+    }
     let raw: RawPage = serde_json::from_slice(bytes).map_err(|e| {
         if e.is_eof() {
             here(format!(
@@ -161,6 +195,12 @@ pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
     let repository = raw.repository_name.filter(|r| !r.is_empty()).ok_or_else(|| {
         here("no `repositoryName`: bbgate judges a BB by its own repositories and must know which one this is".into())
     })?;
+    if !is_repository_name(&repository) {
+        return Err(here(format!(
+            "repositoryName {repository:?} is not an ECR repository name (lowercase path segments of letters and \
+             digits joined by . _ -, 2 to 256 characters): no real scan carries it"
+        )));
+    }
     let image_id = raw
         .image_id
         .ok_or_else(|| here("no `imageId`: the evidence must bind to an image digest".into()))?;
@@ -215,7 +255,7 @@ pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
         .map(|t| parse_time(&t))
         .transpose()
         .map_err(|m| here(format!("vulnerabilitySourceUpdatedAt: {m}")))?;
-    out.severity_counts = scan.finding_severity_counts.unwrap_or_default();
+    out.severity_counts = scan.finding_severity_counts.map(|c| c.0).unwrap_or_default();
 
     let basic = scan.findings.unwrap_or_default();
     let enhanced = scan.enhanced_findings.unwrap_or_default();
@@ -232,6 +272,74 @@ pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
     Ok(page)
 }
 
+/// Pages are UTF-8 JSON, as AWS writes them; say plainly what else a file is.
+fn encoding_problem(bytes: &[u8]) -> Option<String> {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Some(
+            "UTF-16 text (PowerShell's `>` writes it): save the page as UTF-8, e.g. `aws ecr \
+             describe-image-scan-findings … | Out-File -Encoding utf8 page.json`"
+                .into(),
+        );
+    }
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Some(
+            "the file starts with a UTF-8 byte-order mark, which JSON does not allow: save it without one".into(),
+        );
+    }
+    if bytes.len() >= 2 && (bytes[0] == 0 || bytes[1] == 0) {
+        return Some("UTF-16 text without a byte-order mark: save the page as UTF-8".into());
+    }
+    std::str::from_utf8(bytes).err().map(|e| {
+        format!(
+            "not UTF-8 at byte {} (a damaged or re-encoded file): save the page as AWS wrote it",
+            e.valid_up_to()
+        )
+    })
+}
+
+/// A JSON array at the top: name what it probably is.
+fn top_level_array_hint(bytes: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+    let first = v.get(0);
+    let looks_like =
+        if first.is_some_and(|f| f.get("imageScanFindings").is_some() || f.get("imageScanStatus").is_some()) {
+            "an array of describe-image-scan-findings responses (as some tools wrap them): save each element as its \
+         own page file"
+        } else if first.is_some_and(|f| f.get("Target").is_some() && f.get("Vulnerabilities").is_some()) {
+            "a Trivy report from before schema version 2 (a bare list of targets); bbgate reads ECR's scan"
+        } else if first
+            .is_some_and(|f| f.get("SchemaVersion").is_some() || f.get("Id").is_some() && f.get("ProductArn").is_some())
+        {
+            "AWS Security Hub findings (ASFF); bbgate reads ECR's own scan output"
+        } else if first
+            .is_some_and(|f| f.get("severity").is_some() && f.get("related").is_some() && f.get("created").is_some())
+        {
+            "vulnerabilities of `aws inspector-scan scan-sbom` (Inspector's SBOM scan, not ECR's image scan)"
+        } else {
+            "a JSON array, not one describe-image-scan-findings response"
+        };
+    format!(
+        "the file holds {looks_like}. bbgate reads the output of `aws ecr describe-image-scan-findings \
+         --repository-name R --image-id imageDigest=D`, one page per file"
+    )
+}
+
+/// ECR's repository-name grammar: `(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*`, 2 to 256
+/// characters. `..`, empty segments and leading or trailing separators are not names, so no glob can be
+/// tricked into matching one (`bb/im/../payments/adapter`).
+pub fn is_repository_name(name: &str) -> bool {
+    (2..=256).contains(&name.len())
+        && name.split('/').all(|segment| {
+            let b = segment.as_bytes();
+            !b.is_empty()
+                && b[0].is_ascii_lowercase() | b[0].is_ascii_digit()
+                && b[b.len() - 1].is_ascii_lowercase() | b[b.len() - 1].is_ascii_digit()
+                && b.iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(c))
+                && !b.windows(2).any(|w| b"._-".contains(&w[0]) && b"._-".contains(&w[1]))
+        })
+}
+
 fn unknown_shape_hint(bytes: &[u8]) -> String {
     let keys: Vec<String> = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(bytes)
         .map(|m| m.keys().cloned().collect())
@@ -243,6 +351,12 @@ fn unknown_shape_hint(bytes: &[u8]) -> String {
             " It looks like a Trivy report;"
         } else if keys.iter().any(|k| k == "matches") {
             " It looks like a Grype report;"
+        } else if keys.iter().any(|k| k == "runs") && keys.iter().any(|k| k == "version" || k == "$schema") {
+            " It looks like a SARIF log;"
+        } else if keys.iter().any(|k| k == "Findings") {
+            " It looks like AWS Security Hub findings (ASFF);"
+        } else if keys.iter().any(|k| k == "sbom" || k == "scan") {
+            " It looks like `aws inspector-scan scan-sbom` output;"
         } else {
             ""
         };
@@ -325,10 +439,18 @@ fn basic_finding(f: RawBasic, cache: &mut VectorScores) -> std::result::Result<F
     let mut package = String::new();
     let mut package_version = String::new();
     let (mut v2_score, mut v2_vector, mut v3_score, mut v3_vector) = (None, None, None, None);
+    let mut seen: Vec<&str> = Vec::new();
     for a in &f.attributes {
         let Some(value) = a.value.as_deref() else {
             continue;
         };
+        if seen.contains(&a.key.as_ref()) {
+            return Err(format!(
+                "{id}: attribute {} appears twice: which value counts is ambiguous",
+                a.key
+            ));
+        }
+        seen.push(a.key.as_ref());
         match a.key.as_ref() {
             "package_name" => package = value.to_owned(),
             "package_version" => package_version = value.to_owned(),
@@ -347,6 +469,7 @@ fn basic_finding(f: RawBasic, cache: &mut VectorScores) -> std::result::Result<F
         scan_type: ScanType::Basic,
         candidates: Vec::new(),
         notes: Vec::new(),
+        unreadable_score: false,
     };
     add_candidate(
         &mut finding,
@@ -409,6 +532,7 @@ fn enhanced_finding(f: RawEnhanced, cache: &mut VectorScores) -> std::result::Re
         scan_type: ScanType::Enhanced,
         candidates: Vec::new(),
         notes: Vec::new(),
+        unreadable_score: false,
     };
     if let Some(d) = &details {
         for c in &d.cvss {
@@ -416,9 +540,18 @@ fn enhanced_finding(f: RawEnhanced, cache: &mut VectorScores) -> std::result::Re
             let kind =
                 ScoreKind::from_cvss_version(version).or_else(|| c.scoring_vector.as_deref().and_then(kind_of_vector));
             let Some(kind) = kind else {
+                if c.base_score.is_some() {
+                    return Err(format!(
+                        "{}: a cvss entry of unknown version {version:?} carries baseScore {}: bbgate cannot tell \
+                         which kind of score it is, and will not drop it",
+                        finding.id,
+                        c.base_score.unwrap_or_default()
+                    ));
+                }
+                finding.unreadable_score = true;
                 finding
                     .notes
-                    .push(format!("cvss entry with unknown version {version:?} ignored"));
+                    .push(format!("cvss entry with unknown version {version:?} and no score"));
                 continue;
             };
             check_range(&finding.id, "cvss baseScore", c.base_score)?;
@@ -486,6 +619,9 @@ fn add_candidate(
     if let Some(note) = note {
         finding.notes.push(format!("{} ({source}): {note}", kind.as_str()));
     }
+    if value.is_none() && vector.is_some_and(|v| !v.trim().is_empty()) {
+        finding.unreadable_score = true;
+    }
     if let Some(value) = value {
         finding.candidates.push(ScoreCandidate {
             kind,
@@ -507,6 +643,14 @@ pub fn merge(pages: Vec<Page>) -> Result<(Scan, Vec<String>)> {
     let mut scan = first.scan;
     let mut last_pages_without_token = usize::from(!first.has_next_token);
     let first_path = first.path;
+    // Each page's findings, by content, to refuse a page given twice (a copy standing in for a missing one).
+    let fingerprint = |findings: &[Finding]| -> Vec<(String, String, String)> {
+        findings
+            .iter()
+            .map(|f| (f.id.clone(), f.package.clone(), f.package_version.clone()))
+            .collect()
+    };
+    let mut seen_pages = vec![(first_path.clone(), fingerprint(&scan.findings))];
     for Page {
         path,
         scan: page,
@@ -540,6 +684,18 @@ pub fn merge(pages: Vec<Page>) -> Result<(Scan, Vec<String>)> {
                 first_path.display()
             ));
         }
+        let print = fingerprint(&page.findings);
+        if !print.is_empty()
+            && let Some((other, _)) = seen_pages.iter().find(|(_, p)| *p == print)
+        {
+            problems.push(format!(
+                "{p}: holds the same findings as {}: a page given twice (a copy cannot stand in for a missing \
+                 page); pass each page once",
+                other.display()
+            ));
+            continue;
+        }
+        seen_pages.push((path.clone(), print));
         if scan.image.tag.is_none() {
             scan.image.tag = page.image.tag;
         }
@@ -556,9 +712,27 @@ pub fn merge(pages: Vec<Page>) -> Result<(Scan, Vec<String>)> {
             scan.pages
         )));
     }
+    if last_pages_without_token > 1 {
+        return Err(Error::invalid(format!(
+            "{last_pages_without_token} of the {} pages given carry no nextToken, but only a scan's last page ends \
+             without one: these are pages of different reads, or one page given twice",
+            scan.pages
+        )));
+    }
     if scan.status == "COMPLETE" || scan.status == "ACTIVE" {
-        let counted: u64 = scan.severity_counts.values().sum();
+        let counted = scan
+            .severity_counts
+            .values()
+            .try_fold(0u64, |sum, n| sum.checked_add(*n))
+            .ok_or_else(|| Error::invalid("findingSeverityCounts adds up past 2^64: not counts a scan can have"))?;
         let held = scan.findings.len() as u64;
+        if held > counted && scan.pages > 1 {
+            return Err(Error::invalid(format!(
+                "the {} pages given hold {held} findings, but findingSeverityCounts says {counted}: pages of other \
+                 reads are mixed in; pass the pages of one read",
+                scan.pages
+            )));
+        }
         if held < counted {
             return Err(Error::invalid(format!(
                 "the scan counts {counted} findings (findingSeverityCounts) but the {} page(s) given hold {held}: pages are missing; pass every page",
@@ -599,7 +773,7 @@ mod tests {
 
     #[test]
     fn untriaged_zero_score_is_no_score() {
-        let json = br#"{"repositoryName":"r","imageId":{"imageDigest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"},
+        let json = br#"{"repositoryName":"bb/x","imageId":{"imageDigest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"},
           "imageScanStatus":{"status":"ACTIVE"},"imageScanFindings":{"findingSeverityCounts":{"UNTRIAGED":1},
           "enhancedFindings":[{"title":"CVE-2026-1 - x","severity":"UNTRIAGED","score":0.0,
             "packageVulnerabilityDetails":{"vulnerabilityId":"CVE-2026-1","cvss":[],"vulnerablePackages":[{"name":"x","version":"1"}]}}]}}"#;

@@ -29,11 +29,25 @@ impl ScoreKind {
     }
 
     /// The kind a CVSS `version` string ("2.0", "3.1", "4.0") names.
+    /// The CVSS major version as feeds spell it: `3.1`, `3.1.0`, `CVSSv3`, `CVSS:3.1`, `v2`, `4.0`.
     pub fn from_cvss_version(version: &str) -> Option<Self> {
-        match version.trim() {
-            "2" | "2.0" => Some(ScoreKind::Cvss2),
-            "3" | "3.0" | "3.1" => Some(ScoreKind::Cvss3),
-            "4" | "4.0" => Some(ScoreKind::Cvss4),
+        let v = version.trim();
+        let v = v
+            .strip_prefix("CVSS")
+            .or_else(|| v.strip_prefix("cvss"))
+            .unwrap_or(v)
+            .trim_start_matches([':', 'v', 'V', ' ']);
+        let (major, rest) = v.split_once('.').unwrap_or((v, ""));
+        if !rest
+            .split('.')
+            .all(|p| p.is_empty() || p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return None;
+        }
+        match major {
+            "2" => Some(ScoreKind::Cvss2),
+            "3" => Some(ScoreKind::Cvss3),
+            "4" => Some(ScoreKind::Cvss4),
             _ => None,
         }
     }
@@ -145,6 +159,9 @@ pub struct Finding {
     pub candidates: Vec<ScoreCandidate>,
     /// Things worth telling a reader about this finding's scores (a score that disagrees with its vector…).
     pub notes: Vec<String>,
+    /// A score entry was present that could not be read (a vector that does not parse, and no published
+    /// score): the finding's label alone may understate it, so the policy's `unscored` rule also applies.
+    pub unreadable_score: bool,
 }
 
 impl Finding {

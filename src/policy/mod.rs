@@ -90,7 +90,8 @@ pub struct BuildingBlock {
 impl BuildingBlock {
     /// `*` matches within one path segment, `**` across segments.
     pub fn owns_repository(&self, repository: &str) -> bool {
-        self.matcher.is_match(repository)
+        // The grammar first: `bb/im/../payments/x` is no repository, so no glob may match it.
+        crate::findings::ecr::is_repository_name(repository) && self.matcher.is_match(repository)
     }
 
     /// Why an image of `repository` may not be judged as this building block's, if it may not.
