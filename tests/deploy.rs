@@ -1238,3 +1238,187 @@ fn deploys_attestation_is_signed_with_kms_and_verifies_offline_with_bbgate_and_a
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("InvalidSignature"));
 }
+
+/// A chart written as an attacker would, to slip past a guard that read YAML 1.2 or missed a kind: each
+/// document a case of issue 12 that gave CHECKED at 8816b73.
+const TRICKS: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: yaml11, labels: {app.kubernetes.io/name: t}}
+spec:
+  replicas: 1_000
+  selector: {matchLabels: {app: yaml11}}
+  template:
+    metadata: {labels: {app: yaml11}}
+    spec:
+      hostNetwork: yes
+      hostPID: Y
+      securityContext: {runAsNonRoot: true}
+      containers:
+      - name: main
+        image: {{ .Values.image.ref | quote }}
+        securityContext: {privileged: On}
+        ports: [{containerPort: 80, hostPort: 8_080}]
+        resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {cpu: 100m, memory: 64Mi}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: merged, labels: {app.kubernetes.io/name: t}}
+spec:
+  selector: {matchLabels: {app: merged}}
+  template:
+    metadata: {labels: {app: merged}}
+    spec:
+      <<: {hostNetwork: true}
+      securityContext: {runAsNonRoot: true}
+      containers:
+      - name: main
+        image: {{ .Values.image.ref | quote }}
+        resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {cpu: 10m, memory: 16Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: hook-test
+  annotations: {helm.sh/hook: test}
+spec:
+  hostNetwork: on
+  securityContext: {runAsNonRoot: true}
+  restartPolicy: Never
+  containers:
+  - name: probe
+    image: {{ .Values.image.ref | quote }}
+    resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {cpu: 10m, memory: 16Mi}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-all}
+spec:
+  podSelector: {}
+  ingress: [{}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: ports-only}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{ports: [{port: 5432}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: exposed}
+spec:
+  type: ClusterIP
+  externalIPs: [203.0.113.10]
+  ports: [{port: 80}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: god-mode}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: ServiceAccount, name: default, namespace: paymenthub}, {kind: ServiceAccount, name: spy, namespace: im-xroad}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: caps, labels: {app.kubernetes.io/name: t}}
+spec:
+  selector: {matchLabels: {app: caps}}
+  template:
+    metadata: {labels: {app: caps}}
+    spec:
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: Unconfined}}
+      containers:
+      - name: main
+        image: {{ .Values.image.ref | quote }}
+        securityContext:
+          allowPrivilegeEscalation: true
+          capabilities: {add: [SYS_ADMIN, NET_ADMIN, SYS_PTRACE]}
+          procMount: Unmasked
+        resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {cpu: 10m, memory: 16Mi}}
+      - name: sidecar
+        image: 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/im/xroad-security-server@sha256:b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2
+        securityContext: {runAsNonRoot: true}
+        resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {cpu: 10m, memory: 16Mi}}
+---
+apiVersion: elbv2.k8s.aws/v1beta1
+kind: TargetGroupBinding
+metadata: {name: public}
+spec:
+  serviceRef: {name: exposed, port: 80}
+  targetGroupARN: arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/bb/0123456789abcdef
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly, labels: {app.kubernetes.io/name: t}}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          initContainers:
+          - name: as-root
+            image: {{ .Values.image.ref | quote }}
+            resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {cpu: 10m, memory: 16Mi}}
+          containers:
+          - name: job
+            image: {{ .Values.image.ref | quote }}
+            securityContext: {runAsNonRoot: true}
+            resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {cpu: 10m, memory: 16Mi}}
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMapList
+  items:
+  - {apiVersion: v1, kind: ConfigMap, metadata: {name: smuggled, namespace: kube-system}}
+"#;
+
+#[test]
+fn a_chart_of_yaml_1_1_spellings_and_isolation_gaps_is_refused_with_each_named() {
+    let (fake, tmp, ev) = ready();
+    let chart = tmp.path().join("tricks");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: tricks\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(chart.join("values.yaml"), "image: {ref: \"\"}\n").unwrap();
+    std::fs::write(chart.join("templates/all.yaml"), TRICKS).unwrap();
+    for major in [3, 4] {
+        let mut cmd = deploy(&fake, tmp.path(), major, &ev, chart.to_str().unwrap());
+        cmd.arg("--dry-run");
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, 1, "helm {major}: {out}{err}");
+        assert!(!out.contains("CHECKED"), "{out}");
+        for expected in [
+            "Deployment/yaml11 (tricks/templates/all.yaml): hostNetwork: true",
+            "Deployment/yaml11 (tricks/templates/all.yaml): hostPID: true",
+            "Deployment/yaml11 (tricks/templates/all.yaml): container \"main\" is privileged",
+            "container \"main\" opens hostPort 8080",
+            "the chart's pods need requests.cpu",
+            "Deployment/merged (tricks/templates/all.yaml): hostNetwork: true",
+            "Pod/hook-test (tricks/templates/all.yaml): hostNetwork: true",
+            "NetworkPolicy/allow-all (tricks/templates/all.yaml): NetworkPolicy allow-all: ingress rule 1 has no `from`",
+            "NetworkPolicy/ports-only (tricks/templates/all.yaml): NetworkPolicy ports-only: ingress rule 1 has no `from`",
+            "Service/exposed (tricks/templates/all.yaml): externalIPs route traffic",
+            "RoleBinding/god-mode (tricks/templates/all.yaml): binds ClusterRole \"cluster-admin\"",
+            "grants to ServiceAccount im-xroad/spy, of another namespace",
+            "container \"main\" sets allowPrivilegeEscalation: true",
+            "container \"main\" adds capabilities SYS_ADMIN, NET_ADMIN, SYS_PTRACE",
+            "the pod's seccompProfile is Unconfined",
+            "sets procMount: Unmasked",
+            "container \"sidecar\" runs 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/im/xroad-security-server@sha256:b2b2",
+            "an image of building block information-mediator",
+            "TargetGroupBinding/public (tricks/templates/all.yaml): a TargetGroupBinding exposes the BB",
+            "CronJob nightly: container \"as-root\" must set securityContext.runAsNonRoot: true",
+            "ConfigMap/smuggled (tricks/templates/all.yaml): sets namespace \"kube-system\"",
+        ] {
+            assert!(out.contains(expected), "helm {major}: missing {expected:?} in:\n{out}");
+        }
+        assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    }
+}

@@ -60,6 +60,12 @@ pub struct Resources {
 pub struct Rules<'a> {
     pub namespace: &'a str,
     pub building_block: &'a BuildingBlock,
+    /// Every building block of the policy: an image of another BB's repositories is never this BB's to run.
+    pub all_building_blocks: &'a [BuildingBlock],
+    /// Capabilities a container may add (`[deploy] capabilities`).
+    pub capabilities: &'a [String],
+    /// ClusterRoles a RoleBinding may grant in the namespace (`[deploy] cluster_roles`).
+    pub cluster_roles: &'a [String],
     pub image: &'a PinnedImage,
     /// Registries images may come from (never empty: the evidence's registry by default).
     pub registries: &'a [String],
@@ -165,14 +171,24 @@ pub fn check(manifests: &[Manifest], rules: &Rules) -> Findings {
                 ));
             }
         }
-        if kind == "Ingress" && !rules.service_types.iter().any(|a| a == "Ingress") {
-            f.problems.push(format!(
-                "{label}: an Ingress exposes the BB outside the cluster; add \"Ingress\" to [deploy] \
-                 service_types to allow it"
-            ));
+        if kind == "Service" {
+            check_service(&label, &m.object, rules, &mut f);
+        }
+        check_exposure(&label, m, rules, &mut f);
+        if kind == "NetworkPolicy" {
+            // The chart's own policies are judged as the preflight judges the namespace's: once installed,
+            // a policy that admits other namespaces would open the BB to them.
+            let (_, leaks) = super::preflight::network_policy(rules.namespace, &m.object);
+            f.problems.extend(leaks.into_iter().map(|l| format!("{label}: {l}")));
+        }
+        if kind == "RoleBinding" {
+            check_role_binding(&label, &m.object, rules, &mut f);
         }
         if let Some(spec) = m.pod_spec() {
             check_pod(&label, spec, m.pod_count(), rules, &mut f);
+            for (_, c) in m.containers() {
+                check_container_security(&label, spec, &m.object, c, rules, &mut f);
+            }
         }
     }
     if let Some((quota, left)) = &rules.quota_left {
@@ -201,6 +217,176 @@ pub fn check(manifests: &[Manifest], rules: &Rules) -> Findings {
         }
     }
     f
+}
+
+/// Kinds that put the BB behind an address outside the cluster: Ingress, Gateway API, and the load-balancer
+/// CRDs of the controllers EKS clusters run. Allowed only when the policy's `service_types` names the exposure.
+const EXPOSING_KINDS: &[(&str, &str, &str)] = &[
+    ("Ingress", "networking.k8s.io", "Ingress"),
+    ("Gateway", "gateway.networking.k8s.io", "Gateway"),
+    ("HTTPRoute", "gateway.networking.k8s.io", "Gateway"),
+    ("GRPCRoute", "gateway.networking.k8s.io", "Gateway"),
+    ("TCPRoute", "gateway.networking.k8s.io", "Gateway"),
+    ("TLSRoute", "gateway.networking.k8s.io", "Gateway"),
+    ("UDPRoute", "gateway.networking.k8s.io", "Gateway"),
+    ("TargetGroupBinding", "elbv2.k8s.aws", "LoadBalancer"),
+    ("IngressRoute", "traefik", "Ingress"),
+    ("IngressRouteTCP", "traefik", "Ingress"),
+    ("VirtualService", "networking.istio.io", "Ingress"),
+    ("HTTPProxy", "projectcontour.io", "Ingress"),
+];
+
+fn check_exposure(label: &str, m: &Manifest, rules: &Rules, f: &mut Findings) {
+    let group = m.api_version().split('/').next().unwrap_or("");
+    if let Some((kind, _, allowed_by)) = EXPOSING_KINDS
+        .iter()
+        .find(|(k, g, _)| *k == m.kind() && (group == *g || group.ends_with(&format!(".{g}")) || group.starts_with(g)))
+        && !rules.service_types.iter().any(|a| a == allowed_by)
+    {
+        f.problems.push(format!(
+            "{label}: a {kind} exposes the BB outside the cluster; add \"{allowed_by}\" to [deploy] \
+             service_types to allow it"
+        ));
+    }
+}
+
+fn check_service(label: &str, svc: &Value, rules: &Rules, f: &mut Findings) {
+    let spec = &svc["spec"];
+    if spec["externalIPs"].as_array().is_some_and(|a| !a.is_empty())
+        && !rules.service_types.iter().any(|a| a == "ExternalIPs")
+    {
+        f.problems.push(format!(
+            "{label}: externalIPs route traffic for outside addresses to the BB; add \"ExternalIPs\" to [deploy] \
+             service_types to allow it"
+        ));
+    }
+    if spec["type"].as_str() == Some("ExternalName") {
+        let target = spec["externalName"].as_str().unwrap_or("");
+        let own = [
+            format!(".{}.svc", rules.namespace),
+            format!(".{}.svc.cluster.local", rules.namespace),
+        ];
+        if !own
+            .iter()
+            .any(|suffix| target.trim_end_matches('.').ends_with(suffix.as_str()))
+        {
+            f.problems.push(format!(
+                "{label}: ExternalName {target:?} points outside the namespace; an ExternalName may only name a \
+                 Service of {}",
+                rules.namespace
+            ));
+        }
+    }
+}
+
+fn check_role_binding(label: &str, rb: &Value, rules: &Rules, f: &mut Findings) {
+    let role = &rb["roleRef"];
+    let name = role["name"].as_str().unwrap_or("");
+    if role["kind"].as_str() == Some("ClusterRole") && !rules.cluster_roles.iter().any(|r| r == name) {
+        let why = match name {
+            "cluster-admin" | "admin" | "edit" => " (it grants control of the namespace's RBAC, Secrets or more)",
+            _ => "",
+        };
+        f.problems.push(format!(
+            "{label}: binds ClusterRole {name:?}{why}; the policy allows {} ([deploy] cluster_roles): grant a \
+             Role of the namespace instead",
+            if rules.cluster_roles.is_empty() {
+                "none".to_owned()
+            } else {
+                rules.cluster_roles.join(", ")
+            }
+        ));
+    }
+    for s in rb["subjects"].as_array().into_iter().flatten() {
+        let kind = s["kind"].as_str().unwrap_or("");
+        let ns = s["namespace"].as_str();
+        let subject = s["name"].as_str().unwrap_or("");
+        match kind {
+            "ServiceAccount" if ns.is_some_and(|n| n != rules.namespace) => f.problems.push(format!(
+                "{label}: grants to ServiceAccount {}/{subject}, of another namespace",
+                ns.unwrap_or("")
+            )),
+            "ServiceAccount" => {}
+            other => f.problems.push(format!(
+                "{label}: grants to {other} {subject:?}, an identity outside the namespace; bind ServiceAccounts of \
+                 {} only",
+                rules.namespace
+            )),
+        }
+    }
+}
+
+/// Privilege a container may not take, whatever the namespace's Pod Security level would also refuse.
+fn check_container_security(label: &str, spec: &Value, object: &Value, c: &Value, rules: &Rules, f: &mut Findings) {
+    let who = format!("{label}: container {:?}", c["name"].as_str().unwrap_or("?"));
+    let sc = &c["securityContext"];
+    if sc["allowPrivilegeEscalation"].as_bool() == Some(true) {
+        f.problems
+            .push(format!("{who} sets allowPrivilegeEscalation: true; set it false"));
+    }
+    let added: Vec<&str> = sc["capabilities"]["add"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|cap| {
+            let bare = cap.trim_start_matches("CAP_");
+            !rules
+                .capabilities
+                .iter()
+                .any(|a| a.trim_start_matches("CAP_").eq_ignore_ascii_case(bare))
+        })
+        .collect();
+    if !added.is_empty() {
+        f.problems.push(format!(
+            "{who} adds capabilities {}; the policy allows {} ([deploy] capabilities)",
+            added.join(", "),
+            if rules.capabilities.is_empty() {
+                "none".to_owned()
+            } else {
+                rules.capabilities.join(", ")
+            }
+        ));
+    }
+    for (what, profile) in [
+        ("container", &sc["seccompProfile"]),
+        ("pod", &spec["securityContext"]["seccompProfile"]),
+    ] {
+        if profile["type"].as_str() == Some("Unconfined") {
+            f.problems.push(format!(
+                "{who}: the {what}'s seccompProfile is Unconfined; use RuntimeDefault"
+            ));
+        }
+    }
+    for (what, profile) in [
+        ("container", &sc["appArmorProfile"]),
+        ("pod", &spec["securityContext"]["appArmorProfile"]),
+    ] {
+        if profile["type"].as_str() == Some("Unconfined") {
+            f.problems.push(format!(
+                "{who}: the {what}'s appArmorProfile is Unconfined; use RuntimeDefault"
+            ));
+        }
+    }
+    let name = c["name"].as_str().unwrap_or("");
+    let annotations = [
+        &object["metadata"]["annotations"],
+        &object["spec"]["template"]["metadata"]["annotations"],
+        &object["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["annotations"],
+    ];
+    if annotations
+        .iter()
+        .any(|a| a[format!("container.apparmor.security.beta.kubernetes.io/{name}")].as_str() == Some("unconfined"))
+    {
+        f.problems.push(format!(
+            "{who}: its AppArmor annotation says unconfined; use runtime/default"
+        ));
+    }
+    if sc["procMount"].as_str() == Some("Unmasked") {
+        f.problems.push(format!(
+            "{who} sets procMount: Unmasked, which exposes the host's /proc paths"
+        ));
+    }
 }
 
 fn check_pod(label: &str, spec: &Value, pods: u64, rules: &Rules, f: &mut Findings) {
@@ -282,6 +468,19 @@ fn check_image(who: &str, image: &str, rules: &Rules, f: &mut Findings) {
     let (registry, repository, _tag, digest) = parse_image(image);
     let pinned = rules.image;
     let ours = registry == pinned.registry && repository == pinned.repository;
+    if let Some(other) = rules
+        .all_building_blocks
+        .iter()
+        .find(|b| b.name != rules.building_block.name && b.owns_repository(&repository))
+        && !rules.building_block.owns_repository(&repository)
+    {
+        f.problems.push(format!(
+            "{who} runs {image}, an image of building block {}: a BB runs only its own images and the ones the \
+             policy admits",
+            other.name
+        ));
+        return;
+    }
     if ours || rules.building_block.owns_repository(&repository) {
         if !ours || digest.as_deref() != Some(pinned.digest.as_str()) {
             f.problems.push(format!(
@@ -319,6 +518,21 @@ pub fn rego(modules: &[RegoModule], manifests: &[Manifest], f: &mut Findings) ->
         let input = regorus::Value::from_json_str(&m.object.to_string())
             .map_err(|e| Error::invalid(format!("{}: cannot pass to Rego: {e}", m.label())))?;
         engine.set_input(input);
+        // The workload model, so rules see every pod template and every container (init and ephemeral too)
+        // without knowing where each kind keeps them: data.bbgate.pod_spec and data.bbgate.containers.
+        let containers: Vec<Value> = m
+            .containers()
+            .into_iter()
+            .map(|(group, c)| serde_json::json!({"group": group, "container": c}))
+            .collect();
+        let model = serde_json::json!({"bbgate": {"pod_spec": m.pod_spec(), "containers": containers}});
+        engine.clear_data();
+        engine
+            .add_data(
+                regorus::Value::from_json_str(&model.to_string())
+                    .map_err(|e| Error::invalid(format!("{}: cannot pass to Rego: {e}", m.label())))?,
+            )
+            .map_err(|e| Error::invalid(format!("{}: cannot pass to Rego: {e}", m.label())))?;
         for (rule, into_problems) in [("deny", true), ("warn", false)] {
             let results = engine
                 .eval_query(format!("data.main.{rule}"), false)

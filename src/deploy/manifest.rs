@@ -4,6 +4,23 @@
 use crate::error::{Error, Result};
 use serde_json::Value;
 
+/// The one table of where each kind keeps its pod template: every rule, and the Rego input, read workloads
+/// through it (helm hooks and tests are Pods and Jobs like any other).
+pub const POD_TEMPLATES: &[(&str, &[&str])] = &[
+    ("Pod", &["spec"]),
+    ("Deployment", &["spec", "template", "spec"]),
+    ("StatefulSet", &["spec", "template", "spec"]),
+    ("DaemonSet", &["spec", "template", "spec"]),
+    ("ReplicaSet", &["spec", "template", "spec"]),
+    ("ReplicationController", &["spec", "template", "spec"]),
+    ("Job", &["spec", "template", "spec"]),
+    ("CronJob", &["spec", "jobTemplate", "spec", "template", "spec"]),
+    ("PodTemplate", &["template", "spec"]),
+];
+
+/// The container lists of a pod spec.
+pub const CONTAINER_GROUPS: &[&str] = &["containers", "initContainers", "ephemeralContainers"];
+
 #[derive(Debug, Clone)]
 pub struct Manifest {
     /// `payments-emulator/templates/deployment.yaml`, from helm's `# Source:` line.
@@ -34,18 +51,22 @@ impl Manifest {
         self.object["metadata"]["annotations"]["helm.sh/hook"].as_str()
     }
 
-    /// The pod spec of a workload, wherever its kind keeps it.
+    /// The pod spec of a workload, wherever its kind keeps it (see [`POD_TEMPLATES`]).
     pub fn pod_spec(&self) -> Option<&Value> {
-        let o = &self.object;
-        let spec = match self.kind() {
-            "Pod" => &o["spec"],
-            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "ReplicationController" => {
-                &o["spec"]["template"]["spec"]
-            }
-            "CronJob" => &o["spec"]["jobTemplate"]["spec"]["template"]["spec"],
-            _ => return None,
-        };
+        let (_, path) = POD_TEMPLATES.iter().find(|(k, _)| *k == self.kind())?;
+        let spec = path.iter().fold(&self.object, |v, key| &v[*key]);
         spec.is_object().then_some(spec)
+    }
+
+    /// Every container the pod spec runs, init and ephemeral ones included, with its group.
+    pub fn containers(&self) -> Vec<(&'static str, &Value)> {
+        let Some(spec) = self.pod_spec() else {
+            return Vec::new();
+        };
+        CONTAINER_GROUPS
+            .iter()
+            .flat_map(|g| spec[*g].as_array().into_iter().flatten().map(move |c| (*g, c)))
+            .collect()
     }
 
     /// How many pods of this workload run at once (for the quota): replicas, parallelism, or 1.
@@ -62,35 +83,30 @@ impl Manifest {
     }
 }
 
-/// Split `helm template` output into objects. Empty documents (a template that rendered to nothing) are
-/// skipped; a document that is not a Kubernetes object is an error naming its source.
+/// Split `helm template` output into objects, read as the API server reads them (YAML 1.1, see `yaml11`).
+/// Empty documents (a template that rendered to nothing) are skipped; `List` kinds are unwrapped at any depth;
+/// a document that is not a Kubernetes object is an error naming its source.
 pub fn parse(rendered: &str) -> Result<Vec<Manifest>> {
+    let docs = super::yaml11::parse_stream(rendered).map_err(|e| {
+        let line: usize = e
+            .strip_prefix("line ")
+            .and_then(|r| r.split(':').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        Error::invalid(format!(
+            "{}: rendered YAML: {e}",
+            source_before(rendered, line.max(1) + 1)
+        ))
+    })?;
     let mut out = Vec::new();
     let mut problems = Vec::new();
-    for doc in split_documents(rendered) {
-        let source = doc
-            .lines()
-            .find_map(|l| l.strip_prefix("# Source: "))
-            .unwrap_or("(no # Source line)")
-            .trim()
-            .to_owned();
-        let value: Value = match yaml_serde::from_str(doc) {
-            Ok(v) => v,
-            Err(e) => {
-                problems.push(format!("{source}: rendered YAML does not parse: {e}"));
-                continue;
-            }
-        };
-        if value.is_null() {
+    for doc in docs {
+        if doc.value.is_null() {
             continue;
         }
-        // A List kind carries its objects in `items`.
-        let objects = match value["kind"].as_str() {
-            Some(k) if k.ends_with("List") && value["items"].is_array() => {
-                value["items"].as_array().cloned().unwrap_or_default()
-            }
-            _ => vec![value],
-        };
+        let source = source_before(rendered, doc.line);
+        let mut objects = Vec::new();
+        unwrap_lists(doc.value, 0, &mut objects);
         for object in objects {
             if object["kind"].as_str().is_none_or(str::is_empty) || object["apiVersion"].as_str().is_none() {
                 problems.push(format!("{source}: a rendered document has no kind or apiVersion"));
@@ -108,20 +124,33 @@ pub fn parse(rendered: &str) -> Result<Vec<Manifest>> {
     Ok(out)
 }
 
-/// Documents separated by `---` lines.
-fn split_documents(s: &str) -> Vec<&str> {
-    let mut docs = Vec::new();
-    let mut start = 0;
-    let mut pos = 0;
-    for line in s.split_inclusive('\n') {
-        if line.trim_end() == "---" || line.starts_with("--- ") {
-            docs.push(&s[start..pos]);
-            start = pos + line.len();
+/// A `List` (any `…List` kind with `items`) carries its objects in `items`, which may be lists again.
+fn unwrap_lists(value: Value, depth: usize, out: &mut Vec<Value>) {
+    let is_list =
+        depth < 16 && value["kind"].as_str().is_some_and(|k| k.ends_with("List")) && value["items"].is_array();
+    if is_list {
+        if let Value::Object(mut m) = value
+            && let Some(Value::Array(items)) = m.remove("items")
+        {
+            for item in items {
+                unwrap_lists(item, depth + 1, out);
+            }
         }
-        pos += line.len();
+    } else {
+        out.push(value);
     }
-    docs.push(&s[start..]);
-    docs.into_iter().filter(|d| !d.trim().is_empty()).collect()
+}
+
+/// helm's `# Source:` comment nearest above line `line` (1-based): the template a document came from.
+fn source_before(rendered: &str, line: usize) -> String {
+    rendered
+        .lines()
+        .take(line.saturating_sub(1))
+        .filter_map(|l| l.strip_prefix("# Source: "))
+        .last()
+        .unwrap_or("(no # Source line)")
+        .trim()
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -139,6 +168,13 @@ mod tests {
         assert_eq!(m[1].pod_count(), 3);
         assert!(m[1].pod_spec().is_some() && m[0].pod_spec().is_none());
         let e = parse("# Source: x.yaml\nfoo: [\n").unwrap_err().to_string();
-        assert!(e.starts_with("x.yaml: rendered YAML does not parse"), "{e}");
+        assert!(e.starts_with("x.yaml: rendered YAML"), "{e}");
+        // YAML 1.1, as the API server reads it: `yes` is true.
+        let m = parse("# Source: c/p.yaml\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: yes}\n")
+            .unwrap();
+        assert_eq!(m[0].object["spec"]["hostNetwork"], serde_json::json!(true));
+        // Lists inside lists.
+        let m = parse("# Source: c/l.yaml\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMapList, items: [{apiVersion: v1, kind: ConfigMap, metadata: {name: inner}}]}\n").unwrap();
+        assert_eq!(m[0].label(), "ConfigMap/inner (c/l.yaml)");
     }
 }

@@ -10,6 +10,7 @@ pub mod helm;
 pub mod manifest;
 pub mod preflight;
 pub mod redecide;
+pub mod yaml11;
 
 use crate::cli::{DeployArgs, Format};
 use crate::error::{Error, Result, exit};
@@ -477,18 +478,6 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         &manifests,
         &policy.deploy.pod_security,
     ))?;
-    // What helm will really apply: rendered again against the cluster (`lookup`, capabilities). Its objects
-    // replace the offline ones of the same kind and name; offline-only ones (CRDs) stay judged.
-    let manifests = if pre.problems.is_empty() {
-        let server = manifest::parse(&helm.server_render(&install)?)?;
-        let key = |m: &manifest::Manifest| (m.kind().to_owned(), m.name().to_owned());
-        let on_server: std::collections::HashSet<_> = server.iter().map(key).collect();
-        let mut all = server;
-        all.extend(manifests.into_iter().filter(|m| !on_server.contains(&key(m))));
-        all
-    } else {
-        manifests
-    };
     record.timings_ms.preflight = ms(t);
     let registries = if policy.deploy.registries.is_empty() {
         vec![admitted.image.registry.clone()]
@@ -504,13 +493,34 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     let rules = guard::Rules {
         namespace: &ns,
         building_block: bb,
+        all_building_blocks: &policy.building_blocks,
+        capabilities: &policy.deploy.capabilities,
+        cluster_roles: &policy.deploy.cluster_roles,
         image: &admitted.image,
         registries: &registries,
         service_types: &policy.deploy.service_types,
         quota_left,
     };
+    // The offline render first: its problems are named even when the cluster could not render the chart (a
+    // kind it does not serve, a List).
     let mut findings = guard::check(&manifests, &rules);
     guard::rego(&policy.deploy.rego, &manifests, &mut findings)?;
+    // Then what helm will really apply: rendered again against the cluster (`lookup`, capabilities). Its
+    // objects replace the offline ones of the same kind and name; offline-only ones (CRDs) stay judged.
+    let manifests = if pre.problems.is_empty() && findings.problems.is_empty() {
+        let t = Instant::now();
+        let server = manifest::parse(&helm.server_render(&install)?)?;
+        let key = |m: &manifest::Manifest| (m.kind().to_owned(), m.name().to_owned());
+        let on_server: std::collections::HashSet<_> = server.iter().map(key).collect();
+        let mut all = server;
+        all.extend(manifests.into_iter().filter(|m| !on_server.contains(&key(m))));
+        findings = guard::check(&all, &rules);
+        guard::rego(&policy.deploy.rego, &all, &mut findings)?;
+        record.timings_ms.preflight += ms(t);
+        all
+    } else {
+        manifests
+    };
     record.problems = pre.problems;
     record.problems.extend(findings.problems);
     record.warnings.extend(findings.warnings);

@@ -256,8 +256,13 @@ pub async fn run(
         let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
         match kube::discovery::pinned_kind(client, &gvk).await {
             Ok((ar, _)) => asks.push((group.to_owned(), version.to_owned(), ar.plural)),
+            // The group is served but not this kind (kube-rs says Discovery/MissingKind), or not the group at
+            // all (404): a refusal naming the kind, not a failure to decide.
             Err(kube::Error::Api(s)) if s.code == 404 => problems.push(format!(
                 "the cluster does not serve {api_version} {kind}: the chart uses an API this cluster lacks"
+            )),
+            Err(kube::Error::Discovery(e)) => problems.push(format!(
+                "the cluster does not serve {api_version} {kind} ({e}): the chart uses an API this cluster lacks"
             )),
             Err(e) => return Err(cluster_error(&format!("discovering {api_version} {kind}"), e)),
         }

@@ -136,6 +136,10 @@ pub struct DeployPolicy {
     /// The Pod Security Standard the BB's namespace must enforce (`pod-security.kubernetes.io/enforce`), so the
     /// API server itself refuses what a manifest trick might slip past the guard: `restricted` or `baseline`.
     pub pod_security: String,
+    /// Capabilities a container may add (restricted Pod Security allows only NET_BIND_SERVICE).
+    pub capabilities: Vec<String>,
+    /// ClusterRoles a chart's RoleBinding may grant inside the namespace (none by default).
+    pub cluster_roles: Vec<String>,
 }
 
 /// Pod Security Standards levels, weakest first.
@@ -184,6 +188,8 @@ struct RawDeploy {
     rego: Option<Vec<Spanned<RawRego>>>,
     history_max: Option<Spanned<i64>>,
     pod_security: Option<Spanned<String>>,
+    capabilities: Option<Vec<String>>,
+    cluster_roles: Option<Vec<String>>,
 }
 
 /// A Rego module of `[deploy] rego`: a path beside the policy, or `{ path, sha256 }`, which pins its content
@@ -412,7 +418,15 @@ impl Policy {
                 }
             }
         });
-        let known_types = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
+        let known_types = [
+            "ClusterIP",
+            "NodePort",
+            "LoadBalancer",
+            "ExternalName",
+            "Ingress",
+            "Gateway",
+            "ExternalIPs",
+        ];
         let service_types = d.service_types.map_or_else(
             || vec!["ClusterIP".to_owned()],
             |v| {
@@ -474,6 +488,8 @@ impl Policy {
         );
         let deploy = DeployPolicy {
             pod_security,
+            capabilities: d.capabilities.unwrap_or_else(|| vec!["NET_BIND_SERVICE".to_owned()]),
+            cluster_roles: d.cluster_roles.unwrap_or_default(),
             max_evidence_age,
             registries: d.registries.unwrap_or_default(),
             service_types,

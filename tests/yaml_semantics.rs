@@ -1,0 +1,253 @@
+//! Issue 12: rendered manifests read as the API server reads them. bbgate's YAML 1.1 reader
+//! (src/deploy/yaml11.rs, go-yaml v2 rules) against PyYAML, a YAML 1.1 loader from PyPI, over a generated corpus
+//! of scalars (plain and quoted) and documents. Where go-yaml v2 and PyYAML themselves differ, the table below
+//! says so and the test checks bbgate takes go-yaml's side (the API server's).
+
+use bbgate::deploy::yaml11::parse_stream;
+use serde_json::{Value, json};
+
+fn scalars() -> Vec<String> {
+    let mut words: Vec<String> = [
+        "y",
+        "Y",
+        "yes",
+        "Yes",
+        "YES",
+        "yEs",
+        "n",
+        "N",
+        "no",
+        "No",
+        "NO",
+        "on",
+        "On",
+        "ON",
+        "oN",
+        "off",
+        "Off",
+        "OFF",
+        "true",
+        "True",
+        "TRUE",
+        "tRue",
+        "false",
+        "False",
+        "FALSE",
+        "null",
+        "Null",
+        "NULL",
+        "nULL",
+        "~",
+        "0",
+        "7",
+        "08",
+        "09",
+        "10",
+        "0777",
+        "0o17",
+        "0x1F",
+        "0X1f",
+        "0b101",
+        "0b1_0",
+        "1_000",
+        "1__0",
+        "12_",
+        "_12",
+        "1e3",
+        "1e+3",
+        "1.5e-3",
+        ".5",
+        "5.",
+        "1.10",
+        "-0",
+        "+12",
+        "-0x10",
+        "1:30",
+        "1:30:00",
+        "12:30",
+        "18446744073709551615",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "0.",
+        "1.2.3",
+        "2026-11-29",
+        "2026-11-29T12:00:00Z",
+        "2026-11-29 12:00:00",
+        "0x",
+        "0b",
+        "+",
+        "-",
+        ".",
+        "8_080",
+        "1_000_000",
+        "3.14",
+        "-.5",
+        "+1.5",
+        "6.02e+23",
+        "0xFF_FF",
+        "0b_1",
+        "image:1.0",
+        "latest",
+        "nginx",
+        "a b",
+        "hostNetwork",
+        ".inf",
+        "-.Inf",
+        ".NaN",
+        "0o",
+        "00",
+        "0_0",
+        "1_",
+        "-1_000",
+        "+0x1",
+        "1.5_0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let quoted: Vec<String> = words
+        .iter()
+        .flat_map(|w| [format!("'{w}'"), format!("\"{w}\"")])
+        .collect();
+    words.extend(quoted);
+    words
+}
+
+/// Where go-yaml v2 (the API server's reader) and PyYAML differ by design: bbgate must give go-yaml's value.
+fn go_yaml_only(s: &str) -> Option<(&'static str, Value)> {
+    Some(match s {
+        "y" | "Y" => (
+            "go-yaml v2 reads single-letter y as true; PyYAML keeps a string",
+            json!(true),
+        ),
+        "n" | "N" => (
+            "go-yaml v2 reads single-letter n as false; PyYAML keeps a string",
+            json!(false),
+        ),
+        "0o17" => ("Go's 0o octal prefix; PyYAML's YAML 1.1 has none", json!(15)),
+        "1e3" => (
+            "go-yaml reads an exponent without sign or dot as a float; PyYAML keeps a string",
+            json!(1000),
+        ),
+        "1:30" | "1:30:00" | "12:30" => ("PyYAML reads base 60; go-yaml v2 keeps a string", json!(s)),
+        "0b_1" => (
+            "PyYAML accepts _ after 0b; Go's 0b_ is not a prefix once _ are removed... both 1",
+            json!(1),
+        ),
+        "2026-11-29" | "2026-11-29T12:00:00Z" | "2026-11-29 12:00:00" => (
+            "PyYAML makes a timestamp; go-yaml v2 keeps timestamps as strings in interface{}",
+            json!(s),
+        ),
+        "1.5_0" => ("both read 1.5", json!(1.5)),
+        "08" | "09" => (
+            "go-yaml's float form takes a leading-zero decimal (8); PyYAML keeps a string",
+            json!(s[1..].parse::<u8>().unwrap()),
+        ),
+        "0X1f" => ("Go's base prefixes include 0X; PyYAML's only 0x", json!(31)),
+        "1e+3" => ("go-yaml's float form needs no dot; PyYAML's does", json!(1000)),
+        "-.5" => ("go-yaml's float form takes a signed .5; PyYAML's does not", json!(-0.5)),
+        _ => return None,
+    })
+}
+
+fn reference(docs: &[String]) -> Vec<Value> {
+    let python = std::env::var("BBGATE_TEST_PYTHON").expect("BBGATE_TEST_PYTHON: run the suite with scripts/test");
+    let mut child = std::process::Command::new(python)
+        .arg("tests/peers/yaml_reference.py")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        serde_json::to_string(docs).unwrap().as_bytes(),
+    )
+    .unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Numbers compare by value (PyYAML's 8.0 is go-yaml's 8 once Go's JSON writes it).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+#[test]
+fn scalars_resolve_as_yaml_1_1_readers_resolve_them() {
+    let corpus = scalars();
+    let docs: Vec<String> = corpus.iter().map(|s| format!("v: {s}\n")).collect();
+    let want = reference(&docs);
+    let mut problems = Vec::new();
+    let mut agreed = 0;
+    for ((s, doc), py) in corpus.iter().zip(&docs).zip(&want) {
+        let ours = parse_stream(doc).map(|d| d[0].value["v"].clone());
+        if let Some((why, go)) = go_yaml_only(s) {
+            if !ours.as_ref().is_ok_and(|v| same(v, &go)) {
+                problems.push(format!("{s:?}: bbgate {ours:?}, go-yaml v2 gives {go} ({why})"));
+            }
+            continue;
+        }
+        match (&ours, py) {
+            // Non-finite floats have no JSON form: bbgate refuses them (helm's JSON conversion fails too).
+            (Err(e), p) if p["ok"]["v"]["float"].is_string() && e.contains("no JSON form") => agreed += 1,
+            (Ok(v), p) if p.get("ok").is_some_and(|pv| same(v, &pv["v"])) => agreed += 1,
+            // Both refuse it (not YAML).
+            (Err(_), p) if p.get("err").is_some() => agreed += 1,
+            _ => problems.push(format!("{s:?}: bbgate {ours:?}, PyYAML {py}")),
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} disagreements:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert!(agreed > 180, "{agreed} scalars agreed");
+}
+
+#[test]
+fn documents_with_anchors_merges_and_nesting_agree() {
+    let docs: Vec<String> = [
+        "base: &b {hostNetwork: yes, hostPID: On}\nspec:\n  <<: *b\n  containers: [{name: a, ports: [{hostPort: 8_080}]}]\n",
+        "a: &a [1, 2]\nb: *a\nc: {d: *a}\n",
+        "xx: &x {p: 1}\nyy: &y {q: 2}\nz:\n  <<: [*x, *y]\n  r: 3\n",
+        "xx: &x {p: 1}\nyy: &y {p: 2}\nz:\n  <<: [*x, *y]\n",
+        "spec:\n  replicas: 1_000\n  template:\n    spec:\n      securityContext: {runAsNonRoot: yes}\n",
+        "list:\n- - - deep: [Yes, No, ~]\n",
+        "text: |\n  line one\n  ---\n  line two\nfolded: >\n  a\n  b\n",
+        "k: 'It''s'\nj: \"tab\\tnew\\nline\"\n",
+        "? plain\n: explicit key\n",
+        "empty:\nnull_value: null\n",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let want = reference(&docs);
+    for (doc, py) in docs.iter().zip(&want) {
+        let ours = parse_stream(doc).unwrap().remove(0).value;
+        assert!(same(&ours, &py["ok"]), "{doc}\nbbgate {ours}\nPyYAML {py}");
+    }
+}
+
+#[test]
+fn what_the_readers_would_read_differently_is_refused() {
+    // Duplicate keys (PyYAML and go-yaml v2 keep the last one), a merged key the mapping also sets (PyYAML
+    // keeps the explicit one, go-yaml v2 the later one), keys equal after conversion.
+    for doc in [
+        "hostNetwork: false\nhostNetwork: true\n",
+        "b: &b {hostNetwork: true}\nspec:\n  hostNetwork: false\n  <<: *b\n",
+        "yes: 1\ntrue: 2\n",
+    ] {
+        let e = parse_stream(doc).unwrap_err();
+        assert!(e.contains("ambiguous") || e.contains("disagree"), "{doc}: {e}");
+    }
+}
