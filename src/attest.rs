@@ -101,7 +101,7 @@ pub async fn sign_kms(client: &aws_sdk_kms::Client, key_id: &str, statement: &[u
 /// A public key file: PEM (`-----BEGIN PUBLIC KEY-----`, SubjectPublicKeyInfo) or the DER that
 /// `aws kms get-public-key` returns.
 pub fn read_public_key(path: &std::path::Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+    let bytes = crate::input::read(path, crate::input::KEY)?;
     let Ok(text) = std::str::from_utf8(&bytes) else {
         return Ok(bytes);
     };
@@ -178,7 +178,7 @@ pub fn verify(path: &str, envelope: &[u8], spki_der: &[u8]) -> Result<serde_json
 /// `bbgate attest verify --key PUB FILE`.
 pub fn run_verify(args: &crate::cli::AttestVerifyArgs) -> Result<u8> {
     let key = read_public_key(&args.key)?;
-    let bytes = std::fs::read(&args.file).map_err(|e| Error::read(&args.file, e))?;
+    let bytes = crate::input::read(&args.file, crate::input::ATTESTATION)?;
     let path = args.file.display().to_string();
     let statement = verify(&path, &bytes, &key)?;
     let subjects: Vec<String> = statement["subject"]

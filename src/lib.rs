@@ -12,6 +12,7 @@ pub mod diag;
 pub mod error;
 pub mod findings;
 pub mod gate;
+pub mod input;
 pub mod output;
 pub mod policy;
 pub mod push;

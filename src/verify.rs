@@ -62,10 +62,7 @@ pub fn read_page_files(paths: &[PathBuf]) -> Result<Vec<(ecr::Page, FileDigest)>
         chunk
             .iter()
             .map(|p| {
-                buf.clear();
-                std::fs::File::open(p)
-                    .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut buf))
-                    .map_err(|e| Error::read(p, e))?;
+                crate::input::read_into(p, crate::input::FINDINGS_PAGE, &mut buf)?;
                 Ok((ecr::parse_page(p, &buf)?, digest(p, &buf)))
             })
             .collect()
@@ -93,7 +90,7 @@ pub fn read_reports(paths: &[PathBuf]) -> Result<Vec<(TestRun, FileDigest)>> {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::read(path, e))
+    crate::input::read(path, crate::input::API_REPORT)
 }
 
 fn digest(path: &Path, bytes: &[u8]) -> FileDigest {

@@ -344,7 +344,7 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
 
     // 1. The evidence: which image, which inputs; its verdict is a claim and must at least say pass.
     let ev_path = args.evidence.display().to_string();
-    let bytes = std::fs::read(&args.evidence).map_err(|e| Error::read(&args.evidence, e))?;
+    let bytes = crate::input::read(&args.evidence, crate::input::EVIDENCE)?;
     let evidence_sha256 = sha256_hex(&bytes);
     let to_denied = |e: Error| match e {
         Error::Invalid(p) => Error::Denied(p.join("\n")),

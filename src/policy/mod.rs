@@ -257,7 +257,7 @@ impl Policy {
         };
         let policy = match path {
             Some(p) => {
-                let src = std::fs::read_to_string(p).map_err(|e| Error::read(p, e))?;
+                let src = crate::input::read_text(p, crate::input::POLICY)?;
                 Policy::parse_pinned(p, &src, p.display().to_string(), pin.is_some())?
             }
             None => Policy::parse(Path::new("<built-in policy>"), BUILTIN, "built-in".into())?,
@@ -651,12 +651,8 @@ fn read_rego(base: &Path, location: &str, raw: RawRego, pinned: bool) -> std::re
     let source = if builtin {
         BUILTIN_REGO.to_owned()
     } else {
-        std::fs::read_to_string(&full).map_err(|e| {
-            format!(
-                "[deploy] rego: cannot read {}: {e} (keep the .rego files beside the policy)",
-                full.display()
-            )
-        })?
+        crate::input::read_text(&full, crate::input::REGO)
+            .map_err(|e| format!("[deploy] rego: {e} (keep the .rego files beside the policy)"))?
     };
     let sha256 = sha256_hex(source.as_bytes());
     match want {

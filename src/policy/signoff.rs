@@ -56,7 +56,7 @@ struct RawSignoff {
 /// Read and validate sign-off files against the policy. Every problem in every file is reported at once.
 pub fn load_files(paths: &[PathBuf], policy: &Policy) -> Result<Vec<SignoffFile>> {
     let files = collect_all(paths.iter().map(|path| {
-        let src = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
+        let src = crate::input::read_text(path, crate::input::SIGNOFFS)?;
         let signoffs = parse(path, &src, policy)?;
         Ok(SignoffFile {
             path: path.clone(),

@@ -41,7 +41,7 @@ pub fn from_docker_config(host: &str) -> Result<(RegistryAuth, String)> {
     let Some(path) = docker_config_path().filter(|p| p.is_file()) else {
         return Ok((RegistryAuth::Anonymous, "anonymous (no Docker config file)".into()));
     };
-    let text = std::fs::read(&path).map_err(|e| Error::read(&path, e))?;
+    let text = crate::input::read(&path, crate::input::POLICY)?;
     let conf: DockerConfig = serde_json::from_slice(&text).map_err(|e| {
         Error::invalid(format!(
             "{}: not a Docker config file: {e} (line {}, column {})",

@@ -42,6 +42,24 @@ impl BlobData {
     }
 }
 
+const MAX_INDEX_DEPTH: usize = 8;
+
+/// `dir/rel`, which must stay inside `dir` once symlinks are resolved: a layout's blob linked to a file
+/// elsewhere (or to /dev/zero) is not part of the image.
+fn inside(dir: &Path, rel: &str) -> Result<std::path::PathBuf> {
+    let path = dir.join(rel);
+    let real = std::fs::canonicalize(&path).map_err(|e| Error::read(&path, e))?;
+    let root = std::fs::canonicalize(dir).map_err(|e| Error::read(dir, e))?;
+    if !real.starts_with(&root) {
+        return Err(Error::invalid(format!(
+            "{}: links outside the layout (to {}): a layout's files must be its own",
+            path.display(),
+            real.display()
+        )));
+    }
+    Ok(path)
+}
+
 /// Where a layout's files are: a directory, or the members of a Docker 25+ archive.
 enum Store<'a> {
     Dir(&'a Path),
@@ -51,10 +69,7 @@ enum Store<'a> {
 impl Store<'_> {
     fn read(&self, rel: &str) -> Result<Vec<u8>> {
         match self {
-            Store::Dir(dir) => {
-                let path = dir.join(rel);
-                std::fs::read(&path).map_err(|e| Error::read(&path, e))
-            }
+            Store::Dir(dir) => crate::input::read(&inside(dir, rel)?, crate::input::MANIFEST),
             Store::Members(m) => m
                 .get(rel)
                 .cloned()
@@ -67,7 +82,8 @@ impl Store<'_> {
         match self {
             Store::Dir(dir) => {
                 use sha2::Digest;
-                let path = dir.join(rel);
+                let path = inside(dir, rel)?;
+                crate::input::regular_file(&path, crate::input::LAYER)?;
                 let mut f = std::fs::File::open(&path).map_err(|e| Error::read(&path, e))?;
                 let mut hasher = sha2::Sha256::new();
                 let mut buf = vec![0u8; 1 << 20];
@@ -225,11 +241,12 @@ fn layout(source: &str, label: &str, store: &Store, tag: Option<&str>) -> Result
     let read_manifest = |digest: &str| -> Result<bytes::Bytes> {
         match read_blob(digest)? {
             BlobData::Memory(b) => Ok(b),
-            BlobData::File { path, .. } => Ok(std::fs::read(&path).map_err(|e| Error::read(&path, e))?.into()),
+            BlobData::File { path, .. } => Ok(crate::input::read(&path, crate::input::MANIFEST)?.into()),
         }
     };
     add_manifest(
         &mut image,
+        0,
         &top.digest,
         top.media_type.as_deref(),
         &read_manifest,
@@ -242,12 +259,19 @@ fn layout(source: &str, label: &str, store: &Store, tag: Option<&str>) -> Result
 /// Add a manifest (and, for an index, its children first) with all its blobs, checked.
 fn add_manifest(
     image: &mut Image,
+    depth: usize,
     digest: &str,
     media_type: Option<&str>,
     read_manifest: &dyn Fn(&str) -> Result<bytes::Bytes>,
     read_blob: &dyn Fn(&str) -> Result<BlobData>,
     source: &str,
 ) -> Result<()> {
+    // An index of indexes is legal, but never deep: a deeper one (or a cycle) is refused, not recursed into.
+    if depth > MAX_INDEX_DEPTH {
+        return Err(Error::invalid(format!(
+            "{source}: indexes nested more than {MAX_INDEX_DEPTH} deep (at {digest}): not an image layout bbgate pushes"
+        )));
+    }
     let bytes = read_manifest(digest)?;
     let doc: ManifestDoc = serde_json::from_slice(&bytes)
         .map_err(|e| Error::invalid(format!("{source}: manifest {digest} is not JSON: {e}")))?;
@@ -268,6 +292,7 @@ fn add_manifest(
             for child in doc.manifests.as_deref().unwrap_or_default() {
                 add_manifest(
                     image,
+                    depth + 1,
                     &child.digest,
                     child.media_type.as_deref(),
                     read_manifest,
@@ -321,6 +346,13 @@ struct ArchiveEntry {
 
 fn docker_archive(source: &str, file: &Path) -> Result<Image> {
     let bad = |why: String| Error::invalid(format!("{source}: {why}"));
+    crate::input::regular_file(
+        file,
+        crate::input::Kind {
+            what: "docker-archive",
+            limit: u64::MAX,
+        },
+    )?;
     let f = std::fs::File::open(file).map_err(|e| Error::read(file, e))?;
     let mut members: HashMap<String, Vec<u8>> = HashMap::new();
     // Older `docker save` archives link <id>/layer.tar to the real file: follow one level of links.
@@ -355,10 +387,8 @@ fn docker_archive(source: &str, file: &Path) -> Result<Image> {
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        let mut data = Vec::with_capacity(entry.size() as usize);
-        entry
-            .read_to_end(&mut data)
-            .map_err(|e| bad(format!("{name}: cannot read: {e}")))?;
+        // The header's size is a claim: memory grows with the bytes actually there, up to the limit.
+        let data = crate::input::read_stream(&mut entry, &format!("{source}: {name}"), crate::input::LAYER)?;
         members.insert(name, data);
     }
     let take = |members: &mut HashMap<String, Vec<u8>>, name: &str| {

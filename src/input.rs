@@ -1,0 +1,148 @@
+//! Every file bbgate reads, read the same bounded way: a regular file (a FIFO would hang the gate, a device
+//! like /dev/zero would fill memory), no larger than what such a file can be, and an error that names the file
+//! and says what to give instead. Nothing allocates from a size an untrusted header claims.
+
+use crate::error::{Error, Result};
+use std::io::Read;
+use std::path::Path;
+
+/// What a file is, with the largest size bbgate accepts for it.
+#[derive(Debug, Clone, Copy)]
+pub struct Kind {
+    pub what: &'static str,
+    pub limit: u64,
+}
+
+const MIB: u64 = 1 << 20;
+/// One page of `describe-image-scan-findings` (1000 enhanced findings are about 2 MB).
+pub const FINDINGS_PAGE: Kind = Kind {
+    what: "findings page",
+    limit: 64 * MIB,
+};
+/// A test-harness report (the GovStack identity run is 1 MB as messages).
+pub const API_REPORT: Kind = Kind {
+    what: "API test report",
+    limit: 256 * MIB,
+};
+pub const POLICY: Kind = Kind {
+    what: "policy",
+    limit: 4 * MIB,
+};
+pub const SIGNOFFS: Kind = Kind {
+    what: "sign-off file",
+    limit: 16 * MIB,
+};
+pub const REGO: Kind = Kind {
+    what: "Rego module",
+    limit: 4 * MIB,
+};
+pub const EVIDENCE: Kind = Kind {
+    what: "evidence file",
+    limit: 256 * MIB,
+};
+pub const ATTESTATION: Kind = Kind {
+    what: "attestation",
+    limit: 16 * MIB,
+};
+pub const KEY: Kind = Kind {
+    what: "public key",
+    limit: MIB,
+};
+/// An OCI index, manifest or config blob (registries refuse manifests over 4 MiB).
+pub const MANIFEST: Kind = Kind {
+    what: "image manifest",
+    limit: 16 * MIB,
+};
+/// A layer or a docker-archive member held in memory.
+pub const LAYER: Kind = Kind {
+    what: "image layer",
+    limit: 8 << 30,
+};
+
+/// Refuse anything but a regular file (symlinks are followed: what they point at must be one).
+pub fn regular_file(path: &Path, kind: Kind) -> Result<std::fs::Metadata> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::read(path, e))?;
+    if !meta.is_file() {
+        let ft = meta.file_type();
+        use std::os::unix::fs::FileTypeExt;
+        let what = if ft.is_dir() {
+            "a directory"
+        } else if ft.is_fifo() {
+            "a FIFO (a pipe would be read without end)"
+        } else if ft.is_char_device() || ft.is_block_device() {
+            "a device"
+        } else if ft.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        return Err(Error::invalid(format!(
+            "{}: {what}: give the {} as a regular file",
+            path.display(),
+            kind.what
+        )));
+    }
+    if meta.len() > kind.limit {
+        return Err(too_large(path, kind));
+    }
+    Ok(meta)
+}
+
+fn too_large(path: &Path, kind: Kind) -> Error {
+    Error::invalid(format!(
+        "{}: larger than {} MiB, more than any {} is: check that this is the right file",
+        path.display(),
+        kind.limit / MIB,
+        kind.what
+    ))
+}
+
+/// Read a whole file, bounded.
+pub fn read(path: &Path, kind: Kind) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    read_into(path, kind, &mut buf)?;
+    Ok(buf)
+}
+
+/// Read a whole file into `buf` (cleared first), bounded: a file that grows while read is cut at the limit.
+pub fn read_into(path: &Path, kind: Kind, buf: &mut Vec<u8>) -> Result<()> {
+    regular_file(path, kind)?;
+    buf.clear();
+    let f = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
+    f.take(kind.limit + 1)
+        .read_to_end(buf)
+        .map_err(|e| Error::read(path, e))?;
+    if buf.len() as u64 > kind.limit {
+        return Err(too_large(path, kind));
+    }
+    Ok(())
+}
+
+/// Read a whole file as UTF-8 text, bounded.
+pub fn read_text(path: &Path, kind: Kind) -> Result<String> {
+    String::from_utf8(read(path, kind)?).map_err(|e| {
+        Error::invalid(format!(
+            "{}: not UTF-8 text (at byte {}): save the {} as UTF-8",
+            path.display(),
+            e.utf8_error().valid_up_to(),
+            kind.what
+        ))
+    })
+}
+
+/// Read at most `kind.limit` bytes from a reader whose length is not trusted (a tar member).
+pub fn read_stream(mut r: impl Read, label: &str, kind: Kind) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    (&mut r)
+        .take(kind.limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::invalid(format!("{label}: cannot read: {e}")))?;
+    if buf.len() as u64 > kind.limit {
+        return Err(Error::invalid(format!(
+            "{label}: larger than {} MiB, more than any {} is",
+            kind.limit / MIB,
+            kind.what
+        )));
+    }
+    Ok(buf)
+}

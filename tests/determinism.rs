@@ -1,0 +1,66 @@
+//! Issue 12: the decision is a pure function of its inputs. Every verify fixture, run 50 times, gives
+//! byte-identical JSON (at 8816b73 two final attempts of one test case were chosen in HashMap order).
+
+mod common;
+use common::*;
+
+#[test]
+fn every_verify_fixture_gives_byte_identical_json_50_times() {
+    let up = "../shared/fixtures-upstream";
+    let runs: Vec<Vec<String>> = vec![
+        [&DENIED_DEMO[..], &["--now", NOW_2021]].concat(),
+        [&PASSING_DEMO[..], &["--now", NOW_2026]].concat(),
+        vec![
+            "verify",
+            "--findings",
+            "fixtures/ecr/enhanced-edge-cases.json",
+            "--building-block",
+            "payments",
+            "--now",
+            NOW_2026,
+        ],
+        vec![
+            "verify",
+            "--findings",
+            "fixtures/demo/pass",
+            "--api-report",
+            &format!("{up}/govstack-testharness-messages/example_result.message"),
+            "--now",
+            NOW_2026,
+        ],
+        vec![
+            "verify",
+            "--findings",
+            "fixtures/demo/pass",
+            "--api-report",
+            &format!("{up}/real-world/reports/messages/retry.ndjson"),
+            "--now",
+            NOW_2026,
+        ],
+        vec![
+            "verify",
+            "--findings",
+            "fixtures/demo/pass",
+            "--api-report",
+            &format!("{up}/real-world/reports/cucumber-json/cucumber-ruby-7.1.0--flaky-scenario.json"),
+            "--now",
+            NOW_2026,
+        ],
+    ]
+    .into_iter()
+    .map(|v: Vec<&str>| v.into_iter().map(str::to_owned).collect())
+    .collect();
+    for args in runs {
+        let first = bbgate().args(&args).args(["--format", "json"]).output().unwrap();
+        assert!(
+            !first.stdout.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&first.stderr)
+        );
+        for i in 1..50 {
+            let again = bbgate().args(&args).args(["--format", "json"]).output().unwrap();
+            assert_eq!(first.stdout, again.stdout, "{args:?}: run {i} differs");
+            assert_eq!(first.status.code(), again.status.code());
+        }
+    }
+}
