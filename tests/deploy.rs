@@ -1422,3 +1422,40 @@ fn a_chart_of_yaml_1_1_spellings_and_isolation_gaps_is_refused_with_each_named()
         assert!(fake.writes().is_empty(), "{:?}", fake.writes());
     }
 }
+
+#[test]
+fn what_the_api_server_would_store_is_judged_admission_included() {
+    // A mutating admission stand-in puts every Deployment's pods on the node's network: the rendered text is
+    // clean, what would be stored is not.
+    let (fake, tmp, ev) = ready();
+    fake.set_admission(
+        "Deployment",
+        json!({"spec": {"template": {"spec": {"hostNetwork": true}}}}),
+    );
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
+    cmd.arg("--dry-run");
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("Deployment/emu-emulator (payments-emulator/templates/deployment.yaml): hostNetwork: true"),
+        "{out}"
+    );
+    // The dry runs were sent (the probe sees them) and wrote nothing.
+    assert!(
+        fake.log()
+            .iter()
+            .any(|l| l.method == "PATCH" && l.path.contains("dryRun=All")),
+        "{:?}",
+        fake.log()
+    );
+    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+    assert!(fake.get("Deployment", NS, "emu-emulator").is_none());
+
+    // Without the mutation the same chart is CHECKED, through the same dry runs.
+    let (fake, tmp, ev) = ready();
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
+    cmd.arg("--dry-run");
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(fake.log().iter().any(|l| l.path.contains("dryRun=All")));
+}

@@ -516,6 +516,16 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         all.extend(manifests.into_iter().filter(|m| !on_server.contains(&key(m))));
         findings = guard::check(&all, &rules);
         guard::rego(&policy.deploy.rego, &all, &mut findings)?;
+        // And as the API server would store each object (defaults, mutating admission): judged once more.
+        let all = if findings.problems.is_empty() {
+            let (stored, refused) = rt.block_on(preflight::as_stored(&cluster.client, &ns, all))?;
+            findings = guard::check(&stored, &rules);
+            guard::rego(&policy.deploy.rego, &stored, &mut findings)?;
+            findings.problems.extend(refused);
+            stored
+        } else {
+            all
+        };
         record.timings_ms.preflight += ms(t);
         all
     } else {

@@ -121,6 +121,89 @@ pub fn quota_left(q: &Value) -> std::result::Result<Resources, Vec<&'static str>
     }
 }
 
+/// Every object as the API server would store it: a server-side apply with `dryRun=All` (defaults and
+/// mutating admission applied, nothing kept), 8 at a time. The guard judges these, not the text helm
+/// rendered. An object the API server refuses (invalid, or denied by admission) is a problem naming it.
+pub async fn as_stored(client: &Client, ns: &str, manifests: Vec<Manifest>) -> Result<(Vec<Manifest>, Vec<String>)> {
+    use kube::api::{DynamicObject, GroupVersionKind, Patch, PatchParams};
+    use kube::discovery::Scope;
+    let one = |m: Manifest| async move {
+        let name = m.name().to_owned();
+        if name.is_empty() {
+            return Ok((Some(m), None));
+        }
+        let (group, version) = m.api_version().split_once('/').unwrap_or(("", m.api_version()));
+        let gvk = GroupVersionKind::gvk(group, version, m.kind());
+        let (ar, caps) = match kube::discovery::pinned_kind(client, &gvk).await {
+            Ok(found) => found,
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                return Ok((
+                    None,
+                    Some(format!("{}: the cluster does not serve {}", m.label(), m.api_version())),
+                ));
+            }
+            Err(kube::Error::Discovery(e)) => {
+                return Ok((
+                    None,
+                    Some(format!("{}: the cluster does not serve it ({e})", m.label())),
+                ));
+            }
+            Err(e) => {
+                return Err(cluster_error(
+                    &format!("discovering {} {}", m.api_version(), m.kind()),
+                    e,
+                ));
+            }
+        };
+        let api: Api<DynamicObject> = if caps.scope == Scope::Namespaced {
+            Api::namespaced_with(client.clone(), ns, &ar)
+        } else {
+            Api::all_with(client.clone(), &ar)
+        };
+        let mut object = m.object.clone();
+        if caps.scope == Scope::Namespaced {
+            object["metadata"]["namespace"] = json!(ns);
+        }
+        let params = PatchParams::apply("bbgate-guard").force().dry_run();
+        match api.patch(&name, &params, &Patch::Apply(&object)).await {
+            Ok(stored) => {
+                let object = serde_json::to_value(stored)
+                    .map_err(|e| Error::Undecidable(format!("{}: the stored object is not JSON: {e}", m.label())))?;
+                Ok((
+                    Some(Manifest {
+                        source: m.source.clone(),
+                        object,
+                    }),
+                    None,
+                ))
+            }
+            Err(kube::Error::Api(s)) if (400..500).contains(&s.code) && s.code != 401 && s.code != 429 => Ok((
+                None,
+                Some(format!(
+                    "{}: the API server refuses it: {} {}",
+                    m.label(),
+                    s.code,
+                    s.message
+                )),
+            )),
+            Err(e) => Err(cluster_error(&format!("a dry run of {}", m.label()), e)),
+        }
+    };
+    let results: Vec<Result<(Option<Manifest>, Option<String>)>> =
+        futures_util::stream::iter(manifests.into_iter().map(one))
+            .buffered(8)
+            .collect()
+            .await;
+    let mut stored = Vec::new();
+    let mut problems = Vec::new();
+    for r in results {
+        let (m, p) = r?;
+        stored.extend(m);
+        problems.extend(p);
+    }
+    Ok((stored, problems))
+}
+
 const PSA_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
 
 /// The namespace must enforce at least `required` (a Pod Security Standards level): then the API server itself

@@ -169,6 +169,9 @@ struct Store {
     log: Vec<Logged>,
     /// Every event, for watches that start from a resourceVersion.
     history: Vec<(u64, Event)>,
+    /// A mutating admission stand-in: a merge patch applied to every object of a kind as it is stored (and in
+    /// server-side dry runs, which show what would be stored).
+    admission: BTreeMap<String, Value>,
 }
 
 pub struct FakeKube {
@@ -418,7 +421,9 @@ impl FakeKube {
     pub fn writes(&self) -> Vec<Logged> {
         self.log()
             .into_iter()
-            .filter(|l| l.method != "GET" && !l.path.contains("selfsubjectaccessreviews"))
+            .filter(|l| {
+                l.method != "GET" && !l.path.contains("selfsubjectaccessreviews") && !l.path.contains("dryRun=All")
+            })
             .collect()
     }
 
@@ -491,10 +496,36 @@ impl FakeKube {
         let _ = self.events.send(ev);
     }
 
+    /// Merge `patch` into every object of `kind` the fake stores, as a mutating webhook would.
+    pub fn set_admission(&self, kind: &str, patch: Value) {
+        self.lock().admission.insert(kind.to_owned(), patch);
+    }
+
+    /// What would be stored (`dryRun=All`): admission and defaults applied, nothing kept, no event.
+    fn preview(&self, st: &mut Store, res: Res, ns: &str, name: &str, mut obj: Value) -> Value {
+        if let Some(patch) = st.admission.get(res.kind) {
+            merge(&mut obj, patch);
+        }
+        obj["apiVersion"] = json!(res.api_version());
+        obj["kind"] = json!(res.kind);
+        if !obj["metadata"].is_object() {
+            obj["metadata"] = json!({});
+        }
+        obj["metadata"]["name"] = json!(name);
+        if res.namespaced {
+            obj["metadata"]["namespace"] = json!(ns);
+        }
+        obj["metadata"]["resourceVersion"] = json!(st.rv.to_string());
+        obj
+    }
+
     /// Store an object: metadata filled in, generation bumped on a spec change, then the controllers run.
     fn write(&self, st: &mut Store, res: Res, ns: &str, name: &str, mut obj: Value, create: bool) -> Value {
         let k = (key(res), ns.to_owned(), name.to_owned());
         let old = st.objects.get(&k).cloned();
+        if let Some(patch) = st.admission.get(res.kind) {
+            merge(&mut obj, patch);
+        }
         obj["apiVersion"] = json!(res.api_version());
         obj["kind"] = json!(res.kind);
         let meta = obj["metadata"].as_object_mut().map(|_| ()).is_some();
@@ -1039,6 +1070,10 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
                     &format!("{} \"{name}\" already exists", res.plural),
                 );
             }
+            if q.get("dryRun").is_some_and(|d| d == "All") {
+                let shown = fake.preview(&mut st, res, &ns, &name, obj);
+                return json_response(201, &shown);
+            }
             let stored = fake.write(&mut st, res, &ns, &name, obj, true);
             json_response(201, &stored)
         }
@@ -1075,8 +1110,13 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
             }
             let mut st = fake.lock();
             let k = (key(res), ns.clone(), name.clone());
+            let dry_run = q.get("dryRun").is_some_and(|d| d == "All");
             let mut obj = match st.objects.get(&k).cloned() {
                 Some(o) => o,
+                None if apply && dry_run => {
+                    let shown = fake.preview(&mut st, res, &ns, &name, patch);
+                    return json_response(201, &shown);
+                }
                 None if apply => {
                     if res.namespaced
                         && !st
@@ -1102,6 +1142,10 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
                 merge(&mut obj, &rest);
             } else {
                 merge(&mut obj, &patch);
+            }
+            if dry_run {
+                let shown = fake.preview(&mut st, res, &ns, &name, obj);
+                return json_response(200, &shown);
             }
             let stored = fake.write(&mut st, res, &ns, &name, obj, false);
             json_response(200, &stored)
