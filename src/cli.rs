@@ -273,6 +273,10 @@ pub struct DeployArgs {
     /// Check everything (evidence, preflight, guard) and stop before helm installs.
     #[arg(long)]
     pub dry_run: bool,
+    /// The CircleCI API for the approval check ([deploy] approvers): https://circleci.com/api/v2, or a loopback
+    /// address for tests. Deliberately not read from the environment.
+    #[arg(long, value_name = "URL", default_value = crate::deploy::approval::DEFAULT_API, value_parser = crate::deploy::approval::api_url)]
+    pub circleci_api_url: String,
     /// Where to write the deploy record [default: deploy-record.json beside the evidence].
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
@@ -294,7 +298,8 @@ pub struct EksTokenArgs {
     pub role_arn: Option<String>,
     #[arg(long, value_name = "NAME")]
     pub session_name: Option<String>,
-    /// Signing time (RFC 3339), for reproducible tokens in tests.
-    #[arg(long, value_name = "RFC3339", hide = true)]
+    /// Sign as of this time (RFC 3339) instead of now: reproduces a token byte for byte (it is valid for 15
+    /// minutes from its signing time, as `aws eks get-token`'s).
+    #[arg(long, value_name = "RFC3339")]
     pub at: Option<jiff::Timestamp>,
 }

@@ -616,7 +616,7 @@ fn with_approvers_in_the_policy_only_an_admins_approval_lets_the_deploy_in() {
         let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
         cmd.env("CIRCLE_WORKFLOW_ID", workflow)
             .env("CIRCLE_TOKEN", circle_token)
-            .env("CIRCLECI_API_URL", &api)
+            .args(["--circleci-api-url", &api])
             .env("BBGATE_POLICY_SHA256", sha256_file(&policy))
             .args(["--policy", policy.to_str().unwrap()]);
         let (code, out, err) = run(&mut cmd);
@@ -1458,4 +1458,60 @@ fn what_the_api_server_would_store_is_judged_admission_included() {
     let (code, out, err) = run(&mut cmd);
     assert_eq!(code, 0, "{out}{err}");
     assert!(fake.log().iter().any(|l| l.path.contains("dryRun=All")));
+}
+
+#[test]
+fn the_test_doors_are_shut_no_clock_flag_and_no_api_url_from_the_environment() {
+    let (fake, tmp, ev) = ready();
+    // deploy takes the system clock: there is no --now to make old evidence look fresh.
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
+    cmd.args(["--dry-run", "--now", "2026-01-01T00:00:00Z"]);
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unexpected argument '--now'"), "{err}");
+
+    // The approval check's API: an environment variable naming a stand-in that "approves" is ignored, and the
+    // stand-in never receives CIRCLE_TOKEN; the flag accepts only CircleCI's host or loopback.
+    let policy = policy_with(tmp.path(), "approvers = []", "approvers = [\"sandbox-admin\"]");
+    let (api, tokens) = circleci_api("u-admin");
+    let workflow = "5a1c7b6e-0000-4000-8000-000000000077";
+    let ev = tmp.path().join("wf-evidence.json");
+    let (code, out, err) = run(bbgate()
+        .env("CIRCLE_WORKFLOW_ID", workflow)
+        .args([
+            "verify",
+            "--findings",
+            tmp.path().join("pages").to_str().unwrap(),
+            "--api-report",
+            REPORT,
+        ])
+        .args([
+            "--registry",
+            REGISTRY,
+            "--policy",
+            policy.to_str().unwrap(),
+            "--evidence",
+            ev.to_str().unwrap(),
+        ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
+    cmd.env("CIRCLE_WORKFLOW_ID", workflow)
+        .env("CIRCLE_TOKEN", "circle-token-never-sent-elsewhere")
+        .env("CIRCLECI_API_URL", &api)
+        .env("BBGATE_POLICY_SHA256", sha256_file(&policy))
+        .args([
+            "--policy",
+            policy.to_str().unwrap(),
+            "--circleci-api-url",
+            "http://127.0.0.1:1/api/v2",
+        ]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("cannot reach the CircleCI API"), "{err}");
+    assert!(tokens.lock().unwrap().is_empty(), "the environment's URL was used");
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
+    cmd.args(["--circleci-api-url", "http://collector.example/api/v2"]);
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the CircleCI API is https://circleci.com/api/v2"), "{err}");
 }

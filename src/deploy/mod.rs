@@ -555,7 +555,7 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
 
     // The approval, when the policy names who may give it.
     if !policy.deploy.approvers.is_empty() {
-        record.approved_by = Some(rt.block_on(approval::check(&policy.deploy.approvers))?);
+        record.approved_by = Some(rt.block_on(approval::check(&policy.deploy.approvers, &args.circleci_api_url))?);
     }
 
     // 5. Install, pinned by digest; helm rolls back on failure.
