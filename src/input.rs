@@ -14,50 +14,25 @@ pub struct Kind {
 }
 
 const MIB: u64 = 1 << 20;
+
+const fn kind(what: &'static str, limit: u64) -> Kind {
+    Kind { what, limit }
+}
+
 /// One page of `describe-image-scan-findings` (1000 enhanced findings are about 2 MB).
-pub const FINDINGS_PAGE: Kind = Kind {
-    what: "findings page",
-    limit: 64 * MIB,
-};
+pub const FINDINGS_PAGE: Kind = kind("findings page", 64 * MIB);
 /// A test-harness report (the GovStack identity run is 1 MB as messages).
-pub const API_REPORT: Kind = Kind {
-    what: "API test report",
-    limit: 256 * MIB,
-};
-pub const POLICY: Kind = Kind {
-    what: "policy",
-    limit: 4 * MIB,
-};
-pub const SIGNOFFS: Kind = Kind {
-    what: "sign-off file",
-    limit: 16 * MIB,
-};
-pub const REGO: Kind = Kind {
-    what: "Rego module",
-    limit: 4 * MIB,
-};
-pub const EVIDENCE: Kind = Kind {
-    what: "evidence file",
-    limit: 256 * MIB,
-};
-pub const ATTESTATION: Kind = Kind {
-    what: "attestation",
-    limit: 16 * MIB,
-};
-pub const KEY: Kind = Kind {
-    what: "public key",
-    limit: MIB,
-};
+pub const API_REPORT: Kind = kind("API test report", 256 * MIB);
+pub const POLICY: Kind = kind("policy", 4 * MIB);
+pub const SIGNOFFS: Kind = kind("sign-off file", 16 * MIB);
+pub const REGO: Kind = kind("Rego module", 4 * MIB);
+pub const EVIDENCE: Kind = kind("evidence file", 256 * MIB);
+pub const ATTESTATION: Kind = kind("attestation", 16 * MIB);
+pub const KEY: Kind = kind("public key", MIB);
 /// An OCI index, manifest or config blob (registries refuse manifests over 4 MiB).
-pub const MANIFEST: Kind = Kind {
-    what: "image manifest",
-    limit: 16 * MIB,
-};
+pub const MANIFEST: Kind = kind("image manifest", 16 * MIB);
 /// A layer or a docker-archive member held in memory.
-pub const LAYER: Kind = Kind {
-    what: "image layer",
-    limit: 8 << 30,
-};
+pub const LAYER: Kind = kind("image layer", 8 << 30);
 
 /// Refuse anything but a regular file (symlinks are followed: what they point at must be one).
 pub fn regular_file(path: &Path, kind: Kind) -> Result<std::fs::Metadata> {

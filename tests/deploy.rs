@@ -80,19 +80,10 @@ fn pinned(ev: &Path) -> String {
 
 /// `bbgate deploy` at the fake with helm `major`, an hour after the evidence was made.
 fn deploy(fake: &FakeKube, dir: &Path, major: u8, ev: &Path, chart: &str) -> assert_cmd::Command {
-    let mut cmd = bbgate();
+    let mut cmd = deploy_of(ev, chart);
     cmd.env("HELM_CACHE_HOME", dir.join("helm-cache"))
         .env("HELM_CONFIG_HOME", dir.join("helm-config"))
         .env("HELM_DATA_HOME", dir.join("helm-data"))
-        .args([
-            "deploy",
-            "--evidence",
-            ev.to_str().unwrap(),
-            "--chart",
-            chart,
-            "--release",
-            "emu",
-        ])
         .args(["--set-image", "image.ref", "--timeout", "20s"])
         .args([
             "--findings",
@@ -106,6 +97,38 @@ fn deploy(fake: &FakeKube, dir: &Path, major: u8, ev: &Path, chart: &str) -> ass
             "--kubeconfig",
             fake.kubeconfig(dir).to_str().unwrap(),
         ]);
+    cmd
+}
+
+/// `bbgate deploy --evidence EV --chart CHART --release emu`, nothing else yet.
+fn deploy_of(ev: &Path, chart: &str) -> assert_cmd::Command {
+    let mut cmd = bbgate();
+    cmd.args([
+        "deploy",
+        "--evidence",
+        ev.to_str().unwrap(),
+        "--chart",
+        chart,
+        "--release",
+        "emu",
+    ]);
+    cmd
+}
+
+fn deploy_cmd(ev: &Path) -> assert_cmd::Command {
+    deploy_of(ev, CHART)
+}
+
+/// `bbgate deploy --dry-run` of the emulator chart with helm 4 at the fake, and no scan or report inputs yet.
+fn bare_deploy(fake: &FakeKube, dir: &Path, ev: &Path) -> assert_cmd::Command {
+    let mut cmd = deploy_cmd(ev);
+    cmd.args([
+        "--dry-run",
+        "--helm",
+        &helm(4),
+        "--kubeconfig",
+        fake.kubeconfig(dir).to_str().unwrap(),
+    ]);
     cmd
 }
 
@@ -481,17 +504,8 @@ fn recheck_scan_stops_a_deploy_when_the_digest_has_a_critical_finding_verify_did
     let moto = Moto::get();
     let (fake, tmp, ev) = ready();
     let with_aws = |cmd: &mut assert_cmd::Command| {
-        for (k, _) in std::env::vars() {
-            if k.starts_with("AWS_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.env("AWS_ENDPOINT_URL", &moto.url)
-            .env("AWS_REGION", peer::REGION)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST")
-            .env("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET)
-            .args(["--recheck-scan", "--poll-interval", "100ms", "--dry-run"]);
+        with_moto(cmd, &moto);
+        cmd.args(["--recheck-scan", "--poll-interval", "100ms", "--dry-run"]);
     };
 
     // Still clean: the deploy goes on.
@@ -744,7 +758,7 @@ fn eks_cluster_access_describes_the_cluster_and_authenticates_with_eks_tokens() 
         moto.eks_cluster(&cluster, &fake.url);
         let temp = tmp.path().join("tmp");
         std::fs::create_dir(&temp).unwrap();
-        let mut cmd = bbgate();
+        let mut cmd = deploy_cmd(&ev);
         for (k, _) in std::env::vars() {
             if k.starts_with("AWS_") || k == "KUBECONFIG" {
                 cmd.env_remove(k);
@@ -757,15 +771,6 @@ fn eks_cluster_access_describes_the_cluster_and_authenticates_with_eks_tokens() 
             .env("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET)
             .env("TMPDIR", &temp)
             .env("HELM_CACHE_HOME", tmp.path().join("helm-cache"))
-            .args([
-                "deploy",
-                "--evidence",
-                ev.to_str().unwrap(),
-                "--chart",
-                CHART,
-                "--release",
-                "emu",
-            ])
             .args([
                 "--set-image",
                 "image.ref",
@@ -1036,29 +1041,13 @@ fn deploy_refuses_an_unpinned_policy_file_and_inputs_other_than_the_evidences() 
     );
 
     // Another API report than the one the evidence names.
-    let mut cmd = bbgate();
-    cmd.args([
-        "deploy",
-        "--evidence",
-        ev.to_str().unwrap(),
-        "--chart",
-        CHART,
-        "--release",
-        "emu",
-    ])
-    .args(["--findings", tmp.path().join("pages").to_str().unwrap()])
-    .args([
+    let pages = tmp.path().join("pages");
+    let (code, _, err) = run(bare_deploy(&fake, tmp.path(), &ev).args([
+        "--findings",
+        pages.to_str().unwrap(),
         "--api-report",
         "fixtures/api-tests/cck-all-statuses.ndjson",
-        "--dry-run",
-    ])
-    .args([
-        "--helm",
-        &helm(4),
-        "--kubeconfig",
-        fake.kubeconfig(tmp.path()).to_str().unwrap(),
-    ]);
-    let (code, _, err) = run(&mut cmd);
+    ]));
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("--api-report fixtures/api-tests/cck-all-statuses.ndjson: sha256"),
@@ -1070,32 +1059,9 @@ fn deploy_refuses_an_unpinned_policy_file_and_inputs_other_than_the_evidences() 
     );
 
     // Pages other than the evidence's (another scan of the same image).
-    let other = tmp.path().join("other");
-    let other_pages = fresh_scan(&other, peer::low_basic_findings(3));
-    let mut cmd = bbgate();
-    cmd.args([
-        "deploy",
-        "--evidence",
-        ev.to_str().unwrap(),
-        "--chart",
-        CHART,
-        "--release",
-        "emu",
-    ])
-    .args([
-        "--findings",
-        other_pages.to_str().unwrap(),
-        "--api-report",
-        REPORT,
-        "--dry-run",
-    ])
-    .args([
-        "--helm",
-        &helm(4),
-        "--kubeconfig",
-        fake.kubeconfig(tmp.path()).to_str().unwrap(),
-    ]);
-    let (code, _, err) = run(&mut cmd);
+    let other = fresh_scan(&tmp.path().join("other"), peer::low_basic_findings(3));
+    let (code, _, err) =
+        run(bare_deploy(&fake, tmp.path(), &ev).args(["--findings", other.to_str().unwrap(), "--api-report", REPORT]));
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("is not one of the findings pages the evidence names"),
@@ -1103,24 +1069,7 @@ fn deploy_refuses_an_unpinned_policy_file_and_inputs_other_than_the_evidences() 
     );
 
     // No scan source at all.
-    let mut cmd = bbgate();
-    cmd.args([
-        "deploy",
-        "--evidence",
-        ev.to_str().unwrap(),
-        "--chart",
-        CHART,
-        "--release",
-        "emu",
-    ])
-    .args(["--api-report", REPORT, "--dry-run"])
-    .args([
-        "--helm",
-        &helm(4),
-        "--kubeconfig",
-        fake.kubeconfig(tmp.path()).to_str().unwrap(),
-    ]);
-    let (code, _, err) = run(&mut cmd);
+    let (code, _, err) = run(bare_deploy(&fake, tmp.path(), &ev).args(["--api-report", REPORT]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("deploy decides again and needs the image's scan"), "{err}");
     assert!(fake.log().is_empty(), "{:?}", fake.log());

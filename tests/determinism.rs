@@ -7,10 +7,24 @@ use common::*;
 #[test]
 fn every_verify_fixture_gives_byte_identical_json_50_times() {
     let up = "../shared/fixtures-upstream";
+    let with_report = |report: &str| -> Vec<String> {
+        [
+            "verify",
+            "--findings",
+            "fixtures/demo/pass",
+            "--api-report",
+            &format!("{up}/{report}"),
+            "--now",
+            NOW_2026,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let owned = |v: &[&str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
     let runs: Vec<Vec<String>> = vec![
-        [&DENIED_DEMO[..], &["--now", NOW_2021]].concat(),
-        [&PASSING_DEMO[..], &["--now", NOW_2026]].concat(),
-        vec![
+        owned(&[&DENIED_DEMO[..], &["--now", NOW_2021]].concat()),
+        owned(&[&PASSING_DEMO[..], &["--now", NOW_2026]].concat()),
+        owned(&[
             "verify",
             "--findings",
             "fixtures/ecr/enhanced-edge-cases.json",
@@ -18,38 +32,11 @@ fn every_verify_fixture_gives_byte_identical_json_50_times() {
             "payments",
             "--now",
             NOW_2026,
-        ],
-        vec![
-            "verify",
-            "--findings",
-            "fixtures/demo/pass",
-            "--api-report",
-            &format!("{up}/govstack-testharness-messages/example_result.message"),
-            "--now",
-            NOW_2026,
-        ],
-        vec![
-            "verify",
-            "--findings",
-            "fixtures/demo/pass",
-            "--api-report",
-            &format!("{up}/real-world/reports/messages/retry.ndjson"),
-            "--now",
-            NOW_2026,
-        ],
-        vec![
-            "verify",
-            "--findings",
-            "fixtures/demo/pass",
-            "--api-report",
-            &format!("{up}/real-world/reports/cucumber-json/cucumber-ruby-7.1.0--flaky-scenario.json"),
-            "--now",
-            NOW_2026,
-        ],
-    ]
-    .into_iter()
-    .map(|v: Vec<&str>| v.into_iter().map(str::to_owned).collect())
-    .collect();
+        ]),
+        with_report("govstack-testharness-messages/example_result.message"),
+        with_report("real-world/reports/messages/retry.ndjson"),
+        with_report("real-world/reports/cucumber-json/cucumber-ruby-7.1.0--flaky-scenario.json"),
+    ];
     for args in runs {
         let first = bbgate().args(&args).args(["--format", "json"]).output().unwrap();
         assert!(

@@ -57,46 +57,34 @@ impl Moto {
         serde_json::from_slice(&out).unwrap()
     }
 
-    /// An ECR call as the SDK makes it (moto checks no signature).
-    pub fn ecr(&self, action: &str, body: Value) -> Value {
+    /// A JSON-protocol AWS call as the SDK makes it (moto checks no signature).
+    fn json_call(&self, service: &str, target: &str, body: Value) -> Value {
         let auth = format!(
-            "AWS4-HMAC-SHA256 Credential=AKIDSEED/20260101/{REGION}/ecr/aws4_request, SignedHeaders=host, Signature=0"
+            "AWS4-HMAC-SHA256 Credential=AKIDSEED/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0"
         );
-        let target = format!("AmazonEC2ContainerRegistry_V20150921.{action}");
         let (status, out) = http(
             &self.addr,
             "POST",
             "/",
             &[
-                ("X-Amz-Target", &target),
+                ("X-Amz-Target", target),
                 ("Content-Type", "application/x-amz-json-1.1"),
                 ("Authorization", &auth),
             ],
             body.to_string().as_bytes(),
         );
-        assert_eq!(status, 200, "ECR {action}: {}", String::from_utf8_lossy(&out));
+        assert_eq!(status, 200, "{target}: {}", String::from_utf8_lossy(&out));
         serde_json::from_slice(&out).unwrap()
     }
 
-    /// A KMS call as the SDK makes it (moto checks no signature).
+    /// An ECR call.
+    pub fn ecr(&self, action: &str, body: Value) -> Value {
+        self.json_call("ecr", &format!("AmazonEC2ContainerRegistry_V20150921.{action}"), body)
+    }
+
+    /// A KMS call.
     pub fn kms(&self, action: &str, body: Value) -> Value {
-        let auth = format!(
-            "AWS4-HMAC-SHA256 Credential=AKIDSEED/20260101/{REGION}/kms/aws4_request, SignedHeaders=host, Signature=0"
-        );
-        let target = format!("TrentService.{action}");
-        let (status, out) = http(
-            &self.addr,
-            "POST",
-            "/",
-            &[
-                ("X-Amz-Target", &target),
-                ("Content-Type", "application/x-amz-json-1.1"),
-                ("Authorization", &auth),
-            ],
-            body.to_string().as_bytes(),
-        );
-        assert_eq!(status, 200, "KMS {action}: {}", String::from_utf8_lossy(&out));
-        serde_json::from_slice(&out).unwrap()
+        self.json_call("kms", &format!("TrentService.{action}"), body)
     }
 
     /// An EKS cluster whose DescribeCluster answers with `endpoint` (the tests' fake API server).
