@@ -123,6 +123,70 @@ fn junit_has_a_failing_case_per_blocking_finding_and_failed_scenario() {
             .iter()
             .any(|s| s.feature == "bbgate" && s.message.as_deref().unwrap_or("").contains("blocked"))
     );
+    // An independent reader (junitparser, from PyPI) sees the same failed cases.
+    let mut independent: Vec<String> = python(JUNIT_READER, &[junit.to_str().unwrap()])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let mut ours: Vec<String> = failed.iter().map(|s| format!("{}|{}", s.feature, s.name)).collect();
+    independent.sort();
+    ours.sort();
+    assert_eq!(independent, ours);
+}
+
+/// Failed cases (`classname|name`) as junitparser reads a JUnit file.
+const JUNIT_READER: &str = r#"
+import sys
+from junitparser import JUnitXml, TestSuite, Failure, Error
+xml = JUnitXml.fromfile(sys.argv[1])
+suites = [xml] if isinstance(xml, TestSuite) else list(xml)
+for suite in suites:
+    for case in suite:
+        if any(isinstance(r, (Failure, Error)) for r in case.result):
+            print(f"{case.classname}|{case.name}")
+"#;
+
+/// The evidence's body_sha256 as Python computes it: sorted keys, no white space, UTF-8.
+const EVIDENCE_DIGEST: &str = r#"
+import hashlib, json, sys
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+canonical = json.dumps(doc["body"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+print(hashlib.sha256(canonical.encode("utf-8")).hexdigest(), doc["integrity"]["body_sha256"])
+"#;
+
+/// Run a Python snippet in the test peers' venv (PyYAML, cryptography, junitparser) and return its stdout.
+fn python(code: &str, args: &[&str]) -> String {
+    let py = std::env::var("BBGATE_TEST_PYTHON").expect("BBGATE_TEST_PYTHON: run the suite with scripts/test");
+    let out = std::process::Command::new(py)
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_evidence_digest_is_recomputed_by_an_independent_implementation() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, args) in [&PASSING_DEMO[..], &DENIED_DEMO[..]].iter().enumerate() {
+        let ev = dir.path().join(format!("e{i}.json"));
+        let (_, _, err) = run(bbgate()
+            .args(*args)
+            .args(["--now", NOW_2026, "--evidence", ev.to_str().unwrap()]));
+        let out = python(EVIDENCE_DIGEST, &[ev.to_str().unwrap()]);
+        let (theirs, written) = out.trim().split_once(' ').unwrap();
+        assert_eq!(theirs, written, "{err}");
+        // The check can fail: one byte of the body changed gives another digest.
+        let text = std::fs::read_to_string(&ev)
+            .unwrap()
+            .replacen("\"verdict\": \"", "\"verdict\": \"x", 1);
+        std::fs::write(&ev, text).unwrap();
+        let out = python(EVIDENCE_DIGEST, &[ev.to_str().unwrap()]);
+        let (theirs, written) = out.trim().split_once(' ').unwrap();
+        assert_ne!(theirs, written);
+    }
 }
 
 #[test]

@@ -1,0 +1,121 @@
+//! README promises that had no test checking their output (issue 18's list): each with its message.
+
+mod common;
+use common::*;
+
+#[test]
+fn a_signoff_approved_in_the_future_does_not_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = fresh_scan(dir.path(), vec![basic_finding("CVE-2026-0002", "glibc", "7.5", "HIGH")]);
+    let day = |d: i64| (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * d)).to_string()[..10].to_owned();
+    let future = dir.path().join("future.toml");
+    std::fs::write(
+        &future,
+        format!(
+            "[[signoff]]\nid = \"CVE-2026-0002\"\nbuilding_block = \"payments\"\nanalysis = \"a\"\nmitigation = \"m\"\n\
+             approved_by = \"sandbox-admin@govstack.global\"\napproved_on = {}\nexpires = {}\n",
+            day(2),
+            day(30)
+        ),
+    )
+    .unwrap();
+    let verify = |signoffs: &std::path::Path| {
+        run_json(bbgate().args([
+            "verify",
+            "--findings",
+            pages.to_str().unwrap(),
+            "--api-report",
+            "fixtures/api-tests/cck-minimal.ndjson",
+            "--signoffs",
+            signoffs.to_str().unwrap(),
+        ]))
+    };
+    let (code, v) = verify(&future);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(finding(&v, "CVE-2026-0002")["outcome"], "needs_signoff");
+    let text = v.to_string();
+    assert!(text.contains("is in the future"), "{text}");
+    // Positive control: approved yesterday, it applies.
+    let today = dir.path().join("today.toml");
+    signoff_file(&today, "CVE-2026-0002", "glibc");
+    let (code, v) = verify(&today);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(finding(&v, "CVE-2026-0002")["outcome"], "signed_off");
+}
+
+#[test]
+fn an_empty_api_report_is_invalid_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.xml");
+    std::fs::write(&empty, "").unwrap();
+    let (code, _, err) = run(bbgate().args([
+        "verify",
+        "--findings",
+        "fixtures/demo/pass",
+        "--api-report",
+        empty.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("empty file: the test run wrote no report"), "{err}");
+}
+
+#[test]
+fn api_tests_max_age_days_denies_an_old_or_undated_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p.toml");
+    let text = std::fs::read_to_string("policies/sandbox.toml").unwrap();
+    assert!(text.contains("[api_tests]"));
+    std::fs::write(
+        &policy,
+        text.replace("[api_tests]\n", "[api_tests]\nmax_age_days = 7\n"),
+    )
+    .unwrap();
+    let pages = fresh_scan(dir.path(), vec![]);
+    let check = |report: &str| {
+        run_json(bbgate().args([
+            "verify",
+            "--findings",
+            pages.to_str().unwrap(),
+            "--api-report",
+            report,
+            "--policy",
+            policy.to_str().unwrap(),
+        ]))
+    };
+    // The CCK minimal run started at the epoch: too old.
+    let (code, v) = check("fixtures/api-tests/cck-minimal.ndjson");
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["reasons"]
+            .to_string()
+            .contains("older than [api_tests] max_age_days = 7"),
+        "{v}"
+    );
+    // A JUnit file with no timestamp: the policy requires one.
+    let undated = dir.path().join("undated.xml");
+    std::fs::write(
+        &undated,
+        "<testsuite tests=\"1\"><testcase classname=\"c\" name=\"ok\"/></testsuite>",
+    )
+    .unwrap();
+    let (code, v) = check(undated.to_str().unwrap());
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["reasons"]
+            .to_string()
+            .contains("has no timestamp, and [api_tests] max_age_days = 7 requires one"),
+        "{v}"
+    );
+    // Positive control: dated today, it passes.
+    let dated = dir.path().join("dated.xml");
+    std::fs::write(
+        &dated,
+        format!(
+            "<testsuite tests=\"1\" timestamp=\"{}\"><testcase classname=\"c\" name=\"ok\"/></testsuite>",
+            hours_ago(1)
+        ),
+    )
+    .unwrap();
+    let (code, v) = check(dated.to_str().unwrap());
+    assert_eq!(code, 0, "{v}");
+}
