@@ -1464,3 +1464,106 @@ fn the_test_doors_are_shut_no_clock_flag_and_no_api_url_from_the_environment() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("the CircleCI API is https://circleci.com/api/v2"), "{err}");
 }
+
+/// A stand-in for the CircleCI API that answers every request with `status` and `body`, and counts them.
+fn api_answering(status: u16, body: Value) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = hits.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/v2", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut req = [0u8; 8192];
+            let _ = s.read(&mut req);
+            let text = body.to_string();
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                text.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(text.as_bytes());
+        }
+    });
+    (url, hits)
+}
+
+#[test]
+fn every_way_the_approval_check_can_fail_refuses_the_deploy_with_its_reason() {
+    let (fake, tmp, _) = ready();
+    let policy = policy_with(tmp.path(), "approvers = []", "approvers = [\"sandbox-admin\"]");
+    let workflow = "5a1c7b6e-0000-4000-8000-000000000099";
+    let ev = tmp.path().join("wf-evidence.json");
+    let (code, out, err) = run(bbgate()
+        .env("CIRCLE_WORKFLOW_ID", workflow)
+        .args([
+            "verify",
+            "--findings",
+            tmp.path().join("pages").to_str().unwrap(),
+            "--api-report",
+            REPORT,
+        ])
+        .args([
+            "--registry",
+            REGISTRY,
+            "--policy",
+            policy.to_str().unwrap(),
+            "--evidence",
+            ev.to_str().unwrap(),
+        ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let attempt = |env: &[(&str, &str)], api: &str| {
+        let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
+        cmd.env("BBGATE_POLICY_SHA256", sha256_file(&policy)).args([
+            "--policy",
+            policy.to_str().unwrap(),
+            "--circleci-api-url",
+            api,
+        ]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run(&mut cmd)
+    };
+    let in_ci = [("CIRCLE_WORKFLOW_ID", workflow), ("CIRCLE_TOKEN", "tok-never-printed")];
+    // No CIRCLE_TOKEN: invalid configuration, before any call.
+    let (api, hits) = api_answering(200, json!({}));
+    let (code, _, err) = attempt(&[("CIRCLE_WORKFLOW_ID", workflow)], &api);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("[deploy] approvers is set, but CIRCLE_TOKEN is not"),
+        "{err}"
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // Outside CircleCI (no workflow id): refused, before any call.
+    let (code, _, err) = attempt(&[("CIRCLE_TOKEN", "tok-never-printed")], &api);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("but CIRCLE_WORKFLOW_ID is not"), "{err}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // The API refuses the token, or is down: could not decide (3), nothing installed.
+    for status in [401, 403, 404, 500, 503] {
+        let (api, _) = api_answering(status, json!({"message": "no"}));
+        let (code, out, err) = attempt(&in_ci, &api);
+        assert_eq!(code, 3, "{status}: {out}{err}");
+        assert!(
+            err.contains(&format!("the CircleCI API answered {status}")),
+            "{status}: {err}"
+        );
+        assert!(!format!("{out}{err}").contains("tok-never-printed"));
+    }
+    // No approved approval job.
+    let (api, _) = api_answering(
+        200,
+        json!({"items": [{"name": "hold-deploy", "type": "approval", "status": "on_hold"}], "next_page_token": null}),
+    );
+    let (code, _, err) = attempt(&in_ci, &api);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("has no approved approval job (1 found)"), "{err}");
+    // An answer that is not the job list.
+    let (api, _) = api_answering(200, json!({"unexpected": true}));
+    let (code, _, err) = attempt(&in_ci, &api);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("job list has no items"), "{err}");
+    assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+}
