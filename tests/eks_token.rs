@@ -81,3 +81,33 @@ fn with_session_credentials_the_security_token_is_signed_as_the_cli_signs_it() {
         reference("govstack-sandbox", at, Some(session))
     );
 }
+
+#[test]
+fn the_exec_credential_version_is_the_one_kubernetes_exec_info_asks_for() {
+    let run_with = |info: Option<&str>| {
+        let mut cmd = bbgate();
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AWS_") || k == "KUBERNETES_EXEC_INFO" {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+            .env("AWS_REGION", "eu-central-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args(["eks-token", "--cluster", "c"]);
+        if let Some(i) = info {
+            cmd.env("KUBERNETES_EXEC_INFO", i);
+        }
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    let v1 = run_with(Some(
+        r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}"#,
+    ));
+    assert_eq!(v1["apiVersion"], "client.authentication.k8s.io/v1");
+    let default = run_with(None);
+    assert_eq!(default["apiVersion"], "client.authentication.k8s.io/v1beta1");
+    assert!(default["status"]["token"].as_str().unwrap().starts_with("k8s-aws-v1."));
+}

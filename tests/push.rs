@@ -295,6 +295,15 @@ fn an_ecr_reference_gets_its_login_from_get_authorization_token() {
     let (code, stdout, stderr) = run(&mut cmd);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(moto.calls(&role)["calls"]["AssumeRoleWithWebIdentity"], 1);
+    // The registry password ECR handed out (and its base64 form) is never printed.
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode("AWS:123456789012-auth-token");
+    for text in [&stdout, &stderr] {
+        assert!(
+            !text.contains("123456789012-auth-token") && !text.contains(&b64),
+            "{text}"
+        );
+    }
     for secret in moto.issued_secrets() {
         assert!(
             !stdout.contains(&secret) && !stderr.contains(&secret),

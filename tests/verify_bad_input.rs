@@ -310,3 +310,40 @@ fn a_repository_no_building_block_owns_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn the_region_never_comes_from_the_instance_metadata_service() {
+    // The metadata service left on, pointed at a loopback stand-in that counts what asks it: with no region in
+    // the environment, bbgate says so (exit 2) and never asks.
+    use std::io::{Read, Write};
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = hits.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut req = [0u8; 4096];
+            let _ = s.read(&mut req);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\neu-central-1");
+        }
+    });
+    let mut cmd = bbgate();
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "not-used")
+        .args(["verify", "--image", "bb/payments/adapter:1"]);
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no AWS region: set AWS_REGION"), "{err}");
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the metadata stand-in was asked"
+    );
+}
