@@ -201,6 +201,8 @@ fn first_install_and_upgrade_are_pinned_to_the_evidence_digest_with_helm_3_and_4
             (record["status"].as_str(), record["revision"].as_u64()),
             (Some("deployed"), Some(2))
         );
+        // The chart's test hook ran and passed (the control for the failing-test case).
+        assert_eq!(record["tests"], "passed");
         let d = fake.get("Deployment", NS, "emu-emulator").unwrap();
         assert_eq!(d["spec"]["replicas"], 2);
         assert_eq!(
@@ -1566,4 +1568,21 @@ fn every_way_the_approval_check_can_fail_refuses_the_deploy_with_its_reason() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("job list has no items"), "{err}");
     assert!(fake.writes().is_empty(), "{:?}", fake.writes());
+}
+
+#[test]
+fn a_failing_helm_test_fails_the_deploy_and_the_record_says_so() {
+    for major in [3, 4] {
+        let (fake, tmp, ev) = ready();
+        fake.fail_tests();
+        let (code, out, err) = run(&mut deploy(&fake, tmp.path(), major, &ev, CHART));
+        assert_eq!(code, 1, "helm {major}: {out}{err}");
+        assert!(out.contains("helm test emu failed"), "helm {major}: {out}");
+        let record: Value =
+            serde_json::from_slice(&std::fs::read(tmp.path().join("deploy-record.json")).unwrap()).unwrap();
+        assert_eq!(
+            (record["status"].as_str(), record["tests"].as_str()),
+            (Some("failed"), Some("failed"))
+        );
+    }
 }

@@ -208,7 +208,12 @@ fn in_progress_then_complete_waits_and_confirms() {
 #[test]
 fn failed_and_unsupported_scans_deny_with_the_status() {
     let moto = Moto::get();
-    for status in ["FAILED", "UNSUPPORTED_IMAGE"] {
+    for status in [
+        "FAILED",
+        "UNSUPPORTED_IMAGE",
+        "SCAN_ELIGIBILITY_EXPIRED",
+        "IMAGE_ARCHIVED",
+    ] {
         let (repo, _) = seeded(&moto, &format!("status-{}", status.to_lowercase().replace('_', "-")));
         moto.queue_scans(&repo, vec![json!({"imageScanStatus": {"status": status, "description": "UnsupportedImageError: the OS is not supported"}})]);
         let (code, out, err) =
@@ -229,6 +234,17 @@ fn failed_and_unsupported_scans_deny_with_the_status() {
     let (code, _, err) = run(verify_online(&moto, None).args(["--image", &format!("{repo}:v1")]));
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("FINDINGS_UNAVAILABLE"), "{err}");
+    // LIMIT_EXCEEDED and a status AWS may add later: nothing was decided (3), the status named.
+    for status in ["LIMIT_EXCEEDED", "SOMETHING_NEW"] {
+        let (repo, _) = seeded(&moto, &format!("status-{}", status.to_lowercase().replace('_', "-")));
+        moto.queue_scans(
+            &repo,
+            vec![json!({"imageScanStatus": {"status": status, "description": "d"}})],
+        );
+        let (code, out, err) = run(verify_online(&moto, None).args(["--image", &format!("{repo}:v1")]));
+        assert_eq!(code, 3, "{status}: {out}{err}");
+        assert!(err.contains(status), "{status}: {err}");
+    }
 }
 
 #[test]

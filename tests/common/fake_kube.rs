@@ -172,6 +172,8 @@ struct Store {
     /// A mutating admission stand-in: a merge patch applied to every object of a kind as it is stored (and in
     /// server-side dry runs, which show what would be stored).
     admission: BTreeMap<String, Value>,
+    /// Test hook pods end Failed instead of Succeeded (a chart whose `helm test` fails).
+    tests_fail: bool,
 }
 
 pub struct FakeKube {
@@ -496,6 +498,11 @@ impl FakeKube {
         let _ = self.events.send(ev);
     }
 
+    /// Make every test hook pod fail from now on.
+    pub fn fail_tests(&self) {
+        self.lock().tests_fail = true;
+    }
+
     /// Merge `patch` into every object of `kind` the fake stores, as a mutating webhook would.
     pub fn set_admission(&self, kind: &str, patch: Value) {
         self.lock().admission.insert(kind.to_owned(), patch);
@@ -570,6 +577,7 @@ impl FakeKube {
                 .as_str()
                 .is_some_and(|h| h.contains("test"));
             obj["status"] = match (st.autoready, is_test) {
+                (true, true) if st.tests_fail => json!({"phase": "Failed"}),
                 (true, true) => json!({"phase": "Succeeded"}),
                 (true, false) => json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}),
                 (false, _) => json!({"phase": "Pending"}),
