@@ -67,6 +67,22 @@ fn ready() -> (Handle, tempfile::TempDir, PathBuf) {
     (fake, tmp, ev)
 }
 
+/// `ready()` with evidence of a repository of its own: tests that queue scans on the shared moto peer never
+/// see each other's.
+fn ready_for(name: &str) -> (Handle, tempfile::TempDir, PathBuf, String) {
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = peer::unique(&format!("bb/payments/{name}"));
+    let pages = fresh_scan_of(tmp.path(), &repo, peer::low_basic_findings(2));
+    let ev = tmp.path().join("evidence.json");
+    let (code, out, err) = run(bbgate()
+        .args(["verify", "--findings", pages.to_str().unwrap(), "--api-report", REPORT])
+        .args(["--registry", REGISTRY, "--evidence", ev.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}{err}");
+    (fake, tmp, ev, repo)
+}
+
 fn pinned(ev: &Path) -> String {
     let v: Value = serde_json::from_slice(&std::fs::read(ev).unwrap()).unwrap();
     let i = &v["body"]["image"];
@@ -84,7 +100,7 @@ fn deploy(fake: &FakeKube, dir: &Path, major: u8, ev: &Path, chart: &str) -> ass
     cmd.env("HELM_CACHE_HOME", dir.join("helm-cache"))
         .env("HELM_CONFIG_HOME", dir.join("helm-config"))
         .env("HELM_DATA_HOME", dir.join("helm-data"))
-        .args(["--set-image", "image.ref", "--timeout", "20s"])
+        .args(["--set-image", "image.ref", "--timeout", "60s"])
         .args([
             "--findings",
             dir.join("pages").to_str().unwrap(),
@@ -504,7 +520,7 @@ fn dry_run_checks_everything_and_writes_nothing() {
 fn recheck_scan_stops_a_deploy_when_the_digest_has_a_critical_finding_verify_did_not_see() {
     use common::peer::Moto;
     let moto = Moto::get();
-    let (fake, tmp, ev) = ready();
+    let (fake, tmp, ev, repo) = ready_for("recheck");
     let with_aws = |cmd: &mut assert_cmd::Command| {
         with_moto(cmd, &moto);
         cmd.args(["--recheck-scan", "--poll-interval", "100ms", "--dry-run"]);
@@ -512,7 +528,7 @@ fn recheck_scan_stops_a_deploy_when_the_digest_has_a_critical_finding_verify_did
 
     // Still clean: the deploy goes on.
     moto.queue_scans(
-        "bb/payments/adapter",
+        &repo,
         vec![peer::scan_result(
             "COMPLETE",
             peer::low_basic_findings(2),
@@ -534,7 +550,7 @@ fn recheck_scan_stops_a_deploy_when_the_digest_has_a_critical_finding_verify_did
             {"key": "CVSS3_VECTOR", "value": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]}),
     );
     moto.queue_scans(
-        "bb/payments/adapter",
+        &repo,
         vec![peer::scan_result(
             "COMPLETE",
             findings,
@@ -755,7 +771,7 @@ fn eks_cluster_access_describes_the_cluster_and_authenticates_with_eks_tokens() 
     use common::peer::Moto;
     let moto = Moto::get();
     for major in [3, 4] {
-        let (fake, tmp, ev) = ready();
+        let (fake, tmp, ev, repo) = ready_for(&format!("eks{major}"));
         let cluster = peer::unique(&format!("sandbox-helm{major}"));
         moto.eks_cluster(&cluster, &fake.url);
         let temp = tmp.path().join("tmp");
@@ -784,7 +800,7 @@ fn eks_cluster_access_describes_the_cluster_and_authenticates_with_eks_tokens() 
             .args(["--eks-cluster", &cluster, "--poll-interval", "100ms", "--dry-run"]);
         // --eks-cluster also re-reads the scan: a clean one.
         moto.queue_scans(
-            "bb/payments/adapter",
+            &repo,
             vec![peer::scan_result(
                 "COMPLETE",
                 peer::low_basic_findings(1),
