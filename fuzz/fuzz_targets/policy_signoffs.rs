@@ -1,7 +1,7 @@
 //! The policy and the sign-off files: the input's first line decides which, the rest is the TOML.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
 use bbgate::policy::Policy;
+use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {
