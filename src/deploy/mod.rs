@@ -69,6 +69,19 @@ struct Cluster {
     _temp: Option<tempfile::NamedTempFile>,
 }
 
+/// helm's kubeconfig for EKS: a temporary file only its owner can read (0600), removed when dropped. It holds
+/// no token (its user runs `bbgate eks-token`), and still names the cluster and role.
+fn temp_kubeconfig(text: &str) -> Result<tempfile::NamedTempFile> {
+    let fail = |e: std::io::Error| Error::Undecidable(format!("cannot write a temporary kubeconfig: {e}"));
+    let mut temp = tempfile::Builder::new()
+        .prefix("bbgate-kubeconfig-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .tempfile()
+        .map_err(fail)?;
+    std::io::Write::write_all(&mut temp, text.as_bytes()).map_err(fail)?;
+    Ok(temp)
+}
+
 async fn connect(args: &DeployArgs) -> Result<Cluster> {
     use kube::config::{Config, KubeConfigOptions, Kubeconfig};
     if let Some(cluster) = &args.eks_cluster {
@@ -91,15 +104,7 @@ async fn connect(args: &DeployArgs) -> Result<Cluster> {
         }
         config.auth_info.token = Some(token.into());
         let client = Client::try_from(config).map_err(|e| preflight::cluster_error("connecting to EKS", e))?;
-        let mut temp = tempfile::Builder::new()
-            .prefix("bbgate-kubeconfig-")
-            .tempfile()
-            .map_err(|e| Error::Undecidable(format!("cannot write a temporary kubeconfig: {e}")))?;
-        std::io::Write::write_all(
-            &mut temp,
-            eks::exec_kubeconfig(cluster, &endpoint, &ca, &region, role.as_deref()).as_bytes(),
-        )
-        .map_err(|e| Error::Undecidable(format!("cannot write a temporary kubeconfig: {e}")))?;
+        let temp = temp_kubeconfig(&eks::exec_kubeconfig(cluster, &endpoint, &ca, &region, role.as_deref()))?;
         return Ok(Cluster {
             client,
             helm_kubeconfig: Some(temp.path().to_owned()),
@@ -772,4 +777,24 @@ fn statement(record: &Record, admitted: &evidence::Admitted, record_sha256: &str
             "verifier": { "id": crate::report::evidence::VERIFIER_ID, "version": env!("CARGO_PKG_VERSION") },
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_temporary_kubeconfig_is_0600_and_gone_when_dropped() {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = temp_kubeconfig("apiVersion: v1\nkind: Config\n").unwrap();
+        let path = temp.path().to_owned();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "apiVersion: v1\nkind: Config\n"
+        );
+        drop(temp);
+        assert!(!path.exists());
+    }
 }
