@@ -69,16 +69,27 @@ pub async fn ecr_client(
     session: Option<&str>,
     calls: &CallCounter,
 ) -> Result<(aws_sdk_ecr::Client, credentials::Identity)> {
+    let (conf, identity) = config(region, role_flag, session, calls).await?;
+    Ok((ecr::client(&conf, calls), identity))
+}
+
+/// The SDK config for the pipeline's identity (the role flag, else AWS_ROLE_ARN, with CircleCI OIDC; else the
+/// standard chain), the token's life measured on the real clock.
+pub async fn config(
+    region: &str,
+    role_flag: Option<&str>,
+    session: Option<&str>,
+    calls: &CallCounter,
+) -> Result<(aws_config::SdkConfig, credentials::Identity)> {
     let role = credentials::role_arn(role_flag);
-    let (conf, identity) = credentials::sdk_config(
+    credentials::sdk_config(
         region,
         role.as_deref(),
         session,
         calls,
         jiff::Timestamp::now().as_second(),
     )
-    .await?;
-    Ok((ecr::client(&conf, calls), identity))
+    .await
 }
 
 /// `REPO:TAG`, `REPO@sha256:…`, or `ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO[:TAG|@DIGEST]`.

@@ -7,6 +7,7 @@
 
 use super::guard::PinnedImage;
 use crate::policy::Policy;
+use crate::report::FileDigest;
 use serde::Deserialize;
 
 /// The fields of the evidence body deploy reads, typed: a renamed field fails here, at the parse, naming it.
@@ -46,17 +47,12 @@ pub struct ClaimImage {
     pub tag: Option<String>,
 }
 
+/// The evidence's `inputs`, read back into the type verify wrote them with.
 #[derive(Debug, Deserialize)]
 pub struct ClaimInputs {
-    pub api_reports: Vec<ClaimFile>,
-    pub findings_pages: Vec<ClaimFile>,
-    pub signoff_files: Vec<ClaimFile>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ClaimFile {
-    pub path: String,
-    pub sha256: String,
+    pub api_reports: Vec<FileDigest>,
+    pub findings_pages: Vec<FileDigest>,
+    pub signoff_files: Vec<FileDigest>,
 }
 
 /// What a good evidence file tells the deploy.
@@ -68,8 +64,8 @@ pub struct Admitted {
     pub decided_at: jiff::Timestamp,
     /// The findings pages and API reports verify decided on: deploy decides on the same reports, and on the
     /// same pages when it cannot read the scan from ECR itself.
-    pub findings_pages: Vec<ClaimFile>,
-    pub api_reports: Vec<ClaimFile>,
+    pub findings_pages: Vec<FileDigest>,
+    pub api_reports: Vec<FileDigest>,
 }
 
 /// Read the typed claim out of the sealed body.

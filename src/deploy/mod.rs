@@ -718,21 +718,16 @@ fn finish_record(
         return Ok(());
     };
     let statement = statement(record, admitted, &sha256_hex(&bytes));
+    // A serde_json::Value: serialising one cannot fail (its keys are strings).
     let payload = serde_json::to_vec(&statement).expect("a statement serialises");
     let envelope = rt.block_on(async {
         let region = crate::aws::region(kms_region(key).as_deref())?;
         let calls = crate::aws::CallCounter::default();
-        let role = crate::aws::credentials::role_arn(args.role_arn.as_deref());
-        let (conf, _) = crate::aws::credentials::sdk_config(
-            &region,
-            role.as_deref(),
-            args.session_name.as_deref(),
-            &calls,
-            jiff::Timestamp::now().as_second(),
-        )
-        .await?;
+        let (conf, _) =
+            crate::aws::config(&region, args.role_arn.as_deref(), args.session_name.as_deref(), &calls).await?;
         crate::attest::sign_kms(&aws_sdk_kms::Client::new(&conf), key, &payload).await
     })?;
+    // Strings only: serialising cannot fail.
     let mut out = serde_json::to_vec_pretty(&envelope).expect("an envelope serialises");
     out.push(b'\n');
     std::fs::write(&att_path, out).map_err(|e| Error::write(&att_path, e))

@@ -6,7 +6,7 @@
 //! - the API test reports: exactly the files the evidence names (by sha256);
 //! - the sign-offs: only files the admins pinned (`BBGATE_SIGNOFFS_SHA256`), never the BB's own copies.
 
-use super::evidence::{Admitted, ClaimFile};
+use super::evidence::Admitted;
 use crate::apitests::TestRun;
 use crate::error::{Error, Result};
 use crate::findings::ecr;
@@ -51,7 +51,7 @@ pub struct Redecision {
 }
 
 /// The given files must be exactly the ones the evidence names (as a multiset of sha256).
-fn same_files(what: &str, flag: &str, given: &[FileDigest], claimed: &[ClaimFile]) -> Result<()> {
+fn same_files(what: &str, flag: &str, given: &[FileDigest], claimed: &[FileDigest]) -> Result<()> {
     let mut want: Vec<&str> = claimed.iter().map(|c| c.sha256.as_str()).collect();
     let mut problems = Vec::new();
     for g in given {
