@@ -27,13 +27,12 @@ pub fn parse_pins(raw: Option<&str>) -> Result<Vec<String>> {
         if p.is_empty() {
             continue;
         }
-        let hex = p.strip_prefix("sha256:").unwrap_or(p).to_ascii_lowercase();
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::invalid(format!(
+        let hex = crate::policy::parse_sha256(p).ok_or_else(|| {
+            Error::invalid(format!(
                 "{SIGNOFFS_PIN_ENV}: {p:?} is not a sha256 (64 hex digits); `bbgate policy check --signoffs FILE` \
                  prints the value to set"
-            )));
-        }
+            ))
+        })?;
         pins.push(hex);
     }
     Ok(pins)

@@ -12,7 +12,7 @@ use crate::findings::ScoreKind;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use toml::Spanned;
 
 /// The shipped default policy, used when no `--policy` (or `BBGATE_POLICY`) is given. A policy file in the
@@ -243,16 +243,12 @@ impl Policy {
     /// given, require the policy's sha256 to be that value.
     pub fn load(path: Option<&Path>, pin: Option<&str>) -> Result<Policy> {
         let pin = match pin.map(str::trim).filter(|p| !p.is_empty()) {
-            Some(p) => {
-                let p = p.strip_prefix("sha256:").unwrap_or(p).to_ascii_lowercase();
-                if p.len() != 64 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(Error::invalid(format!(
-                        "{PIN_ENV}={p:?} is not a sha256 (64 hex digits): set it to the output of `sha256sum POLICY` \
-                         or of `bbgate policy check`"
-                    )));
-                }
-                Some(p)
-            }
+            Some(p) => Some(parse_sha256(p).ok_or_else(|| {
+                Error::invalid(format!(
+                    "{PIN_ENV}={p:?} is not a sha256 (64 hex digits): set it to the output of `sha256sum POLICY` or \
+                     of `bbgate policy check`"
+                ))
+            })?),
             None => None,
         };
         let policy = match path {
@@ -446,11 +442,7 @@ impl Policy {
         let mut rego_problems = Vec::new();
         match d.rego {
             // No key: the shipped rules, as documented. `rego = []` is the admins' explicit "none".
-            None => rego.push(RegoModule {
-                path: "built-in deploy.rego".into(),
-                sha256: sha256_hex(BUILTIN_REGO.as_bytes()),
-                source: BUILTIN_REGO.to_owned(),
-            }),
+            None => rego.push(builtin_rego()),
             Some(list) => {
                 for r in list {
                     let span = r.span();
@@ -642,39 +634,30 @@ fn read_rego(base: &Path, location: &str, raw: RawRego, pinned: bool) -> std::re
         RawRego::Path(p) => (p, None),
         RawRego::Pinned { path, sha256 } => (path, Some(sha256.to_ascii_lowercase())),
     };
-    let builtin = location == "built-in" && name == "deploy.rego";
-    let full = if builtin {
-        PathBuf::from("built-in deploy.rego")
+    let module = if location == "built-in" && name == "deploy.rego" {
+        builtin_rego()
     } else {
-        base.join(&name)
+        let full = base.join(&name);
+        let source = crate::input::read_text(&full, crate::input::REGO)
+            .map_err(|e| format!("[deploy] rego: {e} (keep the .rego files beside the policy)"))?;
+        RegoModule {
+            path: full.display().to_string(),
+            sha256: sha256_hex(source.as_bytes()),
+            source,
+        }
     };
-    let source = if builtin {
-        BUILTIN_REGO.to_owned()
-    } else {
-        crate::input::read_text(&full, crate::input::REGO)
-            .map_err(|e| format!("[deploy] rego: {e} (keep the .rego files beside the policy)"))?
-    };
-    let sha256 = sha256_hex(source.as_bytes());
     match want {
-        Some(w) if w != sha256 => {
-            return Err(format!(
-                "[deploy] rego: {} has sha256 {sha256}, but the policy pins {w}: restore the admins' file",
-                full.display()
-            ));
-        }
-        None if pinned && location != "built-in" => {
-            return Err(format!(
-                "[deploy] rego: {name:?} is not pinned, and the policy is ({PIN_ENV}): write it as \
-                 {{ path = \"{name}\", sha256 = \"{sha256}\" }} so the pin covers the rules too"
-            ));
-        }
-        _ => {}
+        Some(w) if w != module.sha256 => Err(format!(
+            "[deploy] rego: {} has sha256 {}, but the policy pins {w}: restore the admins' file",
+            module.path, module.sha256
+        )),
+        None if pinned && location != "built-in" => Err(format!(
+            "[deploy] rego: {name:?} is not pinned, and the policy is ({PIN_ENV}): write it as \
+             {{ path = \"{name}\", sha256 = \"{}\" }} so the pin covers the rules too",
+            module.sha256
+        )),
+        _ => Ok(module),
     }
-    Ok(RegoModule {
-        path: full.display().to_string(),
-        sha256,
-        source,
-    })
 }
 
 fn problems_push_none(bad: &mut impl FnMut(std::ops::Range<usize>, String), msg: &str) {
@@ -712,6 +695,22 @@ pub fn days_between(from: jiff::civil::Date, to: jiff::civil::Date) -> i64 {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// A pinned sha256 as admins write it (`sha256sum` output or `sha256:…`), as `sha256_hex` writes it: 64
+/// lowercase hex digits. None when it is not one.
+pub fn parse_sha256(text: &str) -> Option<String> {
+    let hex = text.strip_prefix("sha256:").unwrap_or(text).to_ascii_lowercase();
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
+}
+
+/// The shipped `deploy.rego`, built into the binary.
+fn builtin_rego() -> RegoModule {
+    RegoModule {
+        path: "built-in deploy.rego".into(),
+        sha256: sha256_hex(BUILTIN_REGO.as_bytes()),
+        source: BUILTIN_REGO.to_owned(),
+    }
 }
 
 #[cfg(test)]
