@@ -9,7 +9,8 @@ use futures_util::StreamExt;
 use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ApiResource, ListParams, PostParams};
+use kube::discovery::ApiCapabilities;
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -121,44 +122,56 @@ pub fn quota_left(q: &Value) -> std::result::Result<Resources, Vec<&'static str>
     }
 }
 
+/// Where the cluster serves `api_version` `kind`. The inner `Err` says it does not serve it (a refusal naming
+/// the kind, not a failure to decide): the group is unknown (404), or served without this kind (kube-rs's
+/// Discovery error). The outer `Err` is discovery itself failing.
+async fn served(
+    client: &Client,
+    api_version: &str,
+    kind: &str,
+) -> Result<std::result::Result<(ApiResource, ApiCapabilities), String>> {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+    match kube::discovery::pinned_kind(client, &gvk).await {
+        Ok(found) => Ok(Ok(found)),
+        Err(kube::Error::Api(s)) if s.code == 404 => {
+            Ok(Err(format!("the cluster does not serve {api_version} {kind}")))
+        }
+        Err(kube::Error::Discovery(e)) => Ok(Err(format!("the cluster does not serve {api_version} {kind} ({e})"))),
+        Err(e) => Err(cluster_error(&format!("discovering {api_version} {kind}"), e)),
+    }
+}
+
 /// Every object as the API server would store it: a server-side apply with `dryRun=All` (defaults and
-/// mutating admission applied, nothing kept), 8 at a time. The guard judges these, not the text helm
-/// rendered. An object the API server refuses (invalid, or denied by admission) is a problem naming it.
+/// mutating admission applied, nothing kept), 8 at a time, each kind discovered once. The guard judges these,
+/// not the text helm rendered. An object the API server refuses (invalid, or denied by admission) is a
+/// problem naming it.
 pub async fn as_stored(client: &Client, ns: &str, manifests: Vec<Manifest>) -> Result<(Vec<Manifest>, Vec<String>)> {
-    use kube::api::{DynamicObject, GroupVersionKind, Patch, PatchParams};
+    use kube::api::{DynamicObject, Patch, PatchParams};
     use kube::discovery::Scope;
+    let mut kinds = std::collections::BTreeMap::new();
+    for m in &manifests {
+        if let std::collections::btree_map::Entry::Vacant(e) =
+            kinds.entry((m.api_version().to_owned(), m.kind().to_owned()))
+        {
+            let found = served(client, &e.key().0, &e.key().1).await?;
+            e.insert(found);
+        }
+    }
+    let kinds = &kinds;
     let one = |m: Manifest| async move {
         let name = m.name().to_owned();
         if name.is_empty() {
             return Ok((Some(m), None));
         }
-        let (group, version) = m.api_version().split_once('/').unwrap_or(("", m.api_version()));
-        let gvk = GroupVersionKind::gvk(group, version, m.kind());
-        let (ar, caps) = match kube::discovery::pinned_kind(client, &gvk).await {
+        let (ar, caps) = match &kinds[&(m.api_version().to_owned(), m.kind().to_owned())] {
             Ok(found) => found,
-            Err(kube::Error::Api(s)) if s.code == 404 => {
-                return Ok((
-                    None,
-                    Some(format!("{}: the cluster does not serve {}", m.label(), m.api_version())),
-                ));
-            }
-            Err(kube::Error::Discovery(e)) => {
-                return Ok((
-                    None,
-                    Some(format!("{}: the cluster does not serve it ({e})", m.label())),
-                ));
-            }
-            Err(e) => {
-                return Err(cluster_error(
-                    &format!("discovering {} {}", m.api_version(), m.kind()),
-                    e,
-                ));
-            }
+            Err(why) => return Ok((None, Some(format!("{}: {why}", m.label())))),
         };
         let api: Api<DynamicObject> = if caps.scope == Scope::Namespaced {
-            Api::namespaced_with(client.clone(), ns, &ar)
+            Api::namespaced_with(client.clone(), ns, ar)
         } else {
-            Api::all_with(client.clone(), &ar)
+            Api::all_with(client.clone(), ar)
         };
         let mut object = m.object.clone();
         if caps.scope == Scope::Namespaced {
@@ -335,19 +348,9 @@ pub async fn run(
     let ssar: Api<SelfSubjectAccessReview> = Api::all(client.clone());
     let mut asks: Vec<(String, String, String)> = Vec::new(); // (group, version, plural)
     for (api_version, kind) in &kinds {
-        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version.as_str()));
-        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
-        match kube::discovery::pinned_kind(client, &gvk).await {
-            Ok((ar, _)) => asks.push((group.to_owned(), version.to_owned(), ar.plural)),
-            // The group is served but not this kind (kube-rs says Discovery/MissingKind), or not the group at
-            // all (404): a refusal naming the kind, not a failure to decide.
-            Err(kube::Error::Api(s)) if s.code == 404 => problems.push(format!(
-                "the cluster does not serve {api_version} {kind}: the chart uses an API this cluster lacks"
-            )),
-            Err(kube::Error::Discovery(e)) => problems.push(format!(
-                "the cluster does not serve {api_version} {kind} ({e}): the chart uses an API this cluster lacks"
-            )),
-            Err(e) => return Err(cluster_error(&format!("discovering {api_version} {kind}"), e)),
+        match served(client, api_version, kind).await? {
+            Ok((ar, _)) => asks.push((ar.group, ar.version, ar.plural)),
+            Err(why) => problems.push(format!("{why}: the chart uses an API this cluster lacks")),
         }
     }
     // One review per (kind, verb), 8 at a time: against a remote cluster each is a round trip.
