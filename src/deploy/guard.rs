@@ -185,10 +185,7 @@ pub fn check(manifests: &[Manifest], rules: &Rules) -> Findings {
             check_role_binding(&label, &m.object, rules, &mut f);
         }
         if let Some(spec) = m.pod_spec() {
-            check_pod(&label, spec, m.pod_count(), rules, &mut f);
-            for (_, c) in m.containers() {
-                check_container_security(&label, spec, &m.object, c, rules, &mut f);
-            }
+            check_pod(&label, m, spec, rules, &mut f);
         }
     }
     if let Some((quota, left)) = &rules.quota_left {
@@ -316,9 +313,20 @@ fn check_role_binding(label: &str, rb: &Value, rules: &Rules, f: &mut Findings) 
     }
 }
 
+/// A seccomp or AppArmor profile of type Unconfined, at the container's or the pod's level.
+fn unconfined(who: &str, what: &str, security_context: &Value, f: &mut Findings) {
+    for profile in ["seccompProfile", "appArmorProfile"] {
+        if security_context[profile]["type"].as_str() == Some("Unconfined") {
+            f.problems.push(format!(
+                "{who}: the {what}'s {profile} is Unconfined; use RuntimeDefault"
+            ));
+        }
+    }
+}
+
 /// Privilege a container may not take, whatever the namespace's Pod Security level would also refuse.
-fn check_container_security(label: &str, spec: &Value, object: &Value, c: &Value, rules: &Rules, f: &mut Findings) {
-    let who = format!("{label}: container {:?}", c["name"].as_str().unwrap_or("?"));
+/// `annotations`: the pod's and the object's, where the AppArmor annotation may stand.
+fn check_container_security(who: &str, c: &Value, annotations: &[&Value], rules: &Rules, f: &mut Findings) {
     let sc = &c["securityContext"];
     if sc["allowPrivilegeEscalation"].as_bool() == Some(true) {
         f.problems
@@ -348,35 +356,12 @@ fn check_container_security(label: &str, spec: &Value, object: &Value, c: &Value
             }
         ));
     }
-    for (what, profile) in [
-        ("container", &sc["seccompProfile"]),
-        ("pod", &spec["securityContext"]["seccompProfile"]),
-    ] {
-        if profile["type"].as_str() == Some("Unconfined") {
-            f.problems.push(format!(
-                "{who}: the {what}'s seccompProfile is Unconfined; use RuntimeDefault"
-            ));
-        }
-    }
-    for (what, profile) in [
-        ("container", &sc["appArmorProfile"]),
-        ("pod", &spec["securityContext"]["appArmorProfile"]),
-    ] {
-        if profile["type"].as_str() == Some("Unconfined") {
-            f.problems.push(format!(
-                "{who}: the {what}'s appArmorProfile is Unconfined; use RuntimeDefault"
-            ));
-        }
-    }
+    unconfined(who, "container", sc, f);
     let name = c["name"].as_str().unwrap_or("");
-    let annotations = [
-        &object["metadata"]["annotations"],
-        &object["spec"]["template"]["metadata"]["annotations"],
-        &object["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["annotations"],
-    ];
+    let key = format!("container.apparmor.security.beta.kubernetes.io/{name}");
     if annotations
         .iter()
-        .any(|a| a[format!("container.apparmor.security.beta.kubernetes.io/{name}")].as_str() == Some("unconfined"))
+        .any(|a| a[key.as_str()].as_str() == Some("unconfined"))
     {
         f.problems.push(format!(
             "{who}: its AppArmor annotation says unconfined; use runtime/default"
@@ -389,7 +374,7 @@ fn check_container_security(label: &str, spec: &Value, object: &Value, c: &Value
     }
 }
 
-fn check_pod(label: &str, spec: &Value, pods: u64, rules: &Rules, f: &mut Findings) {
+fn check_pod(label: &str, m: &Manifest, spec: &Value, rules: &Rules, f: &mut Findings) {
     for flag in ["hostNetwork", "hostPID", "hostIPC"] {
         if spec[flag].as_bool() == Some(true) {
             f.problems.push(format!(
@@ -405,57 +390,55 @@ fn check_pod(label: &str, spec: &Value, pods: u64, rules: &Rules, f: &mut Findin
             ));
         }
     }
-    let groups = [
-        ("containers", true),
-        ("initContainers", false),
-        ("ephemeralContainers", false),
-    ];
-    for (group, counts) in groups {
-        for c in spec[group].as_array().into_iter().flatten() {
-            let cname = c["name"].as_str().unwrap_or("?");
-            let who = format!("{label}: container {cname:?}");
-            if c["securityContext"]["privileged"].as_bool() == Some(true) {
+    unconfined(label, "pod", &spec["securityContext"], f);
+    let annotations = [&m.object["metadata"]["annotations"], &m.pod_metadata()["annotations"]];
+    let pods = m.pod_count();
+    for (group, c) in m.containers() {
+        let cname = c["name"].as_str().unwrap_or("?");
+        let who = format!("{label}: container {cname:?}");
+        if c["securityContext"]["privileged"].as_bool() == Some(true) {
+            f.problems.push(format!(
+                "{who} is privileged: it would own the node; not allowed in the sandbox"
+            ));
+        }
+        for p in c["ports"].as_array().into_iter().flatten() {
+            if let Some(hp) = p["hostPort"].as_u64() {
                 f.problems.push(format!(
-                    "{who} is privileged: it would own the node; not allowed in the sandbox"
+                    "{who} opens hostPort {hp} on the node: an exposed interface; use a ClusterIP Service"
                 ));
             }
-            for p in c["ports"].as_array().into_iter().flatten() {
-                if let Some(hp) = p["hostPort"].as_u64() {
-                    f.problems.push(format!(
-                        "{who} opens hostPort {hp} on the node: an exposed interface; use a ClusterIP Service"
-                    ));
-                }
+        }
+        check_image(&who, c["image"].as_str().unwrap_or(""), rules, f);
+        check_container_security(&who, c, &annotations, rules, f);
+        let res = &c["resources"];
+        let mut missing = Vec::new();
+        let mut get = |path: [&str; 2]| {
+            let q = quantity(&res[path[0]][path[1]]);
+            if q.is_none() {
+                missing.push(format!("{}.{}", path[0], path[1]));
             }
-            check_image(&who, c["image"].as_str().unwrap_or(""), rules, f);
-            let res = &c["resources"];
-            let mut missing = Vec::new();
-            let mut get = |path: [&str; 2]| {
-                let q = quantity(&res[path[0]][path[1]]);
-                if q.is_none() {
-                    missing.push(format!("{}.{}", path[0], path[1]));
-                }
-                q.unwrap_or(0.0)
-            };
-            let (rc, rm, lc, lm) = (
-                get(["requests", "cpu"]),
-                get(["requests", "memory"]),
-                get(["limits", "cpu"]),
-                get(["limits", "memory"]),
-            );
-            if !missing.is_empty() {
-                f.problems.push(format!(
-                    "{who} sets no {}: every container declares cpu and memory requests and limits, so the \
+            q.unwrap_or(0.0)
+        };
+        let (rc, rm, lc, lm) = (
+            get(["requests", "cpu"]),
+            get(["requests", "memory"]),
+            get(["limits", "cpu"]),
+            get(["limits", "memory"]),
+        );
+        if !missing.is_empty() {
+            f.problems.push(format!(
+                "{who} sets no {}: every container declares cpu and memory requests and limits, so the \
                      namespace's quota can hold it",
-                    missing.join(", ")
-                ));
-            }
-            if counts {
-                let n = pods as f64;
-                f.requested.requests_cpu += rc * n;
-                f.requested.requests_memory += rm * n;
-                f.requested.limits_cpu += lc * n;
-                f.requested.limits_memory += lm * n;
-            }
+                missing.join(", ")
+            ));
+        }
+        // Init and ephemeral containers do not run beside the pod's containers for its whole life.
+        if group == "containers" {
+            let n = pods as f64;
+            f.requested.requests_cpu += rc * n;
+            f.requested.requests_memory += rm * n;
+            f.requested.limits_cpu += lc * n;
+            f.requested.limits_memory += lm * n;
         }
     }
 }
@@ -515,9 +498,11 @@ pub fn rego(modules: &[RegoModule], manifests: &[Manifest], f: &mut Findings) ->
             .map_err(|e| Error::invalid(format!("{}: Rego does not compile: {e}", m.path)))?;
     }
     for m in manifests {
-        let input = regorus::Value::from_json_str(&m.object.to_string())
-            .map_err(|e| Error::invalid(format!("{}: cannot pass to Rego: {e}", m.label())))?;
-        engine.set_input(input);
+        let to_rego = |v: &Value| {
+            regorus::Value::from_json_str(&v.to_string())
+                .map_err(|e| Error::invalid(format!("{}: cannot pass to Rego: {e}", m.label())))
+        };
+        engine.set_input(to_rego(&m.object)?);
         // The workload model, so rules see every pod template and every container (init and ephemeral too)
         // without knowing where each kind keeps them: data.bbgate.pod_spec and data.bbgate.containers.
         let containers: Vec<Value> = m
@@ -528,10 +513,7 @@ pub fn rego(modules: &[RegoModule], manifests: &[Manifest], f: &mut Findings) ->
         let model = serde_json::json!({"bbgate": {"pod_spec": m.pod_spec(), "containers": containers}});
         engine.clear_data();
         engine
-            .add_data(
-                regorus::Value::from_json_str(&model.to_string())
-                    .map_err(|e| Error::invalid(format!("{}: cannot pass to Rego: {e}", m.label())))?,
-            )
+            .add_data(to_rego(&model)?)
             .map_err(|e| Error::invalid(format!("{}: cannot pass to Rego: {e}", m.label())))?;
         for (rule, into_problems) in [("deny", true), ("warn", false)] {
             let results = engine

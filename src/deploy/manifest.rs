@@ -58,6 +58,17 @@ impl Manifest {
         spec.is_object().then_some(spec)
     }
 
+    /// The pod template's metadata (for a Pod, its own): beside the spec in the same table.
+    pub fn pod_metadata(&self) -> &Value {
+        match POD_TEMPLATES.iter().find(|(k, _)| *k == self.kind()) {
+            Some((_, path)) => {
+                let parent = path[..path.len() - 1].iter().fold(&self.object, |v, key| &v[*key]);
+                &parent["metadata"]
+            }
+            None => &Value::Null,
+        }
+    }
+
     /// Every container the pod spec runs, init and ephemeral ones included, with its group.
     pub fn containers(&self) -> Vec<(&'static str, &Value)> {
         let Some(spec) = self.pod_spec() else {

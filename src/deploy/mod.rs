@@ -508,8 +508,7 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     };
     // The offline render first: its problems are named even when the cluster could not render the chart (a
     // kind it does not serve, a List).
-    let mut findings = guard::check(&manifests, &rules);
-    guard::rego(&policy.deploy.rego, &manifests, &mut findings)?;
+    let mut findings = judge(&manifests, &rules, &policy)?;
     // Then what helm will really apply: rendered again against the cluster (`lookup`, capabilities). Its
     // objects replace the offline ones of the same kind and name; offline-only ones (CRDs) stay judged.
     let manifests = if pre.problems.is_empty() && findings.problems.is_empty() {
@@ -519,13 +518,11 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         let on_server: std::collections::HashSet<_> = server.iter().map(key).collect();
         let mut all = server;
         all.extend(manifests.into_iter().filter(|m| !on_server.contains(&key(m))));
-        findings = guard::check(&all, &rules);
-        guard::rego(&policy.deploy.rego, &all, &mut findings)?;
+        findings = judge(&all, &rules, &policy)?;
         // And as the API server would store each object (defaults, mutating admission): judged once more.
         let all = if findings.problems.is_empty() {
             let (stored, refused) = rt.block_on(preflight::as_stored(&cluster.client, &ns, all))?;
-            findings = guard::check(&stored, &rules);
-            guard::rego(&policy.deploy.rego, &stored, &mut findings)?;
+            findings = judge(&stored, &rules, &policy)?;
             findings.problems.extend(refused);
             stored
         } else {
@@ -636,6 +633,13 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     finish(&mut record, if failed_tests { "failed" } else { "deployed" })?;
     emit(args.format, &record, None);
     Ok(if failed_tests { exit::DENY } else { exit::PASS })
+}
+
+/// The guard and the policy's Rego rules on one reading of the chart's objects.
+fn judge(manifests: &[manifest::Manifest], rules: &guard::Rules, policy: &Policy) -> Result<guard::Findings> {
+    let mut findings = guard::check(manifests, rules);
+    guard::rego(&policy.deploy.rego, manifests, &mut findings)?;
+    Ok(findings)
 }
 
 /// Read the evidence digest's scan from ECR with the deploy's AWS identity: the same acquisition as verify
