@@ -198,7 +198,7 @@ fn scalars_resolve_as_yaml_1_1_readers_resolve_them() {
         }
         match (&ours, py) {
             // Non-finite floats have no JSON form: bbgate refuses them (helm's JSON conversion fails too).
-            (Err(e), p) if p["ok"]["v"]["float"].is_string() && e.contains("no JSON form") => agreed += 1,
+            (Err(e), p) if p["ok"]["v"]["float"].is_string() && e.message.contains("no JSON form") => agreed += 1,
             (Ok(v), p) if p.get("ok").is_some_and(|pv| same(v, &pv["v"])) => agreed += 1,
             // Both refuse it (not YAML).
             (Err(_), p) if p.get("err").is_some() => agreed += 1,
@@ -248,6 +248,9 @@ fn what_the_readers_would_read_differently_is_refused() {
         "yes: 1\ntrue: 2\n",
     ] {
         let e = parse_stream(doc).unwrap_err();
-        assert!(e.contains("ambiguous") || e.contains("disagree"), "{doc}: {e}");
+        assert!(
+            e.message.contains("ambiguous") || e.message.contains("disagree"),
+            "{doc}: {e}"
+        );
     }
 }

@@ -98,16 +98,10 @@ impl Manifest {
 /// Empty documents (a template that rendered to nothing) are skipped; `List` kinds are unwrapped at any depth;
 /// a document that is not a Kubernetes object is an error naming its source.
 pub fn parse(rendered: &str) -> Result<Vec<Manifest>> {
+    let sources = Sources::of(rendered);
     let docs = super::yaml11::parse_stream(rendered).map_err(|e| {
-        let line: usize = e
-            .strip_prefix("line ")
-            .and_then(|r| r.split(':').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        Error::invalid(format!(
-            "{}: rendered YAML: {e}",
-            source_before(rendered, line.max(1) + 1)
-        ))
+        // The error's own line counts: a template's first line may be the one that does not parse.
+        Error::invalid(format!("{}: rendered YAML: {e}", sources.before(e.line + 1)))
     })?;
     let mut out = Vec::new();
     let mut problems = Vec::new();
@@ -115,7 +109,7 @@ pub fn parse(rendered: &str) -> Result<Vec<Manifest>> {
         if doc.value.is_null() {
             continue;
         }
-        let source = source_before(rendered, doc.line);
+        let source = sources.before(doc.line).to_owned();
         let mut objects = Vec::new();
         unwrap_lists(doc.value, 0, &mut objects);
         for object in objects {
@@ -152,16 +146,25 @@ fn unwrap_lists(value: Value, depth: usize, out: &mut Vec<Value>) {
     }
 }
 
-/// helm's `# Source:` comment nearest above line `line` (1-based): the template a document came from.
-fn source_before(rendered: &str, line: usize) -> String {
-    rendered
-        .lines()
-        .take(line.saturating_sub(1))
-        .filter_map(|l| l.strip_prefix("# Source: "))
-        .last()
-        .unwrap_or("(no # Source line)")
-        .trim()
-        .to_owned()
+/// helm's `# Source:` comments, by line, read once for all the documents of a render.
+struct Sources<'a>(Vec<(usize, &'a str)>);
+
+impl<'a> Sources<'a> {
+    fn of(rendered: &'a str) -> Sources<'a> {
+        Sources(
+            rendered
+                .lines()
+                .enumerate()
+                .filter_map(|(i, l)| l.strip_prefix("# Source: ").map(|s| (i + 1, s.trim())))
+                .collect(),
+        )
+    }
+
+    /// The template a document starting on `line` (1-based) came from: the nearest comment above it.
+    fn before(&self, line: usize) -> &'a str {
+        let above = self.0.partition_point(|(l, _)| *l < line);
+        above.checked_sub(1).map_or("(no # Source line)", |i| self.0[i].1)
+    }
 }
 
 #[cfg(test)]

@@ -51,12 +51,28 @@ struct Loader {
     stack: Vec<Frame>,
 }
 
-fn err(mark: &Marker, msg: impl std::fmt::Display) -> String {
-    format!("line {}: {msg}", mark.line())
+/// What went wrong, and on which line of the stream (1-based): callers name the template from the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for YamlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+fn err(mark: &Marker, msg: impl std::fmt::Display) -> YamlError {
+    YamlError {
+        line: mark.line(),
+        message: msg.to_string(),
+    }
 }
 
 /// Parse a whole stream (several `---` documents). Empty documents are kept as `Value::Null`.
-pub fn parse_stream(text: &str) -> Result<Vec<Document>, String> {
+pub fn parse_stream(text: &str) -> Result<Vec<Document>, YamlError> {
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut loader = Loader {
@@ -67,7 +83,9 @@ pub fn parse_stream(text: &str) -> Result<Vec<Document>, String> {
     let mut doc_line = 0;
     let mut result: Option<Value> = None;
     loop {
-        let (event, mark) = parser.next_token().map_err(|e| format!("YAML does not parse: {e}"))?;
+        let (event, mark) = parser
+            .next_token()
+            .map_err(|e| err(e.marker(), format_args!("YAML does not parse: {}", e.info())))?;
         match event {
             Event::StreamStart | Event::Nothing => {}
             Event::StreamEnd => break,
@@ -94,7 +112,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<Document>, String> {
 }
 
 impl Loader {
-    fn count(&mut self, mark: &Marker, n: usize) -> Result<(), String> {
+    fn count(&mut self, mark: &Marker, n: usize) -> Result<(), YamlError> {
         self.nodes += n;
         if self.nodes > MAX_NODES {
             return Err(err(
@@ -106,7 +124,7 @@ impl Loader {
     }
 
     /// Feed one event; returns the document's root once it is complete.
-    fn event(&mut self, event: Event, mark: &Marker) -> Result<Option<Value>, String> {
+    fn event(&mut self, event: Event, mark: &Marker) -> Result<Option<Value>, YamlError> {
         match event {
             Event::SequenceStart(anchor, tag) => {
                 check_collection_tag(tag.as_ref(), "seq", mark)?;
@@ -168,7 +186,7 @@ impl Loader {
         matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
     }
 
-    fn open(&mut self, mark: &Marker) -> Result<(), String> {
+    fn open(&mut self, mark: &Marker) -> Result<(), YamlError> {
         if self.expects_key() {
             return Err(err(mark, "a mapping or sequence used as a key: not JSON, refused"));
         }
@@ -179,7 +197,7 @@ impl Loader {
     }
 
     /// Put a finished node where it belongs: the document root, a sequence item, a key, or a value.
-    fn place(&mut self, value: Value, merge_key: Option<()>, mark: &Marker) -> Result<Option<Value>, String> {
+    fn place(&mut self, value: Value, merge_key: Option<()>, mark: &Marker) -> Result<Option<Value>, YamlError> {
         let Some(top) = self.stack.last_mut() else {
             return Ok(Some(value));
         };
@@ -256,7 +274,7 @@ fn core_tag(tag: &Tag) -> Option<&str> {
     }
 }
 
-fn check_collection_tag(tag: Option<&Tag>, want: &str, mark: &Marker) -> Result<(), String> {
+fn check_collection_tag(tag: Option<&Tag>, want: &str, mark: &Marker) -> Result<(), YamlError> {
     match tag {
         None => Ok(()),
         Some(t) if core_tag(t) == Some(want) || (t.handle == "!" && t.suffix.is_empty()) => Ok(()),
@@ -268,7 +286,7 @@ fn check_collection_tag(tag: Option<&Tag>, want: &str, mark: &Marker) -> Result<
 }
 
 /// A JSON object key from a resolved scalar, as sigs.k8s.io/yaml converts it.
-fn key_string(v: &Value, mark: &Marker) -> Result<String, String> {
+fn key_string(v: &Value, mark: &Marker) -> Result<String, YamlError> {
     match v {
         Value::String(s) => Ok(s.clone()),
         Value::Bool(b) => Ok(b.to_string()),
@@ -279,7 +297,7 @@ fn key_string(v: &Value, mark: &Marker) -> Result<String, String> {
 }
 
 /// A scalar's JSON value under YAML 1.1 (go-yaml v2) rules.
-fn resolve(text: &str, plain: bool, tag: Option<&Tag>, mark: &Marker) -> Result<Value, String> {
+fn resolve(text: &str, plain: bool, tag: Option<&Tag>, mark: &Marker) -> Result<Value, YamlError> {
     if let Some(t) = tag {
         let s = text.to_owned();
         return match core_tag(t) {
@@ -381,7 +399,7 @@ fn integer(plain: &str) -> Option<Value> {
 }
 
 /// An integer, else a float of YAML's float form; integral floats become integers, as Go's JSON writes them.
-fn number(text: &str, mark: &Marker) -> Result<Option<Value>, String> {
+fn number(text: &str, mark: &Marker) -> Result<Option<Value>, YamlError> {
     let plain = text.replace('_', "");
     if let Some(v) = integer(&plain) {
         return Ok(Some(v));
@@ -454,8 +472,13 @@ mod tests {
             assert!(parse_stream(bad).is_err(), "{bad:?} must be refused");
         }
         let deep = "[".repeat(200) + &"]".repeat(200);
-        assert!(parse_stream(&deep).unwrap_err().contains("nested deeper"));
+        assert!(parse_stream(&deep).unwrap_err().to_string().contains("nested deeper"));
         let laughs = "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n";
-        assert!(parse_stream(laughs).unwrap_err().contains("excessive aliasing"));
+        assert!(
+            parse_stream(laughs)
+                .unwrap_err()
+                .to_string()
+                .contains("excessive aliasing")
+        );
     }
 }
