@@ -59,8 +59,8 @@ struct StepResult {
 pub fn parse(text: &str) -> Result<TestRun, String> {
     let features: Vec<Feature> = serde_json::from_str(text).map_err(|e| format!("not a cucumber JSON report: {e}"))?;
     let mut scenarios = Vec::new();
-    // The element id of each scenario, in order (for retries).
-    let mut attempts: Vec<Option<(usize, String)>> = Vec::new();
+    // Where each (feature, element id) stands in `scenarios`, for retries.
+    let mut position: std::collections::HashMap<(usize, String), usize> = std::collections::HashMap::new();
     for (fi, feature) in features.into_iter().enumerate() {
         let feature_name = feature
             .name
@@ -100,16 +100,15 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
                 message: bg_message.or(message),
             };
             // A retry: the same element id again in this feature replaces the earlier attempt.
-            let key = el.id.filter(|id| !id.is_empty()).map(|id| (fi, id));
-            match key
-                .as_ref()
-                .and_then(|k| attempts.iter().position(|a| a.as_ref() == Some(k)))
-            {
-                Some(i) => scenarios[i] = scenario,
-                None => {
-                    attempts.push(key);
-                    scenarios.push(scenario);
-                }
+            match el.id.filter(|id| !id.is_empty()) {
+                Some(id) => match position.entry((fi, id)) {
+                    std::collections::hash_map::Entry::Occupied(e) => scenarios[*e.get()] = scenario,
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(scenarios.len());
+                        scenarios.push(scenario);
+                    }
+                },
+                None => scenarios.push(scenario),
             }
         }
     }

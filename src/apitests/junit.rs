@@ -87,6 +87,8 @@ struct Case {
     failed: bool,
     errored: bool,
     skipped: bool,
+    /// Failed by its `status` attribute: the message says so unless a `<failure>` or `<error>` says more.
+    failed_by_status: bool,
 }
 
 pub fn parse(text: &str) -> Result<TestRun, String> {
@@ -104,6 +106,10 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
 
     // A finished case counts in every suite around it.
     let finish = |case: Case, suites: &mut Vec<Suite>, scenarios: &mut Vec<Scenario>| {
+        let mut case = case;
+        if case.failed_by_status && case.scenario.message.is_none() {
+            case.scenario.message = Some("status=\"failed\"".into());
+        }
         for s in suites.iter_mut() {
             s.counted[TESTS] += 1;
             s.counted[FAILURES] += usize::from(case.failed);
@@ -165,6 +171,7 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
                             failed: false,
                             errored: false,
                             skipped: false,
+                            failed_by_status: false,
                         };
                         match attr(e, "status")
                             .map(|s| status_attr(&s, line()))
@@ -173,7 +180,7 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
                         {
                             Some(Status::Failed) => {
                                 case.scenario.status = Status::Failed;
-                                case.scenario.message = Some("status=\"failed\"".into());
+                                case.failed_by_status = true;
                             }
                             Some(s) => {
                                 case.skipped = true;
@@ -202,7 +209,7 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
                                 case.errored = true;
                             }
                             sc.status = Status::Failed;
-                            if sc.message.is_none() || sc.message.as_deref() == Some("status=\"failed\"") {
+                            if sc.message.is_none() {
                                 sc.message = attr(e, "message");
                             }
                             in_failure = !empty;

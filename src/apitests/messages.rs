@@ -141,6 +141,7 @@ struct Read {
     feature_names: BTreeMap<String, String>,
     pickles: BTreeMap<String, (String, String)>,    // id -> (uri, name)
     test_cases: Vec<(String, String, Vec<String>)>, // (id, pickle id, step ids), in order
+    test_case_ids: BTreeSet<String>,
     attempts: BTreeMap<String, Attempt>,
     started_at: Option<jiff::Timestamp>,
     run_failures: Vec<String>,
@@ -179,7 +180,7 @@ impl Read {
             ));
         }
         if let Some(tc) = env.test_case {
-            if self.test_cases.iter().any(|(id, _, _)| *id == tc.id) {
+            if !self.test_case_ids.insert(tc.id.clone()) {
                 return Err(at(n, format!("testCase id {:?} is used twice", tc.id)));
             }
             let steps = tc.test_steps.into_iter().map(|s| s.id).collect();
@@ -280,19 +281,27 @@ impl Read {
         Ok(())
     }
 
-    /// The final attempt of a test case: the highest attempt number; two of that number are ambiguous.
-    fn final_attempt(&self, test_case: &str) -> Result<Option<&Attempt>, String> {
-        let mut best: Option<&Attempt> = None;
-        for a in self.attempts.values().filter(|a| a.test_case == test_case) {
-            match best {
-                Some(b) if b.number == a.number => {
-                    return Err(format!(
-                        "test case {test_case:?} has two attempts numbered {}: which one counts is ambiguous",
-                        a.number
-                    ));
+    /// The final attempt of each test case, in one pass: the highest attempt number; two attempts of that
+    /// number are ambiguous.
+    fn final_attempts(&self) -> Result<BTreeMap<&str, &Attempt>, String> {
+        let mut best: BTreeMap<&str, &Attempt> = BTreeMap::new();
+        for a in self.attempts.values() {
+            match best.entry(a.test_case.as_str()) {
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(a);
                 }
-                Some(b) if b.number > a.number => {}
-                _ => best = Some(a),
+                std::collections::btree_map::Entry::Occupied(mut e) => {
+                    let b = *e.get();
+                    if b.number == a.number {
+                        return Err(format!(
+                            "test case {:?} has two attempts numbered {}: which one counts is ambiguous",
+                            a.test_case, a.number
+                        ));
+                    }
+                    if a.number > b.number {
+                        e.insert(a);
+                    }
+                }
             }
         }
         Ok(best)
@@ -322,13 +331,12 @@ fn judge(attempt: Option<&Attempt>, steps: &[String]) -> (Status, Option<String>
         }
         Some(false) => {}
     }
-    let missing: Vec<&String> = steps.iter().filter(|s| !a.steps_reported.contains(*s)).collect();
-    if !missing.is_empty() {
+    let missing = steps.iter().filter(|s| !a.steps_reported.contains(*s)).count();
+    if missing > 0 {
         return (
             Status::Unknown,
             Some(format!(
-                "{} of its {} steps never reported a result",
-                missing.len(),
+                "{missing} of its {} steps never reported a result",
                 steps.len()
             )),
         );
@@ -359,6 +367,7 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
         read.run_failures
             .push("the run did not finish (no testRunFinished): it crashed or the report was cut off".into());
     }
+    let finals = read.final_attempts()?;
     let mut scenarios = Vec::with_capacity(read.test_cases.len());
     // A test case with no steps has no result (cucumber counts none): it is neither a pass nor a scenario.
     for (id, pickle_id, steps) in read.test_cases.iter().filter(|(_, _, steps)| !steps.is_empty()) {
@@ -368,7 +377,7 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
             .cloned()
             .ok_or_else(|| format!("testCase {id} names unknown pickle {pickle_id}"))?;
         let feature = read.feature_names.get(&uri).cloned().unwrap_or(uri);
-        let (status, message) = judge(read.final_attempt(id)?, steps);
+        let (status, message) = judge(finals.get(id.as_str()).copied(), steps);
         scenarios.push(Scenario {
             feature,
             name,
@@ -388,7 +397,7 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
     if let Some(a) = read
         .attempts
         .values()
-        .find(|a| !read.test_cases.iter().any(|(id, _, _)| *id == a.test_case))
+        .find(|a| !read.test_case_ids.contains(&a.test_case))
     {
         return Err(format!("testCaseStarted names unknown testCase {:?}", a.test_case));
     }
