@@ -174,13 +174,12 @@ pub struct Page {
 /// Read one page from its bytes. `path` is only for messages.
 pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
     let here = |msg: String| Error::invalid(format!("{}: {msg}", path.display()));
-    if let Some(why) = encoding_problem(bytes) {
-        return Err(here(why));
+    // Checked once here; serde_json then reads the text without validating it again.
+    let text = utf8_json(bytes).map_err(here)?;
+    if text.trim_start().starts_with('[') {
+        return Err(here(top_level_array_hint(text)));
     }
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        return Err(here(top_level_array_hint(bytes)));
-    }
-    let raw: RawPage = serde_json::from_slice(bytes).map_err(|e| {
+    let raw: RawPage = serde_json::from_str(text).map_err(|e| {
         if e.is_eof() {
             here(format!(
                 "truncated JSON ({e}); save the complete `aws ecr describe-image-scan-findings` output"
@@ -272,24 +271,24 @@ pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
     Ok(page)
 }
 
-/// Pages are UTF-8 JSON, as AWS writes them; say plainly what else a file is.
-fn encoding_problem(bytes: &[u8]) -> Option<String> {
+/// Pages are UTF-8 JSON, as AWS writes them: the text, or what else the file is, said plainly.
+fn utf8_json(bytes: &[u8]) -> std::result::Result<&str, String> {
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        return Some(
+        return Err(
             "UTF-16 text (PowerShell's `>` writes it): save the page as UTF-8, e.g. `aws ecr \
              describe-image-scan-findings … | Out-File -Encoding utf8 page.json`"
                 .into(),
         );
     }
     if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        return Some(
+        return Err(
             "the file starts with a UTF-8 byte-order mark, which JSON does not allow: save it without one".into(),
         );
     }
     if bytes.len() >= 2 && (bytes[0] == 0 || bytes[1] == 0) {
-        return Some("UTF-16 text without a byte-order mark: save the page as UTF-8".into());
+        return Err("UTF-16 text without a byte-order mark: save the page as UTF-8".into());
     }
-    std::str::from_utf8(bytes).err().map(|e| {
+    std::str::from_utf8(bytes).map_err(|e| {
         format!(
             "not UTF-8 at byte {} (a damaged or re-encoded file): save the page as AWS wrote it",
             e.valid_up_to()
@@ -298,8 +297,8 @@ fn encoding_problem(bytes: &[u8]) -> Option<String> {
 }
 
 /// A JSON array at the top: name what it probably is.
-fn top_level_array_hint(bytes: &[u8]) -> String {
-    let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+fn top_level_array_hint(text: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
     let first = v.get(0);
     let looks_like =
         if first.is_some_and(|f| f.get("imageScanFindings").is_some() || f.get("imageScanStatus").is_some()) {
