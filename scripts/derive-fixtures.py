@@ -10,6 +10,8 @@ import os
 # BBGATE_FIXTURES_ROOT lets tests/fixtures.rs regenerate into a scratch copy and compare.
 ROOT = os.environ.get("BBGATE_FIXTURES_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 F = lambda *p: os.path.join(ROOT, "fixtures", *p)
+# The real inputs, read where they are kept (beside the checkout), never copied into the project.
+UP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "fixtures-upstream")
 
 
 def dump(path, doc):
@@ -20,7 +22,7 @@ def dump(path, doc):
 
 
 # 1. The real BASIC scan, as if it were of the payments BB's emulator image (repository renamed).
-scan = json.load(open(F("ecr", "scan-findings-example-b.json")))
+scan = json.load(open(os.path.join(UP, "ecr-basic-scan-cultureamp", "scan-findings-example-b.json")))
 scan["repositoryName"] = "bb/payments/emulator"
 scan["registryId"] = "123456789012"
 dump(F("demo", "payments-emulator-scan.json"), scan)
@@ -35,7 +37,7 @@ for i, (start, end) in enumerate([(0, 100), (100, 200), (200, len(findings))]):
     dump(F("ecr", "paged", f"page-{i + 1}.json"), page)
 
 # 3. The real GovStack run (cucumber messages) converted to legacy cucumber JSON, scenario by scenario.
-envs = [json.loads(l) for l in open(F("api-tests", "govstack-identity.message")) if l.strip()]
+envs = [json.loads(l) for l in open(os.path.join(UP, "govstack-testharness-messages", "example_result.message")) if l.strip()]
 docs = {e["gherkinDocument"]["uri"]: e["gherkinDocument"] for e in envs if "gherkinDocument" in e}
 pickles = {e["pickle"]["id"]: e["pickle"] for e in envs if "pickle" in e}
 cases = [e["testCase"] for e in envs if "testCase" in e]

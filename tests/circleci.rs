@@ -504,7 +504,10 @@ fn the_orbs_verify_and_dry_run_steps_run_against_the_peer_and_write_their_artifa
             ("push_from", ""),
             ("policy", ""),
             ("signoffs", ""),
-            ("api_reports", "fixtures/api-tests/cck-*.ndjson"),
+            (
+                "api_reports",
+                "../shared/fixtures-upstream/cucumber-cck-messages/*.ndjson",
+            ),
             ("building_block", ""),
             ("scan_timeout", "2m"),
             ("output_dir", out_dir.to_str().unwrap()),
@@ -538,7 +541,10 @@ fn the_orbs_verify_and_dry_run_steps_run_against_the_peer_and_write_their_artifa
         "dry-run",
         &[
             ("findings", out_dir.join("findings").to_str().unwrap()),
-            ("api_reports", "fixtures/api-tests/cck-minimal.ndjson"),
+            (
+                "api_reports",
+                "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
+            ),
             ("signoffs", ""),
             ("policy", ""),
             ("building_block", ""),

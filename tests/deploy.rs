@@ -18,7 +18,7 @@ fn helm(major: u8) -> String {
     std::env::var(&var).unwrap_or_else(|_| panic!("{var} is not set: run the suite with scripts/test"))
 }
 
-const REPORT: &str = "fixtures/api-tests/cck-minimal.ndjson";
+const REPORT: &str = "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson";
 
 /// Evidence from an offline verify of a fresh, clean scan of bb/payments/adapter (decided now, so deploy's
 /// real clock finds it current); its pages sit in `dir/pages`.
@@ -1064,15 +1064,17 @@ fn deploy_refuses_an_unpinned_policy_file_and_inputs_other_than_the_evidences() 
         "--findings",
         pages.to_str().unwrap(),
         "--api-report",
-        "fixtures/api-tests/cck-all-statuses.ndjson",
+        "../shared/fixtures-upstream/cucumber-cck-messages/all-statuses.ndjson",
     ]));
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("--api-report fixtures/api-tests/cck-all-statuses.ndjson: sha256"),
+        err.contains("--api-report ../shared/fixtures-upstream/cucumber-cck-messages/all-statuses.ndjson: sha256"),
         "{err}"
     );
     assert!(
-        err.contains("the evidence names API test reports fixtures/api-tests/cck-minimal.ndjson"),
+        err.contains(
+            "the evidence names API test reports ../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson"
+        ),
         "{err}"
     );
 

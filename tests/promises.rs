@@ -25,7 +25,7 @@ fn a_signoff_approved_in_the_future_does_not_apply() {
             "--findings",
             pages.to_str().unwrap(),
             "--api-report",
-            "fixtures/api-tests/cck-minimal.ndjson",
+            "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
             "--signoffs",
             signoffs.to_str().unwrap(),
         ]))
@@ -83,7 +83,7 @@ fn api_tests_max_age_days_denies_an_old_or_undated_report() {
         ]))
     };
     // The CCK minimal run started at the epoch: too old.
-    let (code, v) = check("fixtures/api-tests/cck-minimal.ndjson");
+    let (code, v) = check("../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson");
     assert_eq!(code, 1, "{v}");
     assert!(
         v["reasons"]

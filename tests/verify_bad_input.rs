@@ -31,7 +31,9 @@ fn verify_with(extra: &[&Path], flag: &str) -> (i32, String, String) {
         PathBuf::from("fixtures/demo/pass/scan-page-1.json"),
         PathBuf::from("fixtures/demo/pass/scan-page-2.json"),
     ];
-    let mut reports = vec![PathBuf::from("fixtures/api-tests/cck-minimal.ndjson")];
+    let mut reports = vec![PathBuf::from(
+        "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
+    )];
     let mut policy = None;
     match flag {
         "--findings" => findings = extra.iter().map(|p| p.to_path_buf()).collect(),
@@ -61,7 +63,12 @@ fn assert_invalid(result: (i32, String, String), must_name: &[&str]) {
 #[test]
 fn the_good_baseline_passes() {
     // Without this, every test below could pass for the wrong reason.
-    let (code, out, err) = verify_with(&[Path::new("fixtures/api-tests/cck-minimal.ndjson")], "--api-report");
+    let (code, out, err) = verify_with(
+        &[Path::new(
+            "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
+        )],
+        "--api-report",
+    );
     assert_eq!(code, 0, "{out}{err}");
 }
 
@@ -101,9 +108,10 @@ fn unknown_json_shapes_are_errors_not_clean_scans() {
         &["odd.json", "enhancedFindings[0]", "unknown severity \"SEVERE\""],
     );
     // A score that is not a number (the extenda bug: '' read as 0).
-    let basic = std::fs::read_to_string("fixtures/ecr/scan-findings-example-a.json")
-        .unwrap()
-        .replace("\"value\": \"4.6\"", "\"value\": \"\"");
+    let basic =
+        std::fs::read_to_string("../shared/fixtures-upstream/ecr-basic-scan-cultureamp/scan-findings-example-a.json")
+            .unwrap()
+            .replace("\"value\": \"4.6\"", "\"value\": \"\"");
     let empty_score = s.file("empty-score.json", &basic);
     let (code, _, err) = run(bbgate()
         .args(["verify", "--policy", "fixtures/policies/upstream.toml", "--findings"])
@@ -300,7 +308,7 @@ fn a_repository_no_building_block_owns_is_refused() {
     let (code, _, err) = run(bbgate().args([
         "verify",
         "--findings",
-        "fixtures/ecr/scan-findings-example-b.json",
+        "../shared/fixtures-upstream/ecr-basic-scan-cultureamp/scan-findings-example-b.json",
         "--now",
         NOW_2021,
     ]));

@@ -164,7 +164,10 @@ fn basic_and_enhanced_findings_decide_as_offline() {
     let moto = Moto::get();
     // The real basic scan (257 findings) served in pages of 100 by maxResults... bbgate asks for 1000.
     let (repo, _) = seeded(&moto, "real-basic");
-    let real = fixture_findings("fixtures/ecr/scan-findings-example-b.json", "findings");
+    let real = fixture_findings(
+        "../shared/fixtures-upstream/ecr-basic-scan-cultureamp/scan-findings-example-b.json",
+        "findings",
+    );
     let counts = json!({"CRITICAL": 1, "HIGH": 5, "MEDIUM": 32, "LOW": 25, "INFORMATIONAL": 183, "UNDEFINED": 11});
     moto.queue_scans(&repo, vec![scan_result("COMPLETE", real, vec![], counts)]);
     let (code, out, _) = run(verify_online(&moto, None).args(["--image", &format!("{repo}:v1"), "--format", "json"]));
@@ -308,7 +311,7 @@ fn every_page_of_a_2500_finding_scan_is_read_exactly_once() {
             .args([
                 "verify",
                 "--api-report",
-                "fixtures/api-tests/cck-minimal.ndjson",
+                "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
                 "--findings",
             ])
             .arg(&saved),

@@ -26,7 +26,7 @@ fn evidence_binds_decision_to_digest_and_inputs() {
             "--findings",
             "fixtures/demo/pass",
             "--api-report",
-            "fixtures/api-tests/cck-minimal.ndjson",
+            "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
             "--signoffs",
             "fixtures/demo/pass/signoffs.toml",
             "--registry",
@@ -101,7 +101,7 @@ fn junit_has_a_failing_case_per_blocking_finding_and_failed_scenario() {
             "--findings",
             "fixtures/ecr/enhanced-edge-cases.json",
             "--api-report",
-            "fixtures/api-tests/govstack-identity.junit.xml",
+            "../shared/fixtures-upstream/govstack-testharness-junit/example_result.xml",
             "--now",
             NOW_2026,
         ])
@@ -262,7 +262,7 @@ fn unfinished_failed_and_stale_scans_deny_with_the_status_named() {
             .args([
                 "verify",
                 "--api-report",
-                "fixtures/api-tests/cck-minimal.ndjson",
+                "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
                 "--now",
                 NOW_2026,
             ])
@@ -284,7 +284,7 @@ fn unfinished_failed_and_stale_scans_deny_with_the_status_named() {
         "--findings",
         "fixtures/demo/pass",
         "--api-report",
-        "fixtures/api-tests/cck-minimal.ndjson",
+        "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
         "--signoffs",
         "fixtures/demo/pass/signoffs.toml",
     ];
@@ -311,7 +311,7 @@ fn another_building_blocks_image_is_denied() {
         "--findings",
         "fixtures/demo/pass",
         "--api-report",
-        "fixtures/api-tests/cck-minimal.ndjson",
+        "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
         "--building-block",
         "information-mediator",
         "--now",
@@ -348,7 +348,7 @@ fn human_output_explains_the_deny() {
         "--findings",
         "fixtures/demo/payments-emulator-scan.json",
         "--api-report",
-        "fixtures/api-tests/govstack-identity.message",
+        "../shared/fixtures-upstream/govstack-testharness-messages/example_result.message",
         "--signoffs",
         "fixtures/demo/signoffs.toml",
         "--now",

@@ -8,9 +8,9 @@ fn real_basic_scan_blocks_by_score_not_label() {
     let (code, v) = run_json(bbgate().args([
         "verify",
         "--findings",
-        "fixtures/ecr/scan-findings-example-b.json",
+        "../shared/fixtures-upstream/ecr-basic-scan-cultureamp/scan-findings-example-b.json",
         "--api-report",
-        "fixtures/api-tests/cck-minimal.ndjson",
+        "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
         "--policy",
         "fixtures/policies/upstream.toml",
         "--now",
@@ -40,7 +40,7 @@ fn paged_scan_decides_like_the_single_document() {
         "--findings",
         "fixtures/demo/payments-emulator-scan.json",
         "--api-report",
-        "fixtures/api-tests/cck-minimal.ndjson",
+        "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
         "--now",
         NOW_2021,
     ]));
@@ -51,7 +51,7 @@ fn paged_scan_decides_like_the_single_document() {
         "fixtures/ecr/paged/page-2.json",
         "fixtures/ecr/paged/page-3.json",
         "--api-report",
-        "fixtures/api-tests/cck-minimal.ndjson",
+        "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
         "--now",
         NOW_2021,
     ]));
@@ -65,7 +65,7 @@ fn paged_scan_decides_like_the_single_document() {
         "--findings",
         "fixtures/ecr/paged",
         "--api-report",
-        "fixtures/api-tests/cck-minimal.ndjson",
+        "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
         "--now",
         NOW_2021,
     ]));
@@ -80,7 +80,7 @@ fn a_missing_page_is_invalid_input_not_a_smaller_scan() {
         "fixtures/ecr/paged/page-1.json",
         "fixtures/ecr/paged/page-3.json",
         "--api-report",
-        "fixtures/api-tests/cck-minimal.ndjson",
+        "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
         "--now",
         NOW_2021,
     ]));
@@ -91,7 +91,7 @@ fn a_missing_page_is_invalid_input_not_a_smaller_scan() {
         "--findings",
         "fixtures/ecr/paged/page-1.json",
         "--api-report",
-        "fixtures/api-tests/cck-minimal.ndjson",
+        "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
         "--now",
         NOW_2021,
     ]));
@@ -107,7 +107,7 @@ fn pages_of_different_images_are_refused() {
         "fixtures/demo/pass/scan-page-1.json",
         "fixtures/ecr/enhanced-edge-cases.json",
         "--api-report",
-        "fixtures/api-tests/cck-minimal.ndjson",
+        "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
         "--now",
         NOW_2026,
     ]));
@@ -121,8 +121,8 @@ fn pages_of_different_images_are_refused() {
 #[test]
 fn govstack_run_reads_the_same_in_every_format() {
     for report in [
-        "fixtures/api-tests/govstack-identity.message",
-        "fixtures/api-tests/govstack-identity.junit.xml",
+        "../shared/fixtures-upstream/govstack-testharness-messages/example_result.message",
+        "../shared/fixtures-upstream/govstack-testharness-junit/example_result.xml",
         "fixtures/api-tests/govstack-identity.cucumber.json",
     ] {
         let (code, v) = run_json(bbgate().args([
@@ -167,7 +167,7 @@ fn cucumber_compatibility_kit_statuses() {
         "--signoffs",
         "fixtures/demo/pass/signoffs.toml",
         "--api-report",
-        "fixtures/api-tests/cck-all-statuses.ndjson",
+        "../shared/fixtures-upstream/cucumber-cck-messages/all-statuses.ndjson",
         "--now",
         NOW_2026,
     ]));
@@ -193,7 +193,7 @@ fn cucumber_compatibility_kit_statuses() {
         "--signoffs",
         "fixtures/demo/pass/signoffs.toml",
         "--api-report",
-        "fixtures/api-tests/cck-stack-traces.ndjson",
+        "../shared/fixtures-upstream/cucumber-cck-messages/stack-traces.ndjson",
         "--now",
         NOW_2026,
     ]));
@@ -208,7 +208,7 @@ fn enhanced_edge_cases() {
         "--findings",
         "fixtures/ecr/enhanced-edge-cases.json",
         "--api-report",
-        "fixtures/api-tests/cck-minimal.ndjson",
+        "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
         "--now",
         NOW_2026,
     ]));
@@ -287,9 +287,9 @@ fn tolerant_reader_of_the_hand_edited_aws_sample() {
     let (code, v) = run_json(bbgate().args([
         "verify",
         "--findings",
-        "fixtures/ecr/scan-findings-example-a.json",
+        "../shared/fixtures-upstream/ecr-basic-scan-cultureamp/scan-findings-example-a.json",
         "--api-report",
-        "fixtures/api-tests/cck-minimal.ndjson",
+        "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
         "--policy",
         "fixtures/policies/upstream.toml",
         "--now",
@@ -312,7 +312,7 @@ fn demo_signoffs_applied_expired_expiring_rejected() {
         "--findings",
         "fixtures/demo/payments-emulator-scan.json",
         "--api-report",
-        "fixtures/api-tests/cck-minimal.ndjson",
+        "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
         "--signoffs",
         "fixtures/demo/signoffs.toml",
         "--now",

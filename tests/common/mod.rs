@@ -17,7 +17,7 @@ pub const PASSING_DEMO: [&str; 7] = [
     "--findings",
     "fixtures/demo/pass",
     "--api-report",
-    "fixtures/api-tests/cck-minimal.ndjson",
+    "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
     "--signoffs",
     "fixtures/demo/pass/signoffs.toml",
 ];
@@ -28,7 +28,7 @@ pub const DENIED_DEMO: [&str; 7] = [
     "--findings",
     "fixtures/demo/payments-emulator-scan.json",
     "--api-report",
-    "fixtures/api-tests/govstack-identity.message",
+    "../shared/fixtures-upstream/govstack-testharness-messages/example_result.message",
     "--signoffs",
     "fixtures/demo/signoffs.toml",
 ];

@@ -259,7 +259,7 @@ pub fn verify_online(moto: &Moto, oidc: Option<&str>) -> assert_cmd::Command {
         "--poll-interval",
         "100ms",
         "--api-report",
-        "fixtures/api-tests/cck-minimal.ndjson",
+        "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
     ]);
     cmd
 }
