@@ -129,9 +129,7 @@ fn benches(c: &mut Criterion) {
         let path = Path::new(file);
         let bytes = std::fs::read(path).unwrap();
         g.throughput(Throughput::Bytes(bytes.len() as u64));
-        g.bench_function(file, |b| {
-            b.iter(|| parse_report(path, &bytes).unwrap().scenarios.len())
-        });
+        g.bench_function(file, |b| b.iter(|| parse_report(path, &bytes).unwrap().scenarios.len()));
     }
     g.finish();
 }

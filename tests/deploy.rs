@@ -626,19 +626,29 @@ fn circleci_api(approver_id: &'static str) -> (String, std::sync::Arc<std::sync:
     (url, tokens)
 }
 
-#[test]
-fn with_approvers_in_the_policy_only_an_admins_approval_lets_the_deploy_in() {
-    let tmp = tempfile::tempdir().unwrap();
-    let policy = policy_with(tmp.path(), "approvers = []", "approvers = [\"sandbox-admin\"]");
-    let ev = tmp.path().join("evidence.json");
-    let workflow = "5a1c7b6e-0000-4000-8000-000000000042";
-    let pages = fresh_scan(tmp.path(), peer::low_basic_findings(2));
+/// A policy with `[deploy] approvers = ["sandbox-admin"]`, and evidence verified under it by CircleCI workflow
+/// `workflow` from the scan in `dir/pages` (made here when missing). Returns (policy, evidence).
+fn approvers_evidence(dir: &Path, workflow: &str) -> (PathBuf, PathBuf) {
+    let policy = policy_with(dir, "approvers = []", "approvers = [\"sandbox-admin\"]");
+    let pages = dir.join("pages");
+    if !pages.is_dir() {
+        fresh_scan(dir, peer::low_basic_findings(2));
+    }
+    let ev = dir.join("wf-evidence.json");
     let (code, out, err) = run(bbgate()
         .env("CIRCLE_WORKFLOW_ID", workflow)
         .args(["verify", "--findings", pages.to_str().unwrap(), "--api-report", REPORT])
         .args(["--registry", REGISTRY])
         .args(["--policy", policy.to_str().unwrap(), "--evidence", ev.to_str().unwrap()]));
     assert_eq!(code, 0, "{out}{err}");
+    (policy, ev)
+}
+
+#[test]
+fn with_approvers_in_the_policy_only_an_admins_approval_lets_the_deploy_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let workflow = "5a1c7b6e-0000-4000-8000-000000000042";
+    let (policy, ev) = approvers_evidence(tmp.path(), workflow);
     let circle_token = "circle-token-never-printed";
 
     for (approver, expected_code) in [("u-dev", 1), ("u-admin", 0)] {
@@ -1441,28 +1451,9 @@ fn the_test_doors_are_shut_no_clock_flag_and_no_api_url_from_the_environment() {
 
     // The approval check's API: an environment variable naming a stand-in that "approves" is ignored, and the
     // stand-in never receives CIRCLE_TOKEN; the flag accepts only CircleCI's host or loopback.
-    let policy = policy_with(tmp.path(), "approvers = []", "approvers = [\"sandbox-admin\"]");
     let (api, tokens) = circleci_api("u-admin");
     let workflow = "5a1c7b6e-0000-4000-8000-000000000077";
-    let ev = tmp.path().join("wf-evidence.json");
-    let (code, out, err) = run(bbgate()
-        .env("CIRCLE_WORKFLOW_ID", workflow)
-        .args([
-            "verify",
-            "--findings",
-            tmp.path().join("pages").to_str().unwrap(),
-            "--api-report",
-            REPORT,
-        ])
-        .args([
-            "--registry",
-            REGISTRY,
-            "--policy",
-            policy.to_str().unwrap(),
-            "--evidence",
-            ev.to_str().unwrap(),
-        ]));
-    assert_eq!(code, 0, "{out}{err}");
+    let (policy, ev) = approvers_evidence(tmp.path(), workflow);
     let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
     cmd.env("CIRCLE_WORKFLOW_ID", workflow)
         .env("CIRCLE_TOKEN", "circle-token-never-sent-elsewhere")
@@ -1487,52 +1478,15 @@ fn the_test_doors_are_shut_no_clock_flag_and_no_api_url_from_the_environment() {
 
 /// A stand-in for the CircleCI API that answers every request with `status` and `body`, and counts them.
 fn api_answering(status: u16, body: Value) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::{Read, Write};
-    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let seen = hits.clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/api/v2", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for mut s in listener.incoming().flatten() {
-            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let mut req = [0u8; 8192];
-            let _ = s.read(&mut req);
-            let text = body.to_string();
-            let head = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                text.len()
-            );
-            let _ = s.write_all(head.as_bytes());
-            let _ = s.write_all(text.as_bytes());
-        }
-    });
-    (url, hits)
+    let (base, hits) = http_stand_in(status, body.to_string().into_bytes());
+    (format!("{base}/api/v2"), hits)
 }
 
 #[test]
 fn every_way_the_approval_check_can_fail_refuses_the_deploy_with_its_reason() {
     let (fake, tmp, _) = ready();
-    let policy = policy_with(tmp.path(), "approvers = []", "approvers = [\"sandbox-admin\"]");
     let workflow = "5a1c7b6e-0000-4000-8000-000000000099";
-    let ev = tmp.path().join("wf-evidence.json");
-    let (code, out, err) = run(bbgate()
-        .env("CIRCLE_WORKFLOW_ID", workflow)
-        .args([
-            "verify",
-            "--findings",
-            tmp.path().join("pages").to_str().unwrap(),
-            "--api-report",
-            REPORT,
-        ])
-        .args([
-            "--registry",
-            REGISTRY,
-            "--policy",
-            policy.to_str().unwrap(),
-            "--evidence",
-            ev.to_str().unwrap(),
-        ]));
-    assert_eq!(code, 0, "{out}{err}");
+    let (policy, ev) = approvers_evidence(tmp.path(), workflow);
     let attempt = |env: &[(&str, &str)], api: &str| {
         let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
         cmd.env("BBGATE_POLICY_SHA256", sha256_file(&policy)).args([

@@ -323,19 +323,7 @@ fn a_repository_no_building_block_owns_is_refused() {
 fn the_region_never_comes_from_the_instance_metadata_service() {
     // The metadata service left on, pointed at a loopback stand-in that counts what asks it: with no region in
     // the environment, bbgate says so (exit 2) and never asks.
-    use std::io::{Read, Write};
-    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let seen = hits.clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for mut s in listener.incoming().flatten() {
-            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let mut req = [0u8; 4096];
-            let _ = s.read(&mut req);
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\neu-central-1");
-        }
-    });
+    let (endpoint, hits) = http_stand_in(200, b"eu-central-1".to_vec());
     let mut cmd = bbgate();
     for (k, _) in std::env::vars() {
         if k.starts_with("AWS_") {

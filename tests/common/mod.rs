@@ -154,3 +154,27 @@ pub fn signoff_file(path: &std::path::Path, id: &str, package: &str) {
     )
     .unwrap();
 }
+
+/// An HTTP stand-in on 127.0.0.1 that answers every request with `status` and `body`, and counts the requests.
+/// Returns its base URL (`http://127.0.0.1:PORT`) and the count.
+pub fn http_stand_in(status: u16, body: Vec<u8>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = hits.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut req = [0u8; 8192];
+            let _ = s.read(&mut req);
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
+    });
+    (url, hits)
+}
