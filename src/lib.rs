@@ -3,18 +3,13 @@
 //! The flow: acquire (files, later ECR) → normalise ([`findings`], [`apitests`], [`policy`]) →
 //! decide ([`gate::decide`], pure) → report ([`report`]).
 
-pub mod apitests;
+pub use bbgate_core::{apitests, diag, error, findings, gate, input, policy};
+
 pub mod attest;
 pub mod aws;
 pub mod cli;
 pub mod deploy;
-pub mod diag;
-pub mod error;
-pub mod findings;
-pub mod gate;
-pub mod input;
 pub mod output;
-pub mod policy;
 pub mod push;
 pub mod report;
 pub mod verify;

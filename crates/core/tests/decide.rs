@@ -1,10 +1,10 @@
 //! The pure core: band edges, label fallback, unscored handling, sign-off scoping. No files, no clock.
 
-use bbgate::apitests::{ReportFormat, Scenario, Status, TestRun};
-use bbgate::findings::{Finding, ImageRef, Scan, ScanType, ScoreCandidate, ScoreKind, Severity};
-use bbgate::gate::{Inputs, Outcome, Verdict, decide};
-use bbgate::policy::Policy;
-use bbgate::policy::signoff::SignOff;
+use bbgate_core::apitests::{ReportFormat, Scenario, Status, TestRun};
+use bbgate_core::findings::{Finding, ImageRef, Scan, ScanType, ScoreCandidate, ScoreKind, Severity};
+use bbgate_core::gate::{Inputs, Outcome, Verdict, decide};
+use bbgate_core::policy::Policy;
+use bbgate_core::policy::signoff::SignOff;
 use std::path::Path;
 
 const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";

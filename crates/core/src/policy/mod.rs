@@ -17,8 +17,8 @@ use toml::Spanned;
 
 /// The shipped default policy, used when no `--policy` (or `BBGATE_POLICY`) is given. A policy file in the
 /// working directory is never picked up by itself: in CI that directory is the judged BB's own checkout.
-pub const BUILTIN: &str = include_str!("../../policies/sandbox.toml");
-pub const BUILTIN_REGO: &str = include_str!("../../policies/deploy.rego");
+pub const BUILTIN: &str = include_str!("../../../../policies/sandbox.toml");
+pub const BUILTIN_REGO: &str = include_str!("../../../../policies/deploy.rego");
 /// The admins' pin of the policy: the sha256 of the policy file (or of the built-in one), set in a context the
 /// judged BB does not control.
 pub const PIN_ENV: &str = "BBGATE_POLICY_SHA256";
