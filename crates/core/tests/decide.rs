@@ -2,7 +2,7 @@
 
 use bbgate_core::apitests::{ReportFormat, Scenario, Status, TestRun};
 use bbgate_core::findings::{Finding, ImageRef, Scan, ScanType, ScoreCandidate, ScoreKind, Severity};
-use bbgate_core::gate::{Inputs, Outcome, Verdict, decide};
+use bbgate_core::gate::{Decision, Inputs, Outcome, Verdict, decide};
 use bbgate_core::policy::Policy;
 use bbgate_core::policy::signoff::SignOff;
 use std::path::Path;
@@ -272,4 +272,477 @@ fn api_test_statuses_follow_count_as_failed() {
         (2, 2, Verdict::Pass),
         "skipped counts as passed here; 2/4 >= 0.5"
     );
+}
+
+fn decide_with(p: &Policy, s: &Scan, runs: &[TestRun], signoffs: &[SignOff], at: jiff::Timestamp) -> Decision {
+    decide(
+        p,
+        p.building_block("payments").unwrap(),
+        &Inputs {
+            scan: s,
+            test_runs: runs,
+            signoffs,
+        },
+        at,
+    )
+}
+
+fn policy_src(src: &str) -> Policy {
+    let full = format!(
+        "{src}\n[[building_block]]\nname = \"payments\"\nnamespace = \"paymenthub\"\nrepositories = [\"bb/payments/*\"]\n"
+    );
+    Policy::parse(Path::new("t.toml"), &full, "t.toml".into()).unwrap()
+}
+
+#[test]
+fn the_scan_must_be_complete_fresh_and_in_the_past() {
+    let p = policy("max_age_days = 3");
+    let runs = passing_run();
+    let judge = |s: &Scan| decide_with(&p, s, &runs, &[], now());
+    assert_eq!(judge(&scan(vec![])).reasons, Vec::<String>::new());
+    let mut basic = scan(vec![]);
+    basic.status = "COMPLETE".into();
+    assert_eq!(
+        judge(&basic).verdict,
+        Verdict::Pass,
+        "COMPLETE is the basic scan's done"
+    );
+    for status in [
+        "IN_PROGRESS",
+        "FAILED",
+        "PENDING",
+        "SCAN_ELIGIBILITY_EXPIRED",
+        "complete",
+        "",
+    ] {
+        let mut s = scan(vec![]);
+        s.status = status.into();
+        s.status_description = Some("why not".into());
+        let d = judge(&s);
+        assert_eq!(d.verdict, Verdict::Deny, "{status}");
+        assert_eq!(
+            d.reasons,
+            [format!(
+                "scan status is {status}: why not; only a COMPLETE (basic) or ACTIVE (enhanced) scan can be judged"
+            )]
+        );
+    }
+    let mut s = scan(vec![]);
+    s.status = "FAILED".into();
+    assert_eq!(
+        judge(&s).reasons,
+        ["scan status is FAILED; only a COMPLETE (basic) or ACTIVE (enhanced) scan can be judged"]
+    );
+    s = scan(vec![]);
+    s.completed_at = None;
+    assert_eq!(
+        judge(&s).reasons,
+        ["the scan has no imageScanCompletedAt: its age cannot be checked"]
+    );
+    // Ages in whole days: 3 days and 23 hours is 3 days, 4 days is too old; a scan from the future is refused.
+    for (completed, reason) in [
+        ("2026-11-25T00:00:00Z", None),
+        ("2026-11-24T00:00:01Z", None),
+        (
+            "2026-11-24T00:00:00Z",
+            Some(
+                "the scan completed 4 days ago (2026-11-24T00:00:00Z), more than [scan] max_age_days = 3: rescan the image",
+            ),
+        ),
+        ("2026-11-28T00:00:00Z", None),
+        (
+            "2026-11-28T00:00:01Z",
+            Some(
+                "the scan completed at 2026-11-28T00:00:01Z, after the decision time 2026-11-28T00:00:00Z: check --now and the clock",
+            ),
+        ),
+    ] {
+        let mut s = scan(vec![]);
+        s.completed_at = Some(completed.parse().unwrap());
+        let d = judge(&s);
+        assert_eq!(d.reasons, reason.into_iter().collect::<Vec<_>>(), "{completed}");
+    }
+    // Whole days are counted, not rounded: 40 days back is 40.
+    let mut s = scan(vec![]);
+    s.completed_at = Some("2026-10-19T00:00:00Z".parse().unwrap());
+    assert!(
+        judge(&s).reasons[0].starts_with("the scan completed 40 days ago"),
+        "{:?}",
+        judge(&s).reasons
+    );
+}
+
+#[test]
+fn a_foreign_repository_is_refused_with_the_owners_patterns() {
+    let p = policy("");
+    let mut s = scan(vec![]);
+    s.image.repository = "bb/usct/api".into();
+    let d = decide_with(&p, &s, &passing_run(), &[], now());
+    assert_eq!(
+        d.reasons,
+        [
+            "repository bb/usct/api is not one of building block payments's repositories (bb/payments/*): a building block is judged on its own images only"
+        ]
+    );
+    assert_eq!(d.building_block, "payments");
+}
+
+#[test]
+fn deny_reasons_name_the_findings_and_the_bands() {
+    let p = policy("");
+    let mut findings: Vec<Finding> = (0..12)
+        .map(|i| finding(&format!("CVE-B{i:02}"), Severity::Low, &[(ScoreKind::Cvss3, 9.5)]))
+        .collect();
+    findings.push(finding("CVE-H1", Severity::Low, &[(ScoreKind::Cvss3, 7.5)]));
+    let s = scan(findings);
+    let d = decide_with(&p, &s, &passing_run(), &[], now());
+    assert_eq!(
+        d.reasons,
+        [
+            "12 finding(s) blocked (score >= 9.0, or unscored and blocked by policy); they cannot be signed off, fix \
+             them: CVE-B00, CVE-B01, CVE-B02, CVE-B03, CVE-B04, CVE-B05, CVE-B06, CVE-B07, CVE-B08, CVE-B09 and 2 more",
+            "1 finding(s) need a valid sign-off (7.0 <= score < 9.0): CVE-H1",
+        ]
+    );
+    assert_eq!((d.count(Outcome::Blocked), d.count(Outcome::NeedsSignoff)), (12, 1));
+    assert_eq!(d.findings[12].finding, 12);
+    assert_eq!(
+        d.findings[12].basis.to_string(),
+        "cvss3 7.5 >= 7.0",
+        "the basis says which threshold was met"
+    );
+    assert_eq!(d.findings[0].basis.to_string(), "cvss3 9.5 >= 9.0");
+    // Exactly ten ids are listed without "more".
+    let ten: Vec<Finding> = (0..10)
+        .map(|i| finding(&format!("CVE-{i}"), Severity::Low, &[(ScoreKind::Cvss3, 9.0)]))
+        .collect();
+    let s = scan(ten);
+    let d = decide_with(&p, &s, &passing_run(), &[], now());
+    assert!(d.reasons[0].ends_with("CVE-8, CVE-9"), "{}", d.reasons[0]);
+}
+
+#[test]
+fn the_basis_of_each_band_is_written_out() {
+    let p = policy("");
+    let s = scan(vec![
+        finding("A", Severity::Low, &[(ScoreKind::Cvss3, 6.95)]),
+        finding("C", Severity::Critical, &[]),
+        finding("U", Severity::Undefined, &[]),
+    ]);
+    let d = decide_with(&p, &s, &passing_run(), &[], now());
+    let basis: Vec<String> = d.findings.iter().map(|f| f.basis.to_string()).collect();
+    assert_eq!(
+        basis,
+        [
+            "cvss3 7.0 < 7.0".to_owned(),
+            "no score; label CRITICAL".into(),
+            "no score, label UNDEFINED; [scan] unscored = \"warn\"".into()
+        ],
+        "6.95 prints as 7.0 yet is under 7.0: the comparison is on the score, not its rounding"
+    );
+    assert_eq!(d.findings[0].outcome, Outcome::Allowed);
+    assert_eq!(
+        d.warnings,
+        ["1 finding(s) have no score and no usable label (policy: [scan] unscored = \"warn\")"]
+    );
+    let json = serde_json::to_string(&d.findings[1].basis).unwrap();
+    assert_eq!(json, "\"no score; label CRITICAL\"");
+}
+
+#[test]
+fn an_unreadable_score_never_makes_a_label_milder_than_unscored() {
+    let mut f = finding("X", Severity::Medium, &[]);
+    f.unreadable_score = true;
+    let (o, v) = outcomes(&policy("unscored = \"block\""), vec![f.clone()], &[]);
+    assert_eq!((o, v), (vec![Outcome::Blocked], Verdict::Deny));
+    let (o, _) = outcomes(&policy("unscored = \"signoff\""), vec![f.clone()], &[]);
+    assert_eq!(o, [Outcome::NeedsSignoff]);
+    // unscored = "warn" is milder than nothing for a MEDIUM: the label stands... but warn ranks above allow.
+    let (o, _) = outcomes(&policy("unscored = \"warn\""), vec![f.clone()], &[]);
+    assert_eq!(o, [Outcome::Warned]);
+    let (o, _) = outcomes(&policy("unscored = \"allow\""), vec![f.clone()], &[]);
+    assert_eq!(o, [Outcome::Allowed]);
+    // A label worse than `unscored` stands.
+    let mut c = finding("C", Severity::Critical, &[]);
+    c.unreadable_score = true;
+    let (o, _) = outcomes(&policy("unscored = \"signoff\""), vec![c], &[]);
+    assert_eq!(o, [Outcome::Blocked]);
+    let mut h = finding("H", Severity::High, &[]);
+    h.unreadable_score = true;
+    let (o, _) = outcomes(&policy("unscored = \"signoff\""), vec![h.clone()], &[]);
+    assert_eq!(o, [Outcome::NeedsSignoff]);
+    let (o, _) = outcomes(&policy("unscored = \"warn\""), vec![h], &[]);
+    assert_eq!(o, [Outcome::NeedsSignoff]);
+    // Without the flag the label decides.
+    let (o, _) = outcomes(
+        &policy("unscored = \"block\""),
+        vec![finding("M", Severity::Medium, &[])],
+        &[],
+    );
+    assert_eq!(o, [Outcome::Allowed]);
+}
+
+#[test]
+fn what_became_of_each_signoff_is_reported() {
+    let p = policy_src("[signoffs]\napprovers = [\"admin\"]\nwarn_before_days = 10");
+    let findings = vec![
+        finding("CVE-HIGH", Severity::Low, &[(ScoreKind::Cvss3, 8.0)]),
+        finding("CVE-CRIT", Severity::Low, &[(ScoreKind::Cvss3, 9.8)]),
+        finding("CVE-LOW", Severity::Low, &[(ScoreKind::Cvss3, 3.0)]),
+        finding("CVE-HIGH2", Severity::Low, &[(ScoreKind::Cvss3, 7.0)]),
+        finding("CVE-HIGH3", Severity::Low, &[(ScoreKind::Cvss3, 7.1)]),
+    ];
+    let mut future = signoff("CVE-HIGH2", None, None, "2026-12-31");
+    future.approved_on = "2026-11-29".parse().unwrap();
+    let signoffs = vec![
+        signoff("CVE-HIGH", None, None, "2026-12-08"), // applied, expires in 10 days: expiring
+        signoff("CVE-CRIT", None, None, "2026-12-31"), // rejected: blocked band
+        signoff("CVE-LOW", None, None, "2026-12-31"),  // unused: below the band
+        future,                                        // rejected: approved in the future
+        signoff("CVE-HIGH3", None, None, "2026-11-27"), // expired
+        signoff("CVE-NONE", None, None, "2026-12-09"), // unused: no such finding (11 days: not expiring)
+    ];
+    let s = scan(findings);
+    let d = decide_with(&p, &s, &passing_run(), &signoffs, now());
+    let ids = |v: &[bbgate_core::gate::SignoffUse]| v.iter().map(|u| u.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&d.signoffs.applied), ["CVE-HIGH"]);
+    assert_eq!(ids(&d.signoffs.expiring), ["CVE-HIGH"]);
+    assert_eq!(ids(&d.signoffs.expired), ["CVE-HIGH3"]);
+    assert_eq!(ids(&d.signoffs.rejected), ["CVE-CRIT", "CVE-HIGH2"]);
+    assert_eq!(ids(&d.signoffs.unused), ["CVE-LOW", "CVE-NONE"]);
+    let reasons: Vec<Option<String>> = d
+        .signoffs
+        .rejected
+        .iter()
+        .chain(&d.signoffs.unused)
+        .map(|u| u.reason.clone())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            Some("CVE-CRIT is in the blocked band (cvss3 9.8 >= 9.0); no sign-off can waive it".to_owned()),
+            Some("approved_on 2026-11-29 is in the future".into()),
+            Some("the finding scores below the sign-off band and needs none".into()),
+            Some("matches no finding of this image".into()),
+        ]
+    );
+    assert_eq!(d.signoffs.applied[0].reason, None);
+    assert_eq!(d.signoffs.applied[0].approved_by, "admin");
+    let outcomes: Vec<Outcome> = d.findings.iter().map(|f| f.outcome).collect();
+    use Outcome::*;
+    assert_eq!(outcomes, [SignedOff, Blocked, Allowed, NeedsSignoff, NeedsSignoff]);
+    assert_eq!(d.findings[0].signoff, Some(0));
+    assert_eq!(d.findings[1].signoff, None);
+    assert_eq!(
+        d.findings[3].signoff_notes,
+        ["sign-off at s.toml:CVE-HIGH2 is approved on 2026-11-29, after today (2026-11-28)"]
+    );
+    assert_eq!(
+        d.findings[4].signoff_notes,
+        ["sign-off at s.toml:CVE-HIGH3 expired on 2026-11-27"]
+    );
+    assert_eq!(
+        d.warnings,
+        [
+            "2 sign-off(s) unused: CVE-LOW, CVE-NONE",
+            "1 sign-off(s) expire within 10 days: CVE-HIGH"
+        ]
+    );
+    assert_eq!(
+        d.reasons,
+        [
+            "1 finding(s) blocked (score >= 9.0, or unscored and blocked by policy); they cannot be signed off, fix them: CVE-CRIT",
+            "2 finding(s) need a valid sign-off (7.0 <= score < 9.0): CVE-HIGH2, CVE-HIGH3",
+        ]
+    );
+    // unused = "allow" says nothing; "deny" names them and what to do.
+    let quiet = policy_src("[signoffs]\napprovers = [\"admin\"]\nunused = \"allow\"");
+    let unused = [signoff("CVE-NONE", None, None, "2026-12-31")];
+    let d = decide_with(&quiet, &scan(vec![]), &passing_run(), &unused, now());
+    assert_eq!((d.warnings.len(), d.reasons.len(), d.signoffs.unused.len()), (0, 0, 1));
+    let strict = policy_src("[signoffs]\napprovers = [\"admin\"]\nunused = \"deny\"");
+    let d = decide_with(&strict, &scan(vec![]), &passing_run(), &unused, now());
+    assert_eq!(
+        d.reasons,
+        ["1 sign-off(s) unused: CVE-NONE (policy: [signoffs] unused = \"deny\"); remove them"]
+    );
+}
+
+#[test]
+fn a_signoff_is_live_from_its_approval_day_through_its_expiry_day() {
+    let p = policy("");
+    let high = || vec![finding("CVE-9", Severity::High, &[(ScoreKind::Cvss3, 8.0)])];
+    let mut today = signoff("CVE-9", None, None, "2026-11-28");
+    today.approved_on = "2026-11-28".parse().unwrap();
+    assert_eq!(outcomes(&p, high(), &[today]).0, [Outcome::SignedOff]);
+    // A package list "a, b" (ECR joins several) matches each name, not a substring.
+    let mut f = finding("CVE-9", Severity::High, &[(ScoreKind::Cvss3, 8.0)]);
+    f.package = "openssl, libssl3".into();
+    for (pkg, expected) in [
+        ("libssl3", Outcome::SignedOff),
+        ("openssl", Outcome::SignedOff),
+        ("openssl, libssl3", Outcome::SignedOff),
+        ("ssl", Outcome::NeedsSignoff),
+        ("libssl", Outcome::NeedsSignoff),
+    ] {
+        let s = signoff("CVE-9", Some(pkg), None, "2026-12-31");
+        assert_eq!(outcomes(&p, vec![f.clone()], &[s]).0, [expected], "{pkg}");
+    }
+}
+
+#[test]
+fn expiring_counts_days_to_expiry_inclusively() {
+    let p = policy_src("[signoffs]\napprovers = [\"admin\"]\nwarn_before_days = 3");
+    let high = || vec![finding("CVE-9", Severity::High, &[(ScoreKind::Cvss3, 8.0)])];
+    for (expires, expiring) in [("2026-11-28", true), ("2026-12-01", true), ("2026-12-02", false)] {
+        let s = [signoff("CVE-9", None, None, expires)];
+        let d = decide_with(&p, &scan(high()), &passing_run(), &s, now());
+        assert_eq!(d.signoffs.expiring.len(), usize::from(expiring), "{expires}");
+        assert_eq!(d.verdict, Verdict::Pass, "{expires}");
+    }
+}
+
+fn run_of(statuses: &[Status], started: Option<&str>, failures: &[&str]) -> TestRun {
+    TestRun {
+        source: "api.ndjson".into(),
+        format: ReportFormat::CucumberMessages,
+        scenarios: statuses
+            .iter()
+            .enumerate()
+            .map(|(i, &status)| Scenario {
+                feature: "F".into(),
+                name: format!("s{i}"),
+                status,
+                message: None,
+            })
+            .collect(),
+        started_at: started.map(|t| t.parse().unwrap()),
+        run_failures: failures.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+#[test]
+fn api_tests_are_required_counted_aged_and_never_empty() {
+    use bbgate_core::gate::ApiOutcome;
+    let p = policy("");
+    let s = scan(vec![]);
+    let d = decide_with(&p, &s, &[], &[], now());
+    assert_eq!((d.api_tests.outcome, d.verdict), (ApiOutcome::Missing, Verdict::Deny));
+    assert_eq!(
+        d.reasons,
+        ["no API test report given: the policy requires passing GovStack API test reports (--api-report FILE)"]
+    );
+    let optional = policy_src("[api_tests]\nrequired = false");
+    let d = decide_with(&optional, &s, &[], &[], now());
+    assert_eq!(
+        (d.api_tests.outcome, d.verdict),
+        (ApiOutcome::NotRequired, Verdict::Pass)
+    );
+    // An empty run proves nothing, required or not.
+    let empty = [run_of(&[], None, &[])];
+    let d = decide_with(&optional, &s, &empty, &[], now());
+    assert_eq!(d.api_tests.outcome, ApiOutcome::Fail);
+    assert_eq!(
+        d.reasons,
+        ["the API test reports hold no scenarios: an empty run proves nothing"]
+    );
+    // A run-level failure denies even when every scenario passed.
+    let broken = [run_of(&[Status::Passed], None, &["the test run did not finish"])];
+    let d = decide_with(&p, &s, &broken, &[], now());
+    assert_eq!(d.api_tests.outcome, ApiOutcome::Fail);
+    assert_eq!(d.reasons, ["API test report api.ndjson: the test run did not finish"]);
+    // The default counts everything but passed as failed, and the ratio is 1.0.
+    let mixed = [run_of(
+        &[
+            Status::Passed,
+            Status::Failed,
+            Status::Skipped,
+            Status::Undefined,
+            Status::Failed,
+        ],
+        None,
+        &[],
+    )];
+    let d = decide_with(&p, &s, &mixed, &[], now());
+    assert_eq!(
+        (
+            d.api_tests.total,
+            d.api_tests.passed,
+            d.api_tests.failed,
+            d.api_tests.reports
+        ),
+        (5, 1, 4, 1)
+    );
+    assert_eq!(
+        d.reasons,
+        ["API tests: 1 of 5 scenarios passed (20.0%; 1 skipped, 1 undefined, 2 failed), the policy requires 100.0%"]
+    );
+    let names: Vec<&str> = d
+        .api_tests
+        .failed_scenarios
+        .iter()
+        .map(|f| f.scenario.name.as_str())
+        .collect();
+    assert_eq!(names, ["s1", "s2", "s3", "s4"]);
+    assert_eq!(d.api_tests.failed_scenarios[0].report, "api.ndjson");
+    // Exactly at the ratio passes; just under fails.
+    let half = policy_src("[api_tests]\nmin_pass_ratio = 0.5");
+    let two = [run_of(&[Status::Passed, Status::Failed], None, &[])];
+    assert_eq!(
+        decide_with(&half, &s, &two, &[], now()).api_tests.outcome,
+        ApiOutcome::Pass
+    );
+    let three = [run_of(&[Status::Passed, Status::Failed, Status::Failed], None, &[])];
+    let d = decide_with(&half, &s, &three, &[], now());
+    assert_eq!(d.api_tests.outcome, ApiOutcome::Fail);
+    assert_eq!(
+        d.reasons,
+        ["API tests: 1 of 3 scenarios passed (33.3%; 2 failed), the policy requires 50.0%"]
+    );
+    // Two reports are summed.
+    let d = decide_with(&half, &s, &[two[0].clone(), three[0].clone()], &[], now());
+    assert_eq!((d.api_tests.total, d.api_tests.passed, d.api_tests.reports), (5, 2, 2));
+}
+
+#[test]
+fn api_report_age_is_checked_only_when_the_policy_asks() {
+    use bbgate_core::gate::ApiOutcome;
+    let s = scan(vec![]);
+    let aged = policy_src("[api_tests]\nmax_age_days = 2");
+    for (started, reason) in [
+        (Some("2026-11-26T00:00:00Z"), None),
+        (Some("2026-11-25T12:00:00Z"), None),
+        (
+            Some("2026-11-25T00:00:00Z"),
+            Some("API test report api.ndjson is from 2026-11-25T00:00:00Z, older than [api_tests] max_age_days = 2"),
+        ),
+        (
+            None,
+            Some("API test report api.ndjson has no timestamp, and [api_tests] max_age_days = 2 requires one"),
+        ),
+    ] {
+        let runs = [run_of(&[Status::Passed], started, &[])];
+        let d = decide_with(&aged, &s, &runs, &[], now());
+        assert_eq!(d.reasons, reason.into_iter().collect::<Vec<_>>(), "{started:?}");
+        let expected = if d.reasons.is_empty() {
+            ApiOutcome::Pass
+        } else {
+            ApiOutcome::Fail
+        };
+        assert_eq!(d.api_tests.outcome, expected);
+    }
+    // Without max_age_days an old or undated report is fine.
+    let runs = [run_of(&[Status::Passed], Some("2020-01-01T00:00:00Z"), &[])];
+    assert_eq!(decide_with(&policy(""), &s, &runs, &[], now()).verdict, Verdict::Pass);
+}
+
+#[test]
+fn outcome_names_are_stable() {
+    use Outcome::*;
+    let names: Vec<&str> = [Blocked, NeedsSignoff, SignedOff, Warned, Allowed]
+        .iter()
+        .map(|o| o.as_str())
+        .collect();
+    assert_eq!(names, ["blocked", "needs_signoff", "signed_off", "warned", "allowed"]);
+    assert_eq!(serde_json::to_string(&NeedsSignoff).unwrap(), "\"needs_signoff\"");
 }

@@ -38,7 +38,7 @@ pub fn reconcile_computed(
     computed: Option<f64>,
 ) -> (Option<f64>, Option<String>) {
     match (published, computed) {
-        (Some(p), Some(c)) if (p - c).abs() > 0.1 + f64::EPSILON => {
+        (Some(p), Some(c)) if (p - c).abs() > 0.1 + 1e-9 => {
             let used = p.max(c);
             (
                 Some(used),

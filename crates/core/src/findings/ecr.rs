@@ -375,7 +375,7 @@ fn parse_time(t: &RawTime) -> std::result::Result<jiff::Timestamp, String> {
         RawTime::Epoch(secs) => {
             let whole = secs.trunc() as i64;
             let nanos = ((secs - secs.trunc()) * 1e9).round() as i32;
-            jiff::Timestamp::new(whole, nanos).map_err(|e| format!("epoch {secs} out of range: {e}"))
+            jiff::Timestamp::new(whole, nanos).map_err(|e| format!("epoch {secs:?} out of range: {e}"))
         }
         RawTime::Text(s) => {
             parse_text_time(s).ok_or_else(|| format!("{s:?} is not an ISO-8601 timestamp with an offset"))

@@ -119,6 +119,7 @@ pub fn parse(path: &Path, src: &str, policy: &Policy) -> Result<Vec<SignOff>> {
         };
         let id = text(r.id.clone(), "id", &mut bad);
         if let Some(s) = &r.id
+            && !s.get_ref().trim().is_empty()
             && s.get_ref().chars().any(char::is_whitespace)
         {
             bad(
