@@ -608,7 +608,7 @@ fn each_bad_signoff_field_is_refused_at_its_place() {
     ];
     for (src, expected) in cases {
         match signoffs(&src) {
-            Err(Error::Invalid(p)) => assert_eq!(p, [expected.clone()], "{src}"),
+            Err(Error::Invalid(p)) => assert_eq!(p, std::slice::from_ref(&expected), "{src}"),
             other => panic!("{src}\n{other:?}"),
         }
     }
