@@ -2,7 +2,9 @@
 //! pytest-bdd). A scenario's status is the worst of its steps, its background's steps, its scenario hooks
 //! (`before`/`after`) and the hooks around each step (a step's own `before`/`after`, cucumber-ruby's
 //! AfterStep). `--retry` writes each attempt as its own element with the same `id`: the last attempt counts, as
-//! the runner counts it.
+//! the runner counts it. Only an element with the same `id` and the same `line` is another attempt: ids are
+//! made from names, so two scenarios named alike share one, and reading the second as a retry of the first
+//! would hide the first one's failure.
 
 use super::{ReportFormat, Scenario, Status, TestRun};
 use serde::Deserialize;
@@ -18,6 +20,8 @@ struct Feature {
 #[derive(Deserialize)]
 struct Element {
     id: Option<String>,
+    /// The scenario's line in its feature file: with the id, what makes two elements attempts of one scenario.
+    line: Option<u64>,
     name: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -60,7 +64,7 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
     let features: Vec<Feature> = serde_json::from_str(text).map_err(|e| format!("not a cucumber JSON report: {e}"))?;
     let mut scenarios = Vec::new();
     // Where each (feature, element id) stands in `scenarios`, for retries.
-    let mut position: std::collections::HashMap<(usize, String), usize> = std::collections::HashMap::new();
+    let mut position: std::collections::HashMap<(usize, String, u64), usize> = std::collections::HashMap::new();
     for (fi, feature) in features.into_iter().enumerate() {
         let feature_name = feature
             .name
@@ -99,9 +103,10 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
                 status,
                 message: bg_message.or(message),
             };
-            // A retry: the same element id again in this feature replaces the earlier attempt.
-            match el.id.filter(|id| !id.is_empty()) {
-                Some(id) => match position.entry((fi, id)) {
+            // A retry: the same element id at the same line again in this feature replaces the earlier attempt.
+            // Without a line nothing says it is the same scenario: every element counts.
+            match el.id.filter(|id| !id.is_empty()).zip(el.line) {
+                Some((id, line)) => match position.entry((fi, id, line)) {
                     std::collections::hash_map::Entry::Occupied(e) => scenarios[*e.get()] = scenario,
                     std::collections::hash_map::Entry::Vacant(e) => {
                         e.insert(scenarios.len());

@@ -99,8 +99,9 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
     let mut current: Option<Case> = None;
     let mut in_failure = false;
     // The failure's body (assertion and stack) says more than its `message` attribute
-    // (cucumber-js writes "A hook or step failed" there), so the first body wins.
+    // (cucumber-js writes "A hook or step failed" there), so the case's first non-blank body wins.
     let mut body_taken = false;
+    let mut body = String::new();
     let mut started_at = None;
     let mut saw_root = false;
 
@@ -161,6 +162,7 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
                                 line()
                             ));
                         }
+                        body_taken = false;
                         let mut case = Case {
                             scenario: Scenario {
                                 feature: attr(e, "classname").unwrap_or_default(),
@@ -213,7 +215,7 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
                                 sc.message = attr(e, "message");
                             }
                             in_failure = !empty;
-                            body_taken = false;
+                            body.clear();
                         }
                     }
                     _ => {}
@@ -234,29 +236,38 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
                             s.close()?;
                         }
                     }
-                    "failure" | "error" => in_failure = false,
+                    "failure" | "error" => {
+                        if in_failure
+                            && !body_taken
+                            && !body.trim().is_empty()
+                            && let Some(case) = current.as_mut()
+                        {
+                            case.scenario.message = Some(std::mem::take(&mut body));
+                            body_taken = true;
+                        }
+                        body.clear();
+                        in_failure = false;
+                    }
                     _ => {}
                 }
                 stack.pop();
             }
-            Event::CData(c) if in_failure && !body_taken => {
-                let body = c.xml10_content();
-                if let Some(case) = current.as_mut().filter(|_| !body.trim().is_empty()) {
-                    case.scenario.message = Some(body.into_owned());
-                    body_taken = true;
-                }
-            }
-            Event::Text(t) if in_failure && !body_taken => {
-                let raw = t.xml10_content();
-                if let Some(case) = current.as_mut().filter(|_| !raw.trim().is_empty()) {
-                    case.scenario.message = Some(
-                        quick_xml::escape::unescape(&raw)
-                            .map(|c| c.into_owned())
-                            .unwrap_or_else(|_| raw.into_owned()),
-                    );
-                    body_taken = true;
-                }
-            }
+            // The body arrives in pieces: text, entity references (`&amp;`, `&#10;`) and CDATA sections.
+            Event::CData(c) if in_failure && !body_taken => body.push_str(&c.xml10_content()),
+            Event::Text(t) if in_failure && !body_taken => body.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) if in_failure && !body_taken => match r.resolve_char_ref() {
+                Ok(Some(c)) => body.push(c),
+                _ => match quick_xml::escape::resolve_predefined_entity(&r) {
+                    Some(text) => body.push_str(text),
+                    None => {
+                        return Err(format!(
+                            "line {}: unknown entity &{};: JUnit reports use only XML's own entities",
+                            line(),
+                            &*r
+                        ));
+                    }
+                },
+            },
             Event::Eof => break,
             _ => {}
         }
