@@ -3,7 +3,7 @@
 
 mod common;
 use common::peer::{self, Moto};
-use common::registry::{self, DroppingProxy};
+use common::registry::{self, DroppingProxy, RacingTagProxy};
 use common::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -359,4 +359,40 @@ fn verify_push_from_pushes_then_judges_exactly_the_pushed_digest() {
         "{}",
         moto.calls(&r)
     );
+}
+
+#[test]
+fn a_tag_that_reads_back_as_another_digest_exits_3_and_names_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = registry::oci_layout(tmp.path(), &["1"], 50_000);
+    let proxy = RacingTagProxy::start(registry::open(), "raced");
+    let r = repo("race");
+    let from = format!("oci:{}:1", layout.display());
+    let to = format!("{}/{r}:raced", proxy.address);
+
+    let (code, out, err) = run(&mut push(&from, &to));
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        proxy.rewrites.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the proxy answered with another digest"
+    );
+    let pushed = registry::skopeo_digest(&format!("{}/{r}:raced", registry::open()), None);
+    assert!(
+        err.contains(&format!(
+            "registry {} holds {} under raced, not the pushed {pushed}: another push raced this one",
+            proxy.address,
+            registry::RACED_DIGEST
+        )),
+        "{err}"
+    );
+    assert!(
+        out.trim().is_empty(),
+        "no report of a push that cannot be trusted: {out}"
+    );
+
+    // The control: the same proxy, disarmed, passes the real answer through and the push succeeds.
+    proxy.armed.store(false, std::sync::atomic::Ordering::SeqCst);
+    let (code, out) = run_json(&mut push(&from, &to));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["digest"].as_str(), Some(pushed.as_str()));
 }

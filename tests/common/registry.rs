@@ -153,3 +153,85 @@ fn pump(mut from: TcpStream, mut to: TcpStream, cut: Option<(Arc<AtomicBool>, us
     }
     let _ = to.shutdown(Shutdown::Write);
 }
+
+/// A proxy in front of a real registry that, while armed, answers a read of the manifest under `tag` with
+/// another `Docker-Content-Digest` (the bytes of a race: someone else pushed that tag in between). Everything
+/// else passes through unchanged. `rewrites` counts the answers it changed.
+pub struct RacingTagProxy {
+    pub address: String,
+    pub armed: Arc<AtomicBool>,
+    pub rewrites: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+pub const RACED_DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+impl RacingTagProxy {
+    pub fn start(upstream: String, tag: &str) -> RacingTagProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let armed = Arc::new(AtomicBool::new(true));
+        let rewrites = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (flag, count) = (armed.clone(), rewrites.clone());
+        let needle = format!("/manifests/{tag} HTTP/1.1");
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                // Set by the request side when a read of the tag's manifest goes up; the answer's digest
+                // header is then rewritten on the way down.
+                let pending = Arc::new(AtomicBool::new(false));
+                let (up, down) = (pending.clone(), pending);
+                let (needle, flag, count) = (needle.clone(), flag.clone(), count.clone());
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16 * 1024];
+                    let (mut from, mut to) = (client, server);
+                    while let Ok(n) = from.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        let head = String::from_utf8_lossy(&buf[..n.min(2048)]);
+                        if (head.starts_with("HEAD ") || head.starts_with("GET "))
+                            && head.lines().next().is_some_and(|l| l.ends_with(&needle))
+                            && flag.load(Ordering::SeqCst)
+                        {
+                            up.store(true, Ordering::SeqCst);
+                        }
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16 * 1024];
+                    let (mut from, mut to) = (s2, c2);
+                    while let Ok(n) = from.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        if down.swap(false, Ordering::SeqCst) {
+                            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                            let key = "docker-content-digest: ";
+                            if let Some(at) = text.to_ascii_lowercase().find(key) {
+                                let start = at + key.len();
+                                buf[start..start + RACED_DIGEST.len()].copy_from_slice(RACED_DIGEST.as_bytes());
+                                count.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(Shutdown::Write);
+                });
+            }
+        });
+        RacingTagProxy {
+            address,
+            armed,
+            rewrites,
+        }
+    }
+}
