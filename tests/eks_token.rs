@@ -6,10 +6,14 @@ use common::*;
 use serde_json::Value;
 
 fn reference(cluster: &str, at: &str, session_token: Option<&str>) -> String {
+    reference_in(cluster, "eu-central-1", at, session_token)
+}
+
+fn reference_in(cluster: &str, region: &str, at: &str, session_token: Option<&str>) -> String {
     let python =
         std::env::var("BBGATE_TEST_PYTHON").expect("BBGATE_TEST_PYTHON is not set: run the suite with scripts/test");
     let mut cmd = std::process::Command::new(python);
-    cmd.args(["tests/peers/eks_reference_token.py", cluster, "eu-central-1", at]);
+    cmd.args(["tests/peers/eks_reference_token.py", cluster, region, at]);
     for (k, _) in std::env::vars() {
         if k.starts_with("AWS_") {
             cmd.env_remove(k);
@@ -26,6 +30,10 @@ fn reference(cluster: &str, at: &str, session_token: Option<&str>) -> String {
 }
 
 fn bbgate_token(cluster: &str, at: &str, session_token: Option<&str>) -> (Value, String) {
+    bbgate_token_in(cluster, "eu-central-1", at, session_token)
+}
+
+fn bbgate_token_in(cluster: &str, region: &str, at: &str, session_token: Option<&str>) -> (Value, String) {
     let mut cmd = bbgate();
     for (k, _) in std::env::vars() {
         if k.starts_with("AWS_") {
@@ -34,7 +42,7 @@ fn bbgate_token(cluster: &str, at: &str, session_token: Option<&str>) -> (Value,
     }
     cmd.env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
         .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
-        .env("AWS_REGION", "eu-central-1")
+        .env("AWS_REGION", region)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .args(["eks-token", "--cluster", cluster, "--at", at]);
     if let Some(t) = session_token {
@@ -110,4 +118,34 @@ fn the_exec_credential_version_is_the_one_kubernetes_exec_info_asks_for() {
     let default = run_with(None);
     assert_eq!(default["apiVersion"], "client.authentication.k8s.io/v1beta1");
     assert!(default["status"]["token"].as_str().unwrap().starts_with("k8s-aws-v1."));
+}
+
+#[test]
+fn every_region_cluster_name_time_and_session_token_signs_as_botocore_signs_it() {
+    // Names at the edges of EKS's grammar, regions of three partitions' formats, times across a day and a year
+    // boundary, and session tokens with the characters that must be percent-encoded in a presigned URL.
+    let cases = [
+        ("a", "us-east-1", "2026-12-31T23:59:59Z", None),
+        (
+            "govstack_sandbox-2",
+            "ap-southeast-2",
+            "2027-01-01T00:00:00Z",
+            Some("IQoJb3JpZ2luX2VjEA/+token=="),
+        ),
+        (
+            &"c".repeat(100) as &str,
+            "eu-central-1",
+            "2026-02-28T12:34:56Z",
+            Some("a b&c=d%e"),
+        ),
+        ("Sandbox", "us-gov-west-1", "2026-06-15T08:00:00Z", None),
+    ];
+    for (cluster, region, at, session) in cases {
+        let (cred, _) = bbgate_token_in(cluster, region, at, session);
+        assert_eq!(
+            cred["status"]["token"].as_str().unwrap(),
+            reference_in(cluster, region, at, session),
+            "{cluster} {region} {at} {session:?}"
+        );
+    }
 }
