@@ -198,6 +198,22 @@ fn first_install_and_upgrade_are_pinned_to_the_evidence_digest_with_helm_3_and_4
             err.contains("image.ref=<pinned image>") && !err.contains("--set-string image.ref=1"),
             "{err}"
         );
+        // The positive control for every "nothing written" check: the same probe sees an install's writes.
+        let writes: Vec<String> = fake
+            .writes()
+            .iter()
+            .map(|w| format!("{} {}", w.method, w.path))
+            .collect();
+        // (helm 3 creates with POST; helm 4 applies server-side with PATCH.)
+        for wanted in [
+            format!("/apis/apps/v1/namespaces/{NS}/deployments"),
+            format!("POST /api/v1/namespaces/{NS}/secrets"),
+        ] {
+            assert!(
+                writes.iter().any(|w| w.contains(&wanted)),
+                "helm {major}: no {wanted} in {writes:#?}"
+            );
+        }
 
         // Upgrade with a values file: revision 2, still pinned; the record says so.
         let mut cmd = deploy_with_values(&fake, tmp.path(), major, &ev, "replicaCount: 2\n");
@@ -234,7 +250,11 @@ fn first_install_and_upgrade_are_pinned_to_the_evidence_digest_with_helm_3_and_4
         assert_eq!(latest["metadata"]["labels"]["status"], "deployed");
         no_token(&out);
         assert_eq!(release_versions(&fake).last().map(|v| v.0), Some(2));
-        assert_eq!(ev_sha.len(), 64);
+        assert_eq!(
+            ev_sha,
+            sha256_file(&ev),
+            "the record names the evidence file it deployed"
+        );
     }
 }
 

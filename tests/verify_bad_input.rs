@@ -342,4 +342,21 @@ fn the_region_never_comes_from_the_instance_metadata_service() {
         0,
         "the metadata stand-in was asked"
     );
+    // The control: with a region and no credentials, the SDK's credential chain does ask the metadata service,
+    // and the same stand-in counts it (so the zero above is the probe working, not the probe deaf).
+    let (endpoint, hits) = http_stand_in(404, b"{}".to_vec());
+    let mut cmd = bbgate();
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)
+        .env("AWS_REGION", "eu-central-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent-bbgate-test")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent-bbgate-test")
+        .args(["verify", "--image", "bb/payments/adapter:1"]);
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 3, "{err}");
+    assert!(hits.load(std::sync::atomic::Ordering::SeqCst) > 0, "{err}");
 }
