@@ -2,6 +2,8 @@
 //! page bytes, for 1k, 10k and 100k ENHANCED findings shaped like scripts/gen-scan.py's (pages of 1000).
 //! The parsers of the API test reports are benched on the real GovStack run.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
 use bbgate::apitests::parse_report;
 use bbgate::findings::ecr;
 use bbgate::gate::{Inputs, decide};

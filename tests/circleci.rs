@@ -2,6 +2,8 @@
 //! `bbgate …` invocation in them and in the README parsed by the real clap definition, and the orb's verify and
 //! dry-run steps run for real against the moto peer.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
 mod common;
 use bbgate::cli::Cli;
 use clap::Parser;

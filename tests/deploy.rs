@@ -1,6 +1,8 @@
 //! `bbgate deploy` against the project's fake Kubernetes API server (tests/common/fake_kube.rs) and the real
 //! helm 3.18.0 and 4.1.4 binaries that scripts/test installs.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
 mod common;
 use common::fake_kube::{FakeKube, Handle};
 use common::peer;

@@ -1,6 +1,8 @@
 //! `bbgate eks-token` against an independent reference: the token `aws eks get-token` builds, made by
 //! botocore (from the moto peer's venv) with the same keys and a fixed signing time.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
 mod common;
 use common::*;
 use serde_json::Value;

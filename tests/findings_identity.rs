@@ -1,6 +1,8 @@
 //! Issue 12: findings pages that hid findings at 8816b73, and foreign files named. Real scans are read from
 //! ../shared/fixtures-upstream; the variants (split pages, edited values) are made from them here.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
 mod common;
 use common::*;
 use serde_json::{Value, json};

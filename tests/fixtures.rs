@@ -1,5 +1,7 @@
 //! The derived fixtures are exactly what scripts/derive-fixtures.py writes from the real ones.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
 use std::path::Path;
 use std::process::Command;
 

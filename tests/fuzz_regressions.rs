@@ -2,6 +2,8 @@
 //! scripts/fuzz kept) and, when present, the local fuzz corpus under fuzz/corpus/<target>/, replayed through
 //! the same readers on stable: none may panic (each returns a value or an error).
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
 use std::path::Path;
 
 fn files(target: &str) -> Vec<std::path::PathBuf> {

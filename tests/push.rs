@@ -1,6 +1,8 @@
 //! `bbgate push` against Debian's docker-registry (open and htpasswd), images built by umoci, read back by skopeo,
 //! and the ECR auth path against the moto peer.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
 mod common;
 use common::peer::{self, Moto};
 use common::registry::{self, DroppingProxy, RacingTagProxy};

@@ -1,6 +1,8 @@
 //! Issue 11, as the attacker: the judged BB controls its repository (so the working directory of every CI step)
 //! and every flag its own jobs pass. Nothing read from there may choose the rules.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
 mod common;
 use common::*;
 use sha2::{Digest, Sha256};

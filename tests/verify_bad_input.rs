@@ -1,5 +1,7 @@
 //! Bad input exits 2, names the file and what is wrong, and never exits 0.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};

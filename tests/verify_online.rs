@@ -1,5 +1,7 @@
 //! `bbgate verify --image` against the moto peer (STS and ECR over the wire), started by scripts/test.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
 mod common;
 use common::peer::*;
 use common::*;

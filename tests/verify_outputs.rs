@@ -1,5 +1,7 @@
 //! What verify writes: evidence bound to the digest and inputs, the attestation, JUnit, and deny reasons.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
 mod common;
 use bbgate::apitests::{Status, parse_report};
 use bbgate::report::evidence;

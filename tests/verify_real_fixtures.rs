@@ -1,5 +1,7 @@
 //! bbgate verify over the real upstream fixtures and the edge cases derived from them.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
 mod common;
 use common::*;
 

@@ -3,6 +3,8 @@
 //! of scalars (plain and quoted) and documents. Where go-yaml v2 and PyYAML themselves differ, the table below
 //! says so and the test checks bbgate takes go-yaml's side (the API server's).
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
 use bbgate::deploy::yaml11::parse_stream;
 use serde_json::{Value, json};
 

@@ -1,5 +1,7 @@
 //! The pure core: band edges, label fallback, unscored handling, sign-off scoping. No files, no clock.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
 use bbgate_core::apitests::{ReportFormat, Scenario, Status, TestRun};
 use bbgate_core::findings::{Finding, ImageRef, Scan, ScanType, ScoreCandidate, ScoreKind, Severity};
 use bbgate_core::gate::{Decision, Inputs, Outcome, Verdict, decide};

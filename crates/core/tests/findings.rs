@@ -1,6 +1,8 @@
 //! ECR scan pages as AWS writes them: real upstream pages from ../shared, and pages built here to probe every
 //! rule the reader applies. Each refusal is checked by its message, each accepted value by its value.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
 use bbgate_core::error::Error;
 use bbgate_core::findings::ecr::{Page, is_repository_name, is_sha256_digest, merge, parse_page};
 use bbgate_core::findings::{Finding, ScanType, ScoreCandidate, ScoreKind, Severity, cvss};
