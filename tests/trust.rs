@@ -63,7 +63,7 @@ fn a_weak_policy_in_the_working_directory_is_never_picked_up() {
     assert_eq!(v["verdict"], "deny");
     assert_eq!(v["policy"]["location"], "built-in");
     // The built-in policy blocks the scan's two criticals, and no API report is a deny.
-    assert_eq!(outcome_ids(&v, "blocked"), ["CVE-2005-2541", "CVE-2019-19814"]);
+    assert_eq!(outcome_ids(&v, "blocked"), ["CVE-2005-90001", "CVE-2019-90002"]);
     assert!(
         v["reasons"]
             .as_array()

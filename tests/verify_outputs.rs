@@ -234,7 +234,7 @@ fn evidence_digest_is_the_canonical_form_of_every_part() {
     let bytes = std::fs::read(&ev).unwrap();
     let body = evidence::open("e.json", &bytes).expect("the self-digest matches the canonical form");
     assert_eq!(body["api_tests"]["failed_scenarios"].as_array().unwrap().len(), 11);
-    assert_eq!(body["signoffs"]["rejected"][0]["id"], "CVE-2005-2541");
+    assert_eq!(body["signoffs"]["rejected"][0]["id"], "CVE-2005-90001");
     assert!(
         body["findings"]
             .as_array()
@@ -357,7 +357,7 @@ fn human_output_explains_the_deny() {
         NOW_2021,
     ]));
     assert_eq!(code, 1);
-    assert!(out.contains("| blocked       | CVE-2005-2541 "), "{out}");
+    assert!(out.contains("| blocked       | CVE-2005-90001 "), "{out}");
     assert!(
         out.contains("findings: 2 blocked · 23 need sign-off · 2 signed off · 11 warned · 219 allowed"),
         "{out}"

@@ -4,6 +4,7 @@
 
 mod common;
 use common::*;
+use serde_json::Value;
 
 #[test]
 fn real_basic_scan_blocks_by_score_not_label() {
@@ -125,7 +126,6 @@ fn govstack_run_reads_the_same_in_every_format() {
     for report in [
         "../shared/fixtures-upstream/govstack-testharness-messages/example_result.message",
         "../shared/fixtures-upstream/govstack-testharness-junit/example_result.xml",
-        "fixtures/api-tests/govstack-identity.cucumber.json",
     ] {
         let (code, v) = run_json(bbgate().args([
             "verify",
@@ -158,6 +158,59 @@ fn govstack_run_reads_the_same_in_every_format() {
         assert_eq!(v["reasons"].as_array().unwrap().len(), 1, "{report}: {}", v["reasons"]);
         assert!(v["reasons"][0].as_str().unwrap().contains("71 of 82"), "{report}");
     }
+}
+
+/// The generated run (scripts/gen-fixtures.py) in its three formats: the same totals, and the same failed
+/// scenarios with the same first line of their messages, in every format.
+#[test]
+fn the_generated_govstack_run_reads_the_same_in_all_three_formats() {
+    let mut seen: Vec<Value> = Vec::new();
+    for report in [
+        "fixtures/api-tests/govstack-identity.ndjson",
+        "fixtures/api-tests/govstack-identity.xml",
+        "fixtures/api-tests/govstack-identity.cucumber.json",
+    ] {
+        let (code, v) = run_json(bbgate().args([
+            "verify",
+            "--findings",
+            "fixtures/demo/pass",
+            "--signoffs",
+            "fixtures/demo/pass/signoffs.toml",
+            "--api-report",
+            report,
+            "--now",
+            NOW_2026,
+        ]));
+        assert_eq!(code, 1, "{report}");
+        let a = &v["api_tests"];
+        assert_eq!(
+            (a["total"].as_u64(), a["passed"].as_u64(), a["failed"].as_u64()),
+            (Some(82), Some(71), Some(11)),
+            "{report}"
+        );
+        let failed: Vec<Value> = a["failed_scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                serde_json::json!([
+                    s["feature"],
+                    s["name"],
+                    s["status"],
+                    s["message"].as_str().unwrap_or("").lines().next().unwrap_or("")
+                ])
+            })
+            .collect();
+        assert!(
+            failed
+                .iter()
+                .all(|f| f[3].as_str().unwrap().starts_with("AssertionError")),
+            "{report}: {failed:?}"
+        );
+        seen.push(Value::Array(failed));
+    }
+    assert_eq!(seen[0], seen[1], "messages and JUnit");
+    assert_eq!(seen[0], seen[2], "messages and cucumber JSON");
 }
 
 #[test]
@@ -322,19 +375,19 @@ fn demo_signoffs_applied_expired_expiring_rejected() {
     ]));
     assert_eq!(code, 1);
     let s = &v["signoffs"];
-    assert_eq!(s["applied"], serde_json::json!(["CVE-2013-7445", "CVE-2021-3177"]));
-    assert_eq!(s["expired"], serde_json::json!(["CVE-2019-25013"]));
-    assert_eq!(s["expiring"], serde_json::json!(["CVE-2021-3177"]));
-    assert_eq!(s["rejected"], serde_json::json!(["CVE-2005-2541"]));
+    assert_eq!(s["applied"], serde_json::json!(["CVE-2013-90003", "CVE-2021-90004"]));
+    assert_eq!(s["expired"], serde_json::json!(["CVE-2019-90005"]));
+    assert_eq!(s["expiring"], serde_json::json!(["CVE-2021-90004"]));
+    assert_eq!(s["rejected"], serde_json::json!(["CVE-2005-90001"]));
     assert_eq!(s["unused"], serde_json::json!([]));
-    assert_eq!(finding(&v, "CVE-2013-7445")["outcome"], "signed_off");
+    assert_eq!(finding(&v, "CVE-2013-90003")["outcome"], "signed_off");
     assert_eq!(
-        finding(&v, "CVE-2005-2541")["outcome"],
+        finding(&v, "CVE-2005-90001")["outcome"],
         "blocked",
         "a sign-off never waives the blocked band"
     );
     assert_eq!(
-        finding(&v, "CVE-2019-25013")["outcome"],
+        finding(&v, "CVE-2019-90005")["outcome"],
         "needs_signoff",
         "an expired sign-off does not apply"
     );

@@ -17,7 +17,7 @@ pub const PASSING_DEMO: [&str; 7] = [
     "--findings",
     "fixtures/demo/pass",
     "--api-report",
-    "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
+    "fixtures/api-tests/payments-adapter.ndjson",
     "--signoffs",
     "fixtures/demo/pass/signoffs.toml",
 ];
@@ -28,7 +28,7 @@ pub const DENIED_DEMO: [&str; 7] = [
     "--findings",
     "fixtures/demo/payments-emulator-scan.json",
     "--api-report",
-    "../shared/fixtures-upstream/govstack-testharness-messages/example_result.message",
+    "fixtures/api-tests/govstack-identity.ndjson",
     "--signoffs",
     "fixtures/demo/signoffs.toml",
 ];
