@@ -94,21 +94,19 @@ fn the_project_holds_no_copy_or_derivative_of_the_upstream_files() {
 
 /// The `CVE-YYYY-NNNN…` ids in a text.
 fn cve_ids(text: &str) -> Vec<String> {
-    {
-        let b = text.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while let Some(at) = text[i..].find("CVE-").map(|a| a + i) {
-            let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
-            let year = digits(at + 4);
-            if year == 4 && b.get(at + 8) == Some(&b'-') {
-                let n = digits(at + 9);
-                if n >= 4 {
-                    out.push(text[at..at + 9 + n].to_owned());
-                }
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(at) = text[i..].find("CVE-").map(|a| a + i) {
+        let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let year = digits(at + 4);
+        if year == 4 && b.get(at + 8) == Some(&b'-') {
+            let n = digits(at + 9);
+            if n >= 4 {
+                out.push(text[at..at + 9 + n].to_owned());
             }
-            i = at + 4;
         }
-        out
+        i = at + 4;
     }
+    out
 }
