@@ -69,7 +69,7 @@ fn a_weak_policy_in_the_working_directory_is_never_picked_up() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| r.as_str().unwrap().contains("API test")),
+            .any(|r| r["code"] == "api-report-missing" && r["message"].as_str().unwrap().contains("API test")),
         "{v}"
     );
 

@@ -226,10 +226,11 @@ fn failed_and_unsupported_scans_deny_with_the_status() {
         assert_eq!(code, 1, "{status}: {err}");
         let v: Value = serde_json::from_str(&out).unwrap();
         assert!(
-            v["reasons"][0]
-                .as_str()
-                .unwrap()
-                .contains(&format!("scan status is {status}: UnsupportedImageError")),
+            v["reasons"][0]["code"] == "scan-not-complete"
+                && v["reasons"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("scan status is {status}: UnsupportedImageError")),
             "{}",
             v["reasons"]
         );

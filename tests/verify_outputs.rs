@@ -213,7 +213,7 @@ fn evidence_is_written_for_a_deny_too() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| r.as_str().unwrap().contains("no API test report"))
+            .any(|r| r["code"] == "api-report-missing" && r["message"].as_str().unwrap().contains("no API test report"))
     );
     assert!(body["integrity"].is_null(), "the body does not carry its own seal");
 }
@@ -273,10 +273,11 @@ fn unfinished_failed_and_stale_scans_deny_with_the_status_named() {
     );
     assert_eq!(code, 1);
     assert!(
-        v["reasons"][0]
-            .as_str()
-            .unwrap()
-            .contains("scan status is FAILED: UnsupportedImageError"),
+        v["reasons"][0]["code"] == "scan-not-complete"
+            && v["reasons"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("scan status is FAILED: UnsupportedImageError"),
         "{}",
         v["reasons"]
     );
@@ -321,10 +322,13 @@ fn another_building_blocks_image_is_denied() {
     ]));
     assert_eq!(code, 1);
     assert!(
-        v["reasons"][0]
-            .as_str()
-            .unwrap()
-            .contains("bb/payments/adapter is not one of building block information-mediator's repositories")
+        v["reasons"][0]["code"] == "foreign-repository"
+            && v["reasons"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("bb/payments/adapter is not one of building block information-mediator's repositories"),
+        "{}",
+        v["reasons"]
     );
 }
 
@@ -400,4 +404,25 @@ fn built_in_policy_is_used_outside_the_project() {
     assert_eq!(v["policy"]["location"], "built-in");
     let file_sha = hex::encode(Sha256::digest(std::fs::read("policies/sandbox.toml").unwrap()));
     assert_eq!(v["policy"]["sha256"], file_sha, "the built-in copy is the shipped file");
+}
+
+/// The README's code table lists every diagnostic code, with its meaning, as the code defines them.
+#[test]
+fn the_readme_documents_every_diagnostic_code() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let table: Vec<(String, String)> = readme
+        .lines()
+        .skip_while(|l| *l != "| diagnostic code | meaning |")
+        .skip(2)
+        .take_while(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            (cells[0].trim_matches('`').to_owned(), cells[1].to_owned())
+        })
+        .collect();
+    let codes: Vec<(String, String)> = bbgate::diag::CODES
+        .iter()
+        .map(|(c, m)| ((*c).to_owned(), (*m).to_owned()))
+        .collect();
+    assert_eq!(table, codes);
 }

@@ -156,7 +156,12 @@ fn govstack_run_reads_the_same_in_every_format() {
         );
         // The only reason is the tests: the scan passes with its sign-offs.
         assert_eq!(v["reasons"].as_array().unwrap().len(), 1, "{report}: {}", v["reasons"]);
-        assert!(v["reasons"][0].as_str().unwrap().contains("71 of 82"), "{report}");
+        assert_eq!(v["reasons"][0]["code"], "api-tests-failed", "{report}");
+        assert_eq!(v["reasons"][0]["severity"], "error", "{report}");
+        assert!(
+            v["reasons"][0]["message"].as_str().unwrap().contains("71 of 82"),
+            "{report}"
+        );
     }
 }
 

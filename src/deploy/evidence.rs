@@ -16,7 +16,7 @@ pub struct Claim {
     pub schema: String,
     pub verdict: String,
     #[serde(default)]
-    pub reasons: Vec<String>,
+    pub reasons: Vec<crate::diag::Diagnostic>,
     pub decided_at: String,
     pub policy: ClaimPolicy,
     pub building_block: ClaimBuildingBlock,
@@ -90,7 +90,11 @@ pub fn check(
         problems.push(format!(
             "{path}: the verdict is {:?}: only an image bbgate verify passed may be deployed (its reasons: {})",
             c.verdict,
-            c.reasons.join("; ")
+            c.reasons
+                .iter()
+                .map(|r| r.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
         ));
     }
     if c.schema != crate::report::evidence::SCHEMA {

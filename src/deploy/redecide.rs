@@ -42,7 +42,7 @@ pub fn parse_pins(raw: Option<&str>) -> Result<Vec<String>> {
 #[derive(Debug, Serialize)]
 pub struct Redecision {
     pub api_reports: Vec<FileDigest>,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<crate::diag::Diagnostic>,
     /// `ecr` (read by deploy itself) or `saved-pages` (the pages the evidence names).
     pub scan_source: &'static str,
     pub signoff_files: Vec<FileDigest>,
@@ -184,8 +184,7 @@ impl Redecision {
                 self.scan_source
             );
             for r in &self.reasons {
-                msg.push_str("\n  - ");
-                msg.push_str(r);
+                msg.push_str(&format!("\n  - {} [{}]", r.message, r.code));
             }
             msg
         })

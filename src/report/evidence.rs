@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-pub const SCHEMA: &str = "bbgate.dev/evidence/v1";
+pub const SCHEMA: &str = "bbgate.dev/evidence/v2";
 pub const VERIFIER_ID: &str = "https://govstack.global/sandbox/bbgate";
 
 /// The evidence body. Every struct in it lists its fields in alphabetical order and every map is a
@@ -35,13 +35,13 @@ pub struct Body<'a> {
     pub image: json::Image<'a>,
     pub inputs: &'a InputDigests,
     pub policy: &'a PolicyOrigin,
-    pub reasons: &'a [String],
+    pub reasons: &'a [crate::diag::Diagnostic],
     pub scan: json::ScanSummary<'a>,
     pub schema: &'static str,
     pub signoffs: &'a SignoffSummary,
     pub tool: Tool,
     pub verdict: Verdict,
-    pub warnings: Vec<&'a str>,
+    pub warnings: Vec<&'a crate::diag::Diagnostic>,
 }
 
 #[derive(Serialize)]

@@ -1,6 +1,7 @@
 //! `--format json`: one document on stdout and nothing else, streamed (no intermediate JSON tree).
 
 use super::{Context, FindingRecord, InputDigests};
+use crate::diag::Diagnostic;
 use crate::gate::{ApiTestSummary, Outcome, SignoffSummary, SignoffUse, Verdict};
 use crate::policy::PolicyOrigin;
 use serde::Serialize;
@@ -21,8 +22,8 @@ pub struct JsonReport<'a> {
     pub api_tests: &'a ApiTestSummary,
     pub signoffs: BTreeMap<&'static str, Vec<&'a str>>,
     pub signoff_details: &'a SignoffSummary,
-    pub reasons: &'a [String],
-    pub warnings: Vec<&'a str>,
+    pub reasons: &'a [Diagnostic],
+    pub warnings: Vec<&'a Diagnostic>,
     pub inputs: &'a InputDigests,
     pub acquisition: Option<&'a crate::aws::ecr::Acquisition>,
 }
@@ -71,12 +72,8 @@ pub fn scan_summary<'a>(ctx: &Context<'a>) -> ScanSummary<'a> {
     }
 }
 
-pub fn warnings<'a>(ctx: &Context<'a>) -> Vec<&'a str> {
-    ctx.input_notes
-        .iter()
-        .chain(&ctx.decision.warnings)
-        .map(String::as_str)
-        .collect()
+pub fn warnings<'a>(ctx: &Context<'a>) -> Vec<&'a Diagnostic> {
+    ctx.input_notes.iter().chain(&ctx.decision.warnings).collect()
 }
 
 fn ids(list: &[SignoffUse]) -> Vec<&str> {

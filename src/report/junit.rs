@@ -70,7 +70,16 @@ pub fn render(ctx: &Context) -> io::Result<Vec<u8>> {
     cases.push(Case {
         classname: "bbgate".into(),
         name: format!("verdict for {}", ctx.image_uri()),
-        failure: (d.verdict == Verdict::Deny).then(|| ("deny".to_owned(), d.reasons.join("\n"))),
+        failure: (d.verdict == Verdict::Deny).then(|| {
+            (
+                "deny".to_owned(),
+                d.reasons
+                    .iter()
+                    .map(|r| format!("{}: {}", r.code, r.message))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        }),
         out: None,
     });
 

@@ -43,7 +43,7 @@ pub struct Context<'a> {
     /// CircleCI's build context, when running in CircleCI.
     pub circleci: Option<BTreeMap<String, String>>,
     /// Notes from reading the inputs (not part of the decision).
-    pub input_notes: &'a [String],
+    pub input_notes: &'a [crate::diag::Diagnostic],
     /// How the scan was fetched from ECR (online verify only).
     pub acquisition: Option<&'a crate::aws::ecr::Acquisition>,
 }

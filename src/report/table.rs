@@ -173,7 +173,7 @@ pub fn render(ctx: &Context) -> String {
         }
     }
     for n in ctx.input_notes.iter().chain(&d.warnings) {
-        let _ = writeln!(out, "warning: {n}");
+        let _ = writeln!(out, "warning[{}]: {}", n.code, n.message);
     }
     out.push('\n');
     match d.verdict {
@@ -183,7 +183,7 @@ pub fn render(ctx: &Context) -> String {
         Verdict::Deny => {
             let _ = writeln!(out, "verdict: DENY");
             for r in &d.reasons {
-                let _ = writeln!(out, "  - {r}");
+                let _ = writeln!(out, "  - {} [{}]", r.message, r.code);
             }
         }
     }

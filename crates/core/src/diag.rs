@@ -30,6 +30,122 @@ pub fn toml_error(path: &Path, src: &str, err: &toml::de::Error) -> String {
     at(path, src, err.span(), message)
 }
 
+/// What a check found, for people and for machines: a stable kebab-case `code` (listed in [`CODES`] and in
+/// the README's "Diagnostic codes"), whether it denies (`error`) or is only reported (`warning`), the message,
+/// and where, when it comes from a place in a file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Diagnostic {
+    // Field order alphabetical: the evidence's canonical form is its serialisation.
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    pub message: String,
+    pub severity: Level,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Error,
+    Warning,
+}
+
+impl Diagnostic {
+    /// A finding that denies. `code` must be one of [`CODES`].
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, Level::Error, message.into())
+    }
+
+    /// A finding that is reported and does not deny.
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, Level::Warning, message.into())
+    }
+
+    fn new(code: &'static str, severity: Level, message: String) -> Self {
+        debug_assert!(
+            CODES.iter().any(|(c, _)| *c == code),
+            "undocumented diagnostic code {code}"
+        );
+        Diagnostic {
+            code: code.to_owned(),
+            location: None,
+            message,
+            severity,
+        }
+    }
+
+    pub fn at(mut self, location: impl Into<String>) -> Self {
+        self.location = Some(location.into());
+        self
+    }
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Every code the decision gives, and what it means. The README's table is checked against this list.
+pub const CODES: &[(&str, &str)] = &[
+    (
+        "foreign-repository",
+        "the image's repository is not one of the building block's",
+    ),
+    (
+        "scan-not-complete",
+        "the scan is not COMPLETE (basic) or ACTIVE (enhanced): failed, in progress, or unsupported",
+    ),
+    (
+        "scan-undated",
+        "the scan has no completion time, so its age cannot be checked",
+    ),
+    ("scan-from-future", "the scan completed after the decision time"),
+    ("scan-stale", "the scan is older than [scan] max_age_days"),
+    (
+        "scan-counts-exceed",
+        "warning: the pages hold more findings than findingSeverityCounts says; all are judged",
+    ),
+    (
+        "finding-blocked",
+        "a finding scores at or above block_from (or is unscored and blocked by policy); no sign-off can waive it",
+    ),
+    (
+        "finding-needs-signoff",
+        "a finding is in the sign-off band and no live sign-off covers it",
+    ),
+    (
+        "finding-unscored",
+        "warning: findings with no score and no usable label, under [scan] unscored = \"warn\"",
+    ),
+    (
+        "signoff-unused",
+        "sign-offs that match no finding needing one (an error under [signoffs] unused = \"deny\")",
+    ),
+    (
+        "signoff-expiring",
+        "warning: applied sign-offs that expire within [signoffs] warn_before_days",
+    ),
+    (
+        "api-report-missing",
+        "no API test report was given and the policy requires one",
+    ),
+    (
+        "api-run-failed",
+        "the test run as a whole failed (runner verdict, BeforeAll/AfterAll hook, parse error, unfinished run)",
+    ),
+    (
+        "api-report-undated",
+        "a report has no start time and [api_tests] max_age_days requires one",
+    ),
+    ("api-report-stale", "a report is older than [api_tests] max_age_days"),
+    ("api-tests-empty", "the reports hold no scenarios"),
+    (
+        "api-tests-failed",
+        "fewer scenarios passed than [api_tests] min_pass_ratio requires",
+    ),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! No I/O here; the offline dry run and the CI run call this same function on the same types.
 
 use crate::apitests::{Scenario, Status, TestRun};
+use crate::diag::Diagnostic;
 use crate::findings::{Finding, Scan, Score, ScoreKind, Severity};
 use crate::policy::signoff::SignOff;
 use crate::policy::{BuildingBlock, Policy, UnscoredAction, UnusedAction};
@@ -169,9 +170,9 @@ pub struct Decision {
     pub api_tests: ApiTestSummary,
     pub signoffs: SignoffSummary,
     /// Why the verdict is deny; empty on pass.
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Diagnostic>,
     /// Things a reader should know that did not change the verdict.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Decision {
@@ -207,7 +208,10 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
     let mut warnings = Vec::new();
 
     // A BB is judged on its own images only.
-    reasons.extend(bb.refuse_foreign(&scan.image.repository));
+    reasons.extend(
+        bb.refuse_foreign(&scan.image.repository)
+            .map(|m| Diagnostic::error("foreign-repository", m)),
+    );
     check_scan(policy, scan, now, &mut reasons);
 
     // Sign-offs for this building block, by vulnerability id.
@@ -305,21 +309,24 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
     };
     let blocked = ids_with(Outcome::Blocked);
     if !blocked.is_empty() {
-        reasons.push(format!(
+        reasons.push(Diagnostic::error("finding-blocked", format!(
             "{} finding(s) blocked (score >= {}, or unscored and blocked by policy); they cannot be signed off, fix them: {}",
             blocked.len(),
             fmt_score(policy.scan.block_from),
             list_ids(&blocked)
-        ));
+        )));
     }
     let needs = ids_with(Outcome::NeedsSignoff);
     if !needs.is_empty() {
-        reasons.push(format!(
-            "{} finding(s) need a valid sign-off ({} <= score < {}): {}",
-            needs.len(),
-            fmt_score(policy.scan.signoff_from),
-            fmt_score(policy.scan.block_from),
-            list_ids(&needs)
+        reasons.push(Diagnostic::error(
+            "finding-needs-signoff",
+            format!(
+                "{} finding(s) need a valid sign-off ({} <= score < {}): {}",
+                needs.len(),
+                fmt_score(policy.scan.signoff_from),
+                fmt_score(policy.scan.block_from),
+                list_ids(&needs)
+            ),
         ));
     }
 
@@ -361,24 +368,31 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
         let ids: Vec<&str> = summary.unused.iter().map(|u| u.id.as_str()).collect();
         let msg = format!("{} sign-off(s) unused: {}", ids.len(), list_ids(&ids));
         match policy.signoffs.unused {
-            UnusedAction::Deny => reasons.push(format!("{msg} (policy: [signoffs] unused = \"deny\"); remove them")),
-            UnusedAction::Warn => warnings.push(msg),
+            UnusedAction::Deny => reasons.push(Diagnostic::error(
+                "signoff-unused",
+                format!("{msg} (policy: [signoffs] unused = \"deny\"); remove them"),
+            )),
+            UnusedAction::Warn => warnings.push(Diagnostic::warning("signoff-unused", msg)),
             UnusedAction::Allow => {}
         }
     }
     if !summary.expiring.is_empty() {
         let ids: Vec<&str> = summary.expiring.iter().map(|u| u.id.as_str()).collect();
-        warnings.push(format!(
-            "{} sign-off(s) expire within {} days: {}",
-            ids.len(),
-            policy.signoffs.warn_before_days,
-            list_ids(&ids)
+        warnings.push(Diagnostic::warning(
+            "signoff-expiring",
+            format!(
+                "{} sign-off(s) expire within {} days: {}",
+                ids.len(),
+                policy.signoffs.warn_before_days,
+                list_ids(&ids)
+            ),
         ));
     }
     let warned = findings.iter().filter(|f| f.outcome == Outcome::Warned).count();
     if warned > 0 {
-        warnings.push(format!(
-            "{warned} finding(s) have no score and no usable label (policy: [scan] unscored = \"warn\")"
+        warnings.push(Diagnostic::warning(
+            "finding-unscored",
+            format!("{warned} finding(s) have no score and no usable label (policy: [scan] unscored = \"warn\")"),
         ));
     }
 
@@ -465,37 +479,48 @@ fn severity_rank(b: Band) -> u8 {
     }
 }
 
-fn check_scan(policy: &Policy, scan: &Scan, now: Timestamp, reasons: &mut Vec<String>) {
+fn check_scan(policy: &Policy, scan: &Scan, now: Timestamp, reasons: &mut Vec<Diagnostic>) {
     if scan.status != "COMPLETE" && scan.status != "ACTIVE" {
         let desc = scan
             .status_description
             .as_deref()
             .map(|d| format!(": {d}"))
             .unwrap_or_default();
-        reasons.push(format!(
-            "scan status is {}{desc}; only a COMPLETE (basic) or ACTIVE (enhanced) scan can be judged",
-            scan.status
+        reasons.push(Diagnostic::error(
+            "scan-not-complete",
+            format!(
+                "scan status is {}{desc}; only a COMPLETE (basic) or ACTIVE (enhanced) scan can be judged",
+                scan.status
+            ),
         ));
         return;
     }
     match scan.completed_at {
-        None => reasons.push("the scan has no imageScanCompletedAt: its age cannot be checked".into()),
-        Some(t) if t > now => reasons.push(format!(
-            "the scan completed at {t}, after the decision time {now}: check --now and the clock"
+        None => reasons.push(Diagnostic::error(
+            "scan-undated",
+            "the scan has no imageScanCompletedAt: its age cannot be checked",
+        )),
+        Some(t) if t > now => reasons.push(Diagnostic::error(
+            "scan-from-future",
+            format!("the scan completed at {t}, after the decision time {now}: check --now and the clock"),
         )),
         Some(t) => {
             let age_days = age_days(now, t);
             if age_days > policy.scan.max_age_days {
-                reasons.push(format!(
-                    "the scan completed {age_days} days ago ({t}), more than [scan] max_age_days = {}: rescan the image",
-                    policy.scan.max_age_days
+                reasons.push(Diagnostic::error(
+                    "scan-stale",
+                    format!(
+                        "the scan completed {age_days} days ago ({t}), more than [scan] max_age_days = {}: rescan \
+                         the image",
+                        policy.scan.max_age_days
+                    ),
                 ));
             }
         }
     }
 }
 
-fn judge_api_tests(policy: &Policy, runs: &[TestRun], now: Timestamp, reasons: &mut Vec<String>) -> ApiTestSummary {
+fn judge_api_tests(policy: &Policy, runs: &[TestRun], now: Timestamp, reasons: &mut Vec<Diagnostic>) -> ApiTestSummary {
     let p = &policy.api_tests;
     let mut summary = ApiTestSummary {
         outcome: ApiOutcome::Pass,
@@ -508,10 +533,10 @@ fn judge_api_tests(policy: &Policy, runs: &[TestRun], now: Timestamp, reasons: &
     if runs.is_empty() {
         if p.required {
             summary.outcome = ApiOutcome::Missing;
-            reasons.push(
-                "no API test report given: the policy requires passing GovStack API test reports (--api-report FILE)"
-                    .into(),
-            );
+            reasons.push(Diagnostic::error(
+                "api-report-missing",
+                "no API test report given: the policy requires passing GovStack API test reports (--api-report FILE)",
+            ));
         } else {
             summary.outcome = ApiOutcome::NotRequired;
         }
@@ -521,7 +546,10 @@ fn judge_api_tests(policy: &Policy, runs: &[TestRun], now: Timestamp, reasons: &
     for run in runs {
         for why in &run.run_failures {
             ok = false;
-            reasons.push(format!("API test report {}: {why}", run.source));
+            reasons.push(Diagnostic::error(
+                "api-run-failed",
+                format!("API test report {}: {why}", run.source),
+            ));
         }
         for sc in &run.scenarios {
             summary.total += 1;
@@ -539,16 +567,22 @@ fn judge_api_tests(policy: &Policy, runs: &[TestRun], now: Timestamp, reasons: &
             match run.started_at {
                 None => {
                     ok = false;
-                    reasons.push(format!(
-                        "API test report {} has no timestamp, and [api_tests] max_age_days = {max} requires one",
-                        run.source
+                    reasons.push(Diagnostic::error(
+                        "api-report-undated",
+                        format!(
+                            "API test report {} has no timestamp, and [api_tests] max_age_days = {max} requires one",
+                            run.source
+                        ),
                     ));
                 }
                 Some(t) if age_days(now, t) > max => {
                     ok = false;
-                    reasons.push(format!(
-                        "API test report {} is from {t}, older than [api_tests] max_age_days = {max}",
-                        run.source
+                    reasons.push(Diagnostic::error(
+                        "api-report-stale",
+                        format!(
+                            "API test report {} is from {t}, older than [api_tests] max_age_days = {max}",
+                            run.source
+                        ),
                     ));
                 }
                 Some(_) => {}
@@ -557,18 +591,24 @@ fn judge_api_tests(policy: &Policy, runs: &[TestRun], now: Timestamp, reasons: &
     }
     if summary.total == 0 {
         ok = false;
-        reasons.push("the API test reports hold no scenarios: an empty run proves nothing".into());
+        reasons.push(Diagnostic::error(
+            "api-tests-empty",
+            "the API test reports hold no scenarios: an empty run proves nothing",
+        ));
     } else {
         let ratio = summary.passed as f64 / summary.total as f64;
         if ratio < p.min_pass_ratio {
             ok = false;
             let by_status = count_by_status(&summary.failed_scenarios);
-            reasons.push(format!(
-                "API tests: {} of {} scenarios passed ({:.1}%; {by_status}), the policy requires {:.1}%",
-                summary.passed,
-                summary.total,
-                ratio * 100.0,
-                p.min_pass_ratio * 100.0
+            reasons.push(Diagnostic::error(
+                "api-tests-failed",
+                format!(
+                    "API tests: {} of {} scenarios passed ({:.1}%; {by_status}), the policy requires {:.1}%",
+                    summary.passed,
+                    summary.total,
+                    ratio * 100.0,
+                    p.min_pass_ratio * 100.0
+                ),
             ));
         }
     }

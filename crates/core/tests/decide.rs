@@ -301,7 +301,7 @@ fn the_scan_must_be_complete_fresh_and_in_the_past() {
     let p = policy("max_age_days = 3");
     let runs = passing_run();
     let judge = |s: &Scan| decide_with(&p, s, &runs, &[], now());
-    assert_eq!(judge(&scan(vec![])).reasons, Vec::<String>::new());
+    assert_eq!(judge(&scan(vec![])).reasons.msgs(), Vec::<String>::new());
     let mut basic = scan(vec![]);
     basic.status = "COMPLETE".into();
     assert_eq!(
@@ -323,7 +323,7 @@ fn the_scan_must_be_complete_fresh_and_in_the_past() {
         let d = judge(&s);
         assert_eq!(d.verdict, Verdict::Deny, "{status}");
         assert_eq!(
-            d.reasons,
+            d.reasons.msgs(),
             [format!(
                 "scan status is {status}: why not; only a COMPLETE (basic) or ACTIVE (enhanced) scan can be judged"
             )]
@@ -332,13 +332,13 @@ fn the_scan_must_be_complete_fresh_and_in_the_past() {
     let mut s = scan(vec![]);
     s.status = "FAILED".into();
     assert_eq!(
-        judge(&s).reasons,
+        judge(&s).reasons.msgs(),
         ["scan status is FAILED; only a COMPLETE (basic) or ACTIVE (enhanced) scan can be judged"]
     );
     s = scan(vec![]);
     s.completed_at = None;
     assert_eq!(
-        judge(&s).reasons,
+        judge(&s).reasons.msgs(),
         ["the scan has no imageScanCompletedAt: its age cannot be checked"]
     );
     // Ages in whole days: 3 days and 23 hours is 3 days, 4 days is too old; a scan from the future is refused.
@@ -362,15 +362,15 @@ fn the_scan_must_be_complete_fresh_and_in_the_past() {
         let mut s = scan(vec![]);
         s.completed_at = Some(completed.parse().unwrap());
         let d = judge(&s);
-        assert_eq!(d.reasons, reason.into_iter().collect::<Vec<_>>(), "{completed}");
+        assert_eq!(d.reasons.msgs(), reason.into_iter().collect::<Vec<_>>(), "{completed}");
     }
     // Whole days are counted, not rounded: 40 days back is 40.
     let mut s = scan(vec![]);
     s.completed_at = Some("2026-10-19T00:00:00Z".parse().unwrap());
     assert!(
-        judge(&s).reasons[0].starts_with("the scan completed 40 days ago"),
+        judge(&s).reasons.msgs()[0].starts_with("the scan completed 40 days ago"),
         "{:?}",
-        judge(&s).reasons
+        judge(&s).reasons.msgs()
     );
 }
 
@@ -381,7 +381,7 @@ fn a_foreign_repository_is_refused_with_the_owners_patterns() {
     s.image.repository = "bb/usct/api".into();
     let d = decide_with(&p, &s, &passing_run(), &[], now());
     assert_eq!(
-        d.reasons,
+        d.reasons.msgs(),
         [
             "repository bb/usct/api is not one of building block payments's repositories (bb/payments/*): a building block is judged on its own images only"
         ]
@@ -399,7 +399,7 @@ fn deny_reasons_name_the_findings_and_the_bands() {
     let s = scan(findings);
     let d = decide_with(&p, &s, &passing_run(), &[], now());
     assert_eq!(
-        d.reasons,
+        d.reasons.msgs(),
         [
             "12 finding(s) blocked (score >= 9.0, or unscored and blocked by policy); they cannot be signed off, fix \
              them: CVE-B00, CVE-B01, CVE-B02, CVE-B03, CVE-B04, CVE-B05, CVE-B06, CVE-B07, CVE-B08, CVE-B09 and 2 more",
@@ -420,7 +420,7 @@ fn deny_reasons_name_the_findings_and_the_bands() {
         .collect();
     let s = scan(ten);
     let d = decide_with(&p, &s, &passing_run(), &[], now());
-    assert!(d.reasons[0].ends_with("CVE-8, CVE-9"), "{}", d.reasons[0]);
+    assert!(d.reasons.msgs()[0].ends_with("CVE-8, CVE-9"), "{}", d.reasons.msgs()[0]);
 }
 
 #[test]
@@ -444,7 +444,7 @@ fn the_basis_of_each_band_is_written_out() {
     );
     assert_eq!(d.findings[0].outcome, Outcome::Allowed);
     assert_eq!(
-        d.warnings,
+        d.warnings.msgs(),
         ["1 finding(s) have no score and no usable label (policy: [scan] unscored = \"warn\")"]
     );
     let json = serde_json::to_string(&d.findings[1].basis).unwrap();
@@ -544,14 +544,14 @@ fn what_became_of_each_signoff_is_reported() {
         ["sign-off at s.toml:CVE-HIGH3 expired on 2026-11-27"]
     );
     assert_eq!(
-        d.warnings,
+        d.warnings.msgs(),
         [
             "2 sign-off(s) unused: CVE-LOW, CVE-NONE",
             "1 sign-off(s) expire within 10 days: CVE-HIGH"
         ]
     );
     assert_eq!(
-        d.reasons,
+        d.reasons.msgs(),
         [
             "1 finding(s) blocked (score >= 9.0, or unscored and blocked by policy); they cannot be signed off, fix them: CVE-CRIT",
             "2 finding(s) need a valid sign-off (7.0 <= score < 9.0): CVE-HIGH2, CVE-HIGH3",
@@ -561,11 +561,14 @@ fn what_became_of_each_signoff_is_reported() {
     let quiet = policy_src("[signoffs]\napprovers = [\"admin\"]\nunused = \"allow\"");
     let unused = [signoff("CVE-NONE", None, None, "2026-12-31")];
     let d = decide_with(&quiet, &scan(vec![]), &passing_run(), &unused, now());
-    assert_eq!((d.warnings.len(), d.reasons.len(), d.signoffs.unused.len()), (0, 0, 1));
+    assert_eq!(
+        (d.warnings.msgs().len(), d.reasons.msgs().len(), d.signoffs.unused.len()),
+        (0, 0, 1)
+    );
     let strict = policy_src("[signoffs]\napprovers = [\"admin\"]\nunused = \"deny\"");
     let d = decide_with(&strict, &scan(vec![]), &passing_run(), &unused, now());
     assert_eq!(
-        d.reasons,
+        d.reasons.msgs(),
         ["1 sign-off(s) unused: CVE-NONE (policy: [signoffs] unused = \"deny\"); remove them"]
     );
 }
@@ -631,7 +634,7 @@ fn api_tests_are_required_counted_aged_and_never_empty() {
     let d = decide_with(&p, &s, &[], &[], now());
     assert_eq!((d.api_tests.outcome, d.verdict), (ApiOutcome::Missing, Verdict::Deny));
     assert_eq!(
-        d.reasons,
+        d.reasons.msgs(),
         ["no API test report given: the policy requires passing GovStack API test reports (--api-report FILE)"]
     );
     let optional = policy_src("[api_tests]\nrequired = false");
@@ -645,14 +648,17 @@ fn api_tests_are_required_counted_aged_and_never_empty() {
     let d = decide_with(&optional, &s, &empty, &[], now());
     assert_eq!(d.api_tests.outcome, ApiOutcome::Fail);
     assert_eq!(
-        d.reasons,
+        d.reasons.msgs(),
         ["the API test reports hold no scenarios: an empty run proves nothing"]
     );
     // A run-level failure denies even when every scenario passed.
     let broken = [run_of(&[Status::Passed], None, &["the test run did not finish"])];
     let d = decide_with(&p, &s, &broken, &[], now());
     assert_eq!(d.api_tests.outcome, ApiOutcome::Fail);
-    assert_eq!(d.reasons, ["API test report api.ndjson: the test run did not finish"]);
+    assert_eq!(
+        d.reasons.msgs(),
+        ["API test report api.ndjson: the test run did not finish"]
+    );
     // The default counts everything but passed as failed, and the ratio is 1.0.
     let mixed = [run_of(
         &[
@@ -676,7 +682,7 @@ fn api_tests_are_required_counted_aged_and_never_empty() {
         (5, 1, 4, 1)
     );
     assert_eq!(
-        d.reasons,
+        d.reasons.msgs(),
         ["API tests: 1 of 5 scenarios passed (20.0%; 1 skipped, 1 undefined, 2 failed), the policy requires 100.0%"]
     );
     let names: Vec<&str> = d
@@ -698,7 +704,7 @@ fn api_tests_are_required_counted_aged_and_never_empty() {
     let d = decide_with(&half, &s, &three, &[], now());
     assert_eq!(d.api_tests.outcome, ApiOutcome::Fail);
     assert_eq!(
-        d.reasons,
+        d.reasons.msgs(),
         ["API tests: 1 of 3 scenarios passed (33.3%; 2 failed), the policy requires 50.0%"]
     );
     // Two reports are summed.
@@ -725,8 +731,8 @@ fn api_report_age_is_checked_only_when_the_policy_asks() {
     ] {
         let runs = [run_of(&[Status::Passed], started, &[])];
         let d = decide_with(&aged, &s, &runs, &[], now());
-        assert_eq!(d.reasons, reason.into_iter().collect::<Vec<_>>(), "{started:?}");
-        let expected = if d.reasons.is_empty() {
+        assert_eq!(d.reasons.msgs(), reason.into_iter().collect::<Vec<_>>(), "{started:?}");
+        let expected = if d.reasons.msgs().is_empty() {
             ApiOutcome::Pass
         } else {
             ApiOutcome::Fail
@@ -747,4 +753,125 @@ fn outcome_names_are_stable() {
         .collect();
     assert_eq!(names, ["blocked", "needs_signoff", "signed_off", "warned", "allowed"]);
     assert_eq!(serde_json::to_string(&NeedsSignoff).unwrap(), "\"needs_signoff\"");
+}
+
+#[test]
+fn a_signoff_not_yet_valid_is_named_as_such_even_on_its_expiry_day() {
+    // (Sign-off files refuse expires < approved_on; the decision still names the right cause.)
+    let mut s = signoff("CVE-9", None, None, "2026-11-28");
+    s.approved_on = "2026-11-29".parse().unwrap();
+    let high = finding("CVE-9", Severity::High, &[(ScoreKind::Cvss3, 8.0)]);
+    let sc = scan(vec![high]);
+    let d = decide_with(&policy(""), &sc, &passing_run(), &[s], now());
+    assert_eq!(
+        d.findings[0].signoff_notes,
+        ["sign-off at s.toml:CVE-9 is approved on 2026-11-29, after today (2026-11-28)"]
+    );
+}
+
+#[test]
+fn an_unreadable_score_keeps_the_label_as_basis_when_unscored_is_no_worse() {
+    let mut h = finding("H", Severity::High, &[]);
+    h.unreadable_score = true;
+    let s = scan(vec![h]);
+    let d = decide_with(&policy("unscored = \"signoff\""), &s, &passing_run(), &[], now());
+    assert_eq!(d.findings[0].basis.to_string(), "no score; label HIGH");
+    let d = decide_with(&policy("unscored = \"block\""), &s, &passing_run(), &[], now());
+    assert_eq!(
+        d.findings[0].basis.to_string(),
+        "no score, label HIGH; [scan] unscored = \"block\""
+    );
+}
+
+/// The messages of a list of diagnostics, to compare with the text a reader sees.
+trait Msgs {
+    fn msgs(&self) -> Vec<String>;
+}
+
+impl Msgs for Vec<bbgate_core::diag::Diagnostic> {
+    fn msgs(&self) -> Vec<String> {
+        self.iter().map(|d| d.message.clone()).collect()
+    }
+}
+
+fn codes(v: &[bbgate_core::diag::Diagnostic]) -> Vec<(&str, bbgate_core::diag::Level)> {
+    v.iter().map(|d| (d.code.as_str(), d.severity)).collect()
+}
+
+#[test]
+fn every_reason_and_warning_carries_its_code() {
+    use bbgate_core::diag::Level::{Error, Warning};
+    let p = policy_src("[signoffs]\napprovers = [\"admin\"]\n[api_tests]\nmax_age_days = 1");
+    let mut s = scan(vec![
+        finding("B", Severity::Low, &[(ScoreKind::Cvss3, 9.1)]),
+        finding("N", Severity::Low, &[(ScoreKind::Cvss3, 7.1)]),
+        finding("S", Severity::Low, &[(ScoreKind::Cvss3, 7.2)]),
+        finding("U", Severity::Undefined, &[]),
+    ]);
+    s.image.repository = "bb/usct/x".into();
+    let runs = [
+        run_of(&[Status::Failed], None, &["hook failed"]),
+        run_of(&[Status::Passed], Some("2026-01-01T00:00:00Z"), &[]),
+    ];
+    let signoffs = [
+        signoff("S", None, None, "2026-11-30"),
+        signoff("GONE", None, None, "2026-12-20"),
+    ];
+    let d = decide_with(&p, &s, &runs, &signoffs, now());
+    assert_eq!(
+        codes(&d.reasons),
+        [
+            ("foreign-repository", Error),
+            ("finding-blocked", Error),
+            ("finding-needs-signoff", Error),
+            ("api-run-failed", Error),
+            ("api-report-undated", Error),
+            ("api-report-stale", Error),
+            ("api-tests-failed", Error),
+        ]
+    );
+    assert_eq!(
+        codes(&d.warnings),
+        [
+            ("signoff-unused", Warning),
+            ("signoff-expiring", Warning),
+            ("finding-unscored", Warning)
+        ]
+    );
+    let mut s = scan(vec![]);
+    s.status = "FAILED".into();
+    assert_eq!(
+        codes(&decide_with(&p, &s, &[], &[], now()).reasons),
+        [("scan-not-complete", Error), ("api-report-missing", Error)]
+    );
+    for (completed, code) in [
+        (None, "scan-undated"),
+        (Some("2026-12-01T00:00:00Z"), "scan-from-future"),
+        (Some("2026-01-01T00:00:00Z"), "scan-stale"),
+    ] {
+        let mut s = scan(vec![]);
+        s.completed_at = completed.map(|t| t.parse().unwrap());
+        let fresh = [run_of(&[Status::Passed], Some("2026-11-28T00:00:00Z"), &[])];
+        assert_eq!(codes(&decide_with(&p, &s, &fresh, &[], now()).reasons), [(code, Error)]);
+    }
+    let empty = [run_of(&[], Some("2026-11-28T00:00:00Z"), &[])];
+    assert_eq!(
+        codes(&decide_with(&p, &scan(vec![]), &empty, &[], now()).reasons),
+        [("api-tests-empty", Error)]
+    );
+    let strict = policy_src("[signoffs]\napprovers = [\"admin\"]\nunused = \"deny\"");
+    let d = decide_with(
+        &strict,
+        &scan(vec![]),
+        &passing_run(),
+        &[signoff("GONE", None, None, "2026-12-20")],
+        now(),
+    );
+    assert_eq!(codes(&d.reasons), [("signoff-unused", Error)]);
+    // Every code used is documented, once, in kebab-case.
+    let documented: Vec<&str> = bbgate_core::diag::CODES.iter().map(|(c, _)| *c).collect();
+    for (i, c) in documented.iter().enumerate() {
+        assert!(c.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{c}");
+        assert!(!documented[..i].contains(c), "{c} twice");
+    }
 }

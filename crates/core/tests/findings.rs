@@ -135,7 +135,7 @@ fn a_real_basic_scan_reads_every_field() {
     let (scan, notes) = merge(vec![p]).unwrap();
     assert_eq!(scan.findings.len(), 3);
     assert_eq!(
-        notes,
+        notes.msgs(),
         ["the pages hold 3 findings but findingSeverityCounts sums to 1; every finding held is judged"]
     );
 }
@@ -709,7 +709,7 @@ fn pages_merge_only_when_they_are_one_complete_read() {
         scan.findings.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
         ["A", "B", "C"]
     );
-    assert!(notes.is_empty());
+    assert!(notes.msgs().is_empty());
     assert_eq!(merge_err(vec![]), ["no findings pages given: pass --findings FILE…"]);
     assert_eq!(
         merge_err(vec![page_of("1.json", &["A", "B"], true, counts.clone())]),
@@ -878,4 +878,15 @@ fn score_kinds_and_preference() {
     );
     assert_eq!(pick(&[ScoreKind::Cvss3]), None);
     assert_eq!(f.select_score(&[ScoreKind::Cvss2]).unwrap().to_string(), "cvss2 b");
+}
+
+/// The messages of a list of diagnostics, to compare with the text a reader sees.
+trait Msgs {
+    fn msgs(&self) -> Vec<String>;
+}
+
+impl Msgs for Vec<bbgate_core::diag::Diagnostic> {
+    fn msgs(&self) -> Vec<String> {
+        self.iter().map(|d| d.message.clone()).collect()
+    }
 }

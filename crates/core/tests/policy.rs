@@ -489,6 +489,21 @@ fn a_pinned_policy_must_be_the_pinned_file_and_pin_its_rego() {
 }
 
 #[test]
+fn a_policy_files_own_deploy_rego_is_read_from_beside_it() {
+    // Only the built-in policy's `deploy.rego` is the built-in copy; a file policy's is its own file.
+    let dir = tempfile::tempdir().unwrap();
+    let own = "package main\n# the admins' own rules\n";
+    write(dir.path(), "deploy.rego", own);
+    let path = write(
+        dir.path(),
+        "policy.toml",
+        &format!("[deploy]\nrego = [\"deploy.rego\"]\n{BB}"),
+    );
+    let p = Policy::load(Some(&path), None).unwrap();
+    assert_eq!(p.deploy.rego[0].source, own);
+}
+
+#[test]
 fn the_builtin_policy_judges_with_the_shipped_rules() {
     let p = Policy::load(None, None).unwrap();
     assert_eq!(p.origin.location, "built-in");

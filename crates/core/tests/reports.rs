@@ -172,6 +172,24 @@ fn a_case_passes_only_when_every_step_reported_and_passed() {
     );
     assert!(r.run_failures.is_empty(), "the failed case explains success: false");
     let r = one_case()
+        .step("a1", "s1", "FAILED", Some("first"))
+        .step("a1", "s2", "FAILED", Some("second"))
+        .finished("a1", false)
+        .end(false)
+        .read();
+    assert_eq!(
+        r.scenarios[0].message.as_deref(),
+        Some("first"),
+        "the first failure's message"
+    );
+    let r = one_case()
+        .step("a1", "s1", "SKIPPED", Some("not a failure"))
+        .step("a1", "s2", "FAILED", Some("the failure"))
+        .finished("a1", false)
+        .end(false)
+        .read();
+    assert_eq!(r.scenarios[0].message.as_deref(), Some("the failure"));
+    let r = one_case()
         .step("a1", "s1", "PASSED", None)
         .step("a1", "s2", "undefined", None)
         .finished("a1", false)
@@ -671,6 +689,11 @@ fn cucumber_json_scenarios_take_the_worst_of_everything_around_them() {
             {"id": "f;d", "name": "D", "type": "scenario", "before": [step("passed")], "steps": [{"result": {"status": "passed"}, "after": [{"result": {"status": "failed", "error_message": "after step"}}]}]},
             {"id": "f;e", "name": "E", "type": "scenario", "steps": []},
             {"id": "f;f", "name": "F1", "type": "scenario", "steps": [{"result": {"status": "passed"}, "before": [step("undefined")]}]},
+            {"name": "Two", "steps": [
+                {"result": {"status": "skipped", "error_message": "not a failure"}},
+                {"result": {"status": "failed", "error_message": "first"}},
+                {"result": {"status": "failed", "error_message": "second"}},
+            ]},
             {"name": "G", "steps": [step("Pending")]},
         ]
     }, {"uri": "g.feature", "name": "", "elements": [{"name": "H", "steps": [step("passed")]}]}]))
@@ -689,6 +712,7 @@ fn cucumber_json_scenarios_take_the_worst_of_everything_around_them() {
             ("F", "D", Status::Failed, Some("after step")),
             ("F", "E", Status::Unknown, None),
             ("F", "F1", Status::Undefined, None),
+            ("F", "Two", Status::Failed, Some("first")),
             ("F", "G", Status::Pending, None),
             ("g.feature", "H", Status::Passed, None),
         ]

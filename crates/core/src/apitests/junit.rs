@@ -215,7 +215,6 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
                                 sc.message = attr(e, "message");
                             }
                             in_failure = !empty;
-                            body.clear();
                         }
                     }
                     _ => {}
@@ -253,9 +252,9 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
                 stack.pop();
             }
             // The body arrives in pieces: text, entity references (`&amp;`, `&#10;`) and CDATA sections.
-            Event::CData(c) if in_failure && !body_taken => body.push_str(&c.xml10_content()),
-            Event::Text(t) if in_failure && !body_taken => body.push_str(&t.xml10_content()),
-            Event::GeneralRef(r) if in_failure && !body_taken => match r.resolve_char_ref() {
+            Event::CData(c) if in_failure => body.push_str(&c.xml10_content()),
+            Event::Text(t) if in_failure => body.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) if in_failure => match r.resolve_char_ref() {
                 Ok(Some(c)) => body.push(c),
                 _ => match quick_xml::escape::resolve_predefined_entity(&r) {
                     Some(text) => body.push_str(text),

@@ -632,7 +632,7 @@ fn add_candidate(
 
 /// Merge the pages of one scan. Pages of different images, or of different reads of one image, are an error;
 /// so are missing pages, detected by the severity counts (which cover all pages) and by `nextToken`.
-pub fn merge(pages: Vec<Page>) -> Result<(Scan, Vec<String>)> {
+pub fn merge(pages: Vec<Page>) -> Result<(Scan, Vec<crate::diag::Diagnostic>)> {
     let mut notes = Vec::new();
     let mut iter = pages.into_iter();
     let first = iter
@@ -739,7 +739,13 @@ pub fn merge(pages: Vec<Page>) -> Result<(Scan, Vec<String>)> {
             )));
         }
         if held > counted {
-            notes.push(format!("the pages hold {held} findings but findingSeverityCounts sums to {counted}; every finding held is judged"));
+            notes.push(crate::diag::Diagnostic::warning(
+                "scan-counts-exceed",
+                format!(
+                    "the pages hold {held} findings but findingSeverityCounts sums to {counted}; every finding held \
+                     is judged"
+                ),
+            ));
         }
     }
     Ok((scan, notes))
