@@ -580,6 +580,38 @@ fn what_the_file_is_when_it_is_not_a_scan_page() {
             json!([1]),
             "a JSON array, not one describe-image-scan-findings response",
         ),
+        (
+            json!([{"Target": "x"}]),
+            "a JSON array, not one describe-image-scan-findings response",
+        ),
+        (
+            json!([{"Vulnerabilities": []}]),
+            "a JSON array, not one describe-image-scan-findings response",
+        ),
+        (
+            json!([{"Id": "x"}]),
+            "a JSON array, not one describe-image-scan-findings response",
+        ),
+        (
+            json!([{"ProductArn": "x"}]),
+            "a JSON array, not one describe-image-scan-findings response",
+        ),
+        (
+            json!([{"severity": "x", "related": []}]),
+            "a JSON array, not one describe-image-scan-findings response",
+        ),
+        (
+            json!([{"severity": "x", "created": "t"}]),
+            "a JSON array, not one describe-image-scan-findings response",
+        ),
+        (
+            json!([{"related": [], "created": "t"}]),
+            "a JSON array, not one describe-image-scan-findings response",
+        ),
+        (
+            json!([{"imageScanStatus": {}}]),
+            "an array of describe-image-scan-findings responses (as some tools wrap them): save each element as its own page file",
+        ),
     ] {
         assert_eq!(
             err(doc.to_string().as_bytes()),
@@ -624,6 +656,8 @@ fn what_the_file_is_when_it_is_not_a_scan_page() {
             "[scan]). It looks like `aws inspector-scan scan-sbom` output;",
         ),
         (json!({"findings": []}), "[findings])."),
+        (json!({"nextToken": "x"}), "[nextToken])."),
+        (json!({"version": "2.1.0"}), "[version])."),
         (json!({"runs": []}), "[runs])."),
     ] {
         assert_eq!(
@@ -634,6 +668,13 @@ fn what_the_file_is_when_it_is_not_a_scan_page() {
             "{doc}"
         );
     }
+    // Counts must be a map of counts.
+    let not_a_map = br#"{"repositoryName":"a/b","imageId":{"imageDigest":"sha256:abababababababababababababababababababababababababababababababab"},"imageScanStatus":{"status":"COMPLETE"},"imageScanFindings":{"findingSeverityCounts":[1]}}"#;
+    assert!(
+        err(not_a_map).contains("expected a map of severity to count"),
+        "{}",
+        err(not_a_map)
+    );
     // Counts: a key twice is ambiguous.
     let counts = br#"{"repositoryName":"a/b","imageId":{"imageDigest":"sha256:abababababababababababababababababababababababababababababababab"},"imageScanStatus":{"status":"COMPLETE"},"imageScanFindings":{"findingSeverityCounts":{"CRITICAL":1,"CRITICAL":0}}}"#;
     assert!(

@@ -331,8 +331,8 @@ pub fn is_repository_name(name: &str) -> bool {
         && name.split('/').all(|segment| {
             let b = segment.as_bytes();
             !b.is_empty()
-                && b[0].is_ascii_lowercase() | b[0].is_ascii_digit()
-                && b[b.len() - 1].is_ascii_lowercase() | b[b.len() - 1].is_ascii_digit()
+                && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+                && (b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
                 && b.iter()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(c))
                 && !b.windows(2).any(|w| b"._-".contains(&w[0]) && b"._-".contains(&w[1]))
@@ -383,21 +383,9 @@ fn parse_time(t: &RawTime) -> std::result::Result<jiff::Timestamp, String> {
     }
 }
 
-/// ISO-8601 with an offset; CLI v2 prints `+11:00`, some saved files carry `+1100`.
+/// ISO-8601 with an offset. CLI v2 prints `+11:00`; some saved files carry `+1100`, which jiff reads too.
 fn parse_text_time(s: &str) -> Option<jiff::Timestamp> {
-    if let Ok(t) = s.parse::<jiff::Timestamp>() {
-        return Some(t);
-    }
-    // `…+1100` → `…+11:00`
-    let b = s.as_bytes();
-    if b.len() > 5 {
-        let (head, tail) = s.split_at(s.len() - 5);
-        let tb = tail.as_bytes();
-        if (tb[0] == b'+' || tb[0] == b'-') && tb[1..].iter().all(u8::is_ascii_digit) {
-            return format!("{head}{}:{}", &tail[..3], &tail[3..]).parse().ok();
-        }
-    }
-    None
+    s.parse::<jiff::Timestamp>().ok()
 }
 
 fn severity(label: Option<&str>) -> std::result::Result<Severity, String> {
