@@ -357,6 +357,12 @@ fn enhanced_findings_read_ids_packages_and_every_score() {
     })));
     assert_eq!(f.id, "GHSA-xxxx-yyyy");
     assert_eq!(f.candidates, [cand(ScoreKind::Cvss3, 7.5, "cvss[]")]);
+    let f = one(&enhanced(json!({
+        "title": "CVE-2026-7 - pkg",
+        "severity": "LOW",
+        "packageVulnerabilityDetails": {"vulnerabilityId": ""}
+    })));
+    assert_eq!(f.id, "CVE-2026-7", "an empty vulnerabilityId is no id: the title's");
     // ECR's score without details: 0.0 is what UNTRIAGED carries, and is no score; anything else is one.
     let f = one(&enhanced(
         json!({"title": "CVE-3", "severity": "UNTRIAGED", "score": 0.0}),
