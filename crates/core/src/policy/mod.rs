@@ -12,6 +12,7 @@ use crate::findings::ScoreKind;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
 
@@ -278,310 +279,21 @@ impl Policy {
     fn parse_pinned(path: &Path, src: &str, location: String, pinned: bool) -> Result<Policy> {
         let raw: RawPolicy = toml::from_str(src).map_err(|e| Error::invalid(diag::toml_error(path, src, &e)))?;
         let mut problems = Vec::new();
-        let mut bad = |span: std::ops::Range<usize>, msg: String| problems.push(diag::at(path, src, Some(span), msg));
-
-        // [scan]
-        let block_from = raw.scan.block_from.map_or(9.0, |v| {
-            if !(v.get_ref().is_finite() && *v.get_ref() > 0.0 && *v.get_ref() <= 10.0) {
-                bad(
-                    v.span(),
-                    format!("[scan] block_from = {} must be above 0 and at most 10", v.get_ref()),
-                );
-            }
-            v.into_inner()
-        });
-        let signoff_from = raw.scan.signoff_from.map_or(7.0, |v| {
-            if !(v.get_ref().is_finite() && *v.get_ref() >= 0.0 && *v.get_ref() <= block_from) {
-                bad(
-                    v.span(),
-                    format!(
-                        "[scan] signoff_from = {} must be between 0 and block_from ({block_from})",
-                        v.get_ref()
-                    ),
-                );
-            }
-            v.into_inner()
-        });
-        let default_preference = vec![ScoreKind::Cvss3, ScoreKind::Cvss4, ScoreKind::Cvss2, ScoreKind::Ecr];
-        let score_preference = raw.scan.score_preference.map_or(default_preference, |v| {
-            let span = v.span();
-            let list = v.into_inner();
-            if list.is_empty() {
-                bad(
-                    span.clone(),
-                    "[scan] score_preference is empty: name at least one of cvss3, cvss4, cvss2, ecr".into(),
-                );
-            }
-            for (i, k) in list.iter().enumerate() {
-                if list[..i].contains(k) {
-                    bad(
-                        span.clone(),
-                        format!("[scan] score_preference names {} twice", k.as_str()),
-                    );
-                }
-            }
-            list
-        });
-        let max_age_days = positive_days(raw.scan.max_age_days, 30, "[scan] max_age_days", &mut bad);
-
-        // [api_tests]
-        let min_pass_ratio = raw.api_tests.min_pass_ratio.map_or(1.0, |v| {
-            if !(0.0..=1.0).contains(v.get_ref()) {
-                bad(
-                    v.span(),
-                    format!(
-                        "[api_tests] min_pass_ratio = {} must be between 0.0 and 1.0",
-                        v.get_ref()
-                    ),
-                );
-            }
-            v.into_inner()
-        });
-        let default_failed = vec![
-            Status::Failed,
-            Status::Undefined,
-            Status::Pending,
-            Status::Ambiguous,
-            Status::Unknown,
-            Status::Skipped,
-        ];
-        let count_as_failed = raw.api_tests.count_as_failed.map_or(default_failed, |v| {
-            let span = v.span();
-            let list = v.into_inner();
-            if list.contains(&Status::Passed) {
-                bad(
-                    span.clone(),
-                    "[api_tests] count_as_failed lists \"passed\": a passed scenario cannot count as failed".into(),
-                );
-            }
-            if !list.contains(&Status::Failed) {
-                bad(span, "[api_tests] count_as_failed must list \"failed\"".into());
-            }
-            list
-        });
-        let api_max_age = raw.api_tests.max_age_days.map(|v| {
-            if *v.get_ref() < 1 {
-                bad(
-                    v.span(),
-                    format!("[api_tests] max_age_days = {} must be at least 1", v.get_ref()),
-                );
-            }
-            v.into_inner()
-        });
-
-        // [signoffs]
-        let approvers: Vec<String> = raw.signoffs.approvers.map_or_else(Vec::new, |v| {
-            v.into_inner()
-                .into_iter()
-                .map(|a| {
-                    if a.get_ref().trim().is_empty() {
-                        bad(a.span(), "[signoffs] approvers has an empty name".into());
-                    }
-                    a.into_inner()
-                })
-                .collect()
-        });
-        let max_validity_days = positive_days(
-            raw.signoffs.max_validity_days,
-            90,
-            "[signoffs] max_validity_days",
-            &mut bad,
-        );
-        let warn_before_days = raw.signoffs.warn_before_days.map_or(14, |v| {
-            if *v.get_ref() < 0 {
-                bad(
-                    v.span(),
-                    format!("[signoffs] warn_before_days = {} must not be negative", v.get_ref()),
-                );
-            }
-            v.into_inner()
-        });
-
-        // [deploy]
-        let d = raw.deploy;
-        let max_evidence_age = d.max_evidence_age.map_or(jiff::SignedDuration::from_hours(24), |v| {
-            match v.get_ref().parse::<jiff::SignedDuration>() {
-                Ok(age) if age.is_positive() => age,
-                _ => {
-                    bad(
-                        v.span(),
-                        format!(
-                            "[deploy] max_evidence_age = {:?} is not a positive duration like \"24h\" or \"90m\"",
-                            v.get_ref()
-                        ),
-                    );
-                    jiff::SignedDuration::from_hours(24)
-                }
-            }
-        });
-        let known_types = [
-            "ClusterIP",
-            "NodePort",
-            "LoadBalancer",
-            "ExternalName",
-            "Ingress",
-            "Gateway",
-            "ExternalIPs",
-        ];
-        let service_types = d.service_types.map_or_else(
-            || vec!["ClusterIP".to_owned()],
-            |v| {
-                for t in v.get_ref() {
-                    if !known_types.contains(&t.as_str()) {
-                        bad(
-                            v.span(),
-                            format!("[deploy] service_types: {t:?} is not one of {}", known_types.join(", ")),
-                        );
-                    }
-                }
-                v.into_inner()
-            },
-        );
-        let base = path.parent().unwrap_or(Path::new("."));
-        let mut rego = Vec::new();
-        let mut rego_problems = Vec::new();
-        match d.rego {
-            // No key: the shipped rules, as documented. `rego = []` is the admins' explicit "none".
-            None => rego.push(builtin_rego()),
-            Some(list) => {
-                for r in list {
-                    let span = r.span();
-                    match read_rego(base, &location, r.into_inner(), pinned) {
-                        Ok(module) => rego.push(module),
-                        Err(msg) => rego_problems.push(diag::at(path, src, Some(span), msg)),
-                    }
-                }
-            }
-        }
-        let history_max = d.history_max.map_or(10, |v| {
-            if !(1..=1000).contains(v.get_ref()) {
-                bad(
-                    v.span(),
-                    format!("[deploy] history_max = {} must be 1 to 1000", v.get_ref()),
-                );
-            }
-            (*v.get_ref()).clamp(1, 1000) as u32
-        });
-        let pod_security = d.pod_security.map_or_else(
-            || "restricted".to_owned(),
-            |v| {
-                if !["baseline", "restricted"].contains(&v.get_ref().as_str()) {
-                    bad(
-                        v.span(),
-                        format!(
-                            "[deploy] pod_security = {:?} must be \"restricted\" or \"baseline\" (\"privileged\" \
-                             enforces nothing)",
-                            v.get_ref()
-                        ),
-                    );
-                }
-                v.into_inner()
-            },
-        );
-        let deploy = DeployPolicy {
-            pod_security,
-            capabilities: d.capabilities.unwrap_or_else(|| vec!["NET_BIND_SERVICE".to_owned()]),
-            cluster_roles: d.cluster_roles.unwrap_or_default(),
-            max_evidence_age,
-            registries: d.registries.unwrap_or_default(),
-            service_types,
-            approvers: d.approvers.unwrap_or_default(),
-            rego,
-            rego_problems,
-            history_max,
-        };
-
-        // [[building_block]]
-        let mut building_blocks: Vec<BuildingBlock> = Vec::new();
-        if raw.building_block.is_empty() {
-            problems_push_none(
-                &mut bad,
-                "no [[building_block]] entries: the policy must name the building blocks it admits",
-            );
-        }
-        for entry in raw.building_block {
-            let entry_span = entry.span();
-            let bb = entry.into_inner();
-            let name = bb.name.get_ref().clone();
-            if name.trim().is_empty() {
-                bad(bb.name.span(), "[[building_block]] name is empty".into());
-            }
-            if building_blocks.iter().any(|b| b.name == name) {
-                bad(entry_span, format!("[[building_block]] {name:?} is defined twice"));
-            }
-            if !is_dns_label(bb.namespace.get_ref()) {
-                bad(
-                    bb.namespace.span(),
-                    format!(
-                        "[[building_block]] {name:?}: namespace {:?} is not a valid Kubernetes namespace name (lowercase letters, digits and '-', at most 63)",
-                        bb.namespace.get_ref()
-                    ),
-                );
-            }
-            let mut set = GlobSetBuilder::new();
-            let repo_span = bb.repositories.span();
-            let repositories: Vec<String> = bb
-                .repositories
-                .into_inner()
-                .into_iter()
-                .map(|r| {
-                    match GlobBuilder::new(r.get_ref()).literal_separator(true).build() {
-                        Ok(g) => {
-                            set.add(g);
-                        }
-                        Err(e) => bad(
-                            r.span(),
-                            format!(
-                                "[[building_block]] {name:?}: repository pattern {:?} is not a valid glob: {e}",
-                                r.get_ref()
-                            ),
-                        ),
-                    }
-                    r.into_inner()
-                })
-                .collect();
-            if repositories.is_empty() {
-                bad(
-                    repo_span,
-                    format!(
-                        "[[building_block]] {name:?}: repositories is empty: list the ECR repositories this building block owns"
-                    ),
-                );
-            }
-            let matcher = set.build().unwrap_or_else(|_| GlobSet::empty());
-            building_blocks.push(BuildingBlock {
-                name,
-                namespace: bb.namespace.into_inner(),
-                repositories,
-                matcher,
-            });
-        }
-
+        let mut bad = |span: Range<usize>, msg: String| problems.push(diag::at(path, src, Some(span), msg));
+        // Each section validates itself, collecting every problem with its place before anything is refused.
+        let scan = scan_section(raw.scan, &mut bad);
+        let api_tests = api_tests_section(raw.api_tests, &mut bad);
+        let signoffs = signoffs_section(raw.signoffs, &mut bad);
+        let deploy = deploy_section(raw.deploy, path, src, &location, pinned, &mut bad);
+        let building_blocks = building_blocks(raw.building_block, &mut bad);
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
         }
         Ok(Policy {
             deploy,
-            scan: ScanPolicy {
-                block_from,
-                signoff_from,
-                score_preference,
-                label_fallback: raw.scan.label_fallback.unwrap_or(true),
-                unscored: raw.scan.unscored.unwrap_or(UnscoredAction::Warn),
-                max_age_days,
-            },
-            api_tests: ApiTestsPolicy {
-                required: raw.api_tests.required.unwrap_or(true),
-                min_pass_ratio,
-                count_as_failed,
-                max_age_days: api_max_age,
-            },
-            signoffs: SignoffPolicy {
-                approvers,
-                max_validity_days,
-                warn_before_days,
-                unused: raw.signoffs.unused.unwrap_or(UnusedAction::Warn),
-            },
+            scan,
+            api_tests,
+            signoffs,
             building_blocks,
             origin: PolicyOrigin {
                 location,
@@ -626,6 +338,319 @@ impl Policy {
             ))),
         }
     }
+}
+
+/// `[scan]`: the bands and how a score is chosen.
+fn scan_section(raw: RawScan, bad: &mut impl FnMut(Range<usize>, String)) -> ScanPolicy {
+    let block_from = raw.block_from.map_or(9.0, |v| {
+        if !(v.get_ref().is_finite() && *v.get_ref() > 0.0 && *v.get_ref() <= 10.0) {
+            bad(
+                v.span(),
+                format!("[scan] block_from = {} must be above 0 and at most 10", v.get_ref()),
+            );
+        }
+        v.into_inner()
+    });
+    let signoff_from = raw.signoff_from.map_or(7.0, |v| {
+        if !(v.get_ref().is_finite() && *v.get_ref() >= 0.0 && *v.get_ref() <= block_from) {
+            bad(
+                v.span(),
+                format!(
+                    "[scan] signoff_from = {} must be between 0 and block_from ({block_from})",
+                    v.get_ref()
+                ),
+            );
+        }
+        v.into_inner()
+    });
+    let default_preference = vec![ScoreKind::Cvss3, ScoreKind::Cvss4, ScoreKind::Cvss2, ScoreKind::Ecr];
+    let score_preference = raw.score_preference.map_or(default_preference, |v| {
+        let span = v.span();
+        let list = v.into_inner();
+        if list.is_empty() {
+            bad(
+                span.clone(),
+                "[scan] score_preference is empty: name at least one of cvss3, cvss4, cvss2, ecr".into(),
+            );
+        }
+        for (i, k) in list.iter().enumerate() {
+            if list[..i].contains(k) {
+                bad(
+                    span.clone(),
+                    format!("[scan] score_preference names {} twice", k.as_str()),
+                );
+            }
+        }
+        list
+    });
+    let max_age_days = positive_days(raw.max_age_days, 30, "[scan] max_age_days", bad);
+    ScanPolicy {
+        block_from,
+        signoff_from,
+        score_preference,
+        label_fallback: raw.label_fallback.unwrap_or(true),
+        unscored: raw.unscored.unwrap_or(UnscoredAction::Warn),
+        max_age_days,
+    }
+}
+
+/// `[api_tests]`: which statuses fail and how many must pass.
+fn api_tests_section(raw: RawApiTests, bad: &mut impl FnMut(Range<usize>, String)) -> ApiTestsPolicy {
+    let min_pass_ratio = raw.min_pass_ratio.map_or(1.0, |v| {
+        if !(0.0..=1.0).contains(v.get_ref()) {
+            bad(
+                v.span(),
+                format!(
+                    "[api_tests] min_pass_ratio = {} must be between 0.0 and 1.0",
+                    v.get_ref()
+                ),
+            );
+        }
+        v.into_inner()
+    });
+    let default_failed = vec![
+        Status::Failed,
+        Status::Undefined,
+        Status::Pending,
+        Status::Ambiguous,
+        Status::Unknown,
+        Status::Skipped,
+    ];
+    let count_as_failed = raw.count_as_failed.map_or(default_failed, |v| {
+        let span = v.span();
+        let list = v.into_inner();
+        if list.contains(&Status::Passed) {
+            bad(
+                span.clone(),
+                "[api_tests] count_as_failed lists \"passed\": a passed scenario cannot count as failed".into(),
+            );
+        }
+        if !list.contains(&Status::Failed) {
+            bad(span, "[api_tests] count_as_failed must list \"failed\"".into());
+        }
+        list
+    });
+    let api_max_age = raw.max_age_days.map(|v| {
+        if *v.get_ref() < 1 {
+            bad(
+                v.span(),
+                format!("[api_tests] max_age_days = {} must be at least 1", v.get_ref()),
+            );
+        }
+        v.into_inner()
+    });
+    ApiTestsPolicy {
+        required: raw.required.unwrap_or(true),
+        min_pass_ratio,
+        count_as_failed,
+        max_age_days: api_max_age,
+    }
+}
+
+/// `[signoffs]`: who approves and for how long.
+fn signoffs_section(raw: RawSignoffs, bad: &mut impl FnMut(Range<usize>, String)) -> SignoffPolicy {
+    let approvers: Vec<String> = raw.approvers.map_or_else(Vec::new, |v| {
+        v.into_inner()
+            .into_iter()
+            .map(|a| {
+                if a.get_ref().trim().is_empty() {
+                    bad(a.span(), "[signoffs] approvers has an empty name".into());
+                }
+                a.into_inner()
+            })
+            .collect()
+    });
+    let max_validity_days = positive_days(raw.max_validity_days, 90, "[signoffs] max_validity_days", bad);
+    let warn_before_days = raw.warn_before_days.map_or(14, |v| {
+        if *v.get_ref() < 0 {
+            bad(
+                v.span(),
+                format!("[signoffs] warn_before_days = {} must not be negative", v.get_ref()),
+            );
+        }
+        v.into_inner()
+    });
+    SignoffPolicy {
+        approvers,
+        max_validity_days,
+        warn_before_days,
+        unused: raw.unused.unwrap_or(UnusedAction::Warn),
+    }
+}
+
+/// `[deploy]`: what deploy enforces; its Rego modules are read beside the policy (`path`).
+fn deploy_section(
+    d: RawDeploy,
+    path: &Path,
+    src: &str,
+    location: &str,
+    pinned: bool,
+    bad: &mut impl FnMut(Range<usize>, String),
+) -> DeployPolicy {
+    let max_evidence_age = d.max_evidence_age.map_or(jiff::SignedDuration::from_hours(24), |v| {
+        match v.get_ref().parse::<jiff::SignedDuration>() {
+            Ok(age) if age.is_positive() => age,
+            _ => {
+                bad(
+                    v.span(),
+                    format!(
+                        "[deploy] max_evidence_age = {:?} is not a positive duration like \"24h\" or \"90m\"",
+                        v.get_ref()
+                    ),
+                );
+                jiff::SignedDuration::from_hours(24)
+            }
+        }
+    });
+    let known_types = [
+        "ClusterIP",
+        "NodePort",
+        "LoadBalancer",
+        "ExternalName",
+        "Ingress",
+        "Gateway",
+        "ExternalIPs",
+    ];
+    let service_types = d.service_types.map_or_else(
+        || vec!["ClusterIP".to_owned()],
+        |v| {
+            for t in v.get_ref() {
+                if !known_types.contains(&t.as_str()) {
+                    bad(
+                        v.span(),
+                        format!("[deploy] service_types: {t:?} is not one of {}", known_types.join(", ")),
+                    );
+                }
+            }
+            v.into_inner()
+        },
+    );
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut rego = Vec::new();
+    let mut rego_problems = Vec::new();
+    match d.rego {
+        // No key: the shipped rules, as documented. `rego = []` is the admins' explicit "none".
+        None => rego.push(builtin_rego()),
+        Some(list) => {
+            for r in list {
+                let span = r.span();
+                match read_rego(base, &location, r.into_inner(), pinned) {
+                    Ok(module) => rego.push(module),
+                    Err(msg) => rego_problems.push(diag::at(path, src, Some(span), msg)),
+                }
+            }
+        }
+    }
+    let history_max = d.history_max.map_or(10, |v| {
+        if !(1..=1000).contains(v.get_ref()) {
+            bad(
+                v.span(),
+                format!("[deploy] history_max = {} must be 1 to 1000", v.get_ref()),
+            );
+        }
+        (*v.get_ref()).clamp(1, 1000) as u32
+    });
+    let pod_security = d.pod_security.map_or_else(
+        || "restricted".to_owned(),
+        |v| {
+            if !["baseline", "restricted"].contains(&v.get_ref().as_str()) {
+                bad(
+                    v.span(),
+                    format!(
+                        "[deploy] pod_security = {:?} must be \"restricted\" or \"baseline\" (\"privileged\" \
+                         enforces nothing)",
+                        v.get_ref()
+                    ),
+                );
+            }
+            v.into_inner()
+        },
+    );
+    let deploy = DeployPolicy {
+        pod_security,
+        capabilities: d.capabilities.unwrap_or_else(|| vec!["NET_BIND_SERVICE".to_owned()]),
+        cluster_roles: d.cluster_roles.unwrap_or_default(),
+        max_evidence_age,
+        registries: d.registries.unwrap_or_default(),
+        service_types,
+        approvers: d.approvers.unwrap_or_default(),
+        rego,
+        rego_problems,
+        history_max,
+    };
+    deploy
+}
+
+/// `[[building_block]]`: names, namespaces and the repositories each owns.
+fn building_blocks(
+    raw: Vec<Spanned<RawBuildingBlock>>,
+    bad: &mut impl FnMut(Range<usize>, String),
+) -> Vec<BuildingBlock> {
+    let mut building_blocks: Vec<BuildingBlock> = Vec::new();
+    if raw.is_empty() {
+        problems_push_none(
+            bad,
+            "no [[building_block]] entries: the policy must name the building blocks it admits",
+        );
+    }
+    for entry in raw {
+        let entry_span = entry.span();
+        let bb = entry.into_inner();
+        let name = bb.name.get_ref().clone();
+        if name.trim().is_empty() {
+            bad(bb.name.span(), "[[building_block]] name is empty".into());
+        }
+        if building_blocks.iter().any(|b| b.name == name) {
+            bad(entry_span, format!("[[building_block]] {name:?} is defined twice"));
+        }
+        if !is_dns_label(bb.namespace.get_ref()) {
+            bad(
+                bb.namespace.span(),
+                format!(
+                    "[[building_block]] {name:?}: namespace {:?} is not a valid Kubernetes namespace name (lowercase letters, digits and '-', at most 63)",
+                    bb.namespace.get_ref()
+                ),
+            );
+        }
+        let mut set = GlobSetBuilder::new();
+        let repo_span = bb.repositories.span();
+        let repositories: Vec<String> = bb
+            .repositories
+            .into_inner()
+            .into_iter()
+            .map(|r| {
+                match GlobBuilder::new(r.get_ref()).literal_separator(true).build() {
+                    Ok(g) => {
+                        set.add(g);
+                    }
+                    Err(e) => bad(
+                        r.span(),
+                        format!(
+                            "[[building_block]] {name:?}: repository pattern {:?} is not a valid glob: {e}",
+                            r.get_ref()
+                        ),
+                    ),
+                }
+                r.into_inner()
+            })
+            .collect();
+        if repositories.is_empty() {
+            bad(
+                repo_span,
+                format!(
+                    "[[building_block]] {name:?}: repositories is empty: list the ECR repositories this building block owns"
+                ),
+            );
+        }
+        let matcher = set.build().unwrap_or_else(|_| GlobSet::empty());
+        building_blocks.push(BuildingBlock {
+            name,
+            namespace: bb.namespace.into_inner(),
+            repositories,
+            matcher,
+        });
+    }
+    building_blocks
 }
 
 /// Read one `[deploy] rego` module beside the policy, checking its pin.
