@@ -214,23 +214,71 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
     );
     check_scan(policy, scan, now, &mut reasons);
 
-    // Sign-offs for this building block, by vulnerability id.
+    // Sign-offs for this building block.
     let mine: Vec<usize> = (0..inputs.signoffs.len())
         .filter(|&i| inputs.signoffs[i].building_block == bb.name)
         .collect();
-    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
-    for &i in &mine {
-        by_id.entry(inputs.signoffs[i].id.as_str()).or_default().push(i);
+    let (findings, uses) = judge_findings(policy, scan, inputs.signoffs, &mine, today);
+    band_reasons(policy, scan, &findings, &mut reasons);
+    let signoffs = signoff_summary(
+        policy,
+        inputs.signoffs,
+        &mine,
+        &uses,
+        today,
+        &mut reasons,
+        &mut warnings,
+    );
+    let warned = findings.iter().filter(|f| f.outcome == Outcome::Warned).count();
+    if warned > 0 {
+        warnings.push(Diagnostic::warning(
+            "finding-unscored",
+            format!("{warned} finding(s) have no score and no usable label (policy: [scan] unscored = \"warn\")"),
+        ));
     }
-    #[derive(Default, Clone)]
-    struct Use {
-        applied: bool,
-        rejected: Option<String>,
-        below_band: bool,
-    }
-    let mut uses = vec![Use::default(); inputs.signoffs.len()];
-    let live = |s: &SignOff| s.approved_on <= today && s.expires >= today;
 
+    let api_tests = judge_api_tests(policy, inputs.test_runs, now, &mut reasons);
+    Decision {
+        verdict: if reasons.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Deny
+        },
+        building_block: bb.name.clone(),
+        findings,
+        api_tests,
+        signoffs,
+        reasons,
+        warnings,
+    }
+}
+
+/// What became of one sign-off while the findings were judged.
+#[derive(Default, Clone)]
+struct Use {
+    applied: bool,
+    rejected: Option<String>,
+    below_band: bool,
+}
+
+fn live(s: &SignOff, today: Date) -> bool {
+    s.approved_on <= today && s.expires >= today
+}
+
+/// Each finding's band and outcome, applying this building block's sign-offs (`mine`, indexes into
+/// `signoffs`); and what became of each sign-off.
+fn judge_findings(
+    policy: &Policy,
+    scan: &Scan,
+    signoffs: &[SignOff],
+    mine: &[usize],
+    today: Date,
+) -> (Vec<FindingDecision>, Vec<Use>) {
+    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
+    for &i in mine {
+        by_id.entry(signoffs[i].id.as_str()).or_default().push(i);
+    }
+    let mut uses = vec![Use::default(); signoffs.len()];
     let mut findings = Vec::with_capacity(scan.findings.len());
     for (index, f) in scan.findings.iter().enumerate() {
         let score = f.select_score(&policy.scan.score_preference);
@@ -240,7 +288,7 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
             .map(|v| {
                 v.iter()
                     .copied()
-                    .filter(|&i| matches(&inputs.signoffs[i], f, &scan.image.digest))
+                    .filter(|&i| matches(&signoffs[i], f, &scan.image.digest))
                     .collect()
             })
             .unwrap_or_default();
@@ -256,7 +304,7 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
                 }
                 Outcome::Blocked
             }
-            Band::Signoff => match matching.iter().copied().find(|&i| live(&inputs.signoffs[i])) {
+            Band::Signoff => match matching.iter().copied().find(|&i| live(&signoffs[i], today)) {
                 Some(i) => {
                     uses[i].applied = true;
                     signoff = Some(i);
@@ -264,7 +312,7 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
                 }
                 None => {
                     for &i in &matching {
-                        let s = &inputs.signoffs[i];
+                        let s = &signoffs[i];
                         if s.expires < today {
                             signoff_notes.push(format!("sign-off at {} expired on {}", s.location, s.expires));
                         } else {
@@ -298,8 +346,11 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
             signoff_notes,
         });
     }
+    (findings, uses)
+}
 
-    // Blocked and needing sign-off findings deny; each kind named once, with ids.
+/// Blocked and needing sign-off findings deny; each kind named once, with ids.
+fn band_reasons(policy: &Policy, scan: &Scan, findings: &[FindingDecision], reasons: &mut Vec<Diagnostic>) {
     let ids_with = |o: Outcome| -> Vec<&str> {
         findings
             .iter()
@@ -309,12 +360,16 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
     };
     let blocked = ids_with(Outcome::Blocked);
     if !blocked.is_empty() {
-        reasons.push(Diagnostic::error("finding-blocked", format!(
-            "{} finding(s) blocked (score >= {}, or unscored and blocked by policy); they cannot be signed off, fix them: {}",
-            blocked.len(),
-            fmt_score(policy.scan.block_from),
-            list_ids(&blocked)
-        )));
+        reasons.push(Diagnostic::error(
+            "finding-blocked",
+            format!(
+                "{} finding(s) blocked (score >= {}, or unscored and blocked by policy); they cannot be signed off, \
+                 fix them: {}",
+                blocked.len(),
+                fmt_score(policy.scan.block_from),
+                list_ids(&blocked)
+            ),
+        ));
     }
     let needs = ids_with(Outcome::NeedsSignoff);
     if !needs.is_empty() {
@@ -329,11 +384,21 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
             ),
         ));
     }
+}
 
-    // What became of each sign-off.
+/// What became of each of this building block's sign-offs, and the reasons and warnings that follow.
+fn signoff_summary(
+    policy: &Policy,
+    signoffs: &[SignOff],
+    mine: &[usize],
+    uses: &[Use],
+    today: Date,
+    reasons: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+) -> SignoffSummary {
     let mut summary = SignoffSummary::default();
-    for &i in &mine {
-        let s = &inputs.signoffs[i];
+    for &i in mine {
+        let s = &signoffs[i];
         let entry = |reason: Option<String>| SignoffUse {
             id: s.id.clone(),
             package: s.package.clone(),
@@ -350,7 +415,7 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
             summary.expired.push(entry(None));
             continue;
         }
-        if live(s) && crate::policy::days_between(today, s.expires) <= policy.signoffs.warn_before_days {
+        if live(s, today) && crate::policy::days_between(today, s.expires) <= policy.signoffs.warn_before_days {
             summary.expiring.push(entry(None));
         }
         if let Some(r) = &u.rejected {
@@ -388,28 +453,7 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
             ),
         ));
     }
-    let warned = findings.iter().filter(|f| f.outcome == Outcome::Warned).count();
-    if warned > 0 {
-        warnings.push(Diagnostic::warning(
-            "finding-unscored",
-            format!("{warned} finding(s) have no score and no usable label (policy: [scan] unscored = \"warn\")"),
-        ));
-    }
-
-    let api_tests = judge_api_tests(policy, inputs.test_runs, now, &mut reasons);
-    Decision {
-        verdict: if reasons.is_empty() {
-            Verdict::Pass
-        } else {
-            Verdict::Deny
-        },
-        building_block: bb.name.clone(),
-        findings,
-        api_tests,
-        signoffs: summary,
-        reasons,
-        warnings,
-    }
+    summary
 }
 
 /// Whole days from `then` to `now` (how old a scan or a report is).
