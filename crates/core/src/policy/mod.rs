@@ -534,7 +534,7 @@ fn deploy_section(
         Some(list) => {
             for r in list {
                 let span = r.span();
-                match read_rego(base, &location, r.into_inner(), pinned) {
+                match read_rego(base, location, r.into_inner(), pinned) {
                     Ok(module) => rego.push(module),
                     Err(msg) => rego_problems.push(diag::at(path, src, Some(span), msg)),
                 }
@@ -566,7 +566,7 @@ fn deploy_section(
             v.into_inner()
         },
     );
-    let deploy = DeployPolicy {
+    DeployPolicy {
         pod_security,
         capabilities: d.capabilities.unwrap_or_else(|| vec!["NET_BIND_SERVICE".to_owned()]),
         cluster_roles: d.cluster_roles.unwrap_or_default(),
@@ -577,8 +577,7 @@ fn deploy_section(
         rego,
         rego_problems,
         history_max,
-    };
-    deploy
+    }
 }
 
 /// `[[building_block]]`: names, namespaces and the repositories each owns.
