@@ -14,7 +14,7 @@ pub mod yaml11;
 
 use crate::cli::{DeployArgs, Format};
 use crate::error::{Error, Result, exit};
-use crate::policy::{Policy, is_dns_label, sha256_hex};
+use crate::policy::{BuildingBlock, Policy, is_dns_label, sha256_hex};
 use kube::Client;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -42,10 +42,23 @@ pub struct Record {
     pub revision: Option<u32>,
     pub rollout_events: Vec<String>,
     pub started_at: String,
-    pub status: &'static str,
+    pub status: Status,
     pub tests: Option<&'static str>,
     pub timings_ms: Timings,
     pub warnings: Vec<String>,
+}
+
+/// Where a deploy ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// A check failed: nothing was written.
+    Refused,
+    /// `--dry-run`: every check passed, nothing was written.
+    Checked,
+    /// helm or the rollout failed (helm rolled back), or the chart's tests failed.
+    Failed,
+    Deployed,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -139,20 +152,20 @@ fn emit(format: Format, record: &Record, helm_output: Option<&str>) {
         Format::Json => println!("{}", serde_json::to_string_pretty(record).expect("a record serialises")),
         Format::Human => {
             match record.status {
-                "refused" => println!(
+                Status::Refused => println!(
                     "REFUSED: {} problem(s); nothing was written to namespace {}:",
                     record.problems.len(),
                     record.namespace
                 ),
-                "failed" => println!(
+                Status::Failed => println!(
                     "FAILED: release {} in {} did not roll out; helm rolled it back (or removed a first install)",
                     record.release, record.namespace
                 ),
-                "checked" => println!(
+                Status::Checked => println!(
                     "CHECKED: release {} in {} may be installed with {} (--dry-run: nothing written)",
                     record.release, record.namespace, record.image
                 ),
-                _ => println!(
+                Status::Deployed => println!(
                     "DEPLOYED: release {} revision {} in {} runs {}",
                     record.release,
                     record.revision.map_or("?".into(), |r| r.to_string()),
@@ -328,6 +341,97 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
              again (sign deploy's record with --kms-key-id instead)"
         );
     }
+    let timeout = check_args(args)?;
+    let rt = crate::aws::runtime()?;
+
+    // 1. Admit: the evidence names the image and the inputs; deploy decides again on inputs it can vouch for.
+    let (admission, bb) = admit(args, &policy, now)?;
+    let (redecision, warnings) = decide_again(args, &policy, bb, &admission, &rt, now)?;
+    // 2. Bind: the BB's own namespace, never another.
+    let ns = bind(args, bb)?;
+    let admitted = &admission.admitted;
+    let image = admitted.image.reference();
+    let set_image: Vec<(String, String)> = args.set_image.iter().map(|k| (k.clone(), image.clone())).collect();
+    let description = format!(
+        "bbgate evidence sha256:{} image {}",
+        admission.evidence_sha256, admitted.image.digest
+    );
+    let install = helm::Install {
+        release: &args.release,
+        chart: &args.chart,
+        namespace: &ns,
+        values: &args.values,
+        set_image: &set_image,
+        timeout,
+        history_max: policy.deploy.history_max,
+        description: &description,
+    };
+    let mut record = Record {
+        approved_by: None,
+        attestation: None,
+        building_block: bb.name.clone(),
+        decision: Some(redecision),
+        evidence: admission.ev_path.clone(),
+        evidence_sha256: admission.evidence_sha256.clone(),
+        finished_at: String::new(),
+        helm: String::new(),
+        image,
+        namespace: ns.clone(),
+        problems: Vec::new(),
+        rego: policy
+            .deploy
+            .rego
+            .iter()
+            .map(|m| format!("{} sha256:{}", m.path, m.sha256))
+            .collect(),
+        release: args.release.clone(),
+        revision: None,
+        rollout_events: Vec::new(),
+        started_at: started.to_string(),
+        status: Status::Refused,
+        tests: None,
+        timings_ms: Timings::default(),
+        warnings,
+    };
+
+    // 3. Render, with the same values and the image pinned.
+    let t = Instant::now();
+    let cluster = rt.block_on(connect(args))?;
+    let helm = helm::Helm::detect(&args.helm, cluster.helm_kubeconfig.clone())?;
+    record.helm = helm.version.clone();
+    let manifests = manifest::parse(&helm.template(&install)?)?;
+    record.timings_ms.render = ms(t);
+
+    // 4. Preflight and guard: every problem at once, before anything is written.
+    let target = Target {
+        rt: &rt,
+        cluster: &cluster,
+        helm: &helm,
+        install: &install,
+        namespace: &ns,
+    };
+    let manifests = check_chart(args, &policy, bb, admitted, &target, manifests, &mut record)?;
+    if !record.problems.is_empty() {
+        record.finished_at = jiff::Timestamp::now().to_string();
+        emit(args.format, &record, None);
+        return Ok(exit::DENY);
+    }
+    if args.dry_run {
+        record.status = Status::Checked;
+        record.finished_at = jiff::Timestamp::now().to_string();
+        emit(args.format, &record, None);
+        return Ok(exit::PASS);
+    }
+    // The approval, when the policy names who may give it.
+    if !policy.deploy.approvers.is_empty() {
+        record.approved_by = Some(rt.block_on(approval::check(&policy.deploy.approvers, &args.circleci_api_url))?);
+    }
+    // 5. Install and 6. confirm.
+    install_and_confirm(args, admitted, &target, &manifests, timeout, &mut record)
+}
+
+/// The flags deploy checks before it reads anything: returns `--timeout`.
+fn check_args(args: &DeployArgs) -> Result<Duration> {
     let timeout = duration(args.timeout, "--timeout")?;
     if !is_dns_label(&args.release) || args.release.len() > 53 {
         return Err(Error::invalid(format!(
@@ -346,8 +450,18 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
             return Err(Error::invalid(format!("--values {}: no such file", v.display())));
         }
     }
+    Ok(timeout)
+}
 
-    // 1. The evidence: which image, which inputs; its verdict is a claim and must at least say pass.
+/// The evidence, read and admitted: which image, which inputs. Its verdict is a claim and must at least say
+/// pass.
+struct Admission {
+    ev_path: String,
+    evidence_sha256: String,
+    admitted: evidence::Admitted,
+}
+
+fn admit<'p>(args: &DeployArgs, policy: &'p Policy, now: jiff::Timestamp) -> Result<(Admission, &'p BuildingBlock)> {
     let ev_path = args.evidence.display().to_string();
     let bytes = crate::input::read(&args.evidence, crate::input::EVIDENCE)?;
     let evidence_sha256 = sha256_hex(&bytes);
@@ -358,8 +472,8 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     let body = crate::report::evidence::open(&ev_path, &bytes).map_err(to_denied)?;
     let claim = evidence::claim(&ev_path, &body).map_err(|p| Error::Denied(p.join("\n")))?;
     let workflow = std::env::var("CIRCLE_WORKFLOW_ID").ok().filter(|w| !w.is_empty());
-    let admitted = evidence::check(&ev_path, &claim, &policy, now, workflow.as_deref())
-        .map_err(|p| Error::Denied(p.join("\n")))?;
+    let admitted =
+        evidence::check(&ev_path, &claim, policy, now, workflow.as_deref()).map_err(|p| Error::Denied(p.join("\n")))?;
     let bb = policy.building_block(&admitted.building_block).ok_or_else(|| {
         Error::Denied(format!(
             "building block {} is not in the policy",
@@ -374,27 +488,45 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
             bb.name
         )));
     }
+    Ok((
+        Admission {
+            ev_path,
+            evidence_sha256,
+            admitted,
+        },
+        bb,
+    ))
+}
 
-    // 1b. Decide again, under the admins' policy, from the scan AWS holds (or the pages the evidence names),
-    // the reports the evidence names and the admins' pinned sign-offs. Verify's verdict counts for nothing.
-    let rt = crate::aws::runtime()?;
+/// Decide again, under the admins' policy, from the scan AWS holds (or the pages the evidence names), the
+/// reports the evidence names and the admins' pinned sign-offs. Verify's verdict counts for nothing. Returns
+/// the decision (a pass: anything else is refused here) and the warnings for the record.
+fn decide_again(
+    args: &DeployArgs,
+    policy: &Policy,
+    bb: &BuildingBlock,
+    admission: &Admission,
+    rt: &tokio::runtime::Runtime,
+    now: jiff::Timestamp,
+) -> Result<(redecide::Redecision, Vec<String>)> {
+    let admitted = &admission.admitted;
     let pins = redecide::parse_pins(std::env::var(redecide::SIGNOFFS_PIN_ENV).ok().as_deref())?;
-    let reports = redecide::load_reports(&args.api_reports, &admitted)?;
-    let signoff_files = redecide::load_signoffs(&args.signoffs, &pins, &policy)?;
+    let reports = redecide::load_reports(&args.api_reports, admitted)?;
+    let signoff_files = redecide::load_signoffs(&args.signoffs, &pins, policy)?;
     let mut warnings = Vec::new();
     let aws_access = args.recheck_scan || args.eks_cluster.is_some();
     let (pages, scan_source) = if aws_access {
         if !args.findings.is_empty() {
             warnings.push("--findings ignored: deploy read the scan from ECR itself".to_owned());
         }
-        (rt.block_on(scan_from_ecr(args, &admitted))?, "ecr")
+        (rt.block_on(scan_from_ecr(args, admitted))?, "ecr")
     } else if !args.findings.is_empty() {
         warnings.push(
             "the scan was taken from the saved pages the evidence names (same sha256), not read from ECR by deploy: \
              give deploy AWS access (--eks-cluster or --recheck-scan) so that the scan it decides on is AWS's"
                 .to_owned(),
         );
-        (redecide::load_saved_pages(&args.findings, &admitted)?, "saved-pages")
+        (redecide::load_saved_pages(&args.findings, admitted)?, "saved-pages")
     } else {
         return Err(Error::invalid(
             "deploy decides again and needs the image's scan: give it AWS access (--eks-cluster, or --recheck-scan) \
@@ -407,12 +539,15 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         reports,
         signoff_files,
     };
-    let redecision = redecide::decide_again(&policy, bb, &admitted, trusted, now)?;
+    let redecision = redecide::decide_again(policy, bb, admitted, trusted, now)?;
     if let Some(why) = redecision.refusal() {
         return Err(Error::Denied(why));
     }
+    Ok((redecision, warnings))
+}
 
-    // 2. The binding: the BB's own namespace, never another.
+/// The namespace: the building block's, from the policy; `--namespace` may only repeat it.
+fn bind(args: &DeployArgs, bb: &BuildingBlock) -> Result<String> {
     let ns = bb.namespace.clone();
     if let Some(asked) = &args.namespace
         && *asked != ns
@@ -423,62 +558,35 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
             bb.name
         )));
     }
-    let image = admitted.image.reference();
-    let set_image: Vec<(String, String)> = args.set_image.iter().map(|k| (k.clone(), image.clone())).collect();
-    let install = helm::Install {
-        release: &args.release,
-        chart: &args.chart,
-        namespace: &ns,
-        values: &args.values,
-        set_image: &set_image,
-        timeout,
-        history_max: policy.deploy.history_max,
-        description: &format!(
-            "bbgate evidence sha256:{evidence_sha256} image {}",
-            admitted.image.digest
-        ),
-    };
-    let mut record = Record {
-        approved_by: None,
-        attestation: None,
-        building_block: bb.name.clone(),
-        decision: Some(redecision),
-        evidence: ev_path.clone(),
-        evidence_sha256: evidence_sha256.clone(),
-        finished_at: String::new(),
-        helm: String::new(),
-        image: image.clone(),
-        namespace: ns.clone(),
-        problems: Vec::new(),
-        rego: policy
-            .deploy
-            .rego
-            .iter()
-            .map(|m| format!("{} sha256:{}", m.path, m.sha256))
-            .collect(),
-        release: args.release.clone(),
-        revision: None,
-        rollout_events: Vec::new(),
-        started_at: started.to_string(),
-        status: "refused",
-        tests: None,
-        timings_ms: Timings::default(),
-        warnings,
-    };
+    Ok(ns)
+}
 
-    // 3. Render, with the same values and the image pinned.
-    let t = Instant::now();
-    let cluster = rt.block_on(connect(args))?;
-    let helm = helm::Helm::detect(&args.helm, cluster.helm_kubeconfig.clone())?;
-    record.helm = helm.version.clone();
-    let manifests = manifest::parse(&helm.template(&install)?)?;
-    record.timings_ms.render = ms(t);
+/// Where the release goes and with what: the cluster, helm and the install.
+struct Target<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    cluster: &'a Cluster,
+    helm: &'a helm::Helm,
+    install: &'a helm::Install<'a>,
+    namespace: &'a str,
+}
 
-    // 4. Preflight, then the guard and the Rego rules: every problem at once, before anything is written.
+/// Preflight the namespace, then the guard and the Rego rules on the offline render, on what helm will apply,
+/// and on what the API server would store. Problems and warnings go into the record; returns the objects the
+/// install will create.
+fn check_chart(
+    args: &DeployArgs,
+    policy: &Policy,
+    bb: &BuildingBlock,
+    admitted: &evidence::Admitted,
+    target: &Target,
+    manifests: Vec<manifest::Manifest>,
+    record: &mut Record,
+) -> Result<Vec<manifest::Manifest>> {
+    let (rt, client, ns) = (target.rt, &target.cluster.client, target.namespace);
     let t = Instant::now();
     let pre = rt.block_on(preflight::run(
-        &cluster.client,
-        &ns,
+        client,
+        ns,
         &args.release,
         &manifests,
         &policy.deploy.pod_security,
@@ -496,7 +604,7 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         pre.quota_left.clone()
     };
     let rules = guard::Rules {
-        namespace: &ns,
+        namespace: ns,
         building_block: bb,
         all_building_blocks: &policy.building_blocks,
         capabilities: &policy.deploy.capabilities,
@@ -508,21 +616,21 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     };
     // The offline render first: its problems are named even when the cluster could not render the chart (a
     // kind it does not serve, a List).
-    let mut findings = judge(&manifests, &rules, &policy)?;
+    let mut findings = judge(&manifests, &rules, policy)?;
     // Then what helm will really apply: rendered again against the cluster (`lookup`, capabilities). Its
     // objects replace the offline ones of the same kind and name; offline-only ones (CRDs) stay judged.
     let manifests = if pre.problems.is_empty() && findings.problems.is_empty() {
         let t = Instant::now();
-        let server = manifest::parse(&helm.server_render(&install)?)?;
+        let server = manifest::parse(&target.helm.server_render(target.install)?)?;
         let key = |m: &manifest::Manifest| (m.kind().to_owned(), m.name().to_owned());
         let on_server: std::collections::HashSet<_> = server.iter().map(key).collect();
         let mut all = server;
         all.extend(manifests.into_iter().filter(|m| !on_server.contains(&key(m))));
-        findings = judge(&all, &rules, &policy)?;
+        findings = judge(&all, &rules, policy)?;
         // And as the API server would store each object (defaults, mutating admission): judged once more.
         let all = if findings.problems.is_empty() {
-            let (stored, refused) = rt.block_on(preflight::as_stored(&cluster.client, &ns, all))?;
-            findings = judge(&stored, &rules, &policy)?;
+            let (stored, refused) = rt.block_on(preflight::as_stored(client, ns, all))?;
+            findings = judge(&stored, &rules, policy)?;
             findings.problems.extend(refused);
             stored
         } else {
@@ -543,26 +651,22 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
                 .into(),
         );
     }
-    if !record.problems.is_empty() {
-        record.finished_at = jiff::Timestamp::now().to_string();
-        emit(args.format, &record, None);
-        return Ok(exit::DENY);
-    }
-    if args.dry_run {
-        record.status = "checked";
-        record.finished_at = jiff::Timestamp::now().to_string();
-        emit(args.format, &record, None);
-        return Ok(exit::PASS);
-    }
+    Ok(manifests)
+}
 
-    // The approval, when the policy names who may give it.
-    if !policy.deploy.approvers.is_empty() {
-        record.approved_by = Some(rt.block_on(approval::check(&policy.deploy.approvers, &args.circleci_api_url))?);
-    }
-
-    // 5. Install, pinned by digest; helm rolls back on failure.
+/// Install, pinned by digest (helm rolls back on failure), confirm the workloads and the chart's tests, then
+/// write the record. Returns the exit code.
+fn install_and_confirm(
+    args: &DeployArgs,
+    admitted: &evidence::Admitted,
+    target: &Target,
+    manifests: &[manifest::Manifest],
+    timeout: Duration,
+    record: &mut Record,
+) -> Result<u8> {
+    let (rt, client, ns, helm) = (target.rt, &target.cluster.client, target.namespace, target.helm);
     let t = Instant::now();
-    let install_args = helm.install_args(&install);
+    let install_args = helm.install_args(target.install);
     eprintln!("bbgate: {}", helm.printable(&install_args));
     let out = helm.run(&install_args, "install the release")?;
     record.timings_ms.install = ms(t);
@@ -576,20 +680,20 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         .filter(|m| matches!(m.kind(), "Deployment" | "StatefulSet" | "DaemonSet" | "Job"))
         .map(|m| m.name().to_owned())
         .collect();
-    let finish = |record: &mut Record, status: &'static str| -> Result<()> {
+    let finish = |record: &mut Record, status: Status| -> Result<()> {
         record.status = status;
         record.finished_at = jiff::Timestamp::now().to_string();
-        finish_record(args, &rt, record, &admitted)
+        finish_record(args, rt, record, admitted)
     };
     if !out.status.success() {
-        record.rollout_events = rt.block_on(pod_events(&cluster.client, &ns, &workloads));
+        record.rollout_events = rt.block_on(pod_events(client, ns, &workloads));
         record.problems.push(format!(
             "helm {} upgrade --install failed: {}",
             helm.version,
             helm_text.trim().lines().last().unwrap_or("(no message)")
         ));
-        finish(&mut record, "failed")?;
-        emit(args.format, &record, Some(&helm_text));
+        finish(record, Status::Failed)?;
+        emit(args.format, record, Some(&helm_text));
         // A rollout that did not finish in time is the BB's failure (1); anything else (the API refused a
         // write, the connection failed) is the cluster's or the tool's: nothing was decided (3).
         return Ok(if rollout_timed_out(&helm_text) {
@@ -599,25 +703,20 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         });
     }
 
-    // 6. Confirm: the workloads available, the chart's tests passed, then the record.
+    // Confirm: the workloads available, the chart's tests passed, then the record.
     let t = Instant::now();
-    if let Err(e) = rt.block_on(confirm(
-        &cluster.client,
-        &ns,
-        &manifests,
-        Duration::from_secs(60).min(timeout),
-    )) {
-        record.rollout_events = rt.block_on(pod_events(&cluster.client, &ns, &workloads));
+    if let Err(e) = rt.block_on(confirm(client, ns, manifests, Duration::from_secs(60).min(timeout))) {
+        record.rollout_events = rt.block_on(pod_events(client, ns, &workloads));
         record.problems.push(e.to_string());
-        finish(&mut record, "failed")?;
-        emit(args.format, &record, None);
+        finish(record, Status::Failed)?;
+        emit(args.format, record, None);
         return Ok(exit::UNDECIDABLE);
     }
     if manifests.iter().any(|m| {
         m.hook()
             .is_some_and(|h| h.split(',').any(|h| h.trim().starts_with("test")))
     }) {
-        let out = helm.test(&args.release, &ns, timeout)?;
+        let out = helm.test(&args.release, ns, timeout)?;
         record.tests = Some(if out.status.success() { "passed" } else { "failed" });
         if !out.status.success() {
             record.problems.push(format!(
@@ -627,11 +726,11 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
             ));
         }
     }
-    record.revision = rt.block_on(latest_revision(&cluster.client, &ns, &args.release));
+    record.revision = rt.block_on(latest_revision(client, ns, &args.release));
     record.timings_ms.confirm = ms(t);
     let failed_tests = record.tests == Some("failed");
-    finish(&mut record, if failed_tests { "failed" } else { "deployed" })?;
-    emit(args.format, &record, None);
+    finish(record, if failed_tests { Status::Failed } else { Status::Deployed })?;
+    emit(args.format, record, None);
     Ok(if failed_tests { exit::DENY } else { exit::PASS })
 }
 
