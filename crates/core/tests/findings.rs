@@ -806,6 +806,25 @@ fn pages_merge_only_when_they_are_one_complete_read() {
             "2.json: status, completion time or severity counts differ from 1.json's: the pages come from different reads of the scan; save one read's pages"
         ]
     );
+    // Each of the three alone tells another read: the status, the completion time.
+    for (key, value) in [
+        ("status", json!("ACTIVE")),
+        ("completed", json!("2023-11-14T22:13:21Z")),
+    ] {
+        let mut other = page(json!([{"name": "B", "severity": "HIGH"}]));
+        other["imageScanFindings"]["findingSeverityCounts"] = json!({"HIGH": 2});
+        if key == "status" {
+            other["imageScanStatus"]["status"] = value;
+        } else {
+            other["imageScanFindings"]["imageScanCompletedAt"] = value;
+        }
+        let other = parse_page(Path::new("2.json"), other.to_string().as_bytes()).unwrap();
+        let problems = merge_err(vec![page_of("1.json", &["A"], true, json!({"HIGH": 2})), other]);
+        assert!(
+            problems[0].contains("come from different reads of the scan"),
+            "{key}: {problems:?}"
+        );
+    }
     assert_eq!(
         merge_err(vec![page_of(
             "1.json",

@@ -610,6 +610,10 @@ fn each_bad_signoff_field_is_refused_at_its_place() {
             "s.toml:8:11: sign-off `expires` must be a date like 2026-11-20, not 2026-12-01T00:00:00Z".into(),
         ),
         (
+            field("expires", "2026-12-01T10:00:00"),
+            "s.toml:8:11: sign-off `expires` must be a date like 2026-11-20, not 2026-12-01T10:00:00".into(),
+        ),
+        (
             field("expires", "\"next week\""),
             "s.toml:8:11: sign-off `expires` must be a date like 2026-11-20, not \"next week\"".into(),
         ),
