@@ -6,8 +6,17 @@ use comfy_table::{ContentArrangement, Table, presets};
 use std::fmt::Write;
 
 pub fn render(ctx: &Context) -> String {
-    let d = ctx.decision;
     let mut out = String::new();
+    header(ctx, &mut out);
+    out.push('\n');
+    findings(ctx, &mut out);
+    tests_signoffs_verdict(ctx, &mut out);
+    out
+}
+
+/// What was judged: the image, the scan, the policy, and how the scan was fetched.
+fn header(ctx: &Context, out: &mut String) {
+    let d = ctx.decision;
     let _ = writeln!(
         out,
         "bbgate verify: {} (building block {}, namespace {})",
@@ -43,8 +52,11 @@ pub fn render(ctx: &Context) -> String {
             calls.join(", ")
         );
     }
-    out.push('\n');
+}
 
+/// The findings that matter, worst first, and the counts of all.
+fn findings(ctx: &Context, out: &mut String) {
+    let d = ctx.decision;
     let mut shown: Vec<_> = d
         .findings
         .iter()
@@ -113,7 +125,11 @@ pub fn render(ctx: &Context) -> String {
         d.count(Outcome::Warned),
         d.count(Outcome::Allowed)
     );
+}
 
+/// The API tests, what became of each sign-off, the warnings and the verdict with its reasons.
+fn tests_signoffs_verdict(ctx: &Context, out: &mut String) {
+    let d = ctx.decision;
     let a = &d.api_tests;
     let api = match a.outcome {
         ApiOutcome::Missing => "no report given".to_owned(),
@@ -187,5 +203,4 @@ pub fn render(ctx: &Context) -> String {
             }
         }
     }
-    out
 }
