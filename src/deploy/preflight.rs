@@ -279,7 +279,19 @@ pub async fn run(
         });
     }
 
-    // NetworkPolicy: isolation from other namespaces.
+    isolation(client, ns, &mut problems).await?;
+    let quota_left = capacity(client, ns, &mut problems).await?;
+    access(client, ns, manifests, &mut problems).await?;
+    let revision = release_state(client, ns, release, &mut problems).await?;
+    Ok(Outcome {
+        problems,
+        quota_left,
+        revision,
+    })
+}
+
+/// NetworkPolicy: the namespace is isolated from other namespaces, and no policy lets them in.
+async fn isolation(client: &Client, ns: &str, problems: &mut Vec<String>) -> Result<()> {
     let nps = Api::<NetworkPolicy>::namespaced(client.clone(), ns)
         .list(&ListParams::default())
         .await
@@ -299,7 +311,12 @@ pub async fn run(
         ));
     }
 
-    // ResourceQuota: capacity reserved for requests and limits.
+    Ok(())
+}
+
+/// ResourceQuota: capacity reserved for requests and limits; returns what is left (the tightest of several
+/// quotas), with the quotas' names.
+async fn capacity(client: &Client, ns: &str, problems: &mut Vec<String>) -> Result<Option<(String, Resources)>> {
     let quotas = Api::<ResourceQuota>::namespaced(client.clone(), ns)
         .list(&ListParams::default())
         .await
@@ -339,7 +356,11 @@ pub async fn run(
         ));
     }
 
-    // SelfSubjectAccessReviews: may the pipeline do what helm will do, for each kind of the chart?
+    Ok(best)
+}
+
+/// SelfSubjectAccessReviews: may the pipeline do what helm will do, for each kind of the chart?
+async fn access(client: &Client, ns: &str, manifests: &[Manifest], problems: &mut Vec<String>) -> Result<()> {
     let mut kinds: BTreeSet<(String, String)> = manifests
         .iter()
         .map(|m| (m.api_version().to_owned(), m.kind().to_owned()))
@@ -398,7 +419,12 @@ pub async fn run(
         ));
     }
 
-    // The release: not stuck in pending-* (a helm run killed half-way blocks every later one).
+    Ok(())
+}
+
+/// The release: not stuck in pending-* (a helm run killed half-way blocks every later one). Returns its latest
+/// revision.
+async fn release_state(client: &Client, ns: &str, release: &str, problems: &mut Vec<String>) -> Result<Option<u32>> {
     let secrets = Api::<Secret>::namespaced(client.clone(), ns)
         .list(&ListParams::default().labels(&format!("owner=helm,name={release}")))
         .await
@@ -427,11 +453,7 @@ pub async fn run(
              another operation until it is cleared; a sandbox admin recovers it with {fix}, then re-runs the deploy"
         ));
     }
-    Ok(Outcome {
-        problems,
-        quota_left: best,
-        revision: latest.map(|(v, _)| v),
-    })
+    Ok(latest.map(|(v, _)| v))
 }
 
 #[cfg(test)]
