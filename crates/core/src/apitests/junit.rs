@@ -91,35 +91,25 @@ struct Case {
     failed_by_status: bool,
 }
 
+/// The reader's state between events.
+#[derive(Default)]
+struct State {
+    stack: Vec<String>,
+    suites: Vec<Suite>,
+    scenarios: Vec<Scenario>,
+    current: Option<Case>,
+    in_failure: bool,
+    /// The failure's body (assertion and stack) says more than its `message` attribute (cucumber-js writes
+    /// "A hook or step failed" there), so the case's first non-blank body wins.
+    body_taken: bool,
+    body: String,
+    started_at: Option<jiff::Timestamp>,
+    saw_root: bool,
+}
+
 pub fn parse(text: &str) -> Result<TestRun, String> {
     let mut reader = Reader::from_str(text);
-    let mut stack: Vec<String> = Vec::new();
-    let mut suites: Vec<Suite> = Vec::new();
-    let mut scenarios = Vec::new();
-    let mut current: Option<Case> = None;
-    let mut in_failure = false;
-    // The failure's body (assertion and stack) says more than its `message` attribute
-    // (cucumber-js writes "A hook or step failed" there), so the case's first non-blank body wins.
-    let mut body_taken = false;
-    let mut body = String::new();
-    let mut started_at = None;
-    let mut saw_root = false;
-
-    // A finished case counts in every suite around it.
-    let finish = |case: Case, suites: &mut Vec<Suite>, scenarios: &mut Vec<Scenario>| {
-        let mut case = case;
-        if case.failed_by_status && case.scenario.message.is_none() {
-            case.scenario.message = Some("status=\"failed\"".into());
-        }
-        for s in suites.iter_mut() {
-            s.counted[TESTS] += 1;
-            s.counted[FAILURES] += usize::from(case.failed);
-            s.counted[ERRORS] += usize::from(case.errored);
-            s.counted[SKIPPED] += usize::from(case.skipped && !case.failed && !case.errored);
-        }
-        scenarios.push(case.scenario);
-    };
-
+    let mut st = State::default();
     loop {
         let pos = reader.buffer_position();
         let event = reader.read_event().map_err(|e| {
@@ -128,136 +118,16 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
         })?;
         let line = || crate::diag::line_col(text, pos as usize).0;
         match event {
-            Event::Start(ref e) | Event::Empty(ref e) => {
-                let empty = matches!(event, Event::Empty(_));
-                let name = e.name().as_ref().to_owned();
-                if stack.is_empty() {
-                    if name != "testsuites" && name != "testsuite" {
-                        return Err(format!(
-                            "root element <{name}> is not <testsuites> or <testsuite>: not a JUnit report"
-                        ));
-                    }
-                    saw_root = true;
-                }
-                match name.as_str() {
-                    "testsuite" => {
-                        if current.is_some() {
-                            return Err(format!("line {}: <testsuite> inside a <testcase>", line()));
-                        }
-                        if started_at.is_none() {
-                            started_at = attr(e, "timestamp").and_then(|t| parse_time(&t));
-                        }
-                        let suite = Suite::open(e, line())?;
-                        if empty {
-                            suite.close()?;
-                        } else {
-                            suites.push(suite);
-                        }
-                    }
-                    "testcase" => {
-                        if current.is_some() {
-                            return Err(format!(
-                                "line {}: a <testcase> inside a <testcase>: not JUnit; which result counts is \
-                                 ambiguous",
-                                line()
-                            ));
-                        }
-                        body_taken = false;
-                        let mut case = Case {
-                            scenario: Scenario {
-                                feature: attr(e, "classname").unwrap_or_default(),
-                                name: attr(e, "name").unwrap_or_default(),
-                                status: Status::Passed,
-                                message: None,
-                            },
-                            failed: false,
-                            errored: false,
-                            skipped: false,
-                            failed_by_status: false,
-                        };
-                        match attr(e, "status")
-                            .map(|s| status_attr(&s, line()))
-                            .transpose()?
-                            .flatten()
-                        {
-                            Some(Status::Failed) => {
-                                case.scenario.status = Status::Failed;
-                                case.failed_by_status = true;
-                            }
-                            Some(s) => {
-                                case.skipped = true;
-                                case.scenario.status = s;
-                            }
-                            None => {}
-                        }
-                        if empty {
-                            finish(case, &mut suites, &mut scenarios);
-                        } else {
-                            current = Some(case);
-                        }
-                    }
-                    "failure" | "error" | "skipped" => {
-                        let Some(case) = current.as_mut() else {
-                            return Err(format!("line {}: <{name}> outside a <testcase>", line()));
-                        };
-                        let sc = &mut case.scenario;
-                        if name == "skipped" {
-                            case.skipped = true;
-                            sc.status = sc.status.worst(Status::Skipped);
-                        } else {
-                            if name == "failure" {
-                                case.failed = true;
-                            } else {
-                                case.errored = true;
-                            }
-                            sc.status = Status::Failed;
-                            if sc.message.is_none() {
-                                sc.message = attr(e, "message");
-                            }
-                            in_failure = !empty;
-                        }
-                    }
-                    _ => {}
-                }
-                if !empty {
-                    stack.push(name);
-                }
-            }
-            Event::End(e) => {
-                match e.name().as_ref() {
-                    "testcase" => {
-                        if let Some(case) = current.take() {
-                            finish(case, &mut suites, &mut scenarios);
-                        }
-                    }
-                    "testsuite" => {
-                        if let Some(s) = suites.pop() {
-                            s.close()?;
-                        }
-                    }
-                    "failure" | "error" => {
-                        if in_failure
-                            && !body_taken
-                            && !body.trim().is_empty()
-                            && let Some(case) = current.as_mut()
-                        {
-                            case.scenario.message = Some(std::mem::take(&mut body));
-                            body_taken = true;
-                        }
-                        body.clear();
-                        in_failure = false;
-                    }
-                    _ => {}
-                }
-                stack.pop();
-            }
+            Event::Start(ref e) => st.start(e, false, line())?,
+            Event::Empty(ref e) => st.start(e, true, line())?,
+            Event::End(e) => st.end(e.name().as_ref())?,
             // The body arrives in pieces: text, entity references (`&amp;`, `&#10;`) and CDATA sections.
-            Event::CData(c) if in_failure => body.push_str(&c.xml10_content()),
-            Event::Text(t) if in_failure => body.push_str(&t.xml10_content()),
-            Event::GeneralRef(r) if in_failure => match r.resolve_char_ref() {
-                Ok(Some(c)) => body.push(c),
+            Event::CData(c) if st.in_failure => st.body.push_str(&c.xml10_content()),
+            Event::Text(t) if st.in_failure => st.body.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) if st.in_failure => match r.resolve_char_ref() {
+                Ok(Some(c)) => st.body.push(c),
                 _ => match quick_xml::escape::resolve_predefined_entity(&r) {
-                    Some(text) => body.push_str(text),
+                    Some(text) => st.body.push_str(text),
                     None => {
                         return Err(format!(
                             "line {}: unknown entity &{};: JUnit reports use only XML's own entities",
@@ -271,19 +141,158 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
             _ => {}
         }
     }
-    if !saw_root {
+    if !st.saw_root {
         return Err("no <testsuites> or <testsuite> element: not a JUnit report".into());
     }
-    if let Some(open) = stack.last() {
+    if let Some(open) = st.stack.last() {
         return Err(format!("truncated: <{open}> is never closed"));
     }
     Ok(TestRun {
         source: String::new(),
         format: ReportFormat::Junit,
-        scenarios,
-        started_at,
+        scenarios: st.scenarios,
+        started_at: st.started_at,
         run_failures: Vec::new(),
     })
+}
+
+impl State {
+    fn start(&mut self, e: &BytesStart, empty: bool, line: usize) -> Result<(), String> {
+        let name = e.name().as_ref().to_owned();
+        if self.stack.is_empty() {
+            if name != "testsuites" && name != "testsuite" {
+                return Err(format!(
+                    "root element <{name}> is not <testsuites> or <testsuite>: not a JUnit report"
+                ));
+            }
+            self.saw_root = true;
+        }
+        match name.as_str() {
+            "testsuite" => {
+                if self.current.is_some() {
+                    return Err(format!("line {line}: <testsuite> inside a <testcase>"));
+                }
+                if self.started_at.is_none() {
+                    self.started_at = attr(e, "timestamp").and_then(|t| parse_time(&t));
+                }
+                let suite = Suite::open(e, line)?;
+                if empty {
+                    suite.close()?;
+                } else {
+                    self.suites.push(suite);
+                }
+            }
+            "testcase" => self.open_case(e, empty, line)?,
+            "failure" | "error" | "skipped" => {
+                let Some(case) = self.current.as_mut() else {
+                    return Err(format!("line {line}: <{name}> outside a <testcase>"));
+                };
+                let sc = &mut case.scenario;
+                if name == "skipped" {
+                    case.skipped = true;
+                    sc.status = sc.status.worst(Status::Skipped);
+                } else {
+                    if name == "failure" {
+                        case.failed = true;
+                    } else {
+                        case.errored = true;
+                    }
+                    sc.status = Status::Failed;
+                    if sc.message.is_none() {
+                        sc.message = attr(e, "message");
+                    }
+                    self.in_failure = !empty;
+                }
+            }
+            _ => {}
+        }
+        if !empty {
+            self.stack.push(name);
+        }
+        Ok(())
+    }
+
+    fn open_case(&mut self, e: &BytesStart, empty: bool, line: usize) -> Result<(), String> {
+        if self.current.is_some() {
+            return Err(format!(
+                "line {line}: a <testcase> inside a <testcase>: not JUnit; which result counts is ambiguous"
+            ));
+        }
+        self.body_taken = false;
+        let mut case = Case {
+            scenario: Scenario {
+                feature: attr(e, "classname").unwrap_or_default(),
+                name: attr(e, "name").unwrap_or_default(),
+                status: Status::Passed,
+                message: None,
+            },
+            failed: false,
+            errored: false,
+            skipped: false,
+            failed_by_status: false,
+        };
+        match attr(e, "status").map(|s| status_attr(&s, line)).transpose()?.flatten() {
+            Some(Status::Failed) => {
+                case.scenario.status = Status::Failed;
+                case.failed_by_status = true;
+            }
+            Some(s) => {
+                case.skipped = true;
+                case.scenario.status = s;
+            }
+            None => {}
+        }
+        if empty {
+            self.finish(case);
+        } else {
+            self.current = Some(case);
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, name: &str) -> Result<(), String> {
+        match name {
+            "testcase" => {
+                if let Some(case) = self.current.take() {
+                    self.finish(case);
+                }
+            }
+            "testsuite" => {
+                if let Some(s) = self.suites.pop() {
+                    s.close()?;
+                }
+            }
+            "failure" | "error" => {
+                if self.in_failure
+                    && !self.body_taken
+                    && !self.body.trim().is_empty()
+                    && let Some(case) = self.current.as_mut()
+                {
+                    case.scenario.message = Some(std::mem::take(&mut self.body));
+                    self.body_taken = true;
+                }
+                self.body.clear();
+                self.in_failure = false;
+            }
+            _ => {}
+        }
+        self.stack.pop();
+        Ok(())
+    }
+
+    /// A finished case counts in every suite around it.
+    fn finish(&mut self, mut case: Case) {
+        if case.failed_by_status && case.scenario.message.is_none() {
+            case.scenario.message = Some("status=\"failed\"".into());
+        }
+        for s in self.suites.iter_mut() {
+            s.counted[TESTS] += 1;
+            s.counted[FAILURES] += usize::from(case.failed);
+            s.counted[ERRORS] += usize::from(case.errored);
+            s.counted[SKIPPED] += usize::from(case.skipped && !case.failed && !case.errored);
+        }
+        self.scenarios.push(case.scenario);
+    }
 }
 
 /// JUnit timestamps: RFC 3339, or the zone-less ISO form many writers use (read as UTC).
