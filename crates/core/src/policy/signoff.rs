@@ -87,137 +87,151 @@ pub fn load_files(paths: &[PathBuf], policy: &Policy) -> Result<Vec<SignoffFile>
 pub fn parse(path: &Path, src: &str, policy: &Policy) -> Result<Vec<SignOff>> {
     let raw: RawFile = toml::from_str(src).map_err(|e| Error::invalid(diag::toml_error(path, src, &e)))?;
     let mut problems = Vec::new();
-    let mut out = Vec::new();
-    for entry in raw.signoff {
-        let entry_span = entry.span();
-        let location = {
-            let (line, _) = diag::line_col(src, entry_span.start);
-            format!("{}:{line}", path.display())
-        };
-        let r = entry.into_inner();
-        let mut bad = |span: Option<std::ops::Range<usize>>, msg: String| {
-            problems.push(diag::at(path, src, span.or(Some(entry_span.clone())), msg))
-        };
-        let text = |v: Option<Spanned<String>>,
-                    key: &str,
-                    bad: &mut dyn FnMut(Option<std::ops::Range<usize>>, String)|
-         -> String {
-            match v {
-                Some(s) if !s.get_ref().trim().is_empty() => s.into_inner(),
-                Some(s) => {
-                    bad(
-                        Some(s.span()),
-                        format!("sign-off `{key}` is empty: it is required and must say something"),
-                    );
-                    String::new()
-                }
-                None => {
-                    bad(None, format!("sign-off has no `{key}`: it is required"));
-                    String::new()
-                }
-            }
-        };
-        let id = text(r.id.clone(), "id", &mut bad);
-        if let Some(s) = &r.id
-            && !s.get_ref().trim().is_empty()
-            && s.get_ref().chars().any(char::is_whitespace)
-        {
-            bad(
-                Some(s.span()),
-                format!(
-                    "sign-off id {:?} contains white space: use the vulnerability id, e.g. CVE-2026-10004",
-                    s.get_ref()
-                ),
-            );
-        }
-        let bb_span = r.building_block.as_ref().map(Spanned::span);
-        let building_block = text(r.building_block, "building_block", &mut bad);
-        if !building_block.is_empty() && policy.building_block(&building_block).is_none() {
-            bad(
-                bb_span,
-                format!(
-                    "sign-off {id}: building_block {building_block:?} is not in the policy ({}); known: {}",
-                    policy.origin.location,
-                    policy
-                        .building_blocks
-                        .iter()
-                        .map(|b| b.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
-        }
-        let analysis = text(r.analysis, "analysis", &mut bad);
-        let mitigation = text(r.mitigation, "mitigation", &mut bad);
-        let approver_span = r.approved_by.as_ref().map(Spanned::span);
-        let approved_by = text(r.approved_by, "approved_by", &mut bad);
-        if !approved_by.is_empty() && !policy.signoffs.approvers.iter().any(|a| a == &approved_by) {
-            bad(
-                approver_span,
-                format!(
-                    "sign-off {id}: approved_by {approved_by:?} is not an approver in the policy's [signoffs] approvers ({})",
-                    if policy.signoffs.approvers.is_empty() {
-                        "none are listed".to_owned()
-                    } else {
-                        policy.signoffs.approvers.join(", ")
-                    }
-                ),
-            );
-        }
-        let package = match r.package {
-            Some(p) if p.get_ref().trim().is_empty() => {
-                bad(
-                    Some(p.span()),
-                    "sign-off `package` is empty: remove it to cover every package, or name one".into(),
-                );
-                None
-            }
-            p => p.map(Spanned::into_inner),
-        };
-        let digest = match r.digest {
-            Some(d) if !is_sha256_digest(d.get_ref()) => {
-                bad(
-                    Some(d.span()),
-                    format!("sign-off digest {:?} is not sha256:<64 hex digits>", d.get_ref()),
-                );
-                None
-            }
-            d => d.map(Spanned::into_inner),
-        };
-        let approved_on = date(r.approved_on, "approved_on", &mut bad);
-        let expires = date(r.expires, "expires", &mut bad);
-        if let (Some(on), Some(exp)) = (approved_on, expires) {
-            let days = super::days_between(on, exp);
-            if exp < on {
-                bad(None, format!("sign-off {id}: expires {exp} is before approved_on {on}"));
-            } else if days > policy.signoffs.max_validity_days {
-                bad(
-                    None,
-                    format!(
-                        "sign-off {id}: valid for {days} days ({on} to {exp}), more than [signoffs] max_validity_days = {}",
-                        policy.signoffs.max_validity_days
-                    ),
-                );
-            }
-            out.push(SignOff {
-                id,
-                building_block,
-                package,
-                digest,
-                analysis,
-                mitigation,
-                approved_by,
-                approved_on: on,
-                expires: exp,
-                location,
-            });
-        }
-    }
+    let out: Vec<SignOff> = raw
+        .signoff
+        .into_iter()
+        .filter_map(|entry| read_entry(path, src, entry, policy, &mut problems))
+        .collect();
     if problems.is_empty() {
         Ok(out)
     } else {
         Err(Error::Invalid(problems))
     }
+}
+
+/// One `[[signoff]]` entry, checked against the policy; its problems go to `problems`. None when its dates
+/// cannot be read.
+fn read_entry(
+    path: &Path,
+    src: &str,
+    entry: Spanned<RawSignoff>,
+    policy: &Policy,
+    problems: &mut Vec<String>,
+) -> Option<SignOff> {
+    let entry_span = entry.span();
+    let location = {
+        let (line, _) = diag::line_col(src, entry_span.start);
+        format!("{}:{line}", path.display())
+    };
+    let r = entry.into_inner();
+    let mut bad = |span: Option<std::ops::Range<usize>>, msg: String| {
+        problems.push(diag::at(path, src, span.or(Some(entry_span.clone())), msg))
+    };
+    let text = |v: Option<Spanned<String>>,
+                key: &str,
+                bad: &mut dyn FnMut(Option<std::ops::Range<usize>>, String)|
+     -> String {
+        match v {
+            Some(s) if !s.get_ref().trim().is_empty() => s.into_inner(),
+            Some(s) => {
+                bad(
+                    Some(s.span()),
+                    format!("sign-off `{key}` is empty: it is required and must say something"),
+                );
+                String::new()
+            }
+            None => {
+                bad(None, format!("sign-off has no `{key}`: it is required"));
+                String::new()
+            }
+        }
+    };
+    let id = text(r.id.clone(), "id", &mut bad);
+    if let Some(s) = &r.id
+        && !s.get_ref().trim().is_empty()
+        && s.get_ref().chars().any(char::is_whitespace)
+    {
+        bad(
+            Some(s.span()),
+            format!(
+                "sign-off id {:?} contains white space: use the vulnerability id, e.g. CVE-2026-10004",
+                s.get_ref()
+            ),
+        );
+    }
+    let bb_span = r.building_block.as_ref().map(Spanned::span);
+    let building_block = text(r.building_block, "building_block", &mut bad);
+    if !building_block.is_empty() && policy.building_block(&building_block).is_none() {
+        bad(
+            bb_span,
+            format!(
+                "sign-off {id}: building_block {building_block:?} is not in the policy ({}); known: {}",
+                policy.origin.location,
+                policy
+                    .building_blocks
+                    .iter()
+                    .map(|b| b.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    let analysis = text(r.analysis, "analysis", &mut bad);
+    let mitigation = text(r.mitigation, "mitigation", &mut bad);
+    let approver_span = r.approved_by.as_ref().map(Spanned::span);
+    let approved_by = text(r.approved_by, "approved_by", &mut bad);
+    if !approved_by.is_empty() && !policy.signoffs.approvers.iter().any(|a| a == &approved_by) {
+        bad(
+            approver_span,
+            format!(
+                "sign-off {id}: approved_by {approved_by:?} is not an approver in the policy's [signoffs] approvers ({})",
+                if policy.signoffs.approvers.is_empty() {
+                    "none are listed".to_owned()
+                } else {
+                    policy.signoffs.approvers.join(", ")
+                }
+            ),
+        );
+    }
+    let package = match r.package {
+        Some(p) if p.get_ref().trim().is_empty() => {
+            bad(
+                Some(p.span()),
+                "sign-off `package` is empty: remove it to cover every package, or name one".into(),
+            );
+            None
+        }
+        p => p.map(Spanned::into_inner),
+    };
+    let digest = match r.digest {
+        Some(d) if !is_sha256_digest(d.get_ref()) => {
+            bad(
+                Some(d.span()),
+                format!("sign-off digest {:?} is not sha256:<64 hex digits>", d.get_ref()),
+            );
+            None
+        }
+        d => d.map(Spanned::into_inner),
+    };
+    let approved_on = date(r.approved_on, "approved_on", &mut bad);
+    let expires = date(r.expires, "expires", &mut bad);
+    if let (Some(on), Some(exp)) = (approved_on, expires) {
+        let days = super::days_between(on, exp);
+        if exp < on {
+            bad(None, format!("sign-off {id}: expires {exp} is before approved_on {on}"));
+        } else if days > policy.signoffs.max_validity_days {
+            bad(
+                None,
+                format!(
+                    "sign-off {id}: valid for {days} days ({on} to {exp}), more than [signoffs] max_validity_days = {}",
+                    policy.signoffs.max_validity_days
+                ),
+            );
+        }
+        return Some(SignOff {
+            id,
+            building_block,
+            package,
+            digest,
+            analysis,
+            mitigation,
+            approved_by,
+            approved_on: on,
+            expires: exp,
+            location,
+        });
+    }
+    None
 }
 
 /// A TOML date (`2026-11-20`) or a string holding one.
