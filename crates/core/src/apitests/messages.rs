@@ -187,64 +187,13 @@ impl Read {
             self.test_cases.push((tc.id, tc.pickle_id, steps));
         }
         if let Some(s) = env.test_case_started {
-            if self.attempts.contains_key(&s.id) {
-                return Err(at(
-                    n,
-                    format!(
-                        "testCaseStarted id {:?} is used twice: the file is ambiguous (one attempt would hide another)",
-                        s.id
-                    ),
-                ));
-            }
-            self.attempts.insert(
-                s.id,
-                Attempt {
-                    test_case: s.test_case_id,
-                    number: s.attempt,
-                    status: None,
-                    message: None,
-                    steps_reported: BTreeSet::new(),
-                    will_be_retried: None,
-                },
-            );
+            self.case_started(n, s)?;
         }
         if let Some(f) = env.test_step_finished {
-            let a = self.attempts.get_mut(&f.test_case_started_id).ok_or_else(|| {
-                at(
-                    n,
-                    format!(
-                        "testStepFinished for unknown testCaseStartedId {:?}",
-                        f.test_case_started_id
-                    ),
-                )
-            })?;
-            let status = Status::parse(&f.test_step_result.status)
-                .ok_or_else(|| at(n, format!("unknown step status {:?}", f.test_step_result.status)))?;
-            if a.message.is_none() && status == Status::Failed {
-                a.message = f.test_step_result.message;
-            }
-            a.status = Some(a.status.map_or(status, |s| s.worst(status)));
-            if let Some(step) = f.test_step_id {
-                a.steps_reported.insert(step);
-            }
+            self.step_finished(n, f)?;
         }
         if let Some(f) = env.test_case_finished {
-            let a = self.attempts.get_mut(&f.test_case_started_id).ok_or_else(|| {
-                at(
-                    n,
-                    format!(
-                        "testCaseFinished for unknown testCaseStartedId {:?}",
-                        f.test_case_started_id
-                    ),
-                )
-            })?;
-            if a.will_be_retried.is_some() {
-                return Err(at(
-                    n,
-                    format!("testCaseStarted {:?} finished twice", f.test_case_started_id),
-                ));
-            }
-            a.will_be_retried = Some(f.will_be_retried);
+            self.case_finished(n, f)?;
         }
         if let Some(s) = env.test_run_started {
             self.started_at = s.timestamp.and_then(|t| jiff::Timestamp::new(t.seconds, t.nanos).ok());
@@ -278,6 +227,72 @@ impl Read {
                 ));
             }
         }
+        Ok(())
+    }
+
+    fn case_started(&mut self, n: usize, s: TestCaseStarted) -> Result<(), String> {
+        if self.attempts.contains_key(&s.id) {
+            return Err(at(
+                n,
+                format!(
+                    "testCaseStarted id {:?} is used twice: the file is ambiguous (one attempt would hide another)",
+                    s.id
+                ),
+            ));
+        }
+        self.attempts.insert(
+            s.id,
+            Attempt {
+                test_case: s.test_case_id,
+                number: s.attempt,
+                status: None,
+                message: None,
+                steps_reported: BTreeSet::new(),
+                will_be_retried: None,
+            },
+        );
+        Ok(())
+    }
+
+    fn step_finished(&mut self, n: usize, f: TestStepFinished) -> Result<(), String> {
+        let a = self.attempts.get_mut(&f.test_case_started_id).ok_or_else(|| {
+            at(
+                n,
+                format!(
+                    "testStepFinished for unknown testCaseStartedId {:?}",
+                    f.test_case_started_id
+                ),
+            )
+        })?;
+        let status = Status::parse(&f.test_step_result.status)
+            .ok_or_else(|| at(n, format!("unknown step status {:?}", f.test_step_result.status)))?;
+        if a.message.is_none() && status == Status::Failed {
+            a.message = f.test_step_result.message;
+        }
+        a.status = Some(a.status.map_or(status, |s| s.worst(status)));
+        if let Some(step) = f.test_step_id {
+            a.steps_reported.insert(step);
+        }
+        Ok(())
+    }
+
+    fn case_finished(&mut self, n: usize, f: TestCaseFinished) -> Result<(), String> {
+        let a = self.attempts.get_mut(&f.test_case_started_id).ok_or_else(|| {
+            at(
+                n,
+                format!(
+                    "testCaseFinished for unknown testCaseStartedId {:?}",
+                    f.test_case_started_id
+                ),
+            )
+        })?;
+        if a.will_be_retried.is_some() {
+            return Err(at(
+                n,
+                format!("testCaseStarted {:?} finished twice", f.test_case_started_id),
+            ));
+        }
+        a.will_be_retried = Some(f.will_be_retried);
         Ok(())
     }
 
