@@ -117,25 +117,6 @@ fn read_entry(
     let mut bad = |span: Option<std::ops::Range<usize>>, msg: String| {
         problems.push(diag::at(path, src, span.or(Some(entry_span.clone())), msg))
     };
-    let text = |v: Option<Spanned<String>>,
-                key: &str,
-                bad: &mut dyn FnMut(Option<std::ops::Range<usize>>, String)|
-     -> String {
-        match v {
-            Some(s) if !s.get_ref().trim().is_empty() => s.into_inner(),
-            Some(s) => {
-                bad(
-                    Some(s.span()),
-                    format!("sign-off `{key}` is empty: it is required and must say something"),
-                );
-                String::new()
-            }
-            None => {
-                bad(None, format!("sign-off has no `{key}`: it is required"));
-                String::new()
-            }
-        }
-    };
     let id = text(r.id.clone(), "id", &mut bad);
     if let Some(s) = &r.id
         && !s.get_ref().trim().is_empty()
@@ -232,6 +213,24 @@ fn read_entry(
         });
     }
     None
+}
+
+/// A required text field: present and not blank.
+fn text(v: Option<Spanned<String>>, key: &str, bad: &mut dyn FnMut(Option<std::ops::Range<usize>>, String)) -> String {
+    match v {
+        Some(s) if !s.get_ref().trim().is_empty() => s.into_inner(),
+        Some(s) => {
+            bad(
+                Some(s.span()),
+                format!("sign-off `{key}` is empty: it is required and must say something"),
+            );
+            String::new()
+        }
+        None => {
+            bad(None, format!("sign-off has no `{key}`: it is required"));
+            String::new()
+        }
+    }
 }
 
 /// A TOML date (`2026-11-20`) or a string holding one.
