@@ -344,18 +344,14 @@ struct ArchiveEntry {
     repo_tags: Option<Vec<String>>,
 }
 
-fn docker_archive(source: &str, file: &Path) -> Result<Image> {
+/// The regular files of a tar archive by name, and its symbolic links resolved one level (older `docker save`
+/// archives link <id>/layer.tar to the real file).
+type Members = (HashMap<String, Vec<u8>>, HashMap<String, String>);
+
+fn archive_members(source: &str, file: &Path) -> Result<Members> {
     let bad = |why: String| Error::invalid(format!("{source}: {why}"));
-    crate::input::regular_file(
-        file,
-        crate::input::Kind {
-            what: "docker-archive",
-            limit: u64::MAX,
-        },
-    )?;
     let f = std::fs::File::open(file).map_err(|e| Error::read(file, e))?;
     let mut members: HashMap<String, Vec<u8>> = HashMap::new();
-    // Older `docker save` archives link <id>/layer.tar to the real file: follow one level of links.
     let mut links: HashMap<String, String> = HashMap::new();
     let mut archive = tar::Archive::new(f);
     let entries = archive.entries().map_err(|e| bad(format!("not a tar archive: {e}")))?;
@@ -391,6 +387,19 @@ fn docker_archive(source: &str, file: &Path) -> Result<Image> {
         let data = crate::input::read_stream(&mut entry, &format!("{source}: {name}"), crate::input::LAYER)?;
         members.insert(name, data);
     }
+    Ok((members, links))
+}
+
+fn docker_archive(source: &str, file: &Path) -> Result<Image> {
+    let bad = |why: String| Error::invalid(format!("{source}: {why}"));
+    crate::input::regular_file(
+        file,
+        crate::input::Kind {
+            what: "docker-archive",
+            limit: u64::MAX,
+        },
+    )?;
+    let (mut members, links) = archive_members(source, file)?;
     let take = |members: &mut HashMap<String, Vec<u8>>, name: &str| {
         let real = links.get(name).map_or(name, String::as_str);
         members
