@@ -8,11 +8,17 @@ use std::io::Write;
 pub fn line(text: &str) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match out
-        .write_all(text.as_bytes())
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush())
-    {
+    written(
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| out.flush()),
+    )
+}
+
+/// The outcome of writing a result to stdout: a closed pipe (the reader went away) is no failure, so the exit
+/// code stays the decision's; any other error is.
+pub fn written(result: std::io::Result<()>) -> Result<()> {
+    match result {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(Error::Undecidable(format!("cannot write the result to stdout: {e}")))
         }

@@ -354,13 +354,14 @@ pub fn emit(ctx: &Context, args: &VerifyArgs, code: u8) -> Result<()> {
     let written = match args.format {
         Format::Human => out.write_all(report::table::render(ctx).as_bytes()),
         Format::Json => serde_json::to_writer_pretty(&mut out, &report::json::render(ctx, code))
-            .map_err(std::io::Error::other)
+            .map_err(|e| {
+                e.io_error_kind()
+                    .map_or_else(|| std::io::Error::other(e), std::io::Error::from)
+            })
             .and_then(|()| out.write_all(b"\n")),
     };
-    // A closed stdout (a pipe to `head`) must not turn a decision into a crash.
-    written
-        .and_then(|()| out.flush())
-        .map_err(|e| Error::Undecidable(format!("cannot write the result to stdout: {e}")))
+    // A closed stdout (a pipe to `head`) must not turn a decision into a crash or change its exit code.
+    crate::output::written(written.and_then(|()| out.flush()))
 }
 
 /// `bbgate policy check`: load and validate, decide nothing.
@@ -371,7 +372,7 @@ pub fn policy_check(args: &crate::cli::PolicyCheckArgs) -> Result<u8> {
     }
     let files = signoff::load_files(&args.policy.signoffs, &policy)?;
     let n: usize = files.iter().map(|f| f.signoffs.len()).sum();
-    println!(
+    let mut out = format!(
         "policy {} is valid: {} building block(s), block from {:.1}, sign-off from {:.1}; {} sign-off(s) in {} file(s) valid",
         policy.origin.location,
         policy.building_blocks.len(),
@@ -381,10 +382,15 @@ pub fn policy_check(args: &crate::cli::PolicyCheckArgs) -> Result<u8> {
         files.len()
     );
     // What the admins put in their deploy context to pin these files.
-    println!("{}={}", crate::policy::PIN_ENV, policy.origin.sha256);
+    out.push_str(&format!("\n{}={}", crate::policy::PIN_ENV, policy.origin.sha256));
     if !files.is_empty() {
         let pins: Vec<&str> = files.iter().map(|f| f.sha256.as_str()).collect();
-        println!("{}={}", crate::deploy::redecide::SIGNOFFS_PIN_ENV, pins.join(","));
+        out.push_str(&format!(
+            "\n{}={}",
+            crate::deploy::redecide::SIGNOFFS_PIN_ENV,
+            pins.join(",")
+        ));
     }
+    crate::output::line(&out)?;
     Ok(exit::PASS)
 }

@@ -121,3 +121,53 @@ fn api_tests_max_age_days_denies_an_old_or_undated_report() {
     let (code, v) = check(dated.to_str().unwrap());
     assert_eq!(code, 0, "{v}");
 }
+
+/// A closed stdout (`bbgate … | head -0`) ends the output quietly: the exit code is the decision's, and
+/// nothing panics.
+#[test]
+fn a_closed_stdout_never_panics_and_keeps_the_exit_code() {
+    let run_closed = |args: &[&str], env: &[(&str, &str)]| {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let bin = assert_cmd::cargo::cargo_bin("bbgate");
+        let mut cmd = std::process::Command::new(bin);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("BBGATE_") || k.starts_with("CIRCLE") || k.starts_with("AWS_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.args(args).envs(env.iter().copied()).stdout(writer);
+        let out = cmd.stderr(std::process::Stdio::piped()).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let mut demo: Vec<&str> = PASSING_DEMO.to_vec();
+    demo.extend(["--now", NOW_2026]);
+    for (args, env, code) in [
+        (demo.clone(), vec![], 0),
+        ([&demo[..], &["--format", "json"]].concat(), vec![], 0),
+        (
+            DENIED_DEMO
+                .iter()
+                .copied()
+                .chain(["--now", NOW_2021])
+                .collect::<Vec<_>>(),
+            vec![],
+            1,
+        ),
+        (vec!["policy", "check"], vec![], 0),
+        (
+            vec!["eks-token", "--cluster", "c"],
+            vec![
+                ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+                ("AWS_SECRET_ACCESS_KEY", "secret"),
+                ("AWS_REGION", "eu-central-1"),
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+            ],
+            0,
+        ),
+    ] {
+        let (got, err) = run_closed(&args, &env);
+        assert_eq!(got, Some(code), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

@@ -194,7 +194,7 @@ pub fn run_token(args: &EksTokenArgs) -> Result<u8> {
         "spec": {},
         "status": {"expirationTimestamp": expires, "token": token},
     });
-    println!("{cred}");
+    crate::output::line(&cred.to_string())?;
     Ok(exit::PASS)
 }
 

@@ -146,50 +146,57 @@ async fn connect(args: &DeployArgs) -> Result<Cluster> {
 }
 
 /// What the deploy says on stdout: a few lines for people, or one JSON document.
-fn emit(format: Format, record: &Record, helm_output: Option<&str>) {
+fn emit(format: Format, record: &Record, helm_output: Option<&str>) -> Result<()> {
+    use std::fmt::Write;
+    let mut out = String::new();
     match format {
         // Strings, numbers and string lists only: serialising cannot fail.
-        Format::Json => println!("{}", serde_json::to_string_pretty(record).expect("a record serialises")),
+        Format::Json => out = serde_json::to_string_pretty(record).unwrap_or_default(),
         Format::Human => {
-            match record.status {
-                Status::Refused => println!(
+            let _ = match record.status {
+                Status::Refused => write!(
+                    out,
                     "REFUSED: {} problem(s); nothing was written to namespace {}:",
                     record.problems.len(),
                     record.namespace
                 ),
-                Status::Failed => println!(
+                Status::Failed => write!(
+                    out,
                     "FAILED: release {} in {} did not roll out; helm rolled it back (or removed a first install)",
                     record.release, record.namespace
                 ),
-                Status::Checked => println!(
+                Status::Checked => write!(
+                    out,
                     "CHECKED: release {} in {} may be installed with {} (--dry-run: nothing written)",
                     record.release, record.namespace, record.image
                 ),
-                Status::Deployed => println!(
+                Status::Deployed => write!(
+                    out,
                     "DEPLOYED: release {} revision {} in {} runs {}",
                     record.release,
                     record.revision.map_or("?".into(), |r| r.to_string()),
                     record.namespace,
                     record.image
                 ),
-            }
+            };
             for p in &record.problems {
-                println!("  - {p}");
+                let _ = write!(out, "\n  - {p}");
             }
             for w in &record.warnings {
-                println!("  warning: {w}");
+                let _ = write!(out, "\n  warning: {w}");
             }
-            if let Some(out) = helm_output.filter(|o| !o.trim().is_empty()) {
-                println!("helm said:");
-                for line in out.trim().lines().rev().take(15).collect::<Vec<_>>().into_iter().rev() {
-                    println!("  {line}");
+            if let Some(text) = helm_output.filter(|o| !o.trim().is_empty()) {
+                out.push_str("\nhelm said:");
+                for line in text.trim().lines().rev().take(15).collect::<Vec<_>>().into_iter().rev() {
+                    let _ = write!(out, "\n  {line}");
                 }
             }
             for e in &record.rollout_events {
-                println!("  event: {e}");
+                let _ = write!(out, "\n  event: {e}");
             }
         }
     }
+    crate::output::line(&out)
 }
 
 /// The last warning events of the release's pods: why a rollout did not finish.
@@ -302,7 +309,7 @@ pub fn run(args: &DeployArgs) -> Result<u8> {
                 "release": args.release,
                 "status": "refused",
             });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            crate::output::line(&serde_json::to_string_pretty(&doc).unwrap_or_default())?;
             Ok(exit::DENY)
         }
         other => other,
@@ -413,13 +420,13 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     let manifests = check_chart(args, &policy, bb, admitted, &target, manifests, &mut record)?;
     if !record.problems.is_empty() {
         record.finished_at = jiff::Timestamp::now().to_string();
-        emit(args.format, &record, None);
+        emit(args.format, &record, None)?;
         return Ok(exit::DENY);
     }
     if args.dry_run {
         record.status = Status::Checked;
         record.finished_at = jiff::Timestamp::now().to_string();
-        emit(args.format, &record, None);
+        emit(args.format, &record, None)?;
         return Ok(exit::PASS);
     }
     // The approval, when the policy names who may give it.
@@ -693,7 +700,7 @@ fn install_and_confirm(
             helm_text.trim().lines().last().unwrap_or("(no message)")
         ));
         finish(record, Status::Failed)?;
-        emit(args.format, record, Some(&helm_text));
+        emit(args.format, record, Some(&helm_text))?;
         // A rollout that did not finish in time is the BB's failure (1); anything else (the API refused a
         // write, the connection failed) is the cluster's or the tool's: nothing was decided (3).
         return Ok(if rollout_timed_out(&helm_text) {
@@ -709,7 +716,7 @@ fn install_and_confirm(
         record.rollout_events = rt.block_on(pod_events(client, ns, &workloads));
         record.problems.push(e.to_string());
         finish(record, Status::Failed)?;
-        emit(args.format, record, None);
+        emit(args.format, record, None)?;
         return Ok(exit::UNDECIDABLE);
     }
     if manifests.iter().any(|m| {
@@ -730,7 +737,7 @@ fn install_and_confirm(
     record.timings_ms.confirm = ms(t);
     let failed_tests = record.tests == Some("failed");
     finish(record, if failed_tests { Status::Failed } else { Status::Deployed })?;
-    emit(args.format, record, None);
+    emit(args.format, record, None)?;
     Ok(if failed_tests { exit::DENY } else { exit::PASS })
 }
 

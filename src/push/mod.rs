@@ -336,13 +336,10 @@ pub fn run(args: &PushArgs) -> Result<u8> {
         };
         push_image(&image, &target, &endpoint, &auth, &label).await
     })?;
-    match args.format {
-        Format::Json => println!(
-            "{}",
-            // Strings and numbers only: serialising cannot fail.
-            serde_json::to_string_pretty(&report).expect("a report serialises")
-        ),
-        Format::Human => println!(
+    let out = match args.format {
+        // Strings and numbers only: serialising cannot fail.
+        Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default(),
+        Format::Human => format!(
             "pushed {} ({}): {} blobs uploaded ({} bytes), {} already there, {} manifest(s); auth: {}",
             report.reference,
             target,
@@ -352,7 +349,8 @@ pub fn run(args: &PushArgs) -> Result<u8> {
             report.manifests,
             report.auth
         ),
-    }
+    };
+    crate::output::line(&out)?;
     Ok(exit::PASS)
 }
 
