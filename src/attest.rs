@@ -8,9 +8,9 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
-pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
-pub const DEPLOY_PREDICATE: &str = "https://govstack.global/sandbox/bbgate/deploy/v1";
+pub(crate) const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+pub(crate) const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
+pub(crate) const DEPLOY_PREDICATE: &str = "https://govstack.global/sandbox/bbgate/deploy/v1";
 /// KMS signs at most 4096 bytes of RAW message; a longer PAE is signed as its SHA-256 digest.
 const KMS_RAW_MAX: usize = 4096;
 
@@ -18,30 +18,30 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Envelope {
+pub(crate) struct Envelope {
     #[serde(rename = "payloadType")]
-    pub payload_type: String,
-    pub payload: String,
-    pub signatures: Vec<Signature>,
+    pub(crate) payload_type: String,
+    pub(crate) payload: String,
+    pub(crate) signatures: Vec<Signature>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Signature {
+pub(crate) struct Signature {
     #[serde(default)]
-    pub keyid: String,
-    pub sig: String,
+    pub(crate) keyid: String,
+    pub(crate) sig: String,
 }
 
 /// DSSE's pre-authentication encoding: `DSSEv1 SP len(type) SP type SP len(body) SP body`.
-pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = format!("DSSEv1 {} {} {} ", payload_type.len(), payload_type, payload.len()).into_bytes();
     out.extend_from_slice(payload);
     out
 }
 
 /// Sign `statement` (its exact bytes become the payload) with KMS key `key_id`.
-pub async fn sign_kms(client: &aws_sdk_kms::Client, key_id: &str, statement: &[u8]) -> Result<Envelope> {
+pub(crate) async fn sign_kms(client: &aws_sdk_kms::Client, key_id: &str, statement: &[u8]) -> Result<Envelope> {
     use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
     let kms_error = |op: &str, e: &dyn std::fmt::Display| {
         Error::Undecidable(format!(
@@ -100,7 +100,7 @@ pub async fn sign_kms(client: &aws_sdk_kms::Client, key_id: &str, statement: &[u
 
 /// A public key file: PEM (`-----BEGIN PUBLIC KEY-----`, SubjectPublicKeyInfo) or the DER that
 /// `aws kms get-public-key` returns.
-pub fn read_public_key(path: &std::path::Path) -> Result<Vec<u8>> {
+pub(crate) fn read_public_key(path: &std::path::Path) -> Result<Vec<u8>> {
     let bytes = crate::input::read(path, crate::input::KEY)?;
     let Ok(text) = std::str::from_utf8(&bytes) else {
         return Ok(bytes);
@@ -128,7 +128,7 @@ pub fn read_public_key(path: &std::path::Path) -> Result<Vec<u8>> {
 /// Check an envelope against a public key (SubjectPublicKeyInfo DER). Returns the statement on success;
 /// `Denied` when no signature verifies (altered, or signed by another key); `Invalid` when the file is not an
 /// in-toto DSSE envelope.
-pub fn verify(path: &str, envelope: &[u8], spki_der: &[u8]) -> Result<serde_json::Value> {
+pub(crate) fn verify(path: &str, envelope: &[u8], spki_der: &[u8]) -> Result<serde_json::Value> {
     use aws_lc_rs::signature::{
         ECDSA_P256_SHA256_ASN1, RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256, UnparsedPublicKey,
         VerificationAlgorithm,

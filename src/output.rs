@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use std::io::Write;
 
 /// Write `text` and a newline to stdout.
-pub fn line(text: &str) -> Result<()> {
+pub(crate) fn line(text: &str) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     written(
@@ -17,7 +17,7 @@ pub fn line(text: &str) -> Result<()> {
 
 /// The outcome of writing a result to stdout: a closed pipe (the reader went away) is no failure, so the exit
 /// code stays the decision's; any other error is.
-pub fn written(result: std::io::Result<()>) -> Result<()> {
+pub(crate) fn written(result: std::io::Result<()>) -> Result<()> {
     match result {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(Error::Undecidable(format!("cannot write the result to stdout: {e}")))

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The CircleCI variables recorded in the evidence.
-pub const CIRCLECI_VARS: &[&str] = &[
+pub(crate) const CIRCLECI_VARS: &[&str] = &[
     "CIRCLE_PROJECT_REPONAME",
     "CIRCLE_SHA1",
     "CIRCLE_BRANCH",
@@ -25,7 +25,7 @@ pub const CIRCLECI_VARS: &[&str] = &[
 ];
 
 /// Files given directly, and the `*.json` files of directories given, in name order.
-pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+pub(crate) fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -51,7 +51,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 
 /// Read, hash and parse findings pages on every core, keeping their order. Each worker reuses one
 /// buffer: a fresh 1-2 MB allocation per page costs more in page faults than the parse itself.
-pub fn read_page_files(paths: &[PathBuf]) -> Result<Vec<(ecr::Page, FileDigest)>> {
+pub(crate) fn read_page_files(paths: &[PathBuf]) -> Result<Vec<(ecr::Page, FileDigest)>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4)
@@ -82,7 +82,7 @@ pub fn read_page_files(paths: &[PathBuf]) -> Result<Vec<(ecr::Page, FileDigest)>
 }
 
 /// Read, hash and parse API test reports, every problem at once.
-pub fn read_reports(paths: &[PathBuf]) -> Result<Vec<(TestRun, FileDigest)>> {
+pub(crate) fn read_reports(paths: &[PathBuf]) -> Result<Vec<(TestRun, FileDigest)>> {
     collect_all(paths.iter().map(|p| {
         let bytes = read(p)?;
         Ok((apitests::parse_report(p, &bytes)?, digest(p, &bytes)))
@@ -305,7 +305,7 @@ fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Fetched> {
             raw.page,
             FileDigest {
                 path: label,
-                sha256: sha256_hex(&raw.bytes),
+                sha256: raw.sha256,
             },
         ));
     }
@@ -331,7 +331,7 @@ fn json_error(path: &Path, e: serde_json::Error) -> Error {
 }
 
 /// Write the requested files, then the result on stdout.
-pub fn emit(ctx: &Context, args: &VerifyArgs, code: u8) -> Result<()> {
+pub(crate) fn emit(ctx: &Context, args: &VerifyArgs, code: u8) -> Result<()> {
     let mut evidence_sha256 = None;
     if let Some(path) = &args.evidence {
         let bytes = report::evidence::seal(&report::evidence::body(ctx)).map_err(|e| json_error(path, e))?;

@@ -12,23 +12,23 @@ use base64::Engine;
 use serde::Deserialize;
 use std::time::Duration;
 
-pub const TOKEN_VARS: [&str; 2] = ["CIRCLE_OIDC_TOKEN_V2", "CIRCLE_OIDC_TOKEN"];
+pub(crate) const TOKEN_VARS: [&str; 2] = ["CIRCLE_OIDC_TOKEN_V2", "CIRCLE_OIDC_TOKEN"];
 
 /// The claims that explain an STS failure (decoded, not verified: STS verifies).
 #[derive(Debug, Default, Deserialize, PartialEq)]
-pub struct Claims {
-    pub aud: Option<serde_json::Value>,
-    pub sub: Option<String>,
-    pub exp: Option<i64>,
+pub(crate) struct Claims {
+    pub(crate) aud: Option<serde_json::Value>,
+    pub(crate) sub: Option<String>,
+    pub(crate) exp: Option<i64>,
     #[serde(rename = "oidc.circleci.com/project-id")]
-    pub project_id: Option<String>,
+    pub(crate) project_id: Option<String>,
     #[serde(rename = "oidc.circleci.com/vcs-origin")]
-    pub vcs_origin: Option<String>,
+    pub(crate) vcs_origin: Option<String>,
     #[serde(rename = "oidc.circleci.com/vcs-ref")]
-    pub vcs_ref: Option<String>,
+    pub(crate) vcs_ref: Option<String>,
 }
 
-pub fn decode_claims(token: &str) -> std::result::Result<Claims, String> {
+pub(crate) fn decode_claims(token: &str) -> std::result::Result<Claims, String> {
     let mut parts = token.split('.');
     let (Some(_), Some(payload), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err("the token is not a JWT (three dot-separated parts)".into());
@@ -41,7 +41,7 @@ pub fn decode_claims(token: &str) -> std::result::Result<Claims, String> {
 
 impl Claims {
     /// One line for stderr: what a trust policy is matched against.
-    pub fn describe(&self, now: i64) -> String {
+    pub(crate) fn describe(&self, now: i64) -> String {
         let aud = match &self.aud {
             Some(serde_json::Value::String(s)) => s.clone(),
             Some(v) => v.to_string(),
@@ -63,7 +63,7 @@ impl Claims {
 }
 
 /// `arn:aws:iam::123456789012:role/Name` (partitions aws, aws-cn, aws-us-gov; paths allowed).
-pub fn validate_role_arn(arn: &str) -> std::result::Result<(), String> {
+pub(crate) fn validate_role_arn(arn: &str) -> std::result::Result<(), String> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let ok = parts.len() == 6
         && parts[0] == "arn"
@@ -88,7 +88,7 @@ pub fn validate_role_arn(arn: &str) -> std::result::Result<(), String> {
 }
 
 /// `bbgate-<repo>-<build>` cleaned to STS's alphabet `[A-Za-z0-9=,.@_-]`, at most 64 characters.
-pub fn session_name(explicit: Option<&str>) -> String {
+pub(crate) fn session_name(explicit: Option<&str>) -> String {
     let raw = match explicit {
         Some(s) => s.to_owned(),
         None => {
@@ -109,13 +109,13 @@ pub fn session_name(explicit: Option<&str>) -> String {
 }
 
 /// Retries with jittered backoff for throttling and 5xx (the SDK's standard mode), and bounded attempts.
-pub fn retry_config() -> RetryConfig {
+pub(crate) fn retry_config() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(3)
         .with_initial_backoff(Duration::from_millis(500))
 }
 
-pub fn timeout_config() -> TimeoutConfig {
+pub(crate) fn timeout_config() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(10))
         .operation_attempt_timeout(Duration::from_secs(60))
@@ -125,16 +125,16 @@ pub fn timeout_config() -> TimeoutConfig {
 
 /// Where the credentials came from, for the output (never the credentials themselves).
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Identity {
+pub(crate) struct Identity {
     // Field order is alphabetical: it is part of the evidence's canonical form.
-    pub assumed_role: Option<String>,
-    pub method: &'static str,
-    pub role_arn: Option<String>,
-    pub session_name: Option<String>,
+    pub(crate) assumed_role: Option<String>,
+    pub(crate) method: &'static str,
+    pub(crate) role_arn: Option<String>,
+    pub(crate) session_name: Option<String>,
 }
 
 /// The role to assume: the flag (or BBGATE_ROLE_ARN), else AWS_ROLE_ARN; none means the standard chain.
-pub fn role_arn(explicit: Option<&str>) -> Option<String> {
+pub(crate) fn role_arn(explicit: Option<&str>) -> Option<String> {
     explicit
         .map(str::to_owned)
         .or_else(|| std::env::var("AWS_ROLE_ARN").ok())
@@ -142,7 +142,7 @@ pub fn role_arn(explicit: Option<&str>) -> Option<String> {
 }
 
 /// Build the SDK config: OIDC -> STS when a role ARN is given, else the standard chain.
-pub async fn sdk_config(
+pub(crate) async fn sdk_config(
     region: &str,
     role_arn: Option<&str>,
     session: Option<&str>,

@@ -57,44 +57,44 @@ impl Intercept for CaptureBody {
 
 /// How to wait.
 #[derive(Debug, Clone, Copy)]
-pub struct Wait {
-    pub timeout: Duration,
+pub(crate) struct Wait {
+    pub(crate) timeout: Duration,
     /// First delay between probes, doubled up to 30 s; also the settle delay before the confirming probe.
-    pub poll_interval: Duration,
+    pub(crate) poll_interval: Duration,
 }
 
 /// What acquiring the scan took, for the JSON output and the evidence (field order alphabetical).
 #[derive(Debug, Clone, Serialize)]
-pub struct Acquisition {
-    pub calls: BTreeMap<String, u32>,
-    pub identity: super::credentials::Identity,
-    pub probes: u32,
+pub(crate) struct Acquisition {
+    pub(crate) calls: BTreeMap<String, u32>,
+    pub(crate) identity: super::credentials::Identity,
+    pub(crate) probes: u32,
     /// `--push-from`: what was pushed before the scan was read.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub push: Option<crate::push::PushReport>,
-    pub registry_scan_type: Option<String>,
-    pub scan_started: bool,
-    pub scan_wait_seconds: f64,
-    pub source: &'static str,
+    pub(crate) push: Option<crate::push::PushReport>,
+    pub(crate) registry_scan_type: Option<String>,
+    pub(crate) scan_started: bool,
+    pub(crate) scan_wait_seconds: f64,
+    pub(crate) source: &'static str,
 }
 
 /// One page read from ECR: its raw bytes, their sha256, and what they parse to.
-pub struct RawPage {
-    pub bytes: Vec<u8>,
-    pub sha256: String,
-    pub page: Page,
+pub(crate) struct RawPage {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) sha256: String,
+    pub(crate) page: Page,
 }
 
-pub struct Scanned {
-    pub pages: Vec<RawPage>,
-    pub probes: u32,
-    pub scan_started: bool,
-    pub registry_scan_type: Option<String>,
-    pub waited: Duration,
+pub(crate) struct Scanned {
+    pub(crate) pages: Vec<RawPage>,
+    pub(crate) probes: u32,
+    pub(crate) scan_started: bool,
+    pub(crate) registry_scan_type: Option<String>,
+    pub(crate) waited: Duration,
 }
 
 /// A transport or SDK failure in words (never the request, which may carry credentials).
-pub fn describe_sdk_error<E: std::error::Error + 'static, R: std::fmt::Debug>(e: &SdkError<E, R>) -> String {
+pub(crate) fn describe_sdk_error<E: std::error::Error + 'static, R: std::fmt::Debug>(e: &SdkError<E, R>) -> String {
     match e {
         SdkError::TimeoutError(_) => "timed out".into(),
         SdkError::DispatchFailure(d) => {
@@ -135,7 +135,7 @@ fn ecr_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt:
     }
 }
 
-pub fn client(conf: &aws_config::SdkConfig, calls: &CallCounter) -> Client {
+pub(crate) fn client(conf: &aws_config::SdkConfig, calls: &CallCounter) -> Client {
     Client::from_conf(
         aws_sdk_ecr::config::Builder::from(conf)
             .interceptor(calls.clone())
@@ -144,7 +144,7 @@ pub fn client(conf: &aws_config::SdkConfig, calls: &CallCounter) -> Client {
 }
 
 /// Resolve a tag (or a digest) to the digest ECR scans: an image index resolves to its linux/amd64 manifest.
-pub async fn resolve(
+pub(crate) async fn resolve(
     ecr: &Client,
     registry_id: Option<&str>,
     repository: &str,
@@ -321,7 +321,7 @@ fn total(counts: &BTreeMap<String, i32>) -> i64 {
 
 /// Wait for the scan and read it. Statuses that cannot be decided on exit 3; FAILED and its kin are handed to
 /// the core, which denies naming them.
-pub async fn acquire(
+pub(crate) async fn acquire(
     ecr: &Client,
     registry_id: Option<&str>,
     repository: &str,

@@ -2,8 +2,8 @@
 //! wait for its scan, read every page). What it returns is the raw page bytes, which go through the very
 //! same parser and core as saved files.
 
-pub mod credentials;
-pub mod ecr;
+pub(crate) mod credentials;
+pub(crate) mod ecr;
 
 use crate::error::{Error, Result};
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -17,10 +17,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 /// Every HTTP attempt to AWS, by operation: recorded in the JSON output and the evidence.
 #[derive(Debug, Clone, Default)]
-pub struct CallCounter(Arc<Mutex<BTreeMap<String, u32>>>);
+pub(crate) struct CallCounter(Arc<Mutex<BTreeMap<String, u32>>>);
 
 impl CallCounter {
-    pub fn snapshot(&self) -> BTreeMap<String, u32> {
+    pub(crate) fn snapshot(&self) -> BTreeMap<String, u32> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
@@ -53,7 +53,7 @@ impl Intercept for CallCounter {
 }
 
 /// The async runtime of the network edges (two workers: the machine's size).
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -63,7 +63,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// The ECR client for the pipeline's identity: CircleCI OIDC -> STS when a role is given (the flag, else
 /// AWS_ROLE_ARN), else the standard chain. The token's life is measured on the real clock.
-pub async fn ecr_client(
+pub(crate) async fn ecr_client(
     region: &str,
     role_flag: Option<&str>,
     session: Option<&str>,
@@ -75,7 +75,7 @@ pub async fn ecr_client(
 
 /// The SDK config for the pipeline's identity (the role flag, else AWS_ROLE_ARN, with CircleCI OIDC; else the
 /// standard chain), the token's life measured on the real clock.
-pub async fn config(
+pub(crate) async fn config(
     region: &str,
     role_flag: Option<&str>,
     session: Option<&str>,
@@ -94,14 +94,14 @@ pub async fn config(
 
 /// `REPO:TAG`, `REPO@sha256:…`, or `ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO[:TAG|@DIGEST]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageSpec {
+pub(crate) struct ImageSpec {
     /// From a full URI: the registry host, its account and region.
-    pub registry: Option<String>,
-    pub account: Option<String>,
-    pub region: Option<String>,
-    pub repository: String,
-    pub tag: Option<String>,
-    pub digest: Option<String>,
+    pub(crate) registry: Option<String>,
+    pub(crate) account: Option<String>,
+    pub(crate) region: Option<String>,
+    pub(crate) repository: String,
+    pub(crate) tag: Option<String>,
+    pub(crate) digest: Option<String>,
 }
 
 impl std::str::FromStr for ImageSpec {
@@ -154,7 +154,7 @@ impl std::str::FromStr for ImageSpec {
 }
 
 /// `123456789012.dkr.ecr.eu-central-1.amazonaws.com` -> (account, region).
-pub fn parse_ecr_host(host: &str) -> Option<(String, String)> {
+pub(crate) fn parse_ecr_host(host: &str) -> Option<(String, String)> {
     let rest = host
         .strip_suffix(".amazonaws.com")
         .or_else(|| host.strip_suffix(".amazonaws.com.cn"))?;
@@ -167,7 +167,7 @@ pub fn parse_ecr_host(host: &str) -> Option<(String, String)> {
 }
 
 /// `eu-central-1`, `us-gov-west-1`: lowercase words and a number, dash-separated.
-pub fn is_region(r: &str) -> bool {
+pub(crate) fn is_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
         && parts[..parts.len() - 1]
@@ -178,7 +178,7 @@ pub fn is_region(r: &str) -> bool {
 
 /// The region to call: the image URI's (authoritative for ECR), else AWS_REGION / AWS_DEFAULT_REGION.
 /// Never the instance metadata service: with no region, this is a configuration error.
-pub fn region(from_uri: Option<&str>) -> Result<String> {
+pub(crate) fn region(from_uri: Option<&str>) -> Result<String> {
     let env = std::env::var("AWS_REGION")
         .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
         .ok()

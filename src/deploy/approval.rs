@@ -5,12 +5,12 @@
 use crate::error::{Error, Result};
 use serde_json::Value;
 
-pub const DEFAULT_API: &str = "https://circleci.com/api/v2";
+pub(crate) const DEFAULT_API: &str = "https://circleci.com/api/v2";
 
 /// `--circleci-api-url`: CircleCI's own API, or a loopback stand-in (the tests'). Never read from the
 /// environment, which the judged BB's job controls: whoever chose the URL would choose who "approved", and
 /// receive CIRCLE_TOKEN.
-pub fn api_url(s: &str) -> std::result::Result<String, String> {
+pub(crate) fn api_url(s: &str) -> std::result::Result<String, String> {
     let ok = s.starts_with("https://circleci.com/")
         || ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
             .iter()
@@ -50,7 +50,7 @@ async fn get(client: &reqwest::Client, url: &str, token: &str) -> Result<Value> 
 }
 
 /// Ok(approver login) when this workflow's approval job was approved by an allowed admin.
-pub async fn check(approvers: &[String], base: &str) -> Result<String> {
+pub(crate) async fn check(approvers: &[String], base: &str) -> Result<String> {
     let workflow = std::env::var("CIRCLE_WORKFLOW_ID")
         .ok()
         .filter(|w| !w.is_empty())

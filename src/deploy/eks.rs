@@ -12,10 +12,10 @@ use aws_sigv4::sign::v4;
 use base64::Engine;
 use std::time::{Duration, SystemTime};
 
-pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
+pub(crate) const TOKEN_PREFIX: &str = "k8s-aws-v1.";
 
 /// The token for `cluster`, signed at `at` (valid 15 minutes after it on the server side).
-pub fn token(cluster: &str, region: &str, creds: Credentials, at: SystemTime) -> Result<String> {
+pub(crate) fn token(cluster: &str, region: &str, creds: Credentials, at: SystemTime) -> Result<String> {
     let identity = creds.into();
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
@@ -74,7 +74,7 @@ pub fn token(cluster: &str, region: &str, creds: Credentials, at: SystemTime) ->
 }
 
 /// The AWS credentials bbgate uses (CircleCI OIDC with a role, else the standard chain), resolved now.
-pub async fn resolve_credentials(
+pub(crate) async fn resolve_credentials(
     region: &str,
     role: Option<&str>,
     session: Option<&str>,
@@ -93,7 +93,7 @@ pub async fn resolve_credentials(
 }
 
 /// The cluster's API endpoint and CA certificate (PEM), from DescribeCluster.
-pub async fn describe(conf: &aws_config::SdkConfig, cluster: &str) -> Result<(String, Vec<u8>)> {
+pub(crate) async fn describe(conf: &aws_config::SdkConfig, cluster: &str) -> Result<(String, Vec<u8>)> {
     let eks = aws_sdk_eks::Client::new(conf);
     let out = eks.describe_cluster().name(cluster).send().await.map_err(|e| {
         Error::Undecidable(format!(
@@ -118,7 +118,7 @@ pub async fn describe(conf: &aws_config::SdkConfig, cluster: &str) -> Result<(St
 }
 
 /// DER certificates from PEM text.
-pub fn pem_to_der(pem: &[u8]) -> Vec<Vec<u8>> {
+pub(crate) fn pem_to_der(pem: &[u8]) -> Vec<Vec<u8>> {
     let text = String::from_utf8_lossy(pem);
     let mut out = Vec::new();
     let mut body = String::new();
@@ -141,7 +141,13 @@ pub fn pem_to_der(pem: &[u8]) -> Vec<Vec<u8>> {
 }
 
 /// A kubeconfig for helm that gets its token from `bbgate eks-token` (no AWS CLI, no token in the file).
-pub fn exec_kubeconfig(cluster: &str, endpoint: &str, ca_pem: &[u8], region: &str, role: Option<&str>) -> String {
+pub(crate) fn exec_kubeconfig(
+    cluster: &str,
+    endpoint: &str,
+    ca_pem: &[u8],
+    region: &str,
+    role: Option<&str>,
+) -> String {
     let exe = std::env::current_exe().map_or_else(|_| "bbgate".to_owned(), |p| p.display().to_string());
     let mut args = format!("      - eks-token\n      - --cluster\n      - {cluster:?}\n");
     if let Some(r) = role {

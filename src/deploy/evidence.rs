@@ -12,64 +12,60 @@ use serde::Deserialize;
 
 /// The fields of the evidence body deploy reads, typed: a renamed field fails here, at the parse, naming it.
 #[derive(Debug, Deserialize)]
-pub struct Claim {
-    pub schema: String,
-    pub verdict: String,
+pub(crate) struct Claim {
+    pub(crate) schema: String,
+    pub(crate) verdict: String,
     #[serde(default)]
-    pub reasons: Vec<crate::diag::Diagnostic>,
-    pub decided_at: String,
-    pub policy: ClaimPolicy,
-    pub building_block: ClaimBuildingBlock,
-    pub image: ClaimImage,
-    pub inputs: ClaimInputs,
+    pub(crate) reasons: Vec<crate::diag::Diagnostic>,
+    pub(crate) decided_at: String,
+    pub(crate) policy: ClaimPolicy,
+    pub(crate) building_block: ClaimBuildingBlock,
+    pub(crate) image: ClaimImage,
+    pub(crate) inputs: ClaimInputs,
     #[serde(default)]
-    pub circleci: Option<std::collections::BTreeMap<String, String>>,
+    pub(crate) circleci: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ClaimPolicy {
-    pub location: String,
-    pub sha256: String,
+pub(crate) struct ClaimPolicy {
+    pub(crate) location: String,
+    pub(crate) sha256: String,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ClaimBuildingBlock {
-    pub name: String,
+pub(crate) struct ClaimBuildingBlock {
+    pub(crate) name: String,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ClaimImage {
+pub(crate) struct ClaimImage {
     #[serde(default)]
-    pub registry: Option<String>,
-    pub repository: String,
-    pub digest: String,
-    #[serde(default)]
-    pub tag: Option<String>,
+    pub(crate) registry: Option<String>,
+    pub(crate) repository: String,
+    pub(crate) digest: String,
 }
 
 /// The evidence's `inputs`, read back into the type verify wrote them with.
 #[derive(Debug, Deserialize)]
-pub struct ClaimInputs {
-    pub api_reports: Vec<FileDigest>,
-    pub findings_pages: Vec<FileDigest>,
-    pub signoff_files: Vec<FileDigest>,
+pub(crate) struct ClaimInputs {
+    pub(crate) api_reports: Vec<FileDigest>,
+    pub(crate) findings_pages: Vec<FileDigest>,
+    // The sign-off files verify named are not read: deploy counts only the admins' pinned ones.
 }
 
 /// What a good evidence file tells the deploy.
 #[derive(Debug, Clone)]
-pub struct Admitted {
-    pub building_block: String,
-    pub image: PinnedImage,
-    pub tag: Option<String>,
-    pub decided_at: jiff::Timestamp,
+pub(crate) struct Admitted {
+    pub(crate) building_block: String,
+    pub(crate) image: PinnedImage,
     /// The findings pages and API reports verify decided on: deploy decides on the same reports, and on the
     /// same pages when it cannot read the scan from ECR itself.
-    pub findings_pages: Vec<FileDigest>,
-    pub api_reports: Vec<FileDigest>,
+    pub(crate) findings_pages: Vec<FileDigest>,
+    pub(crate) api_reports: Vec<FileDigest>,
 }
 
 /// Read the typed claim out of the sealed body.
-pub fn claim(path: &str, body: &serde_json::Value) -> std::result::Result<Claim, Vec<String>> {
+pub(crate) fn claim(path: &str, body: &serde_json::Value) -> std::result::Result<Claim, Vec<String>> {
     Claim::deserialize(body).map_err(|e| {
         vec![format!(
             "{path}: not a bbgate evidence body this version reads ({e}): re-run bbgate verify with this bbgate"
@@ -78,7 +74,7 @@ pub fn claim(path: &str, body: &serde_json::Value) -> std::result::Result<Claim,
 }
 
 /// `workflow_id`: this CircleCI workflow's id, when running in CircleCI. Every reason to refuse is listed.
-pub fn check(
+pub(crate) fn check(
     path: &str,
     c: &Claim,
     policy: &Policy,
@@ -168,8 +164,6 @@ pub fn check(
             repository: c.image.repository.clone(),
             digest: c.image.digest.clone(),
         },
-        tag: c.image.tag.clone(),
-        decided_at: decided_at.unwrap_or(now),
         findings_pages: c.inputs.findings_pages.clone(),
         api_reports: c.inputs.api_reports.clone(),
     })

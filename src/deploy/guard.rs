@@ -8,7 +8,7 @@ use crate::policy::{BuildingBlock, RegoModule};
 use serde_json::Value;
 
 /// Kinds that live outside any namespace: a BB may not create them.
-pub const CLUSTER_SCOPED: &[&str] = &[
+pub(crate) const CLUSTER_SCOPED: &[&str] = &[
     "Namespace",
     "Node",
     "ClusterRole",
@@ -36,53 +36,53 @@ pub const CLUSTER_SCOPED: &[&str] = &[
 
 /// The image the evidence judged.
 #[derive(Debug, Clone)]
-pub struct PinnedImage {
-    pub registry: String,
-    pub repository: String,
-    pub digest: String,
+pub(crate) struct PinnedImage {
+    pub(crate) registry: String,
+    pub(crate) repository: String,
+    pub(crate) digest: String,
 }
 
 impl PinnedImage {
-    pub fn reference(&self) -> String {
+    pub(crate) fn reference(&self) -> String {
         format!("{}/{}@{}", self.registry, self.repository, self.digest)
     }
 }
 
 /// cpu in cores, memory in bytes: what the quota has left for requests and limits.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Resources {
-    pub requests_cpu: f64,
-    pub requests_memory: f64,
-    pub limits_cpu: f64,
-    pub limits_memory: f64,
+pub(crate) struct Resources {
+    pub(crate) requests_cpu: f64,
+    pub(crate) requests_memory: f64,
+    pub(crate) limits_cpu: f64,
+    pub(crate) limits_memory: f64,
 }
 
-pub struct Rules<'a> {
-    pub namespace: &'a str,
-    pub building_block: &'a BuildingBlock,
+pub(crate) struct Rules<'a> {
+    pub(crate) namespace: &'a str,
+    pub(crate) building_block: &'a BuildingBlock,
     /// Every building block of the policy: an image of another BB's repositories is never this BB's to run.
-    pub all_building_blocks: &'a [BuildingBlock],
+    pub(crate) all_building_blocks: &'a [BuildingBlock],
     /// Capabilities a container may add (`[deploy] capabilities`).
-    pub capabilities: &'a [String],
+    pub(crate) capabilities: &'a [String],
     /// ClusterRoles a RoleBinding may grant in the namespace (`[deploy] cluster_roles`).
-    pub cluster_roles: &'a [String],
-    pub image: &'a PinnedImage,
+    pub(crate) cluster_roles: &'a [String],
+    pub(crate) image: &'a PinnedImage,
     /// Registries images may come from (never empty: the evidence's registry by default).
-    pub registries: &'a [String],
-    pub service_types: &'a [String],
+    pub(crate) registries: &'a [String],
+    pub(crate) service_types: &'a [String],
     /// What the namespace's quota has left; None when it could not be read (then not checked).
-    pub quota_left: Option<(String, Resources)>,
+    pub(crate) quota_left: Option<(String, Resources)>,
 }
 
 #[derive(Debug, Default)]
-pub struct Findings {
-    pub problems: Vec<String>,
-    pub warnings: Vec<String>,
-    pub requested: Resources,
+pub(crate) struct Findings {
+    pub(crate) problems: Vec<String>,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) requested: Resources,
 }
 
 /// A Kubernetes quantity (`100m`, `0.5`, `128Mi`, `1G`, `1e3`) in base units.
-pub fn quantity(q: &Value) -> Option<f64> {
+pub(crate) fn quantity(q: &Value) -> Option<f64> {
     if let Some(n) = q.as_f64() {
         return Some(n);
     }
@@ -113,7 +113,7 @@ pub fn quantity(q: &Value) -> Option<f64> {
 }
 
 /// `registry/path/name:tag@digest` -> (registry, repository, tag, digest), Docker's defaults applied.
-pub fn parse_image(image: &str) -> (String, String, Option<String>, Option<String>) {
+pub(crate) fn parse_image(image: &str) -> (String, String, Option<String>, Option<String>) {
     let (name, digest) = match image.split_once('@') {
         Some((n, d)) => (n, Some(d.to_owned())),
         None => (image, None),
@@ -141,7 +141,7 @@ fn fmt_mem(v: f64) -> String {
 }
 
 /// Check every rendered object. Pure: the same manifests and rules give the same findings.
-pub fn check(manifests: &[Manifest], rules: &Rules) -> Findings {
+pub(crate) fn check(manifests: &[Manifest], rules: &Rules) -> Findings {
     let mut f = Findings::default();
     for m in manifests {
         let label = m.label();
@@ -487,7 +487,7 @@ fn check_image(who: &str, image: &str, rules: &Rules, f: &mut Findings) {
 
 /// Run the policy's Rego modules (conftest conventions: `deny` and `warn` sets in `package main`) on every
 /// manifest. A module that does not compile, or a rule that fails, is an error: it never passes silently.
-pub fn rego(modules: &[RegoModule], manifests: &[Manifest], f: &mut Findings) -> Result<()> {
+pub(crate) fn rego(modules: &[RegoModule], manifests: &[Manifest], f: &mut Findings) -> Result<()> {
     if modules.is_empty() {
         return Ok(());
     }

@@ -8,23 +8,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 #[derive(Debug, Clone)]
-pub struct Helm {
-    pub path: PathBuf,
-    pub version: String,
-    pub major: u8,
-    pub kubeconfig: Option<PathBuf>,
+pub(crate) struct Helm {
+    pub(crate) path: PathBuf,
+    pub(crate) version: String,
+    pub(crate) major: u8,
+    pub(crate) kubeconfig: Option<PathBuf>,
 }
 
-pub struct Install<'a> {
-    pub release: &'a str,
-    pub chart: &'a Path,
-    pub namespace: &'a str,
-    pub values: &'a [PathBuf],
+pub(crate) struct Install<'a> {
+    pub(crate) release: &'a str,
+    pub(crate) chart: &'a Path,
+    pub(crate) namespace: &'a str,
+    pub(crate) values: &'a [PathBuf],
     /// (KEY, pinned image): passed with --set-string.
-    pub set_image: &'a [(String, String)],
-    pub timeout: std::time::Duration,
-    pub history_max: u32,
-    pub description: &'a str,
+    pub(crate) set_image: &'a [(String, String)],
+    pub(crate) timeout: std::time::Duration,
+    pub(crate) history_max: u32,
+    pub(crate) description: &'a str,
 }
 
 fn tool_error(helm: &Path, what: &str, e: std::io::Error) -> Error {
@@ -36,7 +36,7 @@ fn tool_error(helm: &Path, what: &str, e: std::io::Error) -> Error {
 
 impl Helm {
     /// `helm version`, which needs no cluster.
-    pub fn detect(path: &Path, kubeconfig: Option<PathBuf>) -> Result<Helm> {
+    pub(crate) fn detect(path: &Path, kubeconfig: Option<PathBuf>) -> Result<Helm> {
         let out = Command::new(path)
             .args(["version", "--template", "{{.Version}}"])
             .output()
@@ -82,7 +82,7 @@ impl Helm {
     }
 
     /// `helm template`, with CRDs included so the guard sees them (install skips them).
-    pub fn template(&self, i: &Install) -> Result<String> {
+    pub(crate) fn template(&self, i: &Install) -> Result<String> {
         let mut args: Vec<OsString> = vec!["template".into()];
         Self::common(i, &mut args);
         args.push("--include-crds".into());
@@ -103,7 +103,7 @@ impl Helm {
 
     /// What `upgrade --install` would apply, rendered by helm against the cluster (`--dry-run=server`): the
     /// same as `template` unless the chart uses `lookup` or the cluster's capabilities. Nothing is written.
-    pub fn server_render(&self, i: &Install) -> Result<String> {
+    pub(crate) fn server_render(&self, i: &Install) -> Result<String> {
         let mut args: Vec<OsString> = vec!["upgrade".into(), "--install".into()];
         Self::common(i, &mut args);
         args.extend(["--dry-run=server".into(), "--output".into(), "json".into()]);
@@ -128,7 +128,7 @@ impl Helm {
     }
 
     /// The `upgrade --install` arguments for this helm's major version.
-    pub fn install_args(&self, i: &Install) -> Vec<OsString> {
+    pub(crate) fn install_args(&self, i: &Install) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec!["upgrade".into(), "--install".into()];
         Self::common(i, &mut args);
         let timeout = format!("{}s", i.timeout.as_secs().max(1));
@@ -146,7 +146,7 @@ impl Helm {
     }
 
     /// The command line as printed: --set-string values replaced by what they are.
-    pub fn printable(&self, args: &[OsString]) -> String {
+    pub(crate) fn printable(&self, args: &[OsString]) -> String {
         let mut out = vec![self.path.display().to_string()];
         let mut hide = false;
         for a in args {
@@ -167,14 +167,14 @@ impl Helm {
         out.join(" ")
     }
 
-    pub fn run(&self, args: &[OsString], what: &str) -> Result<Output> {
+    pub(crate) fn run(&self, args: &[OsString], what: &str) -> Result<Output> {
         self.command()
             .args(args)
             .output()
             .map_err(|e| tool_error(&self.path, what, e))
     }
 
-    pub fn test(&self, release: &str, namespace: &str, timeout: std::time::Duration) -> Result<Output> {
+    pub(crate) fn test(&self, release: &str, namespace: &str, timeout: std::time::Duration) -> Result<Output> {
         let args: Vec<OsString> = vec![
             "test".into(),
             release.into(),

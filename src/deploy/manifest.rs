@@ -6,7 +6,7 @@ use serde_json::Value;
 
 /// The one table of where each kind keeps its pod template: every rule, and the Rego input, read workloads
 /// through it (helm hooks and tests are Pods and Jobs like any other).
-pub const POD_TEMPLATES: &[(&str, &[&str])] = &[
+pub(crate) const POD_TEMPLATES: &[(&str, &[&str])] = &[
     ("Pod", &["spec"]),
     ("Deployment", &["spec", "template", "spec"]),
     ("StatefulSet", &["spec", "template", "spec"]),
@@ -19,47 +19,47 @@ pub const POD_TEMPLATES: &[(&str, &[&str])] = &[
 ];
 
 /// The container lists of a pod spec.
-pub const CONTAINER_GROUPS: &[&str] = &["containers", "initContainers", "ephemeralContainers"];
+pub(crate) const CONTAINER_GROUPS: &[&str] = &["containers", "initContainers", "ephemeralContainers"];
 
 #[derive(Debug, Clone)]
 pub struct Manifest {
     /// `payments-emulator/templates/deployment.yaml`, from helm's `# Source:` line.
-    pub source: String,
-    pub object: Value,
+    pub(crate) source: String,
+    pub(crate) object: Value,
 }
 
 impl Manifest {
-    pub fn kind(&self) -> &str {
+    pub(crate) fn kind(&self) -> &str {
         self.object["kind"].as_str().unwrap_or("")
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.object["metadata"]["name"].as_str().unwrap_or("")
     }
 
-    pub fn api_version(&self) -> &str {
+    pub(crate) fn api_version(&self) -> &str {
         self.object["apiVersion"].as_str().unwrap_or("")
     }
 
     /// `Deployment/emu-emulator (payments-emulator/templates/deployment.yaml)`.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("{}/{} ({})", self.kind(), self.name(), self.source)
     }
 
     /// A helm hook (`helm.sh/hook` annotation), e.g. `test`.
-    pub fn hook(&self) -> Option<&str> {
+    pub(crate) fn hook(&self) -> Option<&str> {
         self.object["metadata"]["annotations"]["helm.sh/hook"].as_str()
     }
 
     /// The pod spec of a workload, wherever its kind keeps it (see [`POD_TEMPLATES`]).
-    pub fn pod_spec(&self) -> Option<&Value> {
+    pub(crate) fn pod_spec(&self) -> Option<&Value> {
         let (_, path) = POD_TEMPLATES.iter().find(|(k, _)| *k == self.kind())?;
         let spec = path.iter().fold(&self.object, |v, key| &v[*key]);
         spec.is_object().then_some(spec)
     }
 
     /// The pod template's metadata (for a Pod, its own): beside the spec in the same table.
-    pub fn pod_metadata(&self) -> &Value {
+    pub(crate) fn pod_metadata(&self) -> &Value {
         match POD_TEMPLATES.iter().find(|(k, _)| *k == self.kind()) {
             Some((_, path)) => {
                 let parent = path[..path.len() - 1].iter().fold(&self.object, |v, key| &v[*key]);
@@ -70,7 +70,7 @@ impl Manifest {
     }
 
     /// Every container the pod spec runs, init and ephemeral ones included, with its group.
-    pub fn containers(&self) -> Vec<(&'static str, &Value)> {
+    pub(crate) fn containers(&self) -> Vec<(&'static str, &Value)> {
         let Some(spec) = self.pod_spec() else {
             return Vec::new();
         };
@@ -81,7 +81,7 @@ impl Manifest {
     }
 
     /// How many pods of this workload run at once (for the quota): replicas, parallelism, or 1.
-    pub fn pod_count(&self) -> u64 {
+    pub(crate) fn pod_count(&self) -> u64 {
         let s = &self.object["spec"];
         match self.kind() {
             "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController" => {

@@ -2,14 +2,14 @@
 //! nowhere else. Evidence -> render -> preflight + guard (every problem at once, nothing written) -> helm
 //! `upgrade --install` pinned by digest, rolled back on failure -> confirm the rollout -> record it.
 
-pub mod approval;
+pub(crate) mod approval;
 pub mod eks;
-pub mod evidence;
-pub mod guard;
-pub mod helm;
+pub(crate) mod evidence;
+pub(crate) mod guard;
+pub(crate) mod helm;
 pub mod manifest;
-pub mod preflight;
-pub mod redecide;
+pub(crate) mod preflight;
+pub(crate) mod redecide;
 pub mod yaml11;
 
 use crate::cli::{DeployArgs, Format};
@@ -22,36 +22,36 @@ use std::time::{Duration, Instant};
 
 /// The deploy record, written beside the evidence (fields alphabetical).
 #[derive(Debug, Serialize)]
-pub struct Record {
-    pub approved_by: Option<String>,
+pub(crate) struct Record {
+    pub(crate) approved_by: Option<String>,
     /// The signed attestation of this record (`--kms-key-id`), when written.
-    pub attestation: Option<String>,
-    pub building_block: String,
+    pub(crate) attestation: Option<String>,
+    pub(crate) building_block: String,
     /// Deploy's own decision, made again from inputs it can vouch for (never verify's verdict).
-    pub decision: Option<redecide::Redecision>,
-    pub evidence: String,
-    pub evidence_sha256: String,
-    pub finished_at: String,
-    pub helm: String,
-    pub image: String,
-    pub namespace: String,
-    pub problems: Vec<String>,
+    pub(crate) decision: Option<redecide::Redecision>,
+    pub(crate) evidence: String,
+    pub(crate) evidence_sha256: String,
+    pub(crate) finished_at: String,
+    pub(crate) helm: String,
+    pub(crate) image: String,
+    pub(crate) namespace: String,
+    pub(crate) problems: Vec<String>,
     /// The Rego modules the guard ran, with their sha256 (the policy's own sha256 covers only the TOML).
-    pub rego: Vec<String>,
-    pub release: String,
-    pub revision: Option<u32>,
-    pub rollout_events: Vec<String>,
-    pub started_at: String,
-    pub status: Status,
-    pub tests: Option<&'static str>,
-    pub timings_ms: Timings,
-    pub warnings: Vec<String>,
+    pub(crate) rego: Vec<String>,
+    pub(crate) release: String,
+    pub(crate) revision: Option<u32>,
+    pub(crate) rollout_events: Vec<String>,
+    pub(crate) started_at: String,
+    pub(crate) status: Status,
+    pub(crate) tests: Option<&'static str>,
+    pub(crate) timings_ms: Timings,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Where a deploy ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     /// A check failed: nothing was written.
     Refused,
     /// `--dry-run`: every check passed, nothing was written.
@@ -62,11 +62,11 @@ pub enum Status {
 }
 
 #[derive(Debug, Default, Serialize)]
-pub struct Timings {
-    pub confirm: u64,
-    pub install: u64,
-    pub preflight: u64,
-    pub render: u64,
+pub(crate) struct Timings {
+    pub(crate) confirm: u64,
+    pub(crate) install: u64,
+    pub(crate) preflight: u64,
+    pub(crate) render: u64,
 }
 
 fn ms(since: Instant) -> u64 {

@@ -18,16 +18,16 @@ use std::collections::BTreeSet;
 /// What helm does to the objects of a release (helm 4 adds watch for its waiter).
 const VERBS: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete"];
 
-pub struct Outcome {
-    pub problems: Vec<String>,
+pub(crate) struct Outcome {
+    pub(crate) problems: Vec<String>,
     /// The quota with the least left, and what it has left.
-    pub quota_left: Option<(String, Resources)>,
+    pub(crate) quota_left: Option<(String, Resources)>,
     /// The release's latest revision, if it exists.
-    pub revision: Option<u32>,
+    pub(crate) revision: Option<u32>,
 }
 
 /// A cluster failure: nothing could be decided (exit 3).
-pub fn cluster_error(what: &str, e: kube::Error) -> Error {
+pub(crate) fn cluster_error(what: &str, e: kube::Error) -> Error {
     let detail = match &e {
         kube::Error::Api(s) => format!("{} {}: {}", s.code, s.reason, s.message),
         other => crate::error::chain(other),
@@ -38,7 +38,7 @@ pub fn cluster_error(what: &str, e: kube::Error) -> Error {
 /// Does this NetworkPolicy select every pod and admit ingress only from the namespace itself?
 /// Returns (isolates, leaks): `isolates` when it selects all pods for Ingress; `leaks` names a rule that
 /// admits traffic from outside the namespace.
-pub fn network_policy(ns: &str, np: &Value) -> (bool, Vec<String>) {
+pub(crate) fn network_policy(ns: &str, np: &Value) -> (bool, Vec<String>) {
     let spec = &np["spec"];
     let name = np["metadata"]["name"].as_str().unwrap_or("?");
     let selects_all = spec["podSelector"].as_object().is_some_and(|s| {
@@ -97,7 +97,7 @@ const QUOTA_KEYS: &[(&str, &str)] = &[
 ];
 
 /// What a quota has left (hard - used), if it sets all four keys.
-pub fn quota_left(q: &Value) -> std::result::Result<Resources, Vec<&'static str>> {
+pub(crate) fn quota_left(q: &Value) -> std::result::Result<Resources, Vec<&'static str>> {
     let hard = &q["spec"]["hard"];
     let used = &q["status"]["used"];
     let mut missing = Vec::new();
@@ -146,7 +146,11 @@ async fn served(
 /// mutating admission applied, nothing kept), 8 at a time, each kind discovered once. The guard judges these,
 /// not the text helm rendered. An object the API server refuses (invalid, or denied by admission) is a
 /// problem naming it.
-pub async fn as_stored(client: &Client, ns: &str, manifests: Vec<Manifest>) -> Result<(Vec<Manifest>, Vec<String>)> {
+pub(crate) async fn as_stored(
+    client: &Client,
+    ns: &str,
+    manifests: Vec<Manifest>,
+) -> Result<(Vec<Manifest>, Vec<String>)> {
     use kube::api::{DynamicObject, Patch, PatchParams};
     use kube::discovery::Scope;
     let mut kinds = std::collections::BTreeMap::new();
@@ -221,7 +225,7 @@ const PSA_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
 
 /// The namespace must enforce at least `required` (a Pod Security Standards level): then the API server itself
 /// refuses host namespaces, privileged containers, added capabilities and the like, whatever the guard missed.
-pub fn pod_security(ns: &str, enforce: Option<&str>, required: &str) -> Option<String> {
+pub(crate) fn pod_security(ns: &str, enforce: Option<&str>, required: &str) -> Option<String> {
     let rank = |l: &str| crate::policy::POD_SECURITY_LEVELS.iter().position(|x| *x == l);
     let fix = format!(
         "the sandbox admins label it: `kubectl label namespace {ns} {PSA_ENFORCE}={required}` (README, \
@@ -245,7 +249,7 @@ pub fn pod_security(ns: &str, enforce: Option<&str>, required: &str) -> Option<S
     }
 }
 
-pub async fn run(
+pub(crate) async fn run(
     client: &Client,
     ns: &str,
     release: &str,

@@ -18,10 +18,10 @@ use serde::Serialize;
 use std::path::PathBuf;
 
 /// The admins' pins of the sign-off files deploy may count: sha256s, comma- or space-separated.
-pub const SIGNOFFS_PIN_ENV: &str = "BBGATE_SIGNOFFS_SHA256";
+pub(crate) const SIGNOFFS_PIN_ENV: &str = "BBGATE_SIGNOFFS_SHA256";
 
 /// Parse the pins (`BBGATE_SIGNOFFS_SHA256`): every one a sha256.
-pub fn parse_pins(raw: Option<&str>) -> Result<Vec<String>> {
+pub(crate) fn parse_pins(raw: Option<&str>) -> Result<Vec<String>> {
     let mut pins = Vec::new();
     for p in raw.unwrap_or("").split(|c: char| c == ',' || c.is_whitespace()) {
         if p.is_empty() {
@@ -40,13 +40,13 @@ pub fn parse_pins(raw: Option<&str>) -> Result<Vec<String>> {
 
 /// What deploy decided, as the record keeps it.
 #[derive(Debug, Serialize)]
-pub struct Redecision {
-    pub api_reports: Vec<FileDigest>,
-    pub reasons: Vec<crate::diag::Diagnostic>,
+pub(crate) struct Redecision {
+    pub(crate) api_reports: Vec<FileDigest>,
+    pub(crate) reasons: Vec<crate::diag::Diagnostic>,
     /// `ecr` (read by deploy itself) or `saved-pages` (the pages the evidence names).
-    pub scan_source: &'static str,
-    pub signoff_files: Vec<FileDigest>,
-    pub verdict: Verdict,
+    pub(crate) scan_source: &'static str,
+    pub(crate) signoff_files: Vec<FileDigest>,
+    pub(crate) verdict: Verdict,
 }
 
 /// The given files must be exactly the ones the evidence names (as a multiset of sha256).
@@ -79,7 +79,7 @@ fn same_files(what: &str, flag: &str, given: &[FileDigest], claimed: &[FileDiges
 }
 
 /// The API test reports verify decided on, read again and checked against the evidence.
-pub fn load_reports(paths: &[PathBuf], admitted: &Admitted) -> Result<(Vec<TestRun>, Vec<FileDigest>)> {
+pub(crate) fn load_reports(paths: &[PathBuf], admitted: &Admitted) -> Result<(Vec<TestRun>, Vec<FileDigest>)> {
     let read = crate::verify::read_reports(paths)?;
     let (runs, digests): (Vec<_>, Vec<_>) = read.into_iter().unzip();
     same_files("API test reports", "--api-report", &digests, &admitted.api_reports)?;
@@ -87,7 +87,7 @@ pub fn load_reports(paths: &[PathBuf], admitted: &Admitted) -> Result<(Vec<TestR
 }
 
 /// The admins' sign-offs: every file must be pinned.
-pub fn load_signoffs(paths: &[PathBuf], pins: &[String], policy: &Policy) -> Result<Vec<SignoffFile>> {
+pub(crate) fn load_signoffs(paths: &[PathBuf], pins: &[String], policy: &Policy) -> Result<Vec<SignoffFile>> {
     let files = signoff::load_files(paths, policy)?;
     let unpinned: Vec<String> = files
         .iter()
@@ -110,7 +110,7 @@ pub fn load_signoffs(paths: &[PathBuf], pins: &[String], policy: &Policy) -> Res
 }
 
 /// The saved pages the evidence names, read and checked byte for byte (sha256).
-pub fn load_saved_pages(paths: &[PathBuf], admitted: &Admitted) -> Result<Vec<ecr::Page>> {
+pub(crate) fn load_saved_pages(paths: &[PathBuf], admitted: &Admitted) -> Result<Vec<ecr::Page>> {
     let files = crate::verify::expand(paths)?;
     let read = crate::verify::read_page_files(&files)?;
     let (pages, digests): (Vec<_>, Vec<_>) = read.into_iter().unzip();
@@ -119,16 +119,16 @@ pub fn load_saved_pages(paths: &[PathBuf], admitted: &Admitted) -> Result<Vec<ec
 }
 
 /// The inputs deploy vouches for, read and checked.
-pub struct Trusted {
-    pub pages: Vec<ecr::Page>,
+pub(crate) struct Trusted {
+    pub(crate) pages: Vec<ecr::Page>,
     /// `ecr` or `saved-pages`.
-    pub scan_source: &'static str,
-    pub reports: (Vec<TestRun>, Vec<FileDigest>),
-    pub signoff_files: Vec<SignoffFile>,
+    pub(crate) scan_source: &'static str,
+    pub(crate) reports: (Vec<TestRun>, Vec<FileDigest>),
+    pub(crate) signoff_files: Vec<SignoffFile>,
 }
 
 /// The pure part: merge the pages, require them to be the evidence's image, decide.
-pub fn decide_again(
+pub(crate) fn decide_again(
     policy: &Policy,
     bb: &BuildingBlock,
     admitted: &Admitted,
@@ -177,7 +177,7 @@ pub fn decide_again(
 
 impl Redecision {
     /// Deploy goes on only on its own pass.
-    pub fn refusal(&self) -> Option<String> {
+    pub(crate) fn refusal(&self) -> Option<String> {
         (self.verdict != Verdict::Pass).then(|| {
             let mut msg = format!(
                 "deploy decided again under the admins' policy (scan from {}) and denies:",

@@ -29,7 +29,7 @@ struct DockerAuth {
 }
 
 /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
-pub fn docker_config_path() -> Option<PathBuf> {
+pub(crate) fn docker_config_path() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir).join("config.json"));
     }
@@ -37,7 +37,7 @@ pub fn docker_config_path() -> Option<PathBuf> {
 }
 
 /// The credentials the Docker config file holds for `host`, or anonymous when it holds none.
-pub fn from_docker_config(host: &str) -> Result<(RegistryAuth, String)> {
+pub(crate) fn from_docker_config(host: &str) -> Result<(RegistryAuth, String)> {
     let Some(path) = docker_config_path().filter(|p| p.is_file()) else {
         return Ok((RegistryAuth::Anonymous, "anonymous (no Docker config file)".into()));
     };
@@ -111,7 +111,7 @@ pub fn from_docker_config(host: &str) -> Result<(RegistryAuth, String)> {
 }
 
 /// ECR's `AWS:PASSWORD` token (base64), as Basic credentials.
-pub fn from_ecr_token(token: &str) -> Result<RegistryAuth> {
+pub(crate) fn from_ecr_token(token: &str) -> Result<RegistryAuth> {
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(token.trim())
         .ok()

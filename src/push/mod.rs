@@ -2,7 +2,7 @@
 //! (no Docker daemon), and report the digest that verify and deploy then use. The registry client is
 //! `oci-client`; bbgate adds the source formats, the policy check, the credentials and a read-back of the digest.
 
-pub mod auth;
+pub(crate) mod auth;
 pub mod source;
 
 use crate::aws::{self, CallCounter};
@@ -18,10 +18,10 @@ use source::{BlobData, Image};
 
 /// `HOST/REPO:TAG`: where the image goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub host: String,
-    pub repository: String,
-    pub tag: String,
+pub(crate) struct Target {
+    pub(crate) host: String,
+    pub(crate) repository: String,
+    pub(crate) tag: String,
 }
 
 impl std::str::FromStr for Target {
@@ -74,21 +74,21 @@ impl std::fmt::Display for Target {
 /// What the push did, for the human line, the JSON document and the evidence (fields alphabetical: the
 /// evidence's canonical form).
 #[derive(Debug, Clone, Serialize)]
-pub struct PushReport {
-    pub auth: String,
-    pub blobs_skipped: u32,
-    pub blobs_uploaded: u32,
-    pub bytes_uploaded: u64,
-    pub digest: String,
-    pub manifests: u32,
-    pub reference: String,
+pub(crate) struct PushReport {
+    pub(crate) auth: String,
+    pub(crate) blobs_skipped: u32,
+    pub(crate) blobs_uploaded: u32,
+    pub(crate) bytes_uploaded: u64,
+    pub(crate) digest: String,
+    pub(crate) manifests: u32,
+    pub(crate) reference: String,
 }
 
 /// How to reach the registry: its address (`host[:port]`) and whether it speaks plain HTTP.
 #[derive(Debug, Clone)]
-pub struct Endpoint {
-    pub address: String,
-    pub plain_http: bool,
+pub(crate) struct Endpoint {
+    pub(crate) address: String,
+    pub(crate) plain_http: bool,
 }
 
 fn is_loopback(address: &str) -> bool {
@@ -105,7 +105,7 @@ fn is_loopback(address: &str) -> bool {
 impl Endpoint {
     /// `--registry-url` (a mirror, VPC alias or test registry) or the reference's own host; plain HTTP only on
     /// loopback.
-    pub fn resolve(target_host: &str, registry_url: Option<&str>, plain_http: bool) -> Result<Endpoint> {
+    pub(crate) fn resolve(target_host: &str, registry_url: Option<&str>, plain_http: bool) -> Result<Endpoint> {
         let (address, plain_http) = match registry_url {
             Some(url) => match url.split_once("://") {
                 Some(("http", rest)) => (rest.trim_end_matches('/').to_owned(), true),
@@ -173,7 +173,7 @@ fn registry_error(endpoint: &Endpoint, what: &str, auth_label: &str, e: OciDistr
 
 /// Upload what the registry lacks (HEAD first), children before parents, the tag last; then read the tag's
 /// digest back and require it to be the one pushed.
-pub async fn push_image(
+pub(crate) async fn push_image(
     image: &Image,
     target: &Target,
     endpoint: &Endpoint,
@@ -284,7 +284,7 @@ async fn push_manifest(
 }
 
 /// ECR credentials (good for every registry the principal may use), and the caller's own registry host.
-pub async fn ecr_auth(client: &aws_sdk_ecr::Client) -> Result<(RegistryAuth, String)> {
+pub(crate) async fn ecr_auth(client: &aws_sdk_ecr::Client) -> Result<(RegistryAuth, String)> {
     let out = client.get_authorization_token().send().await.map_err(|e| {
         Error::Undecidable(format!(
             "ECR GetAuthorizationToken failed: {} (the role needs ecr:GetAuthorizationToken)",

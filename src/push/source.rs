@@ -10,31 +10,31 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::Path;
 
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 /// A blob whose bytes matched its digest when it was read.
 #[derive(Debug, Clone)]
-pub struct Blob {
-    pub digest: String,
-    pub data: BlobData,
+pub(crate) struct Blob {
+    pub(crate) digest: String,
+    pub(crate) data: BlobData,
 }
 
 /// Where a blob's bytes are: a layout's file (streamed to the registry, never held whole in memory), or
 /// memory (a docker-archive member).
 #[derive(Debug, Clone)]
-pub enum BlobData {
+pub(crate) enum BlobData {
     File { path: std::path::PathBuf, size: u64 },
     Memory(bytes::Bytes),
 }
 
 impl BlobData {
-    pub fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         match self {
             BlobData::File { size, .. } => *size,
             BlobData::Memory(b) => b.len() as u64,
@@ -110,25 +110,22 @@ impl Store<'_> {
 }
 
 #[derive(Debug, Clone)]
-pub struct Manifest {
-    pub digest: String,
-    pub media_type: String,
-    pub bytes: bytes::Bytes,
-    /// The config and layer digests it refers to (empty for an index).
-    pub blobs: Vec<String>,
+pub(crate) struct Manifest {
+    pub(crate) digest: String,
+    pub(crate) media_type: String,
+    pub(crate) bytes: bytes::Bytes,
 }
 
 /// Everything to push, in push order: the blobs, then the manifests children first; the last one is tagged.
 #[derive(Debug)]
 pub struct Image {
-    pub source: String,
-    pub blobs: BTreeMap<String, Blob>,
-    pub manifests: Vec<Manifest>,
+    pub(crate) blobs: BTreeMap<String, Blob>,
+    pub(crate) manifests: Vec<Manifest>,
 }
 
 impl Image {
     /// `load` returns an Image only after adding its top manifest, so there is always one.
-    pub fn digest(&self) -> &str {
+    pub(crate) fn digest(&self) -> &str {
         &self.manifests.last().expect("an image has a manifest").digest
     }
 }
@@ -216,7 +213,6 @@ fn layout(source: &str, label: &str, store: &Store, tag: Option<&str>) -> Result
         }));
     };
     let mut image = Image {
-        source: source.to_owned(),
         blobs: BTreeMap::new(),
         manifests: Vec::new(),
     };
@@ -286,7 +282,6 @@ fn add_manifest(
             }
             .to_owned()
         });
-    let mut blobs = Vec::new();
     match media_type.as_str() {
         OCI_INDEX | DOCKER_LIST => {
             for child in doc.manifests.as_deref().unwrap_or_default() {
@@ -317,7 +312,6 @@ fn add_manifest(
                         },
                     );
                 }
-                blobs.push(d.digest.clone());
             }
         }
         other => {
@@ -330,7 +324,6 @@ fn add_manifest(
         digest: digest.to_owned(),
         media_type,
         bytes,
-        blobs,
     });
     Ok(())
 }
@@ -461,8 +454,6 @@ fn docker_archive(source: &str, file: &Path) -> Result<Image> {
     });
     // A Value with string keys always serialises.
     let bytes = serde_json::to_vec(&manifest).expect("a JSON value serialises");
-    let mut blob_list = vec![config_digest.clone()];
-    blob_list.extend(blobs.keys().cloned());
     blobs.insert(
         config_digest.clone(),
         Blob {
@@ -471,13 +462,11 @@ fn docker_archive(source: &str, file: &Path) -> Result<Image> {
         },
     );
     Ok(Image {
-        source: source.to_owned(),
         blobs,
         manifests: vec![Manifest {
             digest: sha256_digest(&bytes),
             media_type: OCI_MANIFEST.to_owned(),
             bytes: bytes.into(),
-            blobs: blob_list,
         }],
     })
 }

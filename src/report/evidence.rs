@@ -18,64 +18,64 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-pub const SCHEMA: &str = "bbgate.dev/evidence/v2";
-pub const VERIFIER_ID: &str = "https://govstack.global/sandbox/bbgate";
+pub(crate) const SCHEMA: &str = "bbgate.dev/evidence/v2";
+pub(crate) const VERIFIER_ID: &str = "https://govstack.global/sandbox/bbgate";
 
 /// The evidence body. Every struct in it lists its fields in alphabetical order and every map is a
 /// BTreeMap, so its compact serialisation *is* the canonical form (sorted keys, no white space) that
 /// `open` recomputes from the parsed file; a test holds the two equal.
 #[derive(Serialize)]
-pub struct Body<'a> {
-    pub acquisition: Option<&'a crate::aws::ecr::Acquisition>,
-    pub api_tests: ApiTests<'a>,
-    pub building_block: BuildingBlockRef<'a>,
-    pub circleci: Option<&'a BTreeMap<String, String>>,
-    pub decided_at: String,
-    pub findings: Vec<FindingRecord<'a>>,
-    pub image: json::Image<'a>,
-    pub inputs: &'a InputDigests,
-    pub policy: &'a PolicyOrigin,
-    pub reasons: &'a [crate::diag::Diagnostic],
-    pub scan: json::ScanSummary<'a>,
-    pub schema: &'static str,
-    pub signoffs: &'a SignoffSummary,
-    pub tool: Tool,
-    pub verdict: Verdict,
-    pub warnings: Vec<&'a crate::diag::Diagnostic>,
+pub(crate) struct Body<'a> {
+    pub(crate) acquisition: Option<&'a crate::aws::ecr::Acquisition>,
+    pub(crate) api_tests: ApiTests<'a>,
+    pub(crate) building_block: BuildingBlockRef<'a>,
+    pub(crate) circleci: Option<&'a BTreeMap<String, String>>,
+    pub(crate) decided_at: String,
+    pub(crate) findings: Vec<FindingRecord<'a>>,
+    pub(crate) image: json::Image<'a>,
+    pub(crate) inputs: &'a InputDigests,
+    pub(crate) policy: &'a PolicyOrigin,
+    pub(crate) reasons: &'a [crate::diag::Diagnostic],
+    pub(crate) scan: json::ScanSummary<'a>,
+    pub(crate) schema: &'static str,
+    pub(crate) signoffs: &'a SignoffSummary,
+    pub(crate) tool: Tool,
+    pub(crate) verdict: Verdict,
+    pub(crate) warnings: Vec<&'a crate::diag::Diagnostic>,
 }
 
 #[derive(Serialize)]
-pub struct ApiTests<'a> {
-    pub failed: usize,
-    pub failed_scenarios: Vec<FailedRecord<'a>>,
-    pub outcome: ApiOutcome,
-    pub passed: usize,
-    pub reports: usize,
-    pub total: usize,
+pub(crate) struct ApiTests<'a> {
+    pub(crate) failed: usize,
+    pub(crate) failed_scenarios: Vec<FailedRecord<'a>>,
+    pub(crate) outcome: ApiOutcome,
+    pub(crate) passed: usize,
+    pub(crate) reports: usize,
+    pub(crate) total: usize,
 }
 
 #[derive(Serialize)]
-pub struct FailedRecord<'a> {
-    pub feature: &'a str,
-    pub message: Option<&'a str>,
-    pub name: &'a str,
-    pub report: &'a str,
-    pub status: Status,
+pub(crate) struct FailedRecord<'a> {
+    pub(crate) feature: &'a str,
+    pub(crate) message: Option<&'a str>,
+    pub(crate) name: &'a str,
+    pub(crate) report: &'a str,
+    pub(crate) status: Status,
 }
 
 #[derive(Serialize)]
-pub struct BuildingBlockRef<'a> {
-    pub name: &'a str,
-    pub namespace: &'a str,
+pub(crate) struct BuildingBlockRef<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) namespace: &'a str,
 }
 
 #[derive(Serialize)]
-pub struct Tool {
-    pub name: &'static str,
-    pub version: &'static str,
+pub(crate) struct Tool {
+    pub(crate) name: &'static str,
+    pub(crate) version: &'static str,
 }
 
-pub fn body<'a>(ctx: &'a Context<'a>) -> Body<'a> {
+pub(crate) fn body<'a>(ctx: &'a Context<'a>) -> Body<'a> {
     let d = ctx.decision;
     let a = &d.api_tests;
     Body {
@@ -140,7 +140,7 @@ struct Sealed<'a, B: Serialize> {
 }
 
 /// The evidence file's bytes: the body, sealed with the sha256 of its canonical bytes.
-pub fn seal<B: Serialize>(body: &B) -> serde_json::Result<Vec<u8>> {
+pub(crate) fn seal<B: Serialize>(body: &B) -> serde_json::Result<Vec<u8>> {
     let canonical = serde_json::to_vec(body)?;
     let integrity = Integrity {
         body_sha256: hex::encode(Sha256::digest(&canonical)),
@@ -171,7 +171,7 @@ pub fn open(path: &str, bytes: &[u8]) -> Result<Value> {
 
 /// An in-toto Statement (v1) with a SLSA verification summary predicate: the same decision, in the shape
 /// admission controllers and attestation stores read.
-pub fn attestation(ctx: &Context, evidence_sha256: Option<&str>) -> Value {
+pub(crate) fn attestation(ctx: &Context, evidence_sha256: Option<&str>) -> Value {
     let d = ctx.decision;
     let hex_digest = ctx.scan.image.digest.trim_start_matches("sha256:");
     let name = match ctx.registry {

@@ -8,48 +8,48 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 #[derive(Serialize)]
-pub struct JsonReport<'a> {
-    pub verdict: Verdict,
-    pub exit_code: u8,
-    pub building_block: &'a str,
-    pub namespace: &'a str,
-    pub image: Image<'a>,
-    pub policy: &'a PolicyOrigin,
-    pub decided_at: String,
-    pub scan: ScanSummary<'a>,
-    pub counts: BTreeMap<&'static str, usize>,
-    pub findings: Vec<FindingRecord<'a>>,
-    pub api_tests: &'a ApiTestSummary,
-    pub signoffs: BTreeMap<&'static str, Vec<&'a str>>,
-    pub signoff_details: &'a SignoffSummary,
-    pub reasons: &'a [Diagnostic],
-    pub warnings: Vec<&'a Diagnostic>,
-    pub inputs: &'a InputDigests,
-    pub acquisition: Option<&'a crate::aws::ecr::Acquisition>,
+pub(crate) struct JsonReport<'a> {
+    pub(crate) verdict: Verdict,
+    pub(crate) exit_code: u8,
+    pub(crate) building_block: &'a str,
+    pub(crate) namespace: &'a str,
+    pub(crate) image: Image<'a>,
+    pub(crate) policy: &'a PolicyOrigin,
+    pub(crate) decided_at: String,
+    pub(crate) scan: ScanSummary<'a>,
+    pub(crate) counts: BTreeMap<&'static str, usize>,
+    pub(crate) findings: Vec<FindingRecord<'a>>,
+    pub(crate) api_tests: &'a ApiTestSummary,
+    pub(crate) signoffs: BTreeMap<&'static str, Vec<&'a str>>,
+    pub(crate) signoff_details: &'a SignoffSummary,
+    pub(crate) reasons: &'a [Diagnostic],
+    pub(crate) warnings: Vec<&'a Diagnostic>,
+    pub(crate) inputs: &'a InputDigests,
+    pub(crate) acquisition: Option<&'a crate::aws::ecr::Acquisition>,
 }
 
 /// Field order alphabetical (shared with the evidence).
 #[derive(Serialize)]
-pub struct Image<'a> {
-    pub digest: &'a str,
-    pub registry: Option<&'a str>,
-    pub registry_id: Option<&'a str>,
-    pub repository: &'a str,
-    pub tag: Option<&'a str>,
+pub(crate) struct Image<'a> {
+    pub(crate) digest: &'a str,
+    pub(crate) registry: Option<&'a str>,
+    pub(crate) registry_id: Option<&'a str>,
+    pub(crate) repository: &'a str,
+    pub(crate) tag: Option<&'a str>,
 }
 
 /// Field order alphabetical (shared with the evidence).
 #[derive(Serialize)]
-pub struct ScanSummary<'a> {
-    pub completed_at: Option<String>,
-    pub findings: usize,
-    pub pages: usize,
-    pub severity_counts: &'a BTreeMap<String, u64>,
-    pub status: &'a str,
-    pub vulnerability_source_updated_at: Option<String>,
+pub(crate) struct ScanSummary<'a> {
+    pub(crate) completed_at: Option<String>,
+    pub(crate) findings: usize,
+    pub(crate) pages: usize,
+    pub(crate) severity_counts: &'a BTreeMap<String, u64>,
+    pub(crate) status: &'a str,
+    pub(crate) vulnerability_source_updated_at: Option<String>,
 }
 
-pub fn image<'a>(ctx: &Context<'a>) -> Image<'a> {
+pub(crate) fn image<'a>(ctx: &Context<'a>) -> Image<'a> {
     let i = &ctx.scan.image;
     Image {
         digest: &i.digest,
@@ -60,7 +60,7 @@ pub fn image<'a>(ctx: &Context<'a>) -> Image<'a> {
     }
 }
 
-pub fn scan_summary<'a>(ctx: &Context<'a>) -> ScanSummary<'a> {
+pub(crate) fn scan_summary<'a>(ctx: &Context<'a>) -> ScanSummary<'a> {
     let s = ctx.scan;
     ScanSummary {
         completed_at: s.completed_at.map(|t| t.to_string()),
@@ -72,7 +72,7 @@ pub fn scan_summary<'a>(ctx: &Context<'a>) -> ScanSummary<'a> {
     }
 }
 
-pub fn warnings<'a>(ctx: &Context<'a>) -> Vec<&'a Diagnostic> {
+pub(crate) fn warnings<'a>(ctx: &Context<'a>) -> Vec<&'a Diagnostic> {
     ctx.input_notes.iter().chain(&ctx.decision.warnings).collect()
 }
 
@@ -80,7 +80,7 @@ fn ids(list: &[SignoffUse]) -> Vec<&str> {
     list.iter().map(|u| u.id.as_str()).collect()
 }
 
-pub fn render<'a>(ctx: &Context<'a>, exit_code: u8) -> JsonReport<'a> {
+pub(crate) fn render<'a>(ctx: &Context<'a>, exit_code: u8) -> JsonReport<'a> {
     let d = ctx.decision;
     let s = &d.signoffs;
     JsonReport {

@@ -15,7 +15,7 @@ struct Case {
     out: Option<String>,
 }
 
-pub fn render(ctx: &Context) -> io::Result<Vec<u8>> {
+pub(crate) fn render(ctx: &Context) -> io::Result<Vec<u8>> {
     let d = ctx.decision;
     let mut cases = Vec::new();
     for fd in &d.findings {

@@ -2,9 +2,9 @@
 //! evidence file (plus an in-toto attestation) that binds the decision to the image digest.
 
 pub mod evidence;
-pub mod json;
-pub mod junit;
-pub mod table;
+pub(crate) mod json;
+pub(crate) mod junit;
+pub(crate) mod table;
 
 use crate::findings::{Finding, Scan, Severity};
 use crate::gate::{Basis, Decision, FindingDecision, Outcome};
@@ -15,45 +15,45 @@ use std::collections::BTreeMap;
 
 /// A file that went into the decision, by content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct FileDigest {
-    pub path: String,
-    pub sha256: String,
+pub(crate) struct FileDigest {
+    pub(crate) path: String,
+    pub(crate) sha256: String,
 }
 
 /// Field order is alphabetical: the evidence's canonical form is its serialisation (see evidence.rs).
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct InputDigests {
-    pub api_reports: Vec<FileDigest>,
-    pub findings_pages: Vec<FileDigest>,
-    pub signoff_files: Vec<FileDigest>,
+pub(crate) struct InputDigests {
+    pub(crate) api_reports: Vec<FileDigest>,
+    pub(crate) findings_pages: Vec<FileDigest>,
+    pub(crate) signoff_files: Vec<FileDigest>,
 }
 
 /// Everything an output needs besides the decision itself.
-pub struct Context<'a> {
-    pub decision: &'a Decision,
-    pub scan: &'a Scan,
+pub(crate) struct Context<'a> {
+    pub(crate) decision: &'a Decision,
+    pub(crate) scan: &'a Scan,
     /// The sign-offs the decision was made with (`FindingDecision::signoff` indexes these).
-    pub signoffs: &'a [SignOff],
+    pub(crate) signoffs: &'a [SignOff],
     /// The registry host (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`), when known.
-    pub registry: Option<&'a str>,
-    pub policy: &'a PolicyOrigin,
-    pub building_block: &'a BuildingBlock,
-    pub inputs: &'a InputDigests,
-    pub now: jiff::Timestamp,
+    pub(crate) registry: Option<&'a str>,
+    pub(crate) policy: &'a PolicyOrigin,
+    pub(crate) building_block: &'a BuildingBlock,
+    pub(crate) inputs: &'a InputDigests,
+    pub(crate) now: jiff::Timestamp,
     /// CircleCI's build context, when running in CircleCI.
-    pub circleci: Option<BTreeMap<String, String>>,
+    pub(crate) circleci: Option<BTreeMap<String, String>>,
     /// Notes from reading the inputs (not part of the decision).
-    pub input_notes: &'a [crate::diag::Diagnostic],
+    pub(crate) input_notes: &'a [crate::diag::Diagnostic],
     /// How the scan was fetched from ECR (online verify only).
-    pub acquisition: Option<&'a crate::aws::ecr::Acquisition>,
+    pub(crate) acquisition: Option<&'a crate::aws::ecr::Acquisition>,
 }
 
 impl<'a> Context<'a> {
-    pub fn finding(&self, d: &FindingDecision) -> &'a Finding {
+    pub(crate) fn finding(&self, d: &FindingDecision) -> &'a Finding {
         &self.scan.findings[d.finding]
     }
 
-    pub fn record(&self, d: &'a FindingDecision) -> FindingRecord<'a> {
+    pub(crate) fn record(&self, d: &'a FindingDecision) -> FindingRecord<'a> {
         let f = self.finding(d);
         let mut notes: Vec<&'a str> = Vec::new();
         if !f.notes.is_empty() || !d.signoff_notes.is_empty() {
@@ -73,7 +73,7 @@ impl<'a> Context<'a> {
         }
     }
 
-    pub fn image_uri(&self) -> String {
+    pub(crate) fn image_uri(&self) -> String {
         let repo = &self.scan.image.repository;
         match self.registry {
             Some(r) => format!("{r}/{repo}@{}", self.scan.image.digest),
@@ -82,28 +82,28 @@ impl<'a> Context<'a> {
     }
 }
 
-pub const TOOL: &str = "bbgate";
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const TOOL: &str = "bbgate";
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// One finding as every output writes it. Borrowed (no copies for 100k findings); field order is
 /// alphabetical because the evidence's canonical form is its serialisation.
 #[derive(Debug, Serialize)]
-pub struct FindingRecord<'a> {
-    pub basis: &'a Basis,
-    pub id: &'a str,
-    pub notes: Vec<&'a str>,
-    pub outcome: Outcome,
-    pub package: &'a str,
-    pub package_version: &'a str,
-    pub score: Option<f64>,
-    pub score_source: Option<Collect<&'a crate::findings::Score>>,
-    pub severity: Severity,
-    pub signoff: Option<Collect<SignoffRef<'a>>>,
+pub(crate) struct FindingRecord<'a> {
+    pub(crate) basis: &'a Basis,
+    pub(crate) id: &'a str,
+    pub(crate) notes: Vec<&'a str>,
+    pub(crate) outcome: Outcome,
+    pub(crate) package: &'a str,
+    pub(crate) package_version: &'a str,
+    pub(crate) score: Option<f64>,
+    pub(crate) score_source: Option<Collect<&'a crate::findings::Score>>,
+    pub(crate) severity: Severity,
+    pub(crate) signoff: Option<Collect<SignoffRef<'a>>>,
 }
 
 /// Serialise anything `Display` as a string without building it first.
 #[derive(Debug)]
-pub struct Collect<T>(pub T);
+pub(crate) struct Collect<T>(pub T);
 
 impl<T: std::fmt::Display> Serialize for Collect<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -119,7 +119,7 @@ impl<T: std::fmt::Display> std::fmt::Display for Collect<T> {
 
 /// A sign-off as findings cite it: where it is, who approved it, until when.
 #[derive(Debug)]
-pub struct SignoffRef<'a>(pub &'a SignOff);
+pub(crate) struct SignoffRef<'a>(pub &'a SignOff);
 
 impl std::fmt::Display for SignoffRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

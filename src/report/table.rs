@@ -5,7 +5,7 @@ use crate::gate::{ApiOutcome, Outcome, Verdict};
 use comfy_table::{ContentArrangement, Table, presets};
 use std::fmt::Write;
 
-pub fn render(ctx: &Context) -> String {
+pub(crate) fn render(ctx: &Context) -> String {
     let mut out = String::new();
     header(ctx, &mut out);
     out.push('\n');
