@@ -9,6 +9,7 @@ pub mod attest;
 pub mod aws;
 pub mod cli;
 pub mod deploy;
+pub(crate) mod image;
 pub mod output;
 pub mod push;
 pub mod report;

@@ -123,15 +123,7 @@ pub(crate) fn timeout_config() -> TimeoutConfig {
         .build()
 }
 
-/// Where the credentials came from, for the output (never the credentials themselves).
-#[derive(Debug, Clone, serde::Serialize)]
-pub(crate) struct Identity {
-    // Field order is alphabetical: it is part of the evidence's canonical form.
-    pub(crate) assumed_role: Option<String>,
-    pub(crate) method: &'static str,
-    pub(crate) role_arn: Option<String>,
-    pub(crate) session_name: Option<String>,
-}
+pub(crate) use crate::report::acquisition::Identity;
 
 /// The role to assume: the flag (or BBGATE_ROLE_ARN), else AWS_ROLE_ARN; none means the standard chain.
 pub(crate) fn role_arn(explicit: Option<&str>) -> Option<String> {

@@ -16,18 +16,12 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-const MANIFEST_TYPES: [&str; 4] = [
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-];
+use crate::image::MANIFEST_TYPES;
 
 /// The raw body of the last response, as AWS sent it: the page that is parsed, saved and hashed.
 #[derive(Debug, Clone, Default)]
@@ -63,20 +57,7 @@ pub(crate) struct Wait {
     pub(crate) poll_interval: Duration,
 }
 
-/// What acquiring the scan took, for the JSON output and the evidence (field order alphabetical).
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Acquisition {
-    pub(crate) calls: BTreeMap<String, u32>,
-    pub(crate) identity: super::credentials::Identity,
-    pub(crate) probes: u32,
-    /// `--push-from`: what was pushed before the scan was read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) push: Option<crate::push::PushReport>,
-    pub(crate) registry_scan_type: Option<String>,
-    pub(crate) scan_started: bool,
-    pub(crate) scan_wait_seconds: f64,
-    pub(crate) source: &'static str,
-}
+pub(crate) use crate::report::acquisition::Acquisition;
 
 /// One page read from ECR: its raw bytes, their sha256, and what they parse to.
 pub(crate) struct RawPage {
@@ -206,7 +187,7 @@ pub(crate) async fn resolve(
         .find(|m| m["platform"]["os"] == "linux" && m["platform"]["architecture"] == "amd64");
     let child = child
         .and_then(|m| m["digest"].as_str())
-        .filter(|d| crate::findings::ecr::is_sha256_digest(d))
+        .filter(|d| crate::image::is_digest(d))
         .ok_or_else(|| {
             Error::invalid(format!(
                 "{what} is an image index with no linux/amd64 manifest: the sandbox runs linux/amd64"

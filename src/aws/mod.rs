@@ -109,17 +109,11 @@ impl std::str::FromStr for ImageSpec {
 
     fn from_str(s: &str) -> Result<Self> {
         let bad = |why: &str| Error::invalid(format!("--image {s:?}: {why}"));
-        let (name, digest) = match s.split_once('@') {
-            Some((n, d)) if crate::findings::ecr::is_sha256_digest(d) => (n, Some(d.to_owned())),
-            Some(_) => return Err(bad("the digest must be sha256:<64 hex digits>")),
-            None => (s, None),
-        };
-        // A tag follows the last ':' after the last '/', so a host:port is not taken for a tag.
-        let last_slash = name.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match name[last_slash..].rfind(':') {
-            Some(i) => (&name[..last_slash + i], Some(name[last_slash + i + 1..].to_owned())),
-            None => (name, None),
-        };
+        let r = crate::image::Reference::parse(s);
+        if r.digest.as_deref().is_some_and(|d| !crate::image::is_digest(d)) {
+            return Err(bad("the digest must be sha256:<64 hex digits>"));
+        }
+        let (tag, digest) = (r.tag, r.digest);
         if tag.is_none() && digest.is_none() {
             return Err(bad(
                 "name a tag or a digest (REPO:TAG or REPO@sha256:…); bbgate does not assume :latest",
@@ -128,16 +122,16 @@ impl std::str::FromStr for ImageSpec {
         if tag.as_deref() == Some("") {
             return Err(bad("empty tag"));
         }
-        let (registry, account, region, repository) = match name.split_once('/') {
-            Some((host, repo)) if host.contains('.') || host.contains(':') => {
-                let (account, region) = parse_ecr_host(host).ok_or_else(|| {
+        let (registry, account, region, repository) = match r.host {
+            Some(host) => {
+                let (account, region) = parse_ecr_host(&host).ok_or_else(|| {
                     bad(&format!(
                         "{host} is not an ECR registry (ACCOUNT.dkr.ecr.REGION.amazonaws.com)"
                     ))
                 })?;
-                (Some(host.to_owned()), Some(account), Some(region), repo.to_owned())
+                (Some(host), Some(account), Some(region), r.path)
             }
-            _ => (None, None, None, name.to_owned()),
+            None => (None, None, None, r.path),
         };
         if !crate::findings::ecr::is_repository_name(&repository) {
             return Err(bad(&format!("{repository:?} is not an ECR repository name")));

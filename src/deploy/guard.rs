@@ -34,19 +34,7 @@ pub(crate) const CLUSTER_SCOPED: &[&str] = &[
     "ClusterIssuer",
 ];
 
-/// The image the evidence judged.
-#[derive(Debug, Clone)]
-pub(crate) struct PinnedImage {
-    pub(crate) registry: String,
-    pub(crate) repository: String,
-    pub(crate) digest: String,
-}
-
-impl PinnedImage {
-    pub(crate) fn reference(&self) -> String {
-        format!("{}/{}@{}", self.registry, self.repository, self.digest)
-    }
-}
+pub(crate) use crate::image::PinnedImage;
 
 /// cpu in cores, memory in bytes: what the quota has left for requests and limits.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -114,22 +102,8 @@ pub(crate) fn quantity(q: &Value) -> Option<f64> {
 
 /// `registry/path/name:tag@digest` -> (registry, repository, tag, digest), Docker's defaults applied.
 pub(crate) fn parse_image(image: &str) -> (String, String, Option<String>, Option<String>) {
-    let (name, digest) = match image.split_once('@') {
-        Some((n, d)) => (n, Some(d.to_owned())),
-        None => (image, None),
-    };
-    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
-    let (name, tag) = match name[last_slash..].rfind(':') {
-        Some(i) => (&name[..last_slash + i], Some(name[last_slash + i + 1..].to_owned())),
-        None => (name, None),
-    };
-    match name.split_once('/') {
-        Some((host, rest)) if host.contains('.') || host.contains(':') || host == "localhost" => {
-            (host.to_owned(), rest.to_owned(), tag, digest)
-        }
-        Some(_) => ("docker.io".to_owned(), name.to_owned(), tag, digest),
-        None => ("docker.io".to_owned(), format!("library/{name}"), tag, digest),
-    }
+    let r = crate::image::Reference::parse(image).normalized();
+    (r.host.unwrap_or_default(), r.path, r.tag, r.digest)
 }
 
 fn fmt_cpu(v: f64) -> String {

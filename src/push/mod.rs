@@ -13,7 +13,6 @@ use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
-use serde::Serialize;
 use source::{BlobData, Image};
 
 /// `HOST/REPO:TAG`: where the image goes.
@@ -29,17 +28,18 @@ impl std::str::FromStr for Target {
 
     fn from_str(s: &str) -> Result<Self> {
         let bad = |why: &str| Error::invalid(format!("--to {s:?}: {why}"));
-        let (host, rest) = s
-            .split_once('/')
-            .filter(|(h, _)| h.contains('.') || h.contains(':') || *h == "localhost")
+        let r = crate::image::Reference::parse(s);
+        let host = r
+            .host
             .ok_or_else(|| bad("give a full reference HOST/REPOSITORY:TAG, with the registry host"))?;
-        if rest.contains('@') {
+        if r.digest.is_some() {
             return Err(bad(
                 "push to a tag (HOST/REPOSITORY:TAG); the digest is what the push reports",
             ));
         }
-        let (repository, tag) = rest
-            .rsplit_once(':')
+        let repository = r.path;
+        let tag = r
+            .tag
             .ok_or_else(|| bad("name a tag (HOST/REPOSITORY:TAG); bbgate does not assume :latest"))?;
         let tag_ok = !tag.is_empty()
             && tag.len() <= 128
@@ -48,20 +48,13 @@ impl std::str::FromStr for Target {
         if !tag_ok {
             return Err(bad(&format!("{tag:?} is not a valid tag")));
         }
-        let repo_ok = !repository.is_empty()
-            && repository
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b));
-        if !repo_ok {
+        if !crate::findings::ecr::is_repository_name(&repository) {
             return Err(bad(&format!(
-                "{repository:?} is not a repository name (lowercase, digits, ._-/)"
+                "{repository:?} is not a repository name (lowercase path segments of letters and digits joined by \
+                 . _ -)"
             )));
         }
-        Ok(Target {
-            host: host.to_owned(),
-            repository: repository.to_owned(),
-            tag: tag.to_owned(),
-        })
+        Ok(Target { host, repository, tag })
     }
 }
 
@@ -71,18 +64,7 @@ impl std::fmt::Display for Target {
     }
 }
 
-/// What the push did, for the human line, the JSON document and the evidence (fields alphabetical: the
-/// evidence's canonical form).
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct PushReport {
-    pub(crate) auth: String,
-    pub(crate) blobs_skipped: u32,
-    pub(crate) blobs_uploaded: u32,
-    pub(crate) bytes_uploaded: u64,
-    pub(crate) digest: String,
-    pub(crate) manifests: u32,
-    pub(crate) reference: String,
-}
+pub(crate) use crate::report::acquisition::PushReport;
 
 /// How to reach the registry: its address (`host[:port]`) and whether it speaks plain HTTP.
 #[derive(Debug, Clone)]

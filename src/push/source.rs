@@ -4,19 +4,13 @@
 //! digest is the same on every push of the same source.
 
 use crate::error::{Error, Result};
-use crate::policy::sha256_hex;
+use crate::image::{
+    DOCKER_LIST, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_LAYER_GZIP, OCI_MANIFEST, sha256_digest,
+};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::Path;
-
-pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub(crate) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
-const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 /// A blob whose bytes matched its digest when it was read.
 #[derive(Debug, Clone)]
@@ -148,10 +142,6 @@ pub fn load(source: &str) -> Result<Image> {
         "--from {source:?}: name the source as oci:DIR[:TAG] (an OCI image layout, e.g. from umoci, buildah or \
          `skopeo copy`) or docker-archive:FILE (from `docker save`)"
     )))
-}
-
-fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", sha256_hex(bytes))
 }
 
 #[derive(Deserialize)]
@@ -488,7 +478,7 @@ mod tests {
         let blobs = dir.path().join("blobs/sha256");
         std::fs::create_dir_all(&blobs).unwrap();
         let manifest = br#"{"schemaVersion":2,"config":{"digest":"sha256:00"},"layers":[]}"#;
-        let digest = sha256_hex(manifest);
+        let digest = crate::policy::sha256_hex(manifest);
         std::fs::write(blobs.join(&digest), b"tampered").unwrap();
         std::fs::write(
             dir.path().join("index.json"),

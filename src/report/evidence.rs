@@ -26,7 +26,7 @@ pub(crate) const VERIFIER_ID: &str = "https://govstack.global/sandbox/bbgate";
 /// `open` recomputes from the parsed file; a test holds the two equal.
 #[derive(Serialize)]
 pub(crate) struct Body<'a> {
-    pub(crate) acquisition: Option<&'a crate::aws::ecr::Acquisition>,
+    pub(crate) acquisition: Option<&'a crate::report::acquisition::Acquisition>,
     pub(crate) api_tests: ApiTests<'a>,
     pub(crate) building_block: BuildingBlockRef<'a>,
     pub(crate) circleci: Option<&'a BTreeMap<String, String>>,

@@ -25,7 +25,7 @@ pub(crate) struct JsonReport<'a> {
     pub(crate) reasons: &'a [Diagnostic],
     pub(crate) warnings: Vec<&'a Diagnostic>,
     pub(crate) inputs: &'a InputDigests,
-    pub(crate) acquisition: Option<&'a crate::aws::ecr::Acquisition>,
+    pub(crate) acquisition: Option<&'a crate::report::acquisition::Acquisition>,
 }
 
 /// Field order alphabetical (shared with the evidence).

@@ -1,6 +1,7 @@
 //! What the decision is written as: a table for people, JSON for machines, JUnit for CircleCI, and the
 //! evidence file (plus an in-toto attestation) that binds the decision to the image digest.
 
+pub(crate) mod acquisition;
 pub mod evidence;
 pub(crate) mod json;
 pub(crate) mod junit;
@@ -45,7 +46,7 @@ pub(crate) struct Context<'a> {
     /// Notes from reading the inputs (not part of the decision).
     pub(crate) input_notes: &'a [crate::diag::Diagnostic],
     /// How the scan was fetched from ECR (online verify only).
-    pub(crate) acquisition: Option<&'a crate::aws::ecr::Acquisition>,
+    pub(crate) acquisition: Option<&'a crate::report::acquisition::Acquisition>,
 }
 
 impl<'a> Context<'a> {
