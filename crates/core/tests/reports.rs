@@ -506,6 +506,17 @@ fn junit_cases_pass_fail_and_skip_as_junit_says() {
 }
 
 #[test]
+fn only_a_failures_own_body_is_its_message() {
+    // Output before the failure (text, an entity, CDATA) is not part of the failure's message.
+    let r = junit(
+        "<testcase name=\"a\"><system-out>log &amp; more<![CDATA[ raw ]]></system-out>\
+         <failure>boom &amp; x</failure></testcase>",
+    )
+    .unwrap();
+    assert_eq!(r.scenarios[0].message.as_deref(), Some("boom & x"));
+}
+
+#[test]
 fn junit_counts_must_agree_with_the_cases() {
     let suite = |attrs: &str, cases: &str| run(&format!("<testsuite name=\"s\" {attrs}>{cases}</testsuite>"));
     let cases = "<testcase name=\"a\"/><testcase name=\"b\"><failure/></testcase><testcase name=\"c\"><error/></testcase><testcase name=\"d\"><skipped/></testcase>";
