@@ -212,7 +212,8 @@ fn misspelt_and_mistyped_policy_keys() {
     );
     assert_invalid(
         verify_with(&[&mistyped], "--policy"),
-        &["mistyped.toml:", "invalid type"],
+        // toml names the value's type, not the key: the line printed under the message shows the key.
+        &["mistyped.toml:", "invalid type", "| max_age_days = \"30\"", "^^^^"],
     );
     let inverted = s.file(
         "inverted.toml",

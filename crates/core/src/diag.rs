@@ -24,10 +24,32 @@ pub fn at(path: &Path, src: &str, span: Option<Range<usize>>, message: impl std:
     }
 }
 
-/// A TOML parse or type error, located and without toml's own multi-line snippet.
+/// A TOML parse or type error: `file:line:col: message`, then the line it is on with the span marked (toml's
+/// own messages often name the value and not the key: the line shows which key).
 pub fn toml_error(path: &Path, src: &str, err: &toml::de::Error) -> String {
     let message = err.message().trim_end();
-    at(path, src, err.span(), message)
+    let mut out = at(path, src, err.span(), message);
+    if let Some(span) = err.span() {
+        out.push('\n');
+        out.push_str(&snippet(src, span));
+    }
+    out
+}
+
+/// The line holding `span`, numbered, with `^` under the span's first line.
+pub fn snippet(src: &str, span: Range<usize>) -> String {
+    let (line, col) = line_col(src, span.start);
+    let text = src.lines().nth(line - 1).unwrap_or("");
+    let start = span.start.min(src.len());
+    let end = span.end.clamp(start, src.len());
+    let width = src
+        .get(start..end)
+        .map_or(1, |s| s.chars().take_while(|c| *c != '\n').count().max(1));
+    format!(
+        "{line:>5} | {text}\n      | {}{}",
+        " ".repeat(col - 1),
+        "^".repeat(width)
+    )
 }
 
 /// What a check found, for people and for machines: a stable kebab-case `code` (listed in [`CODES`] and in
@@ -149,6 +171,19 @@ pub const CODES: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_toml_error_shows_the_line_and_marks_the_span() {
+        let src = "[scan]\nblock_from = \"nine\"\n";
+        let err = toml::from_str::<toml::Table>("x = ").unwrap_err();
+        let shown = toml_error(Path::new("p.toml"), "x = ", &err);
+        assert!(shown.starts_with("p.toml:1:"), "{shown}");
+        assert!(shown.contains("\n    1 | x = \n"), "{shown}");
+        assert_eq!(
+            snippet(src, 20..26),
+            "    2 | block_from = \"nine\"\n      |              ^^^^^^"
+        );
+    }
 
     #[test]
     fn line_col_counts_from_one() {
