@@ -288,6 +288,21 @@ fn a_chart_that_escapes_its_namespace_is_refused_whole_with_every_problem_named_
     }
     // The three containers each miss runAsNonRoot: 10 guard problems and 3 from the policy's Rego.
     assert!(out.starts_with("REFUSED: 13 problem(s)"), "{out}");
+    // Each problem carries its code.
+    for code in [
+        "[cluster-scoped-object]",
+        "[namespace-escape]",
+        "[service-exposed]",
+        "[host-namespace]",
+        "[host-path]",
+        "[privileged-container]",
+        "[registry-not-allowed]",
+        "[resources-undeclared]",
+        "[image-not-judged]",
+        "[rego-deny]",
+    ] {
+        assert!(out.contains(code), "missing {code} in:\n{out}");
+    }
     assert!(out.contains("warning: Deployment/emu-worker (escapes-namespace/templates/all.yaml): rego warn: Deployment emu-worker has no app.kubernetes.io/name label"), "{out}");
     assert_eq!(fake.writes().len(), 0, "nothing may be written: {:?}", fake.writes());
     assert!(!tmp.path().join("deploy-record.json").exists());
@@ -436,8 +451,9 @@ fn evidence_that_is_altered_expired_failed_foreign_or_of_another_policy_is_refus
     let (code, v) = run_json(&mut deploy(&fake, tmp.path(), 4, &altered, CHART));
     assert_eq!(code, 1);
     assert_eq!(v["status"], "refused");
+    assert_eq!(v["problems"][0]["code"], "not-admitted", "{v}");
     assert!(
-        v["problems"][0]
+        v["problems"][0]["message"]
             .as_str()
             .unwrap()
             .contains("evidence body does not match its digest"),

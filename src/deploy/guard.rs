@@ -3,6 +3,7 @@
 //! anything is written to the cluster.
 
 use super::manifest::Manifest;
+use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use crate::policy::{BuildingBlock, RegoModule};
 use serde_json::Value;
@@ -64,9 +65,15 @@ pub(crate) struct Rules<'a> {
 
 #[derive(Debug, Default)]
 pub(crate) struct Findings {
-    pub(crate) problems: Vec<String>,
+    pub(crate) problems: Vec<Diagnostic>,
     pub(crate) warnings: Vec<String>,
     pub(crate) requested: Resources,
+}
+
+impl Findings {
+    fn problem(&mut self, code: &'static str, message: String) {
+        self.problems.push(Diagnostic::error(code, message));
+    }
 }
 
 /// A Kubernetes quantity (`100m`, `0.5`, `128Mi`, `1G`, `1e3`) in base units.
@@ -123,26 +130,35 @@ pub(crate) fn check(manifests: &[Manifest], rules: &Rules) -> Findings {
         if let Some(ns) = m.object["metadata"]["namespace"].as_str()
             && ns != rules.namespace
         {
-            f.problems.push(format!(
-                "{label}: sets namespace {ns:?}; a building block deploys only into its own namespace {:?} \
+            f.problem(
+                "namespace-escape",
+                format!(
+                    "{label}: sets namespace {ns:?}; a building block deploys only into its own namespace {:?} \
                  (drop metadata.namespace, or use {{{{ .Release.Namespace }}}})",
-                rules.namespace
-            ));
+                    rules.namespace
+                ),
+            );
         }
         if CLUSTER_SCOPED.contains(&kind) {
-            f.problems.push(format!(
-                "{label}: {kind} is cluster-scoped; a building block may create only namespaced objects \
+            f.problem(
+                "cluster-scoped-object",
+                format!(
+                    "{label}: {kind} is cluster-scoped; a building block may create only namespaced objects \
                  (the sandbox admins own cluster-wide resources)"
-            ));
+                ),
+            );
         }
         if kind == "Service" {
             let t = m.object["spec"]["type"].as_str().unwrap_or("ClusterIP");
             if !rules.service_types.iter().any(|a| a == t) {
-                f.problems.push(format!(
-                    "{label}: Service type {t} exposes the BB outside the cluster; the policy allows {} \
+                f.problem(
+                    "service-exposed",
+                    format!(
+                        "{label}: Service type {t} exposes the BB outside the cluster; the policy allows {} \
                      ([deploy] service_types)",
-                    rules.service_types.join(", ")
-                ));
+                        rules.service_types.join(", ")
+                    ),
+                );
             }
         }
         if kind == "Service" {
@@ -153,7 +169,11 @@ pub(crate) fn check(manifests: &[Manifest], rules: &Rules) -> Findings {
             // The chart's own policies are judged as the preflight judges the namespace's: once installed,
             // a policy that admits other namespaces would open the BB to them.
             let (_, leaks) = super::preflight::network_policy(rules.namespace, &m.object);
-            f.problems.extend(leaks.into_iter().map(|l| format!("{label}: {l}")));
+            f.problems.extend(
+                leaks
+                    .into_iter()
+                    .map(|l| Diagnostic::error("network-policy-leak", format!("{label}: {l}"))),
+            );
         }
         if kind == "RoleBinding" {
             check_role_binding(&label, &m.object, rules, &mut f);
@@ -177,7 +197,7 @@ pub(crate) fn check(manifests: &[Manifest], rules: &Rules) -> Findings {
         ];
         for (what, want, have, fmt) in over {
             if want > have + 1e-9 {
-                f.problems.push(format!(
+                f.problem("quota-exceeded", format!(
                     "the chart's pods need {what} {} in all, but ResourceQuota {quota} has {} left in namespace {}: \
                      lower replicas or resources, or ask the sandbox admins for more",
                     fmt(want),
@@ -214,10 +234,13 @@ fn check_exposure(label: &str, m: &Manifest, rules: &Rules, f: &mut Findings) {
         .find(|(k, g, _)| *k == m.kind() && (group == *g || group.ends_with(&format!(".{g}")) || group.starts_with(g)))
         && !rules.service_types.iter().any(|a| a == allowed_by)
     {
-        f.problems.push(format!(
-            "{label}: a {kind} exposes the BB outside the cluster; add \"{allowed_by}\" to [deploy] \
+        f.problem(
+            "ingress-exposed",
+            format!(
+                "{label}: a {kind} exposes the BB outside the cluster; add \"{allowed_by}\" to [deploy] \
              service_types to allow it"
-        ));
+            ),
+        );
     }
 }
 
@@ -226,10 +249,13 @@ fn check_service(label: &str, svc: &Value, rules: &Rules, f: &mut Findings) {
     if spec["externalIPs"].as_array().is_some_and(|a| !a.is_empty())
         && !rules.service_types.iter().any(|a| a == "ExternalIPs")
     {
-        f.problems.push(format!(
-            "{label}: externalIPs route traffic for outside addresses to the BB; add \"ExternalIPs\" to [deploy] \
+        f.problem(
+            "external-ips",
+            format!(
+                "{label}: externalIPs route traffic for outside addresses to the BB; add \"ExternalIPs\" to [deploy] \
              service_types to allow it"
-        ));
+            ),
+        );
     }
     if spec["type"].as_str() == Some("ExternalName") {
         let target = spec["externalName"].as_str().unwrap_or("");
@@ -241,11 +267,14 @@ fn check_service(label: &str, svc: &Value, rules: &Rules, f: &mut Findings) {
             .iter()
             .any(|suffix| target.trim_end_matches('.').ends_with(suffix.as_str()))
         {
-            f.problems.push(format!(
-                "{label}: ExternalName {target:?} points outside the namespace; an ExternalName may only name a \
+            f.problem(
+                "external-name",
+                format!(
+                    "{label}: ExternalName {target:?} points outside the namespace; an ExternalName may only name a \
                  Service of {}",
-                rules.namespace
-            ));
+                    rules.namespace
+                ),
+            );
         }
     }
 }
@@ -258,27 +287,30 @@ fn check_role_binding(label: &str, rb: &Value, rules: &Rules, f: &mut Findings) 
             "cluster-admin" | "admin" | "edit" => " (it grants control of the namespace's RBAC, Secrets or more)",
             _ => "",
         };
-        f.problems.push(format!(
-            "{label}: binds ClusterRole {name:?}{why}; the policy allows {} ([deploy] cluster_roles): grant a \
+        f.problem(
+            "rbac-cluster-role",
+            format!(
+                "{label}: binds ClusterRole {name:?}{why}; the policy allows {} ([deploy] cluster_roles): grant a \
              Role of the namespace instead",
-            if rules.cluster_roles.is_empty() {
-                "none".to_owned()
-            } else {
-                rules.cluster_roles.join(", ")
-            }
-        ));
+                if rules.cluster_roles.is_empty() {
+                    "none".to_owned()
+                } else {
+                    rules.cluster_roles.join(", ")
+                }
+            ),
+        );
     }
     for s in rb["subjects"].as_array().into_iter().flatten() {
         let kind = s["kind"].as_str().unwrap_or("");
         let ns = s["namespace"].as_str();
         let subject = s["name"].as_str().unwrap_or("");
         match kind {
-            "ServiceAccount" if ns.is_some_and(|n| n != rules.namespace) => f.problems.push(format!(
+            "ServiceAccount" if ns.is_some_and(|n| n != rules.namespace) => f.problem("rbac-foreign-subject", format!(
                 "{label}: grants to ServiceAccount {}/{subject}, of another namespace",
                 ns.unwrap_or("")
             )),
             "ServiceAccount" => {}
-            other => f.problems.push(format!(
+            other => f.problem("rbac-foreign-subject", format!(
                 "{label}: grants to {other} {subject:?}, an identity outside the namespace; bind ServiceAccounts of \
                  {} only",
                 rules.namespace
@@ -291,9 +323,10 @@ fn check_role_binding(label: &str, rb: &Value, rules: &Rules, f: &mut Findings) 
 fn unconfined(who: &str, what: &str, security_context: &Value, f: &mut Findings) {
     for profile in ["seccompProfile", "appArmorProfile"] {
         if security_context[profile]["type"].as_str() == Some("Unconfined") {
-            f.problems.push(format!(
-                "{who}: the {what}'s {profile} is Unconfined; use RuntimeDefault"
-            ));
+            f.problem(
+                "unconfined-profile",
+                format!("{who}: the {what}'s {profile} is Unconfined; use RuntimeDefault"),
+            );
         }
     }
 }
@@ -303,8 +336,10 @@ fn unconfined(who: &str, what: &str, security_context: &Value, f: &mut Findings)
 fn check_container_security(who: &str, c: &Value, annotations: &[&Value], rules: &Rules, f: &mut Findings) {
     let sc = &c["securityContext"];
     if sc["allowPrivilegeEscalation"].as_bool() == Some(true) {
-        f.problems
-            .push(format!("{who} sets allowPrivilegeEscalation: true; set it false"));
+        f.problem(
+            "privilege-escalation",
+            format!("{who} sets allowPrivilegeEscalation: true; set it false"),
+        );
     }
     let added: Vec<&str> = sc["capabilities"]["add"]
         .as_array()
@@ -320,15 +355,18 @@ fn check_container_security(who: &str, c: &Value, annotations: &[&Value], rules:
         })
         .collect();
     if !added.is_empty() {
-        f.problems.push(format!(
-            "{who} adds capabilities {}; the policy allows {} ([deploy] capabilities)",
-            added.join(", "),
-            if rules.capabilities.is_empty() {
-                "none".to_owned()
-            } else {
-                rules.capabilities.join(", ")
-            }
-        ));
+        f.problem(
+            "capabilities-added",
+            format!(
+                "{who} adds capabilities {}; the policy allows {} ([deploy] capabilities)",
+                added.join(", "),
+                if rules.capabilities.is_empty() {
+                    "none".to_owned()
+                } else {
+                    rules.capabilities.join(", ")
+                }
+            ),
+        );
     }
     unconfined(who, "container", sc, f);
     let name = c["name"].as_str().unwrap_or("");
@@ -337,31 +375,37 @@ fn check_container_security(who: &str, c: &Value, annotations: &[&Value], rules:
         .iter()
         .any(|a| a[key.as_str()].as_str() == Some("unconfined"))
     {
-        f.problems.push(format!(
-            "{who}: its AppArmor annotation says unconfined; use runtime/default"
-        ));
+        f.problem(
+            "unconfined-profile",
+            format!("{who}: its AppArmor annotation says unconfined; use runtime/default"),
+        );
     }
     if sc["procMount"].as_str() == Some("Unmasked") {
-        f.problems.push(format!(
-            "{who} sets procMount: Unmasked, which exposes the host's /proc paths"
-        ));
+        f.problem(
+            "proc-mount-unmasked",
+            format!("{who} sets procMount: Unmasked, which exposes the host's /proc paths"),
+        );
     }
 }
 
 fn check_pod(label: &str, m: &Manifest, spec: &Value, rules: &Rules, f: &mut Findings) {
     for flag in ["hostNetwork", "hostPID", "hostIPC"] {
         if spec[flag].as_bool() == Some(true) {
-            f.problems.push(format!(
-                "{label}: {flag}: true shares the node's namespaces with the pod; not allowed in the sandbox"
-            ));
+            f.problem(
+                "host-namespace",
+                format!("{label}: {flag}: true shares the node's namespaces with the pod; not allowed in the sandbox"),
+            );
         }
     }
     for v in spec["volumes"].as_array().into_iter().flatten() {
         if v.get("hostPath").is_some() {
-            f.problems.push(format!(
-                "{label}: volume {:?} is a hostPath, which reaches the node's files; use a PVC or emptyDir",
-                v["name"].as_str().unwrap_or("")
-            ));
+            f.problem(
+                "host-path",
+                format!(
+                    "{label}: volume {:?} is a hostPath, which reaches the node's files; use a PVC or emptyDir",
+                    v["name"].as_str().unwrap_or("")
+                ),
+            );
         }
     }
     unconfined(label, "pod", &spec["securityContext"], f);
@@ -371,15 +415,17 @@ fn check_pod(label: &str, m: &Manifest, spec: &Value, rules: &Rules, f: &mut Fin
         let cname = c["name"].as_str().unwrap_or("?");
         let who = format!("{label}: container {cname:?}");
         if c["securityContext"]["privileged"].as_bool() == Some(true) {
-            f.problems.push(format!(
-                "{who} is privileged: it would own the node; not allowed in the sandbox"
-            ));
+            f.problem(
+                "privileged-container",
+                format!("{who} is privileged: it would own the node; not allowed in the sandbox"),
+            );
         }
         for p in c["ports"].as_array().into_iter().flatten() {
             if let Some(hp) = p["hostPort"].as_u64() {
-                f.problems.push(format!(
-                    "{who} opens hostPort {hp} on the node: an exposed interface; use a ClusterIP Service"
-                ));
+                f.problem(
+                    "host-port",
+                    format!("{who} opens hostPort {hp} on the node: an exposed interface; use a ClusterIP Service"),
+                );
             }
         }
         check_image(&who, c["image"].as_str().unwrap_or(""), rules, f);
@@ -400,11 +446,14 @@ fn check_pod(label: &str, m: &Manifest, spec: &Value, rules: &Rules, f: &mut Fin
             get(["limits", "memory"]),
         );
         if !missing.is_empty() {
-            f.problems.push(format!(
-                "{who} sets no {}: every container declares cpu and memory requests and limits, so the \
+            f.problem(
+                "resources-undeclared",
+                format!(
+                    "{who} sets no {}: every container declares cpu and memory requests and limits, so the \
                      namespace's quota can hold it",
-                missing.join(", ")
-            ));
+                    missing.join(", ")
+                ),
+            );
         }
         // Init and ephemeral containers do not run beside the pod's containers for its whole life.
         if group == "containers" {
@@ -419,7 +468,7 @@ fn check_pod(label: &str, m: &Manifest, spec: &Value, rules: &Rules, f: &mut Fin
 
 fn check_image(who: &str, image: &str, rules: &Rules, f: &mut Findings) {
     if image.is_empty() {
-        f.problems.push(format!("{who} has no image"));
+        f.problem("image-missing", format!("{who} has no image"));
         return;
     }
     let (registry, repository, _tag, digest) = parse_image(image);
@@ -431,25 +480,31 @@ fn check_image(who: &str, image: &str, rules: &Rules, f: &mut Findings) {
         .find(|b| b.name != rules.building_block.name && b.owns_repository(&repository))
         && !rules.building_block.owns_repository(&repository)
     {
-        f.problems.push(format!(
-            "{who} runs {image}, an image of building block {}: a BB runs only its own images and the ones the \
+        f.problem(
+            "image-of-other-bb",
+            format!(
+                "{who} runs {image}, an image of building block {}: a BB runs only its own images and the ones the \
              policy admits",
-            other.name
-        ));
+                other.name
+            ),
+        );
         return;
     }
     if ours || rules.building_block.owns_repository(&repository) {
         if !ours || digest.as_deref() != Some(pinned.digest.as_str()) {
-            f.problems.push(format!(
-                "{who} runs {image}, not the image the evidence judged ({}); pin it with --set-image KEY \
+            f.problem(
+                "image-not-judged",
+                format!(
+                    "{who} runs {image}, not the image the evidence judged ({}); pin it with --set-image KEY \
                  (the chart's image value)",
-                pinned.reference()
-            ));
+                    pinned.reference()
+                ),
+            );
         }
         return;
     }
     if !rules.registries.contains(&registry) {
-        f.problems.push(format!(
+        f.problem("registry-not-allowed", format!(
             "{who} pulls {image} from {registry}, which the policy does not allow (allowed: {}; [deploy] registries)",
             rules.registries.join(", ")
         ));
@@ -501,7 +556,7 @@ pub(crate) fn rego(modules: &[RegoModule], manifests: &[Manifest], f: &mut Findi
                         let text = msg.as_str().map_or_else(|| msg.to_string(), str::to_owned);
                         let line = format!("{}: rego {rule}: {text}", m.label());
                         if into_problems {
-                            f.problems.push(line);
+                            f.problems.push(Diagnostic::error("rego-deny", line));
                         } else {
                             f.warnings.push(line);
                         }

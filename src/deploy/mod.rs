@@ -13,6 +13,7 @@ pub(crate) mod redecide;
 pub mod yaml11;
 
 use crate::cli::{DeployArgs, Format};
+use crate::diag::Diagnostic;
 use crate::error::{Error, Result, exit};
 use crate::policy::{BuildingBlock, Policy, is_dns_label, sha256_hex};
 use kube::Client;
@@ -35,7 +36,7 @@ pub(crate) struct Record {
     pub(crate) helm: String,
     pub(crate) image: String,
     pub(crate) namespace: String,
-    pub(crate) problems: Vec<String>,
+    pub(crate) problems: Vec<Diagnostic>,
     /// The Rego modules the guard ran, with their sha256 (the policy's own sha256 covers only the TOML).
     pub(crate) rego: Vec<String>,
     pub(crate) release: String,
@@ -180,7 +181,7 @@ fn emit(format: Format, record: &Record, helm_output: Option<&str>) -> Result<()
                 ),
             };
             for p in &record.problems {
-                let _ = write!(out, "\n  - {p}");
+                let _ = write!(out, "\n  - {} [{}]", p.message, p.code);
             }
             for w in &record.warnings {
                 let _ = write!(out, "\n  warning: {w}");
@@ -305,7 +306,7 @@ pub fn run(args: &DeployArgs) -> Result<u8> {
         Err(Error::Denied(why)) if args.format == Format::Json => {
             let doc = serde_json::json!({
                 "evidence": args.evidence.display().to_string(),
-                "problems": why.lines().collect::<Vec<_>>(),
+                "problems": why.lines().map(|l| Diagnostic::error("not-admitted", l)).collect::<Vec<_>>(),
                 "release": args.release,
                 "status": "refused",
             });
@@ -694,10 +695,13 @@ fn install_and_confirm(
     };
     if !out.status.success() {
         record.rollout_events = rt.block_on(pod_events(client, ns, &workloads));
-        record.problems.push(format!(
-            "helm {} upgrade --install failed: {}",
-            helm.version,
-            helm_text.trim().lines().last().unwrap_or("(no message)")
+        record.problems.push(Diagnostic::error(
+            "helm-install-failed",
+            format!(
+                "helm {} upgrade --install failed: {}",
+                helm.version,
+                helm_text.trim().lines().last().unwrap_or("(no message)")
+            ),
         ));
         finish(record, Status::Failed)?;
         emit(args.format, record, Some(&helm_text))?;
@@ -714,7 +718,9 @@ fn install_and_confirm(
     let t = Instant::now();
     if let Err(e) = rt.block_on(confirm(client, ns, manifests, Duration::from_secs(60).min(timeout))) {
         record.rollout_events = rt.block_on(pod_events(client, ns, &workloads));
-        record.problems.push(e.to_string());
+        record
+            .problems
+            .push(Diagnostic::error("rollout-unconfirmed", e.to_string()));
         finish(record, Status::Failed)?;
         emit(args.format, record, None)?;
         return Ok(exit::UNDECIDABLE);
@@ -726,10 +732,13 @@ fn install_and_confirm(
         let out = helm.test(&args.release, ns, timeout)?;
         record.tests = Some(if out.status.success() { "passed" } else { "failed" });
         if !out.status.success() {
-            record.problems.push(format!(
-                "helm test {} failed: {}",
-                args.release,
-                String::from_utf8_lossy(&out.stderr).trim()
+            record.problems.push(Diagnostic::error(
+                "helm-test-failed",
+                format!(
+                    "helm test {} failed: {}",
+                    args.release,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
             ));
         }
     }

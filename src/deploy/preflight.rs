@@ -4,6 +4,7 @@
 
 use super::guard::{Resources, quantity};
 use super::manifest::Manifest;
+use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use futures_util::StreamExt;
 use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
@@ -19,7 +20,7 @@ use std::collections::BTreeSet;
 const VERBS: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete"];
 
 pub(crate) struct Outcome {
-    pub(crate) problems: Vec<String>,
+    pub(crate) problems: Vec<Diagnostic>,
     /// The quota with the least left, and what it has left.
     pub(crate) quota_left: Option<(String, Resources)>,
     /// The release's latest revision, if it exists.
@@ -150,7 +151,7 @@ pub(crate) async fn as_stored(
     client: &Client,
     ns: &str,
     manifests: Vec<Manifest>,
-) -> Result<(Vec<Manifest>, Vec<String>)> {
+) -> Result<(Vec<Manifest>, Vec<Diagnostic>)> {
     use kube::api::{DynamicObject, Patch, PatchParams};
     use kube::discovery::Scope;
     let mut kinds = std::collections::BTreeMap::new();
@@ -216,7 +217,7 @@ pub(crate) async fn as_stored(
     for r in results {
         let (m, p) = r?;
         stored.extend(m);
-        problems.extend(p);
+        problems.extend(p.map(|p| Diagnostic::error("api-server-refused", p)));
     }
     Ok((stored, problems))
 }
@@ -269,12 +270,17 @@ pub(crate) async fn run(
             .as_ref()
             .and_then(|l| l.get(PSA_ENFORCE))
             .map(String::as_str);
-        problems.extend(pod_security(ns, enforce, pod_security_level));
+        problems.extend(
+            pod_security(ns, enforce, pod_security_level).map(|p| Diagnostic::error("namespace-pod-security", p)),
+        );
     }
     if exists.is_none() {
-        problems.push(format!(
-            "namespace {ns} does not exist: the sandbox admins create it, with its NetworkPolicy and \
+        problems.push(Diagnostic::error(
+            "namespace-missing",
+            format!(
+                "namespace {ns} does not exist: the sandbox admins create it, with its NetworkPolicy and \
              ResourceQuota (bbgate never creates namespaces; see README, \"Namespace prerequisites\")"
+            ),
         ));
         return Ok(Outcome {
             problems,
@@ -295,7 +301,7 @@ pub(crate) async fn run(
 }
 
 /// NetworkPolicy: the namespace is isolated from other namespaces, and no policy lets them in.
-async fn isolation(client: &Client, ns: &str, problems: &mut Vec<String>) -> Result<()> {
+async fn isolation(client: &Client, ns: &str, problems: &mut Vec<Diagnostic>) -> Result<()> {
     let nps = Api::<NetworkPolicy>::namespaced(client.clone(), ns)
         .list(&ListParams::default())
         .await
@@ -305,13 +311,20 @@ async fn isolation(client: &Client, ns: &str, problems: &mut Vec<String>) -> Res
         let v = serde_json::to_value(np).unwrap_or_default();
         let (isolates, leaks) = network_policy(ns, &v);
         isolated |= isolates;
-        problems.extend(leaks.into_iter().map(|l| format!("namespace {ns}: {l}")));
+        problems.extend(
+            leaks
+                .into_iter()
+                .map(|l| Diagnostic::error("network-policy-leak", format!("namespace {ns}: {l}"))),
+        );
     }
     if !isolated {
-        problems.push(format!(
-            "namespace {ns} has no NetworkPolicy that selects all its pods (podSelector: {{}}) for Ingress: \
+        problems.push(Diagnostic::error(
+            "namespace-not-isolated",
+            format!(
+                "namespace {ns} has no NetworkPolicy that selects all its pods (podSelector: {{}}) for Ingress: \
              without one, pods of other namespaces can reach the BB; the sandbox admins add it (README, \
              \"Namespace prerequisites\")"
+            ),
         ));
     }
 
@@ -320,7 +333,7 @@ async fn isolation(client: &Client, ns: &str, problems: &mut Vec<String>) -> Res
 
 /// ResourceQuota: capacity reserved for requests and limits; returns what is left (the tightest of several
 /// quotas), with the quotas' names.
-async fn capacity(client: &Client, ns: &str, problems: &mut Vec<String>) -> Result<Option<(String, Resources)>> {
+async fn capacity(client: &Client, ns: &str, problems: &mut Vec<Diagnostic>) -> Result<Option<(String, Resources)>> {
     let quotas = Api::<ResourceQuota>::namespaced(client.clone(), ns)
         .list(&ListParams::default())
         .await
@@ -349,14 +362,17 @@ async fn capacity(client: &Client, ns: &str, problems: &mut Vec<String>) -> Resu
         }
     }
     if best.is_none() {
-        problems.push(format!(
-            "namespace {ns} has no ResourceQuota setting requests.cpu, requests.memory, limits.cpu and \
+        problems.push(Diagnostic::error(
+            "namespace-no-quota",
+            format!(
+                "namespace {ns} has no ResourceQuota setting requests.cpu, requests.memory, limits.cpu and \
              limits.memory{}: capacity must be reserved per namespace; the sandbox admins add it",
-            if incomplete.is_empty() {
-                String::new()
-            } else {
-                format!(" (incomplete: {})", incomplete.join("; "))
-            }
+                if incomplete.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (incomplete: {})", incomplete.join("; "))
+                }
+            ),
         ));
     }
 
@@ -364,7 +380,7 @@ async fn capacity(client: &Client, ns: &str, problems: &mut Vec<String>) -> Resu
 }
 
 /// SelfSubjectAccessReviews: may the pipeline do what helm will do, for each kind of the chart?
-async fn access(client: &Client, ns: &str, manifests: &[Manifest], problems: &mut Vec<String>) -> Result<()> {
+async fn access(client: &Client, ns: &str, manifests: &[Manifest], problems: &mut Vec<Diagnostic>) -> Result<()> {
     let mut kinds: BTreeSet<(String, String)> = manifests
         .iter()
         .map(|m| (m.api_version().to_owned(), m.kind().to_owned()))
@@ -375,7 +391,10 @@ async fn access(client: &Client, ns: &str, manifests: &[Manifest], problems: &mu
     for (api_version, kind) in &kinds {
         match served(client, api_version, kind).await? {
             Ok((ar, _)) => asks.push((ar.group, ar.version, ar.plural)),
-            Err(why) => problems.push(format!("{why}: the chart uses an API this cluster lacks")),
+            Err(why) => problems.push(Diagnostic::error(
+                "api-not-served",
+                format!("{why}: the chart uses an API this cluster lacks"),
+            )),
         }
     }
     // One review per (kind, verb), 8 at a time: against a remote cluster each is a round trip.
@@ -416,10 +435,13 @@ async fn access(client: &Client, ns: &str, manifests: &[Manifest], problems: &mu
         .map(|(_, _, w)| w)
         .collect();
     if !denied.is_empty() {
-        problems.push(format!(
-            "in namespace {ns}, the pipeline's identity may not: {} (SelfSubjectAccessReview); the sandbox \
+        problems.push(Diagnostic::error(
+            "pipeline-not-allowed",
+            format!(
+                "in namespace {ns}, the pipeline's identity may not: {} (SelfSubjectAccessReview); the sandbox \
              admins' RoleBinding for the deploy role must grant them",
-            denied.join(", ")
+                denied.join(", ")
+            ),
         ));
     }
 
@@ -428,7 +450,12 @@ async fn access(client: &Client, ns: &str, manifests: &[Manifest], problems: &mu
 
 /// The release: not stuck in pending-* (a helm run killed half-way blocks every later one). Returns its latest
 /// revision.
-async fn release_state(client: &Client, ns: &str, release: &str, problems: &mut Vec<String>) -> Result<Option<u32>> {
+async fn release_state(
+    client: &Client,
+    ns: &str,
+    release: &str,
+    problems: &mut Vec<Diagnostic>,
+) -> Result<Option<u32>> {
     let secrets = Api::<Secret>::namespaced(client.clone(), ns)
         .list(&ListParams::default().labels(&format!("owner=helm,name={release}")))
         .await
@@ -452,9 +479,12 @@ async fn release_state(client: &Client, ns: &str, release: &str, problems: &mut 
             _ if *rev > 1 => format!("`helm rollback {release} {} -n {ns}`", rev - 1),
             _ => format!("`helm uninstall {release} -n {ns}`"),
         };
-        problems.push(format!(
-            "release {release} is stuck in {status} at revision {rev} (a helm run was interrupted): helm refuses \
+        problems.push(Diagnostic::error(
+            "release-stuck",
+            format!(
+                "release {release} is stuck in {status} at revision {rev} (a helm run was interrupted): helm refuses \
              another operation until it is cleared; a sandbox admin recovers it with {fix}, then re-runs the deploy"
+            ),
         ));
     }
     Ok(latest.map(|(v, _)| v))

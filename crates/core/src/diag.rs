@@ -108,7 +108,7 @@ impl std::fmt::Display for Diagnostic {
     }
 }
 
-/// Every code the decision gives, and what it means. The README's table is checked against this list.
+/// Every code verify and deploy give, and what it means. The README's table is checked against this list.
 pub const CODES: &[(&str, &str)] = &[
     (
         "foreign-repository",
@@ -166,6 +166,130 @@ pub const CODES: &[(&str, &str)] = &[
         "api-tests-failed",
         "fewer scenarios passed than [api_tests] min_pass_ratio requires",
     ),
+    // bbgate deploy: the deploy record's `problems`.
+    (
+        "not-admitted",
+        "deploy: the evidence, or deploy's own decision on the admins' inputs, refused the image",
+    ),
+    (
+        "namespace-missing",
+        "deploy: the building block's namespace does not exist",
+    ),
+    (
+        "namespace-pod-security",
+        "deploy: the namespace does not enforce the Pod Security level [deploy] pod_security names",
+    ),
+    (
+        "namespace-not-isolated",
+        "deploy: no NetworkPolicy of the namespace selects all its pods for Ingress",
+    ),
+    (
+        "network-policy-leak",
+        "deploy: a NetworkPolicy (the namespace's or the chart's) admits other namespaces or outside addresses",
+    ),
+    (
+        "namespace-no-quota",
+        "deploy: no ResourceQuota of the namespace sets requests and limits for cpu and memory",
+    ),
+    (
+        "pipeline-not-allowed",
+        "deploy: the pipeline's identity may not do in the namespace what helm will do",
+    ),
+    (
+        "api-not-served",
+        "deploy: the chart uses an API the cluster does not serve",
+    ),
+    (
+        "release-stuck",
+        "deploy: the release is stuck in pending-install, -upgrade or -rollback",
+    ),
+    ("namespace-escape", "deploy: an object sets another namespace"),
+    (
+        "cluster-scoped-object",
+        "deploy: the chart creates a cluster-scoped object",
+    ),
+    (
+        "service-exposed",
+        "deploy: a Service type the policy does not allow ([deploy] service_types)",
+    ),
+    (
+        "ingress-exposed",
+        "deploy: an Ingress, Gateway or route exposes the building block outside the cluster",
+    ),
+    (
+        "external-ips",
+        "deploy: a Service routes traffic for outside addresses (externalIPs)",
+    ),
+    (
+        "external-name",
+        "deploy: an ExternalName Service points outside the namespace",
+    ),
+    (
+        "rbac-cluster-role",
+        "deploy: a RoleBinding grants a ClusterRole the policy does not allow ([deploy] cluster_roles)",
+    ),
+    (
+        "rbac-foreign-subject",
+        "deploy: a RoleBinding grants to an identity outside the namespace",
+    ),
+    (
+        "quota-exceeded",
+        "deploy: the chart's pods need more than the namespace's quota has left",
+    ),
+    (
+        "resources-undeclared",
+        "deploy: a container declares no cpu or memory requests and limits",
+    ),
+    (
+        "host-namespace",
+        "deploy: a pod shares the node's network, PID or IPC namespace",
+    ),
+    ("host-path", "deploy: a pod mounts a hostPath volume"),
+    ("host-port", "deploy: a container opens a port on the node"),
+    ("privileged-container", "deploy: a container is privileged"),
+    (
+        "privilege-escalation",
+        "deploy: a container allows privilege escalation",
+    ),
+    (
+        "capabilities-added",
+        "deploy: a container adds capabilities the policy does not allow ([deploy] capabilities)",
+    ),
+    (
+        "unconfined-profile",
+        "deploy: a seccomp or AppArmor profile is unconfined",
+    ),
+    ("proc-mount-unmasked", "deploy: a container sets procMount: Unmasked"),
+    ("image-missing", "deploy: a container has no image"),
+    (
+        "image-of-other-bb",
+        "deploy: a container runs another building block's image",
+    ),
+    (
+        "image-not-judged",
+        "deploy: a container runs the building block's image by another tag or digest than the one judged",
+    ),
+    (
+        "registry-not-allowed",
+        "deploy: an image comes from a registry the policy does not allow ([deploy] registries)",
+    ),
+    (
+        "rego-deny",
+        "deploy: a rule of the policy's Rego modules denies an object",
+    ),
+    (
+        "api-server-refused",
+        "deploy: the API server's dry run (validation, admission) refused an object",
+    ),
+    (
+        "helm-install-failed",
+        "deploy: helm upgrade --install failed (helm rolled back)",
+    ),
+    (
+        "rollout-unconfirmed",
+        "deploy: the workloads did not become available after the install",
+    ),
+    ("helm-test-failed", "deploy: the chart's helm tests failed"),
 ];
 
 #[cfg(test)]
