@@ -322,22 +322,33 @@ fn a_repository_no_building_block_owns_is_refused() {
     );
 }
 
-#[test]
-fn the_region_never_comes_from_the_instance_metadata_service() {
-    // The metadata service left on, pointed at a loopback stand-in that counts what asks it: with no region in
-    // the environment, bbgate says so (exit 2) and never asks.
-    let (endpoint, hits) = http_stand_in(200, b"eu-central-1".to_vec());
+/// `bbgate verify --image` with no AWS_* of the machine, the metadata service pointed at `endpoint`, and `env`.
+fn verify_image_with_metadata_at(endpoint: &str, env: &[(&str, &str)]) -> (i32, String) {
     let mut cmd = bbgate();
     for (k, _) in std::env::vars() {
         if k.starts_with("AWS_") {
             cmd.env_remove(k);
         }
     }
-    cmd.env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)
-        .env("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "not-used")
+    cmd.env("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint)
+        .envs(env.iter().copied())
         .args(["verify", "--image", "bb/payments/adapter:1"]);
     let (code, _, err) = run(&mut cmd);
+    (code, err)
+}
+
+#[test]
+fn the_region_never_comes_from_the_instance_metadata_service() {
+    // The metadata service left on, pointed at a loopback stand-in that counts what asks it: with no region in
+    // the environment, bbgate says so (exit 2) and never asks.
+    let (endpoint, hits) = http_stand_in(200, b"eu-central-1".to_vec());
+    let (code, err) = verify_image_with_metadata_at(
+        &endpoint,
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST"),
+            ("AWS_SECRET_ACCESS_KEY", "not-used"),
+        ],
+    );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no AWS region: set AWS_REGION"), "{err}");
     assert_eq!(
@@ -348,18 +359,14 @@ fn the_region_never_comes_from_the_instance_metadata_service() {
     // The control: with a region and no credentials, the SDK's credential chain does ask the metadata service,
     // and the same stand-in counts it (so the zero above is the probe working, not the probe deaf).
     let (endpoint, hits) = http_stand_in(404, b"{}".to_vec());
-    let mut cmd = bbgate();
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)
-        .env("AWS_REGION", "eu-central-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent-bbgate-test")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent-bbgate-test")
-        .args(["verify", "--image", "bb/payments/adapter:1"]);
-    let (code, _, err) = run(&mut cmd);
+    let (code, err) = verify_image_with_metadata_at(
+        &endpoint,
+        &[
+            ("AWS_REGION", "eu-central-1"),
+            ("AWS_CONFIG_FILE", "/nonexistent-bbgate-test"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent-bbgate-test"),
+        ],
+    );
     assert_eq!(code, 3, "{err}");
     assert!(hits.load(std::sync::atomic::Ordering::SeqCst) > 0, "{err}");
 }

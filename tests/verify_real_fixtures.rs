@@ -121,30 +121,37 @@ fn pages_of_different_images_are_refused() {
     );
 }
 
+/// The passing demo scan judged with `report`, which must hold 82 scenarios of which 11 failed: a deny.
+fn judged_with_82_scenarios_11_failed(report: &str) -> Value {
+    let (code, v) = run_json(bbgate().args([
+        "verify",
+        "--findings",
+        "fixtures/demo/pass",
+        "--signoffs",
+        "fixtures/demo/pass/signoffs.toml",
+        "--api-report",
+        report,
+        "--now",
+        NOW_2026,
+    ]));
+    assert_eq!(code, 1, "{report}");
+    let a = &v["api_tests"];
+    assert_eq!(
+        (a["total"].as_u64(), a["passed"].as_u64(), a["failed"].as_u64()),
+        (Some(82), Some(71), Some(11)),
+        "{report}"
+    );
+    v
+}
+
 #[test]
 fn govstack_run_reads_the_same_in_every_format() {
     for report in [
         "../shared/fixtures-upstream/govstack-testharness-messages/example_result.message",
         "../shared/fixtures-upstream/govstack-testharness-junit/example_result.xml",
     ] {
-        let (code, v) = run_json(bbgate().args([
-            "verify",
-            "--findings",
-            "fixtures/demo/pass",
-            "--signoffs",
-            "fixtures/demo/pass/signoffs.toml",
-            "--api-report",
-            report,
-            "--now",
-            NOW_2026,
-        ]));
-        assert_eq!(code, 1, "{report}");
+        let v = judged_with_82_scenarios_11_failed(report);
         let a = &v["api_tests"];
-        assert_eq!(
-            (a["total"].as_u64(), a["passed"].as_u64(), a["failed"].as_u64()),
-            (Some(82), Some(71), Some(11)),
-            "{report}"
-        );
         assert_eq!(a["outcome"], "fail");
         let scenarios = a["failed_scenarios"].as_array().unwrap();
         assert!(scenarios.iter().all(|s| s["status"] == "failed"), "{report}");
@@ -175,24 +182,8 @@ fn the_generated_govstack_run_reads_the_same_in_all_three_formats() {
         "fixtures/api-tests/govstack-identity.xml",
         "fixtures/api-tests/govstack-identity.cucumber.json",
     ] {
-        let (code, v) = run_json(bbgate().args([
-            "verify",
-            "--findings",
-            "fixtures/demo/pass",
-            "--signoffs",
-            "fixtures/demo/pass/signoffs.toml",
-            "--api-report",
-            report,
-            "--now",
-            NOW_2026,
-        ]));
-        assert_eq!(code, 1, "{report}");
+        let v = judged_with_82_scenarios_11_failed(report);
         let a = &v["api_tests"];
-        assert_eq!(
-            (a["total"].as_u64(), a["passed"].as_u64(), a["failed"].as_u64()),
-            (Some(82), Some(71), Some(11)),
-            "{report}"
-        );
         let failed: Vec<Value> = a["failed_scenarios"]
             .as_array()
             .unwrap()
