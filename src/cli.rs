@@ -303,3 +303,42 @@ pub struct EksTokenArgs {
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<jiff::Timestamp>,
 }
+
+/// The CircleCI variables recorded in the evidence.
+pub(crate) const CIRCLECI_VARS: &[&str] = &[
+    "CIRCLE_PROJECT_REPONAME",
+    "CIRCLE_SHA1",
+    "CIRCLE_BRANCH",
+    "CIRCLE_BUILD_NUM",
+    "CIRCLE_BUILD_URL",
+    "CIRCLE_JOB",
+    "CIRCLE_WORKFLOW_ID",
+    "CIRCLE_PIPELINE_ID",
+];
+
+/// CircleCI's environment, read once by the command: the build's context as the evidence records it, the
+/// workflow, and the API token the approval check sends (the token is never printed: no `Debug`).
+pub(crate) struct CircleCi {
+    pub(crate) context: Option<std::collections::BTreeMap<String, String>>,
+    pub(crate) workflow_id: Option<String>,
+    token: Option<String>,
+}
+
+impl CircleCi {
+    pub(crate) fn from_env() -> CircleCi {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let context: std::collections::BTreeMap<String, String> = CIRCLECI_VARS
+            .iter()
+            .filter_map(|&k| var(k).map(|v| (k.to_owned(), v)))
+            .collect();
+        CircleCi {
+            context: (!context.is_empty()).then_some(context),
+            workflow_id: var("CIRCLE_WORKFLOW_ID"),
+            token: var("CIRCLE_TOKEN"),
+        }
+    }
+
+    pub(crate) fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+}

@@ -8,21 +8,8 @@ use crate::gate::{self, Inputs, Verdict};
 use crate::policy::signoff::{self, SignOff};
 use crate::policy::{Policy, sha256_hex};
 use crate::report::{self, Context, FileDigest, InputDigests};
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// The CircleCI variables recorded in the evidence.
-pub(crate) const CIRCLECI_VARS: &[&str] = &[
-    "CIRCLE_PROJECT_REPONAME",
-    "CIRCLE_SHA1",
-    "CIRCLE_BRANCH",
-    "CIRCLE_BUILD_NUM",
-    "CIRCLE_BUILD_URL",
-    "CIRCLE_JOB",
-    "CIRCLE_WORKFLOW_ID",
-    "CIRCLE_PIPELINE_ID",
-];
 
 /// Files given directly, and the `*.json` files of directories given, in name order.
 pub(crate) fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
@@ -98,19 +85,6 @@ fn digest(path: &Path, bytes: &[u8]) -> FileDigest {
         path: path.display().to_string(),
         sha256: sha256_hex(bytes),
     }
-}
-
-fn circleci_context() -> Option<BTreeMap<String, String>> {
-    let ctx: BTreeMap<String, String> = CIRCLECI_VARS
-        .iter()
-        .filter_map(|&k| {
-            std::env::var(k)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .map(|v| (k.to_owned(), v))
-        })
-        .collect();
-    (!ctx.is_empty()).then_some(ctx)
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -192,7 +166,7 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
         building_block: bb,
         inputs: &inputs,
         now,
-        circleci: circleci_context(),
+        circleci: crate::cli::CircleCi::from_env().context,
         input_notes: &input_notes,
         acquisition: online.as_ref().map(|o| &o.acquisition),
     };

@@ -50,17 +50,14 @@ async fn get(client: &reqwest::Client, url: &str, token: &str) -> Result<Value> 
 }
 
 /// Ok(approver login) when this workflow's approval job was approved by an allowed admin.
-pub(crate) async fn check(approvers: &[String], base: &str) -> Result<String> {
-    let workflow = std::env::var("CIRCLE_WORKFLOW_ID")
-        .ok()
-        .filter(|w| !w.is_empty())
-        .ok_or_else(|| {
-            Error::Denied(
+pub(crate) async fn check(approvers: &[String], base: &str, circleci: &crate::cli::CircleCi) -> Result<String> {
+    let workflow = circleci.workflow_id.as_deref().ok_or_else(|| {
+        Error::Denied(
             "[deploy] approvers is set, but CIRCLE_WORKFLOW_ID is not: deploys happen in CircleCI after an approval job"
                 .into(),
         )
-        })?;
-    let token = std::env::var("CIRCLE_TOKEN").ok().filter(|t| !t.is_empty()).ok_or_else(|| {
+    })?;
+    let token = circleci.token().ok_or_else(|| {
         Error::invalid(
             "[deploy] approvers is set, but CIRCLE_TOKEN is not: put a CircleCI API token in the deploy job's restricted context",
         )
@@ -76,7 +73,7 @@ pub(crate) async fn check(approvers: &[String], base: &str) -> Result<String> {
             Some(p) => format!("{base}/workflow/{workflow}/job?page-token={p}"),
             None => format!("{base}/workflow/{workflow}/job"),
         };
-        let v = get(&client, &url, &token).await?;
+        let v = get(&client, &url, token).await?;
         let items = v["items"]
             .as_array()
             .ok_or_else(|| Error::Undecidable("the CircleCI API's job list has no items".into()))?;
@@ -98,7 +95,7 @@ pub(crate) async fn check(approvers: &[String], base: &str) -> Result<String> {
         let Some(user) = job["approved_by"].as_str() else {
             continue;
         };
-        let who = get(&client, &format!("{base}/user/{user}"), &token).await?;
+        let who = get(&client, &format!("{base}/user/{user}"), token).await?;
         let login = who["login"].as_str().unwrap_or(user).to_owned();
         if approvers.iter().any(|a| *a == login || a == user) {
             return Ok(login);

@@ -353,7 +353,9 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     let rt = crate::aws::runtime()?;
 
     // 1. Admit: the evidence names the image and the inputs; deploy decides again on inputs it can vouch for.
-    let (admission, bb) = admit(args, &policy, now)?;
+    // CircleCI's environment, read once.
+    let circleci = crate::cli::CircleCi::from_env();
+    let (admission, bb) = admit(args, &policy, now, &circleci)?;
     let (redecision, warnings) = decide_again(args, &policy, bb, &admission, &rt, now)?;
     // 2. Bind: the BB's own namespace, never another.
     let ns = bind(args, bb)?;
@@ -432,7 +434,11 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     }
     // The approval, when the policy names who may give it.
     if !policy.deploy.approvers.is_empty() {
-        record.approved_by = Some(rt.block_on(approval::check(&policy.deploy.approvers, &args.circleci_api_url))?);
+        record.approved_by = Some(rt.block_on(approval::check(
+            &policy.deploy.approvers,
+            &args.circleci_api_url,
+            &circleci,
+        ))?);
     }
     // 5. Install and 6. confirm.
     install_and_confirm(args, admitted, &target, &manifests, timeout, &mut record)
@@ -469,7 +475,12 @@ struct Admission {
     admitted: evidence::Admitted,
 }
 
-fn admit<'p>(args: &DeployArgs, policy: &'p Policy, now: jiff::Timestamp) -> Result<(Admission, &'p BuildingBlock)> {
+fn admit<'p>(
+    args: &DeployArgs,
+    policy: &'p Policy,
+    now: jiff::Timestamp,
+    circleci: &crate::cli::CircleCi,
+) -> Result<(Admission, &'p BuildingBlock)> {
     let ev_path = args.evidence.display().to_string();
     let bytes = crate::input::read(&args.evidence, crate::input::EVIDENCE)?;
     let evidence_sha256 = sha256_hex(&bytes);
@@ -479,9 +490,8 @@ fn admit<'p>(args: &DeployArgs, policy: &'p Policy, now: jiff::Timestamp) -> Res
     };
     let body = crate::report::evidence::open(&ev_path, &bytes).map_err(to_denied)?;
     let claim = evidence::claim(&ev_path, &body).map_err(|p| Error::Denied(p.join("\n")))?;
-    let workflow = std::env::var("CIRCLE_WORKFLOW_ID").ok().filter(|w| !w.is_empty());
-    let admitted =
-        evidence::check(&ev_path, &claim, policy, now, workflow.as_deref()).map_err(|p| Error::Denied(p.join("\n")))?;
+    let admitted = evidence::check(&ev_path, &claim, policy, now, circleci.workflow_id.as_deref())
+        .map_err(|p| Error::Denied(p.join("\n")))?;
     let bb = policy.building_block(&admitted.building_block).ok_or_else(|| {
         Error::Denied(format!(
             "building block {} is not in the policy",
