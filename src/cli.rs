@@ -104,11 +104,11 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "NAME", requires = "image")]
     pub session_name: Option<String>,
     /// How long to wait for the scan before giving up (exit 3), e.g. 15m, 90s.
-    #[arg(long, value_name = "DUR", default_value = "15m")]
-    pub scan_timeout: jiff::SignedDuration,
+    #[arg(long, value_name = "DUR", default_value = "15m", value_parser = positive_duration)]
+    pub scan_timeout: std::time::Duration,
     /// First wait between scan status reads, doubled up to 30 s; also the settle delay before deciding.
-    #[arg(long, value_name = "DUR", default_value = "2s")]
-    pub poll_interval: jiff::SignedDuration,
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = positive_duration)]
+    pub poll_interval: std::time::Duration,
     /// Push this image first (oci:DIR[:TAG] or docker-archive:FILE) to --image's repository and tag with ECR
     /// credentials, then judge exactly the digest pushed.
     #[arg(long, value_name = "SOURCE", requires = "image")]
@@ -210,7 +210,7 @@ pub struct DeployArgs {
     #[arg(long, value_name = "DIR")]
     pub chart: PathBuf,
     /// The Helm release name.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = release_name)]
     pub release: String,
     /// Values files, as helm's --values, in order; repeat the flag or list several.
     #[arg(long = "values", short = 'f', value_name = "FILE", num_args = 1..)]
@@ -244,15 +244,15 @@ pub struct DeployArgs {
     #[arg(long, value_name = "NAME")]
     pub session_name: Option<String>,
     /// How long helm may take to roll out before it rolls back, e.g. 5m.
-    #[arg(long, value_name = "DUR", default_value = "5m")]
-    pub timeout: jiff::SignedDuration,
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = positive_duration)]
+    pub timeout: std::time::Duration,
     /// Read the image's scan from ECR for deploy's own decision (always with --eks-cluster). Without AWS access,
     /// deploy decides on --findings, the saved pages the evidence names.
     #[arg(long)]
     pub recheck_scan: bool,
     /// With AWS access: first wait between scan status reads, and the settle delay.
-    #[arg(long, value_name = "DUR", default_value = "2s")]
-    pub poll_interval: jiff::SignedDuration,
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = positive_duration)]
+    pub poll_interval: std::time::Duration,
     /// Without AWS access: the findings pages verify saved (files or directories); their sha256 must be the
     /// ones the evidence names.
     #[arg(long, value_name = "FILE", num_args = 1..)]
@@ -340,5 +340,25 @@ impl CircleCi {
 
     pub(crate) fn token(&self) -> Option<&str> {
         self.token.as_deref()
+    }
+}
+
+/// A flag's duration (`90s`, `5m`, `1h30m`): positive, as a std duration.
+fn positive_duration(text: &str) -> std::result::Result<std::time::Duration, String> {
+    let d: jiff::SignedDuration = text
+        .parse()
+        .map_err(|e| format!("{e}: give a duration like 90s, 5m or 1h30m"))?;
+    std::time::Duration::try_from(d)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| "must be a positive duration, like 90s or 5m".to_owned())
+}
+
+/// A Helm release name: a DNS label of at most 53 characters (helm's limit).
+fn release_name(text: &str) -> std::result::Result<String, String> {
+    if crate::policy::is_dns_label(text) && text.len() <= 53 {
+        Ok(text.to_owned())
+    } else {
+        Err("a release name is lowercase letters, digits and '-', at most 53 characters".to_owned())
     }
 }

@@ -182,13 +182,6 @@ struct Fetched {
     tag: Option<String>,
 }
 
-fn duration(d: jiff::SignedDuration, flag: &str) -> Result<std::time::Duration> {
-    std::time::Duration::try_from(d)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| Error::invalid(format!("{flag} must be a positive duration")))
-}
-
 /// The online edge: credentials, the image's digest, the scan, every page. Refuses an image of a repository
 /// the building block does not own before making any AWS call.
 fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Fetched> {
@@ -210,8 +203,8 @@ fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Fetched> {
         None => None,
     };
     let wait = aws_ecr::Wait {
-        timeout: duration(args.scan_timeout, "--scan-timeout")?,
-        poll_interval: duration(args.poll_interval, "--poll-interval")?,
+        timeout: args.scan_timeout,
+        poll_interval: args.poll_interval,
     };
     let runtime = aws::runtime()?;
     let calls = CallCounter::default();

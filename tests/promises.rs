@@ -171,3 +171,67 @@ fn a_closed_stdout_never_panics_and_keeps_the_exit_code() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// Flags are checked where they are read, by the command line itself: a bad value is invalid input (2),
+/// named with the flag, before any file is read.
+#[test]
+fn bad_flag_values_are_refused_by_the_command_line_with_the_flag_named() {
+    for (args, flag, why) in [
+        (
+            vec![
+                "deploy",
+                "--evidence",
+                "e.json",
+                "--chart",
+                "c",
+                "--release",
+                "Bad_Name",
+            ],
+            "--release <NAME>",
+            "a release name is lowercase letters, digits and '-', at most 53 characters",
+        ),
+        (
+            vec![
+                "deploy",
+                "--evidence",
+                "e.json",
+                "--chart",
+                "c",
+                "--release",
+                "r",
+                "--timeout",
+                "0s",
+            ],
+            "--timeout <DUR>",
+            "must be a positive duration, like 90s or 5m",
+        ),
+        (
+            vec!["verify", "--image", "bb/payments/x:1", "--scan-timeout", "soon"],
+            "--scan-timeout <DUR>",
+            "give a duration like 90s, 5m or 1h30m",
+        ),
+        (
+            vec!["verify", "--image", "bb/payments/x:1", "--poll-interval=-2s"],
+            "--poll-interval <DUR>",
+            "must be a positive duration",
+        ),
+    ] {
+        let (code, out, err) = run(bbgate().args(&args));
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains(flag) && err.contains(why), "{args:?}: {err}");
+    }
+    // The control: a good value passes the command line (and fails later, on the missing evidence file).
+    let (code, _, err) = run(bbgate().args([
+        "deploy",
+        "--evidence",
+        "/nonexistent/e.json",
+        "--chart",
+        "c",
+        "--release",
+        "r",
+        "--timeout",
+        "90s",
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(!err.contains("--timeout"), "{err}");
+}

@@ -15,7 +15,7 @@ pub mod yaml11;
 use crate::cli::{DeployArgs, Format};
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result, exit};
-use crate::policy::{BuildingBlock, Policy, is_dns_label, sha256_hex};
+use crate::policy::{BuildingBlock, Policy, sha256_hex};
 use kube::Client;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -292,13 +292,6 @@ async fn confirm(client: &Client, ns: &str, manifests: &[manifest::Manifest], li
     Ok(())
 }
 
-fn duration(d: jiff::SignedDuration, flag: &str) -> Result<Duration> {
-    Duration::try_from(d)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| Error::invalid(format!("{flag} must be a positive duration")))
-}
-
 pub fn run(args: &DeployArgs) -> Result<u8> {
     match run_checked(args) {
         // With --format json a refusal before the record exists (the evidence, the recheck) is still one JSON
@@ -446,13 +439,7 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
 
 /// The flags deploy checks before it reads anything: returns `--timeout`.
 fn check_args(args: &DeployArgs) -> Result<Duration> {
-    let timeout = duration(args.timeout, "--timeout")?;
-    if !is_dns_label(&args.release) || args.release.len() > 53 {
-        return Err(Error::invalid(format!(
-            "--release {:?}: a release name is lowercase letters, digits and '-', at most 53 characters",
-            args.release
-        )));
-    }
+    let timeout = args.timeout;
     if !args.chart.join("Chart.yaml").is_file() {
         return Err(Error::invalid(format!(
             "--chart {}: no Chart.yaml there: give the BB repository's chart directory",
@@ -777,7 +764,7 @@ async fn scan_from_ecr(args: &DeployArgs, admitted: &evidence::Admitted) -> Resu
     let (client, _) = aws::ecr_client(&region, args.role_arn.as_deref(), args.session_name.as_deref(), &calls).await?;
     let wait = aws_ecr::Wait {
         timeout: Duration::from_secs(300),
-        poll_interval: duration(args.poll_interval, "--poll-interval")?,
+        poll_interval: args.poll_interval,
     };
     let account = host.map(|(a, _)| a);
     let scanned = aws_ecr::acquire(
