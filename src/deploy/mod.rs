@@ -790,16 +790,14 @@ fn rollout_timed_out(helm_output: &str) -> bool {
     .any(|s| helm_output.contains(s))
 }
 
+/// The release's latest deployed revision, for the record (None when the history cannot be read).
 async fn latest_revision(client: &Client, ns: &str, release: &str) -> Option<u32> {
-    use k8s_openapi::api::core::v1::Secret;
-    let list = kube::Api::<Secret>::namespaced(client.clone(), ns)
-        .list(&kube::api::ListParams::default().labels(&format!("owner=helm,name={release},status=deployed")))
-        .await
-        .ok()?;
-    list.items
-        .iter()
-        .filter_map(|s| s.metadata.labels.as_ref()?.get("version")?.parse().ok())
-        .max()
+    let history = preflight::release_history(client, ns, release).await.ok()?;
+    history
+        .into_iter()
+        .rev()
+        .find(|(_, status)| status == "deployed")
+        .map(|(v, _)| v)
 }
 
 /// `--record FILE`, else `deploy-record.json` beside the evidence.

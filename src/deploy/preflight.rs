@@ -450,17 +450,14 @@ async fn access(client: &Client, ns: &str, manifests: &[Manifest], problems: &mu
 
 /// The release: not stuck in pending-* (a helm run killed half-way blocks every later one). Returns its latest
 /// revision.
-async fn release_state(
-    client: &Client,
-    ns: &str,
-    release: &str,
-    problems: &mut Vec<Diagnostic>,
-) -> Result<Option<u32>> {
+/// A release's history as helm stores it (one Secret per revision, labelled `owner=helm`, `name`, `version`,
+/// `status`): (revision, status), oldest first. The one reader of it: the preflight and the record use it.
+pub(crate) async fn release_history(client: &Client, ns: &str, release: &str) -> Result<Vec<(u32, String)>> {
     let secrets = Api::<Secret>::namespaced(client.clone(), ns)
         .list(&ListParams::default().labels(&format!("owner=helm,name={release}")))
         .await
         .map_err(|e| cluster_error(&format!("reading release {release}'s history"), e))?;
-    let latest = secrets
+    let mut history: Vec<(u32, String)> = secrets
         .items
         .iter()
         .filter_map(|s| {
@@ -470,7 +467,18 @@ async fn release_state(
                 l.get("status").cloned().unwrap_or_default(),
             ))
         })
-        .max_by_key(|(v, _)| *v);
+        .collect();
+    history.sort();
+    Ok(history)
+}
+
+async fn release_state(
+    client: &Client,
+    ns: &str,
+    release: &str,
+    problems: &mut Vec<Diagnostic>,
+) -> Result<Option<u32>> {
+    let latest = release_history(client, ns, release).await?.pop();
     if let Some((rev, status)) = &latest
         && status.starts_with("pending-")
     {
