@@ -793,21 +793,49 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
     }
     let q = query(&uri);
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    match segs.as_slice() {
-        ["version"] => {
-            return json_response(
-                200,
-                &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0", "platform": "linux/amd64",
+    if let Some(r) = discovery_route(&segs) {
+        return r;
+    }
+    let (t, group, verb) = match resolve(&segs, &path, &method, &q) {
+        Ok(found) => found,
+        Err(r) => return *r,
+    };
+    if let Some(r) = refused(&fake, &method, &t, verb, group) {
+        return r;
+    }
+    let call = Call {
+        fake,
+        res: t.res,
+        ns: t.namespace.clone(),
+        t,
+        q,
+        content_type,
+        body,
+    };
+    match verb {
+        "list" | "watch" => call.list_or_watch(verb),
+        "get" => call.get(),
+        "create" => call.create(),
+        "update" => call.update(),
+        "patch" => call.patch(),
+        "delete" => call.delete(),
+        _ => status(405, "MethodNotAllowed", "unsupported"),
+    }
+}
+
+/// Discovery and OpenAPI: what clients ask before they touch a resource.
+fn discovery_route(segs: &[&str]) -> Option<Response> {
+    Some(match segs {
+        ["version"] => json_response(
+            200,
+            &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0", "platform": "linux/amd64",
                         "goVersion": "go1.24.0", "compiler": "gc", "buildDate": "2025-01-01T00:00:00Z"}),
-            );
-        }
-        ["api"] => {
-            return json_response(
-                200,
-                &json!({"kind": "APIVersions", "versions": ["v1"],
+        ),
+        ["api"] => json_response(
+            200,
+            &json!({"kind": "APIVersions", "versions": ["v1"],
                         "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}),
-            );
-        }
+        ),
         ["apis"] => {
             let gs: Vec<Value> = groups()
                 .into_iter()
@@ -816,20 +844,20 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
                     json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
                 })
                 .collect();
-            return json_response(200, &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": gs}));
+            json_response(200, &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": gs}))
         }
-        ["api", v] => return json_response(200, &discovery("", v)),
+        ["api", v] => json_response(200, &discovery("", v)),
         ["apis", g] => {
             let Some((_, v)) = groups().into_iter().find(|(gg, _)| gg == g) else {
-                return status(404, "NotFound", "no such group");
+                return Some(status(404, "NotFound", "no such group"));
             };
             let gv = json!({"groupVersion": format!("{g}/{v}"), "version": v});
-            return json_response(
+            json_response(
                 200,
                 &json!({"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": [gv.clone()], "preferredVersion": gv}),
-            );
+            )
         }
-        ["apis", g, v] => return json_response(200, &discovery(g, v)),
+        ["apis", g, v] => json_response(200, &discovery(g, v)),
         ["openapi", "v3"] => {
             let mut paths = Map::new();
             paths.insert(
@@ -842,16 +870,25 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
                     json!({"serverRelativeURL": format!("/openapi/v3/apis/{g}/{v}?hash=fake1")}),
                 );
             }
-            return json_response(200, &json!({"paths": paths}));
+            json_response(200, &json!({"paths": paths}))
         }
-        ["openapi", "v3", "api", v] => return json_response(200, &openapi_doc("", v)),
-        ["openapi", "v3", "apis", g, v] => return json_response(200, &openapi_doc(g, v)),
-        _ => {}
-    }
-    let (group, version, rest) = match segs.as_slice() {
+        ["openapi", "v3", "api", v] => json_response(200, &openapi_doc("", v)),
+        ["openapi", "v3", "apis", g, v] => json_response(200, &openapi_doc(g, v)),
+        _ => return None,
+    })
+}
+
+/// The resource, namespace, name and verb a request is for, or the 404 a real server gives.
+fn resolve<'a>(
+    segs: &[&'a str],
+    path: &str,
+    method: &Method,
+    q: &BTreeMap<String, String>,
+) -> Result<(Target, &'a str, &'static str), Box<Response>> {
+    let (group, version, rest) = match segs {
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
-        _ => return status(404, "NotFound", &format!("the fake serves no {path}")),
+        _ => return Err(Box::new(status(404, "NotFound", &format!("the fake serves no {path}")))),
     };
     let target = match rest {
         ["namespaces", ns, plural, tail @ ..] if rest.len() >= 3 => find(group, version, plural).map(|res| Target {
@@ -871,13 +908,13 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
         _ => None,
     };
     let Some(t) = target else {
-        return status(
+        return Err(Box::new(status(
             404,
             "NotFound",
             &format!("the server could not find the requested resource ({path})"),
-        );
+        )));
     };
-    let verb = match (&method, &t.name) {
+    let verb = match (method, &t.name) {
         (&Method::GET, None) if q.get("watch").is_some_and(|w| w == "true" || w == "1") => "watch",
         (&Method::GET, None) => "list",
         (&Method::GET, Some(_)) => "get",
@@ -887,17 +924,22 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
         (&Method::DELETE, _) => "delete",
         _ => "unknown",
     };
+    Ok((t, group, verb))
+}
+
+/// The test's deny list and injected faults.
+fn refused(fake: &FakeKube, method: &Method, t: &Target, verb: &str, group: &str) -> Option<Response> {
     {
         let mut st = fake.lock();
         if t.res.kind != "SelfSubjectAccessReview" && st.deny.iter().any(|d| *d == format!("{verb}/{}", t.res.plural)) {
-            return status(
+            return Some(status(
                 403,
                 "Forbidden",
                 &format!(
                     "{} is forbidden: User \"system:serviceaccount:ci:bbgate\" cannot {verb} resource \"{}\" in API group \"{group}\" in the namespace \"{}\"",
                     t.res.plural, t.res.plural, t.namespace
                 ),
-            );
+            ));
         }
         if let Some(f) = st
             .faults
@@ -911,283 +953,313 @@ async fn handle(State(fake): State<Arc<FakeKube>>, req: Request) -> Response {
                 403 => "Forbidden",
                 _ => "InternalError",
             };
-            return status(
+            return Some(status(
                 code,
                 reason,
                 &format!("injected {code} for {} {}", method, t.res.plural),
-            );
+            ));
         }
     }
-    let parse_body = || -> Result<Value, Box<Response>> {
+    None
+}
+
+/// One resource request, resolved.
+struct Call {
+    fake: Arc<FakeKube>,
+    res: Res,
+    ns: String,
+    t: Target,
+    q: BTreeMap<String, String>,
+    content_type: String,
+    body: Bytes,
+}
+
+impl Call {
+    fn parse_body(&self) -> Result<Value, Box<Response>> {
+        let (content_type, body) = (&self.content_type, &self.body);
         let r = if content_type.starts_with("application/vnd.kubernetes.protobuf") {
-            decode_protobuf(&body).map_err(|e| status(415, "UnsupportedMediaType", &e))
+            decode_protobuf(body).map_err(|e| status(415, "UnsupportedMediaType", &e))
         } else if content_type.starts_with("application/apply-patch+yaml") {
-            yaml_serde::from_slice(&body).map_err(|e| status(400, "BadRequest", &format!("apply body: {e}")))
+            yaml_serde::from_slice(body).map_err(|e| status(400, "BadRequest", &format!("apply body: {e}")))
         } else {
-            serde_json::from_slice(&body).map_err(|e| status(400, "BadRequest", &format!("body: {e}")))
+            serde_json::from_slice(body).map_err(|e| status(400, "BadRequest", &format!("body: {e}")))
         };
         r.map_err(Box::new)
-    };
-    let res = t.res;
-    let ns = t.namespace.clone();
-    match verb {
-        "list" | "watch" => {
-            let selector = q.get("labelSelector").cloned().unwrap_or_default();
-            let fields = q.get("fieldSelector").cloned().unwrap_or_default();
-            let (items, rv) = {
-                let st = fake.lock();
-                let items: Vec<Value> = st
-                    .objects
+    }
+
+    fn list_or_watch(&self, verb: &str) -> Response {
+        let (fake, res, ns, q) = (&self.fake, self.res, self.ns.clone(), &self.q);
+        let selector = q.get("labelSelector").cloned().unwrap_or_default();
+        let fields = q.get("fieldSelector").cloned().unwrap_or_default();
+        let (items, rv) = {
+            let st = fake.lock();
+            let items: Vec<Value> = st
+                .objects
+                .iter()
+                .filter(|((k, n, _), _)| *k == key(res) && (ns.is_empty() || *n == ns))
+                .map(|(_, v)| v.clone())
+                .filter(|v| labels_match(v, &selector) && fields_match(v, &fields))
+                .collect();
+            (items, st.rv.to_string())
+        };
+        if verb == "list" {
+            return json_response(
+                200,
+                &json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version(),
+                    "metadata": {"resourceVersion": rv}, "items": items}),
+            );
+        }
+        let initial = q.get("sendInitialEvents").is_some_and(|v| v == "true");
+        let timeout = q
+            .get("timeoutSeconds")
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(300)
+            .min(600);
+        let from_rv = q
+            .get("resourceVersion")
+            .and_then(|r| r.parse::<u64>().ok())
+            .filter(|r| *r > 0);
+        let (mut rx, replay) = {
+            let st = fake.lock();
+            let replay: Vec<Event> = match (initial, from_rv) {
+                (false, Some(from)) => st
+                    .history
                     .iter()
-                    .filter(|((k, n, _), _)| *k == key(res) && (ns.is_empty() || *n == ns))
-                    .map(|(_, v)| v.clone())
-                    .filter(|v| labels_match(v, &selector) && fields_match(v, &fields))
-                    .collect();
-                (items, st.rv.to_string())
+                    .filter(|(rv, _)| *rv > from)
+                    .map(|(_, e)| e.clone())
+                    .collect(),
+                _ => Vec::new(),
             };
-            if verb == "list" {
-                return json_response(
-                    200,
-                    &json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version(),
-                            "metadata": {"resourceVersion": rv}, "items": items}),
-                );
+            (fake.events.subscribe(), replay)
+        };
+        let (tx, out) = tokio::sync::mpsc::channel::<Result<Bytes, std::convert::Infallible>>(64);
+        let line = |kind: &str, obj: &Value| Bytes::from(format!("{}\n", json!({"type": kind, "object": obj})));
+        let mut first = Vec::new();
+        if initial {
+            for it in &items {
+                first.push(line("ADDED", it));
             }
-            let initial = q.get("sendInitialEvents").is_some_and(|v| v == "true");
-            let timeout = q
-                .get("timeoutSeconds")
-                .and_then(|t| t.parse::<u64>().ok())
-                .unwrap_or(300)
-                .min(600);
-            let from_rv = q
-                .get("resourceVersion")
-                .and_then(|r| r.parse::<u64>().ok())
-                .filter(|r| *r > 0);
-            let (mut rx, replay) = {
-                let st = fake.lock();
-                let replay: Vec<Event> = match (initial, from_rv) {
-                    (false, Some(from)) => st
-                        .history
-                        .iter()
-                        .filter(|(rv, _)| *rv > from)
-                        .map(|(_, e)| e.clone())
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                (fake.events.subscribe(), replay)
-            };
-            let (tx, out) = tokio::sync::mpsc::channel::<Result<Bytes, std::convert::Infallible>>(64);
-            let line = |kind: &str, obj: &Value| Bytes::from(format!("{}\n", json!({"type": kind, "object": obj})));
-            let mut first = Vec::new();
-            if initial {
-                for it in &items {
-                    first.push(line("ADDED", it));
-                }
-                first.push(line(
-                    "BOOKMARK",
-                    &json!({"kind": res.kind, "apiVersion": res.api_version(),
-                            "metadata": {"resourceVersion": rv, "annotations": {"k8s.io/initial-events-end": "true"}}}),
-                ));
+            first.push(line(
+                "BOOKMARK",
+                &json!({"kind": res.kind, "apiVersion": res.api_version(),
+                    "metadata": {"resourceVersion": rv, "annotations": {"k8s.io/initial-events-end": "true"}}}),
+            ));
+        }
+        let keep = {
+            let (ns, selector, fields) = (ns.clone(), selector.clone(), fields.clone());
+            move |ev: &Event| {
+                ev.res == res
+                    && (ns.is_empty() || ev.namespace == ns)
+                    && labels_match(&ev.object, &selector)
+                    && fields_match(&ev.object, &fields)
             }
-            let keep = {
-                let (ns, selector, fields) = (ns.clone(), selector.clone(), fields.clone());
-                move |ev: &Event| {
-                    ev.res == res
-                        && (ns.is_empty() || ev.namespace == ns)
-                        && labels_match(&ev.object, &selector)
-                        && fields_match(&ev.object, &fields)
+        };
+        first.extend(replay.iter().filter(|e| keep(e)).map(|e| line(e.kind, &e.object)));
+        tokio::spawn(async move {
+            for b in first {
+                if tx.send(Ok(b)).await.is_err() {
+                    return;
                 }
-            };
-            first.extend(replay.iter().filter(|e| keep(e)).map(|e| line(e.kind, &e.object)));
-            tokio::spawn(async move {
-                for b in first {
-                    if tx.send(Ok(b)).await.is_err() {
-                        return;
-                    }
-                }
-                let deadline = tokio::time::sleep(std::time::Duration::from_secs(timeout));
-                tokio::pin!(deadline);
-                loop {
-                    tokio::select! {
-                        _ = &mut deadline => return,
-                        ev = rx.recv() => match ev {
-                            Ok(ev) => {
-                                if !keep(&ev) {
-                                    continue;
-                                }
-                                if tx.send(Ok(line(ev.kind, &ev.object))).await.is_err() {
-                                    return;
-                                }
+            }
+            let deadline = tokio::time::sleep(std::time::Duration::from_secs(timeout));
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    _ = &mut deadline => return,
+                    ev = rx.recv() => match ev {
+                        Ok(ev) => {
+                            if !keep(&ev) {
+                                continue;
                             }
-                            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                            Err(_) => return,
-                        },
-                        _ = tx.closed() => return,
-                    }
+                            if tx.send(Ok(line(ev.kind, &ev.object))).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => return,
+                    },
+                    _ = tx.closed() => return,
                 }
-            });
-            let stream = futures_util::stream::unfold(out, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
-            let mut r = Response::new(Body::from_stream(stream));
-            r.headers_mut()
-                .insert("content-type", HeaderValue::from_static("application/json"));
-            r
-        }
-        "get" => {
-            let name = t.name.unwrap();
-            match fake.lock().objects.get(&(key(res), ns.clone(), name.clone())) {
-                Some(v) => json_response(200, v),
-                None => status(404, "NotFound", &format!("{} \"{name}\" not found", res.plural)),
             }
+        });
+        let stream = futures_util::stream::unfold(out, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+        let mut r = Response::new(Body::from_stream(stream));
+        r.headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
+        r
+    }
+
+    fn get(&self) -> Response {
+        let (fake, res, ns, t) = (&self.fake, self.res, self.ns.clone(), &self.t);
+        let name = t.name.clone().unwrap();
+        match fake.lock().objects.get(&(key(res), ns.clone(), name.clone())) {
+            Some(v) => json_response(200, v),
+            None => status(404, "NotFound", &format!("{} \"{name}\" not found", res.plural)),
         }
-        "create" => {
-            let obj = match parse_body() {
-                Ok(o) => o,
-                Err(r) => return *r,
+    }
+
+    fn create(&self) -> Response {
+        let (fake, res, ns, q) = (&self.fake, self.res, self.ns.clone(), &self.q);
+        let obj = match self.parse_body() {
+            Ok(o) => o,
+            Err(r) => return *r,
+        };
+        if res.kind == "SelfSubjectAccessReview" {
+            let a = &obj["spec"]["resourceAttributes"];
+            let verb = a["verb"].as_str().unwrap_or("");
+            let resource = a["resource"].as_str().unwrap_or("");
+            let denied = fake.lock().deny.iter().any(|d| *d == format!("{verb}/{resource}"));
+            let mut out = obj.clone();
+            out["status"] = if denied {
+                json!({"allowed": false, "denied": true, "reason": "denied by the fake's deny list"})
+            } else {
+                json!({"allowed": true})
             };
-            if res.kind == "SelfSubjectAccessReview" {
-                let a = &obj["spec"]["resourceAttributes"];
-                let verb = a["verb"].as_str().unwrap_or("");
-                let resource = a["resource"].as_str().unwrap_or("");
-                let denied = fake.lock().deny.iter().any(|d| *d == format!("{verb}/{resource}"));
-                let mut out = obj.clone();
-                out["status"] = if denied {
-                    json!({"allowed": false, "denied": true, "reason": "denied by the fake's deny list"})
-                } else {
-                    json!({"allowed": true})
-                };
-                return json_response(201, &out);
-            }
-            let name = obj["metadata"]["name"].as_str().map(str::to_owned).unwrap_or_else(|| {
-                format!(
-                    "{}{}",
-                    obj["metadata"]["generateName"].as_str().unwrap_or("obj-"),
-                    fake.lock().uid + 1
-                )
-            });
-            let mut st = fake.lock();
-            if res.namespaced
-                && !st
-                    .objects
-                    .contains_key(&(key(by_kind("Namespace")), String::new(), ns.clone()))
-            {
-                return status(404, "NotFound", &format!("namespaces \"{ns}\" not found"));
-            }
-            if st.objects.contains_key(&(key(res), ns.clone(), name.clone())) {
-                return status(
-                    409,
-                    "AlreadyExists",
-                    &format!("{} \"{name}\" already exists", res.plural),
-                );
-            }
-            if q.get("dryRun").is_some_and(|d| d == "All") {
-                let shown = fake.preview(&mut st, res, &ns, &name, obj);
+            return json_response(201, &out);
+        }
+        let name = obj["metadata"]["name"].as_str().map(str::to_owned).unwrap_or_else(|| {
+            format!(
+                "{}{}",
+                obj["metadata"]["generateName"].as_str().unwrap_or("obj-"),
+                fake.lock().uid + 1
+            )
+        });
+        let mut st = fake.lock();
+        if res.namespaced
+            && !st
+                .objects
+                .contains_key(&(key(by_kind("Namespace")), String::new(), ns.clone()))
+        {
+            return status(404, "NotFound", &format!("namespaces \"{ns}\" not found"));
+        }
+        if st.objects.contains_key(&(key(res), ns.clone(), name.clone())) {
+            return status(
+                409,
+                "AlreadyExists",
+                &format!("{} \"{name}\" already exists", res.plural),
+            );
+        }
+        if q.get("dryRun").is_some_and(|d| d == "All") {
+            let shown = fake.preview(&mut st, res, &ns, &name, obj);
+            return json_response(201, &shown);
+        }
+        let stored = fake.write(&mut st, res, &ns, &name, obj, true);
+        json_response(201, &stored)
+    }
+
+    fn update(&self) -> Response {
+        let (fake, res, ns, t) = (&self.fake, self.res, self.ns.clone(), &self.t);
+        let name = t.name.clone().unwrap();
+        let obj = match self.parse_body() {
+            Ok(o) => o,
+            Err(r) => return *r,
+        };
+        let mut st = fake.lock();
+        let k = (key(res), ns.clone(), name.clone());
+        let Some(old) = st.objects.get(&k).cloned() else {
+            return status(404, "NotFound", &format!("{} \"{name}\" not found", res.plural));
+        };
+        let obj = if t.subresource.as_deref() == Some("status") {
+            let mut o = old.clone();
+            o["status"] = obj["status"].clone();
+            o
+        } else {
+            obj
+        };
+        let stored = fake.write(&mut st, res, &ns, &name, obj, false);
+        json_response(200, &stored)
+    }
+
+    fn patch(&self) -> Response {
+        let (fake, res, ns, t, q, content_type) = (
+            &self.fake,
+            self.res,
+            self.ns.clone(),
+            &self.t,
+            &self.q,
+            &self.content_type,
+        );
+        let name = t.name.clone().unwrap();
+        let patch = match self.parse_body() {
+            Ok(o) => o,
+            Err(r) => return *r,
+        };
+        let apply = content_type.starts_with("application/apply-patch");
+        if content_type.starts_with("application/json-patch") {
+            return status(415, "UnsupportedMediaType", "the fake does not do JSON patch");
+        }
+        let mut st = fake.lock();
+        let k = (key(res), ns.clone(), name.clone());
+        let dry_run = q.get("dryRun").is_some_and(|d| d == "All");
+        let mut obj = match st.objects.get(&k).cloned() {
+            Some(o) => o,
+            None if apply && dry_run => {
+                let shown = fake.preview(&mut st, res, &ns, &name, patch);
                 return json_response(201, &shown);
             }
-            let stored = fake.write(&mut st, res, &ns, &name, obj, true);
-            json_response(201, &stored)
-        }
-        "update" => {
-            let name = t.name.unwrap();
-            let obj = match parse_body() {
-                Ok(o) => o,
-                Err(r) => return *r,
-            };
-            let mut st = fake.lock();
-            let k = (key(res), ns.clone(), name.clone());
-            let Some(old) = st.objects.get(&k).cloned() else {
-                return status(404, "NotFound", &format!("{} \"{name}\" not found", res.plural));
-            };
-            let obj = if t.subresource.as_deref() == Some("status") {
-                let mut o = old.clone();
-                o["status"] = obj["status"].clone();
-                o
-            } else {
-                obj
-            };
-            let stored = fake.write(&mut st, res, &ns, &name, obj, false);
-            json_response(200, &stored)
-        }
-        "patch" => {
-            let name = t.name.unwrap();
-            let patch = match parse_body() {
-                Ok(o) => o,
-                Err(r) => return *r,
-            };
-            let apply = content_type.starts_with("application/apply-patch");
-            if content_type.starts_with("application/json-patch") {
-                return status(415, "UnsupportedMediaType", "the fake does not do JSON patch");
+            None if apply => {
+                if res.namespaced
+                    && !st
+                        .objects
+                        .contains_key(&(key(by_kind("Namespace")), String::new(), ns.clone()))
+                {
+                    return status(404, "NotFound", &format!("namespaces \"{ns}\" not found"));
+                }
+                let stored = fake.write(&mut st, res, &ns, &name, patch, true);
+                return json_response(201, &stored);
             }
-            let mut st = fake.lock();
-            let k = (key(res), ns.clone(), name.clone());
-            let dry_run = q.get("dryRun").is_some_and(|d| d == "All");
-            let mut obj = match st.objects.get(&k).cloned() {
-                Some(o) => o,
-                None if apply && dry_run => {
-                    let shown = fake.preview(&mut st, res, &ns, &name, patch);
-                    return json_response(201, &shown);
-                }
-                None if apply => {
-                    if res.namespaced
-                        && !st
-                            .objects
-                            .contains_key(&(key(by_kind("Namespace")), String::new(), ns.clone()))
-                    {
-                        return status(404, "NotFound", &format!("namespaces \"{ns}\" not found"));
-                    }
-                    let stored = fake.write(&mut st, res, &ns, &name, patch, true);
-                    return json_response(201, &stored);
-                }
-                None => return status(404, "NotFound", &format!("{} \"{name}\" not found", res.plural)),
-            };
-            if apply {
-                // The applied configuration owns what it sets: its spec replaces the stored one.
-                if let Some(spec) = patch.get("spec") {
-                    obj["spec"] = spec.clone();
-                }
-                let mut rest = patch.clone();
-                if let Some(m) = rest.as_object_mut() {
-                    m.remove("spec");
-                }
-                merge(&mut obj, &rest);
-            } else {
-                merge(&mut obj, &patch);
+            None => return status(404, "NotFound", &format!("{} \"{name}\" not found", res.plural)),
+        };
+        if apply {
+            // The applied configuration owns what it sets: its spec replaces the stored one.
+            if let Some(spec) = patch.get("spec") {
+                obj["spec"] = spec.clone();
             }
-            if dry_run {
-                let shown = fake.preview(&mut st, res, &ns, &name, obj);
-                return json_response(200, &shown);
+            let mut rest = patch.clone();
+            if let Some(m) = rest.as_object_mut() {
+                m.remove("spec");
             }
-            let stored = fake.write(&mut st, res, &ns, &name, obj, false);
-            json_response(200, &stored)
+            merge(&mut obj, &rest);
+        } else {
+            merge(&mut obj, &patch);
         }
-        "delete" => {
-            let name = t.name.unwrap();
-            let mut st = fake.lock();
-            match st.objects.remove(&(key(res), ns.clone(), name.clone())) {
-                Some(v) => {
-                    let mut gone = v.clone();
-                    gone["metadata"]["resourceVersion"] = json!(FakeKube::next_rv(&mut st));
-                    fake.emit(
-                        &mut st,
-                        Event {
-                            res,
-                            namespace: ns.clone(),
-                            kind: "DELETED",
-                            object: gone,
-                        },
-                    );
-                    if res.kind == "Deployment" {
-                        let uid = v["metadata"]["uid"].clone();
-                        st.objects
-                            .retain(|_, o| o["metadata"]["ownerReferences"][0]["uid"] != uid || uid.is_null());
-                    }
-                    json_response(
-                        200,
-                        &json!({"kind": "Status", "apiVersion": "v1", "status": "Success",
-                        "details": {"name": name, "kind": res.plural, "uid": v["metadata"]["uid"]}}),
-                    )
-                }
-                None => status(404, "NotFound", &format!("{} \"{name}\" not found", res.plural)),
-            }
+        if dry_run {
+            let shown = fake.preview(&mut st, res, &ns, &name, obj);
+            return json_response(200, &shown);
         }
-        _ => status(405, "MethodNotAllowed", "unsupported"),
+        let stored = fake.write(&mut st, res, &ns, &name, obj, false);
+        json_response(200, &stored)
+    }
+
+    fn delete(&self) -> Response {
+        let (fake, res, ns, t) = (&self.fake, self.res, self.ns.clone(), &self.t);
+        let name = t.name.clone().unwrap();
+        let mut st = fake.lock();
+        match st.objects.remove(&(key(res), ns.clone(), name.clone())) {
+            Some(v) => {
+                let mut gone = v.clone();
+                gone["metadata"]["resourceVersion"] = json!(FakeKube::next_rv(&mut st));
+                fake.emit(
+                    &mut st,
+                    Event {
+                        res,
+                        namespace: ns.clone(),
+                        kind: "DELETED",
+                        object: gone,
+                    },
+                );
+                if res.kind == "Deployment" {
+                    let uid = v["metadata"]["uid"].clone();
+                    st.objects
+                        .retain(|_, o| o["metadata"]["ownerReferences"][0]["uid"] != uid || uid.is_null());
+                }
+                json_response(
+                    200,
+                    &json!({"kind": "Status", "apiVersion": "v1", "status": "Success",
+                "details": {"name": name, "kind": res.plural, "uid": v["metadata"]["uid"]}}),
+                )
+            }
+            None => status(404, "NotFound", &format!("{} \"{name}\" not found", res.plural)),
+        }
     }
 }
