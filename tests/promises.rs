@@ -176,32 +176,15 @@ fn a_closed_stdout_never_panics_and_keeps_the_exit_code() {
 /// named with the flag, before any file is read.
 #[test]
 fn bad_flag_values_are_refused_by_the_command_line_with_the_flag_named() {
+    let deploy = |extra: &[&'static str]| [&["deploy", "--evidence", "e.json", "--chart", "c"][..], extra].concat();
     for (args, flag, why) in [
         (
-            vec![
-                "deploy",
-                "--evidence",
-                "e.json",
-                "--chart",
-                "c",
-                "--release",
-                "Bad_Name",
-            ],
+            deploy(&["--release", "Bad_Name"]),
             "--release <NAME>",
             "a release name is lowercase letters, digits and '-', at most 53 characters",
         ),
         (
-            vec![
-                "deploy",
-                "--evidence",
-                "e.json",
-                "--chart",
-                "c",
-                "--release",
-                "r",
-                "--timeout",
-                "0s",
-            ],
+            deploy(&["--release", "r", "--timeout", "0s"]),
             "--timeout <DUR>",
             "must be a positive duration, like 90s or 5m",
         ),
