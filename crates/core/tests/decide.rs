@@ -2,6 +2,9 @@
 
 #![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
 
+mod common;
+use common::Msgs;
+
 use bbgate_core::apitests::{ReportFormat, Scenario, Status, TestRun};
 use bbgate_core::findings::{Finding, ImageRef, Scan, ScanType, ScoreCandidate, ScoreKind, Severity};
 use bbgate_core::gate::{Decision, Inputs, Outcome, Verdict, decide};
@@ -781,17 +784,6 @@ fn an_unreadable_score_keeps_the_label_as_basis_when_unscored_is_no_worse() {
         d.findings[0].basis.to_string(),
         "no score, label HIGH; [scan] unscored = \"block\""
     );
-}
-
-/// The messages of a list of diagnostics, to compare with the text a reader sees.
-trait Msgs {
-    fn msgs(&self) -> Vec<String>;
-}
-
-impl Msgs for Vec<bbgate_core::diag::Diagnostic> {
-    fn msgs(&self) -> Vec<String> {
-        self.iter().map(|d| d.message.clone()).collect()
-    }
 }
 
 fn codes(v: &[bbgate_core::diag::Diagnostic]) -> Vec<(&str, bbgate_core::diag::Level)> {

@@ -3,23 +3,17 @@
 
 #![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
 
+mod common;
+use common::{Msgs, upstream_path};
+
 use bbgate_core::error::Error;
 use bbgate_core::findings::ecr::{Page, is_repository_name, is_sha256_digest, merge, parse_page};
 use bbgate_core::findings::{Finding, ScanType, ScoreCandidate, ScoreKind, Severity, cvss};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-
-/// ../shared, where the upstream fixtures live (BBGATE_SHARED when the tree is built elsewhere, as
-/// scripts/mutants does).
-fn shared(rel: &str) -> PathBuf {
-    let base = std::env::var_os("BBGATE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    base.join(rel)
-}
+use std::path::Path;
 
 fn upstream(rel: &str) -> Page {
-    let path = shared(&format!("fixtures-upstream/{rel}"));
+    let path = upstream_path(rel);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     parse_page(&path, &bytes).unwrap()
 }
@@ -167,7 +161,7 @@ fn a_real_enhanced_scan_reads_every_score() {
         "the counts add up to the findings held"
     );
     // The AWS documentation's sample as published has trailing commas: not JSON, and said so.
-    let path = shared("fixtures-upstream/real-world/ecr/aws-apiref-enhanced-sample.as-published.json");
+    let path = upstream_path("real-world/ecr/aws-apiref-enhanced-sample.as-published.json");
     let err = parse_page(&path, &std::fs::read(&path).unwrap())
         .unwrap_err()
         .to_string();
@@ -944,15 +938,4 @@ fn score_kinds_and_preference() {
     );
     assert_eq!(pick(&[ScoreKind::Cvss3]), None);
     assert_eq!(f.select_score(&[ScoreKind::Cvss2]).unwrap().to_string(), "cvss2 b");
-}
-
-/// The messages of a list of diagnostics, to compare with the text a reader sees.
-trait Msgs {
-    fn msgs(&self) -> Vec<String>;
-}
-
-impl Msgs for Vec<bbgate_core::diag::Diagnostic> {
-    fn msgs(&self) -> Vec<String> {
-        self.iter().map(|d| d.message.clone()).collect()
-    }
 }

@@ -3,20 +3,16 @@
 
 #![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
 
+mod common;
+use common::upstream_path;
+
 use bbgate_core::apitests::{ReportFormat, Scenario, Status, TestRun, parse_report, short_message};
 use bbgate_core::error::Error;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-
-fn shared(rel: &str) -> PathBuf {
-    let base = std::env::var_os("BBGATE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    base.join("fixtures-upstream").join(rel)
-}
+use std::path::Path;
 
 fn read(rel: &str) -> TestRun {
-    let path = shared(rel);
+    let path = upstream_path(rel);
     parse_report(&path, &std::fs::read(&path).unwrap()).unwrap()
 }
 
