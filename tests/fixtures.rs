@@ -79,15 +79,17 @@ fn the_project_holds_no_copy_or_derivative_of_the_upstream_files() {
         }
     }
     // Vulnerability ids of the upstream ECR scans.
-    let id = cve_ids;
     let mut upstream_ids = std::collections::BTreeSet::new();
     for p in upstream.iter().filter(|p| p.to_string_lossy().contains("ecr")) {
-        upstream_ids.extend(id(&std::fs::read_to_string(p).unwrap_or_default()));
+        upstream_ids.extend(cve_ids(&std::fs::read_to_string(p).unwrap_or_default()));
     }
     assert!(upstream_ids.len() > 100, "{}", upstream_ids.len());
     for f in tracked.iter().filter(|f| f.starts_with("fixtures/")) {
         let text = std::fs::read_to_string(f).unwrap_or_default();
-        let shared: Vec<String> = id(&text).into_iter().filter(|i| upstream_ids.contains(i)).collect();
+        let shared: Vec<String> = cve_ids(&text)
+            .into_iter()
+            .filter(|i| upstream_ids.contains(i))
+            .collect();
         assert!(shared.is_empty(), "{f} carries ids of the upstream scans: {shared:?}");
     }
 }

@@ -123,17 +123,7 @@ fn pages_of_different_images_are_refused() {
 
 /// The passing demo scan judged with `report`, which must hold 82 scenarios of which 11 failed: a deny.
 fn judged_with_82_scenarios_11_failed(report: &str) -> Value {
-    let (code, v) = run_json(bbgate().args([
-        "verify",
-        "--findings",
-        "fixtures/demo/pass",
-        "--signoffs",
-        "fixtures/demo/pass/signoffs.toml",
-        "--api-report",
-        report,
-        "--now",
-        NOW_2026,
-    ]));
+    let (code, v) = run_json(&mut verify_passing_scan_with(report));
     assert_eq!(code, 1, "{report}");
     let a = &v["api_tests"];
     assert_eq!(
@@ -211,17 +201,9 @@ fn the_generated_govstack_run_reads_the_same_in_all_three_formats() {
 
 #[test]
 fn cucumber_compatibility_kit_statuses() {
-    let (code, v) = run_json(bbgate().args([
-        "verify",
-        "--findings",
-        "fixtures/demo/pass",
-        "--signoffs",
-        "fixtures/demo/pass/signoffs.toml",
-        "--api-report",
+    let (code, v) = run_json(&mut verify_passing_scan_with(
         "../shared/fixtures-upstream/cucumber-cck-messages/all-statuses.ndjson",
-        "--now",
-        NOW_2026,
-    ]));
+    ));
     assert_eq!(code, 1);
     let a = &v["api_tests"];
     assert_eq!(
@@ -237,17 +219,9 @@ fn cucumber_compatibility_kit_statuses() {
     statuses.sort();
     assert_eq!(statuses, ["ambiguous", "failed", "pending", "skipped", "undefined"]);
 
-    let (code, v) = run_json(bbgate().args([
-        "verify",
-        "--findings",
-        "fixtures/demo/pass",
-        "--signoffs",
-        "fixtures/demo/pass/signoffs.toml",
-        "--api-report",
+    let (code, v) = run_json(&mut verify_passing_scan_with(
         "../shared/fixtures-upstream/cucumber-cck-messages/stack-traces.ndjson",
-        "--now",
-        NOW_2026,
-    ]));
+    ));
     assert_eq!(code, 1);
     assert_eq!(v["api_tests"]["failed_scenarios"][0]["message"], "BOOM");
 }

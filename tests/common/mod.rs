@@ -33,6 +33,23 @@ pub const DENIED_DEMO: [&str; 7] = [
     "fixtures/demo/signoffs.toml",
 ];
 
+/// `verify` of the passing demo scan, with its sign-offs, against the API test report `report`.
+pub fn verify_passing_scan_with(report: &str) -> Command {
+    let mut cmd = bbgate();
+    cmd.args([
+        "verify",
+        "--findings",
+        "fixtures/demo/pass",
+        "--signoffs",
+        "fixtures/demo/pass/signoffs.toml",
+        "--api-report",
+        report,
+        "--now",
+        NOW_2026,
+    ]);
+    cmd
+}
+
 /// The bbgate binary, with no BBGATE_* or CIRCLE_* variables leaking in from the machine.
 pub fn bbgate() -> Command {
     let mut cmd = Command::cargo_bin("bbgate").unwrap();
