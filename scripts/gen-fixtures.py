@@ -349,21 +349,30 @@ edge = [
     # only ECR's own score (with scoreDetails): kind `ecr` -> 7.8, sign-off band
     enhanced("CVE-2026-10008", "glibc", "HIGH", 7.8, {"score": 7.8, "scoreSource": "NVD", "scoringVector": V31_78, "version": "3.1"}, []),
 ]
-counts = {}
-for f in edge:
-    counts[f["severity"]] = counts.get(f["severity"], 0) + 1
-dump(F("ecr", "enhanced-edge-cases.json"), {
-    "registryId": "123456789012",
-    "repositoryName": "bb/payments/adapter",
-    "imageId": {"imageDigest": DIGEST, "imageTag": "1.4.2"},
-    "imageScanStatus": {"status": "ACTIVE", "description": "Continuous scan is selected for image."},
-    "imageScanFindings": {
-        "imageScanCompletedAt": "2026-11-27T08:00:00+00:00",
-        "vulnerabilitySourceUpdatedAt": "2026-11-27T06:00:00+00:00",
-        "findingSeverityCounts": counts,
-        "enhancedFindings": edge,
-    },
-})
+def severity_counts(findings):
+    counts = {}
+    for f in findings:
+        counts[f["severity"]] = counts.get(f["severity"], 0) + 1
+    return counts
+
+
+def enhanced_page(digest, tag, counts, findings):
+    """An ACTIVE (enhanced) describe-image-scan-findings page of bb/payments/adapter."""
+    return {
+        "registryId": "123456789012",
+        "repositoryName": "bb/payments/adapter",
+        "imageId": {"imageDigest": digest, "imageTag": tag},
+        "imageScanStatus": {"status": "ACTIVE", "description": "Continuous scan is selected for image."},
+        "imageScanFindings": {
+            "imageScanCompletedAt": "2026-11-27T08:00:00+00:00",
+            "vulnerabilitySourceUpdatedAt": "2026-11-27T06:00:00+00:00",
+            "findingSeverityCounts": counts,
+            "enhancedFindings": findings,
+        },
+    }
+
+
+dump(F("ecr", "enhanced-edge-cases.json"), enhanced_page(DIGEST, "1.4.2", severity_counts(edge), edge))
 
 # 5. A passing image for the demo: enhanced, two pages, sign-off band findings signed off.
 PASS_DIGEST = "sha256:" + "a1" * 32
@@ -375,20 +384,9 @@ passing = [
 ]
 for f in passing:
     f["resources"][0]["details"]["awsEcrContainerImage"]["imageHash"] = PASS_DIGEST
-pcounts = {"HIGH": 2, "MEDIUM": 2}
 for i, chunk in enumerate([passing[:2], passing[2:]]):
-    page = {
-        "registryId": "123456789012",
-        "repositoryName": "bb/payments/adapter",
-        "imageId": {"imageDigest": PASS_DIGEST, "imageTag": "1.5.0"},
-        "imageScanStatus": {"status": "ACTIVE", "description": "Continuous scan is selected for image."},
-        "imageScanFindings": {
-            "imageScanCompletedAt": "2026-11-27T08:00:00+00:00",
-            "vulnerabilitySourceUpdatedAt": "2026-11-27T06:00:00+00:00",
-            "findingSeverityCounts": pcounts,
-            "enhancedFindings": chunk,
-        },
-    }
+    # Every page carries the counts of the whole scan.
+    page = enhanced_page(PASS_DIGEST, "1.5.0", severity_counts(passing), chunk)
     if i == 0:
         page["nextToken"] = "ukD72mdD/mC8b5xV3susmJzzaTgp3hKwR9nRUW1yZZ4"
     dump(F("demo", "pass", f"scan-page-{i + 1}.json"), page)
