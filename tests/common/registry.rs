@@ -111,38 +111,50 @@ pub struct DroppingProxy {
 
 impl DroppingProxy {
     pub fn start(upstream: String, threshold: usize) -> DroppingProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap().to_string();
         let armed = Arc::new(AtomicBool::new(true));
         let flag = armed.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let Ok(server) = TcpStream::connect(&upstream) else {
-                    continue;
-                };
-                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let flag = flag.clone();
-                std::thread::spawn(move || pump(client, server, Some((flag, threshold))));
-                std::thread::spawn(move || pump(s2, c2, None));
-            }
+        let address = start_proxy(upstream, move || {
+            let (flag, mut total) = (flag.clone(), 0usize);
+            let up: OnChunk = Box::new(move |chunk: &mut [u8]| {
+                total += chunk.len();
+                !(total > threshold && flag.swap(false, Ordering::SeqCst))
+            });
+            (up, Box::new(|_: &mut [u8]| true))
         });
         DroppingProxy { address, armed }
     }
 }
 
-fn pump(mut from: TcpStream, mut to: TcpStream, cut: Option<(Arc<AtomicBool>, usize)>) {
+/// What a relay does with each chunk before passing it on; `false` cuts the connection both ways.
+type OnChunk = Box<dyn FnMut(&mut [u8]) -> bool + Send>;
+
+/// A TCP proxy on 127.0.0.1 in front of `upstream`. For each connection, `per_connection` gives what to do
+/// with the client's chunks and with the server's. Returns the proxy's address.
+fn start_proxy(upstream: String, per_connection: impl Fn() -> (OnChunk, OnChunk) + Send + 'static) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (up, down) = per_connection();
+            std::thread::spawn(move || relay(client, server, up));
+            std::thread::spawn(move || relay(s2, c2, down));
+        }
+    });
+    address
+}
+
+fn relay(mut from: TcpStream, mut to: TcpStream, mut on_chunk: OnChunk) {
     let mut buf = [0u8; 16 * 1024];
-    let mut total = 0usize;
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        total += n;
-        if let Some((flag, threshold)) = &cut
-            && total > *threshold
-            && flag.swap(false, Ordering::SeqCst)
-        {
+        if !on_chunk(&mut buf[..n]) {
             let _ = from.shutdown(Shutdown::Both);
             let _ = to.shutdown(Shutdown::Both);
             return;
@@ -167,66 +179,39 @@ pub const RACED_DIGEST: &str = "sha256:00000000000000000000000000000000000000000
 
 impl RacingTagProxy {
     pub fn start(upstream: String, tag: &str) -> RacingTagProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap().to_string();
         let armed = Arc::new(AtomicBool::new(true));
         let rewrites = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (flag, count) = (armed.clone(), rewrites.clone());
         let needle = format!("/manifests/{tag} HTTP/1.1");
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let Ok(server) = TcpStream::connect(&upstream) else {
-                    continue;
-                };
-                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                // Set by the request side when a read of the tag's manifest goes up; the answer's digest
-                // header is then rewritten on the way down.
-                let pending = Arc::new(AtomicBool::new(false));
-                let (up, down) = (pending.clone(), pending);
-                let (needle, flag, count) = (needle.clone(), flag.clone(), count.clone());
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 16 * 1024];
-                    let (mut from, mut to) = (client, server);
-                    while let Ok(n) = from.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        let head = String::from_utf8_lossy(&buf[..n.min(2048)]);
-                        if (head.starts_with("HEAD ") || head.starts_with("GET "))
-                            && head.lines().next().is_some_and(|l| l.ends_with(&needle))
-                            && flag.load(Ordering::SeqCst)
-                        {
-                            up.store(true, Ordering::SeqCst);
-                        }
-                        if to.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
+        let address = start_proxy(upstream, move || {
+            // Set by the request side when a read of the tag's manifest goes up; the answer's digest header
+            // is then rewritten on the way down.
+            let pending = Arc::new(AtomicBool::new(false));
+            let (seen, answer) = (pending.clone(), pending);
+            let (needle, flag, count) = (needle.clone(), flag.clone(), count.clone());
+            let up: OnChunk = Box::new(move |chunk: &mut [u8]| {
+                let head = String::from_utf8_lossy(&chunk[..chunk.len().min(2048)]);
+                if (head.starts_with("HEAD ") || head.starts_with("GET "))
+                    && head.lines().next().is_some_and(|l| l.ends_with(&needle))
+                    && flag.load(Ordering::SeqCst)
+                {
+                    seen.store(true, Ordering::SeqCst);
+                }
+                true
+            });
+            let down: OnChunk = Box::new(move |chunk: &mut [u8]| {
+                if answer.swap(false, Ordering::SeqCst) {
+                    let text = String::from_utf8_lossy(chunk).to_ascii_lowercase();
+                    let key = "docker-content-digest: ";
+                    if let Some(at) = text.find(key) {
+                        let start = at + key.len();
+                        chunk[start..start + RACED_DIGEST.len()].copy_from_slice(RACED_DIGEST.as_bytes());
+                        count.fetch_add(1, Ordering::SeqCst);
                     }
-                    let _ = to.shutdown(Shutdown::Write);
-                });
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 16 * 1024];
-                    let (mut from, mut to) = (s2, c2);
-                    while let Ok(n) = from.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        if down.swap(false, Ordering::SeqCst) {
-                            let text = String::from_utf8_lossy(&buf[..n]).to_string();
-                            let key = "docker-content-digest: ";
-                            if let Some(at) = text.to_ascii_lowercase().find(key) {
-                                let start = at + key.len();
-                                buf[start..start + RACED_DIGEST.len()].copy_from_slice(RACED_DIGEST.as_bytes());
-                                count.fetch_add(1, Ordering::SeqCst);
-                            }
-                        }
-                        if to.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = to.shutdown(Shutdown::Write);
-                });
-            }
+                }
+                true
+            });
+            (up, down)
         });
         RacingTagProxy {
             address,
