@@ -19,10 +19,8 @@ pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", sha256_hex(bytes))
 }
 
-/// `sha256:` and 64 hex digits.
-pub(crate) fn is_digest(d: &str) -> bool {
-    crate::findings::ecr::is_sha256_digest(d)
-}
+/// `sha256:` and 64 hex digits: the core's check, the one every digest is held to.
+pub(crate) use crate::findings::ecr::is_sha256_digest;
 
 /// An image reference as Docker and the container runtimes read it: `[HOST/]PATH[:TAG][@DIGEST]`. The first
 /// path segment is a host only when it has a `.` or a `:` or is `localhost`; a tag follows the last `:` after

@@ -187,7 +187,7 @@ pub(crate) async fn resolve(
         .find(|m| m["platform"]["os"] == "linux" && m["platform"]["architecture"] == "amd64");
     let child = child
         .and_then(|m| m["digest"].as_str())
-        .filter(|d| crate::image::is_digest(d))
+        .filter(|d| crate::image::is_sha256_digest(d))
         .ok_or_else(|| {
             Error::invalid(format!(
                 "{what} is an image index with no linux/amd64 manifest: the sandbox runs linux/amd64"

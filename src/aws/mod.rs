@@ -110,7 +110,7 @@ impl std::str::FromStr for ImageSpec {
     fn from_str(s: &str) -> Result<Self> {
         let bad = |why: &str| Error::invalid(format!("--image {s:?}: {why}"));
         let r = crate::image::Reference::parse(s);
-        if r.digest.as_deref().is_some_and(|d| !crate::image::is_digest(d)) {
+        if r.digest.as_deref().is_some_and(|d| !crate::image::is_sha256_digest(d)) {
             return Err(bad("the digest must be sha256:<64 hex digits>"));
         }
         let (tag, digest) = (r.tag, r.digest);

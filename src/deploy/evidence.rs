@@ -142,7 +142,7 @@ pub(crate) fn check(
             ));
         }
     }
-    if !crate::image::is_digest(&c.image.digest) {
+    if !crate::image::is_sha256_digest(&c.image.digest) {
         problems.push(format!(
             "{path}: image digest {:?} is not sha256:<64 hex>",
             c.image.digest
