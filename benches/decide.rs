@@ -93,7 +93,7 @@ fn benches(c: &mut Criterion) {
                     &policy,
                     bb,
                     &Inputs {
-                        scan,
+                        images: &[scan],
                         test_runs: &[],
                         signoffs: &[],
                     },
@@ -108,7 +108,7 @@ fn benches(c: &mut Criterion) {
                     &policy,
                     bb,
                     &Inputs {
-                        scan: &scan,
+                        images: &[&scan],
                         test_runs: &[],
                         signoffs: &[],
                     },

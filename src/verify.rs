@@ -3,11 +3,12 @@
 use crate::apitests::{self, TestRun};
 use crate::cli::{Format, VerifyArgs};
 use crate::error::{Error, Result, collect_all, exit, merge_errors};
+use crate::findings::Scan;
 use crate::findings::ecr;
 use crate::gate::{self, Inputs, Verdict};
 use crate::policy::signoff::{self, SignOff};
 use crate::policy::{Policy, sha256_hex};
-use crate::report::{self, Context, FileDigest, InputDigests};
+use crate::report::{self, Context, FileDigest, InputDigests, Judged};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -98,29 +99,27 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
     // Local inputs first: a bad report or sign-off is found before any wait on ECR.
     let runs_and_digests = read_reports(&args.api_reports);
     let signoff_files = signoff::load_files(&args.policy.signoffs, &policy);
-    let (pages_and_digests, online) = match &args.image {
-        None => (expand(&args.findings).and_then(|paths| read_page_files(&paths)), None),
+    let images = match &args.image {
+        None => expand(&args.findings)
+            .and_then(|paths| read_page_files(&paths))
+            .and_then(|pages| judge_saved(pages, args.registry.as_deref())),
         Some(image) => {
             // Every problem of the local inputs at once, before anything is fetched.
             if runs_and_digests.is_err() || signoff_files.is_err() {
                 let errs = [runs_and_digests.err(), signoff_files.err()];
                 return Err(merge_errors(errs.into_iter().flatten()));
             }
-            let mut online = fetch(args, &policy, image)?;
-            (Ok(std::mem::take(&mut online.pages_and_digests)), Some(online))
+            fetch(args, &policy, image).map(|j| vec![j])
         }
     };
     // Every problem of every input at once, before anything is decided.
-    let (pages_and_digests, runs_and_digests, signoff_files) =
-        match (pages_and_digests, runs_and_digests, signoff_files) {
-            (Ok(p), Ok(r), Ok(s)) => (p, r, s),
-            (p, r, s) => return Err(merge_errors([p.err(), r.err(), s.err()].into_iter().flatten())),
-        };
-    let (pages, page_digests): (Vec<_>, Vec<_>) = pages_and_digests.into_iter().unzip();
+    let (images, runs_and_digests, signoff_files) = match (images, runs_and_digests, signoff_files) {
+        (Ok(i), Ok(r), Ok(s)) => (i, r, s),
+        (i, r, s) => return Err(merge_errors([i.err(), r.err(), s.err()].into_iter().flatten())),
+    };
     let (runs, run_digests): (Vec<TestRun>, Vec<_>) = runs_and_digests.into_iter().unzip();
     let inputs = InputDigests {
         api_reports: run_digests,
-        findings_pages: page_digests,
         signoff_files: signoff_files
             .iter()
             .map(|f| FileDigest {
@@ -130,22 +129,14 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
             .collect(),
     };
     let signoffs: Vec<SignOff> = signoff_files.into_iter().flat_map(|f| f.signoffs).collect();
-
-    let (mut scan, input_notes) = ecr::merge(pages)?;
-    let mut registry = args.registry.clone();
-    if let Some(o) = &online {
-        // The tag the pipeline asked for, not whatever tag the scan response carries.
-        if o.tag.is_some() {
-            scan.image.tag = o.tag.clone();
-        }
-        registry = registry.or_else(|| o.registry.clone());
-    }
-    let bb = policy.select_building_block(args.building_block.as_deref(), &scan.image.repository)?;
+    let repositories: Vec<&str> = images.iter().map(|j| j.scan.image.repository.as_str()).collect();
+    let bb = policy.select_for_release(args.building_block.as_deref(), &repositories)?;
+    let scans: Vec<&Scan> = images.iter().map(|j| &j.scan).collect();
     let decision = gate::decide(
         &policy,
         bb,
         &Inputs {
-            scan: &scan,
+            images: &scans,
             test_runs: &runs,
             signoffs: &signoffs,
         },
@@ -159,36 +150,45 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
 
     let ctx = Context {
         decision: &decision,
-        scan: &scan,
+        images: &images,
         signoffs: &signoffs,
-        registry: registry.as_deref(),
         policy: &policy.origin,
         building_block: bb,
         inputs: &inputs,
         now,
         circleci: crate::cli::CircleCi::from_env().context,
-        input_notes: &input_notes,
-        acquisition: online.as_ref().map(|o| &o.acquisition),
+        chart: None,
     };
     emit(&ctx, args, code)?;
     Ok(code)
 }
 
-/// What `--image` fetched: the pages as if read from files, and how they were fetched.
-struct Fetched {
-    pages_and_digests: Vec<(ecr::Page, FileDigest)>,
-    acquisition: crate::aws::ecr::Acquisition,
-    registry: Option<String>,
-    tag: Option<String>,
+/// Saved pages of one or more images: grouped by image (`repositoryName` + `imageDigest`, in the order each
+/// image first appears), each group merged and checked for completeness as one scan.
+pub(crate) fn judge_saved(pages: Vec<(ecr::Page, FileDigest)>, registry: Option<&str>) -> Result<Vec<Judged>> {
+    collect_all(ecr::by_image(pages, |(p, _)| p).into_iter().map(|group| {
+        let (pages, digests): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+        let image = &pages[0].scan.image;
+        let reference = format!("{}@{}", image.repository, image.digest);
+        let (scan, notes) = ecr::merge(pages).map_err(|e| e.within(&format!("image {reference}")))?;
+        Ok(Judged {
+            reference,
+            scan,
+            registry: registry.map(str::to_owned),
+            pages: digests,
+            notes,
+            acquisition: None,
+        })
+    }))
 }
 
-/// The online edge: credentials, the image's digest, the scan, every page. Refuses an image of a repository
-/// the building block does not own before making any AWS call.
-fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Fetched> {
+/// The online edge: credentials, the image's digest, the scan, every page. Refuses an image the building
+/// block may not run before making any AWS call.
+fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Judged> {
     use crate::aws::{self, CallCounter, ecr as aws_ecr};
     let spec: aws::ImageSpec = image.parse()?;
-    let bb = policy.select_building_block(args.building_block.as_deref(), &spec.repository)?;
-    if let Some(refusal) = bb.refuse_foreign(&spec.repository) {
+    let bb = policy.select_for_release(args.building_block.as_deref(), &[spec.repository.as_str()])?;
+    if let Some(refusal) = policy.refuse_image(bb, &spec.repository) {
         return Err(Error::Denied(refusal));
     }
     let region = aws::region(spec.region.as_deref())?;
@@ -258,7 +258,8 @@ fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Fetched> {
         .registry
         .clone()
         .or_else(|| account.map(|a| format!("{a}.dkr.ecr.{region}.amazonaws.com")));
-    let mut pages_and_digests = Vec::with_capacity(scanned.pages.len());
+    let mut pages = Vec::with_capacity(scanned.pages.len());
+    let mut digests = Vec::with_capacity(scanned.pages.len());
     for (i, raw) in scanned.pages.into_iter().enumerate() {
         let label = match &args.save_findings {
             Some(dir) => {
@@ -268,17 +269,24 @@ fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Fetched> {
             }
             None => raw.page.path.display().to_string(),
         };
-        pages_and_digests.push((
-            raw.page,
-            FileDigest {
-                path: label,
-                sha256: raw.sha256,
-            },
-        ));
+        pages.push(raw.page);
+        digests.push(FileDigest {
+            path: label,
+            sha256: raw.sha256,
+        });
     }
-    Ok(Fetched {
-        pages_and_digests,
-        acquisition: aws_ecr::Acquisition {
+    let (mut scan, notes) = ecr::merge(pages)?;
+    // The tag the pipeline asked for, not whatever tag the scan response carries.
+    if spec.tag.is_some() {
+        scan.image.tag = spec.tag.clone();
+    }
+    Ok(Judged {
+        reference: image.to_owned(),
+        scan,
+        registry: args.registry.clone().or(registry),
+        pages: digests,
+        notes,
+        acquisition: Some(aws_ecr::Acquisition {
             calls: calls.snapshot(),
             identity,
             probes: scanned.probes,
@@ -286,10 +294,8 @@ fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Fetched> {
             registry_scan_type: scanned.registry_scan_type,
             scan_started: scanned.scan_started,
             scan_wait_seconds: (scanned.waited.as_secs_f64() * 1000.0).round() / 1000.0,
-            source: "ecr",
-        },
-        registry,
-        tag: spec.tag,
+            source: "ecr".into(),
+        }),
     })
 }
 

@@ -557,7 +557,7 @@ fn the_orbs_verify_and_dry_run_steps_run_against_the_peer_and_write_their_artifa
     assert_eq!(code, 0, "{stdout}{stderr}");
     let ev: Value = serde_json::from_slice(&std::fs::read(dry.join("evidence.json")).unwrap()).unwrap();
     assert_eq!(ev["body"]["verdict"], "pass");
-    assert_eq!(ev["body"]["scan"]["findings"], 1200);
+    assert_eq!(ev["body"]["images"][0]["scan"]["findings"], 1200);
     assert!(dry.join("junit/bbgate.xml").is_file());
 }
 

@@ -87,7 +87,7 @@ fn ready_for(name: &str) -> (Handle, tempfile::TempDir, PathBuf, String) {
 
 fn pinned(ev: &Path) -> String {
     let v: Value = serde_json::from_slice(&std::fs::read(ev).unwrap()).unwrap();
-    let i = &v["body"]["image"];
+    let i = &v["body"]["images"][0];
     format!(
         "{}/{}@{}",
         i["registry"].as_str().unwrap(),
@@ -281,7 +281,7 @@ fn a_chart_that_escapes_its_namespace_is_refused_whole_with_every_problem_named_
         "container \"main\" is privileged",
         "container \"sidecar\" pulls docker.io/library/busybox:1.36 from docker.io, which the policy does not allow",
         "container \"sidecar\" sets no requests.cpu, requests.memory, limits.cpu, limits.memory",
-        "container \"stale\" runs 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/emulator:latest, not the image the evidence judged",
+        "container \"stale\" runs 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/emulator:latest, which is not an image the evidence judged",
         "rego deny: Deployment emu-worker: container \"main\" must set securityContext.runAsNonRoot: true",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
@@ -440,7 +440,7 @@ fn evidence_that_is_altered_expired_failed_foreign_or_of_another_policy_is_refus
         .unwrap()
         .replacen("\"verdict\": \"pass\"", "\"verdict\": \"pass\" ", 1);
     let mut v: Value = serde_json::from_str(&text).unwrap();
-    v["body"]["image"]["digest"] = json!(format!("sha256:{}", "b".repeat(64)));
+    v["body"]["images"][0]["digest"] = json!(format!("sha256:{}", "b".repeat(64)));
     std::fs::write(&altered, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
     refused(
         &mut deploy(&fake, tmp.path(), 4, &altered, CHART),
@@ -779,7 +779,7 @@ fn without_set_image_the_charts_own_tag_is_refused_as_not_the_judged_digest() {
         .args(["--kubeconfig", fake.kubeconfig(tmp.path()).to_str().unwrap()]));
     assert_eq!(code, 1, "{out}{err}");
     assert!(
-        out.contains("container \"emulator\" runs 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/emulator:1.0.0, not the image the evidence judged"),
+        out.contains("container \"emulator\" runs 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/emulator:1.0.0, which is not an image the evidence judged"),
         "{out}"
     );
     assert!(out.contains("warning: no --set-image KEY"), "{out}");
@@ -958,7 +958,7 @@ fn forged_pass(dir: &Path, repository: &str) -> PathBuf {
     let body = &mut doc["body"];
     body["verdict"] = json!("pass");
     body["reasons"] = json!([]);
-    for f in body["findings"].as_array_mut().unwrap() {
+    for f in body["images"][0]["findings"].as_array_mut().unwrap() {
         f["outcome"] = json!("allowed");
     }
     let canonical = serde_json::to_vec(&doc["body"]).unwrap();

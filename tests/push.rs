@@ -344,7 +344,7 @@ fn verify_push_from_pushes_then_judges_exactly_the_pushed_digest() {
     ]);
     let (code, out) = run_json(&mut cmd);
     assert_eq!(code, 0, "{out}");
-    let pushed = out["acquisition"]["push"]["digest"]
+    let pushed = out["images"][0]["acquisition"]["push"]["digest"]
         .as_str()
         .expect("the push is reported")
         .to_owned();
@@ -354,7 +354,11 @@ fn verify_push_from_pushes_then_judges_exactly_the_pushed_digest() {
     );
     assert_eq!(pushed, served);
     let ev: Value = serde_json::from_slice(&std::fs::read(&evidence).unwrap()).unwrap();
-    assert_eq!(ev["body"]["image"]["digest"].as_str(), Some(pushed.as_str()), "{ev}");
+    assert_eq!(
+        ev["body"]["images"][0]["digest"].as_str(),
+        Some(pushed.as_str()),
+        "{ev}"
+    );
     // The push happened: no BatchGetImage tag lookup was needed to learn the digest.
     assert!(
         moto.calls(&r)["calls"].get("BatchGetImage").is_none(),

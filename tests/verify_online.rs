@@ -75,13 +75,13 @@ fn oidc_token_to_sts_to_ecr_with_the_assumed_credentials() {
     assert_eq!(code, 0, "{out}\n{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["verdict"], "pass");
-    assert_eq!(v["image"]["digest"], digest);
-    assert_eq!(v["image"]["tag"], "v1");
+    assert_eq!(v["images"][0]["digest"], digest);
+    assert_eq!(v["images"][0]["tag"], "v1");
     assert_eq!(
-        v["image"]["registry"],
+        v["images"][0]["registry"],
         format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com")
     );
-    let a = &v["acquisition"];
+    let a = &v["images"][0]["acquisition"];
     assert_eq!(a["identity"]["method"], "circleci-oidc");
     assert_eq!(a["identity"]["session_name"], "bbgate-sandbox-bb-payments-42");
     assert_eq!(
@@ -153,7 +153,7 @@ fn an_image_index_resolves_to_its_linux_amd64_manifest() {
         let (code, out, err) = run(verify_online(&moto, None).args(["--image", &reference, "--format", "json"]));
         assert_eq!(code, 0, "{reference}: {err}");
         let v: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v["image"]["digest"], amd64, "{reference}");
+        assert_eq!(v["images"][0]["digest"], amd64, "{reference}");
         assert!(
             err.contains("is an image index; judging its linux/amd64 manifest"),
             "{err}"
@@ -205,8 +205,8 @@ fn in_progress_then_complete_waits_and_confirms() {
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     // Two IN_PROGRESS probes, a COMPLETE one, a confirming one, then the one-page read.
-    assert_eq!(v["acquisition"]["probes"], 4);
-    assert_eq!(v["acquisition"]["calls"]["DescribeImageScanFindings"], 5);
+    assert_eq!(v["images"][0]["acquisition"]["probes"], 4);
+    assert_eq!(v["images"][0]["acquisition"]["calls"]["DescribeImageScanFindings"], 5);
     assert!(err.contains("IN_PROGRESS"), "{err}");
 }
 
@@ -286,11 +286,13 @@ fn every_page_of_a_2500_finding_scan_is_read_exactly_once() {
         .arg(&saved));
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["findings"].as_array().unwrap().len(), 2500);
-    let probes = v["acquisition"]["probes"].as_u64().unwrap();
+    assert_eq!(v["images"][0]["findings"].as_array().unwrap().len(), 2500);
+    let probes = v["images"][0]["acquisition"]["probes"].as_u64().unwrap();
     assert_eq!(probes, 2, "a COMPLETE probe and its confirmation");
     assert_eq!(
-        v["acquisition"]["calls"]["DescribeImageScanFindings"].as_u64().unwrap(),
+        v["images"][0]["acquisition"]["calls"]["DescribeImageScanFindings"]
+            .as_u64()
+            .unwrap(),
         probes + 3,
         "3 pages of 1000, each once"
     );
@@ -320,9 +322,9 @@ fn every_page_of_a_2500_finding_scan_is_read_exactly_once() {
             .arg(&saved),
     );
     assert_eq!(code2, code);
-    assert_eq!(replay["findings"], v["findings"]);
+    assert_eq!(replay["images"][0]["findings"], v["images"][0]["findings"]);
     assert_eq!(replay["reasons"], v["reasons"]);
-    assert_eq!(replay["image"]["digest"], v["image"]["digest"]);
+    assert_eq!(replay["images"][0]["digest"], v["images"][0]["digest"]);
 }
 
 #[test]
@@ -362,7 +364,7 @@ fn throttling_that_recovers_and_throttling_that_does_not() {
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
-        v["acquisition"]["calls"]["DescribeImageScanFindings"],
+        v["images"][0]["acquisition"]["calls"]["DescribeImageScanFindings"],
         2 + 3,
         "two throttled attempts, retried, then 2 probes and 1 page"
     );
@@ -465,7 +467,7 @@ fn an_image_of_another_bbs_repository_is_refused_before_any_call() {
         run(verify_online(&moto, None).args(["--image", &format!("{repo}:v1"), "--building-block", "payments"]));
     assert_eq!(code, 1, "{out}{err}");
     assert!(
-        err.contains("is not one of building block payments's repositories"),
+        err.contains("is neither one of building block payments's repositories"),
         "{err}"
     );
     assert_eq!(
@@ -491,11 +493,11 @@ fn a_basic_registry_without_a_scan_gets_one_started() {
         "policies/sandbox.toml",
     ]));
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}"));
-    assert_eq!(v["acquisition"]["scan_started"], true, "{err}");
-    assert_eq!(v["acquisition"]["registry_scan_type"], "BASIC");
-    assert_eq!(v["acquisition"]["calls"]["StartImageScan"], 1);
+    assert_eq!(v["images"][0]["acquisition"]["scan_started"], true, "{err}");
+    assert_eq!(v["images"][0]["acquisition"]["registry_scan_type"], "BASIC");
+    assert_eq!(v["images"][0]["acquisition"]["calls"]["StartImageScan"], 1);
     assert_eq!(code, 1);
-    assert!(!v["findings"].as_array().unwrap().is_empty());
+    assert!(!v["images"][0]["findings"].as_array().unwrap().is_empty());
 }
 
 #[test]
@@ -537,7 +539,7 @@ fn findings_that_grow_after_complete_are_read_again_until_they_hold_still() {
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
-        v["findings"].as_array().unwrap().len(),
+        v["images"][0]["findings"].as_array().unwrap().len(),
         3,
         "decided on the settled scan"
     );

@@ -55,13 +55,13 @@ fn evidence_binds_decision_to_digest_and_inputs() {
     }
     let body = evidence::open("evidence.json", &bytes).expect("the digest matches");
     assert_eq!(body["verdict"], "pass");
-    assert_eq!(body["image"]["digest"], format!("sha256:{}", "a1".repeat(32)));
-    assert_eq!(body["image"]["repository"], "bb/payments/adapter");
+    assert_eq!(body["images"][0]["digest"], format!("sha256:{}", "a1".repeat(32)));
+    assert_eq!(body["images"][0]["repository"], "bb/payments/adapter");
     assert_eq!(
-        body["image"]["registry"],
+        body["images"][0]["registry"],
         "123456789012.dkr.ecr.eu-central-1.amazonaws.com"
     );
-    assert_eq!(body["image"]["tag"], "1.5.0");
+    assert_eq!(body["images"][0]["tag"], "1.5.0");
     assert_eq!(body["building_block"]["namespace"], "paymenthub");
     assert_eq!(body["circleci"]["CIRCLE_WORKFLOW_ID"], "wf-1234");
     assert_eq!(body["decided_at"], NOW_2026);
@@ -70,12 +70,12 @@ fn evidence_binds_decision_to_digest_and_inputs() {
     let page1_sha = hex::encode(Sha256::digest(
         std::fs::read("fixtures/demo/pass/scan-page-1.json").unwrap(),
     ));
-    assert_eq!(body["inputs"]["findings_pages"][0]["sha256"], page1_sha);
+    assert_eq!(body["images"][0]["findings_pages"][0]["sha256"], page1_sha);
     assert_eq!(
         body["inputs"]["signoff_files"][0]["path"],
         "fixtures/demo/pass/signoffs.toml"
     );
-    assert_eq!(body["findings"].as_array().unwrap().len(), 4);
+    assert_eq!(body["images"][0]["findings"].as_array().unwrap().len(), 4);
 
     let statement: serde_json::Value = serde_json::from_slice(&std::fs::read(&att).unwrap()).unwrap();
     assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
@@ -236,7 +236,7 @@ fn evidence_digest_is_the_canonical_form_of_every_part() {
     assert_eq!(body["api_tests"]["failed_scenarios"].as_array().unwrap().len(), 11);
     assert_eq!(body["signoffs"]["rejected"][0]["id"], "CVE-2005-90001");
     assert!(
-        body["findings"]
+        body["images"][0]["findings"]
             .as_array()
             .unwrap()
             .iter()
@@ -326,7 +326,7 @@ fn another_building_blocks_image_is_denied() {
             && v["reasons"][0]["message"]
                 .as_str()
                 .unwrap()
-                .contains("bb/payments/adapter is not one of building block information-mediator's repositories"),
+                .contains("bb/payments/adapter is neither one of building block information-mediator's repositories"),
         "{}",
         v["reasons"]
     );

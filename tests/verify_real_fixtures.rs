@@ -30,7 +30,7 @@ fn real_basic_scan_blocks_by_score_not_label() {
     assert_eq!(finding(&v, "CVE-2019-19814")["score"], 9.3);
     assert_eq!(v["counts"]["needs_signoff"], 25);
     assert_eq!(v["counts"]["warned"], 11, "the 11 UNDEFINED findings without a score");
-    assert_eq!(v["findings"].as_array().unwrap().len(), 257);
+    assert_eq!(v["images"][0]["findings"].as_array().unwrap().len(), 257);
     // Labels disagree with scores: CVE-2016-1585 is LOW with 7.5, CVE-2020-29374 HIGH with 6.9.
     assert_eq!(finding(&v, "CVE-2016-1585")["outcome"], "needs_signoff");
     assert_eq!(finding(&v, "CVE-2020-29374")["outcome"], "allowed");
@@ -59,9 +59,9 @@ fn paged_scan_decides_like_the_single_document() {
         NOW_2021,
     ]));
     assert_eq!(single.0, paged.0);
-    assert_eq!(single.1["findings"], paged.1["findings"]);
+    assert_eq!(single.1["images"][0]["findings"], paged.1["images"][0]["findings"]);
     assert_eq!(single.1["reasons"], paged.1["reasons"]);
-    assert_eq!(paged.1["scan"]["pages"], 3);
+    assert_eq!(paged.1["images"][0]["scan"]["pages"], 3);
     // A directory of pages is read in name order.
     let dir = run_json(bbgate().args([
         "verify",
@@ -72,7 +72,7 @@ fn paged_scan_decides_like_the_single_document() {
         "--now",
         NOW_2021,
     ]));
-    assert_eq!(dir.1["findings"], paged.1["findings"]);
+    assert_eq!(dir.1["images"][0]["findings"], paged.1["images"][0]["findings"]);
 }
 
 #[test]
@@ -103,20 +103,55 @@ fn a_missing_page_is_invalid_input_not_a_smaller_scan() {
 }
 
 #[test]
-fn pages_of_different_images_are_refused() {
-    let (code, _, err) = run(bbgate().args([
-        "verify",
-        "--findings",
+fn pages_of_several_images_are_a_release_and_each_image_must_be_complete() {
+    let args = |pages: &[&str]| {
+        let mut c = bbgate();
+        c.arg("verify").arg("--findings").args(pages).args([
+            "--signoffs",
+            "fixtures/demo/pass/signoffs.toml",
+            "--api-report",
+            "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
+            "--now",
+            NOW_2026,
+        ]);
+        c
+    };
+    // Both pages of the passing image and the one-page edge-case image: two images, each judged on its own pages.
+    let (code, v) = run_json(&mut args(&[
+        "fixtures/demo/pass",
+        "fixtures/ecr/enhanced-edge-cases.json",
+    ]));
+    assert_eq!(code, 1, "the edge cases deny: {}", v["reasons"]);
+    let images = v["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    assert_eq!(images[0]["verdict"], "pass");
+    assert_eq!(images[0]["scan"]["pages"], 2);
+    assert_eq!(images[1]["verdict"], "deny");
+    assert_eq!(
+        images[1]["findings_pages"][0]["path"],
+        "fixtures/ecr/enhanced-edge-cases.json"
+    );
+    assert!(
+        v["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["location"] == format!("bb/payments/adapter@{}", images[1]["digest"].as_str().unwrap())),
+        "only the second image denies: {}",
+        v["reasons"]
+    );
+
+    // The passing image's last page missing: refused, naming that image, whatever the other image says.
+    let (code, _, err) = run(&mut args(&[
         "fixtures/demo/pass/scan-page-1.json",
         "fixtures/ecr/enhanced-edge-cases.json",
-        "--api-report",
-        "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
-        "--now",
-        NOW_2026,
     ]));
     assert_eq!(code, 2);
     assert!(
-        err.contains("fixtures/ecr/enhanced-edge-cases.json") && err.contains("pages of one image only"),
+        err.contains(&format!(
+            "image bb/payments/adapter@{}",
+            images[0]["digest"].as_str().unwrap()
+        )) && err.contains("nextToken"),
         "{err}"
     );
 }
@@ -321,8 +356,8 @@ fn tolerant_reader_of_the_hand_edited_aws_sample() {
         "2020-01-25T00:00:00Z",
     ]));
     assert_eq!(code, 0, "{v}");
-    assert_eq!(v["findings"].as_array().unwrap().len(), 3);
-    assert_eq!(v["scan"]["completed_at"], "2020-01-24T04:11:45Z");
+    assert_eq!(v["images"][0]["findings"].as_array().unwrap().len(), 3);
+    assert_eq!(v["images"][0]["scan"]["completed_at"], "2020-01-24T04:11:45Z");
     assert!(
         v["warnings"].to_string().contains("findingSeverityCounts sums to 1"),
         "{}",

@@ -153,7 +153,7 @@ pub(crate) async fn sdk_config(
             conf,
             Identity {
                 assumed_role: None,
-                method: "aws-credential-chain",
+                method: "aws-credential-chain".into(),
                 role_arn: None,
                 session_name: None,
             },
@@ -216,7 +216,7 @@ pub(crate) async fn sdk_config(
         conf,
         Identity {
             assumed_role: assumed,
-            method: "circleci-oidc",
+            method: "circleci-oidc".into(),
             role_arn: Some(role_arn.to_owned()),
             session_name: Some(session),
         },

@@ -8,96 +8,54 @@
 use super::guard::PinnedImage;
 use crate::policy::Policy;
 use crate::report::FileDigest;
-use serde::Deserialize;
+use crate::report::evidence::Body;
 
-/// The fields of the evidence body deploy reads, typed: a renamed field fails here, at the parse, naming it.
-#[derive(Debug, Deserialize)]
-pub(crate) struct Claim {
-    pub(crate) schema: String,
-    pub(crate) verdict: String,
-    #[serde(default)]
-    pub(crate) reasons: Vec<crate::diag::Diagnostic>,
-    pub(crate) decided_at: String,
-    pub(crate) policy: ClaimPolicy,
-    pub(crate) building_block: ClaimBuildingBlock,
-    pub(crate) image: ClaimImage,
-    pub(crate) inputs: ClaimInputs,
-    #[serde(default)]
-    pub(crate) circleci: Option<std::collections::BTreeMap<String, String>>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct ClaimPolicy {
-    pub(crate) location: String,
-    pub(crate) sha256: String,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct ClaimBuildingBlock {
-    pub(crate) name: String,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct ClaimImage {
-    #[serde(default)]
-    pub(crate) registry: Option<String>,
-    pub(crate) repository: String,
-    pub(crate) digest: String,
-}
-
-/// The evidence's `inputs`, read back into the type verify wrote them with.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ClaimInputs {
-    pub(crate) api_reports: Vec<FileDigest>,
+/// One image of the release the evidence names.
+#[derive(Debug, Clone)]
+pub(crate) struct AdmittedImage {
+    pub(crate) image: PinnedImage,
+    /// The findings pages verify decided on for this image: deploy decides on the same pages when it cannot
+    /// read the scan from ECR itself.
     pub(crate) findings_pages: Vec<FileDigest>,
-    // The sign-off files verify named are not read: deploy counts only the admins' pinned ones.
 }
 
 /// What a good evidence file tells the deploy.
 #[derive(Debug, Clone)]
 pub(crate) struct Admitted {
     pub(crate) building_block: String,
-    pub(crate) image: PinnedImage,
-    /// The findings pages and API reports verify decided on: deploy decides on the same reports, and on the
-    /// same pages when it cannot read the scan from ECR itself.
-    pub(crate) findings_pages: Vec<FileDigest>,
+    /// Every image of the release, each pinned by digest.
+    pub(crate) images: Vec<AdmittedImage>,
+    /// The API reports verify decided on: deploy decides on the same reports.
     pub(crate) api_reports: Vec<FileDigest>,
 }
 
-/// Read the typed claim out of the sealed body.
-pub(crate) fn claim(path: &str, body: &serde_json::Value) -> std::result::Result<Claim, Vec<String>> {
-    Claim::deserialize(body).map_err(|e| {
-        vec![format!(
-            "{path}: not a bbgate evidence body this version reads ({e}): re-run bbgate verify with this bbgate"
-        )]
-    })
+impl Admitted {
+    /// Every findings page the evidence names, over all images.
+    pub(crate) fn findings_pages(&self) -> Vec<FileDigest> {
+        self.images
+            .iter()
+            .flat_map(|i| i.findings_pages.iter().cloned())
+            .collect()
+    }
 }
 
 /// `workflow_id`: this CircleCI workflow's id, when running in CircleCI. Every reason to refuse is listed.
 pub(crate) fn check(
     path: &str,
-    c: &Claim,
+    c: &Body<'static>,
     policy: &Policy,
     now: jiff::Timestamp,
     workflow_id: Option<&str>,
 ) -> std::result::Result<Admitted, Vec<String>> {
     let mut problems = Vec::new();
-    if c.verdict != "pass" {
+    if c.verdict != crate::gate::Verdict::Pass {
         problems.push(format!(
-            "{path}: the verdict is {:?}: only an image bbgate verify passed may be deployed (its reasons: {})",
-            c.verdict,
+            "{path}: the verdict is \"deny\": only a release bbgate verify passed may be deployed (its reasons: {})",
             c.reasons
                 .iter()
                 .map(|r| r.message.as_str())
                 .collect::<Vec<_>>()
                 .join("; ")
-        ));
-    }
-    if c.schema != crate::report::evidence::SCHEMA {
-        problems.push(format!(
-            "{path}: schema {:?} is not {}: re-run bbgate verify with this bbgate",
-            c.schema,
-            crate::report::evidence::SCHEMA
         ));
     }
     if c.policy.sha256 != policy.origin.sha256 {
@@ -142,29 +100,40 @@ pub(crate) fn check(
             ));
         }
     }
-    if !crate::image::is_sha256_digest(&c.image.digest) {
-        problems.push(format!(
-            "{path}: image digest {:?} is not sha256:<64 hex>",
-            c.image.digest
-        ));
+    if c.images.is_empty() {
+        problems.push(format!("{path}: the evidence names no image: re-run bbgate verify"));
     }
-    let registry = c.image.registry.clone().unwrap_or_default();
-    if registry.is_empty() {
-        problems.push(format!(
-            "{path}: no image registry recorded: run bbgate verify with --image, or --registry HOST"
-        ));
+    let mut images = Vec::with_capacity(c.images.len());
+    for i in &c.images {
+        if !crate::image::is_sha256_digest(&i.digest) {
+            problems.push(format!(
+                "{path}: image {} digest {:?} is not sha256:<64 hex>",
+                i.repository, i.digest
+            ));
+        }
+        let registry = i.registry.as_deref().unwrap_or_default().to_owned();
+        if registry.is_empty() {
+            problems.push(format!(
+                "{path}: no registry recorded for image {}: run bbgate verify with --image or --chart, or with \
+                 --registry HOST",
+                i.repository
+            ));
+        }
+        images.push(AdmittedImage {
+            image: PinnedImage {
+                registry,
+                repository: i.repository.to_string(),
+                digest: i.digest.to_string(),
+            },
+            findings_pages: i.findings_pages.to_vec(),
+        });
     }
     if !problems.is_empty() {
         return Err(problems);
     }
     Ok(Admitted {
         building_block: bb.clone(),
-        image: PinnedImage {
-            registry,
-            repository: c.image.repository.clone(),
-            digest: c.image.digest.clone(),
-        },
-        findings_pages: c.inputs.findings_pages.clone(),
+        images,
         api_reports: c.inputs.api_reports.clone(),
     })
 }

@@ -55,7 +55,8 @@ pub(crate) struct Rules<'a> {
     pub(crate) capabilities: &'a [String],
     /// ClusterRoles a RoleBinding may grant in the namespace (`[deploy] cluster_roles`).
     pub(crate) cluster_roles: &'a [String],
-    pub(crate) image: &'a PinnedImage,
+    /// Every image of the release the evidence names: each container must run one of them, by digest.
+    pub(crate) images: &'a [super::evidence::AdmittedImage],
     /// Registries images may come from (never empty: the evidence's registry by default).
     pub(crate) registries: &'a [String],
     pub(crate) service_types: &'a [String],
@@ -472,8 +473,13 @@ fn check_image(who: &str, image: &str, rules: &Rules, f: &mut Findings) {
         return;
     }
     let (registry, repository, _tag, digest) = parse_image(image);
-    let pinned = rules.image;
-    let ours = registry == pinned.registry && repository == pinned.repository;
+    let judged = rules.images.iter().any(|i| {
+        let p = &i.image;
+        registry == p.registry && repository == p.repository && digest.as_deref() == Some(p.digest.as_str())
+    });
+    if judged {
+        return;
+    }
     if let Some(other) = rules
         .all_building_blocks
         .iter()
@@ -490,28 +496,22 @@ fn check_image(who: &str, image: &str, rules: &Rules, f: &mut Findings) {
         );
         return;
     }
-    if ours || rules.building_block.owns_repository(&repository) {
-        if !ours || digest.as_deref() != Some(pinned.digest.as_str()) {
-            f.problem(
-                "image-not-judged",
-                format!(
-                    "{who} runs {image}, not the image the evidence judged ({}); pin it with --set-image KEY \
-                 (the chart's image value)",
-                    pinned.reference()
-                ),
-            );
-        }
-        return;
-    }
     if !rules.registries.contains(&registry) {
         f.problem("registry-not-allowed", format!(
             "{who} pulls {image} from {registry}, which the policy does not allow (allowed: {}; [deploy] registries)",
             rules.registries.join(", ")
         ));
-    } else if digest.is_none() {
-        f.warnings
-            .push(format!("{who} pulls {image} by tag: a tag can move; pin it by digest"));
+        return;
     }
+    let judged: Vec<String> = rules.images.iter().map(|i| i.image.reference()).collect();
+    f.problem(
+        "image-not-judged",
+        format!(
+            "{who} runs {image}, which is not an image the evidence judged ({}): verify the release with this \
+             image (bbgate verify --chart), or pin the chart's value to a judged digest",
+            judged.join(", ")
+        ),
+    );
 }
 
 /// Run the policy's Rego modules (conftest conventions: `deny` and `warn` sets in `package main`) on every

@@ -34,7 +34,8 @@ pub(crate) struct Record {
     pub(crate) evidence_sha256: String,
     pub(crate) finished_at: String,
     pub(crate) helm: String,
-    pub(crate) image: String,
+    /// Every image of the release, `REGISTRY/REPOSITORY@DIGEST`.
+    pub(crate) images: Vec<String>,
     pub(crate) namespace: String,
     pub(crate) problems: Vec<Diagnostic>,
     /// The Rego modules the guard ran, with their sha256 (the policy's own sha256 covers only the TOML).
@@ -169,7 +170,9 @@ fn emit(format: Format, record: &Record, helm_output: Option<&str>) -> Result<()
                 Status::Checked => write!(
                     out,
                     "CHECKED: release {} in {} may be installed with {} (--dry-run: nothing written)",
-                    record.release, record.namespace, record.image
+                    record.release,
+                    record.namespace,
+                    record.images.join(", ")
                 ),
                 Status::Deployed => write!(
                     out,
@@ -177,7 +180,7 @@ fn emit(format: Format, record: &Record, helm_output: Option<&str>) -> Result<()
                     record.release,
                     record.revision.map_or("?".into(), |r| r.to_string()),
                     record.namespace,
-                    record.image
+                    record.images.join(", ")
                 ),
             };
             for p in &record.problems {
@@ -353,11 +356,11 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     // 2. Bind: the BB's own namespace, never another.
     let ns = bind(args, bb)?;
     let admitted = &admission.admitted;
-    let image = admitted.image.reference();
-    let set_image: Vec<(String, String)> = args.set_image.iter().map(|k| (k.clone(), image.clone())).collect();
+    let set_image = set_image(&args.set_image, admitted)?;
     let description = format!(
-        "bbgate evidence sha256:{} image {}",
-        admission.evidence_sha256, admitted.image.digest
+        "bbgate evidence sha256:{} ({} image(s))",
+        admission.evidence_sha256,
+        admitted.images.len()
     );
     let install = helm::Install {
         release: &args.release,
@@ -378,7 +381,7 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         evidence_sha256: admission.evidence_sha256.clone(),
         finished_at: String::new(),
         helm: String::new(),
-        image,
+        images: admitted.images.iter().map(|i| i.image.reference()).collect(),
         namespace: ns.clone(),
         problems: Vec::new(),
         rego: policy
@@ -476,7 +479,7 @@ fn admit<'p>(
         other => other,
     };
     let body = crate::report::evidence::open(&ev_path, &bytes).map_err(to_denied)?;
-    let claim = evidence::claim(&ev_path, &body).map_err(|p| Error::Denied(p.join("\n")))?;
+    let claim = crate::report::evidence::read(&ev_path, &body).map_err(to_denied)?;
     let admitted = evidence::check(&ev_path, &claim, policy, now, circleci.workflow_id.as_deref())
         .map_err(|p| Error::Denied(p.join("\n")))?;
     let bb = policy.building_block(&admitted.building_block).ok_or_else(|| {
@@ -551,6 +554,44 @@ fn decide_again(
     Ok((redecision, warnings))
 }
 
+/// `--set-image KEY` (a release of one image) or `KEY=REPOSITORY` (the evidence's image of that repository):
+/// the chart value set to `REGISTRY/REPOSITORY@DIGEST`.
+fn set_image(keys: &[String], admitted: &evidence::Admitted) -> Result<Vec<(String, String)>> {
+    let repositories = || {
+        admitted
+            .images
+            .iter()
+            .map(|i| i.image.repository.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    keys.iter()
+        .map(|k| {
+            let (key, image) = match (k.split_once('='), admitted.images.as_slice()) {
+                (Some((key, repo)), images) => {
+                    let found = images.iter().find(|i| i.image.repository == repo).ok_or_else(|| {
+                        Error::invalid(format!(
+                            "--set-image {k}: the evidence has no image of repository {repo} (it has {})",
+                            repositories()
+                        ))
+                    })?;
+                    (key, found)
+                }
+                (None, [one]) => (k.as_str(), one),
+                (None, _) => {
+                    return Err(Error::invalid(format!(
+                        "--set-image {k}: the release has {} images; say which with KEY=REPOSITORY (one of {}), or \
+                         drop --set-image and let the post-renderer pin every image",
+                        admitted.images.len(),
+                        repositories()
+                    )));
+                }
+            };
+            Ok((key.to_owned(), image.image.reference()))
+        })
+        .collect()
+}
+
 /// The namespace: the building block's, from the policy; `--namespace` may only repeat it.
 fn bind(args: &DeployArgs, bb: &BuildingBlock) -> Result<String> {
     let ns = bb.namespace.clone();
@@ -598,7 +639,9 @@ fn check_chart(
     ))?;
     record.timings_ms.preflight = ms(t);
     let registries = if policy.deploy.registries.is_empty() {
-        vec![admitted.image.registry.clone()]
+        let mut own: Vec<String> = admitted.images.iter().map(|i| i.image.registry.clone()).collect();
+        own.dedup();
+        own
     } else {
         policy.deploy.registries.clone()
     };
@@ -614,7 +657,7 @@ fn check_chart(
         all_building_blocks: &policy.building_blocks,
         capabilities: &policy.deploy.capabilities,
         cluster_roles: &policy.deploy.cluster_roles,
-        image: &admitted.image,
+        images: &admitted.images,
         registries: &registries,
         service_types: &policy.deploy.service_types,
         quota_left,
@@ -754,28 +797,26 @@ fn judge(manifests: &[manifest::Manifest], rules: &guard::Rules, policy: &Policy
     Ok(findings)
 }
 
-/// Read the evidence digest's scan from ECR with the deploy's AWS identity: the same acquisition as verify
-/// (the fail-closed wait, every page, the completeness checks).
+/// Read the scan of every image the evidence names from ECR with the deploy's AWS identity: the same
+/// acquisition as verify (the fail-closed wait, every page, the completeness checks).
 async fn scan_from_ecr(args: &DeployArgs, admitted: &evidence::Admitted) -> Result<Vec<crate::findings::ecr::Page>> {
     use crate::aws::{self, CallCounter, ecr as aws_ecr};
-    let host = aws::parse_ecr_host(&admitted.image.registry);
-    let region = aws::region(host.as_ref().map(|(_, r)| r.as_str()))?;
+    let mut pages = Vec::new();
     let calls = CallCounter::default();
-    let (client, _) = aws::ecr_client(&region, args.role_arn.as_deref(), args.session_name.as_deref(), &calls).await?;
-    let wait = aws_ecr::Wait {
-        timeout: Duration::from_secs(300),
-        poll_interval: args.poll_interval,
-    };
-    let account = host.map(|(a, _)| a);
-    let scanned = aws_ecr::acquire(
-        &client,
-        account.as_deref(),
-        &admitted.image.repository,
-        &admitted.image.digest,
-        wait,
-    )
-    .await?;
-    Ok(scanned.pages.into_iter().map(|p| p.page).collect())
+    for i in &admitted.images {
+        let host = aws::parse_ecr_host(&i.image.registry);
+        let region = aws::region(host.as_ref().map(|(_, r)| r.as_str()))?;
+        let (client, _) =
+            aws::ecr_client(&region, args.role_arn.as_deref(), args.session_name.as_deref(), &calls).await?;
+        let wait = aws_ecr::Wait {
+            timeout: Duration::from_secs(300),
+            poll_interval: args.poll_interval,
+        };
+        let account = host.map(|(a, _)| a);
+        let scanned = aws_ecr::acquire(&client, account.as_deref(), &i.image.repository, &i.image.digest, wait).await?;
+        pages.extend(scanned.pages.into_iter().map(|p| p.page));
+    }
+    Ok(pages)
 }
 
 /// helm's words for a wait that ran out of time (helm 3's waiter, helm 4's kstatus watcher).
@@ -860,10 +901,10 @@ fn statement(record: &Record, admitted: &evidence::Admitted, record_sha256: &str
     let d = record.decision.as_ref();
     serde_json::json!({
         "_type": crate::attest::STATEMENT_TYPE,
-        "subject": [{
-            "name": format!("{}/{}", admitted.image.registry, admitted.image.repository),
-            "digest": { "sha256": admitted.image.digest.trim_start_matches("sha256:") },
-        }],
+        "subject": admitted.images.iter().map(|i| serde_json::json!({
+            "name": format!("{}/{}", i.image.registry, i.image.repository),
+            "digest": { "sha256": i.image.digest.trim_start_matches("sha256:") },
+        })).collect::<Vec<_>>(),
         "predicateType": crate::attest::DEPLOY_PREDICATE,
         "predicate": {
             "approved_by": record.approved_by,

@@ -114,7 +114,7 @@ pub(crate) fn load_saved_pages(paths: &[PathBuf], admitted: &Admitted) -> Result
     let files = crate::verify::expand(paths)?;
     let read = crate::verify::read_page_files(&files)?;
     let (pages, digests): (Vec<_>, Vec<_>) = read.into_iter().unzip();
-    same_files("findings pages", "--findings", &digests, &admitted.findings_pages)?;
+    same_files("findings pages", "--findings", &digests, &admitted.findings_pages())?;
     Ok(pages)
 }
 
@@ -141,11 +141,25 @@ pub(crate) fn decide_again(
         reports,
         signoff_files,
     } = trusted;
-    let (scan, _) = ecr::merge(pages)?;
-    if scan.image.digest != admitted.image.digest || scan.image.repository != admitted.image.repository {
+    // Each image's pages merged as its own scan; the images read must be exactly the evidence's.
+    let mut scans = Vec::with_capacity(admitted.images.len());
+    for g in ecr::by_image(pages, |p| p) {
+        scans.push(ecr::merge(g)?.0);
+    }
+    let read: Vec<String> = scans.iter().map(gate::image_location).collect();
+    let named: Vec<String> = admitted
+        .images
+        .iter()
+        .map(|i| format!("{}@{}", i.image.repository, i.image.digest))
+        .collect();
+    let (mut r, mut n) = (read.clone(), named.clone());
+    r.sort();
+    n.sort();
+    if r != n {
         return Err(Error::Denied(format!(
-            "the scan read is of {}@{}, but the evidence names {}@{}: deploy judges only the evidence's image",
-            scan.image.repository, scan.image.digest, admitted.image.repository, admitted.image.digest
+            "the scans read are of {}, but the evidence names {}: deploy judges exactly the evidence's images",
+            read.join(", "),
+            named.join(", ")
         )));
     }
     let digests = signoff_files
@@ -160,7 +174,7 @@ pub(crate) fn decide_again(
         policy,
         bb,
         &Inputs {
-            scan: &scan,
+            images: &scans.iter().collect::<Vec<_>>(),
             test_runs: &reports.0,
             signoffs: &signoffs,
         },

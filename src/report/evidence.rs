@@ -8,88 +8,89 @@
 //! sources the admins and AWS control, and signs its own record with a KMS key (`crate::attest`). The HMAC
 //! this file once carried is gone: its key had to sit in the verify job, where the BB could use it.
 
-use super::{Context, FileDigest, FindingRecord, InputDigests, TOOL, VERSION, json};
+use super::{ChartRecord, Context, FileDigest, ImageRecord, InputDigests, TOOL, VERSION};
 use crate::apitests::Status;
+use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use crate::gate::{ApiOutcome, SignoffSummary, Verdict};
 use crate::policy::PolicyOrigin;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-pub(crate) const SCHEMA: &str = "bbgate.dev/evidence/v2";
+/// v3: a release of one or more images (`images[]`), with the chart when verify judged one.
+pub(crate) const SCHEMA: &str = "bbgate.dev/evidence/v3";
 pub(crate) const VERIFIER_ID: &str = "https://govstack.global/sandbox/bbgate";
 
-/// The evidence body. Every struct in it lists its fields in alphabetical order and every map is a
-/// BTreeMap, so its compact serialisation *is* the canonical form (sorted keys, no white space) that
-/// `open` recomputes from the parsed file; a test holds the two equal.
-#[derive(Serialize)]
+/// The evidence body: what verify writes and what deploy reads back, one type. Every struct in it lists its
+/// fields in alphabetical order (by serialised name) and every map is a BTreeMap, so its compact
+/// serialisation *is* the canonical form (sorted keys, no white space) that `open` recomputes from the
+/// parsed file; a test holds the two equal. Written borrowed from the decision; read back owned.
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Body<'a> {
-    pub(crate) acquisition: Option<&'a crate::report::acquisition::Acquisition>,
-    pub(crate) api_tests: ApiTests<'a>,
-    pub(crate) building_block: BuildingBlockRef<'a>,
-    pub(crate) circleci: Option<&'a BTreeMap<String, String>>,
+    pub(crate) api_tests: ApiTests,
+    pub(crate) building_block: BuildingBlockRef,
+    pub(crate) chart: Option<ChartRecord>,
+    pub(crate) circleci: Option<BTreeMap<String, String>>,
     pub(crate) decided_at: String,
-    pub(crate) findings: Vec<FindingRecord<'a>>,
-    pub(crate) image: json::Image<'a>,
-    pub(crate) inputs: &'a InputDigests,
-    pub(crate) policy: &'a PolicyOrigin,
-    pub(crate) reasons: &'a [crate::diag::Diagnostic],
-    pub(crate) scan: json::ScanSummary<'a>,
-    pub(crate) schema: &'static str,
-    pub(crate) signoffs: &'a SignoffSummary,
+    pub(crate) images: Vec<ImageRecord<'a>>,
+    pub(crate) inputs: InputDigests,
+    pub(crate) policy: PolicyOrigin,
+    pub(crate) reasons: Cow<'a, [Diagnostic]>,
+    pub(crate) schema: Cow<'a, str>,
+    pub(crate) signoffs: Cow<'a, SignoffSummary>,
     pub(crate) tool: Tool,
     pub(crate) verdict: Verdict,
-    pub(crate) warnings: Vec<&'a crate::diag::Diagnostic>,
+    pub(crate) warnings: Vec<Cow<'a, Diagnostic>>,
 }
 
-#[derive(Serialize)]
-pub(crate) struct ApiTests<'a> {
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ApiTests {
     pub(crate) failed: usize,
-    pub(crate) failed_scenarios: Vec<FailedRecord<'a>>,
+    pub(crate) failed_scenarios: Vec<FailedRecord>,
     pub(crate) outcome: ApiOutcome,
     pub(crate) passed: usize,
     pub(crate) reports: usize,
     pub(crate) total: usize,
 }
 
-#[derive(Serialize)]
-pub(crate) struct FailedRecord<'a> {
-    pub(crate) feature: &'a str,
-    pub(crate) message: Option<&'a str>,
-    pub(crate) name: &'a str,
-    pub(crate) report: &'a str,
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct FailedRecord {
+    pub(crate) feature: String,
+    pub(crate) message: Option<String>,
+    pub(crate) name: String,
+    pub(crate) report: String,
     pub(crate) status: Status,
 }
 
-#[derive(Serialize)]
-pub(crate) struct BuildingBlockRef<'a> {
-    pub(crate) name: &'a str,
-    pub(crate) namespace: &'a str,
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct BuildingBlockRef {
+    pub(crate) name: String,
+    pub(crate) namespace: String,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Tool {
-    pub(crate) name: &'static str,
-    pub(crate) version: &'static str,
+    pub(crate) name: String,
+    pub(crate) version: String,
 }
 
-pub(crate) fn body<'a>(ctx: &'a Context<'a>) -> Body<'a> {
+pub(crate) fn body<'a>(ctx: &Context<'a>) -> Body<'a> {
     let d = ctx.decision;
     let a = &d.api_tests;
     Body {
-        acquisition: ctx.acquisition,
         api_tests: ApiTests {
             failed: a.failed,
             failed_scenarios: a
                 .failed_scenarios
                 .iter()
                 .map(|f| FailedRecord {
-                    feature: &f.scenario.feature,
-                    message: f.scenario.message.as_deref(),
-                    name: &f.scenario.name,
-                    report: &f.report,
+                    feature: f.scenario.feature.clone(),
+                    message: f.scenario.message.clone(),
+                    name: f.scenario.name.clone(),
+                    report: f.report.clone(),
                     status: f.scenario.status,
                 })
                 .collect(),
@@ -99,26 +100,42 @@ pub(crate) fn body<'a>(ctx: &'a Context<'a>) -> Body<'a> {
             total: a.total,
         },
         building_block: BuildingBlockRef {
-            name: &d.building_block,
-            namespace: &ctx.building_block.namespace,
+            name: d.building_block.clone(),
+            namespace: ctx.building_block.namespace.clone(),
         },
-        circleci: ctx.circleci.as_ref(),
+        chart: ctx.chart.cloned(),
+        circleci: ctx.circleci.clone(),
         decided_at: ctx.now.to_string(),
-        findings: d.findings.iter().map(|f| ctx.record(f)).collect(),
-        image: json::image(ctx),
-        inputs: ctx.inputs,
-        policy: ctx.policy,
-        reasons: &d.reasons,
-        scan: json::scan_summary(ctx),
-        schema: SCHEMA,
-        signoffs: &d.signoffs,
+        images: ctx.each().map(|(j, i)| ctx.image_record(j, i)).collect(),
+        inputs: ctx.inputs.clone(),
+        policy: ctx.policy.clone(),
+        reasons: Cow::Borrowed(&d.reasons),
+        schema: Cow::Borrowed(SCHEMA),
+        signoffs: Cow::Borrowed(&d.signoffs),
         tool: Tool {
-            name: TOOL,
-            version: VERSION,
+            name: TOOL.to_owned(),
+            version: VERSION.to_owned(),
         },
         verdict: d.verdict,
-        warnings: json::warnings(ctx),
+        warnings: ctx.warnings(),
     }
+}
+
+/// Read a body (from `open`) as this version writes it. An older schema, or a body another tool wrote, is
+/// refused naming the field that does not fit.
+pub(crate) fn read(path: &str, body: &Value) -> Result<Body<'static>> {
+    let schema = body.get("schema").and_then(Value::as_str).unwrap_or("(none)");
+    if schema != SCHEMA {
+        return Err(Error::invalid(format!(
+            "{path}: evidence schema {schema:?} is not {SCHEMA}: this bbgate reads only evidence it writes (a \
+             release of images); re-run bbgate verify with this bbgate"
+        )));
+    }
+    Body::deserialize(body).map_err(|e| {
+        Error::invalid(format!(
+            "{path}: not a bbgate evidence body this version reads ({e}): re-run bbgate verify with this bbgate"
+        ))
+    })
 }
 
 /// Canonical bytes of a JSON value: sorted keys (serde_json's map is a BTreeMap: the `preserve_order`
@@ -170,29 +187,35 @@ pub fn open(path: &str, bytes: &[u8]) -> Result<Value> {
 }
 
 /// An in-toto Statement (v1) with a SLSA verification summary predicate: the same decision, in the shape
-/// admission controllers and attestation stores read.
+/// admission controllers and attestation stores read. Every image of the release is a subject.
 pub(crate) fn attestation(ctx: &Context, evidence_sha256: Option<&str>) -> Value {
     let d = ctx.decision;
-    let hex_digest = ctx.scan.image.digest.trim_start_matches("sha256:");
-    let name = match ctx.registry {
-        Some(r) => format!("{r}/{}", ctx.scan.image.repository),
-        None => ctx.scan.image.repository.clone(),
-    };
-    let inputs: Vec<&FileDigest> = ctx
-        .inputs
-        .findings_pages
+    let subjects: Vec<Value> = ctx
+        .images
         .iter()
+        .map(|j| {
+            let name = match &j.registry {
+                Some(r) => format!("{r}/{}", j.scan.image.repository),
+                None => j.scan.image.repository.clone(),
+            };
+            json!({ "name": name, "digest": { "sha256": j.scan.image.digest.trim_start_matches("sha256:") } })
+        })
+        .collect();
+    let inputs: Vec<&FileDigest> = ctx
+        .images
+        .iter()
+        .flat_map(|j| &j.pages)
         .chain(&ctx.inputs.api_reports)
         .chain(&ctx.inputs.signoff_files)
         .collect();
     json!({
         "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{ "name": name, "digest": { "sha256": hex_digest } }],
+        "subject": subjects,
         "predicateType": "https://slsa.dev/verification_summary/v1",
         "predicate": {
             "verifier": { "id": VERIFIER_ID, "version": { TOOL: VERSION } },
             "timeVerified": ctx.now.to_string(),
-            "resourceUri": ctx.image_uri(),
+            "resourceUri": resource_uri(ctx),
             "policy": { "uri": ctx.policy.location, "digest": { "sha256": ctx.policy.sha256 } },
             "inputAttestations": inputs.iter().map(|f| json!({ "uri": f.path, "digest": { "sha256": f.sha256 } })).collect::<Vec<_>>(),
             "verificationResult": if d.verdict == Verdict::Pass { "PASSED" } else { "FAILED" },
@@ -201,6 +224,16 @@ pub(crate) fn attestation(ctx: &Context, evidence_sha256: Option<&str>) -> Value
             "evidence": evidence_sha256.map(|sha| json!({ "sha256": sha })),
         }
     })
+}
+
+/// What was verified, as one URI: the image, or for a release of several the chart (`pkg:helm/NAME@VERSION`),
+/// else the building block's release.
+fn resource_uri(ctx: &Context) -> String {
+    match (ctx.images, ctx.chart) {
+        ([one], _) => one.uri(),
+        (_, Some(c)) => format!("pkg:helm/{}@{}", c.name, c.version),
+        _ => format!("bbgate:release/{}", ctx.decision.building_block),
+    }
 }
 
 #[cfg(test)]

@@ -17,40 +17,7 @@ struct Case {
 
 pub(crate) fn render(ctx: &Context) -> io::Result<Vec<u8>> {
     let d = ctx.decision;
-    let mut cases = Vec::new();
-    for fd in &d.findings {
-        if matches!(fd.outcome, Outcome::Warned | Outcome::Allowed) {
-            continue;
-        }
-        let f = ctx.record(fd);
-        let name = if f.package.is_empty() {
-            f.id.to_owned()
-        } else {
-            format!("{} in {} {}", f.id, f.package, f.package_version)
-        };
-        match f.outcome {
-            Outcome::Blocked | Outcome::NeedsSignoff => cases.push(Case {
-                classname: format!("bbgate.findings.{}", f.outcome.as_str()),
-                name,
-                failure: Some((
-                    f.outcome.as_str().to_owned(),
-                    format!("{}: {}", f.outcome.as_str(), f.basis),
-                )),
-                out: (!f.notes.is_empty()).then(|| f.notes.join("\n")),
-            }),
-            Outcome::SignedOff => cases.push(Case {
-                classname: "bbgate.findings.signed_off".into(),
-                name,
-                failure: None,
-                out: Some(format!(
-                    "{}; signed off: {}",
-                    f.basis,
-                    f.signoff.as_ref().map(ToString::to_string).unwrap_or_default()
-                )),
-            }),
-            Outcome::Warned | Outcome::Allowed => {}
-        }
-    }
+    let mut cases = finding_cases(ctx);
     for s in &d.api_tests.failed_scenarios {
         cases.push(Case {
             classname: format!("bbgate.api_tests.{}", s.scenario.feature),
@@ -69,7 +36,10 @@ pub(crate) fn render(ctx: &Context) -> io::Result<Vec<u8>> {
     }
     cases.push(Case {
         classname: "bbgate".into(),
-        name: format!("verdict for {}", ctx.image_uri()),
+        name: match ctx.images {
+            [one] => format!("verdict for {}", one.uri()),
+            many => format!("verdict for the release of {} images", many.len()),
+        },
         failure: (d.verdict == Verdict::Deny).then(|| {
             (
                 "deny".to_owned(),
@@ -127,6 +97,51 @@ pub(crate) fn render(ctx: &Context) -> io::Result<Vec<u8>> {
     let mut bytes = w.into_inner();
     bytes.push(b'\n');
     Ok(bytes)
+}
+
+/// One case per finding that blocks or needs a sign-off (failed) and per signed-off finding (passed).
+fn finding_cases(ctx: &Context) -> Vec<Case> {
+    let several = ctx.images.len() > 1;
+    let mut cases = Vec::new();
+    for (j, image) in ctx.each() {
+        for fd in &image.findings {
+            if matches!(fd.outcome, Outcome::Warned | Outcome::Allowed) {
+                continue;
+            }
+            let f = ctx.record(j, fd);
+            let mut name = if f.package.is_empty() {
+                f.id.to_string()
+            } else {
+                format!("{} in {} {}", f.id, f.package, f.package_version)
+            };
+            if several {
+                name.push_str(&format!(" ({})", j.scan.image.repository));
+            }
+            match f.outcome {
+                Outcome::Blocked | Outcome::NeedsSignoff => cases.push(Case {
+                    classname: format!("bbgate.findings.{}", f.outcome.as_str()),
+                    name,
+                    failure: Some((
+                        f.outcome.as_str().to_owned(),
+                        format!("{}: {}", f.outcome.as_str(), f.basis),
+                    )),
+                    out: (!f.notes.is_empty()).then(|| f.notes.join("\n")),
+                }),
+                Outcome::SignedOff => cases.push(Case {
+                    classname: "bbgate.findings.signed_off".into(),
+                    name,
+                    failure: None,
+                    out: Some(format!(
+                        "{}; signed off: {}",
+                        f.basis,
+                        f.signoff.as_ref().map(ToString::to_string).unwrap_or_default()
+                    )),
+                }),
+                Outcome::Warned | Outcome::Allowed => {}
+            }
+        }
+    }
+    cases
 }
 
 /// CDATA cannot hold `]]>`.

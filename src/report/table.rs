@@ -14,61 +14,81 @@ pub(crate) fn render(ctx: &Context) -> String {
     out
 }
 
-/// What was judged: the image, the scan, the policy, and how the scan was fetched.
+/// What was judged: one line per image with its verdict, the policy, and how each scan was fetched.
 fn header(ctx: &Context, out: &mut String) {
     let d = ctx.decision;
     let _ = writeln!(
         out,
-        "bbgate verify: {} (building block {}, namespace {})",
-        ctx.image_uri(),
+        "bbgate verify: building block {} (namespace {}) · {} image(s){}",
         d.building_block,
-        ctx.building_block.namespace
+        ctx.building_block.namespace,
+        ctx.images.len(),
+        ctx.chart
+            .map(|c| format!(" of chart {} {}", c.name, c.version))
+            .unwrap_or_default()
     );
-    let _ = writeln!(
-        out,
-        "scan: {} · {} finding(s) in {} page(s) · completed {}",
-        ctx.scan.status,
-        ctx.scan.findings.len(),
-        ctx.scan.pages,
-        ctx.scan
-            .completed_at
-            .map_or_else(|| "at an unknown time".to_owned(), |t| t.to_string())
-    );
+    for (j, i) in ctx.each() {
+        let s = &j.scan;
+        let _ = writeln!(
+            out,
+            "  {} {} · scan {}, {} finding(s) in {} page(s), completed {} · {} blocked, {} need sign-off",
+            match i.verdict {
+                Verdict::Pass => "PASS",
+                Verdict::Deny => "DENY",
+            },
+            j.uri(),
+            s.status,
+            s.findings.len(),
+            s.pages,
+            s.completed_at
+                .map_or_else(|| "at an unknown time".to_owned(), |t| t.to_string()),
+            i.count(Outcome::Blocked),
+            i.count(Outcome::NeedsSignoff),
+        );
+        if j.reference != j.uri() && !j.reference.is_empty() {
+            let _ = writeln!(out, "       named {}", j.reference);
+        }
+        if let Some(a) = &j.acquisition {
+            let calls: Vec<String> = a.calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
+            let _ = writeln!(
+                out,
+                "       fetched from ECR as {} · waited {:.1} s for the scan ({} status reads{}) · AWS calls: {}",
+                a.identity.assumed_role.as_deref().unwrap_or(&a.identity.method),
+                a.scan_wait_seconds,
+                a.probes,
+                if a.scan_started { ", scan started by bbgate" } else { "" },
+                calls.join(", ")
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "policy: {} (sha256 {})",
         ctx.policy.location,
         &ctx.policy.sha256[..12]
     );
-    if let Some(a) = ctx.acquisition {
-        let calls: Vec<String> = a.calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
-        let _ = writeln!(
-            out,
-            "fetched from ECR as {} · waited {:.1} s for the scan ({} status reads{}) · AWS calls: {}",
-            a.identity.assumed_role.as_deref().unwrap_or(a.identity.method),
-            a.scan_wait_seconds,
-            a.probes,
-            if a.scan_started { ", scan started by bbgate" } else { "" },
-            calls.join(", ")
-        );
-    }
 }
 
 /// The findings that matter, worst first, and the counts of all.
 fn findings(ctx: &Context, out: &mut String) {
     let d = ctx.decision;
-    let mut shown: Vec<_> = d
-        .findings
-        .iter()
-        .filter(|f| f.outcome != Outcome::Allowed)
-        .map(|f| ctx.record(f))
+    let several = ctx.images.len() > 1;
+    let mut shown: Vec<_> = ctx
+        .each()
+        .flat_map(|(j, i)| {
+            i.findings
+                .iter()
+                .filter(|f| f.outcome != Outcome::Allowed)
+                .map(move |f| (j, ctx.record(j, f)))
+        })
         .collect();
     let score_of = |r: &crate::report::FindingRecord| r.score.unwrap_or(-1.0);
-    shown.sort_by(|a, b| {
+    shown.sort_by(|(ja, a), (jb, b)| {
         a.outcome
             .cmp(&b.outcome)
             .then_with(|| score_of(b).total_cmp(&score_of(a)))
-            .then_with(|| a.id.cmp(b.id))
+            .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| ja.scan.image.repository.cmp(&jb.scan.image.repository))
     });
     if shown.is_empty() {
         let _ = writeln!(
@@ -80,39 +100,47 @@ fn findings(ctx: &Context, out: &mut String) {
         table
             .load_style(presets::ASCII_MARKDOWN)
             .set_content_arrangement(ContentArrangement::Dynamic);
-        table.set_header(vec![
+        let mut head = vec![
             "outcome",
             "finding",
             "package",
             "score (source)",
             "label",
             "sign-off / why",
-        ]);
-        for f in shown {
+        ];
+        if several {
+            head.insert(1, "image");
+        }
+        table.set_header(head);
+        for (j, f) in shown {
             let score = match (f.score, &f.score_source) {
                 (Some(v), Some(src)) => format!("{v:.1} ({src})"),
                 _ => "-".to_owned(),
             };
             let package = if f.package_version.is_empty() {
-                f.package.to_owned()
+                f.package.to_string()
             } else {
                 format!("{} {}", f.package, f.package_version)
             };
             let why = match &f.signoff {
                 Some(s) => s.to_string(),
                 None => std::iter::once(f.basis.to_string())
-                    .chain(f.notes.iter().map(|n| (*n).to_owned()))
+                    .chain(f.notes.iter().map(|n| n.to_string()))
                     .collect::<Vec<_>>()
                     .join("; "),
             };
-            table.add_row(vec![
+            let mut row = vec![
                 f.outcome.as_str().to_owned(),
-                f.id.to_owned(),
+                f.id.to_string(),
                 package,
                 score,
                 f.severity.as_str().to_owned(),
                 why,
-            ]);
+            ];
+            if several {
+                row.insert(1, j.scan.image.repository.clone());
+            }
+            table.add_row(row);
         }
         let _ = writeln!(out, "{table}");
     }
@@ -188,8 +216,9 @@ fn tests_signoffs_verdict(ctx: &Context, out: &mut String) {
             );
         }
     }
-    for n in ctx.input_notes.iter().chain(&d.warnings) {
-        let _ = writeln!(out, "warning[{}]: {}", n.code, n.message);
+    for n in ctx.warnings() {
+        let at = n.location.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
+        let _ = writeln!(out, "warning[{}]: {}{at}", n.code, n.message);
     }
     out.push('\n');
     match d.verdict {
@@ -199,7 +228,12 @@ fn tests_signoffs_verdict(ctx: &Context, out: &mut String) {
         Verdict::Deny => {
             let _ = writeln!(out, "verdict: DENY");
             for r in &d.reasons {
-                let _ = writeln!(out, "  - {} [{}]", r.message, r.code);
+                // A release of one needs no image on every line; the header names it.
+                let at = match &r.location {
+                    Some(l) if ctx.images.len() > 1 => format!("{l}: "),
+                    _ => String::new(),
+                };
+                let _ = writeln!(out, "  - {at}{} [{}]", r.message, r.code);
             }
         }
     }

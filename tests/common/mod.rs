@@ -80,11 +80,17 @@ pub fn run_json(cmd: &mut Command) -> (i32, Value) {
     (code, v)
 }
 
-pub fn outcome_ids(v: &Value, outcome: &str) -> Vec<String> {
-    let mut ids: Vec<String> = v["findings"]
+/// Every finding of every image of a verify JSON document.
+pub fn all_findings(v: &Value) -> impl Iterator<Item = &Value> {
+    v["images"]
         .as_array()
         .unwrap()
         .iter()
+        .flat_map(|i| i["findings"].as_array().unwrap())
+}
+
+pub fn outcome_ids(v: &Value, outcome: &str) -> Vec<String> {
+    let mut ids: Vec<String> = all_findings(v)
         .filter(|f| f["outcome"] == outcome)
         .map(|f| f["id"].as_str().unwrap().to_owned())
         .collect();
@@ -93,10 +99,7 @@ pub fn outcome_ids(v: &Value, outcome: &str) -> Vec<String> {
 }
 
 pub fn finding<'a>(v: &'a Value, id: &str) -> &'a Value {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
+    all_findings(v)
         .find(|f| f["id"] == id)
         .unwrap_or_else(|| panic!("no finding {id}"))
 }

@@ -112,8 +112,9 @@ impl std::fmt::Display for Diagnostic {
 pub const CODES: &[(&str, &str)] = &[
     (
         "foreign-repository",
-        "the image's repository is not one of the building block's",
+        "the image's repository is neither one of the building block's nor under a pull-through cache prefix",
     ),
+    ("release-empty", "the release names no image to judge"),
     (
         "scan-not-complete",
         "the scan is not COMPLETE (basic) or ACTIVE (enhanced): failed, in progress, or unsupported",
@@ -267,7 +268,7 @@ pub const CODES: &[(&str, &str)] = &[
     ),
     (
         "image-not-judged",
-        "deploy: a container runs the building block's image by another tag or digest than the one judged",
+        "deploy: a container runs an image that is not one of the evidence's digests",
     ),
     (
         "registry-not-allowed",

@@ -45,6 +45,15 @@ impl Error {
         ))
     }
 
+    /// The same error, each message prefixed with where it happened (`image bb/x@sha256:…`).
+    pub fn within(self, place: &str) -> Self {
+        match self {
+            Error::Invalid(list) => Error::Invalid(list.into_iter().map(|m| format!("{place}: {m}")).collect()),
+            Error::Denied(m) => Error::Denied(format!("{place}: {m}")),
+            Error::Undecidable(m) => Error::Undecidable(format!("{place}: {m}")),
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Invalid(_) => exit::INVALID,

@@ -8,10 +8,10 @@ use crate::policy::signoff::SignOff;
 use crate::policy::{BuildingBlock, Policy, UnscoredAction, UnusedAction};
 use jiff::Timestamp;
 use jiff::civil::Date;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     // Order: most severe first, for sorting tables.
@@ -34,7 +34,7 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
@@ -113,7 +113,7 @@ pub struct FindingDecision {
     pub signoff_notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ApiOutcome {
     Pass,
@@ -141,7 +141,7 @@ pub struct FailedScenario {
 }
 
 /// A sign-off and what became of it in this decision.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignoffUse {
     // Field order is alphabetical: the evidence's canonical form is its serialisation.
     pub approved_by: String,
@@ -153,7 +153,7 @@ pub struct SignoffUse {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SignoffSummary {
     pub applied: Vec<SignoffUse>,
     pub expired: Vec<SignoffUse>,
@@ -162,28 +162,50 @@ pub struct SignoffSummary {
     pub unused: Vec<SignoffUse>,
 }
 
+/// What the gate decided about one image of the release.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageDecision {
+    pub verdict: Verdict,
+    pub findings: Vec<FindingDecision>,
+    /// Why this image denies the release; each located at the image (`repository@digest`).
+    pub reasons: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl ImageDecision {
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.findings.iter().filter(|f| f.outcome == outcome).count()
+    }
+}
+
+/// The decision on a release: every image it runs, its API test runs, its sign-offs. A single image is a
+/// release of one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
+    /// Pass only if every image passes and the release's own checks (API tests, sign-offs) pass.
     pub verdict: Verdict,
     pub building_block: String,
-    pub findings: Vec<FindingDecision>,
+    /// One per image, in the order of `Inputs::images`.
+    pub images: Vec<ImageDecision>,
     pub api_tests: ApiTestSummary,
     pub signoffs: SignoffSummary,
-    /// Why the verdict is deny; empty on pass.
+    /// Why the verdict is deny (every image's reasons, then the release's); empty on pass.
     pub reasons: Vec<Diagnostic>,
     /// Things a reader should know that did not change the verdict.
     pub warnings: Vec<Diagnostic>,
 }
 
 impl Decision {
+    /// Findings with this outcome, over every image.
     pub fn count(&self, outcome: Outcome) -> usize {
-        self.findings.iter().filter(|f| f.outcome == outcome).count()
+        self.images.iter().map(|i| i.count(outcome)).sum()
     }
 }
 
-/// Everything the decision is made from. The scan's pages are already merged and checked for completeness.
+/// Everything the decision is made from. Each scan's pages are already merged and checked for completeness.
 pub struct Inputs<'a> {
-    pub scan: &'a Scan,
+    /// The release's images, one scan each.
+    pub images: &'a [&'a Scan],
     pub test_runs: &'a [TestRun],
     pub signoffs: &'a [SignOff],
 }
@@ -201,25 +223,36 @@ fn list_ids(ids: &[&str]) -> String {
     s
 }
 
+/// Where an image's diagnostics point: `repository@digest`.
+pub fn image_location(scan: &Scan) -> String {
+    format!("{}@{}", scan.image.repository, scan.image.digest)
+}
+
 pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timestamp) -> Decision {
     let today: Date = now.to_zoned(jiff::tz::TimeZone::UTC).date();
-    let scan = inputs.scan;
     let mut reasons = Vec::new();
     let mut warnings = Vec::new();
+    if inputs.images.is_empty() {
+        reasons.push(Diagnostic::error(
+            "release-empty",
+            "the release names no image: nothing was judged, so nothing may pass",
+        ));
+    }
 
-    // A BB is judged on its own images only.
-    reasons.extend(
-        bb.refuse_foreign(&scan.image.repository)
-            .map(|m| Diagnostic::error("foreign-repository", m)),
-    );
-    check_scan(policy, scan, now, &mut reasons);
-
-    // Sign-offs for this building block.
+    // Sign-offs for this building block; what becomes of each is gathered over every image.
     let mine: Vec<usize> = (0..inputs.signoffs.len())
         .filter(|&i| inputs.signoffs[i].building_block == bb.name)
         .collect();
-    let (findings, uses) = judge_findings(policy, scan, inputs.signoffs, &mine, today);
-    band_reasons(policy, scan, &findings, &mut reasons);
+    let mut uses = vec![Use::default(); inputs.signoffs.len()];
+    let images: Vec<ImageDecision> = inputs
+        .images
+        .iter()
+        .map(|scan| judge_image(policy, bb, scan, inputs.signoffs, &mine, &mut uses, now))
+        .collect();
+    for image in &images {
+        reasons.extend(image.reasons.iter().cloned());
+        warnings.extend(image.warnings.iter().cloned());
+    }
     let signoffs = signoff_summary(
         policy,
         inputs.signoffs,
@@ -229,6 +262,48 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
         &mut reasons,
         &mut warnings,
     );
+    let api_tests = judge_api_tests(policy, inputs.test_runs, now, &mut reasons);
+    Decision {
+        verdict: verdict(&reasons),
+        building_block: bb.name.clone(),
+        images,
+        api_tests,
+        signoffs,
+        reasons,
+        warnings,
+    }
+}
+
+fn verdict(reasons: &[Diagnostic]) -> Verdict {
+    if reasons.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Deny
+    }
+}
+
+/// One image: may it run in this building block's release, is its scan usable, and its findings' bands.
+fn judge_image(
+    policy: &Policy,
+    bb: &BuildingBlock,
+    scan: &Scan,
+    signoffs: &[SignOff],
+    mine: &[usize],
+    uses: &mut [Use],
+    now: Timestamp,
+) -> ImageDecision {
+    let today: Date = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let mut reasons = Vec::new();
+    let mut warnings = Vec::new();
+    // A release runs its building block's own images and third-party images through the pull-through cache.
+    reasons.extend(
+        policy
+            .refuse_image(bb, &scan.image.repository)
+            .map(|m| Diagnostic::error("foreign-repository", m)),
+    );
+    check_scan(policy, scan, now, &mut reasons);
+    let findings = judge_findings(policy, scan, signoffs, mine, today, uses);
+    band_reasons(policy, scan, &findings, &mut reasons);
     let warned = findings.iter().filter(|f| f.outcome == Outcome::Warned).count();
     if warned > 0 {
         warnings.push(Diagnostic::warning(
@@ -236,18 +311,13 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
             format!("{warned} finding(s) have no score and no usable label (policy: [scan] unscored = \"warn\")"),
         ));
     }
-
-    let api_tests = judge_api_tests(policy, inputs.test_runs, now, &mut reasons);
-    Decision {
-        verdict: if reasons.is_empty() {
-            Verdict::Pass
-        } else {
-            Verdict::Deny
-        },
-        building_block: bb.name.clone(),
+    let at = image_location(scan);
+    for d in reasons.iter_mut().chain(warnings.iter_mut()) {
+        d.location.get_or_insert_with(|| at.clone());
+    }
+    ImageDecision {
+        verdict: verdict(&reasons),
         findings,
-        api_tests,
-        signoffs,
         reasons,
         warnings,
     }
@@ -266,31 +336,26 @@ fn live(s: &SignOff, today: Date) -> bool {
 }
 
 /// Each finding's band and outcome, applying this building block's sign-offs (`mine`, indexes into
-/// `signoffs`); and what became of each sign-off.
+/// `signoffs`); what became of each sign-off is added to `uses`.
 fn judge_findings(
     policy: &Policy,
     scan: &Scan,
     signoffs: &[SignOff],
     mine: &[usize],
     today: Date,
-) -> (Vec<FindingDecision>, Vec<Use>) {
+    uses: &mut [Use],
+) -> Vec<FindingDecision> {
     let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
     for &i in mine {
         by_id.entry(signoffs[i].id.as_str()).or_default().push(i);
     }
-    let mut uses = vec![Use::default(); signoffs.len()];
     let mut findings = Vec::with_capacity(scan.findings.len());
     for (index, f) in scan.findings.iter().enumerate() {
         let score = f.select_score(&policy.scan.score_preference);
         let (band, basis) = band(policy, f, score.as_ref());
         let matching: Vec<usize> = by_id
             .get(f.id.as_str())
-            .map(|v| {
-                v.iter()
-                    .copied()
-                    .filter(|&i| matches(&signoffs[i], f, &scan.image.digest))
-                    .collect()
-            })
+            .map(|v| v.iter().copied().filter(|&i| matches(&signoffs[i], f, scan)).collect())
             .unwrap_or_default();
         let mut signoff = None;
         let mut signoff_notes = Vec::new();
@@ -346,7 +411,7 @@ fn judge_findings(
             signoff_notes,
         });
     }
-    (findings, uses)
+    findings
 }
 
 /// Blocked and needing sign-off findings deny; each kind named once, with ids.
@@ -424,7 +489,7 @@ fn signoff_summary(
             let why = if u.below_band {
                 "the finding scores below the sign-off band and needs none".to_owned()
             } else {
-                "matches no finding of this image".to_owned()
+                "matches no finding of the release's images".to_owned()
             };
             summary.unused.push(entry(Some(why)));
         }
@@ -461,12 +526,15 @@ fn age_days(now: Timestamp, then: Timestamp) -> i64 {
     (now.as_second() - then.as_second()) / 86_400
 }
 
-fn matches(s: &SignOff, f: &Finding, digest: &str) -> bool {
+/// Does the sign-off cover this finding of this image (its package, repository and digest, when scoped)?
+fn matches(s: &SignOff, f: &Finding, scan: &Scan) -> bool {
     let package_ok = match &s.package {
         None => true,
         Some(p) => f.package == *p || f.package.split(", ").any(|name| name == p),
     };
-    package_ok && s.digest.as_deref().is_none_or(|d| d == digest)
+    package_ok
+        && s.repository.as_deref().is_none_or(|r| r == scan.image.repository)
+        && s.digest.as_deref().is_none_or(|d| d == scan.image.digest)
 }
 
 fn band(policy: &Policy, f: &Finding, score: Option<&Score>) -> (Band, Basis) {

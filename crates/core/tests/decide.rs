@@ -79,6 +79,7 @@ fn signoff(id: &str, package: Option<&str>, digest: Option<&str>, expires: &str)
         id: id.into(),
         building_block: "payments".into(),
         package: package.map(Into::into),
+        repository: None,
         digest: digest.map(Into::into),
         analysis: "a".into(),
         mitigation: "m".into(),
@@ -100,13 +101,13 @@ fn outcomes(p: &Policy, findings: Vec<Finding>, signoffs: &[SignOff]) -> (Vec<Ou
         p,
         p.building_block("payments").unwrap(),
         &Inputs {
-            scan: &s,
+            images: &[&s],
             test_runs: &runs,
             signoffs,
         },
         now(),
     );
-    (d.findings.iter().map(|f| f.outcome).collect(), d.verdict)
+    (d.images[0].findings.iter().map(|f| f.outcome).collect(), d.verdict)
 }
 
 #[test]
@@ -183,13 +184,13 @@ fn preference_picks_kind_then_highest() {
         &p,
         p.building_block("payments").unwrap(),
         &Inputs {
-            scan: &s,
+            images: &[&s],
             test_runs: &passing_run(),
             signoffs: &[],
         },
         now(),
     );
-    let score = d.findings[0].score.as_ref().unwrap();
+    let score = d.images[0].findings[0].score.as_ref().unwrap();
     assert_eq!((score.kind, score.value), (ScoreKind::Ecr, 7.4));
 }
 
@@ -266,7 +267,7 @@ fn api_test_statuses_follow_count_as_failed() {
         &p,
         p.building_block("payments").unwrap(),
         &Inputs {
-            scan: &s,
+            images: &[&s],
             test_runs: &runs,
             signoffs: &[],
         },
@@ -284,7 +285,7 @@ fn decide_with(p: &Policy, s: &Scan, runs: &[TestRun], signoffs: &[SignOff], at:
         p,
         p.building_block("payments").unwrap(),
         &Inputs {
-            scan: s,
+            images: &[s],
             test_runs: runs,
             signoffs,
         },
@@ -386,7 +387,9 @@ fn a_foreign_repository_is_refused_with_the_owners_patterns() {
     assert_eq!(
         d.reasons.msgs(),
         [
-            "repository bb/usct/api is not one of building block payments's repositories (bb/payments/*): a building block is judged on its own images only"
+            "repository bb/usct/api is neither one of building block payments's repositories (bb/payments/*) nor \
+             under a pull-through cache prefix (none configured): a release runs only its own images and \
+             third-party images through the sandbox's cache ([images] pull_through)"
         ]
     );
     assert_eq!(d.building_block, "payments");
@@ -410,13 +413,13 @@ fn deny_reasons_name_the_findings_and_the_bands() {
         ]
     );
     assert_eq!((d.count(Outcome::Blocked), d.count(Outcome::NeedsSignoff)), (12, 1));
-    assert_eq!(d.findings[12].finding, 12);
+    assert_eq!(d.images[0].findings[12].finding, 12);
     assert_eq!(
-        d.findings[12].basis.to_string(),
+        d.images[0].findings[12].basis.to_string(),
         "cvss3 7.5 >= 7.0",
         "the basis says which threshold was met"
     );
-    assert_eq!(d.findings[0].basis.to_string(), "cvss3 9.5 >= 9.0");
+    assert_eq!(d.images[0].findings[0].basis.to_string(), "cvss3 9.5 >= 9.0");
     // Exactly ten ids are listed without "more".
     let ten: Vec<Finding> = (0..10)
         .map(|i| finding(&format!("CVE-{i}"), Severity::Low, &[(ScoreKind::Cvss3, 9.0)]))
@@ -435,7 +438,7 @@ fn the_basis_of_each_band_is_written_out() {
         finding("U", Severity::Undefined, &[]),
     ]);
     let d = decide_with(&p, &s, &passing_run(), &[], now());
-    let basis: Vec<String> = d.findings.iter().map(|f| f.basis.to_string()).collect();
+    let basis: Vec<String> = d.images[0].findings.iter().map(|f| f.basis.to_string()).collect();
     assert_eq!(
         basis,
         [
@@ -445,12 +448,12 @@ fn the_basis_of_each_band_is_written_out() {
         ],
         "6.95 prints as 7.0 yet is under 7.0: the comparison is on the score, not its rounding"
     );
-    assert_eq!(d.findings[0].outcome, Outcome::Allowed);
+    assert_eq!(d.images[0].findings[0].outcome, Outcome::Allowed);
     assert_eq!(
         d.warnings.msgs(),
         ["1 finding(s) have no score and no usable label (policy: [scan] unscored = \"warn\")"]
     );
-    let json = serde_json::to_string(&d.findings[1].basis).unwrap();
+    let json = serde_json::to_string(&d.images[0].findings[1].basis).unwrap();
     assert_eq!(json, "\"no score; label CRITICAL\"");
 }
 
@@ -528,22 +531,22 @@ fn what_became_of_each_signoff_is_reported() {
             Some("CVE-CRIT is in the blocked band (cvss3 9.8 >= 9.0); no sign-off can waive it".to_owned()),
             Some("approved_on 2026-11-29 is in the future".into()),
             Some("the finding scores below the sign-off band and needs none".into()),
-            Some("matches no finding of this image".into()),
+            Some("matches no finding of the release's images".into()),
         ]
     );
     assert_eq!(d.signoffs.applied[0].reason, None);
     assert_eq!(d.signoffs.applied[0].approved_by, "admin");
-    let outcomes: Vec<Outcome> = d.findings.iter().map(|f| f.outcome).collect();
+    let outcomes: Vec<Outcome> = d.images[0].findings.iter().map(|f| f.outcome).collect();
     use Outcome::*;
     assert_eq!(outcomes, [SignedOff, Blocked, Allowed, NeedsSignoff, NeedsSignoff]);
-    assert_eq!(d.findings[0].signoff, Some(0));
-    assert_eq!(d.findings[1].signoff, None);
+    assert_eq!(d.images[0].findings[0].signoff, Some(0));
+    assert_eq!(d.images[0].findings[1].signoff, None);
     assert_eq!(
-        d.findings[3].signoff_notes,
+        d.images[0].findings[3].signoff_notes,
         ["sign-off at s.toml:CVE-HIGH2 is approved on 2026-11-29, after today (2026-11-28)"]
     );
     assert_eq!(
-        d.findings[4].signoff_notes,
+        d.images[0].findings[4].signoff_notes,
         ["sign-off at s.toml:CVE-HIGH3 expired on 2026-11-27"]
     );
     assert_eq!(
@@ -767,7 +770,7 @@ fn a_signoff_not_yet_valid_is_named_as_such_even_on_its_expiry_day() {
     let sc = scan(vec![high]);
     let d = decide_with(&policy(""), &sc, &passing_run(), &[s], now());
     assert_eq!(
-        d.findings[0].signoff_notes,
+        d.images[0].findings[0].signoff_notes,
         ["sign-off at s.toml:CVE-9 is approved on 2026-11-29, after today (2026-11-28)"]
     );
 }
@@ -778,10 +781,10 @@ fn an_unreadable_score_keeps_the_label_as_basis_when_unscored_is_no_worse() {
     h.unreadable_score = true;
     let s = scan(vec![h]);
     let d = decide_with(&policy("unscored = \"signoff\""), &s, &passing_run(), &[], now());
-    assert_eq!(d.findings[0].basis.to_string(), "no score; label HIGH");
+    assert_eq!(d.images[0].findings[0].basis.to_string(), "no score; label HIGH");
     let d = decide_with(&policy("unscored = \"block\""), &s, &passing_run(), &[], now());
     assert_eq!(
-        d.findings[0].basis.to_string(),
+        d.images[0].findings[0].basis.to_string(),
         "no score, label HIGH; [scan] unscored = \"block\""
     );
 }
@@ -825,9 +828,9 @@ fn every_reason_and_warning_carries_its_code() {
     assert_eq!(
         codes(&d.warnings),
         [
+            ("finding-unscored", Warning),
             ("signoff-unused", Warning),
             ("signoff-expiring", Warning),
-            ("finding-unscored", Warning)
         ]
     );
     let mut s = scan(vec![]);
@@ -866,4 +869,143 @@ fn every_reason_and_warning_carries_its_code() {
         assert!(c.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{c}");
         assert!(!documented[..i].contains(c), "{c} twice");
     }
+}
+
+fn release_policy() -> Policy {
+    let src = "[images]\npull_through = { \"docker.io\" = \"docker-hub\" }\n[signoffs]\napprovers = [\"admin\"]\n\
+               [[building_block]]\nname = \"payments\"\nnamespace = \"paymenthub\"\nrepositories = [\"bb/payments/*\"]\n";
+    Policy::parse(Path::new("t.toml"), src, "t.toml".into()).unwrap()
+}
+
+fn image_scan(repository: &str, digest_byte: char, findings: Vec<Finding>) -> Scan {
+    let mut s = scan(findings);
+    s.image.repository = repository.into();
+    s.image.digest = format!("sha256:{}", digest_byte.to_string().repeat(64));
+    s
+}
+
+fn decide_release(p: &Policy, images: &[Scan], signoffs: &[SignOff]) -> Decision {
+    let images: Vec<&Scan> = images.iter().collect();
+    decide(
+        p,
+        p.building_block("payments").unwrap(),
+        &Inputs {
+            images: &images,
+            test_runs: &passing_run(),
+            signoffs,
+        },
+        now(),
+    )
+}
+
+#[test]
+fn a_release_passes_only_if_every_image_passes_and_the_denying_image_is_named() {
+    let p = release_policy();
+    let clean = |repo, b| {
+        image_scan(
+            repo,
+            b,
+            vec![finding("CVE-1", Severity::Low, &[(ScoreKind::Cvss3, 3.1)])],
+        )
+    };
+    let images = [
+        clean("bb/payments/adapter", 'a'),
+        clean("bb/payments/emulator", 'b'),
+        clean("docker-hub/library/postgres", 'c'),
+    ];
+    let d = decide_release(&p, &images, &[]);
+    assert_eq!(d.verdict, Verdict::Pass, "{:?}", d.reasons);
+    assert_eq!(d.images.len(), 3);
+    assert_eq!(d.count(Outcome::Allowed), 3);
+
+    // A critical in the third-party database denies the release; only that image denies, and it is named.
+    let mut images = images;
+    images[2] = image_scan(
+        "docker-hub/library/postgres",
+        'c',
+        vec![finding("CVE-DB", Severity::Low, &[(ScoreKind::Cvss3, 9.8)])],
+    );
+    let d = decide_release(&p, &images, &[]);
+    assert_eq!(d.verdict, Verdict::Deny);
+    let verdicts: Vec<Verdict> = d.images.iter().map(|i| i.verdict).collect();
+    assert_eq!(verdicts, [Verdict::Pass, Verdict::Pass, Verdict::Deny]);
+    assert_eq!(d.reasons.len(), 1);
+    assert_eq!(d.reasons[0].code, "finding-blocked");
+    assert_eq!(
+        d.reasons[0].location.as_deref(),
+        Some(format!("docker-hub/library/postgres@sha256:{}", "c".repeat(64)).as_str())
+    );
+    assert_eq!(d.images[2].reasons, d.reasons);
+}
+
+#[test]
+fn an_image_neither_the_bbs_nor_cached_denies_the_release() {
+    let p = release_policy();
+    let images = [
+        image_scan("bb/payments/adapter", 'a', vec![]),
+        // Another building block's image, and a repository that only looks like the cache prefix.
+        image_scan("bb/usct/api", 'b', vec![]),
+        image_scan("docker-hubx/library/redis", 'c', vec![]),
+    ];
+    let d = decide_release(&p, &images, &[]);
+    let foreign: Vec<usize> = d
+        .images
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.reasons.iter().any(|r| r.code == "foreign-repository"))
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(foreign, [1, 2]);
+    assert!(d.reasons[0].message.contains("bb/usct/api"), "{:?}", d.reasons);
+    assert!(
+        d.reasons[0].message.contains("docker-hub"),
+        "the prefixes are listed: {:?}",
+        d.reasons
+    );
+}
+
+#[test]
+fn an_empty_release_never_passes() {
+    let d = decide_release(&release_policy(), &[], &[]);
+    assert_eq!(d.verdict, Verdict::Deny);
+    assert_eq!(d.reasons.len(), 1);
+    assert_eq!(d.reasons[0].code, "release-empty");
+}
+
+#[test]
+fn a_signoff_scoped_to_a_repository_covers_only_that_image_and_is_used_once_for_the_release() {
+    let p = release_policy();
+    let high = || vec![finding("CVE-H", Severity::Low, &[(ScoreKind::Cvss3, 7.5)])];
+    let images = [
+        image_scan("bb/payments/adapter", 'a', high()),
+        image_scan("docker-hub/library/postgres", 'c', high()),
+    ];
+    let mut scoped = signoff("CVE-H", None, None, "2026-12-20");
+    scoped.repository = Some("docker-hub/library/postgres".into());
+    let d = decide_release(&p, &images, std::slice::from_ref(&scoped));
+    let outcomes: Vec<Outcome> = d.images.iter().map(|i| i.findings[0].outcome).collect();
+    assert_eq!(outcomes, [Outcome::NeedsSignoff, Outcome::SignedOff]);
+    assert_eq!(d.verdict, Verdict::Deny);
+    assert!(
+        d.reasons[0]
+            .location
+            .as_deref()
+            .unwrap()
+            .starts_with("bb/payments/adapter@")
+    );
+    // Applied to one image: not reported unused because the other image did not match it.
+    assert!(d.signoffs.unused.is_empty(), "{:?}", d.signoffs.unused);
+    assert_eq!(d.signoffs.applied.len(), 1);
+
+    // Unscoped, the same sign-off covers both images.
+    let d = decide_release(&p, &images, &[signoff("CVE-H", None, None, "2026-12-20")]);
+    assert_eq!(d.verdict, Verdict::Pass, "{:?}", d.reasons);
+    assert_eq!(d.count(Outcome::SignedOff), 2);
+
+    // Scoped to a repository the release does not run: unused, and the findings need their sign-off.
+    let mut elsewhere = signoff("CVE-H", None, None, "2026-12-20");
+    elsewhere.repository = Some("bb/payments/emulator".into());
+    let d = decide_release(&p, &images, &[elsewhere]);
+    assert_eq!(d.count(Outcome::NeedsSignoff), 2);
+    assert_eq!(d.signoffs.unused.len(), 1);
 }

@@ -547,6 +547,7 @@ fn a_signoff_is_read_with_its_location() {
             id: "CVE-2026-1".into(),
             building_block: "payments".into(),
             package: None,
+            repository: None,
             digest: None,
             analysis: "not reachable".into(),
             mitigation: "no such path".into(),
@@ -681,4 +682,40 @@ fn the_same_signoff_twice_is_ambiguous_across_files() {
     };
     assert!(p.len() > 2, "{p:?}");
     assert!(p.iter().any(|m| m.contains("bad2.toml")), "{p:?}");
+}
+
+#[test]
+fn pull_through_prefixes_are_checked_and_name_cached_repositories() {
+    let p = |table: &str| {
+        Policy::parse(
+            Path::new("p.toml"),
+            &format!(
+                "[images]\npull_through = {table}\n[[building_block]]\nname = \"p\"\nnamespace = \"p\"\nrepositories = [\"bb/p/*\"]\n"
+            ),
+            "p.toml".into(),
+        )
+    };
+    let ok = p("{ \"docker.io\" = \"docker-hub\", \"quay.io\" = \"quay\", \"localhost:5000\" = \"local\" }").unwrap();
+    assert_eq!(
+        ok.images.cache_prefix("docker-hub/library/postgres"),
+        Some("docker-hub")
+    );
+    assert_eq!(ok.images.cache_prefix("quay/minio/minio"), Some("quay"));
+    assert_eq!(ok.images.cache_prefix("docker-hubx/library/postgres"), None);
+    assert_eq!(ok.images.cache_prefix("docker-hub"), None);
+    for (table, says) in [
+        ("{ \"Docker.IO\" = \"docker-hub\" }", "not a registry host"),
+        ("{ \"docker\" = \"docker-hub\" }", "not a registry host"),
+        ("{ \"docker.io\" = \"Docker_Hub/\" }", "not an ECR repository prefix"),
+        ("{ \"docker.io\" = \"hub\", \"quay.io\" = \"hub/quay\" }", "overlaps"),
+    ] {
+        let e = p(table).unwrap_err().to_string();
+        assert!(e.contains(says) && e.contains("p.toml:2"), "{table}: {e}");
+    }
+    // The shipped policy maps Docker Hub, so a chart's `postgres:16` has somewhere to come from.
+    let builtin = Policy::load(None, None).unwrap();
+    assert_eq!(
+        builtin.images.pull_through.get("docker.io").map(String::as_str),
+        Some("docker-hub")
+    );
 }

@@ -620,6 +620,24 @@ fn add_candidate(
 
 /// Merge the pages of one scan. Pages of different images, or of different reads of one image, are an error;
 /// so are missing pages, detected by the severity counts (which cover all pages) and by `nextToken`.
+/// Split items holding pages (a page, or a page with its file digest) by image: `repositoryName` and
+/// `imageDigest`, in the order each image first appears. Each group is one image's scan, to `merge`.
+pub fn by_image<T>(items: Vec<T>, page: impl Fn(&T) -> &Page) -> Vec<Vec<T>> {
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    for item in items {
+        let image = &page(&item).scan.image;
+        let same = |g: &Vec<T>| {
+            let first = &page(&g[0]).scan.image;
+            first.repository == image.repository && first.digest == image.digest
+        };
+        match groups.iter_mut().position(|g| same(g)) {
+            Some(i) => groups[i].push(item),
+            None => groups.push(vec![item]),
+        }
+    }
+    groups
+}
+
 pub fn merge(pages: Vec<Page>) -> Result<(Scan, Vec<crate::diag::Diagnostic>)> {
     let mut notes = Vec::new();
     let mut iter = pages.into_iter();

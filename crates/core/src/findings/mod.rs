@@ -100,7 +100,7 @@ pub fn intern_source(s: &str) -> Cow<'static, str> {
 }
 
 /// ECR's severity label: the distro's urgency or Inspector's band, never a CVSS score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Severity {
     Informational,

@@ -143,11 +143,30 @@ pub struct DeployPolicy {
     pub cluster_roles: Vec<String>,
 }
 
+/// `[images]`: which images other than a building block's own may run in its release.
+#[derive(Debug, Clone, Default)]
+pub struct ImagesPolicy {
+    /// Upstream registry host -> the ECR pull-through cache rule's repository prefix (`docker.io` ->
+    /// `docker-hub`). A third-party image is judged, and run, as the cached copy in the sandbox's ECR.
+    pub pull_through: std::collections::BTreeMap<String, String>,
+}
+
+impl ImagesPolicy {
+    /// The pull-through prefix a cached repository lives under (`docker-hub/library/postgres` ->
+    /// `docker-hub`), when it is one.
+    pub fn cache_prefix(&self, repository: &str) -> Option<&str> {
+        self.pull_through
+            .values()
+            .map(String::as_str)
+            .find(|p| repository.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
+    }
+}
+
 /// Pod Security Standards levels, weakest first.
 pub const POD_SECURITY_LEVELS: [&str; 3] = ["privileged", "baseline", "restricted"];
 
 /// Where the policy came from, for messages and the evidence.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyOrigin {
     /// The file path, or `built-in`.
     pub location: String,
@@ -157,6 +176,7 @@ pub struct PolicyOrigin {
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub deploy: DeployPolicy,
+    pub images: ImagesPolicy,
     pub scan: ScanPolicy,
     pub api_tests: ApiTestsPolicy,
     pub signoffs: SignoffPolicy,
@@ -175,6 +195,8 @@ struct RawPolicy {
     signoffs: RawSignoffs,
     #[serde(default)]
     deploy: RawDeploy,
+    #[serde(default)]
+    images: RawImages,
     #[serde(default)]
     building_block: Vec<Spanned<RawBuildingBlock>>,
 }
@@ -231,6 +253,12 @@ struct RawSignoffs {
     unused: Option<UnusedAction>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawImages {
+    pull_through: Option<Spanned<std::collections::BTreeMap<String, Spanned<String>>>>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawBuildingBlock {
@@ -285,12 +313,14 @@ impl Policy {
         let api_tests = api_tests_section(raw.api_tests, &mut bad);
         let signoffs = signoffs_section(raw.signoffs, &mut bad);
         let deploy = deploy_section(raw.deploy, path, src, &location, pinned, &mut bad);
+        let images = images_section(raw.images, &mut bad);
         let building_blocks = building_blocks(raw.building_block, &mut bad);
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
         }
         Ok(Policy {
             deploy,
+            images,
             scan,
             api_tests,
             signoffs,
@@ -302,8 +332,54 @@ impl Policy {
         })
     }
 
+    /// Why an image of `repository` may not run in `bb`'s release, if it may not: it must be one of the
+    /// building block's own repositories, or the pull-through cache's copy of a third-party image.
+    pub fn refuse_image(&self, bb: &BuildingBlock, repository: &str) -> Option<String> {
+        if bb.owns_repository(repository)
+            || (crate::findings::ecr::is_repository_name(repository) && self.images.cache_prefix(repository).is_some())
+        {
+            return None;
+        }
+        let caches: Vec<&str> = self.images.pull_through.values().map(String::as_str).collect();
+        Some(format!(
+            "repository {repository} is neither one of building block {}'s repositories ({}) nor under a pull-through \
+             cache prefix ({}): a release runs only its own images and third-party images through the sandbox's \
+             cache ([images] pull_through)",
+            bb.name,
+            bb.repositories.join(", "),
+            if caches.is_empty() {
+                "none configured".to_owned()
+            } else {
+                caches.join(", ")
+            }
+        ))
+    }
+
     pub fn building_block(&self, name: &str) -> Option<&BuildingBlock> {
         self.building_blocks.iter().find(|b| b.name == name)
+    }
+
+    /// The building block a release belongs to: the named one, or the single one owning every image of the
+    /// release that is not a pull-through cache copy (third-party images belong to no building block).
+    pub fn select_for_release(&self, name: Option<&str>, repositories: &[&str]) -> Result<&BuildingBlock> {
+        let own: Vec<&str> = repositories
+            .iter()
+            .copied()
+            .filter(|r| self.images.cache_prefix(r).is_none())
+            .collect();
+        if name.is_some() {
+            return self.select_building_block(name, "");
+        }
+        let Some(first) = own.first() else {
+            return Err(Error::invalid(format!(
+                "every image of the release ({}) is a pull-through cache copy, so none names the building block: \
+                 pass --building-block NAME",
+                repositories.join(", ")
+            )));
+        };
+        // The first own image names the building block; any other image it does not own is then denied as
+        // foreign by the decision, naming that image.
+        self.select_building_block(None, first)
     }
 
     /// The building block to judge: the named one, or the single one owning `repository`.
@@ -338,6 +414,64 @@ impl Policy {
             ))),
         }
     }
+}
+
+/// `[images]`: the pull-through cache prefixes, each an upstream registry host mapped to a repository prefix.
+fn images_section(raw: RawImages, bad: &mut impl FnMut(Range<usize>, String)) -> ImagesPolicy {
+    let mut pull_through = std::collections::BTreeMap::new();
+    let Some(table) = raw.pull_through else {
+        return ImagesPolicy::default();
+    };
+    let span = table.span();
+    let mut prefixes: Vec<String> = Vec::new();
+    for (host, prefix) in table.into_inner() {
+        if !is_registry_host(&host) {
+            bad(
+                span.clone(),
+                format!(
+                    "[images] pull_through key {host:?} is not a registry host (like \"docker.io\" or \"quay.io\")"
+                ),
+            );
+        }
+        let p = prefix.get_ref();
+        if !crate::findings::ecr::is_repository_name(p) {
+            bad(
+                prefix.span(),
+                format!(
+                    "[images] pull_through.{host:?} = {p:?} is not an ECR repository prefix (lowercase path segments, \
+                     like \"docker-hub\")"
+                ),
+            );
+        }
+        if prefixes
+            .iter()
+            .any(|q| q == p || q.starts_with(&format!("{p}/")) || p.starts_with(&format!("{q}/")))
+        {
+            bad(
+                prefix.span(),
+                format!("[images] pull_through prefix {p:?} overlaps another: each upstream needs its own prefix"),
+            );
+        }
+        prefixes.push(p.clone());
+        pull_through.insert(host, prefix.into_inner());
+    }
+    ImagesPolicy { pull_through }
+}
+
+/// A registry host as image references name one: DNS labels with dots, optionally `:port`.
+fn is_registry_host(host: &str) -> bool {
+    let (name, port) = host.split_once(':').map_or((host, None), |(h, p)| (h, Some(p)));
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    port_ok
+        && (name.contains('.') || name == "localhost")
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
 }
 
 /// `[scan]`: the bands and how a score is chosen.

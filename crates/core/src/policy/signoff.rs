@@ -14,6 +14,8 @@ pub struct SignOff {
     pub id: String,
     pub building_block: String,
     pub package: Option<String>,
+    /// Scope to one image of the release: its ECR repository (e.g. `docker-hub/library/postgres`).
+    pub repository: Option<String>,
     pub digest: Option<String>,
     pub analysis: String,
     pub mitigation: String,
@@ -45,6 +47,7 @@ struct RawSignoff {
     id: Option<Spanned<String>>,
     building_block: Option<Spanned<String>>,
     package: Option<Spanned<String>>,
+    repository: Option<Spanned<String>>,
     digest: Option<Spanned<String>>,
     analysis: Option<Spanned<String>>,
     mitigation: Option<Spanned<String>>,
@@ -69,7 +72,11 @@ pub fn load_files(paths: &[PathBuf], policy: &Policy) -> Result<Vec<SignoffFile>
     let all: Vec<&SignOff> = files.iter().flat_map(|f| &f.signoffs).collect();
     for (i, s) in all.iter().enumerate() {
         if let Some(first) = all[..i].iter().find(|o| {
-            o.id == s.id && o.building_block == s.building_block && o.package == s.package && o.digest == s.digest
+            o.id == s.id
+                && o.building_block == s.building_block
+                && o.package == s.package
+                && o.repository == s.repository
+                && o.digest == s.digest
         }) {
             problems.push(format!(
                 "{}: sign-off {} for {} duplicates the one at {}: keep one",
@@ -164,26 +171,7 @@ fn read_entry(
             ),
         );
     }
-    let package = match r.package {
-        Some(p) if p.get_ref().trim().is_empty() => {
-            bad(
-                Some(p.span()),
-                "sign-off `package` is empty: remove it to cover every package, or name one".into(),
-            );
-            None
-        }
-        p => p.map(Spanned::into_inner),
-    };
-    let digest = match r.digest {
-        Some(d) if !is_sha256_digest(d.get_ref()) => {
-            bad(
-                Some(d.span()),
-                format!("sign-off digest {:?} is not sha256:<64 hex digits>", d.get_ref()),
-            );
-            None
-        }
-        d => d.map(Spanned::into_inner),
-    };
+    let (package, repository, digest) = scope(r.package, r.repository, r.digest, &mut bad);
     let approved_on = date(r.approved_on, "approved_on", &mut bad);
     let expires = date(r.expires, "expires", &mut bad);
     if let (Some(on), Some(exp)) = (approved_on, expires) {
@@ -203,6 +191,7 @@ fn read_entry(
             id,
             building_block,
             package,
+            repository,
             digest,
             analysis,
             mitigation,
@@ -213,6 +202,50 @@ fn read_entry(
         });
     }
     None
+}
+
+/// What a sign-off is scoped to: a package, an image repository, a digest; each optional, each checked.
+fn scope(
+    package: Option<Spanned<String>>,
+    repository: Option<Spanned<String>>,
+    digest: Option<Spanned<String>>,
+    bad: &mut dyn FnMut(Option<std::ops::Range<usize>>, String),
+) -> (Option<String>, Option<String>, Option<String>) {
+    let package = match package {
+        Some(p) if p.get_ref().trim().is_empty() => {
+            bad(
+                Some(p.span()),
+                "sign-off `package` is empty: remove it to cover every package, or name one".into(),
+            );
+            None
+        }
+        p => p.map(Spanned::into_inner),
+    };
+    let repository = match repository {
+        Some(p) if !crate::findings::ecr::is_repository_name(p.get_ref()) => {
+            bad(
+                Some(p.span()),
+                format!(
+                    "sign-off repository {:?} is not an ECR repository name (e.g. bb/payments/adapter or \
+                     docker-hub/library/postgres)",
+                    p.get_ref()
+                ),
+            );
+            None
+        }
+        p => p.map(Spanned::into_inner),
+    };
+    let digest = match digest {
+        Some(d) if !is_sha256_digest(d.get_ref()) => {
+            bad(
+                Some(d.span()),
+                format!("sign-off digest {:?} is not sha256:<64 hex digits>", d.get_ref()),
+            );
+            None
+        }
+        d => d.map(Spanned::into_inner),
+    };
+    (package, repository, digest)
 }
 
 /// A required text field: present and not blank.
