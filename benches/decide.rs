@@ -95,6 +95,7 @@ fn benches(c: &mut Criterion) {
                     &Inputs {
                         images: &[scan],
                         test_runs: &[],
+                        unjudgeable: &[],
                         signoffs: &[],
                     },
                     now,
@@ -110,6 +111,7 @@ fn benches(c: &mut Criterion) {
                     &Inputs {
                         images: &[&scan],
                         test_runs: &[],
+                        unjudgeable: &[],
                         signoffs: &[],
                     },
                     now,

@@ -34,6 +34,74 @@ pub enum Command {
     /// Check deploy's signed attestations.
     #[command(subcommand)]
     Attest(AttestCommand),
+    /// Work with a BB's Helm chart without a cluster or AWS.
+    #[command(subcommand)]
+    Chart(ChartCommand),
+    /// Helm's post-renderer during deploy (helm 3 runs it, helm 4 through a plugin bbgate writes): pins every
+    /// image of the rendered chart to the digest the evidence judged. Not for people.
+    #[command(hide = true)]
+    PostRender(PostRenderArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ChartCommand {
+    /// Render the chart offline and run deploy's guard on it (no cluster, no AWS): the namespace is the building
+    /// block's, quota checks are skipped. Lists the images the release needs, each third-party one with the
+    /// pull-through reference the sandbox runs. Exit 0 clean, 1 guard problems, 2 invalid chart or policy.
+    Check(ChartCheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ChartCheckArgs {
+    /// The chart directory.
+    #[arg(value_name = "DIR")]
+    pub chart: PathBuf,
+    #[command(flatten)]
+    pub render: ChartRender,
+    /// Policy file [default: the built-in policy].
+    #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The policy's [[building_block]] the chart belongs to [default: the one owning the chart's own images].
+    #[arg(long, env = "BBGATE_BUILDING_BLOCK", value_name = "NAME")]
+    pub building_block: Option<String>,
+    /// Output on stdout: lines for people, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "BBGATE_FORMAT")]
+    pub format: Format,
+}
+
+/// How a chart is rendered, shared by `verify --chart` and `chart check` (deploy has its own, with the images
+/// pinned).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ChartRender {
+    /// Values files, as helm's --values, in order; repeat the flag or list several.
+    #[arg(long = "values", short = 'f', value_name = "FILE", num_args = 1..)]
+    pub values: Vec<PathBuf>,
+    /// Chart values, as helm's --set KEY=VALUE; repeat the flag.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Chart values kept as strings, as helm's --set-string KEY=VALUE; repeat the flag.
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    pub set_string: Vec<String>,
+    /// The Helm release name to render with [default: the chart's name].
+    #[arg(long, value_name = "NAME", value_parser = release_name)]
+    pub release: Option<String>,
+    /// The helm binary (3.x or 4.x).
+    #[arg(long, env = "BBGATE_HELM", value_name = "PATH", default_value = "helm")]
+    pub helm: PathBuf,
+}
+
+impl ChartRender {
+    /// No value, no release name: nothing that only a chart render uses.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.values.is_empty() && self.set.is_empty() && self.set_string.is_empty() && self.release.is_none()
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PostRenderArgs {
+    /// The pins deploy wrote: the evidence's images and the admins' policy.
+    #[arg(long, value_name = "FILE")]
+    pub pins: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
@@ -88,20 +156,28 @@ pub struct PolicyArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(group = clap::ArgGroup::new("source").required(true).args(["findings", "image"]))]
+#[command(group = clap::ArgGroup::new("source").required(true).multiple(true).args(["findings", "image", "chart"]))]
 pub struct VerifyArgs {
-    /// Saved `aws ecr describe-image-scan-findings` outputs, one per page, or directories of them (*.json).
-    #[arg(long, value_name = "FILE", num_args = 1..)]
+    /// Judge the release a Helm chart runs: render it (helm template, dependencies included), and judge every
+    /// container image (the BB's own in ECR, third-party ones through the pull-through cache). Online, or with
+    /// --findings holding the saved pages of its images.
+    #[arg(long, value_name = "DIR", conflicts_with = "image")]
+    pub chart: Option<PathBuf>,
+    #[command(flatten)]
+    pub render: ChartRender,
+    /// Saved `aws ecr describe-image-scan-findings` outputs, one per page, or directories of them (*.json); the
+    /// pages of several images together are a release of several images.
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with = "image")]
     pub findings: Vec<PathBuf>,
     /// Judge an image in ECR: REPO:TAG, REPO@sha256:…, or ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG.
     #[arg(long, value_name = "REF")]
     pub image: Option<String>,
     /// Role to assume with the CircleCI OIDC token (CIRCLE_OIDC_TOKEN_V2, else CIRCLE_OIDC_TOKEN)
     /// [env: BBGATE_ROLE_ARN, else AWS_ROLE_ARN]. Without it: the standard AWS credential chain.
-    #[arg(long, env = "BBGATE_ROLE_ARN", value_name = "ARN", requires = "image")]
+    #[arg(long, env = "BBGATE_ROLE_ARN", value_name = "ARN")]
     pub role_arn: Option<String>,
     /// STS session name [default: bbgate-$CIRCLE_PROJECT_REPONAME-$CIRCLE_BUILD_NUM, cleaned, at most 64].
-    #[arg(long, value_name = "NAME", requires = "image")]
+    #[arg(long, value_name = "NAME")]
     pub session_name: Option<String>,
     /// How long to wait for the scan before giving up (exit 3), e.g. 15m, 90s.
     #[arg(long, value_name = "DUR", default_value = "15m", value_parser = positive_duration)]
@@ -116,8 +192,9 @@ pub struct VerifyArgs {
     /// With --push-from: send registry calls here instead of the ECR host (a VPC endpoint alias or mirror).
     #[arg(long, env = "BBGATE_REGISTRY_URL", value_name = "URL", requires = "push_from")]
     pub registry_url: Option<String>,
-    /// Write each raw findings page of the read decided on into DIR (replay with --findings DIR).
-    #[arg(long, value_name = "DIR", requires = "image")]
+    /// Write each raw findings page of the read decided on into DIR, one folder per image for a chart (replay
+    /// with --findings DIR).
+    #[arg(long, value_name = "DIR", conflicts_with = "findings")]
     pub save_findings: Option<PathBuf>,
     /// GovStack API test reports: cucumber messages NDJSON, cucumber JSON or JUnit XML (detected from content).
     #[arg(long = "api-report", value_name = "FILE", num_args = 1..)]

@@ -88,8 +88,9 @@ impl std::fmt::Display for Reference {
     }
 }
 
-/// An image pinned by digest in a known registry: what the evidence judged and what deploy runs.
-#[derive(Debug, Clone)]
+/// An image pinned by digest in a known registry: what the evidence judged and what deploy runs (and what the
+/// post-renderer pins).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PinnedImage {
     pub(crate) registry: String,
     pub(crate) repository: String,

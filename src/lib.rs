@@ -12,5 +12,6 @@ pub mod deploy;
 pub(crate) mod image;
 pub mod output;
 pub mod push;
+pub mod release;
 pub mod report;
 pub mod verify;

@@ -1,4 +1,4 @@
-use bbgate::cli::{AttestCommand, Cli, Command, PolicyCommand};
+use bbgate::cli::{AttestCommand, ChartCommand, Cli, Command, PolicyCommand};
 use bbgate::error::exit;
 use clap::Parser;
 use std::process::ExitCode;
@@ -19,6 +19,8 @@ fn main() -> ExitCode {
         Command::Deploy(args) => bbgate::deploy::run(args),
         Command::EksToken(args) => bbgate::deploy::eks::run_token(args),
         Command::Attest(AttestCommand::Verify(args)) => bbgate::attest::run_verify(args),
+        Command::Chart(ChartCommand::Check(args)) => bbgate::release::chart_check(args),
+        Command::PostRender(args) => bbgate::release::post_render(&args.pins),
     };
     match result {
         Ok(code) => ExitCode::from(code),

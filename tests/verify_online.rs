@@ -548,3 +548,166 @@ fn findings_that_grow_after_complete_are_read_again_until_they_hold_still() {
         "{err}"
     );
 }
+
+/// The release chart's five images in the peer, each in a repository of this test's own (set through the
+/// chart's values; the third-party ones under the cache's `docker-hub/` prefix), each with a scan of `n` low findings; `critical_in` gets a critical too. Returns the
+/// `--set` flags that point the chart at them, and (repository, digest) of each, in the chart's order.
+fn seeded_release(moto: &Moto, name: &str, critical_in: Option<usize>) -> (Vec<String>, Vec<(String, String)>) {
+    let u = unique(name);
+    let host = format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com");
+    // (repository in ECR, tag, the chart value that names it, the value).
+    let images = [
+        (
+            format!("bb/payments/adapter-{u}"),
+            "1.5.0".to_owned(),
+            "adapter.image.repository",
+            format!("bb/payments/adapter-{u}"),
+        ),
+        (
+            format!("docker-hub/{u}/busybox"),
+            "1.36".to_owned(),
+            "adapter.waitFor.image",
+            format!("{u}/busybox:1.36"),
+        ),
+        (
+            format!("bb/payments/emulator-{u}"),
+            "1.0.0".to_owned(),
+            "emulator.image",
+            format!("bb/payments/emulator-{u}:1.0.0"),
+        ),
+        (
+            format!("docker-hub/{u}/postgres"),
+            "16.4".to_owned(),
+            "postgresql.image",
+            format!("docker.io/{u}/postgres:16.4"),
+        ),
+        (
+            format!("bb/payments/migrate-{u}"),
+            "2.0.1".to_owned(),
+            "migrations.image",
+            format!("{host}/bb/payments/migrate-{u}:2.0.1"),
+        ),
+    ];
+    let mut sets = Vec::new();
+    let mut out = Vec::new();
+    for (i, (repo, tag, key, value)) in images.iter().enumerate() {
+        moto.create_repository(repo);
+        let digest = moto.put_image(repo, tag, &Moto::image_manifest(&format!("{repo}:{tag}")));
+        let mut findings = low_basic_findings(2);
+        let mut counts = json!({"MEDIUM": 2});
+        if critical_in == Some(i) {
+            findings.push(basic_finding("CVE-2026-7001", "libpq5", "9.8", "CRITICAL"));
+            counts["CRITICAL"] = json!(1);
+        }
+        moto.queue_scans(repo, vec![scan_result("COMPLETE", findings, vec![], counts)]);
+        sets.extend(["--set".to_owned(), format!("{key}={value}")]);
+        out.push((repo.clone(), digest));
+    }
+    (sets, out)
+}
+
+fn test_helm() -> String {
+    std::env::var("BBGATE_TEST_HELM3").expect("BBGATE_TEST_HELM3 is not set: run the suite with scripts/test")
+}
+
+#[test]
+fn a_chart_release_is_read_from_ecr_image_by_image_and_its_saved_pages_replay_offline() {
+    let moto = Moto::get();
+    let (sets, images) = seeded_release(&moto, "release", None);
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("pages");
+    let (code, out, err) = run(verify_online(&moto, None)
+        .args([
+            "--chart",
+            "fixtures/charts/payments-release",
+            "--helm",
+            &test_helm(),
+            "--format",
+            "json",
+        ])
+        .args(&sets)
+        .arg("--save-findings")
+        .arg(&saved));
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let judged: Vec<(String, String)> = v["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["repository"].as_str().unwrap().to_owned(),
+                i["digest"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(judged, images, "every image of the chart, by the digest ECR holds");
+    // Each image read as a release of one reads it: one resolve, a COMPLETE probe and its confirmation, one
+    // page; the release costs the sum of its images, nothing more.
+    for (i, img) in v["images"].as_array().unwrap().iter().enumerate() {
+        let calls = &img["acquisition"]["calls"];
+        assert_eq!(
+            *calls,
+            json!({"BatchGetImage": 1, "DescribeImageScanFindings": 3}),
+            "image {i}"
+        );
+        let peer = &moto.calls(&images[i].0)["calls"];
+        for op in ["BatchGetImage", "DescribeImageScanFindings"] {
+            assert_eq!(peer[op], calls[op], "the peer counted the same {op} for image {i}");
+        }
+    }
+    // One folder of pages per image; replayed offline with the chart, the same decision.
+    let folders = std::fs::read_dir(&saved).unwrap().count();
+    assert_eq!(folders, 5);
+    let (code2, replay) = run_json(
+        bbgate()
+            .args([
+                "verify",
+                "--chart",
+                "fixtures/charts/payments-release",
+                "--helm",
+                &test_helm(),
+            ])
+            .args(&sets)
+            .args([
+                "--api-report",
+                "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson",
+                "--findings",
+            ])
+            .arg(&saved),
+    );
+    assert_eq!(code2, code);
+    assert_eq!(replay["reasons"], v["reasons"]);
+    for (a, b) in replay["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(v["images"].as_array().unwrap())
+    {
+        assert_eq!(
+            (&a["ref"], &a["digest"], &a["findings"]),
+            (&b["ref"], &b["digest"], &b["findings"])
+        );
+    }
+}
+
+#[test]
+fn a_critical_in_a_cached_third_party_image_read_from_ecr_denies_the_release() {
+    let moto = Moto::get();
+    let (sets, images) = seeded_release(&moto, "release-deny", Some(3));
+    let (code, out, err) = run(verify_online(&moto, None)
+        .args([
+            "--chart",
+            "fixtures/charts/payments-release",
+            "--helm",
+            &test_helm(),
+            "--format",
+            "json",
+        ])
+        .args(&sets));
+    assert_eq!(code, 1, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["reasons"].as_array().unwrap().len(), 1, "{}", v["reasons"]);
+    assert_eq!(v["reasons"][0]["location"], format!("{}@{}", images[3].0, images[3].1));
+    assert!(v["images"][3]["ref"].as_str().unwrap().ends_with("/postgres:16.4"));
+}

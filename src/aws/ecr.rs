@@ -57,8 +57,6 @@ pub(crate) struct Wait {
     pub(crate) poll_interval: Duration,
 }
 
-pub(crate) use crate::report::acquisition::Acquisition;
-
 /// One page read from ECR: its raw bytes, their sha256, and what they parse to.
 pub(crate) struct RawPage {
     pub(crate) bytes: Vec<u8>,

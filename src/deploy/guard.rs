@@ -55,11 +55,14 @@ pub(crate) struct Rules<'a> {
     pub(crate) capabilities: &'a [String],
     /// ClusterRoles a RoleBinding may grant in the namespace (`[deploy] cluster_roles`).
     pub(crate) cluster_roles: &'a [String],
-    /// Every image of the release the evidence names: each container must run one of them, by digest.
-    pub(crate) images: &'a [super::evidence::AdmittedImage],
+    /// Every image of the release the evidence names: each container must run one of them, by digest. None
+    /// (`chart check`, before anything is judged): the images are listed, not held to digests.
+    pub(crate) images: Option<&'a [super::evidence::AdmittedImage]>,
     /// Registries images may come from (never empty: the evidence's registry by default).
     pub(crate) registries: &'a [String],
     pub(crate) service_types: &'a [String],
+    /// helm 3: hooks skip the post-renderer, so an unpinned hook image gets a hint.
+    pub(crate) hooks_not_post_rendered: bool,
     /// What the namespace's quota has left; None when it could not be read (then not checked).
     pub(crate) quota_left: Option<(String, Resources)>,
 }
@@ -429,7 +432,18 @@ fn check_pod(label: &str, m: &Manifest, spec: &Value, rules: &Rules, f: &mut Fin
                 );
             }
         }
+        let before = f.problems.len();
         check_image(&who, c["image"].as_str().unwrap_or(""), rules, f);
+        // helm 3 runs no post-renderer on hooks: their images are pinned only by a value.
+        if rules.hooks_not_post_rendered
+            && m.hook().is_some()
+            && let Some(p) = f.problems[before..].iter_mut().find(|p| p.code == "image-not-judged")
+        {
+            p.message.push_str(
+                " (helm 3 does not post-render hooks: pin this hook's image value with --set-image KEY=REPOSITORY, \
+                 or deploy with helm 4)",
+            );
+        }
         check_container_security(&who, c, &annotations, rules, f);
         let res = &c["resources"];
         let mut missing = Vec::new();
@@ -473,7 +487,7 @@ fn check_image(who: &str, image: &str, rules: &Rules, f: &mut Findings) {
         return;
     }
     let (registry, repository, _tag, digest) = parse_image(image);
-    let judged = rules.images.iter().any(|i| {
+    let judged = rules.images.unwrap_or_default().iter().any(|i| {
         let p = &i.image;
         registry == p.registry && repository == p.repository && digest.as_deref() == Some(p.digest.as_str())
     });
@@ -496,14 +510,18 @@ fn check_image(who: &str, image: &str, rules: &Rules, f: &mut Findings) {
         );
         return;
     }
+    let Some(images) = rules.images else {
+        return;
+    };
     if !rules.registries.contains(&registry) {
         f.problem("registry-not-allowed", format!(
-            "{who} pulls {image} from {registry}, which the policy does not allow (allowed: {}; [deploy] registries)",
+            "{who} pulls {image} from {registry}, which the policy does not allow (allowed: {}; [deploy] registries), \
+             and is not an image the evidence judged",
             rules.registries.join(", ")
         ));
         return;
     }
-    let judged: Vec<String> = rules.images.iter().map(|i| i.image.reference()).collect();
+    let judged: Vec<String> = images.iter().map(|i| i.image.reference()).collect();
     f.problem(
         "image-not-judged",
         format!(

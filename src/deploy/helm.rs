@@ -13,7 +13,18 @@ pub(crate) struct Helm {
     pub(crate) version: String,
     pub(crate) major: u8,
     pub(crate) kubeconfig: Option<PathBuf>,
+    /// `HELM_PLUGINS` for helm 4's post-renderer plugin (bbgate's own, written beside its pins).
+    pub(crate) plugins: Option<PathBuf>,
 }
+
+/// bbgate as helm's post-renderer: `bbgate post-render --pins FILE`.
+pub(crate) struct PostRenderer {
+    pub(crate) exe: PathBuf,
+    pub(crate) pins: PathBuf,
+}
+
+/// The name of the helm 4 plugin bbgate writes for its post-renderer.
+pub(crate) const PLUGIN: &str = "bbgate-pin";
 
 pub(crate) struct Install<'a> {
     pub(crate) release: &'a str,
@@ -22,6 +33,10 @@ pub(crate) struct Install<'a> {
     pub(crate) values: &'a [PathBuf],
     /// (KEY, pinned image): passed with --set-string.
     pub(crate) set_image: &'a [(String, String)],
+    /// helm's --set and --set-string, as given.
+    pub(crate) set: &'a [String],
+    pub(crate) set_string: &'a [String],
+    pub(crate) post_renderer: Option<&'a PostRenderer>,
     pub(crate) timeout: std::time::Duration,
     pub(crate) history_max: u32,
     pub(crate) description: &'a str,
@@ -59,6 +74,7 @@ impl Helm {
             version,
             major,
             kubeconfig,
+            plugins: None,
         })
     }
 
@@ -67,24 +83,63 @@ impl Helm {
         if let Some(k) = &self.kubeconfig {
             c.env("KUBECONFIG", k);
         }
+        if let Some(p) = &self.plugins {
+            c.env("HELM_PLUGINS", p);
+        }
         c
     }
 
-    fn common(i: &Install, args: &mut Vec<OsString>) {
+    /// Write bbgate's post-renderer plugin for helm 4 into `dir` (helm 3 runs the executable directly) and
+    /// use it as this helm's plugin directory.
+    pub(crate) fn install_post_renderer(&mut self, dir: &Path, pr: &PostRenderer) -> Result<()> {
+        if self.major < 4 {
+            return Ok(());
+        }
+        let plugin = dir.join(PLUGIN);
+        std::fs::create_dir_all(&plugin).map_err(|e| Error::write(&plugin, e))?;
+        let yaml = format!(
+            "apiVersion: v1\ntype: postrenderer/v1\nname: {PLUGIN}\nversion: {}\nruntime: subprocess\nruntimeConfig:\n  platformCommand:\n    - command: {}\n      args: [\"post-render\", \"--pins\", {}]\n",
+            env!("CARGO_PKG_VERSION"),
+            serde_json::Value::String(pr.exe.display().to_string()),
+            serde_json::Value::String(pr.pins.display().to_string()),
+        );
+        let path = plugin.join("plugin.yaml");
+        std::fs::write(&path, yaml).map_err(|e| Error::write(&path, e))?;
+        self.plugins = Some(dir.to_owned());
+        Ok(())
+    }
+
+    fn common(&self, i: &Install, args: &mut Vec<OsString>) {
         args.extend([i.release.into(), i.chart.as_os_str().to_owned()]);
         args.extend(["--namespace".into(), i.namespace.into()]);
         for v in i.values {
             args.extend(["--values".into(), v.as_os_str().to_owned()]);
         }
+        for s in i.set {
+            args.extend(["--set".into(), s.into()]);
+        }
+        for s in i.set_string {
+            args.extend(["--set-string".into(), s.into()]);
+        }
         for (k, image) in i.set_image {
             args.extend(["--set-string".into(), format!("{k}={image}").into()]);
+        }
+        if let Some(pr) = i.post_renderer {
+            if self.major >= 4 {
+                args.extend(["--post-renderer".into(), PLUGIN.into()]);
+            } else {
+                args.extend(["--post-renderer".into(), pr.exe.as_os_str().to_owned()]);
+                for a in ["post-render".as_ref(), "--pins".as_ref(), pr.pins.as_os_str()] {
+                    args.extend(["--post-renderer-args".into(), a.to_owned()]);
+                }
+            }
         }
     }
 
     /// `helm template`, with CRDs included so the guard sees them (install skips them).
     pub(crate) fn template(&self, i: &Install) -> Result<String> {
         let mut args: Vec<OsString> = vec!["template".into()];
-        Self::common(i, &mut args);
+        self.common(i, &mut args);
         args.push("--include-crds".into());
         let out = self
             .command()
@@ -105,7 +160,7 @@ impl Helm {
     /// same as `template` unless the chart uses `lookup` or the cluster's capabilities. Nothing is written.
     pub(crate) fn server_render(&self, i: &Install) -> Result<String> {
         let mut args: Vec<OsString> = vec!["upgrade".into(), "--install".into()];
-        Self::common(i, &mut args);
+        self.common(i, &mut args);
         args.extend(["--dry-run=server".into(), "--output".into(), "json".into()]);
         let out = self.run(&args, "render the chart against the cluster")?;
         if !out.status.success() {
@@ -130,7 +185,7 @@ impl Helm {
     /// The `upgrade --install` arguments for this helm's major version.
     pub(crate) fn install_args(&self, i: &Install) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec!["upgrade".into(), "--install".into()];
-        Self::common(i, &mut args);
+        self.common(i, &mut args);
         let timeout = format!("{}s", i.timeout.as_secs().max(1));
         args.extend(["--timeout".into(), timeout.into()]);
         args.extend(["--history-max".into(), i.history_max.to_string().into()]);
@@ -197,6 +252,7 @@ mod tests {
             version: format!("v{major}.0.0"),
             major,
             kubeconfig: None,
+            plugins: None,
         }
     }
 
@@ -210,6 +266,9 @@ mod tests {
             namespace: "payments",
             values: &values,
             set_image: &images,
+            set: &[],
+            set_string: &[],
+            post_renderer: None,
             timeout: std::time::Duration::from_secs(300),
             history_max: 10,
             description: "bbgate evidence sha256:1",

@@ -357,6 +357,11 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     let ns = bind(args, bb)?;
     let admitted = &admission.admitted;
     let set_image = set_image(&args.set_image, admitted)?;
+    // The post-renderer pins every image of the rendered chart to the evidence's digests, for the offline
+    // render, the server render and the install alike: what is judged is what is installed.
+    let pins_dir =
+        tempfile::tempdir().map_err(|e| Error::Undecidable(format!("cannot create a temporary directory: {e}")))?;
+    let post_renderer = write_pins(pins_dir.path(), args, &policy, admitted)?;
     let description = format!(
         "bbgate evidence sha256:{} ({} image(s))",
         admission.evidence_sha256,
@@ -368,6 +373,9 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         namespace: &ns,
         values: &args.values,
         set_image: &set_image,
+        set: &[],
+        set_string: &[],
+        post_renderer: Some(&post_renderer),
         timeout,
         history_max: policy.deploy.history_max,
         description: &description,
@@ -403,7 +411,8 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     // 3. Render, with the same values and the image pinned.
     let t = Instant::now();
     let cluster = rt.block_on(connect(args))?;
-    let helm = helm::Helm::detect(&args.helm, cluster.helm_kubeconfig.clone())?;
+    let mut helm = helm::Helm::detect(&args.helm, cluster.helm_kubeconfig.clone())?;
+    helm.install_post_renderer(pins_dir.path(), &post_renderer)?;
     record.helm = helm.version.clone();
     let manifests = manifest::parse(&helm.template(&install)?)?;
     record.timings_ms.render = ms(t);
@@ -592,6 +601,35 @@ fn set_image(keys: &[String], admitted: &evidence::Admitted) -> Result<Vec<(Stri
         .collect()
 }
 
+/// The pins file the post-renderer reads (the evidence's images, the admins' policy by path and sha256), and
+/// the post-renderer: this very binary.
+fn write_pins(
+    dir: &std::path::Path,
+    args: &DeployArgs,
+    policy: &Policy,
+    admitted: &evidence::Admitted,
+) -> Result<helm::PostRenderer> {
+    let exe = std::env::current_exe().map_err(|e| {
+        Error::Undecidable(format!(
+            "cannot find bbgate's own executable for helm's post-renderer: {e}"
+        ))
+    })?;
+    let policy_path = match &args.policy {
+        Some(p) => Some(std::fs::canonicalize(p).map_err(|e| Error::read(p, e))?),
+        None => None,
+    };
+    let pins = crate::release::Pins {
+        images: admitted.images.iter().map(|i| i.image.clone()).collect(),
+        policy: policy_path,
+        policy_sha256: policy.origin.sha256.clone(),
+    };
+    let path = dir.join("pins.json");
+    // Plain data: serialising cannot fail.
+    let bytes = serde_json::to_vec_pretty(&pins).unwrap_or_default();
+    std::fs::write(&path, bytes).map_err(|e| Error::write(&path, e))?;
+    Ok(helm::PostRenderer { exe, pins: path })
+}
+
 /// The namespace: the building block's, from the policy; `--namespace` may only repeat it.
 fn bind(args: &DeployArgs, bb: &BuildingBlock) -> Result<String> {
     let ns = bb.namespace.clone();
@@ -657,9 +695,10 @@ fn check_chart(
         all_building_blocks: &policy.building_blocks,
         capabilities: &policy.deploy.capabilities,
         cluster_roles: &policy.deploy.cluster_roles,
-        images: &admitted.images,
+        images: Some(&admitted.images),
         registries: &registries,
         service_types: &policy.deploy.service_types,
+        hooks_not_post_rendered: target.helm.major < 4,
         quota_left,
     };
     // The offline render first: its problems are named even when the cluster could not render the chart (a
@@ -692,13 +731,6 @@ fn check_chart(
     record.problems = pre.problems;
     record.problems.extend(findings.problems);
     record.warnings.extend(findings.warnings);
-    if args.set_image.is_empty() {
-        record.warnings.push(
-            "no --set-image KEY: the chart's own image values were used; the guard requires them to be the \
-             evidence's digest"
-                .into(),
-        );
-    }
     Ok(manifests)
 }
 
@@ -791,7 +823,11 @@ fn install_and_confirm(
 }
 
 /// The guard and the policy's Rego rules on one reading of the chart's objects.
-fn judge(manifests: &[manifest::Manifest], rules: &guard::Rules, policy: &Policy) -> Result<guard::Findings> {
+pub(crate) fn judge(
+    manifests: &[manifest::Manifest],
+    rules: &guard::Rules,
+    policy: &Policy,
+) -> Result<guard::Findings> {
     let mut findings = guard::check(manifests, rules);
     guard::rego(&policy.deploy.rego, manifests, &mut findings)?;
     Ok(findings)

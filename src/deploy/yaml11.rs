@@ -161,9 +161,15 @@ impl Loader {
             Event::Scalar(text, style, anchor, tag) => {
                 self.count(mark, 1)?;
                 let plain = style == TScalarStyle::Plain;
-                // A plain `<<` in key position is a merge key.
-                let merge = plain && tag.is_none() && text == "<<" && self.expects_key();
-                let value = resolve(&text, plain, tag.as_ref(), mark)?;
+                // A plain `<<` in key position is a merge key; so is `!!merge <<` (go-yaml v2's isMerge: the
+                // value `<<`, implicit or tagged merge; helm 4 writes the tag when it re-serialises a chart).
+                let merge_tag = tag.as_ref().is_some_and(|t| core_tag(t) == Some("merge"));
+                let merge = ((plain && tag.is_none()) || merge_tag) && text == "<<" && self.expects_key();
+                let value = if merge_tag && merge {
+                    Value::String(text.clone())
+                } else {
+                    resolve(&text, plain, tag.as_ref(), mark)?
+                };
                 if anchor != 0 {
                     self.anchors.insert(anchor, value.clone());
                 }
@@ -461,6 +467,9 @@ mod tests {
     fn merges_and_what_is_refused() {
         let v = one("base: &b {hostNetwork: true}\nspec:\n  <<: *b\n  x: 1\n");
         assert_eq!(v["spec"], json!({"hostNetwork": true, "x": 1}));
+        // The tagged spelling helm 4 writes is the same merge.
+        let tagged = one("base: &b {hostNetwork: true}\nspec:\n  !!merge <<: *b\n  x: 1\n");
+        assert_eq!(tagged, v);
         for bad in [
             "a: 1\na: 2\n",
             "yes: 1\ntrue: 2\n",

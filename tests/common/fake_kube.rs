@@ -9,8 +9,8 @@
 //! (creates when missing), label and field selectors, watch with `sendInitialEvents` and the
 //! `k8s.io/initial-events-end` BOOKMARK, SelfSubjectAccessReviews against a deny list, cluster IPs for
 //! Services, and a rollout "controller": with `autoready` a Deployment or StatefulSet becomes available at
-//! once (with the ReplicaSet helm 3's wait looks for); without it the rollout hangs, with a Pending pod and
-//! a warning Event, as a real cluster short of memory would.
+//! once (with the ReplicaSet helm 3's wait looks for) and a Job completes at once; without it the rollout
+//! hangs, with a Pending pod and a warning Event, as a real cluster short of memory would.
 //!
 //! Not done (no test relies on it): admission, defaulting, validation, real RBAC, strategic-merge list
 //! semantics, managedFields and apply conflicts, CRDs, TLS and auth (the token is ignored).
@@ -582,6 +582,11 @@ impl FakeKube {
                 (true, false) => json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}),
                 (false, _) => json!({"phase": "Pending"}),
             };
+        }
+        if res.kind == "Job" && obj["status"]["conditions"].is_null() && st.autoready {
+            // The Job controller's part: a Job (a helm hook's migration, say) runs to completion at once.
+            obj["status"] = json!({"startTime": now(), "completionTime": now(), "succeeded": 1, "ready": 0,
+                "conditions": [{"type": "Complete", "status": "True", "lastProbeTime": now(), "lastTransitionTime": now()}]});
         }
         let kind = if old.is_some() { "MODIFIED" } else { "ADDED" };
         st.objects.insert(k, obj.clone());

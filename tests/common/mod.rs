@@ -127,16 +127,25 @@ pub fn fresh_scan_of(dir: &std::path::Path, repository: &str, findings: Vec<Valu
 
 /// A one-page scan like `fresh_scan_of`, completed `hours` ago.
 pub fn scan_completed(dir: &std::path::Path, repository: &str, findings: Vec<Value>, hours: i64) -> std::path::PathBuf {
+    let page = scan_page(repository, &adapter_digest(), "1.5.0", findings, hours);
+    let pages = dir.join("pages");
+    std::fs::create_dir_all(&pages).unwrap();
+    std::fs::write(pages.join("page-0001.json"), serde_json::to_vec_pretty(&page).unwrap()).unwrap();
+    pages
+}
+
+/// One complete page of ECR's describe-image-scan-findings for an image, completed `hours` ago.
+pub fn scan_page(repository: &str, digest: &str, tag: &str, findings: Vec<Value>, hours: i64) -> Value {
     let mut counts = serde_json::Map::new();
     for f in &findings {
         let sev = f["severity"].as_str().unwrap().to_owned();
         let n = counts.get(&sev).and_then(Value::as_u64).unwrap_or(0);
         counts.insert(sev, Value::from(n + 1));
     }
-    let page = serde_json::json!({
+    serde_json::json!({
         "registryId": "123456789012",
         "repositoryName": repository,
-        "imageId": {"imageDigest": adapter_digest(), "imageTag": "1.5.0"},
+        "imageId": {"imageDigest": digest, "imageTag": tag},
         "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
         "imageScanFindings": {
             "imageScanCompletedAt": hours_ago(hours),
@@ -144,11 +153,7 @@ pub fn scan_completed(dir: &std::path::Path, repository: &str, findings: Vec<Val
             "findingSeverityCounts": counts,
             "findings": findings,
         },
-    });
-    let pages = dir.join("pages");
-    std::fs::create_dir_all(&pages).unwrap();
-    std::fs::write(pages.join("page-0001.json"), serde_json::to_vec_pretty(&page).unwrap()).unwrap();
-    pages
+    })
 }
 
 /// A basic finding as ECR writes it, with a CVSS3 score.

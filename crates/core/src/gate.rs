@@ -206,6 +206,9 @@ impl Decision {
 pub struct Inputs<'a> {
     /// The release's images, one scan each.
     pub images: &'a [&'a Scan],
+    /// Images the release runs that cannot be judged (a registry neither the sandbox's ECR nor its pull-through
+    /// cache serves), each a reason naming the image: the release is denied.
+    pub unjudgeable: &'a [Diagnostic],
     pub test_runs: &'a [TestRun],
     pub signoffs: &'a [SignOff],
 }
@@ -232,7 +235,8 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
     let today: Date = now.to_zoned(jiff::tz::TimeZone::UTC).date();
     let mut reasons = Vec::new();
     let mut warnings = Vec::new();
-    if inputs.images.is_empty() {
+    reasons.extend(inputs.unjudgeable.iter().cloned());
+    if inputs.images.is_empty() && inputs.unjudgeable.is_empty() {
         reasons.push(Diagnostic::error(
             "release-empty",
             "the release names no image: nothing was judged, so nothing may pass",

@@ -103,6 +103,7 @@ fn outcomes(p: &Policy, findings: Vec<Finding>, signoffs: &[SignOff]) -> (Vec<Ou
         &Inputs {
             images: &[&s],
             test_runs: &runs,
+            unjudgeable: &[],
             signoffs,
         },
         now(),
@@ -186,6 +187,7 @@ fn preference_picks_kind_then_highest() {
         &Inputs {
             images: &[&s],
             test_runs: &passing_run(),
+            unjudgeable: &[],
             signoffs: &[],
         },
         now(),
@@ -269,6 +271,7 @@ fn api_test_statuses_follow_count_as_failed() {
         &Inputs {
             images: &[&s],
             test_runs: &runs,
+            unjudgeable: &[],
             signoffs: &[],
         },
         now(),
@@ -287,6 +290,7 @@ fn decide_with(p: &Policy, s: &Scan, runs: &[TestRun], signoffs: &[SignOff], at:
         &Inputs {
             images: &[s],
             test_runs: runs,
+            unjudgeable: &[],
             signoffs,
         },
         at,
@@ -892,6 +896,7 @@ fn decide_release(p: &Policy, images: &[Scan], signoffs: &[SignOff]) -> Decision
         &Inputs {
             images: &images,
             test_runs: &passing_run(),
+            unjudgeable: &[],
             signoffs,
         },
         now(),

@@ -1,4 +1,8 @@
-//! `bbgate verify` offline: read the saved files, call the pure core, write the outputs.
+//! `bbgate verify`: read the saved files or the scans in ECR (`online`), of one image or of every image a chart
+//! runs (`chart`), call the pure core once for the release, write the outputs.
+
+pub(crate) mod chart;
+mod online;
 
 use crate::apitests::{self, TestRun};
 use crate::cli::{Format, VerifyArgs};
@@ -12,29 +16,42 @@ use crate::report::{self, Context, FileDigest, InputDigests, Judged};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Files given directly, and the `*.json` files of directories given, in name order.
+/// Files given directly, and the `*.json` files of directories given and of their subdirectories (one folder
+/// per image, as `--save-findings` writes a chart's), in name order.
 pub(crate) fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| Error::read(p, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "json"))
-                .collect();
-            if found.is_empty() {
+            let before = out.len();
+            json_files(p, 0, &mut out)?;
+            if out.len() == before {
                 return Err(Error::invalid(format!(
                     "{}: directory holds no *.json findings pages",
                     p.display()
                 )));
             }
-            found.sort();
-            out.extend(found);
         } else {
             out.push(p.clone());
         }
     }
     Ok(out)
+}
+
+/// The `*.json` files under `dir`, in name order, two levels deep at most.
+fn json_files(dir: &Path, depth: u8, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::read(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for e in entries {
+        if e.is_file() && e.extension().is_some_and(|x| x == "json") {
+            out.push(e);
+        } else if e.is_dir() && depth == 0 {
+            json_files(&e, 1, out)?;
+        }
+    }
+    Ok(())
 }
 
 /// Read, hash and parse findings pages on every core, keeping their order. Each worker reuses one
@@ -99,18 +116,29 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
     // Local inputs first: a bad report or sign-off is found before any wait on ECR.
     let runs_and_digests = read_reports(&args.api_reports);
     let signoff_files = signoff::load_files(&args.policy.signoffs, &policy);
-    let images = match &args.image {
-        None => expand(&args.findings)
+    if args.chart.is_none() && !args.render.is_empty() {
+        return Err(Error::invalid(
+            "--values, --set, --set-string and --release render a chart: give --chart DIR",
+        ));
+    }
+    let online = args.image.is_some() || (args.chart.is_some() && args.findings.is_empty());
+    // Every problem of the local inputs at once, before anything is fetched.
+    if online && (runs_and_digests.is_err() || signoff_files.is_err()) {
+        let errs = [runs_and_digests.err(), signoff_files.err()];
+        return Err(merge_errors(errs.into_iter().flatten()));
+    }
+    let mut unjudgeable = Vec::new();
+    let mut chart_record = None;
+    let images = match (&args.image, &args.chart) {
+        (Some(image), _) => fetch(args, &policy, image).map(|j| vec![j]),
+        (None, Some(chart)) => chart::judge(args, &policy, chart).map(|r| {
+            unjudgeable = r.unjudgeable;
+            chart_record = Some(r.chart);
+            r.images
+        }),
+        (None, None) => expand(&args.findings)
             .and_then(|paths| read_page_files(&paths))
             .and_then(|pages| judge_saved(pages, args.registry.as_deref())),
-        Some(image) => {
-            // Every problem of the local inputs at once, before anything is fetched.
-            if runs_and_digests.is_err() || signoff_files.is_err() {
-                let errs = [runs_and_digests.err(), signoff_files.err()];
-                return Err(merge_errors(errs.into_iter().flatten()));
-            }
-            fetch(args, &policy, image).map(|j| vec![j])
-        }
     };
     // Every problem of every input at once, before anything is decided.
     let (images, runs_and_digests, signoff_files) = match (images, runs_and_digests, signoff_files) {
@@ -138,6 +166,7 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
         &Inputs {
             images: &scans,
             test_runs: &runs,
+            unjudgeable: &unjudgeable,
             signoffs: &signoffs,
         },
         now,
@@ -157,7 +186,7 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
         inputs: &inputs,
         now,
         circleci: crate::cli::CircleCi::from_env().context,
-        chart: None,
+        chart: chart_record.as_ref(),
     };
     emit(&ctx, args, code)?;
     Ok(code)
@@ -182,121 +211,14 @@ pub(crate) fn judge_saved(pages: Vec<(ecr::Page, FileDigest)>, registry: Option<
     }))
 }
 
-/// The online edge: credentials, the image's digest, the scan, every page. Refuses an image the building
-/// block may not run before making any AWS call.
+/// `--image`: a release of one image, refused before any AWS call when the building block may not run it.
 fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Judged> {
-    use crate::aws::{self, CallCounter, ecr as aws_ecr};
-    let spec: aws::ImageSpec = image.parse()?;
+    let spec: crate::aws::ImageSpec = image.parse()?;
     let bb = policy.select_for_release(args.building_block.as_deref(), &[spec.repository.as_str()])?;
     if let Some(refusal) = policy.refuse_image(bb, &spec.repository) {
         return Err(Error::Denied(refusal));
     }
-    let region = aws::region(spec.region.as_deref())?;
-    // The image to push is read and checked before any AWS call; it needs a tag to push to.
-    let pushing = match &args.push_from {
-        Some(source) if spec.tag.is_none() || spec.digest.is_some() => {
-            return Err(Error::invalid(format!(
-                "--push-from {source}: give --image as REPO:TAG (the tag pushed to); the digest comes from the push"
-            )));
-        }
-        Some(source) => Some(crate::push::source::load(source)?),
-        None => None,
-    };
-    let wait = aws_ecr::Wait {
-        timeout: args.scan_timeout,
-        poll_interval: args.poll_interval,
-    };
-    let runtime = aws::runtime()?;
-    let calls = CallCounter::default();
-    let scanned = runtime.block_on(async {
-        let (client, identity) =
-            aws::ecr_client(&region, args.role_arn.as_deref(), args.session_name.as_deref(), &calls).await?;
-        let (digest, pushed) = match &pushing {
-            Some(image) => {
-                let (auth, own_host) = crate::push::ecr_auth(&client).await?;
-                let host = spec.registry.clone().unwrap_or(own_host);
-                let target = crate::push::Target {
-                    host: host.clone(),
-                    repository: spec.repository.clone(),
-                    tag: spec.tag.clone().unwrap_or_default(),
-                };
-                let endpoint = crate::push::Endpoint::resolve(&host, args.registry_url.as_deref(), false)?;
-                let report =
-                    crate::push::push_image(image, &target, &endpoint, &auth, "ECR authorization token").await?;
-                eprintln!(
-                    "bbgate: pushed {} ({} blobs uploaded)",
-                    report.reference, report.blobs_uploaded
-                );
-                (report.digest.clone(), Some(report))
-            }
-            None => (
-                aws_ecr::resolve(
-                    &client,
-                    spec.account.as_deref(),
-                    &spec.repository,
-                    spec.tag.as_deref(),
-                    spec.digest.as_deref(),
-                )
-                .await?,
-                None,
-            ),
-        };
-        let scanned = aws_ecr::acquire(&client, spec.account.as_deref(), &spec.repository, &digest, wait).await?;
-        Ok::<_, Error>((scanned, identity, pushed))
-    });
-    let (scanned, identity, pushed) = scanned?;
-    if let Some(dir) = &args.save_findings {
-        std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
-    }
-    // The registry host: the one named in --image, else the account ECR answered with.
-    let account = scanned
-        .pages
-        .first()
-        .and_then(|p| p.page.scan.image.registry_id.clone())
-        .or(spec.account.clone());
-    let registry = spec
-        .registry
-        .clone()
-        .or_else(|| account.map(|a| format!("{a}.dkr.ecr.{region}.amazonaws.com")));
-    let mut pages = Vec::with_capacity(scanned.pages.len());
-    let mut digests = Vec::with_capacity(scanned.pages.len());
-    for (i, raw) in scanned.pages.into_iter().enumerate() {
-        let label = match &args.save_findings {
-            Some(dir) => {
-                let path = dir.join(format!("page-{:04}.json", i + 1));
-                write(&path, &raw.bytes)?;
-                path.display().to_string()
-            }
-            None => raw.page.path.display().to_string(),
-        };
-        pages.push(raw.page);
-        digests.push(FileDigest {
-            path: label,
-            sha256: raw.sha256,
-        });
-    }
-    let (mut scan, notes) = ecr::merge(pages)?;
-    // The tag the pipeline asked for, not whatever tag the scan response carries.
-    if spec.tag.is_some() {
-        scan.image.tag = spec.tag.clone();
-    }
-    Ok(Judged {
-        reference: image.to_owned(),
-        scan,
-        registry: args.registry.clone().or(registry),
-        pages: digests,
-        notes,
-        acquisition: Some(aws_ecr::Acquisition {
-            calls: calls.snapshot(),
-            identity,
-            probes: scanned.probes,
-            push: pushed,
-            registry_scan_type: scanned.registry_scan_type,
-            scan_started: scanned.scan_started,
-            scan_wait_seconds: (scanned.waited.as_secs_f64() * 1000.0).round() / 1000.0,
-            source: "ecr".into(),
-        }),
-    })
+    online::fetch_one(args, spec, image)
 }
 
 fn json_error(path: &Path, e: serde_json::Error) -> Error {

@@ -1,0 +1,445 @@
+//! A BB release as its chart runs it: every container image of the rendered chart, where the sandbox keeps
+//! each one (the building block's own ECR repositories, or the ECR pull-through cache for third-party
+//! images), and the post-renderer that pins every image of the rendered chart to the digest the evidence
+//! judged. Verify and deploy locate an image with the same function, so what was judged is what is pinned.
+
+use crate::deploy::manifest::Manifest;
+use crate::error::{Error, Result};
+use crate::image::{PinnedImage as Pin, Reference};
+use crate::policy::Policy;
+use serde::{Deserialize, Serialize};
+
+/// One image the rendered chart runs, with every container that runs it (`Deployment/x container "y"`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ChartImage {
+    pub(crate) reference: String,
+    pub(crate) used_by: Vec<String>,
+}
+
+/// Every image of the rendered objects, in the order first seen: containers, init and ephemeral containers of
+/// every workload kind (CronJob and Job templates, helm hooks and tests included).
+pub(crate) fn images_of(manifests: &[Manifest]) -> Vec<ChartImage> {
+    let mut out: Vec<ChartImage> = Vec::new();
+    for m in manifests {
+        for (group, c) in m.containers() {
+            let image = c["image"].as_str().unwrap_or_default().trim().to_owned();
+            let who = format!(
+                "{} {} {:?}",
+                m.label(),
+                group.trim_end_matches('s'),
+                c["name"].as_str().unwrap_or("?")
+            );
+            match out.iter_mut().find(|i| i.reference == image) {
+                Some(i) => i.used_by.push(who),
+                None => out.push(ChartImage {
+                    reference: image,
+                    used_by: vec![who],
+                }),
+            }
+        }
+    }
+    out
+}
+
+/// Where the sandbox keeps an image of the chart: an ECR repository (the BB's own, or the pull-through cache's
+/// copy), the host when the chart names one, and the tag or digest to judge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Located {
+    /// The ECR host the chart names (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`); None: the sandbox's registry.
+    pub(crate) host: Option<String>,
+    pub(crate) repository: String,
+    pub(crate) tag: Option<String>,
+    pub(crate) digest: Option<String>,
+    /// For a third-party image: the upstream it is cached from (`docker.io/library/postgres`).
+    pub(crate) upstream: Option<String>,
+}
+
+impl Located {
+    /// As `--image` takes it: `[HOST/]REPOSITORY(:TAG|@DIGEST)`.
+    pub(crate) fn spec(&self) -> String {
+        let mut s = match &self.host {
+            Some(h) => format!("{h}/{}", self.repository),
+            None => self.repository.clone(),
+        };
+        match (&self.digest, &self.tag) {
+            (Some(d), _) => s.push_str(&format!("@{d}")),
+            (None, Some(t)) => s.push_str(&format!(":{t}")),
+            (None, None) => {}
+        }
+        s
+    }
+}
+
+/// Where `reference` lives in the sandbox, or why it cannot run there:
+/// - an ECR host (`ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO`), or no host and a repository a building block
+///   owns: the building block's own image in ECR;
+/// - any other registry (Docker Hub when none is named, as the container runtime reads it) that the policy's
+///   `[images] pull_through` maps: the cache's copy, `PREFIX/PATH`;
+/// - anything else: not judgeable, so the release is denied naming it.
+///
+/// No tag and no digest means `latest`, as the kubelet pulls it.
+pub(crate) fn locate(reference: &str, policy: &Policy) -> std::result::Result<Located, String> {
+    if reference.is_empty() {
+        return Err("a container has no image".to_owned());
+    }
+    let r = Reference::parse(reference);
+    if r.digest.as_deref().is_some_and(|d| !crate::image::is_sha256_digest(d)) {
+        return Err(format!("{reference}: the digest must be sha256:<64 hex digits>"));
+    }
+    let tag = match (&r.tag, &r.digest) {
+        (None, None) => Some("latest".to_owned()),
+        (t, _) => t.clone(),
+    };
+    let ecr_host = r.host.as_deref().filter(|h| crate::aws::parse_ecr_host(h).is_some());
+    let own = r.host.is_none() && policy.building_blocks.iter().any(|b| b.owns_repository(&r.path));
+    if ecr_host.is_some() || own {
+        if !crate::findings::ecr::is_repository_name(&r.path) {
+            return Err(format!("{reference}: {:?} is not an ECR repository name", r.path));
+        }
+        return Ok(Located {
+            host: ecr_host.map(str::to_owned),
+            repository: r.path,
+            tag,
+            digest: r.digest,
+            upstream: None,
+        });
+    }
+    let n = r.normalized();
+    let host = n.host.clone().unwrap_or_default();
+    let Some(prefix) = policy.images.pull_through.get(&host) else {
+        let cached: Vec<&str> = policy.images.pull_through.keys().map(String::as_str).collect();
+        return Err(format!(
+            "{reference} comes from {host}, which is neither the sandbox's ECR nor a registry the pull-through cache \
+             serves ({}; [images] pull_through): use the building block's own ECR image or a cached registry",
+            if cached.is_empty() {
+                "none configured".to_owned()
+            } else {
+                cached.join(", ")
+            }
+        ));
+    };
+    let repository = format!("{prefix}/{}", n.path.to_ascii_lowercase());
+    if !crate::findings::ecr::is_repository_name(&repository) {
+        return Err(format!("{reference}: {repository:?} is not an ECR repository name"));
+    }
+    Ok(Located {
+        host: None,
+        repository,
+        tag,
+        digest: n.digest,
+        upstream: Some(format!("{host}/{}", n.path)),
+    })
+}
+
+/// What the post-renderer pins: every image of the evidence, located under the admins' policy (the same file
+/// deploy decided under, checked against its sha256 again).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Pins {
+    pub(crate) images: Vec<Pin>,
+    /// The policy file, None for the built-in policy.
+    pub(crate) policy: Option<std::path::PathBuf>,
+    pub(crate) policy_sha256: String,
+}
+
+/// The pinned reference for an image of the chart: the evidence's image it locates to (same repository, the
+/// registry when the chart names one, the digest when the chart names one). None when no judged image fits:
+/// then the reference is left as it is and the guard refuses it.
+pub(crate) fn pin_for<'p>(reference: &str, pins: &'p [Pin], policy: &Policy) -> Option<&'p Pin> {
+    let at = locate(reference, policy).ok()?;
+    let mut fits = pins.iter().filter(|p| {
+        p.repository == at.repository
+            && at.host.as_deref().is_none_or(|h| h == p.registry)
+            && at.digest.as_deref().is_none_or(|d| d == p.digest)
+    });
+    let first = fits.next()?;
+    // Two judged digests of one repository and a chart naming it by tag: which one is meant is ambiguous.
+    fits.all(|p| p.digest == first.digest).then_some(first)
+}
+
+/// The post-renderer: every `image:` value of the rendered YAML that locates to a judged image is replaced
+/// by `REGISTRY/REPOSITORY@DIGEST`; nothing else changes, byte for byte. Values it cannot pin stay, and the
+/// guard refuses them naming the container.
+pub(crate) fn pin_rendered(rendered: &str, pins: &[Pin], policy: &Policy) -> String {
+    let mut out = String::with_capacity(rendered.len() + 256);
+    for line in rendered.split_inclusive('\n') {
+        match image_value(line) {
+            Some((start, end, value)) => match pin_for(value, pins, policy) {
+                Some(p) => {
+                    out.push_str(&line[..start]);
+                    out.push_str(&p.reference());
+                    out.push_str(&line[end..]);
+                }
+                None => out.push_str(line),
+            },
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// The span of an `image:` mapping value on a line of block YAML (`image: x`, `- image: "x"`, `image: 'x' #c`):
+/// (start, end, value), quotes excluded.
+fn image_value(line: &str) -> Option<(usize, usize, &str)> {
+    let body = line.trim_end_matches(['\n', '\r']);
+    let indent = body.len() - body.trim_start().len();
+    let mut rest = &body[indent..];
+    let mut at = indent;
+    if let Some(r) = rest.strip_prefix("- ") {
+        let skipped = rest.len() - r.trim_start().len();
+        at += skipped;
+        rest = &rest[skipped..];
+    }
+    let after_key = ["image:", "\"image\":", "'image':"]
+        .iter()
+        .find_map(|k| rest.strip_prefix(k))?;
+    at += rest.len() - after_key.len();
+    let value_part = after_key.trim_start();
+    if value_part.len() == after_key.len() && !after_key.is_empty() {
+        return None; // `image:x` is a plain scalar key, not a mapping
+    }
+    at += after_key.len() - value_part.len();
+    let (quote, inner) = match value_part.chars().next() {
+        Some(q @ ('"' | '\'')) => (Some(q), &value_part[1..]),
+        _ => (None, value_part),
+    };
+    let len = match quote {
+        Some(q) => inner.find(q)?,
+        None => inner.find(" #").unwrap_or(inner.len()),
+    };
+    let value = inner[..len].trim_end();
+    if value.is_empty() || value.contains(['{', '[', '&', '*', '|', '>']) {
+        return None;
+    }
+    let start = at + usize::from(quote.is_some());
+    Some((start, start + value.len(), value))
+}
+
+/// `bbgate post-render --pins FILE`: helm's post-renderer (helm 3 runs it as an executable, helm 4 as a
+/// postrenderer/v1 plugin). Reads the rendered chart on stdin, writes it pinned on stdout.
+pub fn post_render(pins_path: &std::path::Path) -> Result<u8> {
+    use std::io::{Read, Write};
+    let text = std::fs::read_to_string(pins_path).map_err(|e| Error::read(pins_path, e))?;
+    let pins: Pins = serde_json::from_str(&text)
+        .map_err(|e| Error::invalid(format!("{}: not a bbgate pins file: {e}", pins_path.display())))?;
+    let policy = Policy::load(pins.policy.as_deref(), Some(&pins.policy_sha256))?;
+    let mut rendered = String::new();
+    std::io::stdin().read_to_string(&mut rendered).map_err(|e| {
+        Error::invalid(format!(
+            "post-render: the rendered chart on stdin is not UTF-8 text: {e}"
+        ))
+    })?;
+    let out = pin_rendered(&rendered, &pins.images, &policy);
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Error::Undecidable(format!("post-render: cannot write to helm: {e}")))?;
+    Ok(crate::error::exit::PASS)
+}
+
+/// One image of the chart as `chart check` lists it (and `--format json` writes it).
+#[derive(Debug, Serialize)]
+struct Listed {
+    #[serde(rename = "ref")]
+    reference: String,
+    /// Where the sandbox keeps it: the ECR repository, with the tag or digest to judge.
+    sandbox: Option<String>,
+    /// For a third-party image: the upstream the pull-through cache copies.
+    upstream: Option<String>,
+    used_by: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ChartCheck<'a> {
+    building_block: &'a str,
+    chart: &'a crate::report::ChartRecord,
+    images: Vec<Listed>,
+    namespace: &'a str,
+    notes: Vec<&'static str>,
+    problems: Vec<crate::diag::Diagnostic>,
+    status: &'static str,
+    warnings: Vec<String>,
+}
+
+/// `bbgate chart check DIR`: the chart rendered offline under the building block's namespace, deploy's guard
+/// and the policy's Rego rules on every object, and the images the release needs. No cluster and no AWS: what
+/// only the cluster knows (the namespace's quota, what the API server would store, the preflight) is left to
+/// `deploy --dry-run`.
+pub fn chart_check(args: &crate::cli::ChartCheckArgs) -> Result<u8> {
+    let policy = Policy::load(args.policy.as_deref(), crate::cli::policy_pin().as_deref())?;
+    if !policy.deploy.rego_problems.is_empty() {
+        return Err(Error::Invalid(policy.deploy.rego_problems.clone()));
+    }
+    let (bb, rendered) =
+        crate::verify::chart::render_for(&args.chart, &args.render, &policy, args.building_block.as_deref())?;
+    let registries = policy.deploy.registries.clone();
+    let rules = crate::deploy::guard::Rules {
+        namespace: &bb.namespace,
+        building_block: bb,
+        all_building_blocks: &policy.building_blocks,
+        capabilities: &policy.deploy.capabilities,
+        cluster_roles: &policy.deploy.cluster_roles,
+        images: None,
+        registries: &registries,
+        service_types: &policy.deploy.service_types,
+        hooks_not_post_rendered: false,
+        quota_left: None,
+    };
+    let mut found = crate::deploy::judge(&rendered.manifests, &rules, &policy)?;
+    let mut images = Vec::new();
+    for image in images_of(&rendered.manifests) {
+        let (sandbox, upstream) = match locate(&image.reference, &policy) {
+            Ok(at) => (Some(at.spec()), at.upstream),
+            Err(why) => {
+                found
+                    .problems
+                    .push(crate::diag::Diagnostic::error("foreign-repository", why).at(&image.reference));
+                (None, None)
+            }
+        };
+        images.push(Listed {
+            reference: image.reference,
+            sandbox,
+            upstream,
+            used_by: image.used_by,
+        });
+    }
+    let report = ChartCheck {
+        building_block: &bb.name,
+        chart: &rendered.record,
+        images,
+        namespace: &bb.namespace,
+        notes: vec![
+            "the namespace's quota, its isolation and what the API server would store are checked by deploy \
+             --dry-run against the cluster",
+        ],
+        status: if found.problems.is_empty() { "clean" } else { "refused" },
+        problems: found.problems,
+        warnings: found.warnings,
+    };
+    let code = if report.problems.is_empty() {
+        crate::error::exit::PASS
+    } else {
+        crate::error::exit::DENY
+    };
+    match args.format {
+        crate::cli::Format::Json => crate::output::line(&serde_json::to_string_pretty(&report).unwrap_or_default())?,
+        crate::cli::Format::Human => crate::output::line(&human(&report))?,
+    }
+    Ok(code)
+}
+
+fn human(r: &ChartCheck) -> String {
+    use std::fmt::Write;
+    let mut out = format!(
+        "bbgate chart check: {} {} for building block {} (namespace {}): {}",
+        r.chart.name,
+        r.chart.version,
+        r.building_block,
+        r.namespace,
+        if r.problems.is_empty() { "CLEAN" } else { "REFUSED" }
+    );
+    let _ = write!(out, "\nimages the release runs ({}):", r.images.len());
+    for i in &r.images {
+        let at = match (&i.sandbox, &i.upstream) {
+            (Some(s), Some(u)) => format!("pulled through the cache as {s} (from {u})"),
+            (Some(s), None) => format!("the building block's ECR image {s}"),
+            _ => "not available in the sandbox".to_owned(),
+        };
+        let _ = write!(out, "\n  {}: {at}; run by {}", i.reference, i.used_by.join(", "));
+    }
+    for p in &r.problems {
+        let at = p.location.as_deref().map(|l| format!("{l}: ")).unwrap_or_default();
+        let _ = write!(out, "\n  - {at}{} [{}]", p.message, p.code);
+    }
+    for w in &r.warnings {
+        let _ = write!(out, "\n  warning: {w}");
+    }
+    for n in &r.notes {
+        let _ = write!(out, "\nnote: {n}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy::parse(
+            std::path::Path::new("p.toml"),
+            "[images]\npull_through = { \"docker.io\" = \"docker-hub\", \"quay.io\" = \"quay\" }\n\
+             [[building_block]]\nname = \"payments\"\nnamespace = \"paymenthub\"\nrepositories = [\"bb/payments/*\"]\n",
+            "p.toml".into(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn chart_images_locate_as_the_runtime_pulls_them() {
+        let p = policy();
+        let l = |r: &str| locate(r, &p);
+        let ecr = "123456789012.dkr.ecr.eu-central-1.amazonaws.com";
+        assert_eq!(
+            l(&format!("{ecr}/bb/payments/adapter:1.5")).unwrap().spec(),
+            format!("{ecr}/bb/payments/adapter:1.5")
+        );
+        assert_eq!(l("bb/payments/adapter:1.5").unwrap().spec(), "bb/payments/adapter:1.5");
+        let pg = l("postgres:16").unwrap();
+        assert_eq!(pg.spec(), "docker-hub/library/postgres:16");
+        assert_eq!(pg.upstream.as_deref(), Some("docker.io/library/postgres"));
+        assert_eq!(
+            l("docker.io/bitnami/redis").unwrap().spec(),
+            "docker-hub/bitnami/redis:latest"
+        );
+        assert_eq!(
+            l("quay.io/minio/minio:RELEASE.2024").unwrap().spec(),
+            "quay/minio/minio:RELEASE.2024"
+        );
+        assert!(l("ghcr.io/x/y:1").unwrap_err().contains("neither the sandbox's ECR"));
+        assert!(l("busybox@sha256:abc").unwrap_err().contains("sha256:<64 hex digits>"));
+        assert!(l("").is_err());
+    }
+
+    #[test]
+    fn the_post_renderer_pins_every_judged_image_and_nothing_else() {
+        let p = policy();
+        let d = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+        let reg = "123456789012.dkr.ecr.eu-central-1.amazonaws.com";
+        let pins = vec![
+            Pin {
+                registry: reg.into(),
+                repository: "bb/payments/adapter".into(),
+                digest: d('a'),
+            },
+            Pin {
+                registry: reg.into(),
+                repository: "docker-hub/library/postgres".into(),
+                digest: d('b'),
+            },
+        ];
+        let rendered = format!(
+            "spec:\n  containers:\n    - name: a\n      image: {reg}/bb/payments/adapter:1.5 # app\n    - image: \"postgres:16\"\n      name: db\n  initContainers:\n  - image: 'busybox:1'\ndata:\n  note: \"image: postgres:16\"\n"
+        );
+        let out = pin_rendered(&rendered, &pins, &p);
+        assert_eq!(
+            out,
+            format!(
+                "spec:\n  containers:\n    - name: a\n      image: {reg}/bb/payments/adapter@{} # app\n    - image: \"{reg}/docker-hub/library/postgres@{}\"\n      name: db\n  initContainers:\n  - image: 'busybox:1'\ndata:\n  note: \"image: postgres:16\"\n",
+                d('a'),
+                d('b')
+            )
+        );
+        // A digest the evidence did not judge is left for the guard to refuse.
+        assert!(pin_for(&format!("postgres@{}", d('c')), &pins, &p).is_none());
+        // Two judged digests of one repository and a tag: ambiguous, not pinned.
+        let two = [
+            pins[0].clone(),
+            Pin {
+                digest: d('e'),
+                ..pins[0].clone()
+            },
+        ];
+        assert!(pin_for("bb/payments/adapter:1.5", &two, &p).is_none());
+    }
+}

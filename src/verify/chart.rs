@@ -1,0 +1,241 @@
+//! `verify --chart`: the release a BB's chart runs. The chart is rendered offline (`helm template`, its
+//! vendored dependencies, hooks and tests included), every container image is listed and located (the BB's
+//! own in ECR, third-party ones through the pull-through cache), and each is judged: online from ECR, or from
+//! the saved pages of its image (`--findings`), so the local dry run replays CI exactly.
+
+use super::online::{self, Wanted};
+use crate::cli::VerifyArgs;
+use crate::deploy::helm::{Helm, Install};
+use crate::deploy::manifest::{self, Manifest};
+use crate::diag::Diagnostic;
+use crate::error::{Error, Result};
+use crate::policy::{Policy, sha256_hex};
+use crate::release::{self, ChartImage, Located};
+use crate::report::{ChartRecord, FileDigest, Judged};
+use std::path::Path;
+
+/// The chart's release: its images judged, the ones that cannot be, and what the chart was.
+pub(super) struct Release {
+    pub(super) images: Vec<Judged>,
+    pub(super) unjudgeable: Vec<Diagnostic>,
+    pub(super) chart: ChartRecord,
+}
+
+/// The chart rendered: its objects and the record of what was rendered.
+pub(crate) struct Rendered {
+    pub(crate) manifests: Vec<Manifest>,
+    pub(crate) record: ChartRecord,
+}
+
+/// `helm template` of the chart as a release of `namespace`, with the values given.
+pub(crate) fn render(chart: &Path, r: &crate::cli::ChartRender, namespace: &str) -> Result<Rendered> {
+    let meta = chart_meta(chart)?;
+    for v in &r.values {
+        if !v.is_file() {
+            return Err(Error::invalid(format!("--values {}: no such file", v.display())));
+        }
+    }
+    let helm = Helm::detect(&r.helm, None)?;
+    let release = r.release.clone().unwrap_or_else(|| meta.0.clone());
+    let install = Install {
+        release: &release,
+        chart,
+        namespace,
+        values: &r.values,
+        set_image: &[],
+        set: &r.set,
+        set_string: &r.set_string,
+        post_renderer: None,
+        timeout: std::time::Duration::from_secs(300),
+        history_max: 10,
+        description: "",
+    };
+    let text = helm.template(&install)?;
+    let values = r
+        .values
+        .iter()
+        .map(|v| {
+            let bytes = crate::input::read(v, crate::input::API_REPORT)?;
+            Ok(FileDigest {
+                path: v.display().to_string(),
+                sha256: sha256_hex(&bytes),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Rendered {
+        manifests: manifest::parse(&text)?,
+        record: ChartRecord {
+            manifests_sha256: sha256_hex(text.as_bytes()),
+            name: meta.0,
+            path: chart.display().to_string(),
+            values,
+            version: meta.1,
+        },
+    })
+}
+
+/// The chart's name and version, from its Chart.yaml.
+fn chart_meta(chart: &Path) -> Result<(String, String)> {
+    let path = chart.join("Chart.yaml");
+    let text = crate::input::read_text(&path, crate::input::POLICY).map_err(|_| {
+        Error::invalid(format!(
+            "--chart {}: no Chart.yaml there: give the chart's directory",
+            chart.display()
+        ))
+    })?;
+    let v: serde_json::Value = yaml_serde::from_str(&text)
+        .map_err(|e| Error::invalid(format!("{}: not a Chart.yaml: {e}", path.display())))?;
+    let field = |k: &str| v[k].as_str().map(str::to_owned).filter(|s| !s.is_empty());
+    match (field("name"), field("version")) {
+        (Some(n), Some(ver)) => Ok((n, ver)),
+        _ => Err(Error::invalid(format!(
+            "{}: needs a name and a version",
+            path.display()
+        ))),
+    }
+}
+
+/// The building block the chart belongs to and its render under that building block's namespace: the named
+/// one, else the one owning the chart's own images (rendered a second time when the first guess differs).
+pub(crate) fn render_for<'p>(
+    chart: &Path,
+    r: &crate::cli::ChartRender,
+    policy: &'p Policy,
+    building_block: Option<&str>,
+) -> Result<(&'p crate::policy::BuildingBlock, Rendered)> {
+    if let Some(name) = building_block {
+        let bb = policy.select_building_block(Some(name), "")?;
+        return Ok((bb, render(chart, r, &bb.namespace)?));
+    }
+    let first = render(chart, r, "default")?;
+    let located: Vec<Located> = release::images_of(&first.manifests)
+        .iter()
+        .filter_map(|i| release::locate(&i.reference, policy).ok())
+        .collect();
+    let repositories: Vec<&str> = located.iter().map(|l| l.repository.as_str()).collect();
+    let bb = policy.select_for_release(None, &repositories)?;
+    let rendered = if bb.namespace == "default" {
+        first
+    } else {
+        render(chart, r, &bb.namespace)?
+    };
+    Ok((bb, rendered))
+}
+
+/// Render, locate and judge every image of the chart.
+pub(super) fn judge(args: &VerifyArgs, policy: &Policy, chart: &Path) -> Result<Release> {
+    let (_, rendered) = render_for(chart, &args.render, policy, args.building_block.as_deref())?;
+    let mut unjudgeable = Vec::new();
+    let mut wanted: Vec<(ChartImage, Located)> = Vec::new();
+    for image in release::images_of(&rendered.manifests) {
+        match release::locate(&image.reference, policy) {
+            // Two spellings of one image (`postgres:16`, `docker.io/library/postgres:16`) are one image.
+            Ok(at) => match wanted.iter_mut().find(|(_, w)| w.spec() == at.spec()) {
+                Some((first, _)) => first.used_by.extend(image.used_by),
+                None => wanted.push((image, at)),
+            },
+            Err(why) => unjudgeable.push(
+                Diagnostic::error(
+                    "foreign-repository",
+                    format!("{why} (run by {})", image.used_by.join(", ")),
+                )
+                .at(&image.reference),
+            ),
+        }
+    }
+    let images = if args.findings.is_empty() {
+        fetch(args, &wanted)?
+    } else {
+        let pages = super::expand(&args.findings).and_then(|p| super::read_page_files(&p))?;
+        let saved = super::judge_saved(pages, args.registry.as_deref())?;
+        match_saved(saved, &wanted)?
+    };
+    Ok(Release {
+        images,
+        unjudgeable,
+        chart: rendered.record,
+    })
+}
+
+/// Online: every located image read from ECR, concurrently; `--save-findings DIR` keeps one folder per image.
+fn fetch(args: &VerifyArgs, wanted: &[(ChartImage, Located)]) -> Result<Vec<Judged>> {
+    let mut list = Vec::new();
+    for (image, at) in wanted {
+        let spec: crate::aws::ImageSpec = at.spec().parse().map_err(|e: Error| e.within(&image.reference))?;
+        let folder = at.spec().replace(['/', ':', '@'], "_");
+        list.push(Wanted {
+            reference: image.reference.clone(),
+            spec,
+            save_to: args.save_findings.as_ref().map(|d| d.join(folder)),
+        });
+    }
+    online::fetch(args, list, None)
+}
+
+/// Offline: each image of the chart is the saved image of its repository (and digest, or tag, when the scan
+/// names one). Every chart image needs its pages, and every saved image must be one the chart runs.
+fn match_saved(saved: Vec<Judged>, wanted: &[(ChartImage, Located)]) -> Result<Vec<Judged>> {
+    let mut saved: Vec<Option<Judged>> = saved.into_iter().map(Some).collect();
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for (image, at) in wanted {
+        let fits = |j: &Judged| {
+            j.scan.image.repository == at.repository && at.digest.as_deref().is_none_or(|d| d == j.scan.image.digest)
+        };
+        let candidates: Vec<usize> = (0..saved.len())
+            .filter(|&i| saved[i].as_ref().is_some_and(fits))
+            .collect();
+        let by_tag: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| {
+                saved[i]
+                    .as_ref()
+                    .is_some_and(|j| j.scan.image.tag.is_some() && j.scan.image.tag == at.tag)
+            })
+            .collect();
+        let pick = match (by_tag.as_slice(), candidates.as_slice()) {
+            ([one], _) | ([], [one]) => Some(*one),
+            _ => None,
+        };
+        match pick.and_then(|i| saved[i].take()) {
+            Some(mut j) => {
+                j.reference = image.reference.clone();
+                if j.registry.is_none() {
+                    j.registry = at.host.clone();
+                }
+                if j.scan.image.tag.is_none() {
+                    j.scan.image.tag = at.tag.clone();
+                }
+                out.push(j);
+            }
+            None if candidates.len() > 1 => problems.push(format!(
+                "{}: the saved pages hold {} images of repository {} and none is tagged {}: give the pages of the one \
+                 the chart runs",
+                image.reference,
+                candidates.len(),
+                at.repository,
+                at.tag.as_deref().unwrap_or("(no tag)")
+            )),
+            None => problems.push(format!(
+                "{}: no saved findings pages of repository {}{} among --findings: save them with verify --chart \
+                 --save-findings, or add them",
+                image.reference,
+                at.repository,
+                at.digest.as_deref().map(|d| format!("@{d}")).unwrap_or_default()
+            )),
+        }
+    }
+    for j in saved.into_iter().flatten() {
+        problems.push(format!(
+            "--findings holds the pages of {}@{}, which the chart does not run: give only the pages of the \
+             chart's images",
+            j.scan.image.repository, j.scan.image.digest
+        ));
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Invalid(problems))
+    }
+}
