@@ -138,6 +138,18 @@ pub fn policy_pin() -> Option<String> {
         .filter(|v| !v.trim().is_empty())
 }
 
+/// The pipeline's AWS identity, for every command that calls AWS (ECR, STS, EKS, KMS).
+#[derive(Args, Debug, Clone, Default)]
+pub struct AwsIdentity {
+    /// Role to assume with the CircleCI OIDC token (CIRCLE_OIDC_TOKEN_V2, else CIRCLE_OIDC_TOKEN)
+    /// [env: BBGATE_ROLE_ARN, else AWS_ROLE_ARN]. Without it: the standard AWS credential chain.
+    #[arg(long, env = "BBGATE_ROLE_ARN", value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// STS session name [default: bbgate-$CIRCLE_PROJECT_REPONAME-$CIRCLE_BUILD_NUM, cleaned, at most 64].
+    #[arg(long, value_name = "NAME")]
+    pub session_name: Option<String>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Human,
@@ -172,13 +184,8 @@ pub struct VerifyArgs {
     /// Judge an image in ECR: REPO:TAG, REPO@sha256:…, or ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG.
     #[arg(long, value_name = "REF")]
     pub image: Option<String>,
-    /// Role to assume with the CircleCI OIDC token (CIRCLE_OIDC_TOKEN_V2, else CIRCLE_OIDC_TOKEN)
-    /// [env: BBGATE_ROLE_ARN, else AWS_ROLE_ARN]. Without it: the standard AWS credential chain.
-    #[arg(long, env = "BBGATE_ROLE_ARN", value_name = "ARN")]
-    pub role_arn: Option<String>,
-    /// STS session name [default: bbgate-$CIRCLE_PROJECT_REPONAME-$CIRCLE_BUILD_NUM, cleaned, at most 64].
-    #[arg(long, value_name = "NAME")]
-    pub session_name: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsIdentity,
     /// How long to wait for the scan before giving up (exit 3), e.g. 15m, 90s.
     #[arg(long, value_name = "DUR", default_value = "15m", value_parser = positive_duration)]
     pub scan_timeout: std::time::Duration,
@@ -260,12 +267,8 @@ pub struct PushArgs {
     /// How to authenticate.
     #[arg(long, value_enum, default_value_t = RegistryAuthMode::Auto)]
     pub auth: RegistryAuthMode,
-    /// Role to assume with the CircleCI OIDC token for ECR auth [env: BBGATE_ROLE_ARN, else AWS_ROLE_ARN].
-    #[arg(long, env = "BBGATE_ROLE_ARN", value_name = "ARN")]
-    pub role_arn: Option<String>,
-    /// STS session name for ECR auth.
-    #[arg(long, value_name = "NAME")]
-    pub session_name: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsIdentity,
     /// Policy file: the repository must belong to the building block [default: the built-in policy].
     #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -314,12 +317,8 @@ pub struct DeployArgs {
     /// Reach EKS cluster NAME with the pipeline's AWS identity (DescribeCluster + an EKS token; no AWS CLI).
     #[arg(long, env = "BBGATE_EKS_CLUSTER", value_name = "NAME")]
     pub eks_cluster: Option<String>,
-    /// Role to assume with the CircleCI OIDC token for EKS [env: BBGATE_ROLE_ARN, else AWS_ROLE_ARN].
-    #[arg(long, env = "BBGATE_ROLE_ARN", value_name = "ARN")]
-    pub role_arn: Option<String>,
-    /// STS session name for EKS.
-    #[arg(long, value_name = "NAME")]
-    pub session_name: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsIdentity,
     /// How long helm may take to roll out before it rolls back, e.g. 5m.
     #[arg(long, value_name = "DUR", default_value = "5m", value_parser = positive_duration)]
     pub timeout: std::time::Duration,
@@ -370,11 +369,8 @@ pub struct EksTokenArgs {
     /// Region [default: AWS_REGION, else AWS_DEFAULT_REGION].
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
-    /// Role to assume with the CircleCI OIDC token [env: BBGATE_ROLE_ARN, else AWS_ROLE_ARN].
-    #[arg(long, env = "BBGATE_ROLE_ARN", value_name = "ARN")]
-    pub role_arn: Option<String>,
-    #[arg(long, value_name = "NAME")]
-    pub session_name: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsIdentity,
     /// Sign as of this time (RFC 3339) instead of now: reproduces a token byte for byte (it is valid for 15
     /// minutes from its signing time, as `aws eks get-token`'s).
     #[arg(long, value_name = "RFC3339")]

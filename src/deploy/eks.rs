@@ -213,12 +213,12 @@ pub fn run_token(args: &EksTokenArgs) -> Result<u8> {
     let region = aws::region(args.region.as_deref())?;
     let at = args.at.map_or_else(SystemTime::now, SystemTime::from);
     let runtime = aws::runtime()?;
-    let role = credentials::role_arn(args.role_arn.as_deref());
+    let role = credentials::role_arn(args.aws.role_arn.as_deref());
     let creds = runtime.block_on(async {
         resolve_credentials(
             &region,
             role.as_deref(),
-            args.session_name.as_deref(),
+            args.aws.session_name.as_deref(),
             &CallCounter::default(),
         )
         .await

@@ -172,12 +172,21 @@ pub(crate) fn check(manifests: &[Manifest], rules: &Rules) -> Findings {
         if kind == "NetworkPolicy" {
             // The chart's own policies are judged as the preflight judges the namespace's: once installed,
             // a policy that admits other namespaces would open the BB to them.
-            let (_, leaks) = super::preflight::network_policy(rules.namespace, &m.object);
-            f.problems.extend(
-                leaks
-                    .into_iter()
-                    .map(|l| Diagnostic::error("network-policy-leak", format!("{label}: {l}"))),
-            );
+            match serde_json::from_value::<k8s_openapi::api::networking::v1::NetworkPolicy>(m.object.clone()) {
+                Ok(np) => {
+                    let (_, leaks) = super::preflight::network_policy(rules.namespace, &np);
+                    f.problems.extend(
+                        leaks
+                            .into_iter()
+                            .map(|l| Diagnostic::error("network-policy-leak", format!("{label}: {l}"))),
+                    );
+                }
+                // Fail closed: a policy that cannot be read cannot be shown to keep other namespaces out.
+                Err(e) => f.problem(
+                    "network-policy-leak",
+                    format!("{label}: not a NetworkPolicy the API server reads ({e}): it cannot be judged"),
+                ),
+            }
         }
         if kind == "RoleBinding" {
             check_role_binding(&label, &m.object, rules, &mut f);

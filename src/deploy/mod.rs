@@ -101,10 +101,10 @@ async fn connect(args: &DeployArgs) -> Result<Cluster> {
     use kube::config::{Config, KubeConfigOptions, Kubeconfig};
     if let Some(cluster) = &args.eks_cluster {
         let region = crate::aws::region(None)?;
-        let role = crate::aws::credentials::role_arn(args.role_arn.as_deref());
+        let role = crate::aws::credentials::role_arn(args.aws.role_arn.as_deref());
         let calls = crate::aws::CallCounter::default();
         let (conf, creds) =
-            eks::resolve_credentials(&region, role.as_deref(), args.session_name.as_deref(), &calls).await?;
+            eks::resolve_credentials(&region, role.as_deref(), args.aws.session_name.as_deref(), &calls).await?;
         let (endpoint, ca) = eks::describe(&conf, cluster).await?;
         let token = eks::token(cluster, &region, creds, std::time::SystemTime::now())?;
         let mut config = Config::new(
@@ -842,8 +842,13 @@ async fn scan_from_ecr(args: &DeployArgs, admitted: &evidence::Admitted) -> Resu
     for i in &admitted.images {
         let host = aws::parse_ecr_host(&i.image.registry);
         let region = aws::region(host.as_ref().map(|(_, r)| r.as_str()))?;
-        let (client, _) =
-            aws::ecr_client(&region, args.role_arn.as_deref(), args.session_name.as_deref(), &calls).await?;
+        let (client, _) = aws::ecr_client(
+            &region,
+            args.aws.role_arn.as_deref(),
+            args.aws.session_name.as_deref(),
+            &calls,
+        )
+        .await?;
         let wait = aws_ecr::Wait {
             timeout: Duration::from_secs(300),
             poll_interval: args.poll_interval,
@@ -914,8 +919,13 @@ fn finish_record(
     let envelope = rt.block_on(async {
         let region = crate::aws::region(kms_region(key).as_deref())?;
         let calls = crate::aws::CallCounter::default();
-        let (conf, _) =
-            crate::aws::config(&region, args.role_arn.as_deref(), args.session_name.as_deref(), &calls).await?;
+        let (conf, _) = crate::aws::config(
+            &region,
+            args.aws.role_arn.as_deref(),
+            args.aws.session_name.as_deref(),
+            &calls,
+        )
+        .await?;
         crate::attest::sign_kms(&aws_sdk_kms::Client::new(&conf), key, &payload).await
     })?;
     // Strings only: serialising cannot fail.

@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, Secret};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{Api, ApiResource, ListParams, PostParams};
 use kube::discovery::ApiCapabilities;
 use kube::{Client, ResourceExt};
@@ -39,47 +40,48 @@ pub(crate) fn cluster_error(what: &str, e: kube::Error) -> Error {
 /// Does this NetworkPolicy select every pod and admit ingress only from the namespace itself?
 /// Returns (isolates, leaks): `isolates` when it selects all pods for Ingress; `leaks` names a rule that
 /// admits traffic from outside the namespace.
-pub(crate) fn network_policy(ns: &str, np: &Value) -> (bool, Vec<String>) {
-    let spec = &np["spec"];
-    let name = np["metadata"]["name"].as_str().unwrap_or("?");
-    let selects_all = spec["podSelector"].as_object().is_some_and(|s| {
-        s.get("matchLabels")
-            .is_none_or(|m| m.as_object().is_none_or(|m| m.is_empty()))
-            && s.get("matchExpressions")
-                .is_none_or(|m| m.as_array().is_none_or(|m| m.is_empty()))
+pub(crate) fn network_policy(ns: &str, np: &NetworkPolicy) -> (bool, Vec<String>) {
+    let name = np.metadata.name.as_deref().unwrap_or("?");
+    let Some(spec) = &np.spec else {
+        return (false, Vec::new());
+    };
+    // `podSelector: {}` selects every pod; an absent one is not counted (fail closed).
+    let selects_all = spec.pod_selector.as_ref().is_some_and(|sel| {
+        sel.match_labels.as_ref().is_none_or(|m| m.is_empty())
+            && sel.match_expressions.as_ref().is_none_or(|m| m.is_empty())
     });
-    let types: Vec<&str> = spec["policyTypes"]
-        .as_array()
-        .map(|t| t.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
     // With no policyTypes, Ingress is implied (the API's default).
-    let ingress_type = types.is_empty() || types.contains(&"Ingress");
+    let ingress_type = spec
+        .policy_types
+        .as_ref()
+        .is_none_or(|t| t.is_empty() || t.iter().any(|t| t == "Ingress"));
     let mut leaks = Vec::new();
     if ingress_type {
-        for (i, rule) in spec["ingress"].as_array().into_iter().flatten().enumerate() {
-            let from = rule["from"].as_array();
-            if from.is_none_or(|f| f.is_empty()) {
+        for (i, rule) in spec.ingress.iter().flatten().enumerate() {
+            let from = rule.from.as_deref().unwrap_or_default();
+            if from.is_empty() {
                 leaks.push(format!(
                     "NetworkPolicy {name}: ingress rule {} has no `from`, so it admits traffic from anywhere",
                     i + 1
                 ));
                 continue;
             }
-            for peer in from.into_iter().flatten() {
-                if peer.get("ipBlock").is_some() {
+            for peer in from {
+                if peer.ip_block.is_some() {
                     leaks.push(format!(
                         "NetworkPolicy {name}: ingress rule {} admits an ipBlock (traffic from outside the namespace)",
                         i + 1
                     ));
                 }
-                if let Some(sel) = peer.get("namespaceSelector") {
-                    let own = sel["matchLabels"].as_object().is_some_and(|m| {
-                        m.len() == 1 && m.get("kubernetes.io/metadata.name").and_then(Value::as_str) == Some(ns)
-                    }) && sel.get("matchExpressions").is_none();
+                if let Some(sel) = &peer.namespace_selector {
+                    let own = sel.match_labels.as_ref().is_some_and(|m| {
+                        m.len() == 1 && m.get("kubernetes.io/metadata.name").map(String::as_str) == Some(ns)
+                    }) && sel.match_expressions.is_none();
                     if !own {
                         leaks.push(format!(
-                            "NetworkPolicy {name}: ingress rule {} admits pods of other namespaces (namespaceSelector {sel})",
-                            i + 1
+                            "NetworkPolicy {name}: ingress rule {} admits pods of other namespaces (namespaceSelector {})",
+                            i + 1,
+                            serde_json::to_string(sel).unwrap_or_default()
                         ));
                     }
                 }
@@ -98,14 +100,18 @@ const QUOTA_KEYS: &[(&str, &str)] = &[
 ];
 
 /// What a quota has left (hard - used), if it sets all four keys.
-pub(crate) fn quota_left(q: &Value) -> std::result::Result<Resources, Vec<&'static str>> {
-    let hard = &q["spec"]["hard"];
-    let used = &q["status"]["used"];
+pub(crate) fn quota_left(q: &ResourceQuota) -> std::result::Result<Resources, Vec<&'static str>> {
+    let hard = q.spec.as_ref().and_then(|s| s.hard.as_ref());
+    let used = q.status.as_ref().and_then(|s| s.used.as_ref());
+    let get = |map: Option<&std::collections::BTreeMap<String, Quantity>>, key: &str| {
+        map.and_then(|m| m.get(key))
+            .and_then(|q| quantity(&Value::String(q.0.clone())))
+    };
     let mut missing = Vec::new();
     let mut left = [0.0; 4];
     for (i, (key, alt)) in QUOTA_KEYS.iter().enumerate() {
-        let h = quantity(&hard[*key]).or_else(|| quantity(&hard[*alt]));
-        let u = quantity(&used[*key]).or_else(|| quantity(&used[*alt])).unwrap_or(0.0);
+        let h = get(hard, key).or_else(|| get(hard, alt));
+        let u = get(used, key).or_else(|| get(used, alt)).unwrap_or(0.0);
         match h {
             Some(h) => left[i] = h - u,
             None => missing.push(*key),
@@ -308,8 +314,7 @@ async fn isolation(client: &Client, ns: &str, problems: &mut Vec<Diagnostic>) ->
         .map_err(|e| cluster_error(&format!("listing NetworkPolicies in {ns}"), e))?;
     let mut isolated = false;
     for np in &nps.items {
-        let v = serde_json::to_value(np).unwrap_or_default();
-        let (isolates, leaks) = network_policy(ns, &v);
+        let (isolates, leaks) = network_policy(ns, np);
         isolated |= isolates;
         problems.extend(
             leaks
@@ -341,8 +346,7 @@ async fn capacity(client: &Client, ns: &str, problems: &mut Vec<Diagnostic>) -> 
     let mut best: Option<(String, Resources)> = None;
     let mut incomplete = Vec::new();
     for q in &quotas.items {
-        let v = serde_json::to_value(q).unwrap_or_default();
-        match quota_left(&v) {
+        match quota_left(q) {
             Ok(left) => {
                 // Several quotas all apply: the tightest of each key binds.
                 best = Some(match best {
@@ -525,36 +529,44 @@ mod tests {
         );
     }
 
+    fn np(v: Value) -> NetworkPolicy {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn quota(v: Value) -> ResourceQuota {
+        serde_json::from_value(v).unwrap()
+    }
+
     #[test]
     fn network_policies() {
         let iso = json!({"metadata": {"name": "a"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
             "ingress": [{"from": [{"podSelector": {}}]}]}});
-        assert_eq!(network_policy("ns", &iso), (true, vec![]));
+        assert_eq!(network_policy("ns", &np(iso.clone())), (true, vec![]));
         let deny_all = json!({"metadata": {"name": "a"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}});
-        assert_eq!(network_policy("ns", &deny_all), (true, vec![]));
+        assert_eq!(network_policy("ns", &np(deny_all.clone())), (true, vec![]));
         let open = json!({"metadata": {"name": "b"}, "spec": {"podSelector": {}, "ingress": [{}]}});
-        assert!(!network_policy("ns", &open).1.is_empty());
+        assert!(!network_policy("ns", &np(open.clone())).1.is_empty());
         let other = json!({"metadata": {"name": "c"}, "spec": {"podSelector": {"matchLabels": {"a": "b"}},
             "ingress": [{"from": [{"namespaceSelector": {}}]}]}});
-        let (isolates, leaks) = network_policy("ns", &other);
+        let (isolates, leaks) = network_policy("ns", &np(other.clone()));
         assert!(!isolates && leaks.len() == 1, "{leaks:?}");
         let own = json!({"metadata": {"name": "d"}, "spec": {"podSelector": {},
             "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ns"}}}]}]}});
-        assert_eq!(network_policy("ns", &own), (true, vec![]));
+        assert_eq!(network_policy("ns", &np(own.clone())), (true, vec![]));
         let egress_only = json!({"metadata": {"name": "e"}, "spec": {"podSelector": {}, "policyTypes": ["Egress"]}});
-        assert!(!network_policy("ns", &egress_only).0);
+        assert!(!network_policy("ns", &np(egress_only.clone())).0);
     }
 
     #[test]
     fn quotas() {
         let q = json!({"spec": {"hard": {"requests.cpu": "2", "memory": "4Gi", "limits.cpu": "4", "limits.memory": "8Gi"}},
                        "status": {"used": {"requests.cpu": "500m"}}});
-        let left = quota_left(&q).unwrap();
+        let left = quota_left(&quota(q.clone())).unwrap();
         assert_eq!(left.requests_cpu, 1.5);
         assert_eq!(left.requests_memory, 4.0 * 1024f64.powi(3));
         let partial = json!({"spec": {"hard": {"pods": "10", "requests.cpu": "1"}}});
         assert_eq!(
-            quota_left(&partial).unwrap_err(),
+            quota_left(&quota(partial.clone())).unwrap_err(),
             vec!["requests.memory", "limits.cpu", "limits.memory"]
         );
     }

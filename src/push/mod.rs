@@ -310,8 +310,13 @@ pub fn run(args: &PushArgs) -> Result<u8> {
             RegistryAuthMode::Ecr => {
                 let region = aws::region(ecr_host.as_ref().map(|(_, r)| r.as_str()))?;
                 let calls = CallCounter::default();
-                let (client, _) =
-                    aws::ecr_client(&region, args.role_arn.as_deref(), args.session_name.as_deref(), &calls).await?;
+                let (client, _) = aws::ecr_client(
+                    &region,
+                    args.aws.role_arn.as_deref(),
+                    args.aws.session_name.as_deref(),
+                    &calls,
+                )
+                .await?;
                 let (auth, _) = ecr_auth(&client).await?;
                 (auth, "ECR authorization token".to_owned())
             }

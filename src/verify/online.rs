@@ -63,8 +63,8 @@ pub(super) fn fetch(
     runtime.block_on(async {
         let (conf, identity) = aws::config(
             &region,
-            args.role_arn.as_deref(),
-            args.session_name.as_deref(),
+            args.aws.role_arn.as_deref(),
+            args.aws.session_name.as_deref(),
             &credential_calls,
         )
         .await?;
