@@ -719,3 +719,37 @@ fn pull_through_prefixes_are_checked_and_name_cached_repositories() {
         Some("docker-hub")
     );
 }
+
+#[test]
+fn a_signoff_may_be_scoped_to_an_image_repository_and_a_bad_one_is_named() {
+    let scoped = GOOD.replace(
+        "building_block = \"payments\"\n",
+        "building_block = \"payments\"\nrepository = \"docker-hub/library/postgres\"\n",
+    );
+    let s = signoffs(&scoped).unwrap();
+    assert_eq!(s[0].repository.as_deref(), Some("docker-hub/library/postgres"));
+    let bad = GOOD.replace(
+        "building_block = \"payments\"\n",
+        "building_block = \"payments\"\nrepository = \"Docker Hub/postgres\"\n",
+    );
+    let e = signoffs(&bad).unwrap_err().to_string();
+    assert!(
+        e.contains("s.toml:4:14") && e.contains("repository \"Docker Hub/postgres\" is not an ECR repository name"),
+        "{e}"
+    );
+    // The same entry scoped to two repositories is two sign-offs, not a duplicate.
+    let other = scoped.replace("docker-hub/library/postgres", "docker-hub/library/redis");
+    let files = [("a.toml", scoped.as_str()), ("b.toml", other.as_str())];
+    let dir = std::env::temp_dir().join(format!("bbgate-scope-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let paths: Vec<std::path::PathBuf> = files
+        .iter()
+        .map(|(n, src)| {
+            let p = dir.join(n);
+            std::fs::write(&p, src).unwrap();
+            p
+        })
+        .collect();
+    assert_eq!(signoff::load_files(&paths, &signoff_policy()).unwrap().len(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
