@@ -1645,6 +1645,30 @@ fn verify_release(pages: &Path, evidence: &Path, extra: &[&str]) -> (i32, Value)
     )
 }
 
+/// `bbgate deploy` of the release chart as `pay`, deciding again on `pages`, at the fake with helm `major`.
+fn deploy_release(fake: &FakeKube, dir: &Path, major: u8, ev: &Path, pages: &Path) -> assert_cmd::Command {
+    let mut cmd = deploy_of(ev, RELEASE_CHART);
+    cmd.args(["--release", "pay"])
+        .env("HELM_CACHE_HOME", dir.join("helm-cache"))
+        .env("HELM_CONFIG_HOME", dir.join("helm-config"))
+        .env("HELM_DATA_HOME", dir.join("helm-data"))
+        .args([
+            "--findings",
+            pages.to_str().unwrap(),
+            "--api-report",
+            REPORT,
+            "--timeout",
+            "60s",
+        ])
+        .args([
+            "--helm",
+            &helm(major),
+            "--kubeconfig",
+            fake.kubeconfig(dir).to_str().unwrap(),
+        ]);
+    cmd
+}
+
 /// Every container image of every object the fake stores for the namespace.
 fn stored_images(fake: &FakeKube) -> Vec<String> {
     let mut out = Vec::new();
@@ -1714,33 +1738,7 @@ fn a_chart_release_verifies_to_one_evidence_and_deploys_every_container_pinned_w
         assert_eq!(judged, want, "the evidence names every digest");
 
         // Deploy with no --set-image: the post-renderer pins every container, the hook's and the init's too.
-        let mut cmd = bbgate();
-        cmd.args([
-            "deploy",
-            "--evidence",
-            ev.to_str().unwrap(),
-            "--chart",
-            RELEASE_CHART,
-            "--release",
-            "pay",
-        ])
-        .env("HELM_CACHE_HOME", tmp.path().join("helm-cache"))
-        .env("HELM_CONFIG_HOME", tmp.path().join("helm-config"))
-        .env("HELM_DATA_HOME", tmp.path().join("helm-data"))
-        .args([
-            "--findings",
-            pages.to_str().unwrap(),
-            "--api-report",
-            REPORT,
-            "--timeout",
-            "60s",
-        ])
-        .args([
-            "--helm",
-            &helm(major),
-            "--kubeconfig",
-            fake.kubeconfig(tmp.path()).to_str().unwrap(),
-        ]);
+        let mut cmd = deploy_release(&fake, tmp.path(), major, &ev, &pages);
         if major == 3 {
             // helm 3 runs no post-renderer on hooks: the hook's image is pinned by its value. Without it, the
             // guard refuses the hook and says how.
@@ -1841,26 +1839,9 @@ fn an_image_added_after_verify_is_refused_at_deploy_naming_object_and_container(
     )
     .unwrap();
     for major in [3, 4] {
-        let mut cmd = bbgate();
-        cmd.args([
-            "deploy",
-            "--evidence",
-            ev.to_str().unwrap(),
-            "--chart",
-            RELEASE_CHART,
-            "--release",
-            "pay",
-        ])
-        .env("HELM_CACHE_HOME", tmp.path().join("helm-cache"))
-        .args(["--values", values.to_str().unwrap()])
-        .args(["--set-image", "migrations.image=bb/payments/db-migrate"])
-        .args(["--findings", pages.to_str().unwrap(), "--api-report", REPORT])
-        .args([
-            "--helm",
-            &helm(major),
-            "--kubeconfig",
-            fake.kubeconfig(tmp.path()).to_str().unwrap(),
-        ]);
+        let mut cmd = deploy_release(&fake, tmp.path(), major, &ev, &pages);
+        cmd.args(["--values", values.to_str().unwrap()])
+            .args(["--set-image", "migrations.image=bb/payments/db-migrate"]);
         let (code, out, err) = run(&mut cmd);
         assert_eq!(code, 1, "helm {major}: {out}{err}");
         assert!(

@@ -606,6 +606,21 @@ fn seeded_release(moto: &Moto, name: &str, critical_in: Option<usize>) -> (Vec<S
     (sets, out)
 }
 
+/// `verify --chart` of the release chart against the peer, its images set by `sets`.
+fn verify_release_online(moto: &Moto, sets: &[String]) -> assert_cmd::Command {
+    let mut cmd = verify_online(moto, None);
+    cmd.args([
+        "--chart",
+        "fixtures/charts/payments-release",
+        "--helm",
+        &test_helm(),
+        "--format",
+        "json",
+    ])
+    .args(sets);
+    cmd
+}
+
 fn test_helm() -> String {
     std::env::var("BBGATE_TEST_HELM3").expect("BBGATE_TEST_HELM3 is not set: run the suite with scripts/test")
 }
@@ -616,18 +631,7 @@ fn a_chart_release_is_read_from_ecr_image_by_image_and_its_saved_pages_replay_of
     let (sets, images) = seeded_release(&moto, "release", None);
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("pages");
-    let (code, out, err) = run(verify_online(&moto, None)
-        .args([
-            "--chart",
-            "fixtures/charts/payments-release",
-            "--helm",
-            &test_helm(),
-            "--format",
-            "json",
-        ])
-        .args(&sets)
-        .arg("--save-findings")
-        .arg(&saved));
+    let (code, out, err) = run(verify_release_online(&moto, &sets).arg("--save-findings").arg(&saved));
     assert_eq!(code, 0, "{out}{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     let judged: Vec<(String, String)> = v["images"]
@@ -695,16 +699,7 @@ fn a_chart_release_is_read_from_ecr_image_by_image_and_its_saved_pages_replay_of
 fn a_critical_in_a_cached_third_party_image_read_from_ecr_denies_the_release() {
     let moto = Moto::get();
     let (sets, images) = seeded_release(&moto, "release-deny", Some(3));
-    let (code, out, err) = run(verify_online(&moto, None)
-        .args([
-            "--chart",
-            "fixtures/charts/payments-release",
-            "--helm",
-            &test_helm(),
-            "--format",
-            "json",
-        ])
-        .args(&sets));
+    let (code, out, err) = run(&mut verify_release_online(&moto, &sets));
     assert_eq!(code, 1, "{out}{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["reasons"].as_array().unwrap().len(), 1, "{}", v["reasons"]);
