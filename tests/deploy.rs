@@ -1916,3 +1916,39 @@ fn chart_check_finds_what_deploy_dry_run_finds_without_a_cluster() {
         "{out}"
     );
 }
+
+#[test]
+fn a_subchart_vendored_as_a_tgz_is_rendered_and_its_images_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = tmp.path().join("payments-release");
+    let copy = std::process::Command::new("cp")
+        .args(["-r", RELEASE_CHART, chart.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    let charts = chart.join("charts");
+    let packaged = std::process::Command::new(helm(3))
+        .args([
+            "package",
+            charts.join("postgresql").to_str().unwrap(),
+            "-d",
+            charts.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(packaged.status.success(), "{packaged:?}");
+    std::fs::remove_dir_all(charts.join("postgresql")).unwrap();
+    assert!(charts.join("postgresql-16.4.0.tgz").is_file());
+    for major in [3, 4] {
+        let (code, v) = run_json(bbgate().args(["chart", "check", chart.to_str().unwrap(), "--helm", &helm(major)]));
+        assert_eq!(code, 0, "helm {major}: {v}");
+        let refs: Vec<&str> = v["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["ref"].as_str().unwrap())
+            .collect();
+        assert!(refs.contains(&"postgres:16.4"), "helm {major}: {refs:?}");
+        assert_eq!(refs.len(), 5, "helm {major}: {refs:?}");
+    }
+}
