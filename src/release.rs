@@ -131,6 +131,101 @@ pub(crate) fn locate(reference: &str, policy: &Policy) -> std::result::Result<Lo
     })
 }
 
+/// Every file of a chart by content: each path (relative, `/`-separated) with its sha256, and one sha256 over
+/// them all (`sha256  path` lines in path order, as `sha256sum` prints them), so the same files give the same
+/// digest on any machine, whatever their timestamps (a packaged chart's bytes carry them).
+pub(crate) struct ChartContent {
+    pub(crate) sha256: String,
+    pub(crate) files: std::collections::BTreeMap<String, String>,
+}
+
+/// How many files and how deep a chart may be before it is refused as no chart.
+const CHART_LIMITS: (usize, usize) = (20_000, 32);
+
+pub(crate) fn chart_content(dir: &std::path::Path) -> Result<ChartContent> {
+    let mut files = std::collections::BTreeMap::new();
+    walk(dir, dir, 0, &mut files)?;
+    let listing: String = files.iter().map(|(p, h)| format!("{h}  {p}\n")).collect();
+    Ok(ChartContent {
+        sha256: crate::policy::sha256_hex(listing.as_bytes()),
+        files,
+    })
+}
+
+fn walk(
+    root: &std::path::Path,
+    dir: &std::path::Path,
+    depth: usize,
+    files: &mut std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    if depth > CHART_LIMITS.1 {
+        return Err(Error::invalid(format!(
+            "{}: nested deeper than {} directories: not a chart",
+            dir.display(),
+            CHART_LIMITS.1
+        )));
+    }
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::read(dir, e))? {
+        let path = entry.map_err(|e| Error::read(dir, e))?.path();
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::read(&path, e))?;
+        let follows = if meta.file_type().is_symlink() {
+            std::fs::metadata(&path).map_err(|e| Error::read(&path, e))?
+        } else {
+            meta
+        };
+        if follows.is_dir() {
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(Error::invalid(format!(
+                    "{}: a symlinked directory in the chart: copy it in, so the chart judged is the chart installed",
+                    path.display()
+                )));
+            }
+            walk(root, &path, depth + 1, files)?;
+        } else {
+            let bytes = crate::input::read(&path, crate::input::CHART_FILE)?;
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            files.insert(rel, crate::policy::sha256_hex(&bytes));
+            if files.len() > CHART_LIMITS.0 {
+                return Err(Error::invalid(format!(
+                    "{}: more than {} files: not a chart",
+                    root.display(),
+                    CHART_LIMITS.0
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The files that differ between the chart judged (`judged`) and the chart given (`given`): changed, added,
+/// removed, each named.
+pub(crate) fn chart_changes(
+    judged: &std::collections::BTreeMap<String, String>,
+    given: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, sha) in given {
+        match judged.get(path) {
+            Some(j) if j == sha => {}
+            Some(_) => out.push(format!("{path} changed")),
+            None => out.push(format!("{path} was added")),
+        }
+    }
+    out.extend(
+        judged
+            .keys()
+            .filter(|p| !given.contains_key(*p))
+            .map(|p| format!("{p} was removed")),
+    );
+    out
+}
+
 /// What the post-renderer pins: every image of the evidence, located under the admins' policy (the same file
 /// deploy decided under, checked against its sha256 again).
 #[derive(Debug, Clone, Serialize, Deserialize)]

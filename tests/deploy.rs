@@ -1828,9 +1828,12 @@ fn an_image_added_after_verify_is_refused_at_deploy_naming_object_and_container(
     fake.sandbox_namespace(NS);
     let tmp = tempfile::tempdir().unwrap();
     let pages = release_pages(tmp.path(), None);
+    // Evidence of the release's images judged without the chart: the chart is judged by deploy's guard alone.
     let ev = tmp.path().join("evidence.json");
-    let (code, v) = verify_release(&pages, &ev, &[]);
-    assert_eq!(code, 0, "{v}");
+    let (code, out, err) = run(bbgate()
+        .args(["verify", "--findings", pages.to_str().unwrap(), "--api-report", REPORT])
+        .args(["--registry", REGISTRY, "--evidence", ev.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}{err}");
     // The BB switches on the metrics sidecar at deploy: an image no one judged.
     let values = tmp.path().join("metrics.yaml");
     std::fs::write(
@@ -1848,8 +1851,83 @@ fn an_image_added_after_verify_is_refused_at_deploy_naming_object_and_container(
             out.contains("Deployment/pay-adapter (payments-release/charts/adapter/templates/deployment.yaml): container \"metrics\" pulls docker.io/prom/statsd-exporter:v0.26.0 from docker.io, which the policy does not allow (allowed: 123456789012.dkr.ecr.eu-central-1.amazonaws.com; [deploy] registries), and is not an image the evidence judged"),
             "helm {major}: {out}"
         );
+        assert!(out.contains("the evidence binds no chart"), "{out}");
         assert!(fake.writes().is_empty(), "nothing written");
     }
+}
+
+#[test]
+fn a_template_values_file_or_subchart_changed_after_verify_is_refused_naming_the_file() {
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = tmp.path().join("payments-release");
+    assert!(
+        std::process::Command::new("cp")
+            .args(["-r", RELEASE_CHART, chart.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let pages = release_pages(tmp.path(), None);
+    let ev = tmp.path().join("evidence.json");
+    let values = tmp.path().join("sandbox.yaml");
+    std::fs::write(
+        &values,
+        "global:\n  resources:\n    requests: {cpu: 50m, memory: 64Mi}\n    limits: {cpu: 200m, memory: 128Mi}\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(bbgate()
+        .args(["verify", "--chart", chart.to_str().unwrap(), "--helm", &helm(3)])
+        .args(["--values", values.to_str().unwrap()])
+        .args(["--findings", pages.to_str().unwrap(), "--api-report", REPORT])
+        .args(["--registry", REGISTRY, "--evidence", ev.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}{err}");
+    let deploy = |extra: &[&str]| {
+        let mut cmd = deploy_of(&ev, chart.to_str().unwrap());
+        cmd.args(["--release", "pay", "--dry-run"])
+            .env("HELM_CACHE_HOME", tmp.path().join("helm-cache"))
+            .args(["--findings", pages.to_str().unwrap(), "--api-report", REPORT])
+            .args([
+                "--helm",
+                &helm(4),
+                "--kubeconfig",
+                fake.kubeconfig(tmp.path()).to_str().unwrap(),
+            ])
+            .args(extra);
+        run(&mut cmd)
+    };
+    // The control: the same chart and values pass.
+    let (code, out, err) = deploy(&["--values", values.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("CHECKED"), "{out}");
+
+    // Without the values file, or with another one: refused, naming what verify judged.
+    let (code, _, err) = deploy(&[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--values: deploy was given 0 values file(s)") && err.contains("sandbox.yaml"),
+        "{err}"
+    );
+
+    // A template edited, a subchart's values edited and a file added: each named.
+    let template = chart.join("charts/adapter/templates/deployment.yaml");
+    let edited = std::fs::read_to_string(&template)
+        .unwrap()
+        .replace("replicas: 1", "replicas: 2");
+    std::fs::write(&template, edited).unwrap();
+    std::fs::write(chart.join("charts/postgresql/values.yaml"), "image: postgres:17\n").unwrap();
+    std::fs::write(chart.join("templates/extra.yaml"), "").unwrap();
+    let (code, out, err) = deploy(&["--values", values.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    for named in [
+        "charts/adapter/templates/deployment.yaml changed since verify judged it",
+        "charts/postgresql/values.yaml changed since verify judged it",
+        "templates/extra.yaml was added since verify judged it",
+    ] {
+        assert!(err.contains(named), "{named}: {err}");
+    }
+    assert!(fake.writes().is_empty(), "nothing written");
 }
 
 #[test]

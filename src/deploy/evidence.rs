@@ -27,6 +27,8 @@ pub(crate) struct Admitted {
     pub(crate) images: Vec<AdmittedImage>,
     /// The API reports verify decided on: deploy decides on the same reports.
     pub(crate) api_reports: Vec<FileDigest>,
+    /// The chart verify judged (`verify --chart`): deploy installs only that chart, with the same values.
+    pub(crate) chart: Option<crate::report::ChartRecord>,
 }
 
 impl Admitted {
@@ -135,5 +137,6 @@ pub(crate) fn check(
         building_block: bb.clone(),
         images,
         api_reports: c.inputs.api_reports.clone(),
+        chart: c.chart.clone(),
     })
 }

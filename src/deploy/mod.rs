@@ -353,8 +353,10 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     let circleci = crate::cli::CircleCi::from_env();
     let (admission, bb) = admit(args, &policy, now, &circleci)?;
     let (redecision, warnings) = decide_again(args, &policy, bb, &admission, &rt, now)?;
-    // 2. Bind: the BB's own namespace, never another.
+    // 2. Bind: the BB's own namespace, never another; the chart and values verify judged, never others.
     let ns = bind(args, bb)?;
+    let mut warnings = warnings;
+    bind_chart(args, &admission.admitted, &mut warnings)?;
     let admitted = &admission.admitted;
     let set_image = set_image(&args.set_image, admitted)?;
     // The post-renderer pins every image of the rendered chart to the evidence's digests, for the offline
@@ -628,6 +630,60 @@ fn write_pins(
     let bytes = serde_json::to_vec_pretty(&pins).unwrap_or_default();
     std::fs::write(&path, bytes).map_err(|e| Error::write(&path, e))?;
     Ok(helm::PostRenderer { exe, pins: path })
+}
+
+/// The chart given must be the chart verify judged, file for file, with the same values files in the same
+/// order (`verify --chart` binds them in the evidence). Evidence of a release judged without its chart binds
+/// none: the chart is then judged by deploy's guard alone, and the record says so.
+fn bind_chart(args: &DeployArgs, admitted: &evidence::Admitted, warnings: &mut Vec<String>) -> Result<()> {
+    let Some(judged) = &admitted.chart else {
+        warnings.push(
+            "the evidence binds no chart (verify ran without --chart): the chart installed was judged by deploy's \
+             guard alone; verify the release with --chart to bind its files and values"
+                .to_owned(),
+        );
+        return Ok(());
+    };
+    let given = crate::release::chart_content(&args.chart)?;
+    let mut problems: Vec<String> = crate::release::chart_changes(&judged.files, &given.files)
+        .into_iter()
+        .map(|c| format!("--chart {}: {c} since verify judged it", args.chart.display()))
+        .collect();
+    let values: Vec<String> = args
+        .values
+        .iter()
+        .map(|v| crate::input::read(v, crate::input::VALUES).map(|b| crate::policy::sha256_hex(&b)))
+        .collect::<Result<_>>()?;
+    let judged_values: Vec<&str> = judged.values.iter().map(|v| v.sha256.as_str()).collect();
+    if values != judged_values {
+        problems.push(format!(
+            "--values: deploy was given {} values file(s) ({}), but verify judged the chart with {} ({}): give the \
+             same files, in the same order",
+            values.len(),
+            args.values
+                .iter()
+                .map(|v| v.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            judged.values.len(),
+            judged
+                .values
+                .iter()
+                .map(|v| v.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Denied(format!(
+        "the chart given is not the chart the evidence judged (chart {} {}, content sha256 {}):\n{}",
+        judged.name,
+        judged.version,
+        judged.content_sha256,
+        problems.join("\n")
+    )))
 }
 
 /// The namespace: the building block's, from the policy; `--namespace` may only repeat it.

@@ -63,6 +63,10 @@ impl Judged {
 /// alphabetical (evidence).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ChartRecord {
+    /// sha256 over every file of the chart (`release::chart_content`): what deploy must be given again.
+    pub(crate) content_sha256: String,
+    /// Each file of the chart, relative to it, with its sha256: deploy names the files that changed.
+    pub(crate) files: BTreeMap<String, String>,
     /// sha256 of the rendered manifests, as `helm template` printed them.
     pub(crate) manifests_sha256: String,
     pub(crate) name: String,

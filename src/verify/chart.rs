@@ -55,16 +55,19 @@ pub(crate) fn render(chart: &Path, r: &crate::cli::ChartRender, namespace: &str)
         .values
         .iter()
         .map(|v| {
-            let bytes = crate::input::read(v, crate::input::API_REPORT)?;
+            let bytes = crate::input::read(v, crate::input::VALUES)?;
             Ok(FileDigest {
                 path: v.display().to_string(),
                 sha256: sha256_hex(&bytes),
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    let content = release::chart_content(chart)?;
     Ok(Rendered {
         manifests: manifest::parse(&text)?,
         record: ChartRecord {
+            content_sha256: content.sha256,
+            files: content.files,
             manifests_sha256: sha256_hex(text.as_bytes()),
             name: meta.0,
             path: chart.display().to_string(),
@@ -77,7 +80,7 @@ pub(crate) fn render(chart: &Path, r: &crate::cli::ChartRender, namespace: &str)
 /// The chart's name and version, from its Chart.yaml.
 fn chart_meta(chart: &Path) -> Result<(String, String)> {
     let path = chart.join("Chart.yaml");
-    let text = crate::input::read_text(&path, crate::input::POLICY).map_err(|_| {
+    let text = crate::input::read_text(&path, crate::input::CHART_FILE).map_err(|_| {
         Error::invalid(format!(
             "--chart {}: no Chart.yaml there: give the chart's directory",
             chart.display()

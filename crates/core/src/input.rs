@@ -31,6 +31,10 @@ pub const ATTESTATION: Kind = kind("attestation", 16 * MIB);
 pub const KEY: Kind = kind("public key", MIB);
 /// An OCI index, manifest or config blob (registries refuse manifests over 4 MiB).
 pub const MANIFEST: Kind = kind("image manifest", 16 * MIB);
+/// A file of a Helm chart (templates, values, Chart.yaml, a vendored dependency's .tgz).
+pub const CHART_FILE: Kind = kind("chart file", 64 * MIB);
+/// A values file given to helm.
+pub const VALUES: Kind = kind("values file", 16 * MIB);
 /// A layer or a docker-archive member held in memory.
 pub const LAYER: Kind = kind("image layer", 8 << 30);
 
