@@ -73,15 +73,8 @@ pub struct ChartCheckArgs {
 /// pinned).
 #[derive(Args, Debug, Clone, Default)]
 pub struct ChartRender {
-    /// Values files, as helm's --values, in order; repeat the flag or list several.
-    #[arg(long = "values", short = 'f', value_name = "FILE", num_args = 1..)]
-    pub values: Vec<PathBuf>,
-    /// Chart values, as helm's --set KEY=VALUE; repeat the flag.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// Chart values kept as strings, as helm's --set-string KEY=VALUE; repeat the flag.
-    #[arg(long = "set-string", value_name = "KEY=VALUE")]
-    pub set_string: Vec<String>,
+    #[command(flatten)]
+    pub values: ChartValues,
     /// The Helm release name to render with [default: the chart's name].
     #[arg(long, value_name = "NAME", value_parser = release_name)]
     pub release: Option<String>,
@@ -93,7 +86,44 @@ pub struct ChartRender {
 impl ChartRender {
     /// No value, no release name: nothing that only a chart render uses.
     pub(crate) fn is_empty(&self) -> bool {
-        self.values.is_empty() && self.set.is_empty() && self.set_string.is_empty() && self.release.is_none()
+        self.values.is_empty() && self.release.is_none()
+    }
+}
+
+/// Chart values as helm takes them, for verify --chart, chart check and deploy alike. verify binds them (by
+/// sha256) in the evidence; deploy must give the same, plus only keys the policy lets it set.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ChartValues {
+    /// Values files, as helm's --values, in order; repeat the flag or list several.
+    #[arg(long = "values", short = 'f', value_name = "FILE", num_args = 1..)]
+    pub values: Vec<PathBuf>,
+    /// A chart value, as helm's --set KEY=VALUE; repeat the flag.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// A chart value kept as a string, as helm's --set-string KEY=VALUE; repeat the flag.
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    pub set_string: Vec<String>,
+    /// A chart value read from a file, as helm's --set-file KEY=PATH; repeat the flag.
+    #[arg(long = "set-file", value_name = "KEY=PATH")]
+    pub set_file: Vec<String>,
+    /// A chart value given as JSON, as helm's --set-json KEY=JSON; repeat the flag.
+    #[arg(long = "set-json", value_name = "KEY=JSON")]
+    pub set_json: Vec<String>,
+    /// A secret chart value read from the environment variable ENVVAR (KEY=ENVVAR): never printed, never in the
+    /// evidence or the record, given to helm in a 0600 values file removed afterwards. At deploy, KEY must be
+    /// one of the policy's [deploy] secret_keys.
+    #[arg(long = "set-secret", value_name = "KEY=ENVVAR")]
+    pub set_secret: Vec<String>,
+}
+
+impl ChartValues {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.values.is_empty()
+            && self.set.is_empty()
+            && self.set_string.is_empty()
+            && self.set_file.is_empty()
+            && self.set_json.is_empty()
+            && self.set_secret.is_empty()
     }
 }
 
@@ -292,9 +322,8 @@ pub struct DeployArgs {
     /// The Helm release name.
     #[arg(long, value_name = "NAME", value_parser = release_name)]
     pub release: String,
-    /// Values files, as helm's --values, in order; repeat the flag or list several.
-    #[arg(long = "values", short = 'f', value_name = "FILE", num_args = 1..)]
-    pub values: Vec<PathBuf>,
+    #[command(flatten)]
+    pub values: ChartValues,
     /// Chart value KEY set (--set-string) to REGISTRY/REPOSITORY@DIGEST from the evidence; repeat or list several.
     #[arg(long = "set-image", value_name = "KEY", num_args = 1..)]
     pub set_image: Vec<String>,

@@ -14,4 +14,5 @@ pub mod output;
 pub mod push;
 pub mod release;
 pub mod report;
+pub(crate) mod values;
 pub mod verify;

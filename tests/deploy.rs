@@ -2030,3 +2030,123 @@ fn a_subchart_vendored_as_a_tgz_is_rendered_and_its_images_listed() {
         assert_eq!(refs.len(), 5, "helm {major}: {refs:?}");
     }
 }
+
+#[test]
+fn a_secret_value_is_installed_and_never_printed_recorded_or_left_in_a_file() {
+    let secret = "pw-3b9e1f0c-never-printed";
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tmp = tempfile::tempdir().unwrap();
+    let scratch = tmp.path().join("tmp");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let policy = policy_with(tmp.path(), "secret_keys = []", "secret_keys = [\"db.password\"]");
+    let pages = release_pages(tmp.path(), None);
+    let ev = tmp.path().join("evidence.json");
+    let (code, out, err) = run(bbgate()
+        .args([
+            "verify",
+            "--chart",
+            RELEASE_CHART,
+            "--helm",
+            &helm(3),
+            "--policy",
+            policy.to_str().unwrap(),
+        ])
+        .args(["--findings", pages.to_str().unwrap(), "--api-report", REPORT])
+        .args(["--registry", REGISTRY, "--evidence", ev.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}{err}");
+    let record = tmp.path().join("record.json");
+    for (major, how) in [
+        (3, ["--set-secret", "db.password=DB_PASSWORD"]),
+        (4, ["--set-string", &format!("db.password={secret}")]),
+    ] {
+        let mut cmd = deploy_release(&fake, tmp.path(), major, &ev, &pages);
+        cmd.args([
+            "--policy",
+            policy.to_str().unwrap(),
+            "--record",
+            record.to_str().unwrap(),
+        ])
+        .args(["--set-image", "migrations.image=bb/payments/db-migrate"])
+        .args(how)
+        .env("BBGATE_POLICY_SHA256", sha256_file(&policy))
+        .env("DB_PASSWORD", secret)
+        .env("TMPDIR", &scratch);
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, 0, "helm {major}: {out}{err}");
+        // Installed: the chart's Secret holds it.
+        let s = fake
+            .get("Secret", NS, "pay-db")
+            .expect("the chart's Secret was installed");
+        let stored = s["stringData"]["password"].as_str().map(str::to_owned).or_else(|| {
+            use base64::Engine;
+            let b = base64::engine::general_purpose::STANDARD
+                .decode(s["data"]["password"].as_str()?)
+                .ok()?;
+            String::from_utf8(b).ok()
+        });
+        assert_eq!(stored.as_deref(), Some(secret), "helm {major}");
+        // Never printed, never recorded, no file left behind.
+        assert!(!out.contains(secret) && !err.contains(secret), "helm {major}: printed");
+        for file in [&record, &ev] {
+            assert!(
+                !std::fs::read_to_string(file).unwrap().contains(secret),
+                "helm {major}: {}",
+                file.display()
+            );
+        }
+        let left: Vec<_> = walk_files(&scratch);
+        assert!(
+            left.iter().all(|f| !std::fs::read(f)
+                .unwrap_or_default()
+                .windows(secret.len())
+                .any(|w| w == secret.as_bytes())),
+            "helm {major}: a temporary file holds the secret: {left:?}"
+        );
+    }
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn values_deploy_may_not_give_are_refused_an_image_key_a_stray_secret_and_a_value_verify_did_not_judge() {
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tmp = tempfile::tempdir().unwrap();
+    let pages = release_pages(tmp.path(), None);
+    let ev = tmp.path().join("evidence.json");
+    let (code, v) = verify_release(&pages, &ev, &[]);
+    assert_eq!(code, 0, "{v}");
+    let try_with = |extra: &[&str]| {
+        let mut cmd = deploy_release(&fake, tmp.path(), 4, &ev, &pages);
+        cmd.args(["--dry-run"]).args(extra).env("SOME_VAR", "x");
+        run(&mut cmd)
+    };
+    let (code, _, err) = try_with(&["--set", "adapter.image.tag=1.6.0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--set adapter.image.tag: a key of an image"), "{err}");
+    let (code, _, err) = try_with(&["--set-secret", "db.password=SOME_VAR"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--set-secret db.password: not one of the policy's [deploy] secret_keys"),
+        "{err}"
+    );
+    let (code, _, err) = try_with(&["--set", "global.resources.limits.cpu=4"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--set global.resources.limits.cpu: not a value verify judged the chart with"),
+        "{err}"
+    );
+    assert!(fake.writes().is_empty());
+}

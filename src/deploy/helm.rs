@@ -30,12 +30,10 @@ pub(crate) struct Install<'a> {
     pub(crate) release: &'a str,
     pub(crate) chart: &'a Path,
     pub(crate) namespace: &'a str,
-    pub(crate) values: &'a [PathBuf],
+    /// Values files and `--set`-family flags (secrets only through a 0600 file).
+    pub(crate) values: &'a crate::values::Values,
     /// (KEY, pinned image): passed with --set-string.
     pub(crate) set_image: &'a [(String, String)],
-    /// helm's --set and --set-string, as given.
-    pub(crate) set: &'a [String],
-    pub(crate) set_string: &'a [String],
     pub(crate) post_renderer: Option<&'a PostRenderer>,
     pub(crate) timeout: std::time::Duration,
     pub(crate) history_max: u32,
@@ -112,14 +110,11 @@ impl Helm {
     fn common(&self, i: &Install, args: &mut Vec<OsString>) {
         args.extend([i.release.into(), i.chart.as_os_str().to_owned()]);
         args.extend(["--namespace".into(), i.namespace.into()]);
-        for v in i.values {
+        for v in &i.values.files {
             args.extend(["--values".into(), v.as_os_str().to_owned()]);
         }
-        for s in i.set {
-            args.extend(["--set".into(), s.into()]);
-        }
-        for s in i.set_string {
-            args.extend(["--set-string".into(), s.into()]);
+        for (flag, kv) in &i.values.flags {
+            args.extend([(*flag).into(), kv.into()]);
         }
         for (k, image) in i.set_image {
             args.extend(["--set-string".into(), format!("{k}={image}").into()]);
@@ -200,19 +195,20 @@ impl Helm {
         args
     }
 
-    /// The command line as printed: --set-string values replaced by what they are.
+    /// The command line as printed: the pinned images (`--set-image`) shown as what they are; values are shown
+    /// as given (secrets never reach the command line: they go through a 0600 values file).
     pub(crate) fn printable(&self, args: &[OsString]) -> String {
         let mut out = vec![self.path.display().to_string()];
-        let mut hide = false;
+        let mut value_next = false;
         for a in args {
             let s = a.to_string_lossy();
-            if hide {
+            if value_next && s.contains("@sha256:") {
                 let key = s.split_once('=').map_or(s.as_ref(), |(k, _)| k);
                 out.push(format!("{key}=<pinned image>"));
-                hide = false;
+                value_next = false;
                 continue;
             }
-            hide = s == "--set-string" || s == "--set";
+            value_next = s == "--set-string";
             out.push(if s.contains(' ') {
                 format!("{s:?}")
             } else {
@@ -258,7 +254,7 @@ mod tests {
 
     #[test]
     fn install_flags_follow_the_major_version() {
-        let values = vec![PathBuf::from("v.yaml")];
+        let values = crate::values::Values::read(&Default::default(), &[]).unwrap();
         let images = vec![("image.ref".to_owned(), "r/x@sha256:ab".to_owned())];
         let i = Install {
             release: "emu",
@@ -266,8 +262,6 @@ mod tests {
             namespace: "payments",
             values: &values,
             set_image: &images,
-            set: &[],
-            set_string: &[],
             post_renderer: None,
             timeout: std::time::Duration::from_secs(300),
             history_max: 10,

@@ -359,6 +359,8 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     bind_chart(args, &admission.admitted, &mut warnings)?;
     let admitted = &admission.admitted;
     let set_image = set_image(&args.set_image, admitted)?;
+    let values = deploy_values(args, &policy, &set_image)?;
+    bind_sets(&values, &policy, admitted, &mut warnings)?;
     // The post-renderer pins every image of the rendered chart to the evidence's digests, for the offline
     // render, the server render and the install alike: what is judged is what is installed.
     let pins_dir =
@@ -373,10 +375,8 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         release: &args.release,
         chart: &args.chart,
         namespace: &ns,
-        values: &args.values,
+        values: &values,
         set_image: &set_image,
-        set: &[],
-        set_string: &[],
         post_renderer: Some(&post_renderer),
         timeout,
         history_max: policy.deploy.history_max,
@@ -459,11 +459,6 @@ fn check_args(args: &DeployArgs) -> Result<Duration> {
             "--chart {}: no Chart.yaml there: give the BB repository's chart directory",
             args.chart.display()
         )));
-    }
-    for v in &args.values {
-        if !v.is_file() {
-            return Err(Error::invalid(format!("--values {}: no such file", v.display())));
-        }
     }
     Ok(timeout)
 }
@@ -651,6 +646,7 @@ fn bind_chart(args: &DeployArgs, admitted: &evidence::Admitted, warnings: &mut V
         .collect();
     let values: Vec<String> = args
         .values
+        .values
         .iter()
         .map(|v| crate::input::read(v, crate::input::VALUES).map(|b| crate::policy::sha256_hex(&b)))
         .collect::<Result<_>>()?;
@@ -661,6 +657,7 @@ fn bind_chart(args: &DeployArgs, admitted: &evidence::Admitted, warnings: &mut V
              same files, in the same order",
             values.len(),
             args.values
+                .values
                 .iter()
                 .map(|v| v.display().to_string())
                 .collect::<Vec<_>>()
@@ -684,6 +681,92 @@ fn bind_chart(args: &DeployArgs, admitted: &evidence::Admitted, warnings: &mut V
         judged.content_sha256,
         problems.join("\n")
     )))
+}
+
+/// The values deploy gives helm: no key of an image (the post-renderer and `--set-image` pin those), and secrets
+/// only for the policy's `[deploy] secret_keys`.
+fn deploy_values(args: &DeployArgs, policy: &Policy, set_image: &[(String, String)]) -> Result<crate::values::Values> {
+    let mut problems = Vec::new();
+    for kv in &args.values.set_secret {
+        let key = kv.split_once('=').map_or(kv.as_str(), |(k, _)| k);
+        if !policy.deploy.secret_keys.iter().any(|s| s == key) {
+            problems.push(format!(
+                "--set-secret {key}: not one of the policy's [deploy] secret_keys ({}): a secret is never bound in the \
+                 evidence, so only keys the admins list may carry one",
+                if policy.deploy.secret_keys.is_empty() {
+                    "none".to_owned()
+                } else {
+                    policy.deploy.secret_keys.join(", ")
+                }
+            ));
+        }
+    }
+    let values = crate::values::Values::read(&args.values, &policy.deploy.secret_keys)?;
+    let keys = values.bound.iter().map(|b| (b.flag.as_str(), b.key.as_str()));
+    let secret = values.secret_keys.iter().map(|k| ("--set-secret", k.as_str()));
+    for (flag, key) in keys.chain(secret) {
+        if crate::values::is_image_key(key) || set_image.iter().any(|(k, _)| k == key) {
+            problems.push(format!(
+                "{flag} {key}: a key of an image: deploy pins every image to the evidence's digests (the \
+                 post-renderer, --set-image), and no value may set one"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(values)
+    } else {
+        Err(Error::Invalid(problems))
+    }
+}
+
+/// The `--set` values must be the ones verify judged (same flag, key and value sha256), beyond which deploy may
+/// set only the policy's `[deploy] settable` keys; the record says which it set.
+fn bind_sets(
+    values: &crate::values::Values,
+    policy: &Policy,
+    admitted: &evidence::Admitted,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let judged: &[crate::values::SetRecord] = admitted.chart.as_ref().map_or(&[], |c| &c.sets);
+    let settable = |k: &str| policy.deploy.settable.iter().any(|s| s == k);
+    let mut problems = Vec::new();
+    let mut extra = Vec::new();
+    for b in &values.bound {
+        if judged.contains(b) {
+            continue;
+        }
+        if settable(&b.key) {
+            extra.push(format!("{} {}", b.flag, b.key));
+        } else if admitted.chart.is_some() {
+            problems.push(format!(
+                "{} {}: not a value verify judged the chart with, and not one the policy lets deploy set ([deploy] \
+                 settable): give verify --chart the same values",
+                b.flag, b.key
+            ));
+        }
+    }
+    for j in judged {
+        if !values.bound.contains(j) && !settable(&j.key) {
+            problems.push(format!(
+                "{} {}: verify judged the chart with this value; give deploy the same",
+                j.flag, j.key
+            ));
+        }
+    }
+    if !extra.is_empty() {
+        warnings.push(format!(
+            "values set at deploy beyond the ones verify judged ([deploy] settable): {}",
+            extra.join(", ")
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Denied(format!(
+            "the values given are not the values the evidence judged:\n{}",
+            problems.join("\n")
+        )))
+    }
 }
 
 /// The namespace: the building block's, from the policy; `--namespace` may only repeat it.

@@ -71,6 +71,8 @@ pub(crate) struct ChartRecord {
     pub(crate) manifests_sha256: String,
     pub(crate) name: String,
     pub(crate) path: String,
+    /// The `--set`-family values, each by sha256 (secrets are never here).
+    pub(crate) sets: Vec<crate::values::SetRecord>,
     pub(crate) values: Vec<FileDigest>,
     pub(crate) version: String,
 }

@@ -30,28 +30,23 @@ pub(crate) struct Rendered {
 /// `helm template` of the chart as a release of `namespace`, with the values given.
 pub(crate) fn render(chart: &Path, r: &crate::cli::ChartRender, namespace: &str) -> Result<Rendered> {
     let meta = chart_meta(chart)?;
-    for v in &r.values {
-        if !v.is_file() {
-            return Err(Error::invalid(format!("--values {}: no such file", v.display())));
-        }
-    }
+    let values = crate::values::Values::read(&r.values, &[])?;
     let helm = Helm::detect(&r.helm, None)?;
     let release = r.release.clone().unwrap_or_else(|| meta.0.clone());
     let install = Install {
         release: &release,
         chart,
         namespace,
-        values: &r.values,
+        values: &values,
         set_image: &[],
-        set: &r.set,
-        set_string: &r.set_string,
         post_renderer: None,
         timeout: std::time::Duration::from_secs(300),
         history_max: 10,
         description: "",
     };
     let text = helm.template(&install)?;
-    let values = r
+    let value_files = r
+        .values
         .values
         .iter()
         .map(|v| {
@@ -71,7 +66,8 @@ pub(crate) fn render(chart: &Path, r: &crate::cli::ChartRender, namespace: &str)
             manifests_sha256: sha256_hex(text.as_bytes()),
             name: meta.0,
             path: chart.display().to_string(),
-            values,
+            values: value_files,
+            sets: values.bound.clone(),
             version: meta.1,
         },
     })

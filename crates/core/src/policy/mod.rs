@@ -141,6 +141,11 @@ pub struct DeployPolicy {
     pub capabilities: Vec<String>,
     /// ClusterRoles a chart's RoleBinding may grant inside the namespace (none by default).
     pub cluster_roles: Vec<String>,
+    /// Value keys deploy may set beyond the values verify judged (`--set` of a namespace, say); none by default.
+    pub settable: Vec<String>,
+    /// Value keys that carry secrets: set only with `--set-secret` (or a `--set` bbgate then treats as secret),
+    /// never printed or recorded.
+    pub secret_keys: Vec<String>,
 }
 
 /// `[images]`: which images other than a building block's own may run in its release.
@@ -213,6 +218,8 @@ struct RawDeploy {
     pod_security: Option<Spanned<String>>,
     capabilities: Option<Vec<String>>,
     cluster_roles: Option<Vec<String>>,
+    settable: Option<Vec<Spanned<String>>>,
+    secret_keys: Option<Vec<Spanned<String>>>,
 }
 
 /// A Rego module of `[deploy] rego`: a path beside the policy, or `{ path, sha256 }`, which pins its content
@@ -414,6 +421,25 @@ impl Policy {
             ))),
         }
     }
+}
+
+/// A list of chart value keys (`a.b.c`): each dotted, no empty segment, no image key (the post-renderer pins
+/// images; no value may set one).
+fn value_keys(
+    raw: Option<Vec<Spanned<String>>>,
+    what: &str,
+    bad: &mut impl FnMut(Range<usize>, String),
+) -> Vec<String> {
+    raw.unwrap_or_default()
+        .into_iter()
+        .map(|k| {
+            let key = k.get_ref();
+            if key.is_empty() || key.split('.').any(|p| p.is_empty() || p.contains(char::is_whitespace)) {
+                bad(k.span(), format!("{what} {key:?} is not a value key like a.b.c"));
+            }
+            k.into_inner()
+        })
+        .collect()
 }
 
 /// `[images]`: the pull-through cache prefixes, each an upstream registry host mapped to a repository prefix.
@@ -700,7 +726,11 @@ fn deploy_section(
             v.into_inner()
         },
     );
+    let settable = value_keys(d.settable, "[deploy] settable", bad);
+    let secret_keys = value_keys(d.secret_keys, "[deploy] secret_keys", bad);
     DeployPolicy {
+        settable,
+        secret_keys,
         pod_security,
         capabilities: d.capabilities.unwrap_or_else(|| vec!["NET_BIND_SERVICE".to_owned()]),
         cluster_roles: d.cluster_roles.unwrap_or_default(),
