@@ -324,6 +324,11 @@ pub struct DeployArgs {
     pub release: String,
     #[command(flatten)]
     pub values: ChartValues,
+    /// Create or update the Opaque Secret NAME in the namespace before helm runs, its KEY holding the bytes of
+    /// PATH (NAME=KEY=PATH; repeat for more keys or Secrets): certificates a chart mounts, without kubectl. Owned
+    /// by the release (helm's labels); its data is never printed.
+    #[arg(long = "secret-from-file", value_name = "NAME=KEY=PATH")]
+    pub secret_from_file: Vec<String>,
     /// Chart value KEY set (--set-string) to REGISTRY/REPOSITORY@DIGEST from the evidence; repeat or list several.
     #[arg(long = "set-image", value_name = "KEY", num_args = 1..)]
     pub set_image: Vec<String>,

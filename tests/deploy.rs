@@ -2150,3 +2150,61 @@ fn values_deploy_may_not_give_are_refused_an_image_key_a_stray_secret_and_a_valu
     );
     assert!(fake.writes().is_empty());
 }
+
+#[test]
+fn a_secret_from_a_file_is_created_before_the_release_and_its_data_never_printed() {
+    let cert = "-----BEGIN CERTIFICATE-----\nMIIB-not-a-real-cert-7f3a\n-----END CERTIFICATE-----\n";
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tmp = tempfile::tempdir().unwrap();
+    let pages = release_pages(tmp.path(), None);
+    let ev = tmp.path().join("evidence.json");
+    let (code, v) = verify_release(&pages, &ev, &[]);
+    assert_eq!(code, 0, "{v}");
+    let crt = tmp.path().join("tls.crt");
+    std::fs::write(&crt, cert).unwrap();
+    let flag = format!("pay-certs=tls.crt={}", crt.display());
+    // A dry run writes nothing, the Secret included.
+    let mut dry = deploy_release(&fake, tmp.path(), 4, &ev, &pages);
+    dry.args(["--dry-run", "--secret-from-file", &flag]);
+    let (code, out, err) = run(&mut dry);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(fake.get("Secret", NS, "pay-certs").is_none());
+    // A missing file is invalid input, named, before anything.
+    let mut missing = deploy_release(&fake, tmp.path(), 4, &ev, &pages);
+    missing.args(["--secret-from-file", "pay-certs=ca.crt=/nonexistent/ca.crt"]);
+    let (code, _, err) = run(&mut missing);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/nonexistent/ca.crt"), "{err}");
+
+    let mut cmd = deploy_release(&fake, tmp.path(), 3, &ev, &pages);
+    cmd.args([
+        "--set-image",
+        "migrations.image=bb/payments/db-migrate",
+        "--secret-from-file",
+        &flag,
+    ]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}");
+    let s = fake.get("Secret", NS, "pay-certs").expect("the Secret was created");
+    use base64::Engine;
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(s["data"]["tls.crt"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(data, cert.as_bytes());
+    assert_eq!(s["metadata"]["annotations"]["meta.helm.sh/release-name"], "pay");
+    assert_eq!(s["metadata"]["labels"]["app.kubernetes.io/managed-by"], "Helm");
+    assert!(
+        out.contains("secret created before the install: pay-certs (keys: tls.crt)"),
+        "{out}"
+    );
+    let record = std::fs::read_to_string(tmp.path().join("deploy-record.json")).unwrap();
+    for text in [&out, &err, &record] {
+        assert!(!text.contains("not-a-real-cert"), "the data was printed or recorded");
+    }
+    // Written before helm ran: the Secret's write comes before the release's first write.
+    let writes: Vec<String> = fake.writes().iter().map(|w| w.path.clone()).collect();
+    let secret_at = writes.iter().position(|p| p.contains("/secrets/pay-certs")).unwrap();
+    let release_at = writes.iter().position(|p| p.contains("/deployments")).unwrap();
+    assert!(secret_at < release_at, "{writes:#?}");
+}

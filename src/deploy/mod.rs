@@ -10,6 +10,7 @@ pub(crate) mod helm;
 pub mod manifest;
 pub(crate) mod preflight;
 pub(crate) mod redecide;
+pub(crate) mod secrets;
 pub mod yaml11;
 
 use crate::cli::{DeployArgs, Format};
@@ -43,6 +44,8 @@ pub(crate) struct Record {
     pub(crate) release: String,
     pub(crate) revision: Option<u32>,
     pub(crate) rollout_events: Vec<String>,
+    /// The Secrets created from files before helm ran: `NAME (keys: a, b)`, never their data.
+    pub(crate) secrets: Vec<String>,
     pub(crate) started_at: String,
     pub(crate) status: Status,
     pub(crate) tests: Option<&'static str>,
@@ -183,6 +186,9 @@ fn emit(format: Format, record: &Record, helm_output: Option<&str>) -> Result<()
                     record.images.join(", ")
                 ),
             };
+            for s in &record.secrets {
+                let _ = write!(out, "\n  secret created before the install: {s}");
+            }
             for p in &record.problems {
                 let _ = write!(out, "\n  - {} [{}]", p.message, p.code);
             }
@@ -346,6 +352,8 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         );
     }
     let timeout = check_args(args)?;
+    // Read before anything else happens: a missing file is found before the evidence is.
+    let secret_files = secrets::read(&args.secret_from_file)?;
     let rt = crate::aws::runtime()?;
 
     // 1. Admit: the evidence names the image and the inputs; deploy decides again on inputs it can vouch for.
@@ -403,6 +411,7 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         release: args.release.clone(),
         revision: None,
         rollout_events: Vec::new(),
+        secrets: Vec::new(),
         started_at: started.to_string(),
         status: Status::Refused,
         tests: None,
@@ -447,6 +456,8 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
             &circleci,
         ))?);
     }
+    // The Secrets the chart expects to find (certificates), before helm runs.
+    record.secrets = rt.block_on(secrets::apply(&cluster.client, &ns, &args.release, &secret_files))?;
     // 5. Install and 6. confirm.
     install_and_confirm(args, admitted, &target, &manifests, timeout, &mut record)
 }

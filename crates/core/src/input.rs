@@ -33,6 +33,8 @@ pub const KEY: Kind = kind("public key", MIB);
 pub const MANIFEST: Kind = kind("image manifest", 16 * MIB);
 /// A file of a Helm chart (templates, values, Chart.yaml, a vendored dependency's .tgz).
 pub const CHART_FILE: Kind = kind("chart file", 64 * MIB);
+/// A file put into a Secret (`deploy --secret-from-file`): Kubernetes caps a Secret at 1 MiB.
+pub const SECRET_FILE: Kind = kind("secret file", MIB);
 /// A values file given to helm.
 pub const VALUES: Kind = kind("values file", 16 * MIB);
 /// A layer or a docker-archive member held in memory.

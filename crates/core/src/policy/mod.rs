@@ -876,6 +876,11 @@ pub fn is_dns_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+/// RFC 1123 subdomain: what Kubernetes accepts as most object names (dot-separated labels, at most 253).
+pub fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
 /// Whole days from `from` to `to` (negative when `to` is earlier).
 pub fn days_between(from: jiff::civil::Date, to: jiff::civil::Date) -> i64 {
     from.until(to).map_or(i64::MAX, |span| i64::from(span.get_days()))
