@@ -97,22 +97,22 @@ pub struct ChartValues {
     /// Values files, as helm's --values, in order; repeat the flag or list several.
     #[arg(long = "values", short = 'f', value_name = "FILE", num_args = 1..)]
     pub values: Vec<PathBuf>,
-    /// A chart value, as helm's --set KEY=VALUE; repeat the flag.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    /// Chart values, as helm's --set KEY=VALUE; repeat the flag or list several.
+    #[arg(long = "set", value_name = "KEY=VALUE", num_args = 1..)]
     pub set: Vec<String>,
-    /// A chart value kept as a string, as helm's --set-string KEY=VALUE; repeat the flag.
-    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    /// Chart values kept as strings, as helm's --set-string KEY=VALUE; repeat the flag or list several.
+    #[arg(long = "set-string", value_name = "KEY=VALUE", num_args = 1..)]
     pub set_string: Vec<String>,
-    /// A chart value read from a file, as helm's --set-file KEY=PATH; repeat the flag.
-    #[arg(long = "set-file", value_name = "KEY=PATH")]
+    /// Chart values read from files, as helm's --set-file KEY=PATH; repeat the flag or list several.
+    #[arg(long = "set-file", value_name = "KEY=PATH", num_args = 1..)]
     pub set_file: Vec<String>,
-    /// A chart value given as JSON, as helm's --set-json KEY=JSON; repeat the flag.
-    #[arg(long = "set-json", value_name = "KEY=JSON")]
+    /// Chart values given as JSON, as helm's --set-json KEY=JSON; repeat the flag or list several.
+    #[arg(long = "set-json", value_name = "KEY=JSON", num_args = 1..)]
     pub set_json: Vec<String>,
     /// A secret chart value read from the environment variable ENVVAR (KEY=ENVVAR): never printed, never in the
     /// evidence or the record, given to helm in a 0600 values file removed afterwards. At deploy, KEY must be
     /// one of the policy's [deploy] secret_keys.
-    #[arg(long = "set-secret", value_name = "KEY=ENVVAR")]
+    #[arg(long = "set-secret", value_name = "KEY=ENVVAR", num_args = 1..)]
     pub set_secret: Vec<String>,
 }
 
@@ -203,7 +203,7 @@ pub struct VerifyArgs {
     /// Judge the release a Helm chart runs: render it (helm template, dependencies included), and judge every
     /// container image (the BB's own in ECR, third-party ones through the pull-through cache). Online, or with
     /// --findings holding the saved pages of its images.
-    #[arg(long, value_name = "DIR", conflicts_with = "image")]
+    #[arg(long, value_name = "DIR")]
     pub chart: Option<PathBuf>,
     #[command(flatten)]
     pub render: ChartRender,
@@ -327,7 +327,7 @@ pub struct DeployArgs {
     /// Create or update the Opaque Secret NAME in the namespace before helm runs, its KEY holding the bytes of
     /// PATH (NAME=KEY=PATH; repeat for more keys or Secrets): certificates a chart mounts, without kubectl. Owned
     /// by the release (helm's labels); its data is never printed.
-    #[arg(long = "secret-from-file", value_name = "NAME=KEY=PATH")]
+    #[arg(long = "secret-from-file", value_name = "NAME=KEY=PATH", num_args = 1..)]
     pub secret_from_file: Vec<String>,
     /// Chart value KEY set (--set-string) to REGISTRY/REPOSITORY@DIGEST from the evidence; repeat or list several.
     #[arg(long = "set-image", value_name = "KEY", num_args = 1..)]

@@ -501,6 +501,9 @@ fn the_orbs_verify_and_dry_run_steps_run_against_the_peer_and_write_their_artifa
         "verify",
         &[
             ("image", image.as_str()),
+            ("chart", ""),
+            ("values", ""),
+            ("set", ""),
             ("role_arn_env_var", "BBGATE_ROLE_ARN"),
             ("region_env_var", "AWS_REGION"),
             ("push_from", ""),

@@ -390,34 +390,7 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         history_max: policy.deploy.history_max,
         description: &description,
     };
-    let mut record = Record {
-        approved_by: None,
-        attestation: None,
-        building_block: bb.name.clone(),
-        decision: Some(redecision),
-        evidence: admission.ev_path.clone(),
-        evidence_sha256: admission.evidence_sha256.clone(),
-        finished_at: String::new(),
-        helm: String::new(),
-        images: admitted.images.iter().map(|i| i.image.reference()).collect(),
-        namespace: ns.clone(),
-        problems: Vec::new(),
-        rego: policy
-            .deploy
-            .rego
-            .iter()
-            .map(|m| format!("{} sha256:{}", m.path, m.sha256))
-            .collect(),
-        release: args.release.clone(),
-        revision: None,
-        rollout_events: Vec::new(),
-        secrets: Vec::new(),
-        started_at: started.to_string(),
-        status: Status::Refused,
-        tests: None,
-        timings_ms: Timings::default(),
-        warnings,
-    };
+    let mut record = Record::start(&admission, bb, redecision, &ns, &policy, args, started, warnings);
 
     // 3. Render, with the same values and the image pinned.
     let t = Instant::now();
@@ -460,6 +433,51 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     record.secrets = rt.block_on(secrets::apply(&cluster.client, &ns, &args.release, &secret_files))?;
     // 5. Install and 6. confirm.
     install_and_confirm(args, admitted, &target, &manifests, timeout, &mut record)
+}
+
+impl Record {
+    /// The record of a deploy that has passed admission, refused until it gets further.
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        admission: &Admission,
+        bb: &BuildingBlock,
+        redecision: redecide::Redecision,
+        ns: &str,
+        policy: &Policy,
+        args: &DeployArgs,
+        started: jiff::Timestamp,
+        warnings: Vec<String>,
+    ) -> Record {
+        let admitted = &admission.admitted;
+        Record {
+            approved_by: None,
+            attestation: None,
+            building_block: bb.name.clone(),
+            decision: Some(redecision),
+            evidence: admission.ev_path.clone(),
+            evidence_sha256: admission.evidence_sha256.clone(),
+            finished_at: String::new(),
+            helm: String::new(),
+            images: admitted.images.iter().map(|i| i.image.reference()).collect(),
+            namespace: ns.to_owned(),
+            problems: Vec::new(),
+            rego: policy
+                .deploy
+                .rego
+                .iter()
+                .map(|m| format!("{} sha256:{}", m.path, m.sha256))
+                .collect(),
+            release: args.release.clone(),
+            revision: None,
+            rollout_events: Vec::new(),
+            secrets: Vec::new(),
+            started_at: started.to_string(),
+            status: Status::Refused,
+            tests: None,
+            timings_ms: Timings::default(),
+            warnings,
+        }
+    }
 }
 
 /// The flags deploy checks before it reads anything: returns `--timeout`.

@@ -116,6 +116,11 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
     // Local inputs first: a bad report or sign-off is found before any wait on ECR.
     let runs_and_digests = read_reports(&args.api_reports);
     let signoff_files = signoff::load_files(&args.policy.signoffs, &policy);
+    if args.chart.is_some() && args.image.is_some() {
+        return Err(Error::invalid(
+            "--image and --chart: give one (a chart's release judges every image the chart runs)",
+        ));
+    }
     if args.chart.is_none() && !args.render.is_empty() {
         return Err(Error::invalid(
             "--values, --set, --set-string and --release render a chart: give --chart DIR",
