@@ -2208,3 +2208,189 @@ fn a_secret_from_a_file_is_created_before_the_release_and_its_data_never_printed
     let release_at = writes.iter().position(|p| p.contains("/deployments")).unwrap();
     assert!(secret_at < release_at, "{writes:#?}");
 }
+
+/// The release chart as an umbrella whose database comes from a repository (`repository`), locked with
+/// `helm dependency update` as a BB team would, its fetched .tgz not committed. Returns the chart's path.
+fn umbrella_from(dir: &Path, repository: &str, plain_http: bool) -> PathBuf {
+    let chart = dir.join("umbrella");
+    assert!(
+        std::process::Command::new("cp")
+            .args(["-r", RELEASE_CHART, chart.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::remove_dir_all(chart.join("charts/postgresql")).unwrap();
+    let yaml = std::fs::read_to_string(chart.join("Chart.yaml")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        format!("{yaml}dependencies:\n  - name: postgresql\n    version: 16.4.0\n    repository: {repository}\n"),
+    )
+    .unwrap();
+    let mut update = std::process::Command::new(helm(3));
+    update
+        .args(["dependency", "update", chart.to_str().unwrap()])
+        .env("HELM_CACHE_HOME", dir.join("helm-cache"))
+        .env("HELM_CONFIG_HOME", dir.join("helm-config"));
+    if plain_http {
+        update.arg("--plain-http");
+    }
+    let out = update.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(chart.join("Chart.lock").is_file());
+    std::fs::remove_file(chart.join("charts/postgresql-16.4.0.tgz")).unwrap();
+    chart
+}
+
+/// The postgresql subchart packaged into `dir` (with `values` as its values.yaml), as its repository serves it.
+fn package_postgresql(dir: &Path, values: &str) -> PathBuf {
+    let src = dir.join("pg-src");
+    let _ = std::fs::remove_dir_all(&src);
+    assert!(
+        std::process::Command::new("cp")
+            .args([
+                "-r",
+                &format!("{RELEASE_CHART}/charts/postgresql"),
+                src.to_str().unwrap()
+            ])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::write(src.join("values.yaml"), values).unwrap();
+    let out_dir = dir.join("pkg");
+    let out = std::process::Command::new(helm(3))
+        .args(["package", src.to_str().unwrap(), "-d", out_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    out_dir.join("postgresql-16.4.0.tgz")
+}
+
+#[test]
+fn an_umbrella_chart_with_locked_dependencies_from_a_chart_repository_and_an_oci_registry_verifies_and_deploys() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The HTTP chart repository: a directory `helm repo index` describes, served on loopback.
+    let repo_dir = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo_dir).unwrap();
+    let tgz = package_postgresql(tmp.path(), "image: postgres:16.4\n");
+    std::fs::copy(&tgz, repo_dir.join("postgresql-16.4.0.tgz")).unwrap();
+    let url = serve_dir(repo_dir.clone());
+    let index = std::process::Command::new(helm(3))
+        .args(["repo", "index", repo_dir.to_str().unwrap(), "--url", &url])
+        .output()
+        .unwrap();
+    assert!(index.status.success());
+    // The OCI registry: Debian's docker-registry, the chart pushed with helm.
+    let oci = format!("oci://{}/charts-{}", common::registry::open(), peer::unique("deps"));
+    let push = std::process::Command::new(helm(3))
+        .args(["push", tgz.to_str().unwrap(), &oci, "--plain-http"])
+        .env("HELM_CONFIG_HOME", tmp.path().join("helm-config"))
+        .output()
+        .unwrap();
+    assert!(push.status.success(), "{push:?}");
+
+    for (kind, repository, plain) in [("http", url.as_str(), false), ("oci", oci.as_str(), true)] {
+        let dir = tmp.path().join(kind);
+        std::fs::create_dir_all(&dir).unwrap();
+        let chart = umbrella_from(&dir, repository, plain);
+        let pages = release_pages(&dir, None);
+        let ev = dir.join("evidence.json");
+        for major in [3, 4] {
+            let (code, out, err) = run(bbgate()
+                .args(["verify", "--chart", chart.to_str().unwrap(), "--helm", &helm(major)])
+                .args(["--findings", pages.to_str().unwrap(), "--api-report", REPORT])
+                .args([
+                    "--registry",
+                    REGISTRY,
+                    "--evidence",
+                    ev.to_str().unwrap(),
+                    "--format",
+                    "json",
+                ])
+                .env("HELM_CACHE_HOME", dir.join("helm-cache")));
+            assert_eq!(code, 0, "{kind} helm {major}: {out}{err}");
+            let v: Value = serde_json::from_str(&out).unwrap();
+            assert!(
+                v["chart"]["files"]["charts/postgresql-16.4.0.tgz"].is_string(),
+                "{kind}: the fetched dependency is part of the chart judged: {}",
+                v["chart"]["files"]
+            );
+            let fake = FakeKube::start(true);
+            fake.sandbox_namespace(NS);
+            let mut cmd = deploy_of(&ev, chart.to_str().unwrap());
+            cmd.args([
+                "--release",
+                "pay",
+                "--set-image",
+                "migrations.image=bb/payments/db-migrate",
+            ])
+            .env("HELM_CACHE_HOME", dir.join("helm-cache"))
+            .args([
+                "--findings",
+                pages.to_str().unwrap(),
+                "--api-report",
+                REPORT,
+                "--timeout",
+                "60s",
+            ])
+            .args([
+                "--helm",
+                &helm(major),
+                "--kubeconfig",
+                fake.kubeconfig(&dir).to_str().unwrap(),
+            ]);
+            let (code, out, err) = run(&mut cmd);
+            assert_eq!(code, 0, "{kind} helm {major}: {out}{err}");
+            let db = fake
+                .get("StatefulSet", NS, "pay-postgresql")
+                .expect("the dependency's objects are installed");
+            assert_eq!(
+                db["spec"]["template"]["spec"]["containers"][0]["image"],
+                format!("{REGISTRY}/docker-hub/library/postgres@{}", release_digest(3))
+            );
+        }
+    }
+
+    // The repository republishes the same version with other contents after verify: deploy fetches it again,
+    // and refuses, naming the dependency's file.
+    let dir = tmp.path().join("http");
+    let chart = dir.join("umbrella");
+    let ev = dir.join("evidence.json");
+    let changed = package_postgresql(tmp.path(), "image: postgres:16.4\nextra: true\n");
+    std::fs::copy(&changed, repo_dir.join("postgresql-16.4.0.tgz")).unwrap();
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let mut cmd = deploy_of(&ev, chart.to_str().unwrap());
+    cmd.args(["--release", "pay", "--dry-run"])
+        .env("HELM_CACHE_HOME", dir.join("helm-cache-2"))
+        .args([
+            "--findings",
+            dir.join("release-pages").to_str().unwrap(),
+            "--api-report",
+            REPORT,
+        ])
+        .args([
+            "--helm",
+            &helm(4),
+            "--kubeconfig",
+            fake.kubeconfig(&dir).to_str().unwrap(),
+        ]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("charts/postgresql-16.4.0.tgz changed since verify judged it"),
+        "{err}"
+    );
+
+    // A chart (a fresh checkout: nothing fetched) that declares its dependencies without a Chart.lock is invalid
+    // input.
+    std::fs::remove_file(chart.join("Chart.lock")).unwrap();
+    std::fs::remove_file(chart.join("charts/postgresql-16.4.0.tgz")).unwrap();
+    let (code, _, err) = run(bbgate().args(["chart", "check", chart.to_str().unwrap(), "--helm", &helm(3)]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("declares dependencies (postgresql) and has no Chart.lock"),
+        "{err}"
+    );
+}

@@ -131,6 +131,58 @@ impl Helm {
         }
     }
 
+    /// `helm dependency build` of `chart`, its HTTP(S) repositories added to a private repository configuration
+    /// first (helm 4 fetches only from repositories it knows), `--plain-http` for loopback OCI registries.
+    pub(crate) fn dependency_build(&self, chart: &Path, repos: &[String], plain_http: bool) -> Result<()> {
+        let dir = tempfile::tempdir()
+            .map_err(|e| Error::Undecidable(format!("cannot create a temporary directory for helm: {e}")))?;
+        let with_env = |mut c: Command| {
+            c.env("HELM_REPOSITORY_CONFIG", dir.path().join("repositories.yaml"))
+                .env("HELM_REPOSITORY_CACHE", dir.path().join("cache"));
+            c
+        };
+        for (i, url) in repos.iter().enumerate() {
+            let out = with_env(self.command())
+                .args(["repo", "add", &format!("bbgate-dep-{i}"), url])
+                .output()
+                .map_err(|e| tool_error(&self.path, "add a chart repository", e))?;
+            if !out.status.success() {
+                return Err(Error::Undecidable(format!(
+                    "helm repo add {url} failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+        }
+        let mut args: Vec<OsString> = vec!["dependency".into(), "build".into(), chart.as_os_str().to_owned()];
+        if plain_http {
+            args.push("--plain-http".into());
+        }
+        let out = with_env(self.command())
+            .args(&args)
+            .output()
+            .map_err(|e| tool_error(&self.path, "build the chart's dependencies", e))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let said = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        // The chart's own fault (a lock out of sync, a version the repository lacks) is invalid input; a
+        // repository that cannot be reached leaves nothing decided.
+        let chart_fault = [
+            "out of sync",
+            "can't get a valid version",
+            "not found",
+            "no repository definition",
+        ]
+        .iter()
+        .any(|s| said.contains(s));
+        let msg = format!("helm dependency build {} failed: {said}", chart.display());
+        Err(if chart_fault {
+            Error::invalid(msg)
+        } else {
+            Error::Undecidable(msg)
+        })
+    }
+
     /// `helm template`, with CRDs included so the guard sees them (install skips them).
     pub(crate) fn template(&self, i: &Install) -> Result<String> {
         let mut args: Vec<OsString> = vec!["template".into()];

@@ -364,6 +364,8 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     // 2. Bind: the BB's own namespace, never another; the chart and values verify judged, never others.
     let ns = bind(args, bb)?;
     let mut warnings = warnings;
+    // The dependencies as Chart.lock pins them, built before the chart is compared with the one judged.
+    crate::dependencies::build(&args.helm, &args.chart)?;
     bind_chart(args, &admission.admitted, &mut warnings)?;
     let admitted = &admission.admitted;
     let set_image = set_image(&args.set_image, admitted)?;

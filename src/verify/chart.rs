@@ -102,6 +102,9 @@ pub(crate) fn render_for<'p>(
     policy: &'p Policy,
     building_block: Option<&str>,
 ) -> Result<(&'p crate::policy::BuildingBlock, Rendered)> {
+    if let Some(done) = crate::dependencies::build(&r.helm, chart)? {
+        eprintln!("bbgate: {}: {done}", chart.display());
+    }
     if let Some(name) = building_block {
         let bb = policy.select_building_block(Some(name), "")?;
         return Ok((bb, render(chart, r, &bb.namespace)?));

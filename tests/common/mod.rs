@@ -203,3 +203,47 @@ pub fn http_stand_in(status: u16, body: Vec<u8>) -> (String, std::sync::Arc<std:
     });
     (url, hits)
 }
+
+/// A static HTTP server on 127.0.0.1 serving the files of `dir` (read at each request, so a test can change
+/// them): a chart repository as `helm repo index` lays one out. Returns its base URL.
+pub fn serve_dir(dir: std::path::PathBuf) -> String {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            let mut reader = std::io::BufReader::new(&s);
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            // Drain the headers.
+            let mut h = String::new();
+            while reader.read_line(&mut h).is_ok_and(|n| n > 2) {
+                h.clear();
+            }
+            let path = line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/')
+                .to_owned();
+            let mut s = &s;
+            match std::fs::read(dir.join(&path)) {
+                Ok(body) if !path.contains("..") => {
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = s.write_all(&body);
+                }
+                _ => {
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                }
+            }
+        }
+    });
+    url
+}
