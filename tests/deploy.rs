@@ -2383,6 +2383,18 @@ fn an_umbrella_chart_with_locked_dependencies_from_a_chart_repository_and_an_oci
         "{err}"
     );
 
+    // A Chart.yaml changed after its lock: helm's own check, invalid input.
+    let yaml = std::fs::read_to_string(chart.join("Chart.yaml")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        yaml.replace("version: 16.4.0", "version: 16.4.1"),
+    )
+    .unwrap();
+    let (code, _, err) = run(bbgate().args(["chart", "check", chart.to_str().unwrap(), "--helm", &helm(4)]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("out of sync"), "{err}");
+    std::fs::write(chart.join("Chart.yaml"), yaml).unwrap();
+
     // A chart (a fresh checkout: nothing fetched) that declares its dependencies without a Chart.lock is invalid
     // input.
     std::fs::remove_file(chart.join("Chart.lock")).unwrap();
@@ -2392,5 +2404,43 @@ fn an_umbrella_chart_with_locked_dependencies_from_a_chart_repository_and_an_oci
     assert!(
         err.contains("declares dependencies (postgresql) and has no Chart.lock"),
         "{err}"
+    );
+}
+
+#[test]
+fn deploy_may_set_a_key_the_policy_lists_as_settable_and_the_record_says_so() {
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = policy_with(tmp.path(), "settable = []", "settable = [\"global.note\"]");
+    let pages = release_pages(tmp.path(), None);
+    let ev = tmp.path().join("evidence.json");
+    let (code, out, err) = run(bbgate()
+        .args([
+            "verify",
+            "--chart",
+            RELEASE_CHART,
+            "--helm",
+            &helm(3),
+            "--policy",
+            policy.to_str().unwrap(),
+        ])
+        .args(["--findings", pages.to_str().unwrap(), "--api-report", REPORT])
+        .args(["--registry", REGISTRY, "--evidence", ev.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}{err}");
+    let mut cmd = deploy_release(&fake, tmp.path(), 4, &ev, &pages);
+    cmd.args(["--dry-run", "--format", "json", "--policy", policy.to_str().unwrap()])
+        .args(["--set", "global.note=deployed-by-the-admins"])
+        .env("BBGATE_POLICY_SHA256", sha256_file(&policy));
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}");
+    let record: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        record["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w == "values set at deploy beyond the ones verify judged ([deploy] settable): --set global.note"),
+        "{record}"
     );
 }
