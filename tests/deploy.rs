@@ -1669,6 +1669,15 @@ fn deploy_release(fake: &FakeKube, dir: &Path, major: u8, ev: &Path, pages: &Pat
     cmd
 }
 
+/// A fresh fake cluster with the BB's namespace ready, a scratch directory, and the release's saved pages in it.
+fn release_scene() -> (Handle, tempfile::TempDir, PathBuf) {
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tmp = tempfile::tempdir().unwrap();
+    let pages = release_pages(tmp.path(), None);
+    (fake, tmp, pages)
+}
+
 /// Every container image of every object the fake stores for the namespace.
 fn stored_images(fake: &FakeKube) -> Vec<String> {
     let mut out = Vec::new();
@@ -1824,10 +1833,7 @@ fn the_saved_pages_of_a_release_replay_to_the_identical_decision_and_must_cover_
 
 #[test]
 fn an_image_added_after_verify_is_refused_at_deploy_naming_object_and_container() {
-    let fake = FakeKube::start(true);
-    fake.sandbox_namespace(NS);
-    let tmp = tempfile::tempdir().unwrap();
-    let pages = release_pages(tmp.path(), None);
+    let (fake, tmp, pages) = release_scene();
     // Evidence of the release's images judged without the chart: the chart is judged by deploy's guard alone.
     let ev = tmp.path().join("evidence.json");
     let (code, out, err) = run(bbgate()
@@ -2034,27 +2040,13 @@ fn a_subchart_vendored_as_a_tgz_is_rendered_and_its_images_listed() {
 #[test]
 fn a_secret_value_is_installed_and_never_printed_recorded_or_left_in_a_file() {
     let secret = "pw-3b9e1f0c-never-printed";
-    let fake = FakeKube::start(true);
-    fake.sandbox_namespace(NS);
-    let tmp = tempfile::tempdir().unwrap();
+    let (fake, tmp, pages) = release_scene();
     let scratch = tmp.path().join("tmp");
     std::fs::create_dir_all(&scratch).unwrap();
     let policy = policy_with(tmp.path(), "secret_keys = []", "secret_keys = [\"db.password\"]");
-    let pages = release_pages(tmp.path(), None);
     let ev = tmp.path().join("evidence.json");
-    let (code, out, err) = run(bbgate()
-        .args([
-            "verify",
-            "--chart",
-            RELEASE_CHART,
-            "--helm",
-            &helm(3),
-            "--policy",
-            policy.to_str().unwrap(),
-        ])
-        .args(["--findings", pages.to_str().unwrap(), "--api-report", REPORT])
-        .args(["--registry", REGISTRY, "--evidence", ev.to_str().unwrap()]));
-    assert_eq!(code, 0, "{out}{err}");
+    let (code, v) = verify_release(&pages, &ev, &["--policy", policy.to_str().unwrap()]);
+    assert_eq!(code, 0, "{v}");
     let record = tmp.path().join("record.json");
     for (major, how) in [
         (3, ["--set-secret", "db.password=DB_PASSWORD"]),
@@ -2121,10 +2113,7 @@ fn walk_files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn values_deploy_may_not_give_are_refused_an_image_key_a_stray_secret_and_a_value_verify_did_not_judge() {
-    let fake = FakeKube::start(true);
-    fake.sandbox_namespace(NS);
-    let tmp = tempfile::tempdir().unwrap();
-    let pages = release_pages(tmp.path(), None);
+    let (fake, tmp, pages) = release_scene();
     let ev = tmp.path().join("evidence.json");
     let (code, v) = verify_release(&pages, &ev, &[]);
     assert_eq!(code, 0, "{v}");
@@ -2154,10 +2143,7 @@ fn values_deploy_may_not_give_are_refused_an_image_key_a_stray_secret_and_a_valu
 #[test]
 fn a_secret_from_a_file_is_created_before_the_release_and_its_data_never_printed() {
     let cert = "-----BEGIN CERTIFICATE-----\nMIIB-not-a-real-cert-7f3a\n-----END CERTIFICATE-----\n";
-    let fake = FakeKube::start(true);
-    fake.sandbox_namespace(NS);
-    let tmp = tempfile::tempdir().unwrap();
-    let pages = release_pages(tmp.path(), None);
+    let (fake, tmp, pages) = release_scene();
     let ev = tmp.path().join("evidence.json");
     let (code, v) = verify_release(&pages, &ev, &[]);
     assert_eq!(code, 0, "{v}");
@@ -2409,25 +2395,11 @@ fn an_umbrella_chart_with_locked_dependencies_from_a_chart_repository_and_an_oci
 
 #[test]
 fn deploy_may_set_a_key_the_policy_lists_as_settable_and_the_record_says_so() {
-    let fake = FakeKube::start(true);
-    fake.sandbox_namespace(NS);
-    let tmp = tempfile::tempdir().unwrap();
+    let (fake, tmp, pages) = release_scene();
     let policy = policy_with(tmp.path(), "settable = []", "settable = [\"global.note\"]");
-    let pages = release_pages(tmp.path(), None);
     let ev = tmp.path().join("evidence.json");
-    let (code, out, err) = run(bbgate()
-        .args([
-            "verify",
-            "--chart",
-            RELEASE_CHART,
-            "--helm",
-            &helm(3),
-            "--policy",
-            policy.to_str().unwrap(),
-        ])
-        .args(["--findings", pages.to_str().unwrap(), "--api-report", REPORT])
-        .args(["--registry", REGISTRY, "--evidence", ev.to_str().unwrap()]));
-    assert_eq!(code, 0, "{out}{err}");
+    let (code, v) = verify_release(&pages, &ev, &["--policy", policy.to_str().unwrap()]);
+    assert_eq!(code, 0, "{v}");
     let mut cmd = deploy_release(&fake, tmp.path(), 4, &ev, &pages);
     cmd.args(["--dry-run", "--format", "json", "--policy", policy.to_str().unwrap()])
         .args(["--set", "global.note=deployed-by-the-admins"])
