@@ -2416,3 +2416,27 @@ fn deploy_may_set_a_key_the_policy_lists_as_settable_and_the_record_says_so() {
         "{record}"
     );
 }
+
+#[test]
+fn evidence_of_an_older_schema_is_refused_naming_both_schemas() {
+    use sha2::{Digest, Sha256};
+    let (fake, tmp, ev) = ready();
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&ev).unwrap()).unwrap();
+    assert_eq!(doc["body"]["schema"], "bbgate.dev/evidence/v3");
+    // A v2 body (one image, no images[]), consistently sealed: read by this bbgate, it is refused by its schema.
+    let body = &mut doc["body"];
+    body["schema"] = json!("bbgate.dev/evidence/v2");
+    body["image"] = body["images"][0].clone();
+    body.as_object_mut().unwrap().remove("images");
+    let canonical = serde_json::to_vec(&doc["body"]).unwrap();
+    doc["integrity"]["body_sha256"] = json!(hex::encode(Sha256::digest(&canonical)));
+    std::fs::write(&ev, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let (code, _, err) = run(&mut deploy(&fake, tmp.path(), 3, &ev, CHART));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("evidence schema \"bbgate.dev/evidence/v2\" is not bbgate.dev/evidence/v3")
+            && err.contains("re-run bbgate verify with this bbgate"),
+        "{err}"
+    );
+    assert!(fake.log().is_empty());
+}
