@@ -43,6 +43,20 @@ pub enum Command {
     PostRender(PostRenderArgs),
 }
 
+impl Command {
+    /// The output format the command was asked for (`--format`), for commands that have one.
+    pub fn format(&self) -> Format {
+        match self {
+            Command::Verify(a) => a.format,
+            Command::Push(a) => a.format,
+            Command::Deploy(a) => a.format,
+            Command::Attest(AttestCommand::Verify(a)) => a.format,
+            Command::Chart(ChartCommand::Check(a)) => a.format,
+            Command::EksToken(_) | Command::Policy(_) | Command::PostRender(_) => Format::Human,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum ChartCommand {
     /// Render the chart offline and run deploy's guard on it (no cluster, no AWS): the namespace is the building

@@ -25,6 +25,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
+            if cli.command.format() == bbgate::cli::Format::Json {
+                // A closed stdout changes nothing here: stderr still says why, and the exit code stands.
+                let _ = bbgate::output::line(&bbgate::output::error_document(&e));
+            }
             let label = match e.exit_code() {
                 exit::UNDECIDABLE => "could not decide",
                 exit::DENY => "denied",

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use std::io::Write;
 
 /// Write `text` and a newline to stdout.
-pub(crate) fn line(text: &str) -> Result<()> {
+pub fn line(text: &str) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     written(
@@ -13,6 +13,22 @@ pub(crate) fn line(text: &str) -> Result<()> {
             .and_then(|()| out.write_all(b"\n"))
             .and_then(|()| out.flush()),
     )
+}
+
+/// What `--format json` prints on stdout when a command ends in an error (exit 1 before a decision was written,
+/// 2 or 3): one JSON document, so CI reads every outcome the same way. The messages are the ones stderr shows.
+pub fn error_document(e: &Error) -> String {
+    let kind = match e {
+        Error::Invalid(_) => "invalid-input",
+        Error::Denied(_) => "denied",
+        Error::Undecidable(_) => "could-not-decide",
+    };
+    let messages: Vec<String> = e.to_string().lines().map(str::to_owned).collect();
+    let doc = serde_json::json!({
+        "error": { "kind": kind, "exit_code": e.exit_code(), "messages": messages },
+        "exit_code": e.exit_code(),
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
 /// The outcome of writing a result to stdout: a closed pipe (the reader went away) is no failure, so the exit

@@ -370,3 +370,59 @@ fn the_region_never_comes_from_the_instance_metadata_service() {
     assert_eq!(code, 3, "{err}");
     assert!(hits.load(std::sync::atomic::Ordering::SeqCst) > 0, "{err}");
 }
+
+#[test]
+fn with_format_json_every_exit_code_prints_one_json_document() {
+    // 2: invalid input (a missing report), for verify and for push.
+    let (code, v) = run_json(bbgate().args([
+        "verify",
+        "--findings",
+        "fixtures/demo/pass",
+        "--api-report",
+        "/nonexistent/report.ndjson",
+    ]));
+    assert_eq!(code, 2);
+    assert_eq!(v["error"]["kind"], "invalid-input");
+    assert_eq!(v["exit_code"], 2);
+    assert!(
+        v["error"]["messages"][0]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/report.ndjson"),
+        "{v}"
+    );
+    let (code, v) = run_json(bbgate().args(["push", "--from", "oci:/nonexistent", "--to", "not a reference"]));
+    assert_eq!(code, 2);
+    assert_eq!(v["error"]["kind"], "invalid-input", "{v}");
+    // 3: could not decide (AWS unreachable), and 1 before any decision (an image the building block may not run).
+    let (code, v) = run_json(
+        bbgate()
+            .args([
+                "verify",
+                "--image",
+                "bb/payments/adapter:1",
+                "--api-report",
+                "fixtures/api-tests/payments-adapter.ndjson",
+            ])
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_REGION", "eu-central-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+            .env("AWS_SECRET_ACCESS_KEY", "never-printed-secret")
+            .env("AWS_MAX_ATTEMPTS", "1"),
+    );
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(v["error"]["kind"], "could-not-decide");
+    assert!(!v.to_string().contains("never-printed-secret"));
+    let (code, v) = run_json(bbgate().args([
+        "verify",
+        "--image",
+        "bb/usct/api:1",
+        "--building-block",
+        "payments",
+        "--api-report",
+        "fixtures/api-tests/payments-adapter.ndjson",
+    ]));
+    assert_eq!(code, 1);
+    assert_eq!(v["error"]["kind"], "denied", "{v}");
+}
