@@ -706,3 +706,67 @@ fn a_critical_in_a_cached_third_party_image_read_from_ecr_denies_the_release() {
     assert_eq!(v["reasons"][0]["location"], format!("{}@{}", images[3].0, images[3].1));
     assert!(v["images"][3]["ref"].as_str().unwrap().ends_with("/postgres:16.4"));
 }
+
+#[test]
+fn aws_conventions_an_empty_variable_is_unset_the_default_region_counts_and_no_credentials_is_explained() {
+    let moto = Moto::get();
+    let repo = seeded_passing(&moto, "conventions", 3);
+    let image = format!("{repo}:v1");
+    // GovStack's contexts hold only AWS_DEFAULT_REGION, and the orb may pass an empty AWS_REGION: the default
+    // region is used.
+    let (code, out, err) = run(verify_online(&moto, None)
+        .env("AWS_REGION", "")
+        .env("AWS_DEFAULT_REGION", REGION)
+        .args(["--image", &image]));
+    assert_eq!(code, 0, "{out}{err}");
+    // Neither set: both named.
+    let (code, _, err) = run(verify_online(&moto, None)
+        .env("AWS_REGION", "")
+        .env("AWS_DEFAULT_REGION", " ")
+        .args(["--image", &image]));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("neither AWS_REGION nor AWS_DEFAULT_REGION is set"),
+        "{err}"
+    );
+    // eks-token names its own flag.
+    let (code, _, err) =
+        run(aws_command(&moto, None)
+            .env("AWS_REGION", "")
+            .args(["eks-token", "--cluster", "sandbox"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("pass --region"), "{err}");
+    // No credentials anywhere: the chain tried is named, and nothing was decided (exit 3).
+    let home = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(verify_online(&moto, None)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("none"))
+        .args(["--image", &image]));
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("no AWS credentials") && err.contains("AWS_WEB_IDENTITY_TOKEN_FILE"),
+        "{err}"
+    );
+    // AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE is the SDK's web-identity chain (IRSA, self-hosted runners),
+    // not bbgate's CircleCI flow: no CircleCI token is asked for.
+    let token_file = home.path().join("token");
+    std::fs::write(&token_file, oidc_token(3000)).unwrap();
+    let (code, out, err) = run(verify_online(&moto, None)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("HOME", home.path())
+        .env("AWS_ROLE_ARN", role("web-identity"))
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token_file)
+        .env("AWS_ROLE_SESSION_NAME", "irsa-session")
+        .args(["--image", &image, "--format", "json"]));
+    assert!(!err.contains("no OIDC token"), "{err}");
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["images"][0]["acquisition"]["identity"]["method"],
+        "aws-credential-chain"
+    );
+}

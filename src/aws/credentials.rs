@@ -125,12 +125,17 @@ pub(crate) fn timeout_config() -> TimeoutConfig {
 
 pub(crate) use crate::report::acquisition::Identity;
 
-/// The role to assume: the flag (or BBGATE_ROLE_ARN), else AWS_ROLE_ARN; none means the standard chain.
+/// The role to assume with CircleCI's OIDC token: the flag (or BBGATE_ROLE_ARN), else AWS_ROLE_ARN, unless
+/// AWS_WEB_IDENTITY_TOKEN_FILE is set: then AWS_ROLE_ARN belongs to the SDK's standard web-identity chain
+/// (IRSA, self-hosted runners) and bbgate leaves it to the SDK. None means the standard chain.
 pub(crate) fn role_arn(explicit: Option<&str>) -> Option<String> {
-    explicit
-        .map(str::to_owned)
-        .or_else(|| std::env::var("AWS_ROLE_ARN").ok())
-        .filter(|r| !r.is_empty())
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    explicit.map(str::to_owned).filter(|r| !r.is_empty()).or_else(|| {
+        var("AWS_WEB_IDENTITY_TOKEN_FILE")
+            .is_none()
+            .then(|| var("AWS_ROLE_ARN"))
+            .flatten()
+    })
 }
 
 /// Build the SDK config: OIDC -> STS when a role ARN is given, else the standard chain.

@@ -72,8 +72,24 @@ pub(crate) struct Scanned {
     pub(crate) waited: Duration,
 }
 
+/// Where bbgate looked for credentials, for the message when it found none.
+pub(crate) const NO_CREDENTIALS: &str = "no AWS credentials: bbgate looked for --role-arn / BBGATE_ROLE_ARN with \
+     CircleCI's OIDC token (CIRCLE_OIDC_TOKEN_V2), then the SDK's standard chain: AWS_ACCESS_KEY_ID and \
+     AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws, web identity (AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE), \
+     and the container credentials endpoint (the instance metadata service is never asked); in CircleCI, give \
+     the job a context holding BBGATE_ROLE_ARN";
+
 /// A transport or SDK failure in words (never the request, which may carry credentials).
 pub(crate) fn describe_sdk_error<E: std::error::Error + 'static, R: std::fmt::Debug>(e: &SdkError<E, R>) -> String {
+    let chain = aws_smithy_types::error::display::DisplayErrorContext(e).to_string();
+    if chain.contains("credentials")
+        && (chain.contains("no credentials")
+            || chain.contains("failed to load")
+            || chain.contains("not loaded")
+            || chain.contains("identity"))
+    {
+        return NO_CREDENTIALS.to_owned();
+    }
     match e {
         SdkError::TimeoutError(_) => "timed out".into(),
         SdkError::DispatchFailure(d) => {

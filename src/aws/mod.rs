@@ -173,13 +173,13 @@ pub(crate) fn is_region(r: &str) -> bool {
 /// The region to call: the image URI's (authoritative for ECR), else AWS_REGION / AWS_DEFAULT_REGION.
 /// Never the instance metadata service: with no region, this is a configuration error.
 pub(crate) fn region(from_uri: Option<&str>) -> Result<String> {
-    let env = std::env::var("AWS_REGION")
-        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-        .ok()
-        .filter(|r| !r.is_empty());
+    // An empty variable is unset (CircleCI contexts and the orb can pass one empty).
+    let var = |k: &str| std::env::var(k).ok().filter(|r| !r.trim().is_empty());
+    let env = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
     let region = from_uri.map(str::to_owned).or(env).ok_or_else(|| {
         Error::invalid(
-            "no AWS region: set AWS_REGION, or give the full image URI (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG)",
+            "no AWS region: neither AWS_REGION nor AWS_DEFAULT_REGION is set; set one, or give the full image URI \
+             (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG)",
         )
     })?;
     if !is_region(&region) {

@@ -210,7 +210,13 @@ pub(crate) fn exec_kubeconfig(
 
 /// `bbgate eks-token`: an ExecCredential on stdout, for kubectl, helm or any client-go kubeconfig.
 pub fn run_token(args: &EksTokenArgs) -> Result<u8> {
-    let region = aws::region(args.region.as_deref())?;
+    let region = aws::region(args.region.as_deref()).map_err(|e| match e {
+        // The image-URI hint of verify means nothing here: eks-token takes --region.
+        Error::Invalid(m) if args.region.is_none() && m.iter().any(|m| m.starts_with("no AWS region")) => {
+            Error::invalid("no AWS region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION")
+        }
+        other => other,
+    })?;
     let at = args.at.map_or_else(SystemTime::now, SystemTime::from);
     let runtime = aws::runtime()?;
     let role = credentials::role_arn(args.aws.role_arn.as_deref());
