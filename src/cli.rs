@@ -4,12 +4,17 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// The exit codes, in every command's help.
+pub const EXIT_CODES: &str = "Exit codes: 0 pass, 1 denied by policy, 2 invalid input or configuration, 3 could not decide \
+                              (AWS, the cluster or a tool failed: re-run). With --format json, every exit prints one JSON \
+                              document on stdout.";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "bbgate",
     version,
     about = "Decides whether a GovStack Building Block image may enter the sandbox, and puts it in.",
-    after_help = "Exit codes: 0 pass, 1 denied by policy, 2 invalid input or configuration, 3 could not decide.",
+    after_help = EXIT_CODES,
     // A flag given twice takes the later value: CI steps append flags to a base command line.
     args_override_self = true
 )]
@@ -20,14 +25,25 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Decide on a BB image from its ECR scan, its API test reports and its sign-offs.
+    /// Decide on a BB release (one image, or every image of its chart) from the ECR scans, its API test reports
+    /// and its sign-offs.
+    #[command(after_help = VERIFY_EXAMPLES)]
     Verify(Box<VerifyArgs>),
     /// Push an image (OCI layout or docker-archive) to a registry without Docker, and print its digest.
+    #[command(after_help = PUSH_EXAMPLES)]
     Push(Box<PushArgs>),
     /// Install a BB that verify passed: evidence, namespace preflight, guarded render, helm pinned by digest.
+    #[command(after_help = DEPLOY_EXAMPLES)]
     Deploy(Box<DeployArgs>),
     /// Print an EKS bearer token as a kubeconfig ExecCredential (like `aws eks get-token`, no AWS CLI).
+    #[command(after_help = EXIT_CODES)]
     EksToken(EksTokenArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Example:\n  bbgate completions bash > /etc/bash_completion.d/bbgate")]
+    Completions(CompletionsArgs),
+    /// Write bbgate's man pages (one per command) into a directory.
+    #[command(after_help = "Example:\n  bbgate man --out-dir /usr/local/share/man/man1")]
+    Man(ManArgs),
     /// Work with the policy and sign-off files.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -43,6 +59,38 @@ pub enum Command {
     PostRender(PostRenderArgs),
 }
 
+const VERIFY_EXAMPLES: &str = "Examples:\n  \
+    bbgate verify --findings bbgate-out/findings --api-report result.message --signoffs signoffs/payments.toml\n  \
+    bbgate verify --image 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/adapter:1.5.0 \
+    --api-report result.message --evidence evidence.json\n  \
+    bbgate verify --chart helm/payments --values helm/values-sandbox.yaml --api-report result.message\n\n\
+    Exit codes: 0 pass, 1 denied by policy, 2 invalid input or configuration, 3 could not decide (AWS, the cluster \
+    or a tool failed: re-run). With --format json, every exit prints one JSON document on stdout.";
+
+const PUSH_EXAMPLES: &str = "Example:\n  \
+    bbgate push --from docker-archive:image.tar --to 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/adapter:1.5.0\n\n\
+    Exit codes: 0 pushed, 1 refused by policy, 2 invalid input or configuration, 3 the registry failed (re-run).";
+
+const DEPLOY_EXAMPLES: &str = "Example:\n  \
+    bbgate deploy --evidence bbgate-out/evidence.json --chart helm/payments --release payments \
+    --values helm/values-sandbox.yaml --eks-cluster govstack-sandbox --api-report result.message\n\n\
+    Exit codes: 0 deployed (or checked, with --dry-run), 1 refused or the rollout failed, 2 invalid input or \
+    configuration, 3 could not decide (AWS, the cluster or helm failed: re-run).";
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// The directory to write bbgate.1 and bbgate-COMMAND.1 into.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
+}
+
 impl Command {
     /// The output format the command was asked for (`--format`), for commands that have one.
     pub fn format(&self) -> Format {
@@ -52,7 +100,11 @@ impl Command {
             Command::Deploy(a) => a.format,
             Command::Attest(AttestCommand::Verify(a)) => a.format,
             Command::Chart(ChartCommand::Check(a)) => a.format,
-            Command::EksToken(_) | Command::Policy(_) | Command::PostRender(_) => Format::Human,
+            Command::EksToken(_)
+            | Command::Policy(_)
+            | Command::PostRender(_)
+            | Command::Completions(_)
+            | Command::Man(_) => Format::Human,
         }
     }
 }
@@ -61,7 +113,11 @@ impl Command {
 pub enum ChartCommand {
     /// Render the chart offline and run deploy's guard on it (no cluster, no AWS): the namespace is the building
     /// block's, quota checks are skipped. Lists the images the release needs, each third-party one with the
-    /// pull-through reference the sandbox runs. Exit 0 clean, 1 guard problems, 2 invalid chart or policy.
+    /// pull-through reference the sandbox runs.
+    #[command(
+        after_help = "Example:\n  bbgate chart check helm/payments --values helm/values-sandbox.yaml\n\n\
+                            Exit codes: 0 clean, 1 guard problems, 2 invalid chart or policy, 3 helm failed."
+    )]
     Check(ChartCheckArgs),
 }
 
@@ -151,7 +207,11 @@ pub struct PostRenderArgs {
 #[derive(Subcommand, Debug)]
 pub enum AttestCommand {
     /// Verify a deploy attestation (a DSSE envelope signed with AWS KMS) offline, with the key's public half.
-    /// Exit 0 verified, 1 no signature verifies (altered, or another key), 2 not an attestation.
+    #[command(
+        after_help = "Example:\n  bbgate attest verify --key deploy-key.pem deploy-attestation.dsse.json\n\n\
+                            Exit codes: 0 verified, 1 no signature verifies (altered, or another key), 2 not an \
+                            attestation."
+    )]
     Verify(AttestVerifyArgs),
 }
 
@@ -170,7 +230,12 @@ pub struct AttestVerifyArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
-    /// Validate the policy and sign-off files without deciding anything (for pre-commit hooks).
+    /// Validate the policy and sign-off files without deciding anything (for pre-commit hooks), and list the
+    /// sign-offs that are expired, not yet valid or expiring soon.
+    #[command(
+        after_help = "Example:\n  bbgate policy check --policy policies/sandbox.toml --signoffs signoffs/*.toml\n\n\
+                            Exit codes: 0 valid (expired sign-offs are listed, not refused), 2 invalid."
+    )]
     Check(PolicyCheckArgs),
 }
 
@@ -185,8 +250,8 @@ pub fn policy_pin() -> Option<String> {
 /// The pipeline's AWS identity, for every command that calls AWS (ECR, STS, EKS, KMS).
 #[derive(Args, Debug, Clone, Default)]
 pub struct AwsIdentity {
-    /// Role to assume with the CircleCI OIDC token (CIRCLE_OIDC_TOKEN_V2, else CIRCLE_OIDC_TOKEN)
-    /// [env: BBGATE_ROLE_ARN, else AWS_ROLE_ARN]. Without it: the standard AWS credential chain.
+    /// Role to assume with the CircleCI OIDC token (CIRCLE_OIDC_TOKEN_V2, else CIRCLE_OIDC_TOKEN); else
+    /// AWS_ROLE_ARN when AWS_WEB_IDENTITY_TOKEN_FILE is not set. Without one: the standard AWS credential chain.
     #[arg(long, env = "BBGATE_ROLE_ARN", value_name = "ARN")]
     pub role_arn: Option<String>,
     /// STS session name [default: bbgate-$CIRCLE_PROJECT_REPONAME-$CIRCLE_BUILD_NUM, cleaned, at most 64].
@@ -279,6 +344,9 @@ pub struct VerifyArgs {
 pub struct PolicyCheckArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// List the sign-offs expired, not yet valid or expiring as of this time (RFC 3339) [default: now].
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<jiff::Timestamp>,
 }
 
 /// How `bbgate push` authenticates to the registry.
@@ -462,6 +530,24 @@ impl CircleCi {
     pub(crate) fn token(&self) -> Option<&str> {
         self.token.as_deref()
     }
+}
+
+/// `bbgate completions SHELL`: the completion script, from the one command-line definition.
+pub fn completions(shell: clap_complete::Shell) -> crate::error::Result<u8> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "bbgate", &mut out);
+    crate::output::written(std::io::Write::write_all(&mut std::io::stdout().lock(), &out))?;
+    Ok(0)
+}
+
+/// `bbgate man --out-dir DIR`: bbgate.1 and one page per command, from the one command-line definition.
+pub fn man_pages(dir: &std::path::Path) -> crate::error::Result<u8> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir).map_err(|e| crate::error::Error::write(dir, e))?;
+    clap_mangen::generate_to(Cli::command(), dir).map_err(|e| crate::error::Error::write(dir, e))?;
+    crate::output::line(&format!("man pages written to {}", dir.display()))?;
+    Ok(0)
 }
 
 /// A flag's duration (`90s`, `5m`, `1h30m`): positive, as a std duration.

@@ -21,6 +21,8 @@ fn main() -> ExitCode {
         Command::Attest(AttestCommand::Verify(args)) => bbgate::attest::run_verify(args),
         Command::Chart(ChartCommand::Check(args)) => bbgate::release::chart_check(args),
         Command::PostRender(args) => bbgate::release::post_render(&args.pins),
+        Command::Completions(args) => bbgate::cli::completions(args.shell),
+        Command::Man(args) => bbgate::cli::man_pages(&args.out_dir),
     };
     match result {
         Ok(code) => ExitCode::from(code),

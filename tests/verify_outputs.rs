@@ -384,7 +384,33 @@ fn policy_check_validates_without_deciding() {
         "fixtures/demo/pass/signoffs.toml",
     ]));
     assert_eq!(code, 0);
-    assert!(out.contains("6 sign-off(s) in 2 file(s) valid"), "{out}");
+    assert!(out.contains("6 sign-off(s) in 2 file(s) well-formed"), "{out}");
+    // Long-expired sign-offs are not called valid: each is listed with how long ago it expired.
+    assert!(
+        out.contains("CVE-2019-90005 (payments at fixtures/demo/signoffs.toml:36): expired on 2021-04-01"),
+        "{out}"
+    );
+    // As of a time in the demo's window: one expiring, one expired.
+    let (code, out, _) = run(bbgate().args([
+        "policy",
+        "check",
+        "--now",
+        "2021-04-10T00:00:00Z",
+        "--signoffs",
+        "fixtures/demo/signoffs.toml",
+    ]));
+    assert_eq!(code, 0);
+    for line in [
+        "sign-offs that do not apply as of 2021-04-10, or soon will not:",
+        "CVE-2021-90004 (payments at fixtures/demo/signoffs.toml:14): expires on 2021-04-20 (in 10 days)",
+        "CVE-2019-90005 (payments at fixtures/demo/signoffs.toml:36): expired on 2021-04-01 (9 days ago)",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    assert!(
+        !out.contains("CVE-2013-90003"),
+        "valid for 81 more days: not listed\n{out}"
+    );
     let (code, _, err) = run(bbgate().args(["policy", "check", "--policy", "fixtures/nope.toml"]));
     assert_eq!(code, 2);
     assert!(err.contains("fixtures/nope.toml"));
@@ -425,4 +451,64 @@ fn the_readme_documents_every_diagnostic_code() {
         .map(|(c, m)| ((*c).to_owned(), (*m).to_owned()))
         .collect();
     assert_eq!(table, codes);
+}
+
+#[test]
+fn every_command_says_its_exit_codes_and_an_example_and_completions_and_man_pages_come_from_the_cli() {
+    for cmd in [
+        &["verify"][..],
+        &["push"],
+        &["deploy"],
+        &["eks-token"],
+        &["policy", "check"],
+        &["attest", "verify"],
+        &["chart", "check"],
+    ] {
+        let (code, out, _) = run(bbgate().args(cmd).arg("--help"));
+        assert_eq!(code, 0, "{cmd:?}");
+        assert!(out.contains("Exit code"), "{cmd:?}: {out}");
+        // clap shows each variable once, as [env: NAME=]; the descriptions do not repeat it.
+        assert!(!out.contains("[env: BBGATE_ROLE_ARN, else"), "{cmd:?}: {out}");
+        // The options, before the examples and the exit codes.
+        let options = out
+            .split("\nExample")
+            .next()
+            .unwrap()
+            .split("\nExit code")
+            .next()
+            .unwrap();
+        for line in options.lines().filter(|l| l.trim_start().starts_with("--")) {
+            let next_is_text = options
+                .lines()
+                .skip_while(|l| *l != line)
+                .nth(1)
+                .is_some_and(|n| !n.trim().is_empty() && !n.trim_start().starts_with('-'));
+            assert!(
+                line.split("  ").filter(|p| !p.trim().is_empty()).count() > 1 || next_is_text,
+                "{cmd:?}: an option without a description: {line}"
+            );
+        }
+    }
+    for cmd in [
+        &["verify"][..],
+        &["push"],
+        &["deploy"],
+        &["policy", "check"],
+        &["chart", "check"],
+        &["attest", "verify"],
+    ] {
+        let (_, out, _) = run(bbgate().args(cmd).arg("--help"));
+        assert!(out.contains("Example"), "{cmd:?}: {out}");
+    }
+    let (code, bash, _) = run(bbgate().args(["completions", "bash"]));
+    assert_eq!(code, 0);
+    assert!(
+        bash.contains("_bbgate") && bash.contains("--set-secret"),
+        "the completion knows the flags"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(bbgate().args(["man", "--out-dir", dir.path().to_str().unwrap()]));
+    assert_eq!(code, 0, "{err}");
+    let page = std::fs::read_to_string(dir.path().join("bbgate-verify.1")).unwrap();
+    assert!(page.contains(".TH") && page.contains("\\-\\-chart"), "{page}");
 }

@@ -272,8 +272,24 @@ pub fn policy_check(args: &crate::cli::PolicyCheckArgs) -> Result<u8> {
     }
     let files = signoff::load_files(&args.policy.signoffs, &policy)?;
     let n: usize = files.iter().map(|f| f.signoffs.len()).sum();
+    let now = args.now.unwrap_or_else(jiff::Timestamp::now);
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let mut dated = Vec::new();
+    for s in files.iter().flat_map(|f| &f.signoffs) {
+        let left = crate::policy::days_between(today, s.expires);
+        let what = if s.expires < today {
+            format!("expired on {} ({} days ago)", s.expires, -left)
+        } else if s.approved_on > today {
+            format!("not valid until {} (approved_on is in the future)", s.approved_on)
+        } else if left <= policy.signoffs.warn_before_days {
+            format!("expires on {} (in {left} days)", s.expires)
+        } else {
+            continue;
+        };
+        dated.push(format!("  {} ({} at {}): {what}", s.id, s.building_block, s.location));
+    }
     let mut out = format!(
-        "policy {} is valid: {} building block(s), block from {:.1}, sign-off from {:.1}; {} sign-off(s) in {} file(s) valid",
+        "policy {} is valid: {} building block(s), block from {:.1}, sign-off from {:.1}; {} sign-off(s) in {} file(s) well-formed",
         policy.origin.location,
         policy.building_blocks.len(),
         policy.scan.block_from,
@@ -281,6 +297,15 @@ pub fn policy_check(args: &crate::cli::PolicyCheckArgs) -> Result<u8> {
         n,
         files.len()
     );
+    if !dated.is_empty() {
+        out.push_str(&format!(
+            "\nsign-offs that do not apply as of {today}, or soon will not:"
+        ));
+        for d in &dated {
+            out.push('\n');
+            out.push_str(d);
+        }
+    }
     // What the admins put in their deploy context to pin these files.
     out.push_str(&format!("\n{}={}", crate::policy::PIN_ENV, policy.origin.sha256));
     if !files.is_empty() {
