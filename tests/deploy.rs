@@ -189,6 +189,11 @@ fn first_install_and_upgrade_are_pinned_to_the_evidence_digest_with_helm_3_and_4
         assert_eq!(code, 0, "helm {major}: {out}{err}");
         assert!(out.contains("DEPLOYED: release emu revision 1 in paymenthub"), "{out}");
         no_token(&format!("{out}{err}"));
+        // helm's own output is shown as it comes, on stderr, each line marked.
+        assert!(
+            err.lines().any(|l| l.starts_with("helm: ") && l.contains("emu")),
+            "helm {major}: {err}"
+        );
         let d = fake
             .get("Deployment", NS, "emu-emulator")
             .expect("the Deployment was installed");

@@ -350,7 +350,10 @@ fn the_region_never_comes_from_the_instance_metadata_service() {
         ],
     );
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("no AWS region: neither AWS_REGION nor AWS_DEFAULT_REGION is set"), "{err}");
+    assert!(
+        err.contains("no AWS region: neither AWS_REGION nor AWS_DEFAULT_REGION is set"),
+        "{err}"
+    );
     assert_eq!(
         hits.load(std::sync::atomic::Ordering::SeqCst),
         0,

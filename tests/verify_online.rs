@@ -258,20 +258,32 @@ fn a_scan_that_never_finishes_times_out_with_exit_3() {
     let moto = Moto::get();
     let (repo, _) = seeded(&moto, "timeout");
     moto.queue_scans(&repo, vec![in_progress()]);
+    let started = std::time::Instant::now();
     let (code, out, err) = run(verify_online(&moto, None).args([
         "--image",
         &format!("{repo}:v1"),
         "--scan-timeout",
-        "1s",
+        "2s",
         "--poll-interval",
-        "200ms",
+        "300ms",
     ]));
     assert_eq!(code, 3, "{out}{err}");
     assert!(
-        err.contains("did not finish within --scan-timeout 1 s (last status: IN_PROGRESS"),
+        err.contains("did not finish within --scan-timeout 2 s (last status: IN_PROGRESS"),
         "{err}"
     );
     assert!(out.is_empty(), "no verdict when nothing was decided");
+    // Every wait says how long it has waited and how long is left, and the wait lasts the whole timeout (the
+    // last look comes at the deadline, not a back-off early: 0.3 + 0.6 + 1.2 s would end at 0.9 s before).
+    assert!(
+        err.contains("waited 0 s of 2 s (--scan-timeout), 2 s left; next look in 0.3 s"),
+        "{err}"
+    );
+    assert!(err.contains("s left; next look in 0.6 s"), "{err}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "gave up early: {err}"
+    );
 }
 
 #[test]

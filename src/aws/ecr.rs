@@ -421,14 +421,21 @@ pub(crate) async fn acquire(
                 }
             }
         }
-        if started.elapsed() + delay > wait.timeout {
+        // Wait until --scan-timeout really ends: the last look comes at the deadline, not a back-off early.
+        let elapsed = started.elapsed();
+        let Some(left) = wait.timeout.checked_sub(elapsed).filter(|l| !l.is_zero()) else {
             return Err(timeout(wait, &last_status));
-        }
+        };
+        let nap = delay.min(left);
         eprintln!(
-            "bbgate: scan of {repository}@{digest}: {last_status}; next look in {} s",
-            delay.as_secs_f64()
+            "bbgate: scan of {repository}@{digest}: {last_status}; waited {:.0} s of {} s (--scan-timeout), {:.0} s \
+             left; next look in {:.1} s",
+            elapsed.as_secs_f64(),
+            wait.timeout.as_secs(),
+            left.as_secs_f64(),
+            nap.as_secs_f64()
         );
-        tokio::time::sleep(delay).await;
+        tokio::time::sleep(nap).await;
         delay = (delay * 2).min(Duration::from_secs(30));
     }
 }

@@ -277,6 +277,71 @@ impl Helm {
             .map_err(|e| tool_error(&self.path, what, e))
     }
 
+    /// Run helm with its output shown as it comes (each line on stderr, prefixed `helm: `), and a line from
+    /// bbgate whenever helm has been silent for `HEARTBEAT` (its wait for a rollout says nothing for minutes, and
+    /// CI kills a job that prints nothing). Returns the output, as `run` does.
+    pub(crate) fn run_live(&self, args: &[OsString], what: &str) -> Result<Output> {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        use std::sync::mpsc;
+        const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
+        let mut child = self
+            .command()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| tool_error(&self.path, what, e))?;
+        let (tx, rx) = mpsc::channel::<(bool, String)>();
+        let readers: Vec<_> = [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.map(|r| (i == 1, r)))
+        .map(|(is_err, r)| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(r).lines().map_while(std::result::Result::ok) {
+                    let _ = tx.send((is_err, line));
+                }
+            })
+        })
+        .collect();
+        drop(tx);
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let started = std::time::Instant::now();
+        loop {
+            match rx.recv_timeout(HEARTBEAT) {
+                Ok((is_err, line)) => {
+                    eprintln!("helm: {line}");
+                    let buf = if is_err { &mut stderr } else { &mut stdout };
+                    buf.extend_from_slice(line.as_bytes());
+                    buf.push(b'\n');
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    eprintln!(
+                        "bbgate: helm is still working ({} s): {what}",
+                        started.elapsed().as_secs()
+                    );
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        for r in readers {
+            let _ = r.join();
+        }
+        let status = child.wait().map_err(|e| tool_error(&self.path, what, e))?;
+        Ok(Output { status, stdout, stderr })
+    }
+
     pub(crate) fn test(&self, release: &str, namespace: &str, timeout: std::time::Duration) -> Result<Output> {
         let args: Vec<OsString> = vec![
             "test".into(),

@@ -918,7 +918,7 @@ fn install_and_confirm(
     let t = Instant::now();
     let install_args = helm.install_args(target.install);
     eprintln!("bbgate: {}", helm.printable(&install_args));
-    let out = helm.run(&install_args, "install the release")?;
+    let out = helm.run_live(&install_args, "install the release")?;
     record.timings_ms.install = ms(t);
     let helm_text = format!(
         "{}{}",
