@@ -421,23 +421,34 @@ pub(crate) async fn acquire(
                 }
             }
         }
-        // Wait until --scan-timeout really ends: the last look comes at the deadline, not a back-off early.
-        let elapsed = started.elapsed();
-        let Some(left) = wait.timeout.checked_sub(elapsed).filter(|l| !l.is_zero()) else {
-            return Err(timeout(wait, &last_status));
-        };
-        let nap = delay.min(left);
-        eprintln!(
-            "bbgate: scan of {repository}@{digest}: {last_status}; waited {:.0} s of {} s (--scan-timeout), {:.0} s \
-             left; next look in {:.1} s",
-            elapsed.as_secs_f64(),
-            wait.timeout.as_secs(),
-            left.as_secs_f64(),
-            nap.as_secs_f64()
-        );
+        let nap = next_look(
+            wait,
+            started.elapsed(),
+            delay,
+            &last_status,
+            &format!("{repository}@{digest}"),
+        )?;
         tokio::time::sleep(nap).await;
         delay = (delay * 2).min(Duration::from_secs(30));
     }
+}
+
+/// How long to wait before the next look, said with how long has passed and how long is left: until
+/// --scan-timeout really ends (the last look comes at the deadline, not a back-off early).
+fn next_look(wait: Wait, elapsed: Duration, delay: Duration, last_status: &str, image: &str) -> Result<Duration> {
+    let Some(left) = wait.timeout.checked_sub(elapsed).filter(|l| !l.is_zero()) else {
+        return Err(timeout(wait, last_status));
+    };
+    let nap = delay.min(left);
+    eprintln!(
+        "bbgate: scan of {image}: {last_status}; waited {:.0} s of {} s (--scan-timeout), {:.0} s left; next look \
+         in {:.1} s",
+        elapsed.as_secs_f64(),
+        wait.timeout.as_secs(),
+        left.as_secs_f64(),
+        nap.as_secs_f64()
+    );
+    Ok(nap)
 }
 
 fn timeout(wait: Wait, last_status: &str) -> Error {
