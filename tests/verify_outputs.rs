@@ -44,6 +44,15 @@ fn evidence_binds_decision_to_digest_and_inputs() {
         .arg(&junit));
     assert_eq!(code, 0, "{stdout}{stderr}");
     let bytes = std::fs::read(&ev).unwrap();
+    // Each file written is named on stderr with its sha256.
+    {
+        use sha2::{Digest, Sha256};
+        for (what, path) in [("evidence", &ev), ("attestation", &att), ("JUnit report", &junit)] {
+            let sha = hex::encode(Sha256::digest(std::fs::read(path).unwrap()));
+            let line = format!("bbgate: wrote the {what} {} (sha256 {sha})", path.display());
+            assert!(stderr.contains(&line), "{line}: {stderr}");
+        }
+    }
     for text in [
         stdout.as_str(),
         stderr.as_str(),

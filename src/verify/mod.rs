@@ -230,24 +230,29 @@ fn json_error(path: &Path, e: serde_json::Error) -> Error {
     Error::write(path, std::io::Error::other(e))
 }
 
+/// Write an output file and say so on stderr, with its sha256 (stdout holds the result alone).
+fn write_output(what: &str, path: &Path, bytes: &[u8]) -> Result<String> {
+    write(path, bytes)?;
+    let sha = sha256_hex(bytes);
+    eprintln!("bbgate: wrote the {what} {} (sha256 {sha})", path.display());
+    Ok(sha)
+}
+
 /// Write the requested files, then the result on stdout.
 pub(crate) fn emit(ctx: &Context, args: &VerifyArgs, code: u8) -> Result<()> {
     let mut evidence_sha256 = None;
     if let Some(path) = &args.evidence {
         let bytes = report::evidence::seal(&report::evidence::body(ctx)).map_err(|e| json_error(path, e))?;
-        write(path, &bytes)?;
-        evidence_sha256 = Some(sha256_hex(&bytes));
+        evidence_sha256 = Some(write_output("evidence", path, &bytes)?);
     }
     if let Some(path) = &args.attestation {
         let statement = report::evidence::attestation(ctx, evidence_sha256.as_deref());
-        write(
-            path,
-            &serde_json::to_vec_pretty(&statement).map_err(|e| json_error(path, e))?,
-        )?;
+        let bytes = serde_json::to_vec_pretty(&statement).map_err(|e| json_error(path, e))?;
+        write_output("attestation", path, &bytes)?;
     }
     if let Some(path) = &args.junit {
         let bytes = report::junit::render(ctx).map_err(|e| Error::write(path, e))?;
-        write(path, &bytes)?;
+        write_output("JUnit report", path, &bytes)?;
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

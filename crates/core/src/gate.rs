@@ -420,12 +420,20 @@ fn judge_findings(
 
 /// Blocked and needing sign-off findings deny; each kind named once, with ids.
 fn band_reasons(policy: &Policy, scan: &Scan, findings: &[FindingDecision], reasons: &mut Vec<Diagnostic>) {
+    // Highest score first, so that "and N more" hides the least urgent; unscored last; then by id.
     let ids_with = |o: Outcome| -> Vec<&str> {
-        findings
+        let mut hits: Vec<(f64, &str)> = findings
             .iter()
             .filter(|f| f.outcome == o)
-            .map(|f| scan.findings[f.finding].id.as_str())
-            .collect()
+            .map(|f| {
+                (
+                    f.score.as_ref().map_or(-1.0, |s| s.value),
+                    scan.findings[f.finding].id.as_str(),
+                )
+            })
+            .collect();
+        hits.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        hits.into_iter().map(|(_, id)| id).collect()
     };
     let blocked = ids_with(Outcome::Blocked);
     if !blocked.is_empty() {

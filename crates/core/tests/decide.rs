@@ -564,7 +564,7 @@ fn what_became_of_each_signoff_is_reported() {
         d.reasons.msgs(),
         [
             "1 finding(s) blocked (score >= 9.0, or unscored and blocked by policy); they cannot be signed off, fix them: CVE-CRIT",
-            "2 finding(s) need a valid sign-off (7.0 <= score < 9.0): CVE-HIGH2, CVE-HIGH3",
+            "2 finding(s) need a valid sign-off (7.0 <= score < 9.0): CVE-HIGH3, CVE-HIGH2",
         ]
     );
     // unused = "allow" says nothing; "deny" names them and what to do.
@@ -1013,4 +1013,28 @@ fn a_signoff_scoped_to_a_repository_covers_only_that_image_and_is_used_once_for_
     let d = decide_release(&p, &images, &[elsewhere]);
     assert_eq!(d.count(Outcome::NeedsSignoff), 2);
     assert_eq!(d.signoffs.unused.len(), 1);
+}
+
+#[test]
+fn reason_lists_name_the_highest_scores_first_so_and_more_hides_the_least_urgent() {
+    let p = policy("");
+    // Scan order: low to high. Twelve findings in the sign-off band, scores 7.0 .. 8.1.
+    let findings: Vec<Finding> = (0..12)
+        .map(|i| {
+            finding(
+                &format!("CVE-S{i:02}"),
+                Severity::Low,
+                &[(ScoreKind::Cvss3, 7.0 + f64::from(i) * 0.1)],
+            )
+        })
+        .collect();
+    let d = decide_with(&p, &scan(findings), &passing_run(), &[], now());
+    let msg = &d.reasons.msgs()[0];
+    assert!(
+        msg.ends_with(
+            "CVE-S11, CVE-S10, CVE-S09, CVE-S08, CVE-S07, CVE-S06, CVE-S05, CVE-S04, CVE-S03, CVE-S02 and 2 more"
+        ),
+        "{msg}"
+    );
+    assert!(msg.starts_with("12 finding(s)"), "every finding is counted: {msg}");
 }
