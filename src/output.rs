@@ -15,6 +15,24 @@ pub fn line(text: &str) -> Result<()> {
     )
 }
 
+/// The width human output fits: `COLUMNS`, else the terminal's, else 100 (a CI log).
+pub(crate) fn width() -> u16 {
+    if let Some(w) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|w| *w >= 40)
+    {
+        return w;
+    }
+    use std::io::IsTerminal;
+    // comfy-table reads the terminal's columns when stdout is one.
+    let terminal = std::io::stdout()
+        .is_terminal()
+        .then(|| comfy_table::Table::new().width())
+        .flatten();
+    terminal.unwrap_or(100)
+}
+
 /// What `--format json` prints on stdout when a command ends in an error (exit 1 before a decision was written,
 /// 2 or 3): one JSON document, so CI reads every outcome the same way. The messages are the ones stderr shows.
 pub fn error_document(e: &Error) -> String {

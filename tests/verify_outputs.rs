@@ -521,3 +521,55 @@ fn every_command_says_its_exit_codes_and_an_example_and_completions_and_man_page
     let page = std::fs::read_to_string(dir.path().join("bbgate-verify.1")).unwrap();
     assert!(page.contains(".TH") && page.contains("\\-\\-chart"), "{page}");
 }
+
+#[test]
+fn the_findings_table_fits_the_width_and_never_splits_an_id_or_a_package() {
+    let args = [
+        "verify",
+        "--findings",
+        "fixtures/demo/payments-emulator-scan.json",
+        "--api-report",
+        "fixtures/api-tests/govstack-identity.ndjson",
+        "--signoffs",
+        "fixtures/demo/signoffs.toml",
+        "--now",
+        "2021-04-10T00:00:00Z",
+    ];
+    let (_, v) = run_json(bbgate().args(args));
+    let shown: Vec<(String, String)> = all_findings(&v)
+        .filter(|f| f["outcome"] != "allowed")
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().to_owned(),
+                f["package"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(shown.len() > 20, "a table worth wrapping");
+    // COLUMNS, else 100 (not a terminal here).
+    for (columns, width) in [(Some("80"), 80), (Some("160"), 160), (None, 100)] {
+        let mut cmd = bbgate();
+        cmd.args(args).env_remove("COLUMNS");
+        if let Some(c) = columns {
+            cmd.env("COLUMNS", c);
+        }
+        let (code, out, _) = run(&mut cmd);
+        assert_eq!(code, 1);
+        let table: Vec<&str> = out.lines().filter(|l| l.starts_with('|')).collect();
+        assert!(!table.is_empty());
+        for l in &table {
+            assert!(l.chars().count() <= width, "{width}: {l}");
+        }
+        // Each id and package is whole in its cell on one line.
+        let cells: Vec<&str> = table.iter().flat_map(|l| l.split('|')).map(str::trim).collect();
+        for (id, package) in &shown {
+            assert!(cells.contains(&id.as_str()), "{width}: {id} split");
+            assert!(
+                cells
+                    .iter()
+                    .any(|c| c.split_whitespace().next() == Some(package.as_str())),
+                "{width}: {package} split"
+            );
+        }
+    }
+}

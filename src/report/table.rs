@@ -2,7 +2,7 @@
 
 use super::Context;
 use crate::gate::{ApiOutcome, Outcome, Verdict};
-use comfy_table::{ContentArrangement, Table, presets};
+use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width, presets};
 use std::fmt::Write;
 
 pub(crate) fn render(ctx: &Context) -> String {
@@ -69,80 +69,40 @@ fn header(ctx: &Context, out: &mut String) {
     );
 }
 
-/// The findings that matter, worst first, and the counts of all.
+/// The findings that matter, worst first, one table per image (headed by the image when there are several),
+/// and the counts of all.
 fn findings(ctx: &Context, out: &mut String) {
     let d = ctx.decision;
     let several = ctx.images.len() > 1;
-    let mut shown: Vec<_> = ctx
-        .each()
-        .flat_map(|(j, i)| {
-            i.findings
-                .iter()
-                .filter(|f| f.outcome != Outcome::Allowed)
-                .map(move |f| (j, ctx.record(j, f)))
-        })
-        .collect();
-    let score_of = |r: &crate::report::FindingRecord| r.score.unwrap_or(-1.0);
-    shown.sort_by(|(ja, a), (jb, b)| {
-        a.outcome
-            .cmp(&b.outcome)
-            .then_with(|| score_of(b).total_cmp(&score_of(a)))
-            .then_with(|| a.id.cmp(&b.id))
-            .then_with(|| ja.scan.image.repository.cmp(&jb.scan.image.repository))
-    });
-    if shown.is_empty() {
+    let mut any = false;
+    for (j, i) in ctx.each() {
+        let mut shown: Vec<_> = i
+            .findings
+            .iter()
+            .filter(|f| f.outcome != Outcome::Allowed)
+            .map(|f| ctx.record(j, f))
+            .collect();
+        if shown.is_empty() {
+            continue;
+        }
+        any = true;
+        let score_of = |r: &crate::report::FindingRecord| r.score.unwrap_or(-1.0);
+        shown.sort_by(|a, b| {
+            a.outcome
+                .cmp(&b.outcome)
+                .then_with(|| score_of(b).total_cmp(&score_of(a)))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        if several {
+            let _ = writeln!(out, "{}:", j.uri());
+        }
+        let _ = writeln!(out, "{}", finding_table(&shown));
+    }
+    if !any {
         let _ = writeln!(
             out,
             "No finding is blocked, needs a sign-off, is signed off or warned about."
         );
-    } else {
-        let mut table = Table::new();
-        table
-            .load_style(presets::ASCII_MARKDOWN)
-            .set_content_arrangement(ContentArrangement::Dynamic);
-        let mut head = vec![
-            "outcome",
-            "finding",
-            "package",
-            "score (source)",
-            "label",
-            "sign-off / why",
-        ];
-        if several {
-            head.insert(1, "image");
-        }
-        table.set_header(head);
-        for (j, f) in shown {
-            let score = match (f.score, &f.score_source) {
-                (Some(v), Some(src)) => format!("{v:.1} ({src})"),
-                _ => "-".to_owned(),
-            };
-            let package = if f.package_version.is_empty() {
-                f.package.to_string()
-            } else {
-                format!("{} {}", f.package, f.package_version)
-            };
-            let why = match &f.signoff {
-                Some(s) => s.to_string(),
-                None => std::iter::once(f.basis.to_string())
-                    .chain(f.notes.iter().map(|n| n.to_string()))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            };
-            let mut row = vec![
-                f.outcome.as_str().to_owned(),
-                f.id.to_string(),
-                package,
-                score,
-                f.severity.as_str().to_owned(),
-                why,
-            ];
-            if several {
-                row.insert(1, j.scan.image.repository.clone());
-            }
-            table.add_row(row);
-        }
-        let _ = writeln!(out, "{table}");
     }
     let _ = writeln!(
         out,
@@ -153,6 +113,70 @@ fn findings(ctx: &Context, out: &mut String) {
         d.count(Outcome::Warned),
         d.count(Outcome::Allowed)
     );
+}
+
+/// One image's findings as a table that fits the output's width (`output::width`) without splitting a word: the
+/// score, its kind and the threshold it met are in the last column (`cvss3 9.8 >= 9.0`, with its source).
+fn finding_table(shown: &[crate::report::FindingRecord]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(presets::ASCII_MARKDOWN)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(crate::output::width())
+        .set_header(vec![
+            "outcome",
+            "finding",
+            "package",
+            "label",
+            "why (score, or sign-off)",
+        ]);
+    for f in shown {
+        let package = if f.package_version.is_empty() {
+            f.package.to_string()
+        } else {
+            format!("{} {}", f.package, f.package_version)
+        };
+        let mut why = match &f.signoff {
+            Some(s) => format!("{}; signed off: {s}", f.basis),
+            None => std::iter::once(f.basis.to_string())
+                .chain(f.notes.iter().map(|n| n.to_string()))
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        if let Some(src) = &f.score_source {
+            why.push_str(&format!(" (from {src})"));
+        }
+        table.add_row(vec![
+            f.outcome.as_str().to_owned(),
+            f.id.to_string(),
+            package,
+            f.severity.as_str().to_owned(),
+            why,
+        ]);
+    }
+    // No finding id, package name or version is split across lines: each column but the last is at least as
+    // wide as its longest word; the last takes the rest of the width and wraps at spaces.
+    let mut longest = vec![0usize; table.column_count().saturating_sub(1)];
+    for row in table.row_iter() {
+        for (i, cell) in row.cell_iter().enumerate() {
+            let word = cell
+                .content()
+                .split_whitespace()
+                .map(|w| w.chars().count())
+                .max()
+                .unwrap_or(0);
+            if let Some(l) = longest.get_mut(i) {
+                *l = (*l).max(word);
+            }
+        }
+    }
+    for (c, w) in table.column_iter_mut().zip(longest) {
+        // The boundary counts the cell's padding (one space each side).
+        c.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(
+            u16::try_from(w + 2).unwrap_or(u16::MAX),
+        )));
+    }
+    table
 }
 
 /// The API tests, what became of each sign-off, the warnings and the verdict with its reasons.

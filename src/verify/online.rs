@@ -177,7 +177,12 @@ fn judge(
         });
     }
     if let Some(dir) = &w.save_to {
-        eprintln!("bbgate: saved {} findings page(s) of {} in {}", digests.len(), w.reference, dir.display());
+        eprintln!(
+            "bbgate: saved {} findings page(s) of {} in {}",
+            digests.len(),
+            w.reference,
+            dir.display()
+        );
     }
     let (mut scan, notes) = ecr::merge(pages).map_err(|e| e.within(&w.reference))?;
     // The tag the pipeline asked for, not whatever tag the scan response carries.
