@@ -546,6 +546,11 @@ fn the_findings_table_fits_the_width_and_never_splits_an_id_or_a_package() {
         })
         .collect();
     assert!(shown.len() > 20, "a table worth wrapping");
+    assert_eq!(
+        common::finding(&v, "CVE-2005-90001")["advisory"],
+        "https://security-tracker.debian.org/tracker/CVE-2005-90001",
+        "the JSON carries the advisory"
+    );
     // COLUMNS, else 100 (not a terminal here).
     for (columns, width) in [(Some("80"), 80), (Some("160"), 160), (None, 100)] {
         let mut cmd = bbgate();
@@ -560,6 +565,11 @@ fn the_findings_table_fits_the_width_and_never_splits_an_id_or_a_package() {
         for l in &table {
             assert!(l.chars().count() <= width, "{width}: {l}");
         }
+        // The advisory of each finding that holds the image back is listed whole under the table, worst first.
+        assert!(
+            out.contains("advisories:\n  CVE-2005-90001: https://security-tracker.debian.org/tracker/CVE-2005-90001\n"),
+            "{out}"
+        );
         // Each id and package is whole in its cell on one line.
         let cells: Vec<&str> = table.iter().flat_map(|l| l.split('|')).map(str::trim).collect();
         for (id, package) in &shown {

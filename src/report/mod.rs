@@ -102,7 +102,9 @@ impl<'a> Context<'a> {
     pub(crate) fn record(&self, image: &'a Judged, d: &'a FindingDecision) -> FindingRecord<'a> {
         let f: &'a Finding = &image.scan.findings[d.finding];
         FindingRecord {
+            advisory: f.advisory.as_deref().map(Cow::Borrowed),
             basis: Shown::Basis(&d.basis),
+            fixed_in: f.fixed_in.as_deref().map(Cow::Borrowed),
             id: Cow::Borrowed(&f.id),
             notes: f
                 .notes
@@ -217,7 +219,11 @@ pub(crate) struct ScanSummary<'a> {
 /// One finding as every output writes it (field order alphabetical, see `ImageRecord`).
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct FindingRecord<'a> {
+    /// The advisory to read (ECR basic `uri`, enhanced `sourceUrl`).
+    pub(crate) advisory: Option<Cow<'a, str>>,
     pub(crate) basis: Shown<'a>,
+    /// The version that fixes it (enhanced `fixedInVersion`), or the remediation's text.
+    pub(crate) fixed_in: Option<Cow<'a, str>>,
     pub(crate) id: Cow<'a, str>,
     pub(crate) notes: Vec<Cow<'a, str>>,
     pub(crate) outcome: Outcome,

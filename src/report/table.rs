@@ -97,6 +97,25 @@ fn findings(ctx: &Context, out: &mut String) {
             let _ = writeln!(out, "{}:", j.uri());
         }
         let _ = writeln!(out, "{}", finding_table(&shown));
+        // The advisories of what holds the image back, one per line, whole (a link is never wrapped).
+        let urgent: Vec<_> = shown
+            .iter()
+            .filter(|f| matches!(f.outcome, Outcome::Blocked | Outcome::NeedsSignoff))
+            .filter_map(|f| f.advisory.as_ref().map(|a| (&f.id, a)))
+            .collect();
+        if !urgent.is_empty() {
+            let _ = writeln!(out, "advisories:");
+            for (id, url) in urgent.iter().take(ADVISORIES_SHOWN) {
+                let _ = writeln!(out, "  {id}: {url}");
+            }
+            if urgent.len() > ADVISORIES_SHOWN {
+                let _ = writeln!(
+                    out,
+                    "  … and {} more (see --format json)",
+                    urgent.len() - ADVISORIES_SHOWN
+                );
+            }
+        }
     }
     if !any {
         let _ = writeln!(
@@ -114,6 +133,9 @@ fn findings(ctx: &Context, out: &mut String) {
         d.count(Outcome::Allowed)
     );
 }
+
+/// How many advisory links are listed under a table.
+const ADVISORIES_SHOWN: usize = 10;
 
 /// One image's findings as a table that fits the output's width (`output::width`) without splitting a word: the
 /// score, its kind and the threshold it met are in the last column (`cvss3 9.8 >= 9.0`, with its source).
@@ -145,6 +167,12 @@ fn finding_table(shown: &[crate::report::FindingRecord]) -> Table {
         };
         if let Some(src) = &f.score_source {
             why.push_str(&format!(" (from {src})"));
+        }
+        // What to do about a finding that holds the image back: the fix (its advisory is listed under the table).
+        if matches!(f.outcome, Outcome::Blocked | Outcome::NeedsSignoff)
+            && let Some(fix) = &f.fixed_in
+        {
+            why.push_str(&format!("; fixed in {fix}"));
         }
         table.add_row(vec![
             f.outcome.as_str().to_owned(),

@@ -24,6 +24,8 @@ fn policy(extra_scan: &str) -> Policy {
 fn finding(id: &str, severity: Severity, scores: &[(ScoreKind, f64)]) -> Finding {
     Finding {
         unreadable_score: false,
+        fixed_in: None,
+        advisory: None,
         id: id.into(),
         package: "pkg".into(),
         package_version: "1".into(),

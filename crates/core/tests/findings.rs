@@ -926,6 +926,8 @@ fn score_kinds_and_preference() {
         ],
         notes: vec![],
         unreadable_score: false,
+        fixed_in: None,
+        advisory: None,
     };
     let pick = |pref: &[ScoreKind]| f.select_score(pref).map(|s| (s.kind, s.value, s.source.to_string()));
     assert_eq!(
@@ -938,4 +940,44 @@ fn score_kinds_and_preference() {
     );
     assert_eq!(pick(&[ScoreKind::Cvss3]), None);
     assert_eq!(f.select_score(&[ScoreKind::Cvss2]).unwrap().to_string(), "cvss2 b");
+}
+
+#[test]
+fn the_fix_and_the_advisory_are_read_as_the_scans_give_them() {
+    // Basic: the finding's `uri`.
+    let basic = upstream("ecr-basic-scan-cultureamp/scan-findings-example-a.json");
+    let f = basic.scan.findings.iter().find(|f| f.id == "CVE-2019-5188").unwrap();
+    assert_eq!(
+        f.advisory.as_deref(),
+        Some("http://people.ubuntu.com/~ubuntu-security/cve/CVE-2019-5188")
+    );
+    assert_eq!(f.fixed_in, None, "basic scans say no fixed version");
+    // Enhanced, AWS's own sample: sourceUrl; "NotAvailable" and "None Provided" are no fix.
+    let enhanced = upstream("real-world/ecr/aws-apiref-enhanced-sample.trailing-commas-removed.json");
+    let f = enhanced
+        .scan
+        .findings
+        .iter()
+        .find(|f| f.id == "CVE-2022-49043")
+        .unwrap();
+    assert_eq!(
+        f.advisory.as_deref(),
+        Some("https://security-tracker.debian.org/tracker/CVE-2022-49043")
+    );
+    assert_eq!(f.fixed_in, None);
+    // Enhanced with fixes: every package's fixedInVersion, else the remediation's text and url.
+    let mut v = page(json!([]));
+    v["imageScanFindings"]["enhancedFindings"] = json!([
+        {"severity": "HIGH", "packageVulnerabilityDetails": {"vulnerabilityId": "CVE-1",
+            "vulnerablePackages": [{"name": "a", "version": "1", "fixedInVersion": "1.1"},
+                                   {"name": "b", "version": "2", "fixedInVersion": "2.4"}]}},
+        {"severity": "HIGH", "remediation": {"recommendation": {"text": "Upgrade to 3.0", "url": "https://example.org/adv"}},
+            "packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2", "vulnerablePackages": [{"name": "c", "version": "2"}]}}
+    ]);
+    v["imageScanFindings"]["findingSeverityCounts"] = json!({"HIGH": 2});
+    let p = parse(&v).unwrap();
+    assert_eq!(p.scan.findings[0].fixed_in.as_deref(), Some("1.1, 2.4"));
+    assert_eq!(p.scan.findings[0].advisory, None);
+    assert_eq!(p.scan.findings[1].fixed_in.as_deref(), Some("Upgrade to 3.0"));
+    assert_eq!(p.scan.findings[1].advisory.as_deref(), Some("https://example.org/adv"));
 }

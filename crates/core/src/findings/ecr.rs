@@ -89,6 +89,8 @@ struct RawBasic<'a> {
     #[serde(borrow)]
     name: Option<Cow<'a, str>>,
     #[serde(borrow)]
+    uri: Option<Cow<'a, str>>,
+    #[serde(borrow)]
     severity: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     attributes: Vec<RawAttribute<'a>>,
@@ -114,6 +116,22 @@ struct RawEnhanced<'a> {
     score_details: Option<RawScoreDetails<'a>>,
     #[serde(borrow)]
     package_vulnerability_details: Option<RawPackageDetails<'a>>,
+    #[serde(borrow)]
+    remediation: Option<RawRemediation<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawRemediation<'a> {
+    #[serde(borrow)]
+    recommendation: Option<RawRecommendation<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawRecommendation<'a> {
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    url: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -137,6 +155,8 @@ struct RawScoreDetailsCvss<'a> {
 struct RawPackageDetails<'a> {
     #[serde(borrow)]
     vulnerability_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    source_url: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     cvss: Vec<RawCvss<'a>>,
     #[serde(default, borrow)]
@@ -161,6 +181,8 @@ struct RawPackage<'a> {
     name: Option<Cow<'a, str>>,
     #[serde(borrow)]
     version: Option<Cow<'a, str>>,
+    #[serde(rename = "fixedInVersion", borrow)]
+    fixed_in_version: Option<Cow<'a, str>>,
 }
 
 /// One page, read and normalised, not yet merged with its siblings: a scan of one page.
@@ -457,6 +479,8 @@ fn basic_finding(f: RawBasic, cache: &mut VectorScores) -> std::result::Result<F
         candidates: Vec::new(),
         notes: Vec::new(),
         unreadable_score: false,
+        fixed_in: None,
+        advisory: f.uri.filter(|u| !u.is_empty()).map(Cow::into_owned),
     };
     add_candidate(
         &mut finding,
@@ -511,6 +535,29 @@ fn enhanced_finding(f: RawEnhanced, cache: &mut VectorScores) -> std::result::Re
             package_version.push_str(p.version.as_deref().unwrap_or(""));
         }
     }
+    let recommendation = f.remediation.and_then(|r| r.recommendation);
+    // "NotAvailable" is what Inspector writes when no fix exists.
+    let fixed: Vec<&str> = details
+        .iter()
+        .flat_map(|d| &d.vulnerable_packages)
+        .filter_map(|p| p.fixed_in_version.as_deref())
+        .filter(|v| !v.is_empty() && *v != "NotAvailable")
+        .collect();
+    let fixed_in = if fixed.is_empty() {
+        recommendation
+            .as_ref()
+            .and_then(|r| r.text.as_deref())
+            .filter(|t| !t.is_empty() && *t != "None Provided")
+            .map(str::to_owned)
+    } else {
+        Some(fixed.join(", "))
+    };
+    let advisory = details
+        .as_ref()
+        .and_then(|d| d.source_url.as_deref())
+        .or_else(|| recommendation.as_ref().and_then(|r| r.url.as_deref()))
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned);
     let mut finding = Finding {
         id,
         package,
@@ -520,6 +567,8 @@ fn enhanced_finding(f: RawEnhanced, cache: &mut VectorScores) -> std::result::Re
         candidates: Vec::new(),
         notes: Vec::new(),
         unreadable_score: false,
+        fixed_in,
+        advisory,
     };
     if let Some(d) = &details {
         for c in &d.cvss {

@@ -162,6 +162,10 @@ pub struct Finding {
     /// A score entry was present that could not be read (a vector that does not parse, and no published
     /// score): the finding's label alone may understate it, so the policy's `unscored` rule also applies.
     pub unreadable_score: bool,
+    /// The version that fixes it, when the scan says (enhanced: `fixedInVersion`), or the remediation text.
+    pub fixed_in: Option<String>,
+    /// The advisory to read (basic: `uri`; enhanced: `sourceUrl`, else the remediation's `url`).
+    pub advisory: Option<String>,
 }
 
 impl Finding {
