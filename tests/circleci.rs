@@ -819,3 +819,40 @@ fn no_orb_parameter_value_runs_as_code_or_becomes_a_flag() {
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn every_orb_parameter_is_described_and_the_jobs_take_an_executor_a_resource_class_and_a_no_output_timeout() {
+    let orb = orb();
+    let mut undescribed = Vec::new();
+    for section in ["commands", "jobs"] {
+        for (name, def) in orb[section].as_object().unwrap() {
+            for (p, spec) in def["parameters"].as_object().into_iter().flatten() {
+                if spec["description"].as_str().is_none_or(|d| d.trim().is_empty()) {
+                    undescribed.push(format!("{section}.{name}.{p}"));
+                }
+            }
+        }
+    }
+    assert!(
+        undescribed.is_empty(),
+        "parameters without a description: {undescribed:?}"
+    );
+    for job in ["verify", "deploy"] {
+        let def = &orb["jobs"][job];
+        for p in ["executor", "resource_class", "no_output_timeout"] {
+            assert!(def["parameters"][p].is_object(), "jobs.{job} has no {p} parameter");
+        }
+        assert_eq!(def["parameters"]["no_output_timeout"]["default"], "30m");
+        assert_eq!(def["executor"], "<< parameters.executor >>");
+    }
+    // The long steps carry the timeout (CircleCI's default of 10 minutes can kill a deploy before helm rolls back).
+    for cmd in ["verify", "deploy"] {
+        let steps = orb["commands"][cmd]["steps"].as_array().unwrap();
+        assert!(
+            steps
+                .iter()
+                .any(|s| s["run"]["no_output_timeout"] == "<< parameters.no_output_timeout >>"),
+            "commands.{cmd}"
+        );
+    }
+}
