@@ -42,6 +42,20 @@ fn an_oci_layout_is_pushed_with_the_digest_the_registry_serves_and_a_second_push
     assert!(first["bytes_uploaded"].as_u64().unwrap() > 300_000, "{first}");
     assert!(first["reference"].as_str().unwrap().ends_with(&format!("@{digest}")));
 
+    // Each blob is said as its upload ends: its digest, size and rate.
+    let (_, _, err) = run(&mut push(
+        &from,
+        &format!("{}/{}:1.0", registry::open(), repo("oci-lines")),
+    ));
+    let uploaded: Vec<&str> = err.lines().filter(|l| l.contains(" uploaded in ")).collect();
+    assert_eq!(uploaded.len(), 2, "{err}");
+    assert!(
+        uploaded
+            .iter()
+            .all(|l| l.starts_with("bbgate: blob sha256:") && l.ends_with("/s)")),
+        "{err}"
+    );
+
     let (code, second) = run_json(&mut push(&from, &reference));
     assert_eq!(code, 0, "{second}");
     assert_eq!(second["digest"], first["digest"]);

@@ -9,6 +9,7 @@ use crate::aws::{self, CallCounter};
 use crate::cli::{Format, PushArgs, RegistryAuthMode};
 use crate::error::{Error, Result, exit};
 use crate::policy::Policy;
+use futures_util::StreamExt;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
@@ -178,29 +179,58 @@ pub(crate) async fn push_image(
         manifests: image.manifests.len() as u32,
         reference: format!("{}/{}@{}", target.host, target.repository, image.digest()),
     };
-    for blob in image.blobs.values() {
-        let exists = client
-            .blob_exists(&by_tag, &blob.digest)
-            .await
-            .map_err(|e| fail(format!("checking blob {}", blob.digest), e))?;
-        if exists {
-            report.blobs_skipped += 1;
-            continue;
-        }
-        let size = blob.data.size();
-        let pushed = match &blob.data {
-            BlobData::Memory(bytes) => client.push_blob(&by_tag, bytes.clone(), &blob.digest).await,
-            BlobData::File { path, .. } => {
-                let file = std::fs::File::open(path)
-                    .map_err(|e| Error::Undecidable(format!("{}: cannot read: {e}", path.display())))?;
-                client
-                    .push_blob_stream(&by_tag, file_chunks(file), &blob.digest, Some(size))
-                    .await
+    // The blobs go up a few at a time (a registry takes parallel uploads; one layer no longer waits for
+    // another), each said on stderr as it ends.
+    let uploads = image.blobs.values().map(|blob| {
+        let (client, by_tag, fail) = (&client, &by_tag, &fail);
+        async move {
+            let started = std::time::Instant::now();
+            let exists = client
+                .blob_exists(by_tag, &blob.digest)
+                .await
+                .map_err(|e| fail(format!("checking blob {}", blob.digest), e))?;
+            let size = blob.data.size();
+            if exists {
+                eprintln!(
+                    "bbgate: blob {} ({}) is in the registry already",
+                    blob.digest,
+                    human_size(size)
+                );
+                return Ok::<_, Error>(None);
             }
-        };
-        pushed.map_err(|e| fail(format!("uploading blob {} ({size} bytes)", blob.digest), e))?;
-        report.blobs_uploaded += 1;
-        report.bytes_uploaded += size;
+            let pushed = match &blob.data {
+                BlobData::Memory(bytes) => client.push_blob(by_tag, bytes.clone(), &blob.digest).await,
+                BlobData::File { path, .. } => {
+                    let file = std::fs::File::open(path)
+                        .map_err(|e| Error::Undecidable(format!("{}: cannot read: {e}", path.display())))?;
+                    client
+                        .push_blob_stream(by_tag, file_chunks(file), &blob.digest, Some(size))
+                        .await
+                }
+            };
+            pushed.map_err(|e| fail(format!("uploading blob {} ({size} bytes)", blob.digest), e))?;
+            let secs = started.elapsed().as_secs_f64().max(0.001);
+            eprintln!(
+                "bbgate: blob {} ({}) uploaded in {secs:.1} s ({}/s)",
+                blob.digest,
+                human_size(size),
+                human_size((size as f64 / secs) as u64)
+            );
+            Ok(Some(size))
+        }
+    });
+    let results: Vec<Result<Option<u64>>> = futures_util::stream::iter(uploads)
+        .buffer_unordered(CONCURRENT_UPLOADS)
+        .collect()
+        .await;
+    for r in results {
+        match r? {
+            Some(size) => {
+                report.blobs_uploaded += 1;
+                report.bytes_uploaded += size;
+            }
+            None => report.blobs_skipped += 1,
+        }
     }
     // `source::load` never returns an Image without its top manifest.
     let (top, children) = image.manifests.split_last().expect("an image has a manifest");
@@ -225,6 +255,23 @@ pub(crate) async fn push_image(
         )));
     }
     Ok(report)
+}
+
+/// How many blobs are uploaded at once.
+const CONCURRENT_UPLOADS: usize = 3;
+
+/// `12.3 MB`, for people.
+fn human_size(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{bytes} B")
+    }
 }
 
 /// A file as a stream of 4 MiB chunks (the registry checks the digest when the upload is closed).
