@@ -68,8 +68,15 @@ fn an_oci_layout_is_pushed_with_the_digest_the_registry_serves_and_a_second_push
 
 #[test]
 fn a_docker_archive_keeps_its_layer_bytes_and_pushes_to_the_same_digest_every_time() {
+    // 200 kB: the layer is read into memory; 3 MB: it stays in the archive and is streamed from its place.
+    for size in [200_000, 3_000_000] {
+        docker_archive_round_trip(size);
+    }
+}
+
+fn docker_archive_round_trip(size: usize) {
     let tmp = tempfile::tempdir().unwrap();
-    let layout = registry::oci_layout(tmp.path(), &["2.0"], 200_000);
+    let layout = registry::oci_layout(tmp.path(), &["2.0"], size);
     let archive = tmp.path().join("image.tar");
     registry::docker_archive(&layout, "2.0", &archive);
     let from = format!("docker-archive:{}", archive.display());

@@ -200,11 +200,13 @@ pub(crate) async fn push_image(
             }
             let pushed = match &blob.data {
                 BlobData::Memory(bytes) => client.push_blob(by_tag, bytes.clone(), &blob.digest).await,
-                BlobData::File { path, .. } => {
-                    let file = std::fs::File::open(path)
+                BlobData::File { path, offset, .. } => {
+                    let mut file = std::fs::File::open(path)
+                        .map_err(|e| Error::Undecidable(format!("{}: cannot read: {e}", path.display())))?;
+                    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(*offset))
                         .map_err(|e| Error::Undecidable(format!("{}: cannot read: {e}", path.display())))?;
                     client
-                        .push_blob_stream(by_tag, file_chunks(file), &blob.digest, Some(size))
+                        .push_blob_stream(by_tag, file_chunks(file, size), &blob.digest, Some(size))
                         .await
                 }
             };
@@ -274,11 +276,14 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-/// A file as a stream of 4 MiB chunks (the registry checks the digest when the upload is closed).
+/// `size` bytes of a file from where it stands, as a stream of 4 MiB chunks (the registry checks the digest when
+/// the upload is closed).
 fn file_chunks(
     file: std::fs::File,
+    size: u64,
 ) -> impl futures_util::Stream<Item = std::result::Result<bytes::Bytes, OciDistributionError>> + Send + 'static {
-    futures_util::stream::unfold(Some(file), |file| async move {
+    use std::io::Read;
+    futures_util::stream::unfold(Some(file.take(size)), |file| async move {
         let mut file = file?;
         let mut buf = vec![0u8; 4 << 20];
         let mut filled = 0;

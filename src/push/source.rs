@@ -19,11 +19,15 @@ pub(crate) struct Blob {
     pub(crate) data: BlobData,
 }
 
-/// Where a blob's bytes are: a layout's file (streamed to the registry, never held whole in memory), or
-/// memory (a docker-archive member).
+/// Where a blob's bytes are: a stretch of a file (a layout's blob, or a docker-archive member in place: streamed
+/// to the registry, never held whole in memory), or memory (a small archive member).
 #[derive(Debug, Clone)]
 pub(crate) enum BlobData {
-    File { path: std::path::PathBuf, size: u64 },
+    File {
+        path: std::path::PathBuf,
+        offset: u64,
+        size: u64,
+    },
     Memory(bytes::Bytes),
 }
 
@@ -34,7 +38,43 @@ impl BlobData {
             BlobData::Memory(b) => b.len() as u64,
         }
     }
+
+    /// The bytes, for the small blobs read whole (manifests and configs).
+    fn bytes(&self) -> Result<bytes::Bytes> {
+        match self {
+            BlobData::Memory(b) => Ok(b.clone()),
+            BlobData::File { path, offset, size } => {
+                if *size > crate::input::MANIFEST.limit {
+                    return Err(Error::invalid(format!(
+                        "{} at {offset}: {size} bytes, more than a manifest or config may hold",
+                        path.display()
+                    )));
+                }
+                let mut f = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
+                std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(*offset)).map_err(|e| Error::read(path, e))?;
+                let mut buf = vec![0u8; usize::try_from(*size).unwrap_or(0)];
+                f.read_exact(&mut buf).map_err(|e| Error::read(path, e))?;
+                Ok(buf.into())
+            }
+        }
+    }
 }
+
+/// A docker-archive member: small ones read into memory, large ones (layers) left in the archive, hashed as they
+/// were read and streamed from their place when pushed.
+#[derive(Debug)]
+enum Member {
+    Bytes(Vec<u8>),
+    Range {
+        offset: u64,
+        size: u64,
+        sha256: String,
+        gzip: bool,
+    },
+}
+
+/// Members up to this size are held in memory; larger ones stay in the archive.
+const IN_MEMORY: u64 = 1 << 20;
 
 const MAX_INDEX_DEPTH: usize = 8;
 
@@ -54,20 +94,17 @@ fn inside(dir: &Path, rel: &str) -> Result<std::path::PathBuf> {
     Ok(path)
 }
 
-/// Where a layout's files are: a directory, or the members of a Docker 25+ archive.
+/// Where a layout's files are: a directory, or the members of a Docker 25+ archive (and the archive's path).
 enum Store<'a> {
     Dir(&'a Path),
-    Members(&'a HashMap<String, Vec<u8>>),
+    Members(&'a HashMap<String, Member>, &'a Path),
 }
 
 impl Store<'_> {
     fn read(&self, rel: &str) -> Result<Vec<u8>> {
         match self {
             Store::Dir(dir) => crate::input::read(&inside(dir, rel)?, crate::input::MANIFEST),
-            Store::Members(m) => m
-                .get(rel)
-                .cloned()
-                .ok_or_else(|| Error::invalid(format!("the archive's OCI layout has no {rel}"))),
+            Store::Members(..) => Ok(self.blob(rel)?.1.bytes()?.to_vec()),
         }
     }
 
@@ -92,13 +129,23 @@ impl Store<'_> {
                 }
                 Ok((
                     format!("sha256:{}", hex::encode(hasher.finalize())),
-                    BlobData::File { path, size },
+                    BlobData::File { path, offset: 0, size },
                 ))
             }
-            Store::Members(_) => {
-                let data = self.read(rel)?;
-                Ok((sha256_digest(&data), BlobData::Memory(data.into())))
-            }
+            Store::Members(m, archive) => match m.get(rel) {
+                Some(Member::Bytes(data)) => Ok((sha256_digest(data), BlobData::Memory(data.clone().into()))),
+                Some(Member::Range {
+                    offset, size, sha256, ..
+                }) => Ok((
+                    sha256.clone(),
+                    BlobData::File {
+                        path: archive.to_path_buf(),
+                        offset: *offset,
+                        size: *size,
+                    },
+                )),
+                None => Err(Error::invalid(format!("the archive's OCI layout has no {rel}"))),
+            },
         }
     }
 }
@@ -224,12 +271,7 @@ fn layout(source: &str, label: &str, store: &Store, tag: Option<&str>) -> Result
         }
         Ok(data)
     };
-    let read_manifest = |digest: &str| -> Result<bytes::Bytes> {
-        match read_blob(digest)? {
-            BlobData::Memory(b) => Ok(b),
-            BlobData::File { path, .. } => Ok(crate::input::read(&path, crate::input::MANIFEST)?.into()),
-        }
-    };
+    let read_manifest = |digest: &str| -> Result<bytes::Bytes> { read_blob(digest)?.bytes() };
     add_manifest(
         &mut image,
         0,
@@ -329,12 +371,12 @@ struct ArchiveEntry {
 
 /// The regular files of a tar archive by name, and its symbolic links resolved one level (older `docker save`
 /// archives link <id>/layer.tar to the real file).
-type Members = (HashMap<String, Vec<u8>>, HashMap<String, String>);
+type Members = (HashMap<String, Member>, HashMap<String, String>);
 
 fn archive_members(source: &str, file: &Path) -> Result<Members> {
     let bad = |why: String| Error::invalid(format!("{source}: {why}"));
     let f = std::fs::File::open(file).map_err(|e| Error::read(file, e))?;
-    let mut members: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut members: HashMap<String, Member> = HashMap::new();
     let mut links: HashMap<String, String> = HashMap::new();
     let mut archive = tar::Archive::new(f);
     let entries = archive.entries().map_err(|e| bad(format!("not a tar archive: {e}")))?;
@@ -366,9 +408,50 @@ fn archive_members(source: &str, file: &Path) -> Result<Members> {
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        // The header's size is a claim: memory grows with the bytes actually there, up to the limit.
-        let data = crate::input::read_stream(&mut entry, &format!("{source}: {name}"), crate::input::LAYER)?;
-        members.insert(name, data);
+        let size = entry
+            .header()
+            .size()
+            .map_err(|e| bad(format!("{name}: bad size: {e}")))?;
+        let member = if size <= IN_MEMORY {
+            // The header's size is a claim: memory grows with the bytes actually there, up to the limit.
+            Member::Bytes(crate::input::read_stream(
+                &mut entry,
+                &format!("{source}: {name}"),
+                crate::input::LAYER,
+            )?)
+        } else {
+            // A layer stays where it is: hashed now as it streams by, pushed later from its place.
+            use sha2::Digest;
+            let offset = entry.raw_file_position();
+            let mut hasher = sha2::Sha256::new();
+            let mut buf = vec![0u8; 1 << 20];
+            let (mut read, mut head) = (0u64, [0u8; 2]);
+            loop {
+                let n = entry
+                    .read(&mut buf)
+                    .map_err(|e| bad(format!("{name}: unreadable: {e}")))?;
+                if n == 0 {
+                    break;
+                }
+                if read == 0 && n >= 2 {
+                    head = [buf[0], buf[1]];
+                }
+                hasher.update(&buf[..n]);
+                read += n as u64;
+            }
+            if read != size {
+                return Err(bad(format!(
+                    "{name}: the header says {size} bytes, the archive holds {read}"
+                )));
+            }
+            Member::Range {
+                offset,
+                size,
+                sha256: format!("sha256:{}", hex::encode(hasher.finalize())),
+                gzip: head == [0x1f, 0x8b],
+            }
+        };
+        members.insert(name, member);
     }
     Ok((members, links))
 }
@@ -382,19 +465,20 @@ fn docker_archive(source: &str, file: &Path) -> Result<Image> {
             limit: u64::MAX,
         },
     )?;
-    let (mut members, links) = archive_members(source, file)?;
-    let take = |members: &mut HashMap<String, Vec<u8>>, name: &str| {
+    let (members, links) = archive_members(source, file)?;
+    let store = Store::Members(&members, file);
+    let member = |name: &str| -> Result<(String, BlobData)> {
         let real = links.get(name).map_or(name, String::as_str);
-        members
-            .get(real)
-            .cloned()
-            .ok_or_else(|| bad(format!("the archive has no {name}; was it written by `docker save`?")))
+        store
+            .blob(real)
+            .map_err(|_| bad(format!("the archive has no {name}; was it written by `docker save`?")))
     };
+    let take = |name: &str| -> Result<Vec<u8>> { Ok(member(name)?.1.bytes()?.to_vec()) };
     // Docker 25+ writes an OCI layout inside the archive: push it as one, manifests untouched.
     if members.contains_key("oci-layout") && members.contains_key("index.json") {
-        return layout(source, &file.display().to_string(), &Store::Members(&members), None);
+        return layout(source, &file.display().to_string(), &store, None);
     }
-    let manifest_json = take(&mut members, "manifest.json")?;
+    let manifest_json = take("manifest.json")?;
     let entries: Vec<ArchiveEntry> =
         serde_json::from_slice(&manifest_json).map_err(|e| bad(format!("manifest.json: {e}")))?;
     let [entry] = entries.as_slice() else {
@@ -405,7 +489,7 @@ fn docker_archive(source: &str, file: &Path) -> Result<Image> {
     };
     let _ = &entry.repo_tags;
     let mut blobs = BTreeMap::new();
-    let config = take(&mut members, &entry.config)?;
+    let config = take(&entry.config)?;
     let config_digest = sha256_digest(&config);
     // skopeo and docker name the config by its digest: a name that disagrees means a corrupt archive.
     let named = entry
@@ -420,21 +504,17 @@ fn docker_archive(source: &str, file: &Path) -> Result<Image> {
     }
     let mut layers = Vec::new();
     for name in &entry.layers {
-        let data = take(&mut members, name)?;
-        let digest = sha256_digest(&data);
-        let media_type = if data.starts_with(&[0x1f, 0x8b]) {
-            OCI_LAYER_GZIP
-        } else {
-            OCI_LAYER
+        let (digest, data) = member(name)?;
+        let gzip = match &data {
+            BlobData::Memory(b) => b.starts_with(&[0x1f, 0x8b]),
+            BlobData::File { .. } => {
+                let real = links.get(name.as_str()).map_or(name.as_str(), String::as_str);
+                matches!(members.get(real), Some(Member::Range { gzip: true, .. }))
+            }
         };
-        layers.push(serde_json::json!({"mediaType": media_type, "digest": digest, "size": data.len()}));
-        blobs.insert(
-            digest.clone(),
-            Blob {
-                digest,
-                data: BlobData::Memory(data.into()),
-            },
-        );
+        let media_type = if gzip { OCI_LAYER_GZIP } else { OCI_LAYER };
+        layers.push(serde_json::json!({"mediaType": media_type, "digest": digest, "size": data.size()}));
+        blobs.insert(digest.clone(), Blob { digest, data });
     }
     let manifest = serde_json::json!({
         "schemaVersion": 2,
