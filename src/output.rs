@@ -15,6 +15,35 @@ pub fn line(text: &str) -> Result<()> {
     )
 }
 
+pub(crate) const RED: &str = "31";
+pub(crate) const GREEN: &str = "32";
+
+/// Colour for people: only when stdout is a terminal, and never under `NO_COLOR` (any value) or `CLICOLOR=0`;
+/// `CLICOLOR_FORCE` (not 0) forces it. A CI log gets plain text.
+pub(crate) fn colour() -> bool {
+    use std::io::IsTerminal;
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    if set("NO_COLOR") {
+        return false;
+    }
+    if set("CLICOLOR_FORCE") && std::env::var("CLICOLOR_FORCE").is_ok_and(|v| v != "0") {
+        return true;
+    }
+    if std::env::var("CLICOLOR").is_ok_and(|v| v == "0") {
+        return false;
+    }
+    std::io::stdout().is_terminal()
+}
+
+/// `text` in an ANSI colour when `colour()` says so.
+pub(crate) fn paint(text: &str, code: &str) -> String {
+    if colour() {
+        format!("\x1b[1;{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
 /// The width human output fits: `COLUMNS`, else the terminal's, else 100 (a CI log).
 pub(crate) fn width() -> u16 {
     if let Some(w) = std::env::var("COLUMNS")

@@ -583,3 +583,45 @@ fn the_findings_table_fits_the_width_and_never_splits_an_id_or_a_package() {
         }
     }
 }
+
+#[test]
+fn colour_only_on_a_terminal_and_never_under_no_color() {
+    let bin = env!("CARGO_BIN_EXE_bbgate");
+    let line = format!(
+        "{bin} verify --findings fixtures/demo/pass --api-report fixtures/api-tests/payments-adapter.ndjson \
+         --signoffs fixtures/demo/pass/signoffs.toml --now 2026-11-28T12:00:00Z"
+    );
+    // Through a pseudo-terminal (util-linux `script`), as a person sees it.
+    let on_tty = |extra_env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"])
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR");
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
+    };
+    let coloured = on_tty(&[]);
+    assert!(coloured.contains("verdict: \u{1b}[1;32mPASS\u{1b}[0m"), "{coloured:?}");
+    for env in [("NO_COLOR", "1"), ("CLICOLOR", "0")] {
+        let plain = on_tty(&[env]);
+        assert!(
+            plain.contains("verdict: PASS") && !plain.contains('\u{1b}'),
+            "{env:?}: {plain:?}"
+        );
+    }
+    // Not a terminal (a CI log, a pipe): plain.
+    let (_, piped, _) = run(bbgate().args([
+        "verify",
+        "--findings",
+        "fixtures/demo/pass",
+        "--api-report",
+        "fixtures/api-tests/payments-adapter.ndjson",
+        "--signoffs",
+        "fixtures/demo/pass/signoffs.toml",
+        "--now",
+        "2026-11-28T12:00:00Z",
+    ]));
+    assert!(piped.contains("verdict: PASS") && !piped.contains('\u{1b}'), "{piped}");
+}

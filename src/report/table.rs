@@ -275,10 +275,10 @@ fn tests_signoffs_verdict(ctx: &Context, out: &mut String) {
     out.push('\n');
     match d.verdict {
         Verdict::Pass => {
-            let _ = writeln!(out, "verdict: PASS");
+            let _ = writeln!(out, "verdict: {}", crate::output::paint("PASS", crate::output::GREEN));
         }
         Verdict::Deny => {
-            let _ = writeln!(out, "verdict: DENY");
+            let _ = writeln!(out, "verdict: {}", crate::output::paint("DENY", crate::output::RED));
             for r in &d.reasons {
                 // A release of one needs no image on every line; the header names it.
                 let at = match &r.location {
