@@ -412,3 +412,47 @@ fn the_passing_demo_passes_and_a_day_later_it_would_not() {
     assert_eq!(finding(&v, "CVE-2026-10008")["outcome"], "needs_signoff");
     assert_eq!(v["signoffs"]["expired"], serde_json::json!(["CVE-2026-10008"]));
 }
+
+#[test]
+fn failed_scenarios_of_one_name_are_told_apart_by_where_they_are_written() {
+    // The GovStack test harness's real run: a scenario outline whose four example rows fail alike.
+    let (_, v) = run_json(bbgate().args([
+        "verify",
+        "--findings",
+        "fixtures/demo/pass",
+        "--api-report",
+        "../shared/fixtures-upstream/govstack-testharness-messages/example_result.message",
+        "--now",
+        NOW_2026,
+    ]));
+    let same: Vec<&str> = v["api_tests"]["failed_scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["name"] == "The user successfully receives the id and access token")
+        .map(|f| f["location"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        same,
+        [
+            "features/oauth_token.feature:28",
+            "features/oauth_token.feature:29",
+            "features/oauth_token.feature:30",
+            "features/oauth_token.feature:31"
+        ],
+        "one per example row"
+    );
+    let (_, human, _) = run(bbgate().args([
+        "verify",
+        "--findings",
+        "fixtures/demo/pass",
+        "--api-report",
+        "../shared/fixtures-upstream/govstack-testharness-messages/example_result.message",
+        "--now",
+        NOW_2026,
+    ]));
+    assert!(
+        human.contains("The user successfully receives the id and access token (features/oauth_token.feature:29)"),
+        "{human}"
+    );
+}

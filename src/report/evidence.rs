@@ -59,6 +59,7 @@ pub(crate) struct ApiTests {
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct FailedRecord {
     pub(crate) feature: String,
+    pub(crate) location: Option<String>,
     pub(crate) message: Option<String>,
     pub(crate) name: String,
     pub(crate) report: String,
@@ -88,6 +89,7 @@ pub(crate) fn body<'a>(ctx: &Context<'a>) -> Body<'a> {
                 .iter()
                 .map(|f| FailedRecord {
                     feature: f.scenario.feature.clone(),
+                    location: f.scenario.location.clone(),
                     message: f.scenario.message.clone(),
                     name: f.scenario.name.clone(),
                     report: f.report.clone(),

@@ -227,9 +227,16 @@ fn tests_signoffs_verdict(ctx: &Context, out: &mut String) {
             .as_deref()
             .map(|m| format!(": {}", crate::apitests::short_message(m)))
             .unwrap_or_default();
+        // Where it is written tells apart scenarios of one name (an outline's examples, a copied scenario).
+        let at = f
+            .scenario
+            .location
+            .as_deref()
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {} · {} · {}{msg}",
+            "  {} · {} · {}{at}{msg}",
             f.scenario.status.as_str(),
             f.scenario.feature,
             f.scenario.name

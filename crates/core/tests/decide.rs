@@ -70,6 +70,7 @@ fn passing_run() -> Vec<TestRun> {
             name: "s".into(),
             status: Status::Passed,
             message: None,
+            location: None,
         }],
         started_at: None,
         run_failures: Vec::new(),
@@ -253,6 +254,7 @@ fn api_test_statuses_follow_count_as_failed() {
         name: "s".into(),
         status,
         message: None,
+        location: None,
     };
     let runs = vec![TestRun {
         source: "r".into(),
@@ -631,6 +633,7 @@ fn run_of(statuses: &[Status], started: Option<&str>, failures: &[&str]) -> Test
                 name: format!("s{i}"),
                 status,
                 message: None,
+                location: None,
             })
             .collect(),
         started_at: started.map(|t| t.parse().unwrap()),

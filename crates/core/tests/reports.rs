@@ -150,7 +150,8 @@ fn a_case_passes_only_when_every_step_reported_and_passed() {
             feature: "Feature F".into(),
             name: "S1".into(),
             status: Status::Passed,
-            message: None
+            message: None,
+            location: None,
         }]
     );
     assert_eq!(r.started_at.unwrap().as_nanosecond(), 1_700_000_000_000_000_005);

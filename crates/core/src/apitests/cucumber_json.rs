@@ -66,6 +66,7 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
     // Where each (feature, element id) stands in `scenarios`, for retries.
     let mut position: std::collections::HashMap<(usize, String, u64), usize> = std::collections::HashMap::new();
     for (fi, feature) in features.into_iter().enumerate() {
+        let uri = feature.uri.clone();
         let feature_name = feature
             .name
             .filter(|n| !n.is_empty())
@@ -102,6 +103,7 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
                 name: el.name.unwrap_or_default(),
                 status,
                 message: bg_message.or(message),
+                location: uri.as_ref().zip(el.line).map(|(u, l)| format!("{u}:{l}")),
             };
             // A retry: the same element id at the same line again in this feature replaces the earlier attempt.
             // Without a line nothing says it is the same scenario: every element counts.

@@ -225,6 +225,7 @@ impl State {
                 name: attr(e, "name").unwrap_or_default(),
                 status: Status::Passed,
                 message: None,
+                location: None,
             },
             failed: false,
             errored: false,

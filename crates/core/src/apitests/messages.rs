@@ -26,10 +26,14 @@ struct Envelope {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Pickle {
     id: String,
     uri: Option<String>,
     name: Option<String>,
+    /// The Gherkin nodes it comes from: its scenario, and for an outline's example, the example row.
+    #[serde(default)]
+    ast_node_ids: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -41,6 +45,67 @@ struct GherkinDocument {
 #[derive(Deserialize)]
 struct Feature {
     name: Option<String>,
+    #[serde(default)]
+    children: Vec<Child>,
+}
+
+/// A feature's or a rule's child: what carries a line that a pickle can name.
+#[derive(Deserialize)]
+struct Child {
+    scenario: Option<Node>,
+    rule: Option<Rule>,
+}
+
+#[derive(Deserialize)]
+struct Rule {
+    #[serde(default)]
+    children: Vec<Child>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Node {
+    id: Option<String>,
+    location: Option<Location>,
+    #[serde(default)]
+    examples: Vec<Examples>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Examples {
+    #[serde(default)]
+    table_body: Vec<Row>,
+}
+
+#[derive(Deserialize)]
+struct Row {
+    id: Option<String>,
+    location: Option<Location>,
+}
+
+#[derive(Deserialize)]
+struct Location {
+    line: Option<u64>,
+}
+
+/// Every Gherkin node's line by id: scenarios and example rows, in rules too.
+fn node_lines(children: &[Child], out: &mut BTreeMap<String, u64>) {
+    for c in children {
+        if let Some(s) = &c.scenario {
+            if let (Some(id), Some(line)) = (&s.id, s.location.as_ref().and_then(|l| l.line)) {
+                out.insert(id.clone(), line);
+            }
+            for row in s.examples.iter().flat_map(|e| &e.table_body) {
+                if let (Some(id), Some(line)) = (&row.id, row.location.as_ref().and_then(|l| l.line)) {
+                    out.insert(id.clone(), line);
+                }
+            }
+        }
+        if let Some(r) = &c.rule {
+            node_lines(&r.children, out);
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -140,6 +205,8 @@ struct Attempt {
 struct Read {
     feature_names: BTreeMap<String, String>,
     pickles: BTreeMap<String, (String, String)>,    // id -> (uri, name)
+    pickle_nodes: BTreeMap<String, Vec<String>>,    // id -> the Gherkin node ids it comes from
+    node_lines: BTreeMap<String, u64>,              // Gherkin node id -> its line
     test_cases: Vec<(String, String, Vec<String>)>, // (id, pickle id, step ids), in order
     test_case_ids: BTreeSet<String>,
     attempts: BTreeMap<String, Attempt>,
@@ -160,6 +227,7 @@ impl Read {
         self.saw_meta |= env.meta.is_some();
         if let Some(p) = env.pickle {
             let id = p.id.clone();
+            self.pickle_nodes.insert(p.id.clone(), p.ast_node_ids.clone());
             if self
                 .pickles
                 .insert(p.id, (p.uri.unwrap_or_default(), p.name.unwrap_or_default()))
@@ -169,9 +237,12 @@ impl Read {
             }
         }
         if let Some(d) = env.gherkin_document
-            && let (Some(uri), Some(name)) = (d.uri, d.feature.and_then(|f| f.name))
+            && let (Some(uri), Some(feature)) = (d.uri, d.feature)
         {
-            self.feature_names.insert(uri, name);
+            node_lines(&feature.children, &mut self.node_lines);
+            if let Some(name) = feature.name {
+                self.feature_names.insert(uri, name);
+            }
         }
         if let Some(e) = env.parse_error {
             self.run_failures.push(format!(
@@ -391,6 +462,15 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
             .get(pickle_id)
             .cloned()
             .ok_or_else(|| format!("testCase {id} names unknown pickle {pickle_id}"))?;
+        // The example row's line when it has one, else the scenario's.
+        let line = read
+            .pickle_nodes
+            .get(pickle_id)
+            .into_iter()
+            .flatten()
+            .rev()
+            .find_map(|n| read.node_lines.get(n));
+        let location = line.filter(|_| !uri.is_empty()).map(|l| format!("{uri}:{l}"));
         let feature = read.feature_names.get(&uri).cloned().unwrap_or(uri);
         let (status, message) = judge(finals.get(id.as_str()).copied(), steps);
         scenarios.push(Scenario {
@@ -398,6 +478,7 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
             name,
             status,
             message,
+            location,
         });
     }
     // The runner's own verdict counts whenever no case explains it (a failed hook, an exception, a parse error).

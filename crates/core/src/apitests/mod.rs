@@ -65,6 +65,9 @@ pub struct Scenario {
     pub status: Status,
     /// The first failure message, if the report carries one.
     pub message: Option<String>,
+    /// Where it is written: `features/x.feature:12`, the example row's line for a scenario outline's example
+    /// (cucumber messages and JSON give it; JUnit does not). It tells apart scenarios of the same name.
+    pub location: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
