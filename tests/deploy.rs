@@ -1652,7 +1652,12 @@ fn verify_release(pages: &Path, evidence: &Path, extra: &[&str]) -> (i32, Value)
 
 /// `bbgate deploy` of the release chart as `pay`, deciding again on `pages`, at the fake with helm `major`.
 fn deploy_release(fake: &FakeKube, dir: &Path, major: u8, ev: &Path, pages: &Path) -> assert_cmd::Command {
-    let mut cmd = deploy_of(ev, RELEASE_CHART);
+    deploy_chart(fake, dir, major, ev, pages, RELEASE_CHART)
+}
+
+/// `deploy_release` of another chart.
+fn deploy_chart(fake: &FakeKube, dir: &Path, major: u8, ev: &Path, pages: &Path, chart: &str) -> assert_cmd::Command {
+    let mut cmd = deploy_of(ev, chart);
     cmd.args(["--release", "pay"])
         .env("HELM_CACHE_HOME", dir.join("helm-cache"))
         .env("HELM_CONFIG_HOME", dir.join("helm-config"))
@@ -2309,28 +2314,8 @@ fn an_umbrella_chart_with_locked_dependencies_from_a_chart_repository_and_an_oci
             );
             let fake = FakeKube::start(true);
             fake.sandbox_namespace(NS);
-            let mut cmd = deploy_of(&ev, chart.to_str().unwrap());
-            cmd.args([
-                "--release",
-                "pay",
-                "--set-image",
-                "migrations.image=bb/payments/db-migrate",
-            ])
-            .env("HELM_CACHE_HOME", dir.join("helm-cache"))
-            .args([
-                "--findings",
-                pages.to_str().unwrap(),
-                "--api-report",
-                REPORT,
-                "--timeout",
-                "60s",
-            ])
-            .args([
-                "--helm",
-                &helm(major),
-                "--kubeconfig",
-                fake.kubeconfig(&dir).to_str().unwrap(),
-            ]);
+            let mut cmd = deploy_chart(&fake, &dir, major, &ev, &pages, chart.to_str().unwrap());
+            cmd.args(["--set-image", "migrations.image=bb/payments/db-migrate"]);
             let (code, out, err) = run(&mut cmd);
             assert_eq!(code, 0, "{kind} helm {major}: {out}{err}");
             let db = fake

@@ -416,7 +416,7 @@ fn the_passing_demo_passes_and_a_day_later_it_would_not() {
 #[test]
 fn failed_scenarios_of_one_name_are_told_apart_by_where_they_are_written() {
     // The GovStack test harness's real run: a scenario outline whose four example rows fail alike.
-    let (_, v) = run_json(bbgate().args([
+    let args = [
         "verify",
         "--findings",
         "fixtures/demo/pass",
@@ -424,7 +424,8 @@ fn failed_scenarios_of_one_name_are_told_apart_by_where_they_are_written() {
         "../shared/fixtures-upstream/govstack-testharness-messages/example_result.message",
         "--now",
         NOW_2026,
-    ]));
+    ];
+    let (_, v) = run_json(bbgate().args(args));
     let same: Vec<&str> = v["api_tests"]["failed_scenarios"]
         .as_array()
         .unwrap()
@@ -442,15 +443,7 @@ fn failed_scenarios_of_one_name_are_told_apart_by_where_they_are_written() {
         ],
         "one per example row"
     );
-    let (_, human, _) = run(bbgate().args([
-        "verify",
-        "--findings",
-        "fixtures/demo/pass",
-        "--api-report",
-        "../shared/fixtures-upstream/govstack-testharness-messages/example_result.message",
-        "--now",
-        NOW_2026,
-    ]));
+    let (_, human, _) = run(bbgate().args(args));
     assert!(
         human.contains("The user successfully receives the id and access token (features/oauth_token.feature:29)"),
         "{human}"
