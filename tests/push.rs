@@ -423,3 +423,33 @@ fn a_tag_that_reads_back_as_another_digest_exits_3_and_names_both() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(out["digest"].as_str(), Some(pushed.as_str()));
 }
+
+#[test]
+fn on_a_terminal_push_draws_progress_and_in_a_log_it_writes_plain_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = registry::oci_layout(tmp.path(), &["1.0"], 20_000_000);
+    let from = format!("oci:{}:1.0", layout.display());
+    // A log: one plain line per blob, no terminal escapes.
+    let (code, _, err) = run(&mut push(&from, &format!("{}/{}:1.0", registry::open(), repo("log"))));
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert_eq!(err.lines().filter(|l| l.contains(" uploaded in ")).count(), 2, "{err}");
+    // A terminal (util-linux `script`): the same lines, printed above the bars, and the bars' redraws.
+    let line = format!(
+        "DOCKER_CONFIG=/nonexistent-bbgate-test {} push --plain-http --from {from} --to {}/{}:1.0",
+        env!("CARGO_BIN_EXE_bbgate"),
+        registry::open(),
+        repo("tty")
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(text.matches(" uploaded in ").count(), 2, "{text:?}");
+    assert!(
+        text.contains("[==============================] ") && text.contains(" MiB/s") && text.contains('\u{1b}'),
+        "the bar is drawn to the end and cleared with terminal escapes: {text:?}"
+    );
+}

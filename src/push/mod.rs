@@ -179,61 +179,10 @@ pub(crate) async fn push_image(
         manifests: image.manifests.len() as u32,
         reference: format!("{}/{}@{}", target.host, target.repository, image.digest()),
     };
-    // The blobs go up a few at a time (a registry takes parallel uploads; one layer no longer waits for
-    // another), each said on stderr as it ends.
-    let uploads = image.blobs.values().map(|blob| {
-        let (client, by_tag, fail) = (&client, &by_tag, &fail);
-        async move {
-            let started = std::time::Instant::now();
-            let exists = client
-                .blob_exists(by_tag, &blob.digest)
-                .await
-                .map_err(|e| fail(format!("checking blob {}", blob.digest), e))?;
-            let size = blob.data.size();
-            if exists {
-                eprintln!(
-                    "bbgate: blob {} ({}) is in the registry already",
-                    blob.digest,
-                    human_size(size)
-                );
-                return Ok::<_, Error>(None);
-            }
-            let pushed = match &blob.data {
-                BlobData::Memory(bytes) => client.push_blob(by_tag, bytes.clone(), &blob.digest).await,
-                BlobData::File { path, offset, .. } => {
-                    let mut file = std::fs::File::open(path)
-                        .map_err(|e| Error::Undecidable(format!("{}: cannot read: {e}", path.display())))?;
-                    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(*offset))
-                        .map_err(|e| Error::Undecidable(format!("{}: cannot read: {e}", path.display())))?;
-                    client
-                        .push_blob_stream(by_tag, file_chunks(file, size), &blob.digest, Some(size))
-                        .await
-                }
-            };
-            pushed.map_err(|e| fail(format!("uploading blob {} ({size} bytes)", blob.digest), e))?;
-            let secs = started.elapsed().as_secs_f64().max(0.001);
-            eprintln!(
-                "bbgate: blob {} ({}) uploaded in {secs:.1} s ({}/s)",
-                blob.digest,
-                human_size(size),
-                human_size((size as f64 / secs) as u64)
-            );
-            Ok(Some(size))
-        }
-    });
-    let results: Vec<Result<Option<u64>>> = futures_util::stream::iter(uploads)
-        .buffer_unordered(CONCURRENT_UPLOADS)
-        .collect()
-        .await;
-    for r in results {
-        match r? {
-            Some(size) => {
-                report.blobs_uploaded += 1;
-                report.bytes_uploaded += size;
-            }
-            None => report.blobs_skipped += 1,
-        }
-    }
+    let (uploaded, skipped, bytes) = upload_blobs(&client, &by_tag, image, endpoint, auth_label).await?;
+    report.blobs_uploaded = uploaded;
+    report.blobs_skipped = skipped;
+    report.bytes_uploaded = bytes;
     // `source::load` never returns an Image without its top manifest.
     let (top, children) = image.manifests.split_last().expect("an image has a manifest");
     for m in children {
@@ -257,6 +206,110 @@ pub(crate) async fn push_image(
         )));
     }
     Ok(report)
+}
+
+/// Upload every blob the registry lacks (HEAD first), a few at a time: (uploaded, skipped, bytes uploaded).
+async fn upload_blobs(
+    client: &Client,
+    by_tag: &Reference,
+    image: &Image,
+    endpoint: &Endpoint,
+    auth_label: &str,
+) -> Result<(u32, u32, u64)> {
+    let fail = |what: String, e| registry_error(endpoint, &what, auth_label, e);
+    // The blobs go up a few at a time (a registry takes parallel uploads; one layer no longer waits for
+    // another), each said on stderr as it ends.
+    // On a terminal, a progress bar per blob being uploaded; in a CI log, the plain lines alone.
+    let bars = {
+        use std::io::IsTerminal;
+        std::io::stderr().is_terminal().then(indicatif::MultiProgress::new)
+    };
+    let say = |line: String| match &bars {
+        Some(b) => {
+            let _ = b.println(line);
+        }
+        None => eprintln!("{line}"),
+    };
+    let uploads = image.blobs.values().map(|blob| {
+        let (fail, bars, say) = (&fail, &bars, &say);
+        async move {
+            let started = std::time::Instant::now();
+            let exists = client
+                .blob_exists(by_tag, &blob.digest)
+                .await
+                .map_err(|e| fail(format!("checking blob {}", blob.digest), e))?;
+            let size = blob.data.size();
+            if exists {
+                say(format!(
+                    "bbgate: blob {} ({}) is in the registry already",
+                    blob.digest,
+                    human_size(size)
+                ));
+                return Ok::<_, Error>(None);
+            }
+            let bar = bars.as_ref().map(|b| b.add(progress_bar(&blob.digest, size)));
+            let pushed = match &blob.data {
+                BlobData::Memory(bytes) => {
+                    let r = client.push_blob(by_tag, bytes.clone(), &blob.digest).await;
+                    if let Some(b) = &bar {
+                        b.inc(size);
+                    }
+                    r
+                }
+                BlobData::File { path, offset, .. } => {
+                    let mut file = std::fs::File::open(path)
+                        .map_err(|e| Error::Undecidable(format!("{}: cannot read: {e}", path.display())))?;
+                    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(*offset))
+                        .map_err(|e| Error::Undecidable(format!("{}: cannot read: {e}", path.display())))?;
+                    let ticks = bar.clone();
+                    let chunks = file_chunks(file, size).inspect(move |c| {
+                        if let (Some(b), Ok(bytes)) = (&ticks, c) {
+                            b.inc(bytes.len() as u64);
+                        }
+                    });
+                    client.push_blob_stream(by_tag, chunks, &blob.digest, Some(size)).await
+                }
+            };
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            pushed.map_err(|e| fail(format!("uploading blob {} ({size} bytes)", blob.digest), e))?;
+            let secs = started.elapsed().as_secs_f64().max(0.001);
+            say(format!(
+                "bbgate: blob {} ({}) uploaded in {secs:.1} s ({}/s)",
+                blob.digest,
+                human_size(size),
+                human_size((size as f64 / secs) as u64)
+            ));
+            Ok(Some(size))
+        }
+    });
+    let results: Vec<Result<Option<u64>>> = futures_util::stream::iter(uploads)
+        .buffer_unordered(CONCURRENT_UPLOADS)
+        .collect()
+        .await;
+    let (mut uploaded, mut skipped, mut bytes) = (0, 0, 0);
+    for r in results {
+        match r? {
+            Some(size) => {
+                uploaded += 1;
+                bytes += size;
+            }
+            None => skipped += 1,
+        }
+    }
+    Ok((uploaded, skipped, bytes))
+}
+
+/// A terminal's progress bar for one blob's upload.
+fn progress_bar(digest: &str, size: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(size);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(digest.chars().take(19).collect::<String>());
+    bar
 }
 
 /// How many blobs are uploaded at once.
