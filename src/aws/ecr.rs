@@ -81,14 +81,17 @@ pub(crate) const NO_CREDENTIALS: &str = "no AWS credentials: bbgate looked for -
 
 /// A transport or SDK failure in words (never the request, which may carry credentials).
 pub(crate) fn describe_sdk_error<E: std::error::Error + 'static, R: std::fmt::Debug>(e: &SdkError<E, R>) -> String {
-    let chain = aws_smithy_types::error::display::DisplayErrorContext(e).to_string();
-    if chain.contains("credentials")
-        && (chain.contains("no credentials")
-            || chain.contains("failed to load")
-            || chain.contains("not loaded")
-            || chain.contains("identity"))
-    {
-        return NO_CREDENTIALS.to_owned();
+    // Credentials are resolved before a request is sent: only then is a credential failure "no credentials"
+    // (a service's own answer that mentions credentials is that service's error, said as such).
+    if !matches!(e, SdkError::ServiceError(_)) {
+        let chain = aws_smithy_types::error::display::DisplayErrorContext(e).to_string();
+        if chain.contains("credentials")
+            && ["no credentials", "failed to load", "not loaded", "identity"]
+                .iter()
+                .any(|s| chain.contains(s))
+        {
+            return NO_CREDENTIALS.to_owned();
+        }
     }
     match e {
         SdkError::TimeoutError(_) => "timed out".into(),

@@ -81,14 +81,14 @@ pub(crate) async fn resolve_credentials(
     calls: &CallCounter,
 ) -> Result<(aws_config::SdkConfig, Credentials)> {
     let (conf, _) = credentials::sdk_config(region, role, session, calls, jiff::Timestamp::now().as_second()).await?;
-    let provider = conf.credentials_provider().ok_or_else(|| {
-        Error::invalid("no AWS credentials: set a role (BBGATE_ROLE_ARN) or the standard AWS variables")
-    })?;
-    let creds = provider.provide_credentials().await.map_err(|e| {
-        Error::Undecidable(format!(
-            "no AWS credentials: {e} (in CircleCI, set BBGATE_ROLE_ARN and give the job a context)"
-        ))
-    })?;
+    // The same words as every other AWS call that finds no credentials (`ecr::NO_CREDENTIALS`).
+    let provider = conf
+        .credentials_provider()
+        .ok_or_else(|| Error::invalid(aws::ecr::NO_CREDENTIALS))?;
+    let creds = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| Error::Undecidable(format!("{} ({e})", aws::ecr::NO_CREDENTIALS)))?;
     Ok((conf, creds))
 }
 
