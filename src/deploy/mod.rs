@@ -1009,19 +1009,28 @@ async fn scan_from_ecr(args: &DeployArgs, admitted: &evidence::Admitted) -> Resu
     use crate::aws::{self, CallCounter, ecr as aws_ecr};
     let mut pages = Vec::new();
     let calls = CallCounter::default();
+    let wait = aws_ecr::Wait {
+        timeout: Duration::from_secs(300),
+        poll_interval: args.poll_interval,
+    };
+    // One identity for the release (an STS call per region, not per image), as verify reads it.
+    let mut clients: Vec<(String, aws_sdk_ecr::Client)> = Vec::new();
     for i in &admitted.images {
         let host = aws::parse_ecr_host(&i.image.registry);
         let region = aws::region(host.as_ref().map(|(_, r)| r.as_str()))?;
-        let (client, _) = aws::ecr_client(
-            &region,
-            args.aws.role_arn.as_deref(),
-            args.aws.session_name.as_deref(),
-            &calls,
-        )
-        .await?;
-        let wait = aws_ecr::Wait {
-            timeout: Duration::from_secs(300),
-            poll_interval: args.poll_interval,
+        let client = match clients.iter().find(|(r, _)| *r == region) {
+            Some((_, c)) => c.clone(),
+            None => {
+                let (c, _) = aws::ecr_client(
+                    &region,
+                    args.aws.role_arn.as_deref(),
+                    args.aws.session_name.as_deref(),
+                    &calls,
+                )
+                .await?;
+                clients.push((region, c.clone()));
+                c
+            }
         };
         let account = host.map(|(a, _)| a);
         let scanned = aws_ecr::acquire(&client, account.as_deref(), &i.image.repository, &i.image.digest, wait).await?;
