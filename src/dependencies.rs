@@ -49,8 +49,8 @@ fn loopback(host: &str) -> bool {
     h == "127.0.0.1" || h == "localhost" || host.starts_with("[::1]")
 }
 
-/// Build the dependencies of `chart` with `helm_path`, if it declares any. Returns what was done, for people.
-pub(crate) fn build(helm_path: &Path, chart: &Path) -> Result<Option<String>> {
+/// Build the dependencies of `chart` with `helm`, if it declares any. Returns what was done, for people.
+pub(crate) fn build(helm: &Helm, chart: &Path) -> Result<Option<String>> {
     let declared = dependencies(&chart.join("Chart.yaml"))?;
     if declared.is_empty() {
         return Ok(None);
@@ -104,7 +104,6 @@ pub(crate) fn build(helm_path: &Path, chart: &Path) -> Result<Option<String>> {
     }
     repos.sort();
     repos.dedup();
-    let helm = Helm::detect(helm_path, None)?;
     helm.dependency_build(chart, &repos, plain_http)?;
     Ok(Some(format!(
         "{} dependenc{} built from Chart.lock",

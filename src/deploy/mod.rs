@@ -364,8 +364,10 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     // 2. Bind: the BB's own namespace, never another; the chart and values verify judged, never others.
     let ns = bind(args, bb)?;
     let mut warnings = warnings;
-    // The dependencies as Chart.lock pins them, built before the chart is compared with the one judged.
-    crate::dependencies::build(&args.helm, &args.chart)?;
+    // The dependencies as Chart.lock pins them, built before the chart is compared with the one judged. helm is
+    // found once; it learns the cluster's kubeconfig when the cluster is reached.
+    let mut helm = helm::Helm::detect(&args.helm, None)?;
+    crate::dependencies::build(&helm, &args.chart)?;
     bind_chart(args, &admission.admitted, &mut warnings)?;
     let admitted = &admission.admitted;
     let set_image = set_image(&args.set_image, admitted)?;
@@ -397,7 +399,7 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     // 3. Render, with the same values and the image pinned.
     let t = Instant::now();
     let cluster = rt.block_on(connect(args))?;
-    let mut helm = helm::Helm::detect(&args.helm, cluster.helm_kubeconfig.clone())?;
+    helm.kubeconfig = cluster.helm_kubeconfig.clone();
     helm.install_post_renderer(pins_dir.path(), &post_renderer)?;
     record.helm = helm.version.clone();
     let manifests = manifest::parse(&helm.template(&install)?)?;

@@ -27,24 +27,24 @@ pub(crate) struct Rendered {
     pub(crate) record: ChartRecord,
 }
 
-/// `helm template` of the chart as a release of `namespace`, with the values given.
-pub(crate) fn render(chart: &Path, r: &crate::cli::ChartRender, namespace: &str) -> Result<Rendered> {
+/// What a chart's renders share: helm, the chart's name and version, its values, and what it is made of (all
+/// read once, however many times it is rendered).
+struct Prepared {
+    helm: Helm,
+    meta: (String, String),
+    values: crate::values::Values,
+    value_files: Vec<FileDigest>,
+    content: release::ChartContent,
+}
+
+fn prepare(chart: &Path, r: &crate::cli::ChartRender) -> Result<Prepared> {
     let meta = chart_meta(chart)?;
     let values = crate::values::Values::read(&r.values, &[])?;
     let helm = Helm::detect(&r.helm, None)?;
-    let release = r.release.clone().unwrap_or_else(|| meta.0.clone());
-    let install = Install {
-        release: &release,
-        chart,
-        namespace,
-        values: &values,
-        set_image: &[],
-        post_renderer: None,
-        timeout: std::time::Duration::from_secs(300),
-        history_max: 10,
-        description: "",
-    };
-    let text = helm.template(&install)?;
+    // The dependencies as Chart.lock pins them, built before the chart is hashed: they are part of it.
+    if let Some(done) = crate::dependencies::build(&helm, chart)? {
+        eprintln!("bbgate: {}: {done}", chart.display());
+    }
     let value_files = r
         .values
         .values
@@ -57,18 +57,41 @@ pub(crate) fn render(chart: &Path, r: &crate::cli::ChartRender, namespace: &str)
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let content = release::chart_content(chart)?;
+    Ok(Prepared {
+        helm,
+        meta,
+        values,
+        value_files,
+        content: release::chart_content(chart)?,
+    })
+}
+
+/// `helm template` of the chart as a release of `namespace`, with the values given.
+fn render(chart: &Path, r: &crate::cli::ChartRender, p: &Prepared, namespace: &str) -> Result<Rendered> {
+    let release = r.release.clone().unwrap_or_else(|| p.meta.0.clone());
+    let install = Install {
+        release: &release,
+        chart,
+        namespace,
+        values: &p.values,
+        set_image: &[],
+        post_renderer: None,
+        timeout: std::time::Duration::from_secs(300),
+        history_max: 10,
+        description: "",
+    };
+    let text = p.helm.template(&install)?;
     Ok(Rendered {
         manifests: manifest::parse(&text)?,
         record: ChartRecord {
-            content_sha256: content.sha256,
-            files: content.files,
+            content_sha256: p.content.sha256.clone(),
+            files: p.content.files.clone(),
             manifests_sha256: sha256_hex(text.as_bytes()),
-            name: meta.0,
+            name: p.meta.0.clone(),
             path: chart.display().to_string(),
-            values: value_files,
-            sets: values.bound.clone(),
-            version: meta.1,
+            values: p.value_files.clone(),
+            sets: p.values.bound.clone(),
+            version: p.meta.1.clone(),
         },
     })
 }
@@ -102,14 +125,12 @@ pub(crate) fn render_for<'p>(
     policy: &'p Policy,
     building_block: Option<&str>,
 ) -> Result<(&'p crate::policy::BuildingBlock, Rendered)> {
-    if let Some(done) = crate::dependencies::build(&r.helm, chart)? {
-        eprintln!("bbgate: {}: {done}", chart.display());
-    }
+    let p = prepare(chart, r)?;
     if let Some(name) = building_block {
         let bb = policy.select_building_block(Some(name), "")?;
-        return Ok((bb, render(chart, r, &bb.namespace)?));
+        return Ok((bb, render(chart, r, &p, &bb.namespace)?));
     }
-    let first = render(chart, r, "default")?;
+    let first = render(chart, r, &p, "default")?;
     let located: Vec<Located> = release::images_of(&first.manifests)
         .iter()
         .filter_map(|i| release::locate(&i.reference, policy).ok())
@@ -119,7 +140,7 @@ pub(crate) fn render_for<'p>(
     let rendered = if bb.namespace == "default" {
         first
     } else {
-        render(chart, r, &bb.namespace)?
+        render(chart, r, &p, &bb.namespace)?
     };
     Ok((bb, rendered))
 }
