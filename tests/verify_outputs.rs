@@ -524,18 +524,8 @@ fn every_command_says_its_exit_codes_and_an_example_and_completions_and_man_page
 
 #[test]
 fn the_findings_table_fits_the_width_and_never_splits_an_id_or_a_package() {
-    let args = [
-        "verify",
-        "--findings",
-        "fixtures/demo/payments-emulator-scan.json",
-        "--api-report",
-        "fixtures/api-tests/govstack-identity.ndjson",
-        "--signoffs",
-        "fixtures/demo/signoffs.toml",
-        "--now",
-        "2021-04-10T00:00:00Z",
-    ];
-    let (_, v) = run_json(bbgate().args(args));
+    let args = [&DENIED_DEMO[..], &["--now", NOW_2021]].concat();
+    let (_, v) = run_json(bbgate().args(&args));
     let shown: Vec<(String, String)> = all_findings(&v)
         .filter(|f| f["outcome"] != "allowed")
         .map(|f| {
@@ -554,7 +544,7 @@ fn the_findings_table_fits_the_width_and_never_splits_an_id_or_a_package() {
     // COLUMNS, else 100 (not a terminal here).
     for (columns, width) in [(Some("80"), 80), (Some("160"), 160), (None, 100)] {
         let mut cmd = bbgate();
-        cmd.args(args).env_remove("COLUMNS");
+        cmd.args(&args).env_remove("COLUMNS");
         if let Some(c) = columns {
             cmd.env("COLUMNS", c);
         }
@@ -587,10 +577,7 @@ fn the_findings_table_fits_the_width_and_never_splits_an_id_or_a_package() {
 #[test]
 fn colour_only_on_a_terminal_and_never_under_no_color() {
     let bin = env!("CARGO_BIN_EXE_bbgate");
-    let line = format!(
-        "{bin} verify --findings fixtures/demo/pass --api-report fixtures/api-tests/payments-adapter.ndjson \
-         --signoffs fixtures/demo/pass/signoffs.toml --now 2026-11-28T12:00:00Z"
-    );
+    let line = format!("{bin} {} --now {NOW_2026}", PASSING_DEMO.join(" "));
     // Through a pseudo-terminal (util-linux `script`), as a person sees it.
     let on_tty = |extra_env: &[(&str, &str)]| {
         let mut cmd = std::process::Command::new("script");
@@ -612,16 +599,6 @@ fn colour_only_on_a_terminal_and_never_under_no_color() {
         );
     }
     // Not a terminal (a CI log, a pipe): plain.
-    let (_, piped, _) = run(bbgate().args([
-        "verify",
-        "--findings",
-        "fixtures/demo/pass",
-        "--api-report",
-        "fixtures/api-tests/payments-adapter.ndjson",
-        "--signoffs",
-        "fixtures/demo/pass/signoffs.toml",
-        "--now",
-        "2026-11-28T12:00:00Z",
-    ]));
+    let (_, piped, _) = run(bbgate().args(PASSING_DEMO).args(["--now", NOW_2026]));
     assert!(piped.contains("verdict: PASS") && !piped.contains('\u{1b}'), "{piped}");
 }
