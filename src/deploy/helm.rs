@@ -281,10 +281,21 @@ impl Helm {
     /// bbgate whenever helm has been silent for `HEARTBEAT` (its wait for a rollout says nothing for minutes, and
     /// CI kills a job that prints nothing). Returns the output, as `run` does.
     pub(crate) fn run_live(&self, args: &[OsString], what: &str) -> Result<Output> {
+        const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
+        self.run_live_every(args, what, HEARTBEAT, &mut std::io::stderr())
+    }
+
+    /// `run_live` with the silence after which bbgate speaks, and where the lines go.
+    fn run_live_every(
+        &self,
+        args: &[OsString],
+        what: &str,
+        heartbeat: std::time::Duration,
+        shown: &mut dyn std::io::Write,
+    ) -> Result<Output> {
         use std::io::BufRead;
         use std::process::Stdio;
         use std::sync::mpsc;
-        const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
         let mut child = self
             .command()
             .args(args)
@@ -319,15 +330,16 @@ impl Helm {
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
         let started = std::time::Instant::now();
         loop {
-            match rx.recv_timeout(HEARTBEAT) {
+            match rx.recv_timeout(heartbeat) {
                 Ok((is_err, line)) => {
-                    eprintln!("helm: {line}");
+                    let _ = writeln!(shown, "helm: {line}");
                     let buf = if is_err { &mut stderr } else { &mut stdout };
                     buf.extend_from_slice(line.as_bytes());
                     buf.push(b'\n');
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    eprintln!(
+                    let _ = writeln!(
+                        shown,
                         "bbgate: helm is still working ({} s): {what}",
                         started.elapsed().as_secs()
                     );
@@ -405,5 +417,44 @@ mod tests {
             shown.contains("image.ref=<pinned image>") && !shown.contains("sha256:ab"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn a_silent_helm_is_reported_as_still_working_and_its_lines_are_shown_as_they_come() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("helm");
+        // Speaks, is silent for longer than three heartbeats, speaks again on stderr, fails.
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho waiting for rollout\nsleep 1\necho rolled back >&2\nexit 1\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let h = Helm { path: fake, ..helm(3) };
+        let mut shown = Vec::new();
+        let out = h
+            .run_live_every(
+                &[],
+                "install the release",
+                std::time::Duration::from_millis(250),
+                &mut shown,
+            )
+            .unwrap();
+        let shown = String::from_utf8(shown).unwrap();
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(lines.first(), Some(&"helm: waiting for rollout"), "{shown}");
+        assert_eq!(lines.last(), Some(&"helm: rolled back"), "{shown}");
+        let beats = lines
+            .iter()
+            .filter(|l| l.starts_with("bbgate: helm is still working (") && l.ends_with("): install the release"))
+            .count();
+        assert!(
+            (2..=5).contains(&beats),
+            "a line per silent heartbeat, between helm's two lines: {shown}"
+        );
+        assert_eq!(out.stdout, b"waiting for rollout\n");
+        assert_eq!(out.stderr, b"rolled back\n");
+        assert_eq!(out.status.code(), Some(1), "helm's exit status is kept");
     }
 }
