@@ -453,3 +453,105 @@ fn on_a_terminal_push_draws_progress_and_in_a_log_it_writes_plain_lines() {
         "the bar is drawn to the end and cleared with terminal escapes: {text:?}"
     );
 }
+
+#[test]
+fn the_container_image_is_built_without_docker_pushed_by_bbgate_and_read_back_by_skopeo() {
+    // scripts/image with stand-ins for the release binary and helm (the real ones are 33 and 60 MB) and no Debian
+    // base (that is a download): the layout it writes, the tools layer's files, and bbgate pushing it.
+    let tmp = tempfile::tempdir().unwrap();
+    let stand_in = |name: &str, body: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        let p = tmp.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    };
+    let binary = stand_in("bbgate-stand-in", "#!/bin/sh\necho bbgate stand-in\n");
+    let helm = stand_in("helm-stand-in", "#!/bin/sh\nprintf v3.18.0\n");
+    let reference = format!("{}/{}:{}", registry::open(), repo("image"), env!("CARGO_PKG_VERSION"));
+    let build = |out: &Path, push: bool| {
+        let mut cmd = std::process::Command::new("scripts/image");
+        cmd.arg("--binary")
+            .arg(&binary)
+            .arg("--helm")
+            .arg(&helm)
+            .args(["--base", "none", "--out"])
+            .arg(out)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .env("DOCKER_CONFIG", "/nonexistent-bbgate-test");
+        if push {
+            cmd.arg("--push-with").arg(env!("CARGO_BIN_EXE_bbgate")).args([
+                "--push",
+                &reference,
+                "--plain-http",
+                "--format",
+                "json",
+            ]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let first = tmp.path().join("image-a");
+    let pushed: Value = serde_json::from_str(build(&first, true).trim()).unwrap();
+    let index: Value = serde_json::from_slice(&std::fs::read(first.join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"].as_str().unwrap().to_owned();
+    assert_eq!(
+        index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(pushed["digest"], digest.as_str(), "bbgate pushed the layout's manifest");
+    assert_eq!(
+        registry::skopeo_digest(&reference, None),
+        digest,
+        "skopeo reads the same image"
+    );
+
+    // The config: labels naming the version and the helm inside, and the layer's files as the script put them.
+    let blob = |d: &str| first.join("blobs/sha256").join(d.trim_start_matches("sha256:"));
+    let manifest: Value = serde_json::from_slice(&std::fs::read(blob(&digest)).unwrap()).unwrap();
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(blob(manifest["config"]["digest"].as_str().unwrap())).unwrap()).unwrap();
+    assert_eq!(
+        config["config"]["Labels"]["org.opencontainers.image.version"],
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(
+        config["config"]["Labels"]["global.govstack.bbgate.helm-version"],
+        "v3.18.0"
+    );
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 1);
+    let layer = blob(manifest["layers"][0]["digest"].as_str().unwrap());
+    let listing = std::process::Command::new("tar")
+        .arg("-tzvf")
+        .arg(&layer)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    for file in ["usr/local/bin/bbgate", "usr/local/bin/helm"] {
+        let line = listing
+            .lines()
+            .find(|l| l.ends_with(file))
+            .unwrap_or_else(|| panic!("{file} in {listing}"));
+        assert!(line.starts_with("-rwxr-xr-x 0/0 "), "root-owned, executable: {line}");
+    }
+    let content = std::process::Command::new("tar")
+        .arg("-xzOf")
+        .arg(&layer)
+        .arg("usr/local/bin/bbgate")
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(content, std::fs::read(&binary).unwrap());
+
+    // Reproducible: the same inputs at the same SOURCE_DATE_EPOCH give the same image digest.
+    let second = tmp.path().join("image-b");
+    build(&second, false);
+    let again: Value = serde_json::from_slice(&std::fs::read(second.join("index.json")).unwrap()).unwrap();
+    assert_eq!(again["manifests"][0]["digest"], digest.as_str());
+}
