@@ -78,7 +78,6 @@ fn sample(name: &str, spec: &Value) -> String {
     match name {
         n if n.contains("timeout") => "5m".into(),
         "image" => "bb/payments/emulator:1.0".into(),
-        "url" | "bbgate_url" => "https://example.org/bbgate".into(),
         n => format!("sample-{n}"),
     }
 }
@@ -495,8 +494,9 @@ fn the_orbs_verify_and_dry_run_steps_run_against_the_peer_and_write_their_artifa
     );
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("bbgate-out");
+    // As GovStack's contexts set it: only AWS_DEFAULT_REGION (and an empty AWS_REGION), the region parameter empty.
     let image = format!("{repo}:v1");
-    let (code, stdout, stderr) = run_step(
+    let (code, stdout, stderr) = run_step_with(
         &orb,
         "verify",
         &[
@@ -505,7 +505,7 @@ fn the_orbs_verify_and_dry_run_steps_run_against_the_peer_and_write_their_artifa
             ("values", ""),
             ("set", ""),
             ("role_arn_env_var", "BBGATE_ROLE_ARN"),
-            ("region_env_var", "AWS_REGION"),
+            ("region", ""),
             ("push_from", ""),
             ("policy", ""),
             ("signoffs", ""),
@@ -518,6 +518,7 @@ fn the_orbs_verify_and_dry_run_steps_run_against_the_peer_and_write_their_artifa
             ("output_dir", out_dir.to_str().unwrap()),
         ],
         &moto,
+        &[("AWS_REGION", ""), ("AWS_DEFAULT_REGION", peer::REGION)],
     );
     // cck-all-statuses holds failed scenarios: the gate denies, and the step fails with bbgate's exit code.
     assert_eq!(code, 1, "{stdout}{stderr}");
@@ -564,15 +565,30 @@ fn the_orbs_verify_and_dry_run_steps_run_against_the_peer_and_write_their_artifa
     assert!(dry.join("junit/bbgate.xml").is_file());
 }
 
-/// Serve one file over HTTP on 127.0.0.1 (the release download the install step fetches).
-fn serve_file(bytes: Vec<u8>) -> String {
+/// Serve one file over HTTP on 127.0.0.1 at any path (the release download the install step fetches): the base
+/// URL, and the paths asked for.
+fn serve_file(bytes: Vec<u8>) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/bbgate-linux-amd64", listener.local_addr().unwrap());
+    let base = format!("http://{}/releases", listener.local_addr().unwrap());
+    let requested = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = requested.clone();
     std::thread::spawn(move || {
         for mut s in listener.incoming().flatten() {
             let mut req = [0u8; 4096];
-            let _ = s.read(&mut req);
+            let n = s.read(&mut req).unwrap_or(0);
+            let line = String::from_utf8_lossy(&req[..n])
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            let path = line
+                .split(' ')
+                .nth(1)
+                .unwrap_or("")
+                .trim_start_matches("/releases")
+                .to_owned();
+            seen.lock().unwrap().push(path);
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 bytes.len()
@@ -581,11 +597,11 @@ fn serve_file(bytes: Vec<u8>) -> String {
             let _ = s.write_all(&bytes);
         }
     });
-    url
+    (base, requested)
 }
 
 #[test]
-fn the_orbs_install_step_checks_the_download_against_its_sha256() {
+fn the_orbs_install_step_checks_the_download_against_the_checksum_it_carries() {
     use sha2::{Digest, Sha256};
     let moto = Moto::get();
     let orb = orb();
@@ -593,8 +609,9 @@ fn the_orbs_install_step_checks_the_download_against_its_sha256() {
     // the checksum, the install and PATH.
     let binary = b"#!/bin/sh\necho \"bbgate stand-in $*\"\n".to_vec();
     let sha = hex::encode(Sha256::digest(&binary));
-    let url = serve_file(binary);
-    for (sum, expect_ok) in [(sha.as_str(), true), (&"0".repeat(64) as &str, false)] {
+    let (base, requested) = serve_file(binary);
+    let version = env!("CARGO_PKG_VERSION");
+    let run = |version: &str, sum: &str| {
         let home = tempfile::tempdir().unwrap();
         let bash_env = home.path().join("bash_env");
         let home_str = home.path().to_str().unwrap().to_owned();
@@ -602,8 +619,9 @@ fn the_orbs_install_step_checks_the_download_against_its_sha256() {
             &orb,
             "install",
             &[
-                ("url", &url),
+                ("version", version),
                 ("sha256", sum),
+                ("download_base", &base),
                 ("helm_version", ""),
                 ("helm_sha256", ""),
                 ("install_dir", "~/.local/bin"),
@@ -611,27 +629,155 @@ fn the_orbs_install_step_checks_the_download_against_its_sha256() {
             &moto,
             &[("HOME", &home_str), ("BASH_ENV", bash_env.to_str().unwrap())],
         );
-        let installed = home.path().join(".local/bin/bbgate");
-        if expect_ok {
-            assert_eq!(code, 0, "{out}{err}");
-            assert!(
-                out.contains("bbgate stand-in --version"),
-                "the installed binary runs: {out}"
-            );
-            assert!(
-                std::fs::read_to_string(&bash_env).unwrap().contains(".local/bin"),
-                "PATH for later steps"
-            );
-            assert!(installed.is_file());
-        } else {
-            assert_ne!(code, 0, "a wrong checksum must fail the step: {out}{err}");
-            assert!(
-                format!("{out}{err}").contains("FAILED"),
-                "sha256sum says why: {out}{err}"
-            );
-            assert!(!installed.exists(), "nothing installed from an unverified download");
+        let installed = home.path().join(".local/bin/bbgate").is_file();
+        let path_line = std::fs::read_to_string(&bash_env).unwrap_or_default();
+        (code, format!("{out}{err}"), installed, path_line)
+    };
+
+    // A build of one's own, with its sha256: downloaded from BASE/vVERSION/FILE, checked, installed, on PATH.
+    let (code, out, installed, path_line) = run(version, &sha);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("bbgate stand-in --version"),
+        "the installed binary runs: {out}"
+    );
+    assert!(path_line.contains(".local/bin"), "PATH for later steps");
+    assert!(installed);
+    assert_eq!(
+        requested.lock().unwrap().last().unwrap(),
+        &format!("/v{version}/bbgate-{version}-x86_64-linux-musl")
+    );
+
+    // The version alone: the orb's own checksum of the release decides, and the stand-in is not that release.
+    let (code, out, installed, _) = run(version, "");
+    assert_ne!(code, 0, "the carried checksum must refuse another binary: {out}");
+    assert!(out.contains("FAILED"), "sha256sum says why: {out}");
+    assert!(!installed, "nothing installed from an unverified download");
+
+    // A wrong sha256 given by hand fails the same way.
+    let (code, out, installed, _) = run(version, &"0".repeat(64));
+    assert_ne!(code, 0, "{out}");
+    assert!(!installed);
+
+    // A version the orb carries no checksum for, without sha256: refused before any download, saying what to do.
+    let before = requested.lock().unwrap().len();
+    let (code, out, installed, _) = run("9.9.9", "");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("no checksum for bbgate-9.9.9-x86_64-linux-musl"), "{out}");
+    assert!(!installed);
+    assert_eq!(requested.lock().unwrap().len(), before, "nothing downloaded");
+}
+
+#[test]
+fn the_orb_installs_the_version_it_was_packed_with_and_carries_its_checksums() {
+    let orb = orb();
+    assert_eq!(
+        orb["commands"]["install"]["parameters"]["version"]["default"],
+        env!("CARGO_PKG_VERSION"),
+        "install's default version is this crate's version"
+    );
+    for job in ["verify", "deploy"] {
+        assert_eq!(
+            orb["jobs"][job]["parameters"]["version"]["default"],
+            env!("CARGO_PKG_VERSION"),
+            "jobs.{job}"
+        );
+    }
+    let script = orb["commands"]["install"]["steps"][0]["run"]["command"]
+        .as_str()
+        .unwrap();
+    let line = format!("bbgate-{}-x86_64-linux-musl) echo ", env!("CARGO_PKG_VERSION"));
+    let carried = script
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&line))
+        .unwrap_or_else(|| panic!("the packed install script carries no checksum for {line}"));
+    let sum = carried.split_whitespace().next().unwrap();
+    assert!(
+        sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+        "{sum}"
+    );
+}
+
+#[test]
+fn the_packed_orb_is_what_its_sources_pack_to_and_its_scripts_are_shellcheck_clean() {
+    let out = std::process::Command::new("python3")
+        .args(["scripts/pack-orb", "--check"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The check is real: a changed source no longer matches the committed file.
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("repo");
+    for dir in [
+        "orb/src/commands",
+        "orb/src/jobs",
+        "orb/src/executors",
+        "orb/src/examples",
+        "orb/src/scripts",
+        "scripts",
+        ".circleci",
+    ] {
+        std::fs::create_dir_all(copy.join(dir)).unwrap();
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().is_file() {
+                std::fs::copy(e.path(), copy.join(dir).join(e.file_name())).unwrap();
+            }
         }
     }
+    std::fs::copy("orb/src/@orb.yml", copy.join("orb/src/@orb.yml")).unwrap();
+    let check = |root: &Path| {
+        std::process::Command::new("python3")
+            .args(["scripts/pack-orb", "--check"])
+            .current_dir(root)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(check(&copy), "the copy packs like the tree");
+    let lib = copy.join("orb/src/scripts/lib.sh");
+    let text = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(&lib, text.replace("exit 2", "exit 0")).unwrap();
+    assert!(!check(&copy), "an edited script no longer matches the packed orb");
+
+    // Every script lints clean, with the files it sources followed.
+    let shellcheck = std::env::var("BBGATE_TEST_SHELLCHECK")
+        .expect("BBGATE_TEST_SHELLCHECK is not set: run the suite with scripts/test");
+    let scripts: Vec<PathBuf> = std::fs::read_dir("orb/src/scripts")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sh"))
+        .collect();
+    assert!(scripts.len() >= 5, "{scripts:?}");
+    let lint = |files: &[PathBuf], dir: &Path| {
+        std::process::Command::new(&shellcheck)
+            .args(["-x", "-s", "bash"])
+            .args(files.iter().map(|f| f.file_name().unwrap()))
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    };
+    let out = lint(&scripts, Path::new("orb/src/scripts"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    // And shellcheck is not vacuous: an unquoted expansion is reported.
+    std::fs::write(
+        copy.join("orb/src/scripts/bad.sh"),
+        "#!/usr/bin/env bash
+rm $1
+",
+    )
+    .unwrap();
+    assert!(
+        !lint(&[copy.join("orb/src/scripts/bad.sh")], &copy.join("orb/src/scripts"))
+            .status
+            .success()
+    );
 }
 
 /// Values an attacker (or a careless pipeline author) might put in any orb parameter.
@@ -846,7 +992,7 @@ fn every_orb_parameter_is_described_and_the_jobs_take_an_executor_a_resource_cla
         assert_eq!(def["executor"], "<< parameters.executor >>");
     }
     // The long steps carry the timeout (CircleCI's default of 10 minutes can kill a deploy before helm rolls back).
-    for cmd in ["verify", "deploy"] {
+    for cmd in ["verify", "deploy-release"] {
         let steps = orb["commands"][cmd]["steps"].as_array().unwrap();
         assert!(
             steps

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+set -euo pipefail
+# The orb's helpers (lib.sh; the packed orb has them inline).
+# shellcheck source=lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+for p in evidence:BBGATE_EVIDENCE_FILE chart:BBGATE_CHART release:BBGATE_RELEASE policy:BBGATE_POLICY_FILE timeout:BBGATE_TIMEOUT; do
+  single "${p%%:*}" "$(printenv -- "${p#*:}" || true)"
+done
+cluster="$(from_env "$BBGATE_CLUSTER_ENV")"
+role="$(from_env "$BBGATE_ROLE_ENV")"
+use_region "$BBGATE_REGION"
+if [ -z "$cluster" ]; then echo "bbgate orb: $BBGATE_CLUSTER_ENV is empty: set it in the deploy context" >&2; exit 2; fi
+# The lists the parameters give (filled by list, one item per line of the parameter).
+values=() keys=() reports=() signoffs=() sets=() secrets=() secret_files=()
+list values "$BBGATE_VALUES_FILES" glob
+list keys "$BBGATE_SET_IMAGE"
+list reports "$BBGATE_API_REPORTS" glob
+list signoffs "$BBGATE_SIGNOFF_FILES" glob
+list sets "$BBGATE_SETS"
+list secrets "$BBGATE_SET_SECRETS"
+list secret_files "$BBGATE_SECRET_FILES"
+# The admins' context supplies BBGATE_POLICY_SHA256, BBGATE_SIGNOFFS_SHA256 and BBGATE_KMS_KEY_ID; bbgate reads
+# them itself, so no parameter of this job can replace them.
+bbgate deploy --evidence="$BBGATE_EVIDENCE_FILE" --chart="$BBGATE_CHART" --release="$BBGATE_RELEASE" \
+  --eks-cluster="$cluster" --timeout="$BBGATE_TIMEOUT" --record="$(dirname -- "$BBGATE_EVIDENCE_FILE")/deploy-record.json" \
+  ${role:+--role-arn="$role"} ${BBGATE_POLICY_FILE:+--policy="$BBGATE_POLICY_FILE"} \
+  ${values[0]:+--values "${values[@]}"} ${keys[0]:+--set-image "${keys[@]}"} ${sets[0]:+--set "${sets[@]}"} \
+  ${secrets[0]:+--set-secret "${secrets[@]}"} ${secret_files[0]:+--secret-from-file "${secret_files[@]}"} \
+  ${reports[0]:+--api-report "${reports[@]}"} ${signoffs[0]:+--signoffs "${signoffs[@]}"}

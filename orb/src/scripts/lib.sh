@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Helpers of the orb's scripts. scripts/pack-orb puts this file in place of the line that sources it.
+# Parameter values are data, never code: each is checked, then passed as exactly one argument.
+from_env() { # the value of the variable NAME, after checking that NAME is a variable name
+  [[ $1 =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || { echo "bbgate orb: '$1' is not an environment variable name" >&2; return 2; }
+  printenv -- "$1" || true
+}
+list() { # ARRAY VALUE [glob]: one item per line of VALUE (globs expanded with glob); no item may start with '-'
+  local -n into=$1; local item f; local -a found; into=()
+  while IFS= read -r item || [ -n "$item" ]; do
+    [ -n "$item" ] || continue
+    if [ "${3:-}" = glob ] && [[ $item == *[*?[]* ]]; then
+      mapfile -t found < <(compgen -G "$item" || true)
+      [ ${#found[@]} -gt 0 ] || echo "bbgate orb: no file matches $item" >&2
+    else
+      found=("$item")
+    fi
+    for f in "${found[@]}"; do
+      [[ $f != -* ]] || { echo "bbgate orb: list item '$f' starts with '-': give one path or key per line (./$f for a file)" >&2; exit 2; }
+      into+=("$f")
+    done
+  done <<< "$2"
+}
+single() { # NAME VALUE: a one-line value that cannot be taken for a flag
+  [[ $2 != -* && $2 != *$'\n'* ]] || { echo "bbgate orb: parameter $1 must be one line not starting with '-'" >&2; exit 2; }
+}
+use_region() { # VALUE: the region parameter, else the context's AWS_REGION, else its AWS_DEFAULT_REGION (bbgate reads both)
+  single region "$1"
+  [[ -z $1 || $1 =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] || { echo "bbgate orb: region '$1' is not an AWS region name (e.g. eu-central-1)" >&2; exit 2; }
+  if [ -n "$1" ]; then export AWS_REGION="$1"; fi
+}

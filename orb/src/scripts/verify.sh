@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+set -euo pipefail
+# The orb's helpers (lib.sh; the packed orb has them inline).
+# shellcheck source=lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+out="$BBGATE_OUT"; single output_dir "$out"
+single image "$BBGATE_IMAGE"; single chart "$BBGATE_CHART"; single push_from "$BBGATE_PUSH_FROM"; single policy "$BBGATE_POLICY_FILE"
+single building_block "$BBGATE_BB"; single scan_timeout "$BBGATE_SCAN_TIMEOUT"
+mkdir -p -- "$out/findings" "$out/junit"
+role="$(from_env "$BBGATE_ROLE_ENV")"
+use_region "$BBGATE_REGION"
+# The lists the parameters give (filled by list, one item per line of the parameter).
+signoffs=() reports=() values=() sets=()
+list signoffs "$BBGATE_SIGNOFF_FILES" glob
+list reports "$BBGATE_API_REPORTS" glob
+list values "$BBGATE_VALUES_FILES" glob
+list sets "$BBGATE_SETS"
+set +e
+bbgate verify ${BBGATE_IMAGE:+--image="$BBGATE_IMAGE"} ${BBGATE_CHART:+--chart="$BBGATE_CHART"} \
+  ${values[0]:+--values "${values[@]}"} ${sets[0]:+--set "${sets[@]}"} --format json --scan-timeout="$BBGATE_SCAN_TIMEOUT" \
+  --save-findings="$out/findings" --evidence="$out/evidence.json" \
+  --attestation="$out/attestation.intoto.json" --junit="$out/junit/bbgate.xml" \
+  ${role:+--role-arn="$role"} ${BBGATE_PUSH_FROM:+--push-from="$BBGATE_PUSH_FROM"} \
+  ${BBGATE_POLICY_FILE:+--policy="$BBGATE_POLICY_FILE"} ${BBGATE_BB:+--building-block="$BBGATE_BB"} \
+  ${signoffs[0]:+--signoffs "${signoffs[@]}"} ${reports[0]:+--api-report "${reports[@]}"} \
+  > "$out/verify.json"
+code=$?
+set -e
+# The same decision, for people: replayed offline from the pages just saved (no AWS call).
+if [ -n "$(ls -A -- "$out/findings" 2>/dev/null)" ]; then
+  bbgate verify --findings="$out/findings" ${BBGATE_CHART:+--chart="$BBGATE_CHART"} \
+    ${values[0]:+--values "${values[@]}"} ${sets[0]:+--set "${sets[@]}"} \
+    ${BBGATE_POLICY_FILE:+--policy="$BBGATE_POLICY_FILE"} ${BBGATE_BB:+--building-block="$BBGATE_BB"} \
+    ${signoffs[0]:+--signoffs "${signoffs[@]}"} ${reports[0]:+--api-report "${reports[@]}"} || true
+fi
+echo "bbgate verify exited $code (0 pass, 1 denied, 2 invalid input, 3 could not decide)"
+exit "$code"
