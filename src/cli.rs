@@ -53,6 +53,13 @@ pub enum Command {
     /// Work with a BB's Helm chart without a cluster or AWS.
     #[command(subcommand)]
     Chart(ChartCommand),
+    /// Sandbox admins: a building block's namespace kit from the policy, and its check against the cluster.
+    #[command(subcommand)]
+    Namespace(NamespaceCommand),
+    /// Sandbox admins: judge again every image running in the building blocks' namespaces, under today's ECR
+    /// scans, policy and sign-offs (a scheduled job: enhanced scanning keeps finding CVEs, sign-offs expire).
+    #[command(after_help = AUDIT_EXAMPLES)]
+    Audit(Box<AuditArgs>),
     /// Helm's post-renderer during deploy (helm 3 runs it, helm 4 through a plugin bbgate writes): pins every
     /// image of the rendered chart to the digest the evidence judged. Not for people.
     #[command(hide = true)]
@@ -66,6 +73,11 @@ const VERIFY_EXAMPLES: &str = "Examples:\n  \
     bbgate verify --chart helm/payments --values helm/values-sandbox.yaml --api-report result.message\n\n\
     Exit codes: 0 pass, 1 denied by policy, 2 invalid input or configuration, 3 could not decide (AWS, the cluster \
     or a tool failed: re-run). With --format json, every exit prints one JSON document on stdout.";
+
+const AUDIT_EXAMPLES: &str = "Example:\n  \
+    bbgate audit --eks-cluster govstack-sandbox --signoffs signoffs/*.toml --junit audit.xml --format json\n\n\
+    Exit codes: 0 every running image passes, 1 an image would now be denied (or runs by tag only, or from \
+    outside ECR), 2 invalid input or configuration, 3 could not decide (AWS or the cluster failed: re-run).";
 
 const PUSH_EXAMPLES: &str = "Example:\n  \
     bbgate push --from docker-archive:image.tar --to 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/adapter:1.5.0\n\n\
@@ -100,13 +112,146 @@ impl Command {
             Command::Deploy(a) => a.format,
             Command::Attest(AttestCommand::Verify(a)) => a.format,
             Command::Chart(ChartCommand::Check(a)) => a.format,
+            Command::Namespace(NamespaceCommand::Check(a)) => a.format,
+            Command::Audit(a) => a.format,
             Command::EksToken(_)
             | Command::Policy(_)
+            | Command::Namespace(NamespaceCommand::Render(_))
             | Command::PostRender(_)
             | Command::Completions(_)
             | Command::Man(_) => Format::Human,
         }
     }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NamespaceCommand {
+    /// Print, from the policy, everything deploy's preflight requires of a building block's namespace, as one
+    /// multi-document YAML to apply: Namespace with its Pod Security labels, NetworkPolicy, ResourceQuota, Role
+    /// and RoleBinding for the deploy identity's group. --aws also writes the IAM roles' trust and permission
+    /// policies and the EKS access entry as JSON.
+    #[command(after_help = "Examples:\n  \
+        bbgate namespace render --building-block payments > payments-kit.yaml\n  \
+        bbgate namespace render --building-block payments --aws payments-aws.json --account 123456789012 \
+        --org-id 6f5a3c0e-9d4b-4e57-8a9f-1b2c3d4e5f60 --project-id 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9 \
+        --context-id 9e8d7c6b-5a49-4837-a261-5f4e3d2c1b0a --eks-cluster sandbox --region eu-central-1\n\n\
+        Exit codes: 0 written, 2 invalid input or configuration.")]
+    Render(NamespaceRenderArgs),
+    /// Run deploy's namespace preflight alone: list every gap (exit 1) or confirm the namespace (exit 0). Access is
+    /// checked for the deploy identity's group (SubjectAccessReview), or with --as-self for the caller.
+    #[command(
+        after_help = "Example:\n  bbgate namespace check --building-block payments --eks-cluster sandbox\n\n\
+        Exit codes: 0 ready, 1 gaps listed, 2 invalid input or configuration, 3 the cluster failed (re-run)."
+    )]
+    Check(NamespaceCheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct NamespaceRenderArgs {
+    /// The policy's [[building_block]].
+    #[arg(long, env = "BBGATE_BUILDING_BLOCK", value_name = "NAME")]
+    pub building_block: String,
+    /// Policy file [default: the built-in policy].
+    #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The Kubernetes group the deploy role is mapped to [default: bbgate:deploy:NAME].
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Also write the AWS side as JSON: the verify and deploy roles (trust and permission policies) and the EKS
+    /// access entry (and aws-auth mapping) of the deploy role. Needs --account, --org-id, --project-id,
+    /// --context-id and --eks-cluster.
+    #[arg(long, value_name = "FILE", help_heading = "AWS")]
+    pub aws: Option<PathBuf>,
+    /// The AWS account id of the sandbox.
+    #[arg(long, value_name = "ID", value_parser = crate::namespace::aws_account, help_heading = "AWS")]
+    pub account: Option<String>,
+    /// The CircleCI organization id (the OIDC provider's audience).
+    #[arg(long, value_name = "UUID", value_parser = crate::namespace::uuid, help_heading = "AWS")]
+    pub org_id: Option<String>,
+    /// The BB's CircleCI project id: only its jobs may assume the roles.
+    #[arg(long, value_name = "UUID", value_parser = crate::namespace::uuid, help_heading = "AWS")]
+    pub project_id: Option<String>,
+    /// The admins' restricted context id: only jobs with it may assume the deploy role.
+    #[arg(long, value_name = "UUID", value_parser = crate::namespace::uuid, help_heading = "AWS")]
+    pub context_id: Option<String>,
+    /// The EKS cluster the access entry is for.
+    #[arg(long, value_name = "NAME", help_heading = "AWS")]
+    pub eks_cluster: Option<String>,
+    /// The region of the ECR repositories and the cluster [default: AWS_REGION, else AWS_DEFAULT_REGION].
+    #[arg(long, value_name = "REGION", help_heading = "AWS")]
+    pub region: Option<String>,
+    /// The verify role's name [default: bbgate-verify-NAME].
+    #[arg(long, value_name = "ROLE", help_heading = "AWS")]
+    pub verify_role: Option<String>,
+    /// The deploy role's name [default: bbgate-deploy-NAME].
+    #[arg(long, value_name = "ROLE", help_heading = "AWS")]
+    pub deploy_role: Option<String>,
+}
+
+/// The cluster to read: a kubeconfig, or EKS by name with the AWS identity.
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("cluster").args(["kubeconfig", "eks_cluster"]))]
+pub struct ClusterArgs {
+    /// Kubeconfig [default: KUBECONFIG, else ~/.kube/config].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Reach EKS cluster NAME with the AWS identity (DescribeCluster + an EKS token; no AWS CLI).
+    #[arg(long, env = "BBGATE_EKS_CLUSTER", value_name = "NAME")]
+    pub eks_cluster: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsIdentity,
+}
+
+#[derive(Args, Debug)]
+pub struct NamespaceCheckArgs {
+    /// The policy's [[building_block]].
+    #[arg(long, env = "BBGATE_BUILDING_BLOCK", value_name = "NAME")]
+    pub building_block: String,
+    /// Policy file [default: the built-in policy].
+    #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The Kubernetes group the deploy role is mapped to [default: bbgate:deploy:NAME].
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Review the caller's own access (run as the deploy identity) instead of the group's.
+    #[arg(long)]
+    pub as_self: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Output on stdout: lines for people, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "BBGATE_FORMAT")]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// The admins' policy file [default: the built-in policy]; BBGATE_POLICY_SHA256, when set, must be its sha256.
+    #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The admins' sign-off files; when BBGATE_SIGNOFFS_SHA256 is set, each must be pinned there.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub signoffs: Vec<PathBuf>,
+    /// Only these building blocks [default: every building block of the policy].
+    #[arg(long = "building-block", value_name = "NAME", num_args = 1..)]
+    pub building_blocks: Vec<String>,
+    /// Evidence files of past verifies: an image running with no evidence naming its digest is listed, and a
+    /// finding blocked now that its evidence did not block is marked new.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub evidence: Vec<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// How long to wait for an ECR scan still in progress before giving up (exit 3).
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = positive_duration)]
+    pub scan_timeout: std::time::Duration,
+    /// Namespaces read at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Write a JUnit report: one test case per namespace and image.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Output on stdout: a table for people, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "BBGATE_FORMAT")]
+    pub format: Format,
 }
 
 #[derive(Subcommand, Debug)]

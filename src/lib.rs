@@ -6,11 +6,13 @@
 pub use bbgate_core::{apitests, diag, error, findings, gate, input, policy};
 
 pub mod attest;
+pub mod audit;
 pub mod aws;
 pub mod cli;
 pub(crate) mod dependencies;
 pub mod deploy;
 pub(crate) mod image;
+pub mod namespace;
 pub mod output;
 pub mod push;
 pub mod release;

@@ -1,4 +1,4 @@
-use bbgate::cli::{AttestCommand, ChartCommand, Cli, Command, PolicyCommand};
+use bbgate::cli::{AttestCommand, ChartCommand, Cli, Command, NamespaceCommand, PolicyCommand};
 use bbgate::error::exit;
 use clap::Parser;
 use std::process::ExitCode;
@@ -20,6 +20,9 @@ fn main() -> ExitCode {
         Command::EksToken(args) => bbgate::deploy::eks::run_token(args),
         Command::Attest(AttestCommand::Verify(args)) => bbgate::attest::run_verify(args),
         Command::Chart(ChartCommand::Check(args)) => bbgate::release::chart_check(args),
+        Command::Namespace(NamespaceCommand::Render(args)) => bbgate::namespace::run_render(args),
+        Command::Namespace(NamespaceCommand::Check(args)) => bbgate::namespace::run_check(args),
+        Command::Audit(args) => bbgate::audit::run(args),
         Command::PostRender(args) => bbgate::release::post_render(&args.pins),
         Command::Completions(args) => bbgate::cli::completions(args.shell),
         Command::Man(args) => bbgate::cli::man_pages(&args.out_dir),

@@ -19,7 +19,7 @@ use crate::error::{Error, Result, exit};
 use crate::policy::{BuildingBlock, Policy, sha256_hex};
 use kube::Client;
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The deploy record, written beside the evidence (fields alphabetical).
@@ -81,8 +81,8 @@ fn ms(since: Instant) -> u64 {
 /// The cluster: a kubeconfig (the flag, KUBECONFIG, ~/.kube/config), or EKS by name. With EKS, the
 /// kubeconfig handed to helm is a 0600 temp file whose user runs `bbgate eks-token`; it holds no token and
 /// is removed when the deploy ends.
-struct Cluster {
-    client: Client,
+pub(crate) struct Cluster {
+    pub(crate) client: Client,
     helm_kubeconfig: Option<PathBuf>,
     _temp: Option<tempfile::NamedTempFile>,
 }
@@ -101,13 +101,22 @@ fn temp_kubeconfig(text: &str) -> Result<tempfile::NamedTempFile> {
 }
 
 async fn connect(args: &DeployArgs) -> Result<Cluster> {
+    connect_to(args.kubeconfig.as_deref(), args.eks_cluster.as_deref(), &args.aws).await
+}
+
+/// The cluster from a kubeconfig (the flag, KUBECONFIG, ~/.kube/config), or EKS by name with `aws`'s identity.
+pub(crate) async fn connect_to(
+    kubeconfig: Option<&Path>,
+    eks_cluster: Option<&str>,
+    aws: &crate::cli::AwsIdentity,
+) -> Result<Cluster> {
     use kube::config::{Config, KubeConfigOptions, Kubeconfig};
-    if let Some(cluster) = &args.eks_cluster {
+    if let Some(cluster) = eks_cluster {
         let region = crate::aws::region(None)?;
-        let role = crate::aws::credentials::role_arn(args.aws.role_arn.as_deref());
+        let role = crate::aws::credentials::role_arn(aws.role_arn.as_deref());
         let calls = crate::aws::CallCounter::default();
         let (conf, creds) =
-            eks::resolve_credentials(&region, role.as_deref(), args.aws.session_name.as_deref(), &calls).await?;
+            eks::resolve_credentials(&region, role.as_deref(), aws.session_name.as_deref(), &calls).await?;
         let (endpoint, ca) = eks::describe(&conf, cluster).await?;
         let token = eks::token(cluster, &region, creds, std::time::SystemTime::now())?;
         let mut config = Config::new(
@@ -129,7 +138,7 @@ async fn connect(args: &DeployArgs) -> Result<Cluster> {
             _temp: Some(temp),
         });
     }
-    let path = args.kubeconfig.clone();
+    let path = kubeconfig.map(Path::to_path_buf);
     let kc = match &path {
         Some(p) => Kubeconfig::read_from(p)
             .map_err(|e| Error::invalid(format!("{}: not a usable kubeconfig: {e}", p.display())))?,

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 /// What helm does to the objects of a release (helm 4 adds watch for its waiter).
-const VERBS: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete"];
+pub(crate) const VERBS: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete"];
 
 pub(crate) struct Outcome {
     pub(crate) problems: Vec<Diagnostic>,
@@ -264,37 +264,13 @@ pub(crate) async fn run(
     pod_security_level: &str,
 ) -> Result<Outcome> {
     let mut problems = Vec::new();
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let exists = namespaces
-        .get_opt(ns)
-        .await
-        .map_err(|e| cluster_error(&format!("reading namespace {ns}"), e))?;
-    if let Some(namespace) = &exists {
-        let enforce = namespace
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(PSA_ENFORCE))
-            .map(String::as_str);
-        problems.extend(
-            pod_security(ns, enforce, pod_security_level).map(|p| Diagnostic::error("namespace-pod-security", p)),
-        );
-    }
-    if exists.is_none() {
-        problems.push(Diagnostic::error(
-            "namespace-missing",
-            format!(
-                "namespace {ns} does not exist: the sandbox admins create it, with its NetworkPolicy and \
-             ResourceQuota (bbgate never creates namespaces; see README, \"Namespace prerequisites\")"
-            ),
-        ));
+    if !namespace(client, ns, pod_security_level, &mut problems).await? {
         return Ok(Outcome {
             problems,
             quota_left: None,
             revision: None,
         });
     }
-
     isolation(client, ns, &mut problems).await?;
     let quota_left = capacity(client, ns, &mut problems).await?;
     access(client, ns, manifests, &mut problems).await?;
@@ -306,8 +282,43 @@ pub(crate) async fn run(
     })
 }
 
+/// The namespace exists and enforces the policy's Pod Security level. Returns whether it exists (nothing else
+/// can be checked in a namespace that does not).
+pub(crate) async fn namespace(
+    client: &Client,
+    ns: &str,
+    pod_security_level: &str,
+    problems: &mut Vec<Diagnostic>,
+) -> Result<bool> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let exists = namespaces
+        .get_opt(ns)
+        .await
+        .map_err(|e| cluster_error(&format!("reading namespace {ns}"), e))?;
+    let Some(namespace) = &exists else {
+        problems.push(Diagnostic::error(
+            "namespace-missing",
+            format!(
+                "namespace {ns} does not exist: the sandbox admins create it, with its NetworkPolicy and \
+             ResourceQuota (bbgate never creates namespaces; `bbgate namespace render` writes the kit; see README, \
+             \"Namespace prerequisites\")"
+            ),
+        ));
+        return Ok(false);
+    };
+    let enforce = namespace
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(PSA_ENFORCE))
+        .map(String::as_str);
+    problems
+        .extend(pod_security(ns, enforce, pod_security_level).map(|p| Diagnostic::error("namespace-pod-security", p)));
+    Ok(true)
+}
+
 /// NetworkPolicy: the namespace is isolated from other namespaces, and no policy lets them in.
-async fn isolation(client: &Client, ns: &str, problems: &mut Vec<Diagnostic>) -> Result<()> {
+pub(crate) async fn isolation(client: &Client, ns: &str, problems: &mut Vec<Diagnostic>) -> Result<()> {
     let nps = Api::<NetworkPolicy>::namespaced(client.clone(), ns)
         .list(&ListParams::default())
         .await
@@ -338,7 +349,11 @@ async fn isolation(client: &Client, ns: &str, problems: &mut Vec<Diagnostic>) ->
 
 /// ResourceQuota: capacity reserved for requests and limits; returns what is left (the tightest of several
 /// quotas), with the quotas' names.
-async fn capacity(client: &Client, ns: &str, problems: &mut Vec<Diagnostic>) -> Result<Option<(String, Resources)>> {
+pub(crate) async fn capacity(
+    client: &Client,
+    ns: &str,
+    problems: &mut Vec<Diagnostic>,
+) -> Result<Option<(String, Resources)>> {
     let quotas = Api::<ResourceQuota>::namespaced(client.clone(), ns)
         .list(&ListParams::default())
         .await
@@ -390,54 +405,21 @@ async fn access(client: &Client, ns: &str, manifests: &[Manifest], problems: &mu
         .map(|m| (m.api_version().to_owned(), m.kind().to_owned()))
         .collect();
     kinds.insert(("v1".into(), "Secret".into())); // helm's release storage
-    let ssar: Api<SelfSubjectAccessReview> = Api::all(client.clone());
-    let mut asks: Vec<(String, String, String)> = Vec::new(); // (group, version, plural)
+    let mut asks: Vec<Ask> = Vec::new();
     for (api_version, kind) in &kinds {
         match served(client, api_version, kind).await? {
-            Ok((ar, _)) => asks.push((ar.group, ar.version, ar.plural)),
+            Ok((ar, _)) => asks.extend(VERBS.iter().map(|verb| Ask {
+                group: ar.group.clone(),
+                resource: ar.plural.clone(),
+                verb: (*verb).to_owned(),
+            })),
             Err(why) => problems.push(Diagnostic::error(
                 "api-not-served",
                 format!("{why}: the chart uses an API this cluster lacks"),
             )),
         }
     }
-    // One review per (kind, verb), 8 at a time: against a remote cluster each is a round trip.
-    let reviews = asks
-        .iter()
-        .flat_map(|(g, v, p)| VERBS.iter().map(move |verb| (g, v, p, *verb)));
-    let answers: Vec<std::result::Result<(usize, bool, String), Error>> =
-        futures_util::stream::iter(reviews.enumerate().map(|(i, (group, version, plural, verb))| {
-            let ssar = ssar.clone();
-            async move {
-                // A fixed shape of strings: it always deserialises.
-                let review: SelfSubjectAccessReview = serde_json::from_value(json!({
-                    "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                    "spec": {"resourceAttributes": {"namespace": ns, "verb": verb, "group": group,
-                                                    "version": version, "resource": plural}}}))
-                .expect("a valid SelfSubjectAccessReview");
-                let answer = ssar
-                    .create(&PostParams::default(), &review)
-                    .await
-                    .map_err(|e| cluster_error("asking SelfSubjectAccessReview", e))?;
-                let allowed = answer.status.as_ref().is_some_and(|s| s.allowed);
-                let what = if group.is_empty() {
-                    format!("{verb} {plural}")
-                } else {
-                    format!("{verb} {plural}.{group}")
-                };
-                Ok((i, allowed, what))
-            }
-        }))
-        .buffer_unordered(8)
-        .collect()
-        .await;
-    let mut answers = answers.into_iter().collect::<Result<Vec<_>>>()?;
-    answers.sort_by_key(|(i, _, _)| *i);
-    let denied: Vec<String> = answers
-        .into_iter()
-        .filter(|(_, ok, _)| !ok)
-        .map(|(_, _, w)| w)
-        .collect();
+    let denied = review(client, ns, &asks, &Reviewer::Caller).await?;
     if !denied.is_empty() {
         problems.push(Diagnostic::error(
             "pipeline-not-allowed",
@@ -448,8 +430,75 @@ async fn access(client: &Client, ns: &str, manifests: &[Manifest], problems: &mu
             ),
         ));
     }
-
     Ok(())
+}
+
+/// One access question: may the identity do VERB on GROUP/RESOURCE in the namespace?
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Ask {
+    pub(crate) group: String,
+    pub(crate) resource: String,
+    pub(crate) verb: String,
+}
+
+/// Whose access is reviewed: the caller's own (SelfSubjectAccessReview, the pipeline in deploy), or another
+/// identity's (SubjectAccessReview: an admin checking what the deploy identity's groups may do).
+pub(crate) enum Reviewer {
+    Caller,
+    Subject { user: String, groups: Vec<String> },
+}
+
+/// The answers to `asks`, 8 reviews at a time (against a remote cluster each is a round trip): what is denied,
+/// as `verb resource[.group]`, in the order asked.
+pub(crate) async fn review(client: &Client, ns: &str, asks: &[Ask], who: &Reviewer) -> Result<Vec<String>> {
+    use k8s_openapi::api::authorization::v1::SubjectAccessReview;
+    let answers: Vec<std::result::Result<(usize, bool, String), Error>> =
+        futures_util::stream::iter(asks.iter().enumerate().map(|(i, ask)| async move {
+            let attributes = json!({"namespace": ns, "verb": ask.verb, "group": ask.group, "resource": ask.resource});
+            let allowed = match who {
+                Reviewer::Caller => {
+                    // A fixed shape of strings: it always deserialises.
+                    let review: SelfSubjectAccessReview = serde_json::from_value(json!({
+                        "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                        "spec": {"resourceAttributes": attributes}}))
+                    .expect("a valid SelfSubjectAccessReview");
+                    Api::<SelfSubjectAccessReview>::all(client.clone())
+                        .create(&PostParams::default(), &review)
+                        .await
+                        .map_err(|e| cluster_error("asking SelfSubjectAccessReview", e))?
+                        .status
+                        .is_some_and(|s| s.allowed)
+                }
+                Reviewer::Subject { user, groups } => {
+                    let review: SubjectAccessReview = serde_json::from_value(json!({
+                        "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                        "spec": {"resourceAttributes": attributes, "user": user, "groups": groups}}))
+                    .expect("a valid SubjectAccessReview");
+                    Api::<SubjectAccessReview>::all(client.clone())
+                        .create(&PostParams::default(), &review)
+                        .await
+                        .map_err(|e| cluster_error("asking SubjectAccessReview", e))?
+                        .status
+                        .is_some_and(|s| s.allowed)
+                }
+            };
+            let what = if ask.group.is_empty() {
+                format!("{} {}", ask.verb, ask.resource)
+            } else {
+                format!("{} {}.{}", ask.verb, ask.resource, ask.group)
+            };
+            Ok((i, allowed, what))
+        }))
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let mut answers = answers.into_iter().collect::<Result<Vec<_>>>()?;
+    answers.sort_by_key(|(i, _, _)| *i);
+    Ok(answers
+        .into_iter()
+        .filter(|(_, ok, _)| !ok)
+        .map(|(_, _, w)| w)
+        .collect())
 }
 
 /// The release: not stuck in pending-* (a helm run killed half-way blocks every later one). Returns its latest

@@ -8,11 +8,12 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesCData, BytesDecl, BytesText, Event};
 use std::io;
 
-struct Case {
-    classname: String,
-    name: String,
-    failure: Option<(String, String)>,
-    out: Option<String>,
+/// One JUnit test case: failed when `failure` (type, message) is set.
+pub(crate) struct Case {
+    pub(crate) classname: String,
+    pub(crate) name: String,
+    pub(crate) failure: Option<(String, String)>,
+    pub(crate) out: Option<String>,
 }
 
 pub(crate) fn render(ctx: &Context) -> io::Result<Vec<u8>> {
@@ -53,23 +54,27 @@ pub(crate) fn render(ctx: &Context) -> io::Result<Vec<u8>> {
         out: None,
     });
 
+    suite("bbgate verify", &ctx.now.to_string(), &cases)
+}
+
+/// A JUnit document of one test suite.
+pub(crate) fn suite(name: &str, timestamp: &str, cases: &[Case]) -> io::Result<Vec<u8>> {
     let failures = cases.iter().filter(|c| c.failure.is_some()).count();
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     let tests = cases.len().to_string();
     let failures = failures.to_string();
-    let timestamp = ctx.now.to_string();
     w.create_element("testsuites").write_inner_content(|w| {
         w.create_element("testsuite")
             .with_attributes([
-                ("name", "bbgate verify"),
+                ("name", name),
                 ("tests", tests.as_str()),
                 ("failures", failures.as_str()),
                 ("errors", "0"),
-                ("timestamp", timestamp.as_str()),
+                ("timestamp", timestamp),
             ])
             .write_inner_content(|w| {
-                for c in &cases {
+                for c in cases {
                     let el = w
                         .create_element("testcase")
                         .with_attributes([("classname", c.classname.as_str()), ("name", c.name.as_str())]);

@@ -231,7 +231,7 @@ fn json_error(path: &Path, e: serde_json::Error) -> Error {
 }
 
 /// Write an output file and say so on stderr, with its sha256 (stdout holds the result alone).
-fn write_output(what: &str, path: &Path, bytes: &[u8]) -> Result<String> {
+pub(crate) fn write_output(what: &str, path: &Path, bytes: &[u8]) -> Result<String> {
     write(path, bytes)?;
     let sha = sha256_hex(bytes);
     eprintln!("bbgate: wrote the {what} {} (sha256 {sha})", path.display());

@@ -7,12 +7,13 @@
 //! `x-kubernetes-group-version-kind` and `fieldValidation`), CRUD with JSON and protobuf bodies (helm writes its
 //! release Secrets in protobuf), JSON merge / strategic merge (treated as merge) and server-side apply
 //! (creates when missing), label and field selectors, watch with `sendInitialEvents` and the
-//! `k8s.io/initial-events-end` BOOKMARK, SelfSubjectAccessReviews against a deny list, cluster IPs for
+//! `k8s.io/initial-events-end` BOOKMARK, SelfSubjectAccessReviews against a deny list, SubjectAccessReviews
+//! decided by RBAC from the stored Roles and bindings, cluster IPs for
 //! Services, and a rollout "controller": with `autoready` a Deployment or StatefulSet becomes available at
 //! once (with the ReplicaSet helm 3's wait looks for) and a Job completes at once; without it the rollout
 //! hangs, with a Pending pod and a warning Event, as a real cluster short of memory would.
 //!
-//! Not done (no test relies on it): admission, defaulting, validation, real RBAC, strategic-merge list
+//! Not done (no test relies on it): admission, defaulting, validation, RBAC on requests, strategic-merge list
 //! semantics, managedFields and apply conflicts, CRDs, TLS and auth (the token is ignored).
 
 use axum::body::{Body, Bytes};
@@ -62,6 +63,13 @@ const RESOURCES: &[(&str, &str, &str, &str, bool)] = &[
         "v1",
         "SelfSubjectAccessReview",
         "selfsubjectaccessreviews",
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "SubjectAccessReview",
+        "subjectaccessreviews",
         false,
     ),
     ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true),
@@ -687,6 +695,53 @@ fn short_hash(s: &str) -> String {
     hex::encode(sha2::Sha256::digest(s.as_bytes()))[..10].to_owned()
 }
 
+/// RBAC as the API server's authorizer decides it (allow rules only; no aggregation): a RoleBinding of the
+/// namespace or a ClusterRoleBinding whose subjects name the user or one of its groups, bound to a Role of the
+/// namespace or a ClusterRole with a rule matching the API group, resource and verb (`*` matches any).
+fn rbac_allows(st: &Store, user: &str, groups: &[&str], ns: &str, verb: &str, group: &str, resource: &str) -> bool {
+    let has = |list: &Value, want: &str| {
+        list.as_array()
+            .is_some_and(|l| l.iter().any(|v| v.as_str() == Some(want) || v.as_str() == Some("*")))
+    };
+    let subject_matches = |b: &Value| {
+        b["subjects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| match s["kind"].as_str() {
+                Some("User") => s["name"].as_str() == Some(user),
+                Some("Group") => groups.iter().any(|g| s["name"].as_str() == Some(g)),
+                _ => false,
+            })
+    };
+    let role = |kind: &str, role_ns: &str, name: &str| {
+        st.objects
+            .get(&(key(by_kind(kind)), role_ns.to_owned(), name.to_owned()))
+            .cloned()
+    };
+    let bindings = st.objects.iter().filter(|((k, bns, _), _)| {
+        (*k == key(by_kind("RoleBinding")) && bns == ns) || *k == key(by_kind("ClusterRoleBinding"))
+    });
+    for (_, b) in bindings {
+        if !subject_matches(b) {
+            continue;
+        }
+        let name = b["roleRef"]["name"].as_str().unwrap_or("");
+        let found = match b["roleRef"]["kind"].as_str() {
+            Some("Role") if b["kind"] == "RoleBinding" => role("Role", ns, name),
+            Some("ClusterRole") => role("ClusterRole", "", name),
+            _ => None,
+        };
+        let Some(r) = found else { continue };
+        if r["rules"].as_array().into_iter().flatten().any(|rule| {
+            has(&rule["apiGroups"], group) && has(&rule["resources"], resource) && has(&rule["verbs"], verb)
+        }) {
+            return true;
+        }
+    }
+    false
+}
+
 fn key(res: Res) -> String {
     format!("{}/{}", res.group, res.plural)
 }
@@ -1109,6 +1164,29 @@ impl Call {
             Ok(o) => o,
             Err(r) => return *r,
         };
+        if res.kind == "SubjectAccessReview" {
+            // Another identity's access, decided by RBAC from the stored Roles, ClusterRoles and their bindings.
+            let spec = &obj["spec"];
+            let a = &spec["resourceAttributes"];
+            let groups: Vec<&str> = spec["groups"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let allowed = rbac_allows(
+                &fake.lock(),
+                spec["user"].as_str().unwrap_or(""),
+                &groups,
+                a["namespace"].as_str().unwrap_or(""),
+                a["verb"].as_str().unwrap_or(""),
+                a["group"].as_str().unwrap_or(""),
+                a["resource"].as_str().unwrap_or(""),
+            );
+            let mut out = obj.clone();
+            out["status"] = json!({"allowed": allowed});
+            return json_response(201, &out);
+        }
         if res.kind == "SelfSubjectAccessReview" {
             let a = &obj["spec"]["resourceAttributes"];
             let verb = a["verb"].as_str().unwrap_or("");

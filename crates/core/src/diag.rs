@@ -291,6 +291,22 @@ pub const CODES: &[(&str, &str)] = &[
         "deploy: the workloads did not become available after the install",
     ),
     ("helm-test-failed", "deploy: the chart's helm tests failed"),
+    (
+        "namespace-quota-differs",
+        "namespace check: the namespace's ResourceQuota does not set a key of the policy's quota to its value",
+    ),
+    (
+        "deploy-identity-not-allowed",
+        "namespace check: the deploy identity's group (or the caller, with --as-self) lacks a permission of the kit's Role",
+    ),
+    (
+        "image-without-digest",
+        "audit: a running container names its image by tag and no digest (neither the pod spec nor the container status)",
+    ),
+    (
+        "image-unjudgeable",
+        "audit: a running container's image cannot be located in ECR (no image, a malformed reference)",
+    ),
 ];
 
 #[cfg(test)]

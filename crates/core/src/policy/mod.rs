@@ -85,7 +85,69 @@ pub struct BuildingBlock {
     pub name: String,
     pub namespace: String,
     pub repositories: Vec<String>,
+    /// The namespace's ResourceQuota `hard` (`quota = { "requests.cpu" = "2", … }`), over `DEFAULT_QUOTA`.
+    pub quota: std::collections::BTreeMap<String, String>,
     matcher: GlobSet,
+}
+
+/// The ResourceQuota of a building block's namespace when its `quota` does not set a key: the four keys the
+/// preflight requires (requests and limits of CPU and memory).
+pub const DEFAULT_QUOTA: &[(&str, &str)] = &[
+    ("limits.cpu", "4"),
+    ("limits.memory", "8Gi"),
+    ("requests.cpu", "2"),
+    ("requests.memory", "4Gi"),
+];
+
+/// The API resources a BB's deploy identity manages in its namespace when `[deploy] resources` is not set
+/// (`GROUP/RESOURCE`, core ones bare): what Helm charts of BBs create, helm's release Secrets included.
+pub const DEFAULT_RESOURCES: &[&str] = &[
+    "configmaps",
+    "endpoints",
+    "persistentvolumeclaims",
+    "pods",
+    "secrets",
+    "serviceaccounts",
+    "services",
+    "apps/deployments",
+    "apps/replicasets",
+    "apps/statefulsets",
+    "autoscaling/horizontalpodautoscalers",
+    "batch/cronjobs",
+    "batch/jobs",
+    "networking.k8s.io/networkpolicies",
+    "policy/poddisruptionbudgets",
+    "rbac.authorization.k8s.io/rolebindings",
+    "rbac.authorization.k8s.io/roles",
+];
+
+/// A Kubernetes quantity as the API server accepts it (`500m`, `4Gi`, `1.5`, `1e3`).
+pub fn is_quantity(text: &str) -> bool {
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let suffix = &text[digits.len()..];
+    let (mantissa, exponent) = match digits.split_once(['e', 'E']) {
+        Some((m, e)) if suffix.is_empty() => (m, Some(e)),
+        _ => (digits, None),
+    };
+    let number = |t: &str| {
+        let t = t.strip_prefix(['+', '-']).unwrap_or(t);
+        let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+        !(int.is_empty() && frac.is_empty())
+            && int.bytes().all(|b| b.is_ascii_digit())
+            && frac.bytes().all(|b| b.is_ascii_digit())
+    };
+    number(mantissa)
+        && exponent.is_none_or(|e| {
+            !e.is_empty()
+                && e.strip_prefix(['+', '-'])
+                    .unwrap_or(e)
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+        })
+        && [
+            "", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
+        ]
+        .contains(&suffix)
 }
 
 impl BuildingBlock {
@@ -146,6 +208,9 @@ pub struct DeployPolicy {
     /// Value keys that carry secrets: set only with `--set-secret` (or a `--set` bbgate then treats as secret),
     /// never printed or recorded.
     pub secret_keys: Vec<String>,
+    /// The API resources (`GROUP/RESOURCE`, core ones bare) a BB's deploy identity may manage in its namespace:
+    /// what the namespace kit's Role grants and `namespace check` asks for.
+    pub resources: Vec<String>,
 }
 
 /// `[images]`: which images other than a building block's own may run in its release.
@@ -220,6 +285,7 @@ struct RawDeploy {
     cluster_roles: Option<Vec<String>>,
     settable: Option<Vec<Spanned<String>>>,
     secret_keys: Option<Vec<Spanned<String>>>,
+    resources: Option<Vec<Spanned<String>>>,
 }
 
 /// A Rego module of `[deploy] rego`: a path beside the policy, or `{ path, sha256 }`, which pins its content
@@ -272,6 +338,7 @@ struct RawBuildingBlock {
     name: Spanned<String>,
     namespace: Spanned<String>,
     repositories: Spanned<Vec<Spanned<String>>>,
+    quota: Option<std::collections::BTreeMap<String, Spanned<String>>>,
 }
 
 impl Policy {
@@ -728,7 +795,28 @@ fn deploy_section(
     );
     let settable = value_keys(d.settable, "[deploy] settable", bad);
     let secret_keys = value_keys(d.secret_keys, "[deploy] secret_keys", bad);
+    let resources = d.resources.map_or_else(
+        || DEFAULT_RESOURCES.iter().map(|r| (*r).to_owned()).collect(),
+        |list| {
+            list.into_iter()
+                .map(|r| {
+                    if !is_api_resource(r.get_ref()) {
+                        bad(
+                            r.span(),
+                            format!(
+                                "[deploy] resources: {:?} is not GROUP/RESOURCE (core ones bare), e.g. \"configmaps\" \
+                                 or \"apps/deployments\"",
+                                r.get_ref()
+                            ),
+                        );
+                    }
+                    r.into_inner()
+                })
+                .collect()
+        },
+    );
     DeployPolicy {
+        resources,
         settable,
         secret_keys,
         pod_security,
@@ -806,10 +894,39 @@ fn building_blocks(
             );
         }
         let matcher = set.build().unwrap_or_else(|_| GlobSet::empty());
+        let mut quota: std::collections::BTreeMap<String, String> = DEFAULT_QUOTA
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        for (key, value) in bb.quota.unwrap_or_default() {
+            let key_ok = !key.is_empty()
+                && key.len() <= 253
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"./-".contains(&b));
+            if !key_ok {
+                bad(
+                    value.span(),
+                    format!("[[building_block]] {name:?}: quota key {key:?} is not a ResourceQuota resource name"),
+                );
+            }
+            if !is_quantity(value.get_ref()) {
+                bad(
+                    value.span(),
+                    format!(
+                        "[[building_block]] {name:?}: quota {key} = {:?} is not a Kubernetes quantity (e.g. \"2\", \
+                         \"500m\", \"4Gi\")",
+                        value.get_ref()
+                    ),
+                );
+            }
+            quota.insert(key, value.into_inner());
+        }
         building_blocks.push(BuildingBlock {
             name,
             namespace: bb.namespace.into_inner(),
             repositories,
+            quota,
             matcher,
         });
     }
@@ -864,6 +981,21 @@ fn positive_days(
         }
         v.into_inner()
     })
+}
+
+/// `GROUP/RESOURCE`, or a bare RESOURCE of the core group.
+fn is_api_resource(text: &str) -> bool {
+    let word = |w: &str| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let group = |g: &str| !g.is_empty() && g.split('.').all(word);
+    match text.split('/').collect::<Vec<_>>().as_slice() {
+        [r] => word(r),
+        [g, r] => group(g) && word(r),
+        _ => false,
+    }
 }
 
 /// RFC 1123 label: what Kubernetes accepts as a namespace name.
@@ -961,5 +1093,61 @@ mod tests {
         assert!(!bb.owns_repository("bb/payments/emulator/dev/x"));
         assert!(!bb.owns_repository("bb/payments-evil/x"));
         assert!(p.select_building_block(None, "bb/im/x").is_err());
+    }
+
+    #[test]
+    fn a_building_blocks_quota_overrides_the_default_keys_and_must_be_quantities() {
+        let base =
+            "[[building_block]]\nname = \"payments\"\nnamespace = \"paymenthub\"\nrepositories = [\"bb/payments/*\"]\n";
+        let p = parse(base).unwrap();
+        let q = &p.building_block("payments").unwrap().quota;
+        assert_eq!(q.len(), 4);
+        assert_eq!(q["requests.memory"], "4Gi");
+        assert_eq!(p.deploy.resources.len(), DEFAULT_RESOURCES.len());
+        let p = parse(&format!(
+            "{base}quota = {{ \"requests.cpu\" = \"500m\", pods = \"20\" }}\n"
+        ))
+        .unwrap();
+        let q = &p.building_block("payments").unwrap().quota;
+        assert_eq!(
+            (q["requests.cpu"].as_str(), q["pods"].as_str(), q.len()),
+            ("500m", "20", 5)
+        );
+        let err = parse(&format!(
+            "{base}quota = {{ \"requests.cpu\" = \"two\", \"Bad Key\" = \"1\" }}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("quota requests.cpu = \"two\" is not a Kubernetes quantity"),
+            "{err}"
+        );
+        assert!(
+            err.contains("quota key \"Bad Key\" is not a ResourceQuota resource name"),
+            "{err}"
+        );
+        let err = parse(&format!(
+            "[deploy]\nresources = [\"apps/deployments\", \"Apps/x/y\"]\n{base}"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("[deploy] resources: \"Apps/x/y\" is not GROUP/RESOURCE"),
+            "{err}"
+        );
+        for (q, ok) in [
+            ("2", true),
+            ("500m", true),
+            ("4Gi", true),
+            ("1.5", true),
+            ("1e3", true),
+            ("", false),
+            ("Gi", false),
+            ("4GB", false),
+            ("1.2.3", false),
+            ("-", false),
+        ] {
+            assert_eq!(is_quantity(q), ok, "{q:?}");
+        }
     }
 }
