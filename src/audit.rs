@@ -483,32 +483,34 @@ fn emit(
             crate::report::junit::suite("bbgate audit", &now.to_string(), &cases).map_err(|e| Error::write(path, e))?;
         crate::verify::write_output("JUnit report", path, &bytes)?;
     }
+    let doc = json!({
+        "verdict": verdict,
+        "audited_at": now.to_string(),
+        "policy": {"location": policy.origin.location, "sha256": policy.origin.sha256},
+        "counts": {
+            "namespaces": namespaces.len(),
+            "pods": namespaces.iter().map(|n| n.pods).sum::<usize>(),
+            "images": namespaces.iter().map(|n| n.images.len()).sum::<usize>(),
+            "denied": namespaces.iter().flat_map(|n| &n.images).filter(|i| i.verdict == Verdict::Deny).count(),
+            "scans_read": scans_read,
+        },
+        "namespaces": namespaces.iter().map(|n| json!({
+            "building_block": n.bb.name,
+            "namespace": n.bb.namespace,
+            "verdict": n.verdict(),
+            "pods": n.pods,
+            "images": n.images.iter().map(image_json).collect::<Vec<_>>(),
+            "expiring_signoffs": n.expiring,
+            "warnings": n.warnings,
+        })).collect::<Vec<_>>(),
+        "exit_code": code,
+    });
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    if let Some(path) = &args.json {
+        crate::verify::write_output("audit JSON", path, format!("{text}\n").as_bytes())?;
+    }
     match args.format {
-        Format::Json => {
-            let doc = json!({
-                "verdict": verdict,
-                "audited_at": now.to_string(),
-                "policy": {"location": policy.origin.location, "sha256": policy.origin.sha256},
-                "counts": {
-                    "namespaces": namespaces.len(),
-                    "pods": namespaces.iter().map(|n| n.pods).sum::<usize>(),
-                    "images": namespaces.iter().map(|n| n.images.len()).sum::<usize>(),
-                    "denied": namespaces.iter().flat_map(|n| &n.images).filter(|i| i.verdict == Verdict::Deny).count(),
-                    "scans_read": scans_read,
-                },
-                "namespaces": namespaces.iter().map(|n| json!({
-                    "building_block": n.bb.name,
-                    "namespace": n.bb.namespace,
-                    "verdict": n.verdict(),
-                    "pods": n.pods,
-                    "images": n.images.iter().map(image_json).collect::<Vec<_>>(),
-                    "expiring_signoffs": n.expiring,
-                    "warnings": n.warnings,
-                })).collect::<Vec<_>>(),
-                "exit_code": code,
-            });
-            crate::output::line(&serde_json::to_string_pretty(&doc).unwrap_or_default())?;
-        }
+        Format::Json => crate::output::line(&text)?,
         Format::Human => crate::output::line(&human(namespaces, scans_read, verdict))?,
     }
     Ok(code)

@@ -249,6 +249,9 @@ pub struct AuditArgs {
     /// Write a JUnit report: one test case per namespace and image.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Also write the JSON document (as --format json prints it) to FILE, whatever --format is.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
     /// Output on stdout: a table for people, or one JSON document.
     #[arg(long, value_enum, default_value_t = Format::Human, env = "BBGATE_FORMAT")]
     pub format: Format,

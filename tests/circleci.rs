@@ -676,7 +676,7 @@ fn the_orb_installs_the_version_it_was_packed_with_and_carries_its_checksums() {
         env!("CARGO_PKG_VERSION"),
         "install's default version is this crate's version"
     );
-    for job in ["verify", "deploy"] {
+    for job in ["verify", "deploy", "audit"] {
         assert_eq!(
             orb["jobs"][job]["parameters"]["version"]["default"],
             env!("CARGO_PKG_VERSION"),
@@ -983,7 +983,7 @@ fn every_orb_parameter_is_described_and_the_jobs_take_an_executor_a_resource_cla
         undescribed.is_empty(),
         "parameters without a description: {undescribed:?}"
     );
-    for job in ["verify", "deploy"] {
+    for job in ["verify", "deploy", "audit"] {
         let def = &orb["jobs"][job];
         for p in ["executor", "resource_class", "no_output_timeout"] {
             assert!(def["parameters"][p].is_object(), "jobs.{job} has no {p} parameter");
@@ -992,7 +992,7 @@ fn every_orb_parameter_is_described_and_the_jobs_take_an_executor_a_resource_cla
         assert_eq!(def["executor"], "<< parameters.executor >>");
     }
     // The long steps carry the timeout (CircleCI's default of 10 minutes can kill a deploy before helm rolls back).
-    for cmd in ["verify", "deploy-release"] {
+    for cmd in ["verify", "deploy-release", "audit"] {
         let steps = orb["commands"][cmd]["steps"].as_array().unwrap();
         assert!(
             steps
@@ -1001,4 +1001,77 @@ fn every_orb_parameter_is_described_and_the_jobs_take_an_executor_a_resource_cla
             "commands.{cmd}"
         );
     }
+}
+
+#[test]
+fn the_orbs_audit_step_reads_the_cluster_through_eks_and_stores_json_and_junit() {
+    use common::fake_kube::FakeKube;
+    let moto = Moto::get();
+    let orb = orb();
+    let repo = format!("bb/payments/{}", peer::unique("orb-audit"));
+    moto.create_repository(&repo);
+    let digest = moto.put_image(&repo, "1.0", &Moto::image_manifest(&repo));
+    moto.queue_scans(
+        &repo,
+        vec![peer::scan_result(
+            "COMPLETE",
+            peer::low_basic_findings(3),
+            vec![],
+            json!({"MEDIUM": 3}),
+        )],
+    );
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace("paymenthub");
+    let image = format!(
+        "{}.dkr.ecr.{}.amazonaws.com/{repo}@{digest}",
+        peer::ACCOUNT,
+        peer::REGION
+    );
+    fake.put(
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "api-0", "namespace": "paymenthub"},
+        "spec": {"containers": [{"name": "api", "image": image}]}, "status": {"phase": "Running"}}),
+    );
+    let cluster = peer::unique("orb-audit-cluster");
+    moto.eks_cluster(&cluster, &fake.url);
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("bbgate-audit");
+    let (code, stdout, stderr) = run_step_with(
+        &orb,
+        "audit",
+        &[
+            ("policy", ""),
+            ("signoffs", "signoffs/*.toml"),
+            ("building_blocks", "payments"),
+            ("evidence", ""),
+            ("eks_cluster_env_var", "EKS_CLUSTER"),
+            ("role_arn_env_var", "BBGATE_AUDIT_ROLE_ARN"),
+            ("region", ""),
+            ("scan_timeout", "1m"),
+            ("output_dir", out_dir.to_str().unwrap()),
+            ("no_output_timeout", "30m"),
+        ],
+        &moto,
+        &[("EKS_CLUSTER", cluster.as_str())],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("AUDIT PASS") && stdout.contains("bbgate audit exited 0"),
+        "{stdout}"
+    );
+    let json: Value = serde_json::from_slice(&std::fs::read(out_dir.join("audit.json")).unwrap()).unwrap();
+    assert_eq!(json["verdict"], "pass");
+    assert_eq!(json["namespaces"][0]["images"][0]["digest"], digest.as_str());
+    assert!(out_dir.join("junit/bbgate-audit.xml").is_file());
+    // The job stores both, and runs from a scheduled pipeline in the orb's example.
+    let steps = serde_json::to_string(&orb["commands"]["audit"]["steps"]).unwrap();
+    assert!(
+        steps.contains("store_test_results") && steps.contains("store_artifacts"),
+        "{steps}"
+    );
+    assert!(
+        serde_json::to_string(&orb["examples"]["scheduled_audit"])
+            .unwrap()
+            .contains("scheduled_pipeline"),
+        "the example runs on CircleCI's scheduled trigger"
+    );
 }
