@@ -386,13 +386,16 @@ fn locate(policy: &Policy, bb: &BuildingBlock, c: &Running) -> std::result::Resu
     })
 }
 
-/// Each distinct image's scan, read once: one identity per region, 4 images at a time, every page, with the
+/// Scans read at once: the settle delay of each read overlaps the others' (deploy's dry runs also go 8 at a time).
+const SCAN_READS: usize = 8;
+
+/// Each distinct image's scan, read once: one identity per region, 8 images at a time, every page, with the
 /// fail-closed wait verify uses.
 async fn read_scans(args: &AuditArgs, targets: &BTreeSet<Target>) -> Result<BTreeMap<Target, Scan>> {
     let calls = CallCounter::default();
     let wait = aws_ecr::Wait {
         timeout: args.scan_timeout,
-        poll_interval: std::time::Duration::from_secs(2),
+        poll_interval: args.poll_interval,
     };
     let mut clients: BTreeMap<String, aws_sdk_ecr::Client> = BTreeMap::new();
     let mut jobs = Vec::new();
@@ -419,7 +422,7 @@ async fn read_scans(args: &AuditArgs, targets: &BTreeSet<Target>) -> Result<BTre
                 .map_err(|e| Error::Undecidable(format!("the scan of {}: {e}", t.label())))?;
             Ok((t, scan))
         }))
-        .buffered(4)
+        .buffered(SCAN_READS)
         .collect()
         .await;
     read.into_iter().collect()

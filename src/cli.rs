@@ -243,6 +243,9 @@ pub struct AuditArgs {
     /// How long to wait for an ECR scan still in progress before giving up (exit 3).
     #[arg(long, value_name = "DUR", default_value = "5m", value_parser = positive_duration)]
     pub scan_timeout: std::time::Duration,
+    /// First wait between scan status reads, and the settle delay between the two agreeing reads of a scan.
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = positive_duration)]
+    pub poll_interval: std::time::Duration,
     /// Namespaces read at once.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,

@@ -327,6 +327,8 @@ fn audit_finds_a_running_digest_that_gained_a_critical_an_expiring_signoff_and_a
         peer::aws_command(&moto, None)
             .args([
                 "audit",
+                "--poll-interval",
+                "100ms",
                 "--format",
                 "json",
                 "--building-block",
@@ -387,7 +389,14 @@ fn audit_finds_a_running_digest_that_gained_a_critical_an_expiring_signoff_and_a
 
     // For people: the table, and the lines naming namespace, image, CVE and pods.
     let (code, out, _) = run(peer::aws_command(&moto, None)
-        .args(["audit", "--building-block", "payments", "--kubeconfig"])
+        .args([
+            "audit",
+            "--poll-interval",
+            "100ms",
+            "--building-block",
+            "payments",
+            "--kubeconfig",
+        ])
         .arg(&kc)
         .env("COLUMNS", "160"));
     assert_eq!(code, 1, "{out}");
@@ -419,6 +428,8 @@ fn audit_finds_a_running_digest_that_gained_a_critical_an_expiring_signoff_and_a
         peer::aws_command(&moto, None)
             .args([
                 "audit",
+                "--poll-interval",
+                "100ms",
                 "--format",
                 "json",
                 "--building-block",
@@ -447,6 +458,8 @@ fn audit_finds_a_running_digest_that_gained_a_critical_an_expiring_signoff_and_a
         peer::aws_command(&moto, None)
             .args([
                 "audit",
+                "--poll-interval",
+                "100ms",
                 "--format",
                 "json",
                 "--building-block",
