@@ -228,35 +228,12 @@ async fn audit<'p>(
     }
 
     // Each namespace's images, and the distinct digests to read.
-    let mut planned: Vec<Vec<Planned>> = Vec::new();
     let mut targets: BTreeSet<Target> = BTreeSet::new();
-    for (bb, pods) in bbs.iter().zip(&pods_by_bb) {
-        let mut by_image: BTreeMap<(Option<Target>, String), Vec<Running>> = BTreeMap::new();
-        for pod in pods {
-            for c in containers(pod) {
-                let key = match locate(policy, bb, &c) {
-                    Ok(t) => (Some(t), String::new()),
-                    Err(_) => (None, format!("{}\u{0}{}\u{0}{}", c.image, c.pod, c.container)),
-                };
-                by_image.entry(key).or_default().push(c);
-            }
-        }
-        let mut images = Vec::new();
-        for ((target, _), users) in by_image {
-            let located = match target {
-                Some(t) => {
-                    targets.insert(t.clone());
-                    Ok(t)
-                }
-                None => Err(locate(policy, bb, &users[0]).err().unwrap_or_else(|| {
-                    Diagnostic::error("image-unjudgeable", format!("{}: cannot be judged", users[0].image))
-                })),
-            };
-            let reference = users[0].image.clone();
-            images.push((located, reference, users));
-        }
-        planned.push(images);
-    }
+    let planned: Vec<Vec<Planned>> = bbs
+        .iter()
+        .zip(&pods_by_bb)
+        .map(|(bb, pods)| plan(policy, bb, pods, &mut targets))
+        .collect();
 
     let scans = read_scans(args, &targets).await?;
     let scans_read = scans.len();
@@ -264,100 +241,164 @@ async fn audit<'p>(
     let mut judge_policy = policy.clone();
     // What runs is judged on its images; its API tests were judged when it was deployed.
     judge_policy.api_tests.required = false;
-    let mut out = Vec::new();
-    for ((bb, images), pods) in bbs.iter().zip(planned).zip(&pods_by_bb) {
-        let judged: Vec<&Scan> = images
-            .iter()
-            .filter_map(|(t, _, _)| t.as_ref().ok().and_then(|t| scans.get(t)))
-            .collect();
-        let decision = gate::decide(
-            &judge_policy,
-            bb,
-            &gate::Inputs {
-                images: &judged,
-                unjudgeable: &[],
-                test_runs: &[],
-                signoffs,
-            },
-            now,
-        );
-        let mut audited = Vec::new();
-        let mut next = 0;
-        for (target, reference, users) in images {
-            let pods: BTreeSet<String> = users.iter().map(|u| u.pod.clone()).collect();
-            let names: Vec<String> = users.iter().map(|u| format!("{}/{}", u.pod, u.container)).collect();
-            match target {
-                Err(reason) => audited.push(AuditedImage {
-                    target: None,
-                    reference,
+    let basis = Basis {
+        policy: judge_policy,
+        scans: &scans,
+        signoffs,
+        evidence,
+        evidence_given: !args.evidence.is_empty(),
+        now,
+    };
+    let out = bbs
+        .iter()
+        .zip(planned)
+        .zip(&pods_by_bb)
+        .map(|((bb, images), pods)| judge(&basis, bb, images, pods.len()))
+        .collect();
+    Ok((out, scans_read))
+}
+
+/// What every namespace is judged by: the policy (API tests not required), the scans read, the sign-offs, the
+/// evidence given, the time.
+struct Basis<'a> {
+    policy: Policy,
+    scans: &'a BTreeMap<Target, Scan>,
+    signoffs: &'a [SignOff],
+    evidence: &'a EvidenceIndex,
+    evidence_given: bool,
+    now: jiff::Timestamp,
+}
+
+/// One namespace's running images, decided as its building block's release under the policy and sign-offs.
+fn judge<'p>(basis: &Basis, bb: &'p BuildingBlock, images: Vec<Planned>, pods: usize) -> AuditedNamespace<'p> {
+    let Basis {
+        policy: judge_policy,
+        scans,
+        signoffs,
+        evidence,
+        evidence_given,
+        now,
+    } = basis;
+    let judged: Vec<&Scan> = images
+        .iter()
+        .filter_map(|(t, _, _)| t.as_ref().ok().and_then(|t| scans.get(t)))
+        .collect();
+    let decision = gate::decide(
+        judge_policy,
+        bb,
+        &gate::Inputs {
+            images: &judged,
+            unjudgeable: &[],
+            test_runs: &[],
+            signoffs,
+        },
+        *now,
+    );
+    let mut audited = Vec::new();
+    let mut next = 0;
+    for (target, reference, users) in images {
+        let pods: BTreeSet<String> = users.iter().map(|u| u.pod.clone()).collect();
+        let names: Vec<String> = users.iter().map(|u| format!("{}/{}", u.pod, u.container)).collect();
+        match target {
+            Err(reason) => audited.push(AuditedImage {
+                target: None,
+                reference,
+                users: names,
+                pods,
+                verdict: Verdict::Deny,
+                blocked: Vec::new(),
+                needs_signoff: Vec::new(),
+                reasons: vec![reason],
+                in_evidence: None,
+            }),
+            Ok(t) => {
+                let scan = judged[next];
+                let d = &decision.images[next];
+                next += 1;
+                let known = evidence.get(&t.digest);
+                let list = |outcome: Outcome| -> Vec<Value> {
+                    d.findings
+                        .iter()
+                        .filter(|f| f.outcome == outcome)
+                        .map(|f| {
+                            let finding = &scan.findings[f.finding];
+                            json!({
+                                "id": finding.id,
+                                "package": finding.package,
+                                "package_version": finding.package_version,
+                                "score": f.score.as_ref().map(|s| s.value),
+                                "fixed_in": finding.fixed_in,
+                                "new": known.map(|k| !k.contains(&finding.id)),
+                                "notes": f.signoff_notes,
+                            })
+                        })
+                        .collect()
+                };
+                audited.push(AuditedImage {
+                    reference: t.label(),
+                    blocked: list(Outcome::Blocked),
+                    needs_signoff: list(Outcome::NeedsSignoff),
+                    verdict: d.verdict,
+                    reasons: d.reasons.clone(),
+                    in_evidence: evidence_given.then_some(known.is_some()),
+                    target: Some(t),
                     users: names,
                     pods,
-                    verdict: Verdict::Deny,
-                    blocked: Vec::new(),
-                    needs_signoff: Vec::new(),
-                    reasons: vec![reason],
-                    in_evidence: None,
-                }),
-                Ok(t) => {
-                    let scan = judged[next];
-                    let d = &decision.images[next];
-                    next += 1;
-                    let known = evidence.get(&t.digest);
-                    let list = |outcome: Outcome| -> Vec<Value> {
-                        d.findings
-                            .iter()
-                            .filter(|f| f.outcome == outcome)
-                            .map(|f| {
-                                let finding = &scan.findings[f.finding];
-                                json!({
-                                    "id": finding.id,
-                                    "package": finding.package,
-                                    "package_version": finding.package_version,
-                                    "score": f.score.as_ref().map(|s| s.value),
-                                    "fixed_in": finding.fixed_in,
-                                    "new": known.map(|k| !k.contains(&finding.id)),
-                                    "notes": f.signoff_notes,
-                                })
-                            })
-                            .collect()
-                    };
-                    audited.push(AuditedImage {
-                        reference: t.label(),
-                        blocked: list(Outcome::Blocked),
-                        needs_signoff: list(Outcome::NeedsSignoff),
-                        verdict: d.verdict,
-                        reasons: d.reasons.clone(),
-                        in_evidence: (!args.evidence.is_empty()).then_some(known.is_some()),
-                        target: Some(t),
-                        users: names,
-                        pods,
-                    });
-                }
+                });
             }
         }
-        let warnings: Vec<Diagnostic> = decision
-            .warnings
-            .iter()
-            .filter(|w| w.code != "signoff-unused")
-            .cloned()
-            .collect();
-        out.push(AuditedNamespace {
-            bb,
-            pods: pods.len(),
-            images: audited,
-            expiring: decision
-                .signoffs
-                .expiring
-                .iter()
-                .map(|s| {
-                    json!({"id": s.id, "expires": s.expires.to_string(), "approved_by": s.approved_by,
-                                "location": s.location})
-                })
-                .collect(),
-            warnings,
-        });
     }
-    Ok((out, scans_read))
+    let warnings: Vec<Diagnostic> = decision
+        .warnings
+        .iter()
+        .filter(|w| w.code != "signoff-unused")
+        .cloned()
+        .collect();
+    AuditedNamespace {
+        bb,
+        pods,
+        images: audited,
+        expiring: decision
+            .signoffs
+            .expiring
+            .iter()
+            .map(|s| {
+                json!({"id": s.id, "expires": s.expires.to_string(), "approved_by": s.approved_by,
+                            "location": s.location})
+            })
+            .collect(),
+        warnings,
+    }
+}
+
+/// A namespace's containers grouped by the image they run (by digest), each located for judging or with the
+/// reason it cannot be; the digests to read are added to `targets`.
+fn plan(policy: &Policy, bb: &BuildingBlock, pods: &[Pod], targets: &mut BTreeSet<Target>) -> Vec<Planned> {
+    let mut by_image: BTreeMap<(Option<Target>, String), Vec<Running>> = BTreeMap::new();
+    for pod in pods {
+        for c in containers(pod) {
+            let key = match locate(policy, bb, &c) {
+                Ok(t) => (Some(t), String::new()),
+                Err(_) => (None, format!("{}\u{0}{}\u{0}{}", c.image, c.pod, c.container)),
+            };
+            by_image.entry(key).or_default().push(c);
+        }
+    }
+    let mut images = Vec::new();
+    for ((target, _), users) in by_image {
+        let located = match target {
+            Some(t) => {
+                targets.insert(t.clone());
+                Ok(t)
+            }
+            None => Err(locate(policy, bb, &users[0]).err().unwrap_or_else(|| {
+                Diagnostic::error("image-unjudgeable", format!("{}: cannot be judged", users[0].image))
+            })),
+        };
+        let reference = users[0].image.clone();
+        images.push((located, reference, users));
+    }
+    images
 }
 
 /// Where the image a container runs is judged: by digest, in ECR, under the building block's repositories or

@@ -89,9 +89,26 @@ fn unknown_json_shapes_are_errors_not_clean_scans() {
         "trivy.json",
         r#"{"SchemaVersion": 2, "ArtifactName": "x", "Results": []}"#,
     );
+    // A Trivy report is read (a prediction), but one that names no repository of the sandbox is refused.
     assert_invalid(
         verify_with(&[&trivy], "--findings"),
-        &["trivy.json", "unknown JSON shape", "Trivy"],
+        &[
+            "trivy.json",
+            "Trivy report's image \"x\" does not name an ECR repository",
+        ],
+    );
+    let old = s.file(
+        "trivy-v1.json",
+        r#"{"SchemaVersion": 1, "ArtifactName": "bb/payments/x:1", "Results": []}"#,
+    );
+    assert_invalid(
+        verify_with(&[&old], "--findings"),
+        &["trivy-v1.json", "SchemaVersion 1 is not 2"],
+    );
+    let asff = s.file("asff.json", r#"{"Findings": []}"#);
+    assert_invalid(
+        verify_with(&[&asff], "--findings"),
+        &["asff.json", "unknown JSON shape", "Security Hub findings (ASFF)"],
     );
     let inspector = s.file("inspector.json", r#"{"findings": [], "nextToken": null}"#);
     assert_invalid(

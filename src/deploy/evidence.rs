@@ -107,6 +107,14 @@ pub(crate) fn check(
     }
     let mut images = Vec::with_capacity(c.images.len());
     for i in &c.images {
+        if i.source.predicted() {
+            problems.push(format!(
+                "{path}: image {} was judged on a local {} report: that is a prediction, not the sandbox's \
+                 decision; push the image and run bbgate verify on it (ECR's scan decides)",
+                i.repository,
+                i.source.as_str()
+            ));
+        }
         if !crate::image::is_sha256_digest(&i.digest) {
             problems.push(format!(
                 "{path}: image {} digest {:?} is not sha256:<64 hex>",

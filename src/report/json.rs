@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 pub(crate) struct JsonReport<'a> {
     pub(crate) verdict: Verdict,
     pub(crate) exit_code: u8,
+    /// Decided on a local scanner's report (Trivy, Grype): what the gate would say; the sandbox decides on ECR.
+    pub(crate) predicted: bool,
     pub(crate) building_block: &'a str,
     pub(crate) namespace: &'a str,
     pub(crate) policy: &'a PolicyOrigin,
@@ -41,6 +43,7 @@ pub(crate) fn render<'a>(ctx: &Context<'a>, exit_code: u8) -> JsonReport<'a> {
     JsonReport {
         verdict: d.verdict,
         exit_code,
+        predicted: ctx.images.iter().any(|j| j.scan.source.predicted()),
         building_block: &d.building_block,
         namespace: &ctx.building_block.namespace,
         policy: ctx.policy,

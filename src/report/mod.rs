@@ -147,6 +147,7 @@ impl<'a> Context<'a> {
                 status: Cow::Borrowed(&s.status),
                 vulnerability_source_updated_at: s.source_updated_at.map(|t| t.to_string()),
             },
+            source: s.source,
             tag: i.tag.as_deref().map(Cow::Borrowed),
             verdict: d.verdict,
             warnings: image.notes.iter().chain(&d.warnings).map(Cow::Borrowed).collect(),
@@ -200,9 +201,16 @@ pub(crate) struct ImageRecord<'a> {
     pub(crate) registry_id: Option<Cow<'a, str>>,
     pub(crate) repository: Cow<'a, str>,
     pub(crate) scan: ScanSummary<'a>,
+    /// Who scanned: `ecr`, or `trivy`/`grype` for a prediction from a developer's report (deploy refuses those).
+    #[serde(default = "ecr_source")]
+    pub(crate) source: crate::findings::ScanSource,
     pub(crate) tag: Option<Cow<'a, str>>,
     pub(crate) verdict: Verdict,
     pub(crate) warnings: Vec<Cow<'a, Diagnostic>>,
+}
+
+fn ecr_source() -> crate::findings::ScanSource {
+    crate::findings::ScanSource::Ecr
 }
 
 /// The scan an image was judged on (field order alphabetical).

@@ -48,6 +48,17 @@ fn header(ctx: &Context, out: &mut String) {
         if j.reference != j.uri() && !j.reference.is_empty() {
             let _ = writeln!(out, "       named {}", j.reference);
         }
+        if s.source.predicted() {
+            let _ = writeln!(
+                out,
+                "       PREDICTED from a {} report: the sandbox decides on ECR's scan of the pushed image, which \
+                 may find more or less; deploy refuses evidence from a prediction",
+                match s.source {
+                    crate::findings::ScanSource::Grype => "Grype",
+                    _ => "Trivy",
+                }
+            );
+        }
         if let Some(a) = &j.acquisition {
             let calls: Vec<String> = a.calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
             let _ = writeln!(

@@ -6,7 +6,7 @@ mod common;
 use common::Msgs;
 
 use bbgate_core::apitests::{ReportFormat, Scenario, Status, TestRun};
-use bbgate_core::findings::{Finding, ImageRef, Scan, ScanType, ScoreCandidate, ScoreKind, Severity};
+use bbgate_core::findings::{Finding, ImageRef, Scan, ScanSource, ScanType, ScoreCandidate, ScoreKind, Severity};
 use bbgate_core::gate::{Decision, Inputs, Outcome, Verdict, decide};
 use bbgate_core::policy::Policy;
 use bbgate_core::policy::signoff::SignOff;
@@ -58,6 +58,7 @@ fn scan(findings: Vec<Finding>) -> Scan {
         severity_counts: Default::default(),
         findings,
         pages: 1,
+        source: ScanSource::Ecr,
     }
 }
 

@@ -211,6 +211,14 @@ pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
         }
     })?;
     if raw.image_scan_status.is_none() && raw.image_scan_findings.is_none() {
+        // Not ECR's shape: a local scanner's report (read only when it is one, so ECR pages are parsed once).
+        if let Ok(doc) = serde_json::from_str::<serde_json::Value>(text) {
+            match super::local::detect(&doc) {
+                Some(super::ScanSource::Trivy) => return super::local::parse_trivy(path, &doc),
+                Some(super::ScanSource::Grype) => return super::local::parse_grype(path, &doc),
+                _ => {}
+            }
+        }
         return Err(here(unknown_shape_hint(bytes)));
     }
     let repository = raw.repository_name.filter(|r| !r.is_empty()).ok_or_else(|| {
@@ -253,6 +261,7 @@ pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
             severity_counts: BTreeMap::new(),
             findings: Vec::new(),
             pages: 1,
+            source: super::ScanSource::Ecr,
         },
         has_next_token: raw.next_token.is_some_and(|t| !t.is_empty()),
     };

@@ -2,6 +2,7 @@
 
 pub mod cvss;
 pub mod ecr;
+pub mod local;
 
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -146,6 +147,30 @@ pub enum ScanType {
     Enhanced,
 }
 
+/// Who scanned: ECR (what the sandbox decides on), or a scanner on a developer's machine (a prediction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanSource {
+    Ecr,
+    Trivy,
+    Grype,
+}
+
+impl ScanSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanSource::Ecr => "ecr",
+            ScanSource::Trivy => "trivy",
+            ScanSource::Grype => "grype",
+        }
+    }
+
+    /// A local scanner's report predicts the gate's verdict; only ECR's scan decides.
+    pub fn predicted(self) -> bool {
+        self != ScanSource::Ecr
+    }
+}
+
 /// One vulnerability in one package of the image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
@@ -205,4 +230,6 @@ pub struct Scan {
     pub severity_counts: BTreeMap<String, u64>,
     pub findings: Vec<Finding>,
     pub pages: usize,
+    /// ECR, or the local scanner whose report this is (a prediction).
+    pub source: ScanSource,
 }

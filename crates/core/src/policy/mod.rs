@@ -795,7 +795,27 @@ fn deploy_section(
     );
     let settable = value_keys(d.settable, "[deploy] settable", bad);
     let secret_keys = value_keys(d.secret_keys, "[deploy] secret_keys", bad);
-    let resources = d.resources.map_or_else(
+    let resources = api_resources(d.resources, bad);
+    DeployPolicy {
+        resources,
+        settable,
+        secret_keys,
+        pod_security,
+        capabilities: d.capabilities.unwrap_or_else(|| vec!["NET_BIND_SERVICE".to_owned()]),
+        cluster_roles: d.cluster_roles.unwrap_or_default(),
+        max_evidence_age,
+        registries: d.registries.unwrap_or_default(),
+        service_types,
+        approvers: d.approvers.unwrap_or_default(),
+        rego,
+        rego_problems,
+        history_max,
+    }
+}
+
+/// `[deploy] resources`: GROUP/RESOURCE entries, or the default list.
+fn api_resources(list: Option<Vec<Spanned<String>>>, bad: &mut impl FnMut(Range<usize>, String)) -> Vec<String> {
+    list.map_or_else(
         || DEFAULT_RESOURCES.iter().map(|r| (*r).to_owned()).collect(),
         |list| {
             list.into_iter()
@@ -814,22 +834,7 @@ fn deploy_section(
                 })
                 .collect()
         },
-    );
-    DeployPolicy {
-        resources,
-        settable,
-        secret_keys,
-        pod_security,
-        capabilities: d.capabilities.unwrap_or_else(|| vec!["NET_BIND_SERVICE".to_owned()]),
-        cluster_roles: d.cluster_roles.unwrap_or_default(),
-        max_evidence_age,
-        registries: d.registries.unwrap_or_default(),
-        service_types,
-        approvers: d.approvers.unwrap_or_default(),
-        rego,
-        rego_problems,
-        history_max,
-    }
+    )
 }
 
 /// `[[building_block]]`: names, namespaces and the repositories each owns.

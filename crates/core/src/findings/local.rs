@@ -1,0 +1,416 @@
+//! Reports of the scanners BB developers run on their laptops, Trivy (JSON, SchemaVersion 2) and Grype (JSON),
+//! read into the same findings as an ECR scan, so that the gate can predict its verdict before the image is
+//! pushed. A prediction is marked as one (`ScanSource::Trivy`/`Grype`): the sandbox decides on ECR's scan.
+//!
+//! Scores follow the ECR rules: every CVSS entry becomes a candidate of its version's kind (a published score
+//! reconciled with its vector, upwards when they disagree), and the policy's `score_preference` picks the kind,
+//! then the highest of that kind across sources (NVD, GHSA, the distro…). The severity label decides only when
+//! no score exists, as for ECR.
+
+use super::ecr::{Page, is_repository_name, is_sha256_digest};
+use super::{Finding, ImageRef, Scan, ScanSource, ScanType, ScoreCandidate, ScoreKind, Severity, cvss, intern_source};
+use crate::error::{Error, Result};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Which local scanner wrote `doc`, by its content (never by file name).
+pub fn detect(doc: &Value) -> Option<ScanSource> {
+    let obj = doc.as_object()?;
+    if obj.contains_key("SchemaVersion") && (obj.contains_key("Results") || obj.contains_key("ArtifactName")) {
+        return Some(ScanSource::Trivy);
+    }
+    if obj.contains_key("matches") && (obj.contains_key("descriptor") || obj.contains_key("source")) {
+        return Some(ScanSource::Grype);
+    }
+    None
+}
+
+/// `[HOST/]PATH[:TAG][@DIGEST]` → (path, tag, digest): the repository an image reference names, as ECR names
+/// repositories (no registry host).
+fn split_reference(reference: &str) -> (String, Option<String>, Option<String>) {
+    let (rest, digest) = match reference.split_once('@') {
+        Some((r, d)) => (r, Some(d.to_owned())),
+        None => (reference, None),
+    };
+    let (path, tag) = match rest.rsplit_once(':') {
+        Some((p, t)) if !t.contains('/') => (p, Some(t.to_owned())),
+        _ => (rest, None),
+    };
+    let path = match path.split_once('/') {
+        Some((host, p)) if host.contains('.') || host.contains(':') || host == "localhost" => p,
+        _ => path,
+    };
+    (path.to_owned(), tag, digest)
+}
+
+fn here(path: &Path, msg: impl std::fmt::Display) -> Error {
+    Error::invalid(format!("{}: {msg}", path.display()))
+}
+
+/// The image the report is about: its repository (as the sandbox's ECR names it), tag and digest.
+fn image(path: &Path, what: &str, references: &[&str], digest: Option<&str>) -> Result<ImageRef> {
+    let reference = references.iter().find(|r| !r.is_empty()).ok_or_else(|| {
+        here(
+            path,
+            format!(
+                "the {what} report names no image: scan the image by its name (e.g. `{} bb/payments/emulator:dev`), \
+                 so bbgate knows whose repository it is",
+                if what == "Trivy" {
+                    "trivy image --format json"
+                } else {
+                    "grype -o json"
+                }
+            ),
+        )
+    })?;
+    let (repository, tag, ref_digest) = split_reference(reference);
+    if !is_repository_name(&repository) {
+        return Err(here(
+            path,
+            format!(
+                "the {what} report's image {reference:?} does not name an ECR repository ({repository:?}): scan the \
+                 image under its sandbox name, e.g. bb/payments/emulator:dev"
+            ),
+        ));
+    }
+    let digest = ref_digest
+        .filter(|d| is_sha256_digest(d))
+        .or_else(|| digest.filter(|d| is_sha256_digest(d)).map(str::to_owned))
+        .ok_or_else(|| here(path, format!("the {what} report gives no sha256 digest of the image")))?;
+    Ok(ImageRef {
+        registry_id: None,
+        repository,
+        digest,
+        tag,
+    })
+}
+
+/// One CVSS entry as a candidate: the published score reconciled with the vector.
+fn candidate(
+    kind: ScoreKind,
+    source: &str,
+    score: Option<&Value>,
+    vector: Option<&Value>,
+    id: &str,
+    notes: &mut Vec<String>,
+    unreadable: &mut bool,
+) -> Result<Option<ScoreCandidate>> {
+    let published = match score {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(
+            n.as_f64()
+                .filter(|v| v.is_finite() && (0.0..=10.0).contains(v))
+                .ok_or_else(|| Error::invalid(format!("{id}: {source} score {n} is not between 0 and 10")))?,
+        ),
+        Some(other) => return Err(Error::invalid(format!("{id}: {source} score {other} is not a number"))),
+    };
+    let vector = match vector {
+        None | Some(Value::Null) => None,
+        Some(Value::String(v)) if v.is_empty() => None,
+        Some(Value::String(v)) => Some(v.as_str()),
+        Some(other) => return Err(Error::invalid(format!("{id}: {source} vector {other} is not a string"))),
+    };
+    if published.is_none() && vector.is_none() {
+        return Ok(None);
+    }
+    let (value, note) = cvss::reconcile(published, vector);
+    if let Some(n) = note {
+        notes.push(format!("{source}: {n}"));
+    }
+    match value {
+        Some(value) => Ok(Some(ScoreCandidate {
+            kind,
+            value,
+            source: intern_source(source),
+        })),
+        None => {
+            *unreadable = true;
+            Ok(None)
+        }
+    }
+}
+
+fn severity(label: &str) -> Severity {
+    match label.to_ascii_uppercase().as_str() {
+        "CRITICAL" => Severity::Critical,
+        "HIGH" => Severity::High,
+        "MEDIUM" => Severity::Medium,
+        "LOW" => Severity::Low,
+        "NEGLIGIBLE" | "INFORMATIONAL" => Severity::Informational,
+        _ => Severity::Undefined,
+    }
+}
+
+fn text<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
+    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+fn array<'v>(path: &Path, v: &'v Value, key: &str, at: &str) -> Result<&'v [Value]> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(a)) => Ok(a),
+        Some(_) => Err(here(
+            path,
+            format!("{at}.{key} is not a list: not a report bbgate knows how to read"),
+        )),
+    }
+}
+
+fn timestamp(path: &Path, t: Option<&str>) -> Result<Option<jiff::Timestamp>> {
+    match t {
+        None => Ok(None),
+        Some(t) => t
+            .parse::<jiff::Timestamp>()
+            .map(Some)
+            .map_err(|e| here(path, format!("timestamp {t:?} is not RFC 3339: {e}"))),
+    }
+}
+
+fn scan(image: ImageRef, source: ScanSource, completed_at: Option<jiff::Timestamp>, findings: Vec<Finding>) -> Scan {
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for f in &findings {
+        *counts.entry(f.severity.as_str().to_owned()).or_default() += 1;
+    }
+    Scan {
+        image,
+        status: "COMPLETE".to_owned(),
+        status_description: Some(format!("a local {} report (a prediction)", source.as_str())),
+        completed_at,
+        source_updated_at: None,
+        severity_counts: counts,
+        findings,
+        pages: 1,
+        source,
+    }
+}
+
+/// A Trivy JSON report (`trivy image --format json`, SchemaVersion 2).
+pub fn parse_trivy(path: &Path, doc: &Value) -> Result<Page> {
+    let version = doc.get("SchemaVersion").and_then(Value::as_i64);
+    if version != Some(2) {
+        return Err(here(
+            path,
+            format!(
+                "Trivy report SchemaVersion {} is not 2: bbgate reads Trivy's current JSON (trivy 0.20 and later, \
+                 `--format json`)",
+                doc.get("SchemaVersion").map_or("(none)".to_owned(), Value::to_string)
+            ),
+        ));
+    }
+    let meta = doc.get("Metadata").unwrap_or(&Value::Null);
+    let mut references: Vec<&str> = Vec::new();
+    references.extend(
+        array(path, meta, "RepoDigests", "Metadata")?
+            .iter()
+            .filter_map(Value::as_str),
+    );
+    references.extend(
+        array(path, meta, "RepoTags", "Metadata")?
+            .iter()
+            .filter_map(Value::as_str),
+    );
+    references.extend(text(doc, "ArtifactName"));
+    let repo_digest = array(path, meta, "RepoDigests", "Metadata")?
+        .iter()
+        .filter_map(Value::as_str)
+        .find_map(|r| r.split_once('@').map(|(_, d)| d));
+    let image = image(path, "Trivy", &references, repo_digest.or(text(meta, "ImageID")))?;
+    let mut findings = Vec::new();
+    for (ri, result) in array(path, doc, "Results", "")?.iter().enumerate() {
+        for (vi, v) in array(path, result, "Vulnerabilities", &format!("Results[{ri}]"))?
+            .iter()
+            .enumerate()
+        {
+            let at = format!("Results[{ri}].Vulnerabilities[{vi}]");
+            let id = text(v, "VulnerabilityID")
+                .ok_or_else(|| here(path, format!("{at} has no VulnerabilityID")))?
+                .to_owned();
+            let mut notes = Vec::new();
+            let mut unreadable = false;
+            let mut candidates = Vec::new();
+            if let Some(map) = v.get("CVSS") {
+                let map = map
+                    .as_object()
+                    .ok_or_else(|| here(path, format!("{at}.CVSS is not a map of sources")))?;
+                for (source, entry) in map {
+                    for (kind, score, vector) in [
+                        (ScoreKind::Cvss2, "V2Score", "V2Vector"),
+                        (ScoreKind::Cvss3, "V3Score", "V3Vector"),
+                        (ScoreKind::Cvss4, "V40Score", "V40Vector"),
+                    ] {
+                        let c = candidate(
+                            kind,
+                            source,
+                            entry.get(score),
+                            entry.get(vector),
+                            &id,
+                            &mut notes,
+                            &mut unreadable,
+                        )
+                        .map_err(|e| here(path, format!("{at}: {e}")))?;
+                        candidates.extend(c);
+                    }
+                }
+            }
+            findings.push(Finding {
+                package: text(v, "PkgName").unwrap_or("").to_owned(),
+                package_version: text(v, "InstalledVersion").unwrap_or("").to_owned(),
+                severity: severity(text(v, "Severity").unwrap_or("")),
+                scan_type: ScanType::Basic,
+                candidates,
+                notes,
+                unreadable_score: unreadable,
+                fixed_in: text(v, "FixedVersion").map(str::to_owned),
+                advisory: text(v, "PrimaryURL").map(str::to_owned),
+                id,
+            });
+        }
+    }
+    Ok(Page {
+        path: path.to_path_buf(),
+        scan: scan(
+            image,
+            ScanSource::Trivy,
+            timestamp(path, text(doc, "CreatedAt"))?,
+            findings,
+        ),
+        has_next_token: false,
+    })
+}
+
+/// A Grype JSON report (`grype -o json`).
+pub fn parse_grype(path: &Path, doc: &Value) -> Result<Page> {
+    let target = doc.pointer("/source/target").unwrap_or(&Value::Null);
+    let mut references: Vec<&str> = Vec::new();
+    references.extend(
+        array(path, target, "repoDigests", "source.target")?
+            .iter()
+            .filter_map(Value::as_str),
+    );
+    references.extend(
+        array(path, target, "tags", "source.target")?
+            .iter()
+            .filter_map(Value::as_str),
+    );
+    references.extend(text(target, "userInput"));
+    let image = image(
+        path,
+        "Grype",
+        &references,
+        text(target, "manifestDigest").or(text(target, "imageID")),
+    )?;
+    let mut findings = Vec::new();
+    for (mi, m) in array(path, doc, "matches", "")?.iter().enumerate() {
+        let at = format!("matches[{mi}]");
+        let vuln = m
+            .get("vulnerability")
+            .filter(|v| v.is_object())
+            .ok_or_else(|| here(path, format!("{at} has no vulnerability")))?;
+        let id = text(vuln, "id")
+            .ok_or_else(|| here(path, format!("{at}.vulnerability has no id")))?
+            .to_owned();
+        let mut notes = Vec::new();
+        let mut unreadable = false;
+        let mut candidates = Vec::new();
+        // The match's own scores, then those of its related records (a GHSA match carries the CVE's NVD scores).
+        let mut entries: Vec<(&Value, String)> = Vec::new();
+        for e in array(path, vuln, "cvss", &format!("{at}.vulnerability"))? {
+            entries.push((e, text(e, "source").unwrap_or("grype").to_owned()));
+        }
+        for (ri, related) in array(path, m, "relatedVulnerabilities", &at)?.iter().enumerate() {
+            for e in array(path, related, "cvss", &format!("{at}.relatedVulnerabilities[{ri}]"))? {
+                let source = text(e, "source").or(text(related, "namespace")).unwrap_or("related");
+                entries.push((e, format!("{source} ({})", text(related, "id").unwrap_or("related"))));
+            }
+        }
+        for (e, source) in entries {
+            let version = text(e, "version").unwrap_or("");
+            let Some(kind) = ScoreKind::from_cvss_version(version).or_else(|| {
+                text(e, "vector")
+                    .and_then(|v| v.split('/').next())
+                    .and_then(ScoreKind::from_cvss_version)
+            }) else {
+                notes.push(format!(
+                    "{source}: CVSS version {version:?} is not 2, 3 or 4; entry ignored"
+                ));
+                unreadable = true;
+                continue;
+            };
+            let c = candidate(
+                kind,
+                &source,
+                e.pointer("/metrics/baseScore"),
+                e.get("vector"),
+                &id,
+                &mut notes,
+                &mut unreadable,
+            )
+            .map_err(|err| here(path, format!("{at}: {err}")))?;
+            candidates.extend(c);
+        }
+        let artifact = m.get("artifact").unwrap_or(&Value::Null);
+        let fixed: Vec<&str> = if text(vuln.get("fix").unwrap_or(&Value::Null), "state") == Some("fixed") {
+            array(path, vuln.get("fix").unwrap_or(&Value::Null), "versions", &at)?
+                .iter()
+                .filter_map(Value::as_str)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        findings.push(Finding {
+            package: text(artifact, "name").unwrap_or("").to_owned(),
+            package_version: text(artifact, "version").unwrap_or("").to_owned(),
+            severity: severity(text(vuln, "severity").unwrap_or("")),
+            scan_type: ScanType::Basic,
+            candidates,
+            notes,
+            unreadable_score: unreadable,
+            fixed_in: (!fixed.is_empty()).then(|| fixed.join(", ")),
+            advisory: text(vuln, "dataSource")
+                .or_else(|| array(path, vuln, "urls", &at).ok()?.iter().find_map(Value::as_str))
+                .map(str::to_owned),
+            id,
+        });
+    }
+    let timestamp = timestamp(
+        path,
+        doc.pointer("/descriptor/timestamp")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty()),
+    )?;
+    Ok(Page {
+        path: path.to_path_buf(),
+        scan: scan(image, ScanSource::Grype, timestamp, findings),
+        has_next_token: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_name_repositories_as_ecr_does() {
+        assert_eq!(
+            split_reference("ghcr.io/aquasecurity/trivy-test-images:debian-buster"),
+            (
+                "aquasecurity/trivy-test-images".into(),
+                Some("debian-buster".into()),
+                None
+            )
+        );
+        assert_eq!(
+            split_reference("123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/x@sha256:ab"),
+            ("bb/payments/x".into(), None, Some("sha256:ab".into()))
+        );
+        assert_eq!(
+            split_reference("bb/payments/x:dev"),
+            ("bb/payments/x".into(), Some("dev".into()), None)
+        );
+        assert_eq!(
+            split_reference("localhost:5000/bb/x:1"),
+            ("bb/x".into(), Some("1".into()), None)
+        );
+    }
+}

@@ -1,0 +1,378 @@
+//! Predicting the gate from the scanners BB developers run: Trivy (SchemaVersion 2) and Grype JSON, read with
+//! the ECR scoring rules, marked as predictions, and refused by deploy. Real reports from
+//! ../shared/fixtures-upstream/real-world/{trivy,grype}, and reports of our own covering every CVSS source shape.
+
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+const TRIVY: &str = "../shared/fixtures-upstream/real-world/trivy";
+const GRYPE: &str = "../shared/fixtures-upstream/real-world/grype";
+
+/// A policy whose building blocks own the repositories the real reports name, and ours.
+fn policy(dir: &Path) -> PathBuf {
+    let p = dir.join("policy.toml");
+    std::fs::write(
+        &p,
+        r#"
+[scan]
+block_from = 9.0
+signoff_from = 7.0
+score_preference = ["cvss3", "cvss4", "cvss2"]
+label_fallback = true
+unscored = "warn"
+max_age_days = 30
+[api_tests]
+required = false
+[signoffs]
+approvers = ["sandbox-admin@govstack.global"]
+unused = "allow"
+[[building_block]]
+name = "trivy-tests"
+namespace = "trivy-tests"
+repositories = ["aquasecurity/*"]
+[[building_block]]
+name = "grype-tests"
+namespace = "grype-tests"
+repositories = ["user-input"]
+[[building_block]]
+name = "payments"
+namespace = "paymenthub"
+repositories = ["bb/payments/*"]
+"#,
+    )
+    .unwrap();
+    p
+}
+
+fn verify(dir: &Path, files: &[&Path], now: &str) -> (i32, Value) {
+    let mut cmd = bbgate();
+    cmd.args(["verify", "--format", "json", "--now", now, "--policy"])
+        .arg(policy(dir))
+        .arg("--findings")
+        .args(files);
+    run_json(&mut cmd)
+}
+
+fn ids(v: &Value, outcome: &str) -> Vec<String> {
+    let mut ids = outcome_ids(v, outcome);
+    ids.sort();
+    ids
+}
+
+#[test]
+fn the_real_trivy_and_grype_reports_are_read_with_the_ecr_scoring_rules_and_marked_as_predictions() {
+    let tmp = tempfile::tempdir().unwrap();
+    // debian-buster: bash is LOW by its label but NVD scores it 7.8 (the label never decides when a score
+    // exists); libidn2 is 9.8 by NVD, 5.6 by Red Hat: the policy's kind (cvss3) and the highest of it.
+    let (code, v) = verify(
+        tmp.path(),
+        &[Path::new(&format!("{TRIVY}/debian-buster.json.golden"))],
+        "2021-08-26T00:00:00Z",
+    );
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["predicted"], true);
+    let image = &v["images"][0];
+    assert_eq!(image["source"], "trivy");
+    assert_eq!(image["repository"], "aquasecurity/trivy-test-images");
+    assert_eq!(image["tag"], "debian-buster");
+    assert_eq!(image["scan"]["findings"], 2);
+    assert_eq!(ids(&v, "blocked"), ["CVE-2019-18224"]);
+    assert_eq!(ids(&v, "needs_signoff"), ["CVE-2019-18276"]);
+    let idn = finding(&v, "CVE-2019-18224");
+    assert_eq!(idn["score"], 9.8);
+    assert_eq!(idn["fixed_in"], "2.0.5-1+deb10u1");
+    assert_eq!(idn["advisory"], "https://avd.aquasec.com/nvd/cve-2019-18224");
+
+    // alpine-310: four MEDIUM 5.3 findings (two CVEs in two packages each): a pass.
+    let (code, v) = verify(
+        tmp.path(),
+        &[Path::new(&format!("{TRIVY}/alpine-310.json.golden"))],
+        "2021-08-26T00:00:00Z",
+    );
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["images"][0]["scan"]["findings"], 4);
+    assert!(all_findings(&v).all(|f| f["score"] == 5.3), "{v}");
+
+    // Grype: two matches scored 8.2 and 8.5 (CVSS 3.1 from cvss[]), both in the sign-off band; its report has
+    // no timestamp, so the scan's age cannot be checked: the gate fails closed on that too.
+    let (code, v) = verify(
+        tmp.path(),
+        &[Path::new(&format!("{GRYPE}/TestJsonImgsPresenter.golden"))],
+        "2026-11-30T00:00:00Z",
+    );
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["images"][0]["source"], "grype");
+    assert_eq!(
+        v["images"][0]["digest"],
+        "sha256:ca738abb87a8d58f112d3400ebb079b61ceae7dc290beb34bda735be4b1941d5"
+    );
+    assert_eq!(ids(&v, "needs_signoff"), ["CVE-1999-0001", "CVE-1999-0002"]);
+    assert_eq!(finding(&v, "CVE-1999-0001")["fixed_in"], "1.2.1, 2.1.3, 3.4.0");
+    let codes: Vec<&str> = v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"scan-undated"), "{codes:?}");
+
+    // For people: the table says it is a prediction.
+    let (_, out, _) = run(bbgate()
+        .args(["verify", "--now", "2021-08-26T00:00:00Z", "--policy"])
+        .arg(policy(tmp.path()))
+        .arg("--findings")
+        .arg(format!("{TRIVY}/debian-buster.json.golden")));
+    assert!(
+        out.contains("PREDICTED from a Trivy report: the sandbox decides on ECR's scan"),
+        "{out}"
+    );
+}
+
+/// One vulnerability, described as each scanner would: (id, package, version, CVSS 3.1 score, vector, fixed).
+struct Vuln {
+    id: &'static str,
+    package: &'static str,
+    score: f64,
+    severity: &'static str,
+}
+
+const SAME: &[Vuln] = &[
+    Vuln {
+        id: "CVE-2026-1000",
+        package: "openssl",
+        score: 9.8,
+        severity: "CRITICAL",
+    },
+    Vuln {
+        id: "CVE-2026-1001",
+        package: "zlib",
+        score: 7.5,
+        severity: "HIGH",
+    },
+    Vuln {
+        id: "CVE-2026-1002",
+        package: "curl",
+        score: 5.3,
+        severity: "MEDIUM",
+    },
+    Vuln {
+        id: "CVE-2026-1003",
+        package: "libxml2",
+        score: 8.1,
+        severity: "LOW",
+    },
+    Vuln {
+        id: "CVE-2026-1004",
+        package: "bash",
+        score: 3.1,
+        severity: "CRITICAL",
+    },
+];
+
+fn digest() -> String {
+    format!("sha256:{}", "c3".repeat(32))
+}
+
+fn trivy_report(vulns: &[Value]) -> Value {
+    json!({"SchemaVersion": 2, "CreatedAt": hours_ago(1), "ArtifactName": "bb/payments/emulator:dev",
+        "ArtifactType": "container_image",
+        "Metadata": {"RepoTags": ["bb/payments/emulator:dev"], "RepoDigests": [format!("bb/payments/emulator@{}", digest())],
+                     "ImageID": format!("sha256:{}", "d4".repeat(32))},
+        "Results": [{"Target": "bb/payments/emulator:dev (debian 12.5)", "Class": "os-pkgs", "Type": "debian",
+                     "Vulnerabilities": vulns}]})
+}
+
+fn grype_report(matches: &[Value]) -> Value {
+    json!({"matches": matches,
+        "source": {"type": "image", "target": {"userInput": "bb/payments/emulator:dev", "manifestDigest": digest(),
+                    "imageID": format!("sha256:{}", "d4".repeat(32)), "tags": ["bb/payments/emulator:dev"]}},
+        "descriptor": {"name": "grype", "version": "0.80.0", "timestamp": hours_ago(1)}})
+}
+
+fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, serde_json::to_vec_pretty(v).unwrap()).unwrap();
+    p
+}
+
+fn decision(v: &Value) -> (String, Vec<String>, Vec<String>, Vec<(String, Value)>) {
+    let mut scores: Vec<(String, Value)> = all_findings(v)
+        .map(|f| (f["id"].as_str().unwrap().to_owned(), f["score"].clone()))
+        .collect();
+    scores.sort_by(|a, b| a.0.cmp(&b.0));
+    (
+        v["verdict"].as_str().unwrap().to_owned(),
+        ids(v, "blocked"),
+        ids(v, "needs_signoff"),
+        scores,
+    )
+}
+
+#[test]
+fn trivy_grype_and_ecr_reports_of_the_same_vulnerabilities_decide_alike() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ecr = scan_page(
+        "bb/payments/emulator",
+        &digest(),
+        "dev",
+        SAME.iter()
+            .map(|v| basic_finding(v.id, v.package, &v.score.to_string(), v.severity))
+            .collect(),
+        1,
+    );
+    let trivy = trivy_report(
+        &SAME
+            .iter()
+            .map(|v| {
+                json!({"VulnerabilityID": v.id, "PkgName": v.package, "InstalledVersion": "1.0-1", "Severity": v.severity,
+                       "CVSS": {"nvd": {"V3Score": v.score}}})
+            })
+            .collect::<Vec<_>>(),
+    );
+    let grype = grype_report(
+        &SAME
+            .iter()
+            .map(|v| {
+                json!({"vulnerability": {"id": v.id, "severity": v.severity, "dataSource": "https://nvd.nist.gov",
+                        "cvss": [{"source": "nvd", "type": "Primary", "version": "3.1", "metrics": {"baseScore": v.score}}],
+                        "fix": {"versions": [], "state": "not-fixed"}},
+                       "relatedVulnerabilities": [],
+                       "artifact": {"name": v.package, "version": "1.0-1", "type": "deb"}})
+            })
+            .collect::<Vec<_>>(),
+    );
+    let now = jiff::Timestamp::now().to_string();
+    let (c1, from_ecr) = verify(tmp.path(), &[&write(tmp.path(), "ecr.json", &ecr)], &now);
+    let (c2, from_trivy) = verify(tmp.path(), &[&write(tmp.path(), "trivy.json", &trivy)], &now);
+    let (c3, from_grype) = verify(tmp.path(), &[&write(tmp.path(), "grype.json", &grype)], &now);
+    assert_eq!(c1, 1, "{from_ecr}");
+    assert_eq!(
+        (c1, decision(&from_ecr)),
+        (c2, decision(&from_trivy)),
+        "Trivy decides as ECR"
+    );
+    assert_eq!(
+        (c1, decision(&from_ecr)),
+        (c3, decision(&from_grype)),
+        "Grype decides as ECR"
+    );
+    assert_eq!(from_ecr["predicted"], false);
+    assert_eq!(from_ecr["images"][0]["source"], "ecr");
+    assert_eq!(ids(&from_ecr, "blocked"), ["CVE-2026-1000"]);
+    assert_eq!(ids(&from_ecr, "needs_signoff"), ["CVE-2026-1001", "CVE-2026-1003"]);
+}
+
+#[test]
+fn every_cvss_source_shape_is_scored_by_the_policys_kind_then_the_highest_of_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let now = jiff::Timestamp::now().to_string();
+    let v31 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"; // 9.8
+    let trivy = trivy_report(&[
+        // Several sources of one kind: the highest (GHSA's 8.8 over NVD's 7.5).
+        json!({"VulnerabilityID": "CVE-1", "PkgName": "a", "InstalledVersion": "1", "Severity": "LOW",
+               "CVSS": {"nvd": {"V3Score": 7.5, "V2Score": 9.3}, "ghsa": {"V3Score": 8.8}}}),
+        // A vector alone: computed (9.8).
+        json!({"VulnerabilityID": "CVE-2", "PkgName": "b", "InstalledVersion": "1", "Severity": "LOW",
+               "CVSS": {"redhat": {"V3Vector": v31}}}),
+        // A published score the vector contradicts: the higher of the two (fail closed).
+        json!({"VulnerabilityID": "CVE-3", "PkgName": "c", "InstalledVersion": "1", "Severity": "LOW",
+               "CVSS": {"debian": {"V3Score": 5.0, "V3Vector": v31}}}),
+        // CVSS 2 only: the third kind of the preference.
+        json!({"VulnerabilityID": "CVE-4", "PkgName": "d", "InstalledVersion": "1", "Severity": "LOW",
+               "CVSS": {"nvd": {"V2Score": 7.2, "V2Vector": "AV:L/AC:L/Au:N/C:C/I:C/A:C"}}}),
+        // CVSS 4 only (V40Score), before CVSS 2 in the preference.
+        json!({"VulnerabilityID": "CVE-5", "PkgName": "e", "InstalledVersion": "1", "Severity": "LOW",
+               "CVSS": {"ghsa": {"V40Score": 9.3, "V2Score": 4.0}}}),
+        // No CVSS at all: the label decides (CRITICAL is blocked under label_fallback).
+        json!({"VulnerabilityID": "CVE-6", "PkgName": "f", "InstalledVersion": "1", "Severity": "CRITICAL"}),
+    ]);
+    let (code, v) = verify(tmp.path(), &[&write(tmp.path(), "trivy.json", &trivy)], &now);
+    assert_eq!(code, 1, "{v}");
+    let score = |id: &str| finding(&v, id)["score"].clone();
+    assert_eq!(score("CVE-1"), 8.8);
+    assert_eq!(score("CVE-2"), 9.8);
+    assert_eq!(score("CVE-3"), 9.8);
+    assert_eq!(score("CVE-4"), 7.2);
+    assert_eq!(score("CVE-5"), 9.3);
+    assert_eq!(ids(&v, "blocked"), ["CVE-2", "CVE-3", "CVE-5", "CVE-6"]);
+    assert_eq!(ids(&v, "needs_signoff"), ["CVE-1", "CVE-4"]);
+
+    let grype = grype_report(&[
+        // A GHSA match whose related CVE record carries the NVD score: both are candidates, the highest wins.
+        json!({"vulnerability": {"id": "GHSA-xxxx-yyyy-zzzz", "severity": "Medium",
+                "cvss": [{"source": "ghsa", "version": "3.1", "metrics": {"baseScore": 5.3}}]},
+               "relatedVulnerabilities": [{"id": "CVE-7", "namespace": "nvd:cpe",
+                 "cvss": [{"source": "nvd", "version": "3.1", "vector": v31, "metrics": {"baseScore": 9.8}}]}],
+               "artifact": {"name": "g", "version": "1"}}),
+        // CVSS 2.0 and 4.0 entries: the policy's order (cvss4 before cvss2).
+        json!({"vulnerability": {"id": "CVE-8", "severity": "High",
+                "cvss": [{"source": "nvd", "version": "2.0", "metrics": {"baseScore": 9.0}},
+                         {"source": "ghsa", "version": "4.0", "metrics": {"baseScore": 6.9}}]},
+               "artifact": {"name": "h", "version": "1"}}),
+        // Negligible and unscored: allowed (below the sign-off band by its label).
+        json!({"vulnerability": {"id": "CVE-9", "severity": "Negligible", "cvss": []},
+               "artifact": {"name": "i", "version": "1"}}),
+    ]);
+    let (code, v) = verify(tmp.path(), &[&write(tmp.path(), "grype.json", &grype)], &now);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(finding(&v, "GHSA-xxxx-yyyy-zzzz")["score"], 9.8);
+    assert_eq!(finding(&v, "CVE-8")["score"], 6.9);
+    assert_eq!(ids(&v, "blocked"), ["GHSA-xxxx-yyyy-zzzz"]);
+    assert_eq!(finding(&v, "CVE-9")["outcome"], "allowed");
+
+    // A shape bbgate does not know is refused, naming where (fail closed, never a clean scan).
+    let bad = trivy_report(&[json!({"VulnerabilityID": "CVE-1", "CVSS": {"nvd": {"V3Score": "high"}}})]);
+    let mut cmd = bbgate();
+    cmd.args(["verify", "--now", &now, "--policy"])
+        .arg(policy(tmp.path()))
+        .arg("--findings")
+        .arg(write(tmp.path(), "bad.json", &bad));
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("bad.json") && err.contains("Results[0].Vulnerabilities[0]") && err.contains("not a number"),
+        "{err}"
+    );
+}
+
+#[test]
+fn deploy_refuses_evidence_decided_on_a_prediction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let now = jiff::Timestamp::now().to_string();
+    let trivy = trivy_report(&[
+        json!({"VulnerabilityID": "CVE-2026-1002", "PkgName": "curl", "InstalledVersion": "1",
+                                       "Severity": "MEDIUM", "CVSS": {"nvd": {"V3Score": 5.3}}}),
+    ]);
+    let evidence = tmp.path().join("evidence.json");
+    let mut cmd = bbgate();
+    cmd.args(["verify", "--format", "json", "--now", &now, "--policy"])
+        .arg(policy(tmp.path()))
+        .arg("--findings")
+        .arg(write(tmp.path(), "trivy.json", &trivy))
+        .arg("--evidence")
+        .arg(&evidence);
+    let (code, v) = run_json(&mut cmd);
+    assert_eq!(code, 0, "a clean prediction passes: {v}");
+    let (code, out, err) = run(bbgate()
+        .args([
+            "deploy",
+            "--dry-run",
+            "--chart",
+            "fixtures/charts/payments-emulator",
+            "--release",
+            "emulator",
+            "--kubeconfig",
+            "/nonexistent",
+            "--evidence",
+        ])
+        .arg(&evidence));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("was judged on a local trivy report: that is a prediction"),
+        "{out}{err}"
+    );
+}
