@@ -199,7 +199,10 @@ fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {
     p
 }
 
-fn decision(v: &Value) -> (String, Vec<String>, Vec<String>, Vec<(String, Value)>) {
+/// What a decision says: verdict, blocked ids, ids needing a sign-off, and every finding's score.
+type Said = (String, Vec<String>, Vec<String>, Vec<(String, Value)>);
+
+fn decision(v: &Value) -> Said {
     let mut scores: Vec<(String, Value)> = all_findings(v)
         .map(|f| (f["id"].as_str().unwrap().to_owned(), f["score"].clone()))
         .collect();
