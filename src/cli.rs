@@ -53,6 +53,9 @@ pub enum Command {
     /// Work with a BB's Helm chart without a cluster or AWS.
     #[command(subcommand)]
     Chart(ChartCommand),
+    /// Sign-offs for other tools: export them as OpenVEX, or write unapproved requests for a pull request.
+    #[command(subcommand)]
+    Signoffs(SignoffsCommand),
     /// Sandbox admins: a building block's namespace kit from the policy, and its check against the cluster.
     #[command(subcommand)]
     Namespace(NamespaceCommand),
@@ -117,11 +120,76 @@ impl Command {
             Command::EksToken(_)
             | Command::Policy(_)
             | Command::Namespace(NamespaceCommand::Render(_))
+            | Command::Signoffs(_)
             | Command::PostRender(_)
             | Command::Completions(_)
             | Command::Man(_) => Format::Human,
         }
     }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SignoffsCommand {
+    /// Write the sign-offs valid at a time as an OpenVEX 0.2.0 document (status not_affected, the analysis as
+    /// impact statement, approver, expiry and mitigation in the notes), for `trivy --vex` and `grype --vex`.
+    #[command(after_help = "Example:\n  \
+        bbgate signoffs export --format openvex --signoffs signoffs/payments.toml --out payments.openvex.json\n  \
+        trivy image --vex payments.openvex.json bb/payments/emulator:dev\n\n\
+        Exit codes: 0 written, 2 invalid input (a sign-off file, or a sign-off with no one repository: give --image).")]
+    Export(SignoffsExportArgs),
+    /// Write unapproved sign-off stubs (TOML) for every finding a verify decision says needs a sign-off, or for
+    /// every not_affected statement of a VEX document: analysis and mitigation to fill in, no approver.
+    #[command(after_help = "Example:\n  \
+        bbgate signoffs request --decision bbgate-out/verify.json --out signoffs/requested.toml\n\n\
+        Exit codes: 0 written, 2 invalid input.")]
+    Request(SignoffsRequestArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum VexFormat {
+    Openvex,
+}
+
+#[derive(Args, Debug)]
+pub struct SignoffsExportArgs {
+    /// The document's format.
+    #[arg(long, value_enum, default_value_t = VexFormat::Openvex)]
+    pub format: VexFormat,
+    /// Policy file [default: the built-in policy].
+    #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Sign-off files (TOML); repeat or list several.
+    #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+    pub signoffs: Vec<PathBuf>,
+    /// Export the sign-offs valid at this time (RFC 3339) [default: now].
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<jiff::Timestamp>,
+    /// The products: images as you scan them (REF, REF:TAG or REF@DIGEST); [default: each sign-off's repository,
+    /// else its building block's repositories that are not patterns].
+    #[arg(long, value_name = "REF", num_args = 1..)]
+    pub image: Vec<String>,
+    /// The registry host to put before repositories in product ids (e.g. the sandbox's ECR host).
+    #[arg(long, value_name = "HOST")]
+    pub registry: Option<String>,
+    /// Write here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SignoffsRequestArgs {
+    /// A decision: the output of `bbgate verify --format json` (the orb's verify.json).
+    #[arg(long, value_name = "FILE")]
+    pub decision: Option<PathBuf>,
+    /// A VEX document (OpenVEX): a stub for each not_affected statement. Never an approved sign-off.
+    #[arg(long, value_name = "FILE")]
+    pub vex: Option<PathBuf>,
+    /// The building block the --vex requests are for.
+    #[arg(long, value_name = "NAME")]
+    pub building_block: Option<String>,
+    /// Write here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

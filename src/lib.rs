@@ -17,5 +17,6 @@ pub mod output;
 pub mod push;
 pub mod release;
 pub mod report;
+pub mod signoffs;
 pub(crate) mod values;
 pub mod verify;

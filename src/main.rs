@@ -1,4 +1,4 @@
-use bbgate::cli::{AttestCommand, ChartCommand, Cli, Command, NamespaceCommand, PolicyCommand};
+use bbgate::cli::{AttestCommand, ChartCommand, Cli, Command, NamespaceCommand, PolicyCommand, SignoffsCommand};
 use bbgate::error::exit;
 use clap::Parser;
 use std::process::ExitCode;
@@ -23,6 +23,8 @@ fn main() -> ExitCode {
         Command::Namespace(NamespaceCommand::Render(args)) => bbgate::namespace::run_render(args),
         Command::Namespace(NamespaceCommand::Check(args)) => bbgate::namespace::run_check(args),
         Command::Audit(args) => bbgate::audit::run(args),
+        Command::Signoffs(SignoffsCommand::Export(args)) => bbgate::signoffs::run_export(args),
+        Command::Signoffs(SignoffsCommand::Request(args)) => bbgate::signoffs::run_request(args),
         Command::PostRender(args) => bbgate::release::post_render(&args.pins),
         Command::Completions(args) => bbgate::cli::completions(args.shell),
         Command::Man(args) => bbgate::cli::man_pages(&args.out_dir),

@@ -379,3 +379,153 @@ fn deploy_refuses_evidence_decided_on_a_prediction() {
         "{out}{err}"
     );
 }
+
+fn python(args: &[&Path]) -> (bool, String) {
+    let py =
+        std::env::var("BBGATE_TEST_PYTHON").expect("BBGATE_TEST_PYTHON is not set: run the suite with scripts/test");
+    let out = std::process::Command::new(py)
+        .arg("tests/peers/openvex_check.py")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn signoffs_export_as_openvex_that_a_vex_reader_applies_as_the_gate_does_and_requests_are_never_approved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let now = jiff::Timestamp::now().to_string();
+    let day = |d: i64| (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * d)).to_string()[..10].to_owned();
+    let trivy = write(
+        tmp.path(),
+        "trivy.json",
+        &trivy_report(
+            &SAME
+                .iter()
+                .filter(|v| v.score < 9.0)
+                .map(|v| {
+                    json!({"VulnerabilityID": v.id, "PkgName": v.package, "InstalledVersion": "1.0-1", "Severity": v.severity,
+                           "CVSS": {"nvd": {"V3Score": v.score}}})
+                })
+                .collect::<Vec<_>>(),
+        ),
+    );
+    // CVE-2026-1001 (zlib, 7.5) is signed off until next month; CVE-2026-1003's sign-off expired last week.
+    let signoffs = tmp.path().join("signoffs.toml");
+    let entry = |id: &str, package: &str, on: i64, until: i64| {
+        format!(
+            "[[signoff]]\nid = \"{id}\"\nbuilding_block = \"payments\"\npackage = \"{package}\"\n\
+             analysis = \"Only reachable with local access, which the pod does not grant.\"\n\
+             mitigation = \"Read-only root filesystem; upgrade in the next release.\"\n\
+             approved_by = \"sandbox-admin@govstack.global\"\napproved_on = {}\nexpires = {}\n\n",
+            day(on),
+            day(until)
+        )
+    };
+    std::fs::write(
+        &signoffs,
+        entry("CVE-2026-1001", "zlib", -1, 30) + &entry("CVE-2026-1003", "libxml2", -40, -7),
+    )
+    .unwrap();
+    let decision = tmp.path().join("verify.json");
+    let mut cmd = bbgate();
+    cmd.args(["verify", "--format", "json", "--now", &now, "--policy"])
+        .arg(policy(tmp.path()))
+        .arg("--findings")
+        .arg(&trivy)
+        .arg("--signoffs")
+        .arg(&signoffs);
+    let (code, v) = run_json(&mut cmd);
+    assert_eq!(code, 1, "{v}");
+    std::fs::write(&decision, serde_json::to_vec(&v).unwrap()).unwrap();
+    assert_eq!(ids(&v, "signed_off"), ["CVE-2026-1001"]);
+    assert_eq!(ids(&v, "needs_signoff"), ["CVE-2026-1003"]);
+
+    let vex = tmp.path().join("payments.openvex.json");
+    let (code, _, err) = run(bbgate()
+        .args(["signoffs", "export", "--format", "openvex", "--now", &now, "--policy"])
+        .arg(policy(tmp.path()))
+        .arg("--signoffs")
+        .arg(&signoffs)
+        .args(["--image", "bb/payments/emulator:dev"])
+        .arg("--out")
+        .arg(&vex));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("1 sign-off(s) valid") && err.contains("1 expired or not yet valid left out"),
+        "{err}"
+    );
+    let doc: Value = serde_json::from_slice(&std::fs::read(&vex).unwrap()).unwrap();
+    let st = &doc["statements"][0];
+    assert_eq!(st["vulnerability"]["name"], "CVE-2026-1001");
+    assert_eq!(st["status"], "not_affected");
+    assert_eq!(
+        st["products"][0]["@id"],
+        "pkg:oci/emulator?repository_url=bb/payments/emulator"
+    );
+    let notes = st["status_notes"].as_str().unwrap();
+    assert!(
+        notes.contains("sandbox-admin@govstack.global") && notes.contains(&day(30)) && notes.contains("Read-only root"),
+        "{notes}"
+    );
+
+    // The independent reader: valid OpenVEX, and applied to the Trivy report it leaves exactly what the gate
+    // did not waive.
+    let (ok, out) = python(&[&vex, &trivy]);
+    assert!(ok, "{out}");
+    let read: Value = serde_json::from_str(out.trim()).unwrap();
+    let mut unwaived: Vec<String> = all_findings(&v)
+        .filter(|f| f["outcome"] != "signed_off")
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect();
+    unwaived.sort();
+    assert_eq!(read["remaining"], json!(unwaived));
+    // The reader is not vacuous: a statement without its impact statement is refused.
+    let mut broken = doc.clone();
+    broken["statements"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("impact_statement");
+    let broken_path = write(tmp.path(), "broken.openvex.json", &broken);
+    let (ok, out) = python(&[&broken_path]);
+    assert!(
+        !ok && out.contains("not_affected needs a justification or an impact_statement"),
+        "{out}"
+    );
+
+    // Requests: stubs for what needs a sign-off, from the decision and from a VEX document; none is approved.
+    for (args, expect) in [
+        (
+            vec!["--decision".to_owned(), decision.display().to_string()],
+            "CVE-2026-1003",
+        ),
+        (
+            vec![
+                "--vex".to_owned(),
+                vex.display().to_string(),
+                "--building-block".to_owned(),
+                "payments".to_owned(),
+            ],
+            "CVE-2026-1001",
+        ),
+    ] {
+        let stubs = tmp.path().join("requested.toml");
+        let (code, _, err) = run(bbgate().args(["signoffs", "request", "--out"]).arg(&stubs).args(&args));
+        assert_eq!(code, 0, "{err}");
+        let text = std::fs::read_to_string(&stubs).unwrap();
+        assert!(
+            text.contains(&format!("id = \"{expect}\"")) && text.contains("analysis = \"\""),
+            "{text}"
+        );
+        let (code, _, err) = run(bbgate()
+            .args(["policy", "check", "--policy"])
+            .arg(policy(tmp.path()))
+            .arg("--signoffs")
+            .arg(&stubs));
+        assert_eq!(code, 2, "a request is not a sign-off: {err}");
+        assert!(err.contains("approved_by"), "{err}");
+    }
+}

@@ -1,0 +1,294 @@
+//! Sign-offs for the tools BB teams use: `signoffs export --format openvex` writes the sign-offs valid at a
+//! time as an OpenVEX 0.2.0 document (so `trivy --vex` and `grype --vex` agree with the gate), and
+//! `signoffs request` writes unapproved TOML stubs for what needs a sign-off (from a verify decision, or from a
+//! VEX document). Nothing here approves: a stub has no approver, and the gate reads only approved files.
+
+use crate::cli::{SignoffsExportArgs, SignoffsRequestArgs};
+use crate::error::{Error, Result, exit};
+use crate::policy::{Policy, signoff::SignOff};
+use serde_json::{Value, json};
+use std::fmt::Write;
+
+/// OpenVEX's JSON-LD context for version 0.2.0.
+pub const OPENVEX_CONTEXT: &str = "https://openvex.dev/ns/v0.2.0";
+
+/// The package URL of an OCI image (purl spec, `oci` type): `pkg:oci/NAME[@DIGEST]?repository_url=REPO`.
+fn oci_purl(repository_url: &str, digest: Option<&str>) -> String {
+    let name = repository_url.rsplit('/').next().unwrap_or(repository_url);
+    let version = digest
+        .map(|d| format!("@{}", d.replace(':', "%3A")))
+        .unwrap_or_default();
+    format!("pkg:oci/{name}{version}?repository_url={repository_url}")
+}
+
+/// A product of a statement: the image by purl, with its digest as a hash when known.
+fn product(repository_url: &str, digest: Option<&str>) -> Value {
+    let mut p =
+        json!({"@id": oci_purl(repository_url, digest), "identifiers": {"purl": oci_purl(repository_url, digest)}});
+    if let Some(hex) = digest.and_then(|d| d.strip_prefix("sha256:")) {
+        p["hashes"] = json!({"sha-256": hex});
+    }
+    p
+}
+
+/// The images a sign-off covers: its own scope (repository, digest), else the building block's repositories
+/// that name one repository; `--image` names the images as the developer scans them.
+fn products(policy: &Policy, s: &SignOff, images: &[String], registry: Option<&str>) -> Vec<Value> {
+    let with_host = |repo: &str| match registry {
+        Some(h) => format!("{h}/{repo}"),
+        None => repo.to_owned(),
+    };
+    let bb = policy.building_block(&s.building_block);
+    if !images.is_empty() {
+        return images
+            .iter()
+            .filter_map(|image| {
+                let (repo, digest) = match image.split_once('@') {
+                    Some((r, d)) => (r, Some(d)),
+                    None => (
+                        image
+                            .rsplit_once(':')
+                            .filter(|(_, t)| !t.contains('/'))
+                            .map_or(image.as_str(), |(r, _)| r),
+                        None,
+                    ),
+                };
+                let path = repo
+                    .split_once('/')
+                    .filter(|(h, _)| h.contains('.') || h.contains(':'))
+                    .map_or(repo, |(_, p)| p);
+                let in_scope = bb.is_some_and(|b| b.owns_repository(path) || policy.refuse_image(b, path).is_none())
+                    && s.repository.as_deref().is_none_or(|r| r == path)
+                    && s.digest.as_deref().is_none_or(|d| digest.is_none_or(|g| g == d));
+                in_scope.then(|| product(repo, s.digest.as_deref().or(digest)))
+            })
+            .collect();
+    }
+    if let Some(repo) = &s.repository {
+        return vec![product(&with_host(repo), s.digest.as_deref())];
+    }
+    bb.map(|b| {
+        b.repositories
+            .iter()
+            .filter(|r| !r.contains(['*', '?', '[', '{']))
+            .map(|r| product(&with_host(r), s.digest.as_deref()))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// `bbgate signoffs export --format openvex`: the sign-offs valid at `--now` as OpenVEX statements.
+pub fn run_export(args: &SignoffsExportArgs) -> Result<u8> {
+    let policy = Policy::load(args.policy.as_deref(), crate::cli::policy_pin().as_deref())?;
+    let files = crate::policy::signoff::load_files(&args.signoffs, &policy)?;
+    let now = args.now.unwrap_or_else(jiff::Timestamp::now);
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let mut statements = Vec::new();
+    let mut unscoped = Vec::new();
+    let mut skipped = 0;
+    for s in files.iter().flat_map(|f| &f.signoffs) {
+        if s.approved_on > today || s.expires < today {
+            skipped += 1;
+            continue;
+        }
+        let products = products(&policy, s, &args.image, args.registry.as_deref());
+        if products.is_empty() {
+            unscoped.push(format!(
+                "{}: sign-off {} names no one repository (building block {}'s are patterns): give --image REF, the \
+                 image as you scan it",
+                s.location, s.id, s.building_block
+            ));
+            continue;
+        }
+        let package = s
+            .package
+            .as_deref()
+            .map(|p| format!(" in package {p}"))
+            .unwrap_or_default();
+        statements.push(json!({
+            "vulnerability": {"name": s.id},
+            "products": products,
+            "status": "not_affected",
+            "impact_statement": s.analysis,
+            "status_notes": format!(
+                "Signed off{package} for building block {} by {} on {}, valid until {} (bbgate sign-off {}). \
+                 Mitigation: {}",
+                s.building_block, s.approved_by, s.approved_on, s.expires, s.location, s.mitigation
+            ),
+            "timestamp": format!("{}T00:00:00Z", s.approved_on),
+        }));
+    }
+    if !unscoped.is_empty() {
+        return Err(Error::Invalid(unscoped));
+    }
+    let body = serde_json::to_vec(&statements).unwrap_or_default();
+    let doc = json!({
+        "@context": OPENVEX_CONTEXT,
+        "@id": format!("https://govstack.global/sandbox/bbgate/vex/{}", crate::policy::sha256_hex(&body)),
+        "author": "GovStack sandbox admins (sign-offs exported by bbgate)",
+        "role": "Sign-off approvers of the GovStack sandbox",
+        "timestamp": now.to_string(),
+        "version": 1,
+        "tooling": format!("bbgate {}", env!("CARGO_PKG_VERSION")),
+        "statements": statements,
+    });
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+    match &args.out {
+        Some(path) => {
+            crate::verify::write_output("OpenVEX document", path, text.as_bytes())?;
+        }
+        None => crate::output::line(text.trim_end())?,
+    }
+    eprintln!(
+        "bbgate: {} sign-off(s) valid on {today} exported as OpenVEX statements; {skipped} expired or not yet valid \
+         left out",
+        doc["statements"].as_array().map_or(0, Vec::len)
+    );
+    Ok(exit::PASS)
+}
+
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+/// One unapproved stub: the fields a sign-off needs, analysis and mitigation to fill in, no approver.
+fn stub(out: &mut String, id: &str, bb: &str, package: Option<&str>, scope: (Option<&str>, Option<&str>), notes: &str) {
+    let _ = writeln!(out, "[[signoff]]");
+    let _ = writeln!(out, "id = {}", toml_string(id));
+    let _ = writeln!(out, "building_block = {}", toml_string(bb));
+    if let Some(p) = package.filter(|p| !p.is_empty()) {
+        let _ = writeln!(out, "package = {}", toml_string(p));
+    }
+    if let Some(r) = scope.0 {
+        let _ = writeln!(out, "repository = {}", toml_string(r));
+    }
+    if let Some(d) = scope.1 {
+        let _ = writeln!(out, "digest = {}", toml_string(d));
+    }
+    for line in notes.lines() {
+        let _ = writeln!(out, "# {line}");
+    }
+    let _ = writeln!(
+        out,
+        "analysis = \"\"       # why the finding does not endanger the sandbox (required)"
+    );
+    let _ = writeln!(
+        out,
+        "mitigation = \"\"     # what limits it until it is fixed (required)"
+    );
+    let _ = writeln!(
+        out,
+        "# approved_by = \"\"  # a sandbox admin fills these in: the gate reads only approved sign-offs"
+    );
+    let _ = writeln!(out, "# approved_on = YYYY-MM-DD");
+    let _ = writeln!(out, "# expires = YYYY-MM-DD\n");
+}
+
+/// `bbgate signoffs request`: stubs for every finding a decision says needs a sign-off, and for every
+/// `not_affected` statement of a VEX document.
+pub fn run_request(args: &SignoffsRequestArgs) -> Result<u8> {
+    let mut out = String::from(
+        "# Sign-off requests written by `bbgate signoffs request`. Fill in analysis and mitigation and open a pull\n\
+         # request; a sandbox admin sets approved_by, approved_on and expires. Until then this file is not a valid\n\
+         # sign-off file, and nothing in it waives anything.\n\n",
+    );
+    let mut count = 0;
+    if let Some(path) = &args.decision {
+        let shown = path.display().to_string();
+        let bytes = crate::input::read(path, crate::input::EVIDENCE)?;
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::invalid(format!("{shown}: not a bbgate verify --format json document: {e}")))?;
+        let bb = v["building_block"].as_str().ok_or_else(|| {
+            Error::invalid(format!(
+                "{shown}: no building_block: not a bbgate verify --format json document"
+            ))
+        })?;
+        let images = v["images"].as_array().ok_or_else(|| {
+            Error::invalid(format!(
+                "{shown}: no images[]: not a bbgate verify --format json document"
+            ))
+        })?;
+        for image in images {
+            for f in image["findings"].as_array().into_iter().flatten() {
+                if f["outcome"] != "needs_signoff" {
+                    continue;
+                }
+                let notes = format!(
+                    "{} {} · score {} ({}) · image {}@{}",
+                    f["package"].as_str().unwrap_or(""),
+                    f["package_version"].as_str().unwrap_or(""),
+                    f["score"],
+                    f["score_source"].as_str().unwrap_or("no score"),
+                    image["repository"].as_str().unwrap_or(""),
+                    image["digest"].as_str().unwrap_or("")
+                );
+                stub(
+                    &mut out,
+                    f["id"].as_str().unwrap_or(""),
+                    bb,
+                    f["package"].as_str(),
+                    (image["repository"].as_str(), image["digest"].as_str()),
+                    &notes,
+                );
+                count += 1;
+            }
+        }
+    }
+    if let Some(path) = &args.vex {
+        let shown = path.display().to_string();
+        let bb = args.building_block.as_deref().ok_or_else(|| {
+            Error::invalid(format!(
+                "--vex {shown}: give --building-block NAME, the building block the requests are for"
+            ))
+        })?;
+        let bytes = crate::input::read(path, crate::input::EVIDENCE)?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| Error::invalid(format!("{shown}: not JSON: {e}")))?;
+        if v["@context"]
+            .as_str()
+            .is_none_or(|c| !c.starts_with("https://openvex.dev/ns"))
+        {
+            return Err(Error::invalid(format!(
+                "{shown}: not an OpenVEX document (no openvex.dev @context)"
+            )));
+        }
+        for (i, st) in v["statements"].as_array().into_iter().flatten().enumerate() {
+            if st["status"] != "not_affected" {
+                continue;
+            }
+            let id = st["vulnerability"]["name"]
+                .as_str()
+                .ok_or_else(|| Error::invalid(format!("{shown}: statements[{i}] has no vulnerability.name")))?;
+            let said = [
+                st["justification"].as_str(),
+                st["impact_statement"].as_str(),
+                st["action_statement"].as_str(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" · ");
+            stub(
+                &mut out,
+                id,
+                bb,
+                None,
+                (None, None),
+                &format!("from {shown} statements[{i}] (not_affected): {said}"),
+            );
+            count += 1;
+        }
+    }
+    if args.decision.is_none() && args.vex.is_none() {
+        return Err(Error::invalid(
+            "give --decision FILE (verify --format json output) or --vex FILE",
+        ));
+    }
+    match &args.out {
+        Some(path) => {
+            crate::verify::write_output("sign-off requests", path, out.as_bytes())?;
+        }
+        None => crate::output::line(out.trim_end())?,
+    }
+    eprintln!("bbgate: {count} sign-off request(s) written, none approved");
+    Ok(exit::PASS)
+}
