@@ -557,6 +557,17 @@ pub struct VerifyArgs {
     /// Write a JUnit XML report (for CircleCI's store_test_results).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write SARIF 2.1.0 (GitHub code scanning): a rule per vulnerability, a result per blocked (error) or
+    /// needing-sign-off (warning) finding, signed-off findings as suppressed results.
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+    /// Write a Markdown summary short enough for a pull-request comment or CircleCI's job summary.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Write a self-contained HTML report (no network resource): verdict, images, findings filterable by
+    /// outcome, sign-offs, API tests, the evidence's sha256.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -525,6 +525,9 @@ fn the_orbs_verify_and_dry_run_steps_run_against_the_peer_and_write_their_artifa
     assert!(stdout.contains("bbgate verify exited 1"), "{stdout}");
     let pages: Vec<_> = std::fs::read_dir(out_dir.join("findings")).unwrap().collect();
     assert_eq!(pages.len(), 2, "1200 findings in two saved pages");
+    for report in ["report.html", "bbgate.sarif", "summary.md"] {
+        assert!(out_dir.join(report).is_file(), "the verify step writes {report}");
+    }
     let json: Value = serde_json::from_slice(&std::fs::read(out_dir.join("verify.json")).unwrap()).unwrap();
     assert_eq!(json["verdict"], "deny");
     let ev: Value = serde_json::from_slice(&std::fs::read(out_dir.join("evidence.json")).unwrap()).unwrap();

@@ -3,8 +3,11 @@
 
 pub(crate) mod acquisition;
 pub mod evidence;
+pub(crate) mod html;
 pub(crate) mod json;
 pub(crate) mod junit;
+pub(crate) mod markdown;
+pub(crate) mod sarif;
 pub(crate) mod table;
 
 use crate::diag::Diagnostic;

@@ -254,6 +254,24 @@ pub(crate) fn emit(ctx: &Context, args: &VerifyArgs, code: u8) -> Result<()> {
         let bytes = report::junit::render(ctx).map_err(|e| Error::write(path, e))?;
         write_output("JUnit report", path, &bytes)?;
     }
+    if let Some(path) = &args.sarif {
+        let bytes = serde_json::to_vec_pretty(&report::sarif::render(ctx)).map_err(|e| json_error(path, e))?;
+        write_output("SARIF log", path, &bytes)?;
+    }
+    if let Some(path) = &args.markdown {
+        write_output(
+            "Markdown summary",
+            path,
+            report::markdown::render(ctx, evidence_sha256.as_deref()).as_bytes(),
+        )?;
+    }
+    if let Some(path) = &args.html {
+        write_output(
+            "HTML report",
+            path,
+            report::html::render(ctx, evidence_sha256.as_deref()).as_bytes(),
+        )?;
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = match args.format {

@@ -20,6 +20,7 @@ bbgate verify ${BBGATE_IMAGE:+--image="$BBGATE_IMAGE"} ${BBGATE_CHART:+--chart="
   ${values[0]:+--values "${values[@]}"} ${sets[0]:+--set "${sets[@]}"} --format json --scan-timeout="$BBGATE_SCAN_TIMEOUT" \
   --save-findings="$out/findings" --evidence="$out/evidence.json" \
   --attestation="$out/attestation.intoto.json" --junit="$out/junit/bbgate.xml" \
+  --html="$out/report.html" --sarif="$out/bbgate.sarif" --markdown="$out/summary.md" \
   ${role:+--role-arn="$role"} ${BBGATE_PUSH_FROM:+--push-from="$BBGATE_PUSH_FROM"} \
   ${BBGATE_POLICY_FILE:+--policy="$BBGATE_POLICY_FILE"} ${BBGATE_BB:+--building-block="$BBGATE_BB"} \
   ${signoffs[0]:+--signoffs "${signoffs[@]}"} ${reports[0]:+--api-report "${reports[@]}"} \
