@@ -264,10 +264,17 @@ fn foreign_formats_are_named() {
             "trivy/alpine-310.legacy-array@aca31dff.json.golden",
             "a Trivy report from before schema version 2",
         ),
-        ("trivy/alpine-310.json.golden", "It looks like a Trivy report"),
+        // Trivy and Grype JSON are read (predictions); under the built-in policy their images are nobody's.
+        (
+            "trivy/alpine-310.json.golden",
+            "no building block in the policy (built-in) owns repository \"aquasecurity/trivy-test-images\"",
+        ),
         ("trivy/alpine-310.sarif.golden", "It looks like a SARIF log"),
         ("trivy/alpine-310.asff.golden", "AWS Security Hub findings (ASFF)"),
-        ("grype/TestJsonImgsPresenter.golden", "It looks like a Grype report"),
+        (
+            "grype/TestJsonImgsPresenter.golden",
+            "no building block in the policy (built-in) owns repository \"user-input\"",
+        ),
     ] {
         let (code, _, err) = verify(&[Path::new(&format!("{real}/{file}"))]);
         assert_eq!(code, 2, "{file}: {err}");

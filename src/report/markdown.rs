@@ -58,49 +58,7 @@ pub(crate) fn render(ctx: &Context, evidence_sha256: Option<&str>) -> String {
         (Outcome::Blocked, "Blocked (no sign-off can waive these: fix the image)"),
         (Outcome::NeedsSignoff, "Needs a sign-off"),
     ] {
-        let mut listed: Vec<(f64, String)> = ctx
-            .each()
-            .flat_map(|(j, i)| {
-                i.findings
-                    .iter()
-                    .filter(move |f| f.outcome == outcome)
-                    .map(move |f| (j, f))
-            })
-            .map(|(j, fd)| {
-                let f = ctx.record(j, fd);
-                let fixed = f
-                    .fixed_in
-                    .as_deref()
-                    .map(|v| format!(", fixed in {}", cell(v)))
-                    .unwrap_or_default();
-                (
-                    f.score.unwrap_or(-1.0),
-                    format!(
-                        "{} ({}, {} {}{fixed})",
-                        cell(&f.id),
-                        f.score.map_or("no score".to_owned(), |s| format!("{s:.1}")),
-                        cell(&f.package),
-                        cell(&f.package_version)
-                    ),
-                )
-            })
-            .collect();
-        if listed.is_empty() {
-            continue;
-        }
-        listed.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        let more = listed.len().saturating_sub(SHOWN);
-        let shown: Vec<String> = listed.into_iter().take(SHOWN).map(|(_, s)| s).collect();
-        let _ = writeln!(
-            out,
-            "\n**{title}:** {}{}",
-            shown.join(", "),
-            if more > 0 {
-                format!(", and {more} more")
-            } else {
-                String::new()
-            }
-        );
+        listed(ctx, outcome, title, &mut out);
     }
     let a = &d.api_tests;
     let _ = writeln!(
@@ -137,4 +95,51 @@ pub(crate) fn render(ctx: &Context, evidence_sha256: Option<&str>) -> String {
         );
     }
     out
+}
+
+/// The findings with `outcome`, highest score first, at most `SHOWN`.
+fn listed(ctx: &Context, outcome: Outcome, title: &str, out: &mut String) {
+    let mut listed: Vec<(f64, String)> = ctx
+        .each()
+        .flat_map(|(j, i)| {
+            i.findings
+                .iter()
+                .filter(move |f| f.outcome == outcome)
+                .map(move |f| (j, f))
+        })
+        .map(|(j, fd)| {
+            let f = ctx.record(j, fd);
+            let fixed = f
+                .fixed_in
+                .as_deref()
+                .map(|v| format!(", fixed in {}", cell(v)))
+                .unwrap_or_default();
+            (
+                f.score.unwrap_or(-1.0),
+                format!(
+                    "{} ({}, {} {}{fixed})",
+                    cell(&f.id),
+                    f.score.map_or("no score".to_owned(), |s| format!("{s:.1}")),
+                    cell(&f.package),
+                    cell(&f.package_version)
+                ),
+            )
+        })
+        .collect();
+    if listed.is_empty() {
+        return;
+    }
+    listed.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let more = listed.len().saturating_sub(SHOWN);
+    let shown: Vec<String> = listed.into_iter().take(SHOWN).map(|(_, s)| s).collect();
+    let _ = writeln!(
+        out,
+        "\n**{title}:** {}{}",
+        shown.join(", "),
+        if more > 0 {
+            format!(", and {more} more")
+        } else {
+            String::new()
+        }
+    );
 }
