@@ -174,12 +174,7 @@ pub fn run(args: &AuditArgs) -> Result<u8> {
     let policy = Policy::load(args.policy.as_deref(), crate::cli::policy_pin().as_deref())?;
     let mut bbs: Vec<&BuildingBlock> = Vec::new();
     for name in &args.building_blocks {
-        bbs.push(policy.building_block(name).ok_or_else(|| {
-            Error::invalid(format!(
-                "--building-block {name}: the policy ({}) has no such building block",
-                policy.origin.location
-            ))
-        })?);
+        bbs.push(policy.require_building_block("--building-block", name)?);
     }
     if bbs.is_empty() {
         bbs = policy.building_blocks.iter().collect();
@@ -200,12 +195,7 @@ async fn audit<'p>(
     evidence: &EvidenceIndex,
     now: jiff::Timestamp,
 ) -> Result<(Vec<AuditedNamespace<'p>>, usize)> {
-    let cluster = crate::deploy::connect_to(
-        args.cluster.kubeconfig.as_deref(),
-        args.cluster.eks_cluster.as_deref(),
-        &args.cluster.aws,
-    )
-    .await?;
+    let cluster = crate::deploy::connect_cluster(&args.cluster).await?;
     let client = &cluster.client;
     // The namespaces' pods, read concurrently (bounded), in the policy's order.
     let listed: Vec<Result<(usize, Vec<Pod>)>> = futures_util::stream::iter(bbs.iter().enumerate().map(|(i, bb)| {

@@ -175,25 +175,10 @@ pub fn aws_kit(policy: &Policy, bb: &BuildingBlock, group: &str, ids: &AwsIds) -
     })
 }
 
-fn building_block<'p>(policy: &'p Policy, name: &str) -> Result<&'p BuildingBlock> {
-    policy.building_block(name).ok_or_else(|| {
-        Error::invalid(format!(
-            "--building-block {name}: the policy ({}) has no such building block; it has: {}",
-            policy.origin.location,
-            policy
-                .building_blocks
-                .iter()
-                .map(|b| b.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })
-}
-
 /// `bbgate namespace render`: the kit as multi-document YAML on stdout; `--aws FILE` writes the AWS side.
 pub fn run_render(args: &NamespaceRenderArgs) -> Result<u8> {
     let policy = Policy::load(args.policy.as_deref(), crate::cli::policy_pin().as_deref())?;
-    let bb = building_block(&policy, &args.building_block)?;
+    let bb = policy.require_building_block("--building-block", &args.building_block)?;
     let group = args.group.clone().unwrap_or_else(|| deploy_group(bb));
     let mut out = format!(
         "# The namespace kit of building block {} (bbgate namespace render, policy {} sha256 {}).\n\
@@ -345,17 +330,10 @@ fn kit_asks(policy: &Policy) -> Vec<Ask> {
 /// `bbgate namespace check`: the preflight alone, plus the kit's quota and the deploy identity's access.
 pub fn run_check(args: &NamespaceCheckArgs) -> Result<u8> {
     let policy = Policy::load(args.policy.as_deref(), crate::cli::policy_pin().as_deref())?;
-    let bb = building_block(&policy, &args.building_block)?;
+    let bb = policy.require_building_block("--building-block", &args.building_block)?;
     let group = args.group.clone().unwrap_or_else(|| deploy_group(bb));
-    let rt =
-        tokio::runtime::Runtime::new().map_err(|e| Error::Undecidable(format!("cannot start the runtime: {e}")))?;
-    let problems = rt.block_on(async {
-        let cluster = crate::deploy::connect_to(
-            args.cluster.kubeconfig.as_deref(),
-            args.cluster.eks_cluster.as_deref(),
-            &args.cluster.aws,
-        )
-        .await?;
+    let problems = crate::aws::runtime()?.block_on(async {
+        let cluster = crate::deploy::connect_cluster(&args.cluster).await?;
         let client = &cluster.client;
         let ns = bb.namespace.as_str();
         let mut problems = Vec::new();

@@ -9,6 +9,7 @@ use common::fake_kube::FakeKube;
 use common::peer::{self, Moto};
 use common::*;
 use serde_json::{Value, json};
+use std::path::Path;
 
 /// The kit's documents, read back as YAML.
 fn render(extra: &[&str]) -> (i32, Vec<Value>, String) {
@@ -245,6 +246,25 @@ fn pod(ns: &str, name: &str, containers: &[(&str, &str, Option<&str>)]) -> Value
             json!({"name": c, "image": image, "imageID": id.unwrap_or(""), "ready": true, "restartCount": 0})).collect::<Vec<_>>()}})
 }
 
+/// `audit` of payments and digital-registries as JSON, with the sign-offs.
+fn audit_both(moto: &Moto, kubeconfig: &Path, signoffs: &Path) -> assert_cmd::Command {
+    let mut cmd = peer::aws_command(moto, None);
+    cmd.args([
+        "audit",
+        "--poll-interval",
+        "100ms",
+        "--format",
+        "json",
+        "--building-block",
+        "payments",
+    ])
+    .args(["digital-registries", "--kubeconfig"])
+    .arg(kubeconfig)
+    .arg("--signoffs")
+    .arg(signoffs);
+    cmd
+}
+
 #[test]
 fn audit_finds_a_running_digest_that_gained_a_critical_an_expiring_signoff_and_a_tag_only_pod() {
     let moto = Moto::get();
@@ -323,25 +343,7 @@ fn audit_finds_a_running_digest_that_gained_a_critical_an_expiring_signoff_and_a
     ));
     let kc = fake.kubeconfig(tmp.path());
     let junit = tmp.path().join("audit.xml");
-    let (code, v) = run_json(
-        peer::aws_command(&moto, None)
-            .args([
-                "audit",
-                "--poll-interval",
-                "100ms",
-                "--format",
-                "json",
-                "--building-block",
-                "payments",
-                "digital-registries",
-                "--kubeconfig",
-            ])
-            .arg(&kc)
-            .arg("--signoffs")
-            .arg(&signoffs)
-            .arg("--junit")
-            .arg(&junit),
-    );
+    let (code, v) = run_json(audit_both(&moto, &kc, &signoffs).arg("--junit").arg(&junit));
     assert_eq!(code, 1, "a running image would now be denied: {v}");
     assert_eq!(v["verdict"], "deny");
     // Three pods share one digest: one scan read for it, one for the registry's image.
@@ -424,25 +426,7 @@ fn audit_finds_a_running_digest_that_gained_a_critical_an_expiring_signoff_and_a
         .arg("--evidence")
         .arg(&evidence));
     assert_eq!(code, 1, "{err}");
-    let (_, v) = run_json(
-        peer::aws_command(&moto, None)
-            .args([
-                "audit",
-                "--poll-interval",
-                "100ms",
-                "--format",
-                "json",
-                "--building-block",
-                "payments",
-                "digital-registries",
-                "--kubeconfig",
-            ])
-            .arg(&kc)
-            .arg("--signoffs")
-            .arg(&signoffs)
-            .arg("--evidence")
-            .arg(&evidence),
-    );
+    let (_, v) = run_json(audit_both(&moto, &kc, &signoffs).arg("--evidence").arg(&evidence));
     let shared = v["namespaces"][0]["images"]
         .as_array()
         .unwrap()

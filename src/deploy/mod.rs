@@ -104,6 +104,11 @@ async fn connect(args: &DeployArgs) -> Result<Cluster> {
     connect_to(args.kubeconfig.as_deref(), args.eks_cluster.as_deref(), &args.aws).await
 }
 
+/// The cluster a `ClusterArgs` names (namespace check, audit).
+pub(crate) async fn connect_cluster(args: &crate::cli::ClusterArgs) -> Result<Cluster> {
+    connect_to(args.kubeconfig.as_deref(), args.eks_cluster.as_deref(), &args.aws).await
+}
+
 /// The cluster from a kubeconfig (the flag, KUBECONFIG, ~/.kube/config), or EKS by name with `aws`'s identity.
 pub(crate) async fn connect_to(
     kubeconfig: Option<&Path>,

@@ -433,6 +433,26 @@ impl Policy {
         self.building_blocks.iter().find(|b| b.name == name)
     }
 
+    /// The building blocks' names, for messages that name a missing one: `a, b, c`.
+    pub fn building_block_names(&self) -> String {
+        self.building_blocks
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The building block `name`, or why not: invalid input naming the flag and the known names.
+    pub fn require_building_block(&self, flag: &str, name: &str) -> Result<&BuildingBlock> {
+        self.building_block(name).ok_or_else(|| {
+            Error::invalid(format!(
+                "{flag} {name}: the policy ({}) has no such building block; it has: {}",
+                self.origin.location,
+                self.building_block_names()
+            ))
+        })
+    }
+
     /// The building block a release belongs to: the named one, or the single one owning every image of the
     /// release that is not a pull-through cache copy (third-party images belong to no building block).
     pub fn select_for_release(&self, name: Option<&str>, repositories: &[&str]) -> Result<&BuildingBlock> {

@@ -145,12 +145,7 @@ fn read_entry(
             format!(
                 "sign-off {id}: building_block {building_block:?} is not in the policy ({}); known: {}",
                 policy.origin.location,
-                policy
-                    .building_blocks
-                    .iter()
-                    .map(|b| b.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                policy.building_block_names()
             ),
         );
     }
