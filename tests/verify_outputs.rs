@@ -591,6 +591,11 @@ fn colour_only_on_a_terminal_and_never_under_no_color() {
     };
     let coloured = on_tty(&[]);
     assert!(coloured.contains("verdict: \u{1b}[1;32mPASS\u{1b}[0m"), "{coloured:?}");
+    // The outcome column too: the passing demo has signed-off findings (green).
+    assert!(
+        coloured.contains("\u{1b}[38;5;10msigned_off") || coloured.contains("\u{1b}[32msigned_off"),
+        "{coloured:?}"
+    );
     for env in [("NO_COLOR", "1"), ("CLICOLOR", "0")] {
         let plain = on_tty(&[env]);
         assert!(

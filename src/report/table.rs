@@ -185,13 +185,27 @@ fn finding_table(shown: &[crate::report::FindingRecord]) -> Table {
         {
             why.push_str(&format!("; fixed in {fix}"));
         }
+        // On a terminal the outcome is coloured as the verdict is (red blocks, yellow waits for a sign-off, green
+        // was signed off); comfy-table lays the table out on the text, then adds the colour.
+        let outcome = comfy_table::Cell::new(f.outcome.as_str());
+        let outcome = match f.outcome {
+            Outcome::Blocked => outcome.fg(comfy_table::Color::Red),
+            Outcome::NeedsSignoff => outcome.fg(comfy_table::Color::Yellow),
+            Outcome::SignedOff => outcome.fg(comfy_table::Color::Green),
+            Outcome::Warned | Outcome::Allowed => outcome,
+        };
         table.add_row(vec![
-            f.outcome.as_str().to_owned(),
-            f.id.to_string(),
-            package,
-            f.severity.as_str().to_owned(),
-            why,
+            outcome,
+            comfy_table::Cell::new(f.id.to_string()),
+            comfy_table::Cell::new(package),
+            comfy_table::Cell::new(f.severity.as_str()),
+            comfy_table::Cell::new(why),
         ]);
+    }
+    if crate::output::colour() {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
     }
     // No finding id, package name or version is split across lines: each column but the last is at least as
     // wide as its longest word; the last takes the rest of the width and wraps at spaces.
