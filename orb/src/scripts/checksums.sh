@@ -3,8 +3,8 @@
 # An orb version carries the checksums of the releases before it, so `install` needs no hash from the user.
 bbgate_release_sha256() {
   case "$1" in
-    bbgate-0.1.0-aarch64-linux-musl) echo 0bafc9f3976414b7afae1f064265892a058d4a80369b049a97b269bd063979cc ;;
-    bbgate-0.1.0-x86_64-linux-musl) echo 6172a43c8fcc5cbd660b7695106a14bf94ec9bc4107d053513e8304233342c19 ;;
+    bbgate-0.1.0-aarch64-linux-musl) echo 315ddc1a18aa01fb642ec49596ea6bb1fd12551c336a12eb5d923ec1c7dad7a1 ;;
+    bbgate-0.1.0-x86_64-linux-musl) echo 222a6c64b935b29f6851af9f1d53b82798ce7e9178298d897b5f2773326a19ee ;;
     *) return 1 ;;
   esac
 }
