@@ -54,11 +54,13 @@ pub(crate) fn width() -> u16 {
         return w;
     }
     use std::io::IsTerminal;
-    // comfy-table reads the terminal's columns when stdout is one.
+    // comfy-table reads the terminal's columns when stdout is one. A pseudo-terminal nobody sized (`script` in a
+    // CI job, `docker run -t`) says 0 columns: that is no width, not a width of 0.
     let terminal = std::io::stdout()
         .is_terminal()
         .then(|| comfy_table::Table::new().width())
-        .flatten();
+        .flatten()
+        .filter(|w| *w >= 40);
     terminal.unwrap_or(100)
 }
 
