@@ -3,8 +3,8 @@
 # An orb version carries the checksums of the releases before it, so `install` needs no hash from the user.
 bbgate_release_sha256() {
   case "$1" in
-    bbgate-0.1.0-aarch64-linux-musl) echo 315ddc1a18aa01fb642ec49596ea6bb1fd12551c336a12eb5d923ec1c7dad7a1 ;;
-    bbgate-0.1.0-x86_64-linux-musl) echo 222a6c64b935b29f6851af9f1d53b82798ce7e9178298d897b5f2773326a19ee ;;
+    bbgate-0.1.0-aarch64-linux-musl) echo bbe127203acd0b6e3c022a36914bce62eebcbbfce181bf5c9dba5e86952a77ed ;;
+    bbgate-0.1.0-x86_64-linux-musl) echo c583ababd7ec5c3ea3bcc042d3aa783c1cb120a7c96b1182d089da11befef58f ;;
     *) return 1 ;;
   esac
 }
