@@ -265,3 +265,32 @@ fn the_html_report_renders_in_headless_chromium_with_the_verdict_and_every_block
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(md.contains("lib\\|a") && !md.contains("<img"), "{md}");
 }
+
+#[test]
+fn the_html_report_lists_every_decisive_finding_and_at_most_a_thousand_quiet_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut findings = common::peer::low_basic_findings(2500); // allowed (5.3)
+    findings.push(basic_finding("CVE-2026-0009", "openssl", "9.8", "CRITICAL"));
+    let page = scan_page("bb/payments/adapter", &adapter_digest(), "1.5.0", findings, 1);
+    let path = tmp.path().join("page.json");
+    std::fs::write(&path, serde_json::to_vec(&page).unwrap()).unwrap();
+    let html = tmp.path().join("r.html");
+    let mut cmd = bbgate();
+    cmd.args([
+        "verify",
+        "--api-report",
+        "fixtures/api-tests/payments-adapter.ndjson",
+        "--findings",
+    ])
+    .arg(&path)
+    .arg("--html")
+    .arg(&html);
+    assert_eq!(run(&mut cmd).0, 1);
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(text.matches("<tr data-outcome=\"blocked\">").count(), 1);
+    assert_eq!(text.matches("<tr data-outcome=\"allowed\">").count(), 1000);
+    assert!(
+        text.contains("Not listed: 1500 more allowed finding(s)"),
+        "the page says what it left out"
+    );
+}

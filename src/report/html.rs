@@ -212,9 +212,39 @@ fn findings(ctx: &Context, out: &mut String) {
         }
     }
     rows.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
-    for (_, _, row) in rows {
+    // Every finding that decides or was waived is listed; of those that change nothing (warned, allowed), the
+    // first LISTED_QUIET of each, highest score first: a browser lays out 100k table rows in about a minute.
+    let mut left_out: Vec<(Outcome, usize)> = Vec::new();
+    let mut listed_of = (Outcome::Allowed, 0usize);
+    for (outcome, _, row) in rows {
+        if listed_of.0 != outcome {
+            listed_of = (outcome, 0);
+        }
+        listed_of.1 += 1;
+        if matches!(outcome, Outcome::Warned | Outcome::Allowed) && listed_of.1 > LISTED_QUIET {
+            match left_out.last_mut() {
+                Some((o, n)) if *o == outcome => *n += 1,
+                _ => left_out.push((outcome, 1)),
+            }
+            continue;
+        }
         out.push_str(&row);
         out.push('\n');
     }
     let _ = writeln!(out, "</tbody></table>");
+    if !left_out.is_empty() {
+        let said: Vec<String> = left_out
+            .iter()
+            .map(|(o, n)| format!("{n} more {}", o.as_str()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "<p id=\"left-out\">Not listed: {} finding(s), lowest scores first left out; they do not change the \
+             verdict. The JSON output (--format json) and the evidence hold every finding.</p>",
+            said.join(" and ")
+        );
+    }
 }
+
+/// How many warned and how many allowed findings the page lists (the decisive ones are always all listed).
+const LISTED_QUIET: usize = 1000;
