@@ -3,8 +3,8 @@
 # An orb version carries the checksums of the releases before it, so `install` needs no hash from the user.
 bbgate_release_sha256() {
   case "$1" in
-    bbgate-0.1.0-aarch64-linux-musl) echo bbe127203acd0b6e3c022a36914bce62eebcbbfce181bf5c9dba5e86952a77ed ;;
-    bbgate-0.1.0-x86_64-linux-musl) echo c583ababd7ec5c3ea3bcc042d3aa783c1cb120a7c96b1182d089da11befef58f ;;
+    bbgate-0.1.0-aarch64-linux-musl) echo 99d20dd60ce7bdd3447b094b331174c1e3e49766332b5278a8d82aff5846a472 ;;
+    bbgate-0.1.0-x86_64-linux-musl) echo 690ebf86499be51c085b52bde5d83d6bac3ad79e781033215d3104e4d3e48017 ;;
     *) return 1 ;;
   esac
 }
