@@ -451,17 +451,28 @@ pub(crate) enum Reviewer {
 /// The answers to `asks`, 8 reviews at a time (against a remote cluster each is a round trip): what is denied,
 /// as `verb resource[.group]`, in the order asked.
 pub(crate) async fn review(client: &Client, ns: &str, asks: &[Ask], who: &Reviewer) -> Result<Vec<String>> {
-    use k8s_openapi::api::authorization::v1::SubjectAccessReview;
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SelfSubjectAccessReviewSpec, SubjectAccessReview, SubjectAccessReviewSpec,
+    };
     let answers: Vec<std::result::Result<(usize, bool, String), Error>> =
         futures_util::stream::iter(asks.iter().enumerate().map(|(i, ask)| async move {
-            let attributes = json!({"namespace": ns, "verb": ask.verb, "group": ask.group, "resource": ask.resource});
+            // Built as typed values: nothing to parse, nothing that could fail before the request.
+            let attributes = Some(ResourceAttributes {
+                namespace: Some(ns.to_owned()),
+                verb: Some(ask.verb.clone()),
+                group: Some(ask.group.clone()),
+                resource: Some(ask.resource.clone()),
+                ..Default::default()
+            });
             let allowed = match who {
                 Reviewer::Caller => {
-                    // A fixed shape of strings: it always deserialises.
-                    let review: SelfSubjectAccessReview = serde_json::from_value(json!({
-                        "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                        "spec": {"resourceAttributes": attributes}}))
-                    .expect("a valid SelfSubjectAccessReview");
+                    let review = SelfSubjectAccessReview {
+                        spec: SelfSubjectAccessReviewSpec {
+                            resource_attributes: attributes,
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    };
                     Api::<SelfSubjectAccessReview>::all(client.clone())
                         .create(&PostParams::default(), &review)
                         .await
@@ -470,10 +481,15 @@ pub(crate) async fn review(client: &Client, ns: &str, asks: &[Ask], who: &Review
                         .is_some_and(|s| s.allowed)
                 }
                 Reviewer::Subject { user, groups } => {
-                    let review: SubjectAccessReview = serde_json::from_value(json!({
-                        "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
-                        "spec": {"resourceAttributes": attributes, "user": user, "groups": groups}}))
-                    .expect("a valid SubjectAccessReview");
+                    let review = SubjectAccessReview {
+                        spec: SubjectAccessReviewSpec {
+                            resource_attributes: attributes,
+                            user: Some(user.clone()),
+                            groups: Some(groups.clone()),
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    };
                     Api::<SubjectAccessReview>::all(client.clone())
                         .create(&PostParams::default(), &review)
                         .await
