@@ -22,71 +22,9 @@ pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
 /// `sha256:` and 64 hex digits: the core's check, the one every digest is held to.
 pub(crate) use crate::findings::ecr::is_sha256_digest;
 
-/// An image reference as Docker and the container runtimes read it: `[HOST/]PATH[:TAG][@DIGEST]`. The first
-/// path segment is a host only when it has a `.` or a `:` or is `localhost`; a tag follows the last `:` after
-/// the last `/` (so `host:5000/repo` has no tag).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Reference {
-    pub(crate) host: Option<String>,
-    pub(crate) path: String,
-    pub(crate) tag: Option<String>,
-    pub(crate) digest: Option<String>,
-}
-
-impl Reference {
-    /// Split a reference. Only its shape is read here; what a use requires (a digest that is sha256, a
-    /// repository grammar, a host) it checks itself.
-    pub(crate) fn parse(s: &str) -> Reference {
-        let (name, digest) = match s.split_once('@') {
-            Some((n, d)) => (n, Some(d.to_owned())),
-            None => (s, None),
-        };
-        let last_slash = name.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match name[last_slash..].rfind(':') {
-            Some(i) => (&name[..last_slash + i], Some(name[last_slash + i + 1..].to_owned())),
-            None => (name, None),
-        };
-        let (host, path) = match name.split_once('/') {
-            Some((host, rest)) if host.contains('.') || host.contains(':') || host == "localhost" => {
-                (Some(host.to_owned()), rest.to_owned())
-            }
-            _ => (None, name.to_owned()),
-        };
-        Reference {
-            host,
-            path,
-            tag,
-            digest,
-        }
-    }
-
-    /// As a runtime pulls it: Docker Hub when no host is named, and `library/` for its official images.
-    pub(crate) fn normalized(mut self) -> Reference {
-        if self.host.is_none() {
-            self.host = Some("docker.io".to_owned());
-            if !self.path.contains('/') {
-                self.path = format!("library/{}", self.path);
-            }
-        }
-        self
-    }
-}
-
-impl std::fmt::Display for Reference {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(h) = &self.host {
-            write!(f, "{h}/")?;
-        }
-        f.write_str(&self.path)?;
-        if let Some(t) = &self.tag {
-            write!(f, ":{t}")?;
-        }
-        if let Some(d) = &self.digest {
-            write!(f, "@{d}")?;
-        }
-        Ok(())
-    }
-}
+/// An image reference as Docker and the container runtimes read it (in the core: the local scanners' reports
+/// name their images too).
+pub(crate) use bbgate_core::reference::Reference;
 
 /// An image pinned by digest in a known registry: what the evidence judged and what deploy runs (and what the
 /// post-renderer pins).

@@ -43,24 +43,18 @@ fn products(policy: &Policy, s: &SignOff, images: &[String], registry: Option<&s
         return images
             .iter()
             .filter_map(|image| {
-                let (repo, digest) = match image.split_once('@') {
-                    Some((r, d)) => (r, Some(d)),
-                    None => (
-                        image
-                            .rsplit_once(':')
-                            .filter(|(_, t)| !t.contains('/'))
-                            .map_or(image.as_str(), |(r, _)| r),
-                        None,
-                    ),
+                let r = crate::image::Reference::parse(image);
+                let repository_url = match &r.host {
+                    Some(h) => format!("{h}/{}", r.path),
+                    None => r.path.clone(),
                 };
-                let path = repo
-                    .split_once('/')
-                    .filter(|(h, _)| h.contains('.') || h.contains(':'))
-                    .map_or(repo, |(_, p)| p);
-                let in_scope = bb.is_some_and(|b| b.owns_repository(path) || policy.refuse_image(b, path).is_none())
-                    && s.repository.as_deref().is_none_or(|r| r == path)
-                    && s.digest.as_deref().is_none_or(|d| digest.is_none_or(|g| g == d));
-                in_scope.then(|| product(repo, s.digest.as_deref().or(digest)))
+                // refuse_image admits the building block's own repositories and the pull-through cache's.
+                let in_scope = bb.is_some_and(|b| policy.refuse_image(b, &r.path).is_none())
+                    && s.repository.as_deref().is_none_or(|want| want == r.path)
+                    && s.digest
+                        .as_deref()
+                        .is_none_or(|d| r.digest.as_deref().is_none_or(|g| g == d));
+                in_scope.then(|| product(&repository_url, s.digest.as_deref().or(r.digest.as_deref())))
             })
             .collect();
     }

@@ -11,3 +11,4 @@ pub mod findings;
 pub mod gate;
 pub mod input;
 pub mod policy;
+pub mod reference;

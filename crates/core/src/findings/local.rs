@@ -26,24 +26,6 @@ pub fn detect(doc: &Value) -> Option<ScanSource> {
     None
 }
 
-/// `[HOST/]PATH[:TAG][@DIGEST]` → (path, tag, digest): the repository an image reference names, as ECR names
-/// repositories (no registry host).
-fn split_reference(reference: &str) -> (String, Option<String>, Option<String>) {
-    let (rest, digest) = match reference.split_once('@') {
-        Some((r, d)) => (r, Some(d.to_owned())),
-        None => (reference, None),
-    };
-    let (path, tag) = match rest.rsplit_once(':') {
-        Some((p, t)) if !t.contains('/') => (p, Some(t.to_owned())),
-        _ => (rest, None),
-    };
-    let path = match path.split_once('/') {
-        Some((host, p)) if host.contains('.') || host.contains(':') || host == "localhost" => p,
-        _ => path,
-    };
-    (path.to_owned(), tag, digest)
-}
-
 fn here(path: &Path, msg: impl std::fmt::Display) -> Error {
     Error::invalid(format!("{}: {msg}", path.display()))
 }
@@ -64,7 +46,13 @@ fn image(path: &Path, what: &str, references: &[&str], digest: Option<&str>) -> 
             ),
         )
     })?;
-    let (repository, tag, ref_digest) = split_reference(reference);
+    // The repository as ECR names it: the path, without the registry host.
+    let crate::reference::Reference {
+        path: repository,
+        tag,
+        digest: ref_digest,
+        ..
+    } = crate::reference::Reference::parse(reference);
     if !is_repository_name(&repository) {
         return Err(here(
             path,
@@ -384,33 +372,4 @@ pub fn parse_grype(path: &Path, doc: &Value) -> Result<Page> {
         scan: scan(image, ScanSource::Grype, timestamp, findings),
         has_next_token: false,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn references_name_repositories_as_ecr_does() {
-        assert_eq!(
-            split_reference("ghcr.io/aquasecurity/trivy-test-images:debian-buster"),
-            (
-                "aquasecurity/trivy-test-images".into(),
-                Some("debian-buster".into()),
-                None
-            )
-        );
-        assert_eq!(
-            split_reference("123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/x@sha256:ab"),
-            ("bb/payments/x".into(), None, Some("sha256:ab".into()))
-        );
-        assert_eq!(
-            split_reference("bb/payments/x:dev"),
-            ("bb/payments/x".into(), Some("dev".into()), None)
-        );
-        assert_eq!(
-            split_reference("localhost:5000/bb/x:1"),
-            ("bb/x".into(), Some("1".into()), None)
-        );
-    }
 }
