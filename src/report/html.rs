@@ -9,20 +9,10 @@ use crate::gate::{Outcome, SignoffUse, Verdict};
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
 
-/// Text as HTML: the five characters that could open markup or an attribute, escaped.
+/// Text as HTML: `&`, `<`, `>`, `"` and `'` escaped (quick-xml's escape, the XML writer bbgate already uses),
+/// so no text from a scan or report can open markup or leave an attribute.
 pub(crate) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    quick_xml::escape::escape(s).into_owned()
 }
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}\
