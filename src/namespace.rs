@@ -25,36 +25,41 @@ pub fn deploy_group(bb: &BuildingBlock) -> String {
     format!("bbgate:deploy:{}", bb.name)
 }
 
-fn split_resource(r: &str) -> (&str, &str) {
-    r.split_once('/').unwrap_or(("", r))
-}
-
-/// The Role's rules: the policy's resources with every verb helm uses, grouped by API group, then the read-only
-/// resources.
-fn role_rules(policy: &Policy) -> Vec<Value> {
-    let mut by_group: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for r in &policy.deploy.resources {
-        let (group, resource) = split_resource(r);
-        by_group.entry(group).or_default().push(resource);
-    }
-    // helm keeps its release history in Secrets: always granted.
-    let core = by_group.entry("").or_default();
-    if !core.contains(&"secrets") {
-        core.push("secrets");
-    }
-    let mut rules: Vec<Value> = by_group
-        .into_iter()
-        .map(|(group, mut resources)| {
-            resources.sort_unstable();
-            resources.dedup();
-            json!({"apiGroups": [group], "resources": resources, "verbs": VERBS})
+/// What the kit's Role grants, as (API group, resource, verbs): helm's verbs on the policy's resources and on
+/// Secrets (helm keeps its release history in them, so they are always granted), then the read-only ones.
+/// `role_rules` writes these; `namespace check` asks for exactly these.
+fn grants(policy: &Policy) -> Vec<(&str, &str, &'static [&'static str])> {
+    let mut grants: Vec<(&str, &str, &'static [&'static str])> = policy
+        .deploy
+        .resources
+        .iter()
+        .map(|r| {
+            let (group, resource) = r.split_once('/').unwrap_or(("", r));
+            (group, resource, VERBS)
         })
         .collect();
-    rules.push(
-        json!({"apiGroups": [""], "resources": READ_ONLY.iter().map(|(_, r)| *r).collect::<Vec<_>>(),
-                      "verbs": READ_VERBS}),
-    );
+    if !grants.iter().any(|(g, r, _)| g.is_empty() && *r == "secrets") {
+        grants.push(("", "secrets", VERBS));
+    }
+    grants.extend(READ_ONLY.iter().map(|(g, r)| (*g, *r, READ_VERBS)));
+    grants
+}
+
+/// The Role's rules: the grants with the same verbs, grouped by API group.
+fn role_rules(policy: &Policy) -> Vec<Value> {
+    let mut rules: BTreeMap<(bool, &str), Vec<&str>> = BTreeMap::new();
+    for (group, resource, verbs) in grants(policy) {
+        rules.entry((verbs == READ_VERBS, group)).or_default().push(resource);
+    }
     rules
+        .into_iter()
+        .map(|((read_only, group), mut resources)| {
+            resources.sort_unstable();
+            resources.dedup();
+            let verbs = if read_only { READ_VERBS } else { VERBS };
+            json!({"apiGroups": [group], "resources": resources, "verbs": verbs})
+        })
+        .collect()
 }
 
 /// The kit: Namespace (Pod Security labels), NetworkPolicy (only the namespace's own pods reach its pods),
@@ -304,27 +309,16 @@ async fn quota_matches(client: &kube::Client, bb: &BuildingBlock, problems: &mut
 /// Every question the kit's Role answers yes to: the policy's resources with helm's verbs (Secrets always),
 /// and the read-only ones.
 fn kit_asks(policy: &Policy) -> Vec<Ask> {
-    let mut asks: Vec<Ask> = Vec::new();
-    let mut resources: Vec<&str> = policy.deploy.resources.iter().map(String::as_str).collect();
-    if !resources.contains(&"secrets") {
-        resources.push("secrets");
-    }
-    for r in resources {
-        let (group, resource) = split_resource(r);
-        asks.extend(VERBS.iter().map(|v| Ask {
-            group: group.to_owned(),
-            resource: resource.to_owned(),
-            verb: (*v).to_owned(),
-        }));
-    }
-    for (group, resource) in READ_ONLY {
-        asks.extend(READ_VERBS.iter().map(|v| Ask {
-            group: (*group).to_owned(),
-            resource: (*resource).to_owned(),
-            verb: (*v).to_owned(),
-        }));
-    }
-    asks
+    grants(policy)
+        .into_iter()
+        .flat_map(|(group, resource, verbs)| {
+            verbs.iter().map(move |v| Ask {
+                group: group.to_owned(),
+                resource: resource.to_owned(),
+                verb: (*v).to_owned(),
+            })
+        })
+        .collect()
 }
 
 /// `bbgate namespace check`: the preflight alone, plus the kit's quota and the deploy identity's access.
