@@ -364,29 +364,28 @@ fn judge<'p>(basis: &Basis, bb: &'p BuildingBlock, images: Vec<Planned>, pods: u
 /// A namespace's containers grouped by the image they run (by digest), each located for judging or with the
 /// reason it cannot be; the digests to read are added to `targets`.
 fn plan(policy: &Policy, bb: &BuildingBlock, pods: &[Pod], targets: &mut BTreeSet<Target>) -> Vec<Planned> {
-    let mut by_image: BTreeMap<(Option<Target>, String), Vec<Running>> = BTreeMap::new();
+    // Each container located once: those that cannot be judged one by one (by image, pod, container), then the
+    // judgeable ones grouped by the image they run.
+    let mut unjudgeable: BTreeMap<String, (Diagnostic, Running)> = BTreeMap::new();
+    let mut located: BTreeMap<Target, Vec<Running>> = BTreeMap::new();
     for pod in pods {
         for c in containers(pod) {
-            let key = match locate(policy, bb, &c) {
-                Ok(t) => (Some(t), String::new()),
-                Err(_) => (None, format!("{}\u{0}{}\u{0}{}", c.image, c.pod, c.container)),
-            };
-            by_image.entry(key).or_default().push(c);
+            match locate(policy, bb, &c) {
+                Ok(t) => located.entry(t).or_default().push(c),
+                Err(why) => {
+                    unjudgeable.insert(format!("{}\u{0}{}\u{0}{}", c.image, c.pod, c.container), (why, c));
+                }
+            }
         }
     }
-    let mut images = Vec::new();
-    for ((target, _), users) in by_image {
-        let located = match target {
-            Some(t) => {
-                targets.insert(t.clone());
-                Ok(t)
-            }
-            None => Err(locate(policy, bb, &users[0]).err().unwrap_or_else(|| {
-                Diagnostic::error("image-unjudgeable", format!("{}: cannot be judged", users[0].image))
-            })),
-        };
+    let mut images: Vec<Planned> = unjudgeable
+        .into_values()
+        .map(|(why, c)| (Err(why), c.image.clone(), vec![c]))
+        .collect();
+    for (t, users) in located {
+        targets.insert(t.clone());
         let reference = users[0].image.clone();
-        images.push((located, reference, users));
+        images.push((Ok(t), reference, users));
     }
     images
 }
