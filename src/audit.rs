@@ -3,7 +3,7 @@
 //! digest (read once, every page, as verify reads it), decided by the same pure core under the current policy
 //! and sign-offs. API tests are not judged again (they were judged at deploy, and nothing running changes them).
 
-use crate::aws::{self, CallCounter, ecr as aws_ecr};
+use crate::aws::{self, ecr as aws_ecr};
 use crate::cli::{AuditArgs, Format};
 use crate::deploy::preflight::cluster_error;
 use crate::diag::Diagnostic;
@@ -422,40 +422,29 @@ const SCAN_READS: usize = 8;
 /// Each distinct image's scan, read once: one identity per region, 8 images at a time, every page, with the
 /// fail-closed wait verify uses.
 async fn read_scans(args: &AuditArgs, targets: &BTreeSet<Target>) -> Result<BTreeMap<Target, Scan>> {
-    let calls = CallCounter::default();
     let wait = aws_ecr::Wait {
         timeout: args.scan_timeout,
         poll_interval: args.poll_interval,
     };
-    let mut clients: BTreeMap<String, aws_sdk_ecr::Client> = BTreeMap::new();
-    let mut jobs = Vec::new();
-    for t in targets {
-        let host = t.host.as_deref().and_then(aws::parse_ecr_host);
-        let region = aws::region(host.as_ref().map(|(_, r)| r.as_str()))?;
-        if !clients.contains_key(&region) {
-            let (c, _) = aws::ecr_client(
-                &region,
-                args.cluster.aws.role_arn.as_deref(),
-                args.cluster.aws.session_name.as_deref(),
-                &calls,
-            )
-            .await?;
-            clients.insert(region.clone(), c);
-        }
-        jobs.push((t.clone(), clients[&region].clone(), host.map(|(a, _)| a)));
-    }
-    let read: Vec<Result<(Target, Scan)>> =
-        futures_util::stream::iter(jobs.into_iter().map(|(t, client, account)| async move {
-            let scanned = aws_ecr::acquire(&client, account.as_deref(), &t.repository, &t.digest, wait).await?;
+    let images: Vec<aws_ecr::ImageAt> = targets
+        .iter()
+        .map(|t| aws_ecr::ImageAt {
+            host: t.host.as_deref(),
+            repository: &t.repository,
+            digest: &t.digest,
+        })
+        .collect();
+    let scanned = aws_ecr::acquire_all(&images, &args.cluster.aws, wait, SCAN_READS).await?;
+    targets
+        .iter()
+        .zip(scanned)
+        .map(|(t, scanned)| {
             let pages = scanned.pages.into_iter().map(|p| p.page).collect();
             let (scan, _) = crate::findings::ecr::merge(pages)
                 .map_err(|e| Error::Undecidable(format!("the scan of {}: {e}", t.label())))?;
-            Ok((t, scan))
-        }))
-        .buffered(SCAN_READS)
+            Ok((t.clone(), scan))
+        })
         .collect()
-        .await;
-    read.into_iter().collect()
 }
 
 fn image_json(i: &AuditedImage) -> Value {

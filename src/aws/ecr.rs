@@ -317,6 +317,56 @@ fn total(counts: &BTreeMap<String, i32>) -> i64 {
     counts.values().map(|v| i64::from(*v)).sum()
 }
 
+/// An image in ECR to read: its registry host (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`; None: the sandbox's,
+/// from the region), repository and digest.
+pub(crate) struct ImageAt<'a> {
+    pub(crate) host: Option<&'a str>,
+    pub(crate) repository: &'a str,
+    pub(crate) digest: &'a str,
+}
+
+/// The scans of `images` with one identity: one client (one credential resolution) per region, `at_once` images
+/// read at a time, each by [`acquire`] (the fail-closed wait, every page, the completeness checks); the results
+/// in the order given. Deploy and audit read what runs this way.
+pub(crate) async fn acquire_all(
+    images: &[ImageAt<'_>],
+    identity: &crate::cli::AwsIdentity,
+    wait: Wait,
+    at_once: usize,
+) -> Result<Vec<Scanned>> {
+    use futures_util::StreamExt;
+    let calls = CallCounter::default();
+    let mut clients: Vec<(String, Client)> = Vec::new();
+    let mut jobs = Vec::with_capacity(images.len());
+    for image in images {
+        let host = image.host.and_then(super::parse_ecr_host);
+        let region = super::region(host.as_ref().map(|(_, r)| r.as_str()))?;
+        let client = match clients.iter().find(|(r, _)| *r == region) {
+            Some((_, c)) => c.clone(),
+            None => {
+                let (c, _) = super::ecr_client(
+                    &region,
+                    identity.role_arn.as_deref(),
+                    identity.session_name.as_deref(),
+                    &calls,
+                )
+                .await?;
+                clients.push((region, c.clone()));
+                c
+            }
+        };
+        jobs.push((image, client, host.map(|(account, _)| account)));
+    }
+    let read: Vec<Result<Scanned>> =
+        futures_util::stream::iter(jobs.into_iter().map(|(image, client, account)| async move {
+            acquire(&client, account.as_deref(), image.repository, image.digest, wait).await
+        }))
+        .buffered(at_once.max(1))
+        .collect()
+        .await;
+    read.into_iter().collect()
+}
+
 /// Wait for the scan and read it. Statuses that cannot be decided on exit 3; FAILED and its kin are handed to
 /// the core, which denies naming them.
 pub(crate) async fn acquire(

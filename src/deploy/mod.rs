@@ -1022,37 +1022,27 @@ pub(crate) fn judge(
 /// Read the scan of every image the evidence names from ECR with the deploy's AWS identity: the same
 /// acquisition as verify (the fail-closed wait, every page, the completeness checks).
 async fn scan_from_ecr(args: &DeployArgs, admitted: &evidence::Admitted) -> Result<Vec<crate::findings::ecr::Page>> {
-    use crate::aws::{self, CallCounter, ecr as aws_ecr};
-    let mut pages = Vec::new();
-    let calls = CallCounter::default();
+    use crate::aws::ecr as aws_ecr;
     let wait = aws_ecr::Wait {
         timeout: Duration::from_secs(300),
         poll_interval: args.poll_interval,
     };
-    // One identity for the release (an STS call per region, not per image), as verify reads it.
-    let mut clients: Vec<(String, aws_sdk_ecr::Client)> = Vec::new();
-    for i in &admitted.images {
-        let host = aws::parse_ecr_host(&i.image.registry);
-        let region = aws::region(host.as_ref().map(|(_, r)| r.as_str()))?;
-        let client = match clients.iter().find(|(r, _)| *r == region) {
-            Some((_, c)) => c.clone(),
-            None => {
-                let (c, _) = aws::ecr_client(
-                    &region,
-                    args.aws.role_arn.as_deref(),
-                    args.aws.session_name.as_deref(),
-                    &calls,
-                )
-                .await?;
-                clients.push((region, c.clone()));
-                c
-            }
-        };
-        let account = host.map(|(a, _)| a);
-        let scanned = aws_ecr::acquire(&client, account.as_deref(), &i.image.repository, &i.image.digest, wait).await?;
-        pages.extend(scanned.pages.into_iter().map(|p| p.page));
-    }
-    Ok(pages)
+    let images: Vec<aws_ecr::ImageAt> = admitted
+        .images
+        .iter()
+        .map(|i| aws_ecr::ImageAt {
+            host: Some(&i.image.registry),
+            repository: &i.image.repository,
+            digest: &i.image.digest,
+        })
+        .collect();
+    // One identity for the release (an STS call per region, not per image), as verify reads it; one image at a
+    // time, as deploy always read them.
+    let scanned = aws_ecr::acquire_all(&images, &args.aws, wait, 1).await?;
+    Ok(scanned
+        .into_iter()
+        .flat_map(|s| s.pages.into_iter().map(|p| p.page))
+        .collect())
 }
 
 /// helm's words for a wait that ran out of time (helm 3's waiter, helm 4's kstatus watcher).
