@@ -189,7 +189,7 @@ pub fn run_request(args: &SignoffsRequestArgs) -> Result<u8> {
     let mut count = 0;
     if let Some(path) = &args.decision {
         let shown = path.display().to_string();
-        let bytes = crate::input::read(path, crate::input::EVIDENCE)?;
+        let bytes = crate::input::read(path, crate::input::DECISION)?;
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|e| Error::invalid(format!("{shown}: not a bbgate verify --format json document: {e}")))?;
         let bb = v["building_block"].as_str().ok_or_else(|| {
@@ -235,7 +235,7 @@ pub fn run_request(args: &SignoffsRequestArgs) -> Result<u8> {
                 "--vex {shown}: give --building-block NAME, the building block the requests are for"
             ))
         })?;
-        let bytes = crate::input::read(path, crate::input::EVIDENCE)?;
+        let bytes = crate::input::read(path, crate::input::VEX)?;
         let v: Value = serde_json::from_slice(&bytes).map_err(|e| Error::invalid(format!("{shown}: not JSON: {e}")))?;
         if v["@context"]
             .as_str()

@@ -28,6 +28,10 @@ pub const SIGNOFFS: Kind = kind("sign-off file", 16 * MIB);
 pub const REGO: Kind = kind("Rego module", 4 * MIB);
 pub const EVIDENCE: Kind = kind("evidence file", 256 * MIB);
 pub const ATTESTATION: Kind = kind("attestation", 16 * MIB);
+/// `bbgate verify --format json` output read back (`signoffs request --decision`): as large as evidence.
+pub const DECISION: Kind = kind("verify decision (JSON)", 256 * MIB);
+/// An OpenVEX document (`signoffs request --vex`).
+pub const VEX: Kind = kind("VEX document", 64 * MIB);
 pub const KEY: Kind = kind("public key", MIB);
 /// An OCI index, manifest or config blob (registries refuse manifests over 4 MiB).
 pub const MANIFEST: Kind = kind("image manifest", 16 * MIB);
