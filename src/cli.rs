@@ -214,8 +214,9 @@ pub enum NamespaceCommand {
     Check(NamespaceCheckArgs),
 }
 
+/// Whose namespace: the building block, the policy that names it, the group its deploy role is mapped to.
 #[derive(Args, Debug)]
-pub struct NamespaceRenderArgs {
+pub struct NamespaceTarget {
     /// The policy's [[building_block]].
     #[arg(long, env = "BBGATE_BUILDING_BLOCK", value_name = "NAME")]
     pub building_block: String,
@@ -225,6 +226,12 @@ pub struct NamespaceRenderArgs {
     /// The Kubernetes group the deploy role is mapped to [default: bbgate:deploy:NAME].
     #[arg(long, value_name = "GROUP")]
     pub group: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct NamespaceRenderArgs {
+    #[command(flatten)]
+    pub target: NamespaceTarget,
     /// Also write the AWS side as JSON: the verify and deploy roles (trust and permission policies) and the EKS
     /// access entry (and aws-auth mapping) of the deploy role. Needs --account, --org-id, --project-id,
     /// --context-id and --eks-cluster.
@@ -272,15 +279,8 @@ pub struct ClusterArgs {
 
 #[derive(Args, Debug)]
 pub struct NamespaceCheckArgs {
-    /// The policy's [[building_block]].
-    #[arg(long, env = "BBGATE_BUILDING_BLOCK", value_name = "NAME")]
-    pub building_block: String,
-    /// Policy file [default: the built-in policy].
-    #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    /// The Kubernetes group the deploy role is mapped to [default: bbgate:deploy:NAME].
-    #[arg(long, value_name = "GROUP")]
-    pub group: Option<String>,
+    #[command(flatten)]
+    pub target: NamespaceTarget,
     /// Review the caller's own access (run as the deploy identity) instead of the group's.
     #[arg(long)]
     pub as_self: bool,

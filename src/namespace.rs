@@ -180,11 +180,17 @@ pub fn aws_kit(policy: &Policy, bb: &BuildingBlock, group: &str, ids: &AwsIds) -
     })
 }
 
+/// The building block `--building-block` names, and the group its deploy role is mapped to (`--group`, else
+/// [`deploy_group`]).
+fn target<'p>(policy: &'p Policy, t: &crate::cli::NamespaceTarget) -> Result<(&'p BuildingBlock, String)> {
+    let bb = policy.require_building_block("--building-block", &t.building_block)?;
+    Ok((bb, t.group.clone().unwrap_or_else(|| deploy_group(bb))))
+}
+
 /// `bbgate namespace render`: the kit as multi-document YAML on stdout; `--aws FILE` writes the AWS side.
 pub fn run_render(args: &NamespaceRenderArgs) -> Result<u8> {
-    let policy = Policy::load(args.policy.as_deref(), crate::cli::policy_pin().as_deref())?;
-    let bb = policy.require_building_block("--building-block", &args.building_block)?;
-    let group = args.group.clone().unwrap_or_else(|| deploy_group(bb));
+    let policy = Policy::load(args.target.policy.as_deref(), crate::cli::policy_pin().as_deref())?;
+    let (bb, group) = target(&policy, &args.target)?;
     let mut out = format!(
         "# The namespace kit of building block {} (bbgate namespace render, policy {} sha256 {}).\n\
          # Apply it as a sandbox admin (kubectl apply -f); `bbgate namespace check --building-block {}` confirms it.\n",
@@ -323,9 +329,8 @@ fn kit_asks(policy: &Policy) -> Vec<Ask> {
 
 /// `bbgate namespace check`: the preflight alone, plus the kit's quota and the deploy identity's access.
 pub fn run_check(args: &NamespaceCheckArgs) -> Result<u8> {
-    let policy = Policy::load(args.policy.as_deref(), crate::cli::policy_pin().as_deref())?;
-    let bb = policy.require_building_block("--building-block", &args.building_block)?;
-    let group = args.group.clone().unwrap_or_else(|| deploy_group(bb));
+    let policy = Policy::load(args.target.policy.as_deref(), crate::cli::policy_pin().as_deref())?;
+    let (bb, group) = target(&policy, &args.target)?;
     let problems = crate::aws::runtime()?.block_on(async {
         let cluster = crate::deploy::connect_cluster(&args.cluster).await?;
         let client = &cluster.client;
