@@ -1012,17 +1012,7 @@ fn the_orbs_audit_step_reads_the_cluster_through_eks_and_stores_json_and_junit()
     let moto = Moto::get();
     let orb = orb();
     let repo = format!("bb/payments/{}", peer::unique("orb-audit"));
-    moto.create_repository(&repo);
-    let digest = moto.put_image(&repo, "1.0", &Moto::image_manifest(&repo));
-    moto.queue_scans(
-        &repo,
-        vec![peer::scan_result(
-            "COMPLETE",
-            peer::low_basic_findings(3),
-            vec![],
-            json!({"MEDIUM": 3}),
-        )],
-    );
+    let digest = moto.image_with_scan(&repo, "1.0", peer::low_basic_findings(3), json!({"MEDIUM": 3}));
     let fake = FakeKube::start(true);
     fake.sandbox_namespace("paymenthub");
     let image = format!(

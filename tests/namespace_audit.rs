@@ -272,29 +272,19 @@ fn audit_finds_a_running_digest_that_gained_a_critical_an_expiring_signoff_and_a
     // payments: one image run by three pods (by digest, and by tag with the digest in the status), now with a
     // critical CVE; a fourth pod runs a tag with no digest anywhere.
     let api = format!("bb/payments/{}", peer::unique("audit-api"));
-    moto.create_repository(&api);
-    let api_digest = moto.put_image(&api, "1.0", &Moto::image_manifest(&api));
-    moto.queue_scans(
+    let api_digest = moto.image_with_scan(
         &api,
-        vec![peer::scan_result(
-            "COMPLETE",
-            vec![basic_finding("CVE-2026-31337", "openssl", "9.8", "CRITICAL")],
-            vec![],
-            json!({"CRITICAL": 1}),
-        )],
+        "1.0",
+        vec![basic_finding("CVE-2026-31337", "openssl", "9.8", "CRITICAL")],
+        json!({"CRITICAL": 1}),
     );
     // digital-registries: a HIGH finding signed off until 5 days from now (inside the 14-day warning window).
     let reg = format!("bb/digital-registries/{}", peer::unique("audit-reg"));
-    moto.create_repository(&reg);
-    let reg_digest = moto.put_image(&reg, "2.0", &Moto::image_manifest(&reg));
-    moto.queue_scans(
+    let reg_digest = moto.image_with_scan(
         &reg,
-        vec![peer::scan_result(
-            "COMPLETE",
-            vec![basic_finding("CVE-2026-40000", "libxml2", "7.5", "HIGH")],
-            vec![],
-            json!({"HIGH": 1}),
-        )],
+        "2.0",
+        vec![basic_finding("CVE-2026-40000", "libxml2", "7.5", "HIGH")],
+        json!({"HIGH": 1}),
     );
     let tmp = tempfile::tempdir().unwrap();
     let day = |d: i64| (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * d)).to_string()[..10].to_owned();

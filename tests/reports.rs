@@ -14,6 +14,11 @@ fn demo(args: [&str; 7], extra: &[&str], now: &str) -> (i32, String) {
     (code, format!("{out}{err}"))
 }
 
+/// The denied demo's decision as `--format json` prints it: what each report must agree with.
+fn denied_decision() -> Value {
+    run_json(bbgate().args(DENIED_DEMO).args(["--now", NOW_2026, "--format", "json"])).1
+}
+
 fn sarif_schema() -> PathBuf {
     let peers = std::env::var("BBGATE_TEST_NODE_PEERS")
         .expect("BBGATE_TEST_NODE_PEERS is not set: run the suite with scripts/test");
@@ -59,7 +64,7 @@ fn sarif_validates_against_the_sarif_2_1_0_schema_with_one_rule_per_vulnerabilit
     );
 
     // Content: the same decision as the JSON output.
-    let (_, v) = run_json(bbgate().args(DENIED_DEMO).args(["--now", NOW_2026, "--format", "json"]));
+    let v = denied_decision();
     let sarif: Value = serde_json::from_slice(&std::fs::read(&denied).unwrap()).unwrap();
     let run = &sarif["runs"][0];
     let rules: Vec<&str> = run["tool"]["driver"]["rules"]
@@ -123,7 +128,7 @@ fn the_markdown_summary_is_short_and_names_what_blocks() {
     );
     assert_eq!(code, 1, "{out}");
     let text = std::fs::read_to_string(&md).unwrap();
-    let (_, v) = run_json(bbgate().args(DENIED_DEMO).args(["--now", NOW_2026, "--format", "json"]));
+    let v = denied_decision();
     assert!(text.starts_with("### bbgate verify: ❌ DENY"), "{text}");
     for id in outcome_ids(&v, "blocked").iter().take(10) {
         assert!(text.contains(id.as_str()), "{id} in {text}");
@@ -178,7 +183,7 @@ fn the_html_report_renders_in_headless_chromium_with_the_verdict_and_every_block
         NOW_2026,
     );
     assert_eq!(code, 1, "{out}");
-    let (_, v) = run_json(bbgate().args(DENIED_DEMO).args(["--now", NOW_2026, "--format", "json"]));
+    let v = denied_decision();
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(
         !page.contains("src=\"http") && !page.contains("href=\"//"),

@@ -138,6 +138,14 @@ impl Moto {
         );
     }
 
+    /// A repository holding one image under `tag` whose scan is COMPLETE with `basic` findings; its digest.
+    pub fn image_with_scan(&self, repo: &str, tag: &str, basic: Vec<Value>, counts: Value) -> String {
+        self.create_repository(repo);
+        let digest = self.put_image(repo, tag, &Self::image_manifest(repo));
+        self.queue_scans(repo, vec![scan_result("COMPLETE", basic, vec![], counts)]);
+        digest
+    }
+
     pub fn fault(&self, action: &str, key: &str, count: u32, status: u16, code: &str, message: &str) {
         self.control(
             "/bbgate/faults",
