@@ -177,6 +177,7 @@ pub struct SignoffsExportArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("source").required(true).multiple(true).args(["decision", "vex"]))]
 pub struct SignoffsRequestArgs {
     /// A decision: the output of `bbgate verify --format json` (the orb's verify.json).
     #[arg(long, value_name = "FILE")]
