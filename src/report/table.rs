@@ -53,10 +53,7 @@ fn header(ctx: &Context, out: &mut String) {
                 out,
                 "       PREDICTED from a {} report: the sandbox decides on ECR's scan of the pushed image, which \
                  may find more or less; deploy refuses evidence from a prediction",
-                match s.source {
-                    crate::findings::ScanSource::Grype => "Grype",
-                    _ => "Trivy",
-                }
+                s.source.name()
             );
         }
         if let Some(a) = &j.acquisition {

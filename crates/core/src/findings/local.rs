@@ -31,17 +31,17 @@ fn here(path: &Path, msg: impl std::fmt::Display) -> Error {
 }
 
 /// The image the report is about: its repository (as the sandbox's ECR names it), tag and digest.
-fn image(path: &Path, what: &str, references: &[&str], digest: Option<&str>) -> Result<ImageRef> {
+fn image(path: &Path, source: ScanSource, references: &[&str], digest: Option<&str>) -> Result<ImageRef> {
+    let what = source.name();
     let reference = references.iter().find(|r| !r.is_empty()).ok_or_else(|| {
         here(
             path,
             format!(
                 "the {what} report names no image: scan the image by its name (e.g. `{} bb/payments/emulator:dev`), \
                  so bbgate knows whose repository it is",
-                if what == "Trivy" {
-                    "trivy image --format json"
-                } else {
-                    "grype -o json"
+                match source {
+                    ScanSource::Grype => "grype -o json",
+                    _ => "trivy image --format json",
                 }
             ),
         )
@@ -203,7 +203,12 @@ pub fn parse_trivy(path: &Path, doc: &Value) -> Result<Page> {
         .iter()
         .filter_map(Value::as_str)
         .find_map(|r| r.split_once('@').map(|(_, d)| d));
-    let image = image(path, "Trivy", &references, repo_digest.or(text(meta, "ImageID")))?;
+    let image = image(
+        path,
+        ScanSource::Trivy,
+        &references,
+        repo_digest.or(text(meta, "ImageID")),
+    )?;
     let mut findings = Vec::new();
     for (ri, result) in array(path, doc, "Results", "")?.iter().enumerate() {
         for (vi, v) in array(path, result, "Vulnerabilities", &format!("Results[{ri}]"))?
@@ -284,7 +289,7 @@ pub fn parse_grype(path: &Path, doc: &Value) -> Result<Page> {
     references.extend(text(target, "userInput"));
     let image = image(
         path,
-        "Grype",
+        ScanSource::Grype,
         &references,
         text(target, "manifestDigest").or(text(target, "imageID")),
     )?;

@@ -165,6 +165,15 @@ impl ScanSource {
         }
     }
 
+    /// The scanner's name, as its users write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScanSource::Ecr => "ECR",
+            ScanSource::Trivy => "Trivy",
+            ScanSource::Grype => "Grype",
+        }
+    }
+
     /// A local scanner's report predicts the gate's verdict; only ECR's scan decides.
     pub fn predicted(self) -> bool {
         self != ScanSource::Ecr
