@@ -648,16 +648,26 @@ pub struct DeployArgs {
     /// May only repeat the building block's namespace from the policy.
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
-    /// Must be the evidence's building block, when given.
-    #[arg(long, env = "BBGATE_BUILDING_BLOCK", value_name = "NAME")]
-    pub building_block: Option<String>,
+    /// The building block to deploy, from the admins (BBGATE_BUILDING_BLOCK in the restricted deploy context):
+    /// evidence of any other is refused.
+    #[arg(long, env = "BBGATE_BUILDING_BLOCK", value_name = "NAME", required = true)]
+    pub building_block: String,
     /// The admins' policy file [default: the built-in policy]. A file must be pinned by BBGATE_POLICY_SHA256
     /// (set in the restricted deploy context): deploy decides again under it.
     #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
-    /// The helm binary (3.x or 4.x).
-    #[arg(long, env = "BBGATE_HELM", value_name = "PATH", default_value = "helm")]
+    /// The helm binary (3.x or 4.x) the admins installed: a bare name is looked up in /usr/local/bin, /usr/bin
+    /// and /bin, never the job's PATH (and BBGATE_HELM is not read at deploy).
+    #[arg(long, value_name = "PATH", default_value = "helm")]
     pub helm: PathBuf,
+    /// The sha256 of that helm binary, from the restricted deploy context: deploy runs no other.
+    #[arg(long, env = "BBGATE_HELM_SHA256", value_name = "HEX")]
+    pub helm_sha256: Option<String>,
+    /// Let a variable deploy otherwise refuses (it redirects AWS, Kubernetes or helm connections:
+    /// AWS_ENDPOINT_URL*, AWS_CA_BUNDLE, AWS_CONFIG_FILE, AWS_PROFILE, KUBECONFIG, proxies, HELM_KUBE*, ...) stay
+    /// set, by name; repeat for more. Proxies allowed this way reach helm too.
+    #[arg(long = "allow-env", value_name = "NAME", num_args = 1..)]
+    pub allow_env: Vec<String>,
     /// Kubeconfig [default: KUBECONFIG, else ~/.kube/config].
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,

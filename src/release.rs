@@ -234,6 +234,91 @@ pub(crate) struct Pins {
     /// The policy file, None for the built-in policy.
     pub(crate) policy: Option<std::path::PathBuf>,
     pub(crate) policy_sha256: String,
+    /// The documents deploy judged (as JSON): helm's install render, once pinned, must be exactly these, or the
+    /// post-renderer refuses it and helm installs nothing.
+    #[serde(default)]
+    pub(crate) judged: Option<Vec<serde_json::Value>>,
+    /// Whether helm hands hooks to the post-renderer (helm 4; helm 3.18 does not): which judged documents the
+    /// post-renderer must see.
+    #[serde(default)]
+    pub(crate) hooks_included: bool,
+    /// Where the post-renderer writes why it refused, for deploy to report (helm shows only a short error).
+    #[serde(default)]
+    pub(crate) refusal: Option<std::path::PathBuf>,
+}
+
+/// The annotation helm 4 (and 3.21) puts on each manifest while it passes through a post-renderer, and
+/// removes afterwards.
+const POSTRENDER_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
+
+/// A document as compared: helm's passing annotation removed (and an annotations map it leaves empty).
+pub(crate) fn comparable(mut doc: serde_json::Value) -> serde_json::Value {
+    if let Some(meta) = doc.get_mut("metadata").and_then(serde_json::Value::as_object_mut) {
+        if let Some(a) = meta.get_mut("annotations").and_then(serde_json::Value::as_object_mut) {
+            a.remove(POSTRENDER_ANNOTATION);
+        }
+        if meta
+            .get("annotations")
+            .is_some_and(|a| a.as_object().is_some_and(serde_json::Map::is_empty))
+        {
+            meta.remove("annotations");
+        }
+    }
+    doc
+}
+
+/// `Kind/name` of a document, for messages.
+fn doc_label(doc: &serde_json::Value) -> String {
+    format!(
+        "{}/{}",
+        doc["kind"].as_str().unwrap_or("?"),
+        doc["metadata"]["name"].as_str().unwrap_or("?")
+    )
+}
+
+/// Is the document a helm hook (its own `helm.sh/hook` annotation, as helm's manifest sorter reads it)?
+pub(crate) fn is_hook(doc: &serde_json::Value) -> bool {
+    doc["metadata"]["annotations"]["helm.sh/hook"].is_string()
+}
+
+/// Compare helm's install render with the judged documents, as multisets of JSON values: every difference,
+/// each naming the object. Empty: identical.
+pub(crate) fn render_differences(
+    install: &[serde_json::Value],
+    judged: &[serde_json::Value],
+    hooks_included: bool,
+) -> Vec<String> {
+    let key = |v: &serde_json::Value| comparable(v.clone()).to_string();
+    let mut want: Vec<(String, String)> = judged
+        .iter()
+        .filter(|d| hooks_included || !is_hook(d))
+        .map(|d| (key(d), doc_label(d)))
+        .collect();
+    let mut out = Vec::new();
+    for doc in install {
+        let k = key(doc);
+        match want.iter().position(|(w, _)| *w == k) {
+            Some(i) => {
+                want.swap_remove(i);
+            }
+            None => {
+                let label = doc_label(doc);
+                let also = if want.iter().any(|(_, l)| *l == label) {
+                    "differs from the one judged"
+                } else {
+                    "was not in the render judged"
+                };
+                out.push(format!("{label}: helm's install render {also}"));
+            }
+        }
+    }
+    for (_, label) in want {
+        if !out.iter().any(|o| o.starts_with(&format!("{label}:"))) {
+            out.push(format!("{label}: judged, but missing from helm's install render"));
+        }
+    }
+    out.sort();
+    out
 }
 
 /// The pinned reference for an image of the chart: the evidence's image it locates to (same repository, the
@@ -324,6 +409,24 @@ pub fn post_render(pins_path: &std::path::Path) -> Result<u8> {
         ))
     })?;
     let out = pin_rendered(&rendered, &pins.images, &policy);
+    if let Some(judged) = &pins.judged {
+        let install = crate::deploy::manifest::documents(&out)
+            .map(|docs| docs.into_iter().map(|(_, v)| v).collect::<Vec<_>>())
+            .map_err(|e| vec![format!("helm's install render cannot be read: {e}")]);
+        let problems = match install {
+            Ok(install) => render_differences(&install, judged, pins.hooks_included),
+            Err(p) => p,
+        };
+        if !problems.is_empty() {
+            if let Some(path) = &pins.refusal {
+                let _ = std::fs::write(path, problems.join("\n"));
+            }
+            return Err(Error::Denied(format!(
+                "post-render: helm's install render is not the render bbgate judged, so nothing is installed:\n{}",
+                problems.join("\n")
+            )));
+        }
+    }
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(out.as_bytes())
@@ -367,19 +470,7 @@ pub fn chart_check(args: &crate::cli::ChartCheckArgs) -> Result<u8> {
     }
     let (bb, rendered) =
         crate::verify::chart::render_for(&args.chart, &args.render, &policy, args.building_block.as_deref())?;
-    let registries = policy.deploy.registries.clone();
-    let rules = crate::deploy::guard::Rules {
-        namespace: &bb.namespace,
-        building_block: bb,
-        all_building_blocks: &policy.building_blocks,
-        capabilities: &policy.deploy.capabilities,
-        cluster_roles: &policy.deploy.cluster_roles,
-        images: None,
-        registries: &registries,
-        service_types: &policy.deploy.service_types,
-        hooks_not_post_rendered: false,
-        quota_left: None,
-    };
+    let rules = crate::deploy::guard::Rules::of(&policy, bb, &bb.namespace);
     let mut found = crate::deploy::judge(&rendered.manifests, &rules, &policy)?;
     let mut images = Vec::new();
     for image in images_of(&rendered.manifests) {

@@ -117,6 +117,29 @@ impl Values {
     }
 }
 
+impl Values {
+    /// Copy every file helm will read (the `--values` files and `--set-file` files) into the sealed room and
+    /// give helm the copies: regular files, reached through no symlink that leaves the working directory.
+    pub(crate) fn seal(&mut self, room: &crate::deploy::room::Room) -> Result<()> {
+        let secrets = self._secrets.as_ref().map(|d| d.path().to_owned());
+        for f in &mut self.files {
+            if secrets.as_ref().is_some_and(|d| f.starts_with(d)) {
+                continue;
+            }
+            *f = room.copy_file(f, crate::input::VALUES)?;
+        }
+        for (flag, kv) in &mut self.flags {
+            if *flag == "--set-file"
+                && let Some((k, v)) = kv.split_once('=')
+            {
+                let copy = room.copy_file(std::path::Path::new(v), crate::input::VALUES)?;
+                *kv = format!("{k}={}", copy.display());
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The secrets as a values file (JSON, which helm reads as YAML), 0600 in a private temporary directory.
 fn write_secrets(secrets: &[(String, String)]) -> Result<(tempfile::TempDir, PathBuf)> {
     use std::io::Write;

@@ -20,6 +20,11 @@ fn helm(major: u8) -> String {
     std::env::var(&var).unwrap_or_else(|_| panic!("{var} is not set: run the suite with scripts/test"))
 }
 
+/// The sha256 of helm `major`: deploy runs helm only at the admins' pin (BBGATE_HELM_SHA256).
+fn helm_pin(major: u8) -> String {
+    sha256_file(Path::new(&helm(major)))
+}
+
 const REPORT: &str = "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson";
 
 /// Evidence from an offline verify of a fresh, clean scan of bb/payments/adapter (decided now, so deploy's
@@ -112,6 +117,8 @@ fn deploy(fake: &FakeKube, dir: &Path, major: u8, ev: &Path, chart: &str) -> ass
         .args([
             "--helm",
             &helm(major),
+            "--helm-sha256",
+            &helm_pin(major),
             "--kubeconfig",
             fake.kubeconfig(dir).to_str().unwrap(),
         ]);
@@ -129,6 +136,8 @@ fn deploy_of(ev: &Path, chart: &str) -> assert_cmd::Command {
         chart,
         "--release",
         "emu",
+        "--building-block",
+        "payments",
     ]);
     cmd
 }
@@ -144,6 +153,8 @@ fn bare_deploy(fake: &FakeKube, dir: &Path, ev: &Path) -> assert_cmd::Command {
         "--dry-run",
         "--helm",
         &helm(4),
+        "--helm-sha256",
+        &helm_pin(4),
         "--kubeconfig",
         fake.kubeconfig(dir).to_str().unwrap(),
     ]);
@@ -774,7 +785,8 @@ fn without_set_image_the_charts_own_tag_is_refused_as_not_the_judged_digest() {
     let (code, out, err) = run(bbgate()
         .env("HELM_CACHE_HOME", tmp.path().join("helm-cache"))
         .args(["deploy", "--evidence", ev.to_str().unwrap(), "--chart", CHART])
-        .args(["--release", "emu", "--helm", &helm(3)])
+        .args(["--release", "emu", "--helm", &helm(3), "--helm-sha256", &helm_pin(3)])
+        .args(["--building-block", "payments"])
         .args([
             "--findings",
             tmp.path().join("pages").to_str().unwrap(),
@@ -846,6 +858,10 @@ fn eks_cluster_access_describes_the_cluster_and_authenticates_with_eks_tokens() 
                 "image.ref",
                 "--helm",
                 &helm(major),
+                "--helm-sha256",
+                &helm_pin(major),
+                "--allow-env",
+                "AWS_ENDPOINT_URL",
                 "--api-report",
                 REPORT,
             ])
@@ -1034,7 +1050,8 @@ fn with_moto(cmd: &mut assert_cmd::Command, moto: &peer::Moto) {
         .env("AWS_REGION", peer::REGION)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST")
-        .env("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET);
+        .env("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET)
+        .args(["--allow-env", "AWS_ENDPOINT_URL"]);
 }
 
 #[test]
@@ -1673,6 +1690,8 @@ fn deploy_chart(fake: &FakeKube, dir: &Path, major: u8, ev: &Path, pages: &Path,
         .args([
             "--helm",
             &helm(major),
+            "--helm-sha256",
+            &helm_pin(major),
             "--kubeconfig",
             fake.kubeconfig(dir).to_str().unwrap(),
         ]);
@@ -1907,6 +1926,8 @@ fn a_template_values_file_or_subchart_changed_after_verify_is_refused_naming_the
             .args([
                 "--helm",
                 &helm(4),
+                "--helm-sha256",
+                &helm_pin(4),
                 "--kubeconfig",
                 fake.kubeconfig(tmp.path()).to_str().unwrap(),
             ])
@@ -2349,6 +2370,8 @@ fn an_umbrella_chart_with_locked_dependencies_from_a_chart_repository_and_an_oci
         .args([
             "--helm",
             &helm(4),
+            "--helm-sha256",
+            &helm_pin(4),
             "--kubeconfig",
             fake.kubeconfig(&dir).to_str().unwrap(),
         ]);

@@ -256,3 +256,183 @@ fn what_the_readers_would_read_differently_is_refused() {
         );
     }
 }
+
+/// The API server's own reader: sigs.k8s.io/yaml's YAMLToJSON on go-yaml v2, built offline by scripts/test
+/// from Debian's Go sources (tests/peers/yaml2json.go).
+fn go_reference(docs: &[String]) -> Vec<Value> {
+    let exe = std::env::var("BBGATE_TEST_GO_YAML").expect("BBGATE_TEST_GO_YAML: run the suite with scripts/test");
+    let mut child = std::process::Command::new(exe)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = serde_json::to_string(docs).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, input.as_bytes()).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A small deterministic generator (xorshift): the same corpus on every run, so a failure replays.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[(self.next() % from.len() as u64) as usize]
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const KEYS: &[&str] = &[
+    "hostNetwork",
+    "image",
+    "a",
+    "b",
+    "y",
+    "n",
+    "yes",
+    "on",
+    "1",
+    "1.5",
+    "0x10",
+    "'on'",
+    "\"yes\"",
+    "!!str on",
+    "!!str 1",
+    "!!int \"2\"",
+    "!!float 1",
+    "!!bool yes",
+    "!!binary aG9zdE5ldHdvcms=",
+    "!!binary aW1hZ2U=",
+    "!!binary //79",
+    "!!binary aG9z dE5l",
+    "!!null ~",
+    "~",
+    "!custom k",
+    "<<",
+    "!!merge <<",
+    "'<<'",
+];
+
+const VALUES: &[&str] = &[
+    "true",
+    "yes",
+    "On",
+    "y",
+    "n",
+    "~",
+    "1_000",
+    "0x1F",
+    "0777",
+    "1e3",
+    "1e400",
+    "2026-11-29",
+    "!!str yes",
+    "!!int 8_080",
+    "!!bool on",
+    "!!float 1",
+    "!!null ~",
+    "!!null x",
+    "!!binary dHJ1ZQ==",
+    "!!binary ////",
+    "!!timestamp 2001-01-01",
+    "'x'",
+    "nginx:1.0",
+    "[a, b]",
+    "{p: 1}",
+    "!!set {a, b}",
+    "!!omap [{a: 1}]",
+    "!!map {a: 1}",
+    "!!seq [1]",
+    "!custom x",
+    ".inf",
+];
+
+/// One generated document: a few anchored mappings, then a mapping that mixes keys, values, aliases and merges.
+fn document(g: &mut Gen) -> String {
+    let mut out = String::new();
+    let anchors = g.below(3);
+    for i in 0..anchors {
+        let a = g.pick(&["hostNetwork", "image", "a", "y", "b"]);
+        let v = g.pick(VALUES);
+        out.push_str(&format!("m{i}: &m{i} {{{a}: {v}, c{i}: {i}}}\n"));
+    }
+    out.push_str("spec:\n");
+    for _ in 0..1 + g.below(4) {
+        let key = g.pick(KEYS);
+        let value = if key.contains("<<") && anchors > 0 {
+            match g.below(3) {
+                0 => format!("*m{}", g.below(anchors)),
+                1 => format!("[*m0, *m{}]", g.below(anchors)),
+                _ => "{hostNetwork: true}".to_owned(),
+            }
+        } else {
+            g.pick(VALUES).to_owned()
+        };
+        out.push_str(&format!("  {key}: {value}\n"));
+    }
+    out
+}
+
+/// bbgate's manifest reader against the API server's (go-yaml v2 through sigs.k8s.io/yaml) over generated
+/// documents of the spellings where readers part: tags on keys and values, `!!binary`, several merge keys,
+/// collection tags, YAML 1.1 scalars. bbgate must read each document as Go does, or refuse it.
+#[test]
+fn generated_documents_read_as_the_api_servers_go_yaml_reads_them_or_are_refused() {
+    let mut g = Gen(0x9e37_79b9_7f4a_7c15);
+    let docs: Vec<String> = (0..4000).map(|_| document(&mut g)).collect();
+    let go = go_reference(&docs);
+    assert_eq!(go.len(), docs.len());
+    let (mut agreed, mut refused, mut problems) = (0, 0, Vec::new());
+    for (doc, go) in docs.iter().zip(&go) {
+        match (parse_stream(doc), go.get("ok")) {
+            (Ok(ours), Some(theirs)) if same(&ours[0].value, theirs) => agreed += 1,
+            (Err(_), _) => refused += 1,
+            (Ok(ours), _) => problems.push(format!("{doc}bbgate {}\ngo-yaml {go}\n", ours[0].value)),
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} of {} documents read otherwise than the API server reads them:\n{}",
+        problems.len(),
+        docs.len(),
+        problems.iter().take(8).cloned().collect::<Vec<_>>().join("\n")
+    );
+    // The corpus exercises both sides: most documents are read, the ambiguous ones refused.
+    assert!(agreed > 1000 && refused > 500, "{agreed} agreed, {refused} refused");
+}
+
+/// The three spellings the attackers used, each read as the API server stores it: a `!!binary` key, and two
+/// merge keys in one mapping (refused: go-yaml v2 lets the later win, other readers the first).
+#[test]
+fn a_binary_key_is_the_key_it_encodes_and_two_merge_keys_that_collide_are_refused() {
+    let v = parse_stream("spec:\n  !!binary aG9zdE5ldHdvcms=: true\n").unwrap();
+    assert_eq!(v[0].value["spec"]["hostNetwork"], json!(true));
+    let go = go_reference(&["spec:\n  !!binary aG9zdE5ldHdvcms=: true\n".to_owned()]);
+    assert_eq!(go[0]["ok"]["spec"]["hostNetwork"], json!(true), "the reference agrees");
+    let two = "a: &a {hostNetwork: false}\nb: &b {hostNetwork: true}\nspec:\n  <<: *a\n  <<: *b\n";
+    let e = parse_stream(two).unwrap_err();
+    assert!(e.message.contains("two `<<` keys"), "{e}");
+    let go = go_reference(&[two.to_owned()]);
+    assert_eq!(
+        go[0]["ok"]["spec"]["hostNetwork"],
+        json!(true),
+        "go-yaml v2 takes the later merge"
+    );
+    // Two merge keys of different keys are read as Go reads them.
+    let apart = "a: &a {x: 1}\nb: &b {z: 2}\nspec:\n  <<: *a\n  <<: *b\n";
+    assert_eq!(
+        parse_stream(apart).unwrap()[0].value,
+        go_reference(&[apart.to_owned()])[0]["ok"]
+    );
+}

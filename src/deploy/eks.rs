@@ -140,74 +140,6 @@ pub(crate) fn pem_to_der(pem: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
-/// A kubeconfig for helm that gets its token from `bbgate eks-token` (no AWS CLI, no token in the file). Built
-/// as kube's typed `Kubeconfig` and written as JSON (which every kubeconfig reader takes: JSON is YAML), so no
-/// value can break the file's syntax.
-pub(crate) fn exec_kubeconfig(
-    cluster: &str,
-    endpoint: &str,
-    ca_pem: &[u8],
-    region: &str,
-    role: Option<&str>,
-) -> String {
-    use kube::config::{
-        AuthInfo, Cluster, Context, ExecConfig, ExecInteractiveMode, Kubeconfig, NamedAuthInfo, NamedCluster,
-        NamedContext,
-    };
-    let exe = std::env::current_exe().map_or_else(|_| "bbgate".to_owned(), |p| p.display().to_string());
-    let mut args = vec!["eks-token".to_owned(), "--cluster".to_owned(), cluster.to_owned()];
-    if let Some(r) = role {
-        args.extend(["--role-arn".to_owned(), r.to_owned()]);
-    }
-    let env = std::collections::HashMap::from([
-        ("name".to_owned(), "AWS_REGION".to_owned()),
-        ("value".to_owned(), region.to_owned()),
-    ]);
-    let config = Kubeconfig {
-        api_version: Some("v1".into()),
-        kind: Some("Config".into()),
-        clusters: vec![NamedCluster {
-            name: cluster.to_owned(),
-            cluster: Some(Cluster {
-                server: Some(endpoint.to_owned()),
-                certificate_authority_data: endpoint
-                    .starts_with("https://")
-                    .then(|| base64::engine::general_purpose::STANDARD.encode(ca_pem)),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }],
-        contexts: vec![NamedContext {
-            name: "bbgate".into(),
-            context: Some(Context {
-                cluster: cluster.to_owned(),
-                user: Some("bbgate".into()),
-                ..Default::default()
-            }),
-            other: Default::default(),
-        }],
-        current_context: Some("bbgate".into()),
-        auth_infos: vec![NamedAuthInfo {
-            name: "bbgate".into(),
-            auth_info: Some(AuthInfo {
-                exec: Some(ExecConfig {
-                    api_version: Some("client.authentication.k8s.io/v1beta1".into()),
-                    command: Some(exe),
-                    args: Some(args),
-                    env: Some(vec![env]),
-                    interactive_mode: Some(ExecInteractiveMode::Never),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    // A struct of strings: serialising cannot fail.
-    serde_json::to_string_pretty(&config).unwrap_or_default()
-}
-
 /// `bbgate eks-token`: an ExecCredential on stdout, for kubectl, helm or any client-go kubeconfig.
 pub fn run_token(args: &EksTokenArgs) -> Result<u8> {
     let region = aws::region(args.region.as_deref()).map_err(|e| match e {
@@ -277,52 +209,6 @@ mod tests {
         ] {
             assert!(url.contains(part), "{part} in {url}");
         }
-    }
-
-    #[test]
-    fn the_kubeconfig_for_helm_runs_eks_token_and_holds_no_token() {
-        let k = exec_kubeconfig(
-            "sandbox",
-            "https://ABC.gr7.eu-central-1.eks.amazonaws.com",
-            b"PEM",
-            "eu-central-1",
-            Some("arn:aws:iam::123456789012:role/deploy"),
-        );
-        assert!(!k.contains(TOKEN_PREFIX), "{k}");
-        // Read back as a YAML reader (helm's) reads it.
-        let parsed: serde_json::Value = yaml_serde::from_str(&k).unwrap();
-        let exec = &parsed["users"][0]["user"]["exec"];
-        assert_eq!(
-            exec["args"],
-            serde_json::json!([
-                "eks-token",
-                "--cluster",
-                "sandbox",
-                "--role-arn",
-                "arn:aws:iam::123456789012:role/deploy"
-            ])
-        );
-        assert_eq!(
-            exec["env"],
-            serde_json::json!([{"name": "AWS_REGION", "value": "eu-central-1"}])
-        );
-        assert_eq!(exec["interactiveMode"], "Never");
-        assert_eq!(exec["apiVersion"], "client.authentication.k8s.io/v1beta1");
-        assert_eq!(parsed["current-context"], "bbgate");
-        assert_eq!(
-            parsed["contexts"][0]["context"],
-            serde_json::json!({"cluster": "sandbox", "user": "bbgate"})
-        );
-        assert_eq!(
-            parsed["clusters"][0]["cluster"]["server"],
-            "https://ABC.gr7.eu-central-1.eks.amazonaws.com"
-        );
-        assert_eq!(parsed["clusters"][0]["cluster"]["certificate-authority-data"], "UEVN");
-        // A value that would break hand-written YAML stays a value.
-        let odd = exec_kubeconfig("a\"b: c\n- d", "http://127.0.0.1:1", b"", "eu-central-1", None);
-        let parsed: serde_json::Value = yaml_serde::from_str(&odd).unwrap();
-        assert_eq!(parsed["users"][0]["user"]["exec"]["args"][2], "a\"b: c\n- d");
-        assert!(parsed["clusters"][0]["cluster"]["certificate-authority-data"].is_null());
     }
 
     #[test]

@@ -61,10 +61,33 @@ pub(crate) struct Rules<'a> {
     /// Registries images may come from (never empty: the evidence's registry by default).
     pub(crate) registries: &'a [String],
     pub(crate) service_types: &'a [String],
-    /// helm 3: hooks skip the post-renderer, so an unpinned hook image gets a hint.
-    pub(crate) hooks_not_post_rendered: bool,
+    /// What a chart's Roles may grant beyond the ordinary (`[deploy] grants`: `rbac`, `escalate`, `bind`,
+    /// `impersonate`, `*`, `pods/exec`, `secrets`).
+    pub(crate) grants: &'a [String],
+    /// Where a chart's NetworkPolicy may open egress to beyond its own namespace (`[deploy] egress`: CIDRs).
+    pub(crate) egress: &'a [String],
     /// What the namespace's quota has left; None when it could not be read (then not checked).
     pub(crate) quota_left: Option<(String, Resources)>,
+}
+
+impl<'a> Rules<'a> {
+    /// The rules of the admins' policy for one building block, before anything is judged (no images held to
+    /// digests, any registry the policy lists, the quota not known).
+    pub(crate) fn of(policy: &'a crate::policy::Policy, bb: &'a BuildingBlock, namespace: &'a str) -> Rules<'a> {
+        Rules {
+            namespace,
+            building_block: bb,
+            all_building_blocks: &policy.building_blocks,
+            capabilities: &policy.deploy.capabilities,
+            cluster_roles: &policy.deploy.cluster_roles,
+            images: None,
+            registries: &policy.deploy.registries,
+            service_types: &policy.deploy.service_types,
+            grants: &policy.deploy.grants,
+            egress: &policy.deploy.egress,
+            quota_left: None,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -171,7 +194,8 @@ pub(crate) fn check(manifests: &[Manifest], rules: &Rules) -> Findings {
         check_exposure(&label, m, rules, &mut f);
         if kind == "NetworkPolicy" {
             // The chart's own policies are judged as the preflight judges the namespace's: once installed,
-            // a policy that admits other namespaces would open the BB to them.
+            // a policy that admits other namespaces would open the BB to them, and one that lets it reach the
+            // node's metadata service or other namespaces would open them to the BB.
             match serde_json::from_value::<k8s_openapi::api::networking::v1::NetworkPolicy>(m.object.clone()) {
                 Ok(np) => {
                     let (_, leaks) = super::preflight::network_policy(rules.namespace, &np);
@@ -180,6 +204,9 @@ pub(crate) fn check(manifests: &[Manifest], rules: &Rules) -> Findings {
                             .into_iter()
                             .map(|l| Diagnostic::error("network-policy-leak", format!("{label}: {l}"))),
                     );
+                    for l in super::preflight::network_policy_egress(rules.namespace, &np, rules.egress) {
+                        f.problem("network-policy-egress", format!("{label}: {l}"));
+                    }
                 }
                 // Fail closed: a policy that cannot be read cannot be shown to keep other namespaces out.
                 Err(e) => f.problem(
@@ -189,7 +216,12 @@ pub(crate) fn check(manifests: &[Manifest], rules: &Rules) -> Findings {
             }
         }
         if kind == "RoleBinding" {
-            check_role_binding(&label, &m.object, rules, &mut f);
+            check_role_binding(&label, &m.object, manifests, rules, &mut f);
+        }
+        if kind == "Role" {
+            for why in role_grants(&m.object, rules) {
+                f.problem("rbac-escalation", format!("{label}: {why}"));
+            }
         }
         if let Some(spec) = m.pod_spec() {
             check_pod(&label, m, spec, rules, &mut f);
@@ -292,9 +324,90 @@ fn check_service(label: &str, svc: &Value, rules: &Rules, f: &mut Findings) {
     }
 }
 
-fn check_role_binding(label: &str, rb: &Value, rules: &Rules, f: &mut Findings) {
+/// The name of the Role the sandbox's namespace kit gives the deploy identity: no chart may bind it.
+pub(crate) const DEPLOY_ROLE: &str = "bbgate-deploy";
+
+/// What a Role grants that the release's own ServiceAccounts must not hold unless the policy says so
+/// (`[deploy] grants`): control of RBAC (which lets it grant itself anything the deploy identity holds),
+/// `escalate`, `bind`, `impersonate`, wildcards, `pods/exec`, and Secrets beyond the release's own (a rule on
+/// secrets without resourceNames reads every Secret of the namespace, the deploy's and other releases').
+fn role_grants(role: &Value, rules: &Rules) -> Vec<String> {
+    let allowed = |g: &str| rules.grants.iter().any(|a| a == g);
+    let mut out = Vec::new();
+    let mut said: Vec<&str> = Vec::new();
+    for (i, rule) in role["rules"].as_array().into_iter().flatten().enumerate() {
+        let list = |k: &str| -> Vec<&str> {
+            rule[k]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect()
+        };
+        let (groups, resources, verbs) = (list("apiGroups"), list("resources"), list("verbs"));
+        let mut say = |grant: &'static str, what: String| {
+            if !allowed(grant) && !said.contains(&grant) {
+                said.push(grant);
+                out.push(format!("rule {} grants {what} ([deploy] grants \"{grant}\")", i + 1));
+            }
+        };
+        if groups.contains(&"*") || resources.contains(&"*") || verbs.contains(&"*") {
+            say(
+                "*",
+                "a wildcard (every group, resource or verb, RBAC and Secrets included)".to_owned(),
+            );
+        }
+        if groups.contains(&"rbac.authorization.k8s.io") {
+            say(
+                "rbac",
+                "RBAC objects: whoever holds it can grant itself what the deploy identity holds".to_owned(),
+            );
+        }
+        for v in ["escalate", "bind", "impersonate"] {
+            if verbs.contains(&v) {
+                say(v, format!("the verb {v}"));
+            }
+        }
+        let core = groups.is_empty() || groups.contains(&"");
+        if core && resources.iter().any(|r| matches!(*r, "pods/exec" | "pods/attach")) {
+            say(
+                "pods/exec",
+                "pods/exec (running commands in any pod of the namespace)".to_owned(),
+            );
+        }
+        if core && resources.contains(&"secrets") && rule["resourceNames"].as_array().is_none_or(Vec::is_empty) {
+            say(
+                "secrets",
+                "every Secret of the namespace (name the release's own Secrets in resourceNames)".to_owned(),
+            );
+        }
+    }
+    out
+}
+
+fn check_role_binding(label: &str, rb: &Value, manifests: &[Manifest], rules: &Rules, f: &mut Findings) {
     let role = &rb["roleRef"];
     let name = role["name"].as_str().unwrap_or("");
+    if role["kind"].as_str() == Some("Role") {
+        let defined = manifests.iter().find(|m| m.kind() == "Role" && m.name() == name);
+        if name == DEPLOY_ROLE {
+            f.problem(
+                "rbac-escalation",
+                format!(
+                    "{label}: binds the sandbox's deploy Role {DEPLOY_ROLE:?}: the BB's pods would hold what the deploy \
+                     identity holds (write its RBAC, delete its NetworkPolicy)"
+                ),
+            );
+        } else if defined.is_none() && !rules.grants.iter().any(|g| g == "rbac") {
+            f.problem(
+                "rbac-escalation",
+                format!(
+                    "{label}: binds Role {name:?}, which the chart does not define: what it grants cannot be judged; \
+                     define the Role in the chart"
+                ),
+            );
+        }
+    }
     if role["kind"].as_str() == Some("ClusterRole") && !rules.cluster_roles.iter().any(|r| r == name) {
         let why = match name {
             "cluster-admin" | "admin" | "edit" => " (it grants control of the namespace's RBAC, Secrets or more)",
@@ -441,18 +554,7 @@ fn check_pod(label: &str, m: &Manifest, spec: &Value, rules: &Rules, f: &mut Fin
                 );
             }
         }
-        let before = f.problems.len();
         check_image(&who, c["image"].as_str().unwrap_or(""), rules, f);
-        // helm 3 runs no post-renderer on hooks: their images are pinned only by a value.
-        if rules.hooks_not_post_rendered
-            && m.hook().is_some()
-            && let Some(p) = f.problems[before..].iter_mut().find(|p| p.code == "image-not-judged")
-        {
-            p.message.push_str(
-                " (helm 3 does not post-render hooks: pin this hook's image value with --set-image KEY=REPOSITORY, \
-                 or deploy with helm 4)",
-            );
-        }
         check_container_security(&who, c, &annotations, rules, f);
         let res = &c["resources"];
         let mut missing = Vec::new();

@@ -1,6 +1,7 @@
 //! The helm edge: find the binary and its major version, render, install, test. Helm 3 and helm 4 differ in
-//! how they wait and roll back; bbgate speaks both. Values given with --set are never echoed: bbgate passes
-//! only the pinned image that way, and prints the key, not the value.
+//! how they wait and roll back; bbgate speaks both. helm always runs in a sealed room (`room`): an environment
+//! from an allowlist, never the job's. Values given with --set are never echoed: bbgate passes only the pinned
+//! image that way, and prints the key, not the value.
 
 use crate::error::{Error, Result};
 use std::ffi::OsString;
@@ -12,15 +13,16 @@ pub(crate) struct Helm {
     pub(crate) path: PathBuf,
     pub(crate) version: String,
     pub(crate) major: u8,
-    pub(crate) kubeconfig: Option<PathBuf>,
-    /// `HELM_PLUGINS` for helm 4's post-renderer plugin (bbgate's own, written beside its pins).
-    pub(crate) plugins: Option<PathBuf>,
+    /// helm's whole environment (the room's allowlist, see `room::Room::env`): the job's is never inherited.
+    pub(crate) env: Vec<(OsString, OsString)>,
 }
 
 /// bbgate as helm's post-renderer: `bbgate post-render --pins FILE`.
 pub(crate) struct PostRenderer {
     pub(crate) exe: PathBuf,
     pub(crate) pins: PathBuf,
+    /// Where the post-renderer writes why it refused helm's install render.
+    pub(crate) refusal: PathBuf,
 }
 
 /// The name of the helm 4 plugin bbgate writes for its post-renderer.
@@ -48,9 +50,11 @@ fn tool_error(helm: &Path, what: &str, e: std::io::Error) -> Error {
 }
 
 impl Helm {
-    /// `helm version`, which needs no cluster.
-    pub(crate) fn detect(path: &Path, kubeconfig: Option<PathBuf>) -> Result<Helm> {
+    /// `helm version`, which needs no cluster, run with `env` (the room's) as its whole environment.
+    pub(crate) fn detect(path: &Path, env: Vec<(OsString, OsString)>) -> Result<Helm> {
         let out = Command::new(path)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .args(["version", "--template", "{{.Version}}"])
             .output()
             .map_err(|e| tool_error(path, "read its version", e))?;
@@ -71,28 +75,37 @@ impl Helm {
             path: path.to_owned(),
             version,
             major,
-            kubeconfig,
-            plugins: None,
+            env,
         })
     }
 
+    /// helm with its sealed environment and nothing else.
     fn command(&self) -> Command {
         let mut c = Command::new(&self.path);
-        if let Some(k) = &self.kubeconfig {
-            c.env("KUBECONFIG", k);
-        }
-        if let Some(p) = &self.plugins {
-            c.env("HELM_PLUGINS", p);
-        }
+        c.env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 
-    /// Write bbgate's post-renderer plugin for helm 4 into `dir` (helm 3 runs the executable directly) and
-    /// use it as this helm's plugin directory.
-    pub(crate) fn install_post_renderer(&mut self, dir: &Path, pr: &PostRenderer) -> Result<()> {
+    fn var(&self, name: &str) -> Option<&std::ffi::OsStr> {
+        self.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_os_str())
+    }
+
+    /// Point helm at this kubeconfig (one bbgate wrote into the room).
+    pub(crate) fn set_kubeconfig(&mut self, path: &Path) {
+        self.env.retain(|(k, _)| k != "KUBECONFIG");
+        self.env.push(("KUBECONFIG".into(), path.as_os_str().to_owned()));
+    }
+
+    /// Write bbgate's post-renderer plugin for helm 4 into the room's plugin directory (helm 3 runs the
+    /// executable directly).
+    pub(crate) fn install_post_renderer(&mut self, pr: &PostRenderer) -> Result<()> {
         if self.major < 4 {
             return Ok(());
         }
+        let dir = self
+            .var("HELM_PLUGINS")
+            .map(PathBuf::from)
+            .ok_or_else(|| Error::Undecidable("helm runs without a plugin directory".to_owned()))?;
         let plugin = dir.join(PLUGIN);
         std::fs::create_dir_all(&plugin).map_err(|e| Error::write(&plugin, e))?;
         let yaml = format!(
@@ -103,7 +116,6 @@ impl Helm {
         );
         let path = plugin.join("plugin.yaml");
         std::fs::write(&path, yaml).map_err(|e| Error::write(&path, e))?;
-        self.plugins = Some(dir.to_owned());
         Ok(())
     }
 
@@ -131,18 +143,12 @@ impl Helm {
         }
     }
 
-    /// `helm dependency build` of `chart`, its HTTP(S) repositories added to a private repository configuration
+    /// `helm dependency build` of `chart`, its HTTP(S) repositories added to the room's repository configuration
     /// first (helm 4 fetches only from repositories it knows), `--plain-http` for loopback OCI registries.
     pub(crate) fn dependency_build(&self, chart: &Path, repos: &[String], plain_http: bool) -> Result<()> {
-        let dir = tempfile::tempdir()
-            .map_err(|e| Error::Undecidable(format!("cannot create a temporary directory for helm: {e}")))?;
-        let with_env = |mut c: Command| {
-            c.env("HELM_REPOSITORY_CONFIG", dir.path().join("repositories.yaml"))
-                .env("HELM_REPOSITORY_CACHE", dir.path().join("cache"));
-            c
-        };
         for (i, url) in repos.iter().enumerate() {
-            let out = with_env(self.command())
+            let out = self
+                .command()
                 .args(["repo", "add", &format!("bbgate-dep-{i}"), url])
                 .output()
                 .map_err(|e| tool_error(&self.path, "add a chart repository", e))?;
@@ -157,7 +163,8 @@ impl Helm {
         if plain_http {
             args.push("--plain-http".into());
         }
-        let out = with_env(self.command())
+        let out = self
+            .command()
             .args(&args)
             .output()
             .map_err(|e| tool_error(&self.path, "build the chart's dependencies", e))?;
@@ -376,8 +383,7 @@ mod tests {
             path: "helm".into(),
             version: format!("v{major}.0.0"),
             major,
-            kubeconfig: None,
-            plugins: None,
+            env: Vec::new(),
         }
     }
 

@@ -10,6 +10,8 @@ pub(crate) mod helm;
 pub mod manifest;
 pub(crate) mod preflight;
 pub(crate) mod redecide;
+pub(crate) mod room;
+pub(crate) mod seal;
 pub(crate) mod secrets;
 pub mod yaml11;
 
@@ -78,26 +80,53 @@ fn ms(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
 }
 
-/// The cluster: a kubeconfig (the flag, KUBECONFIG, ~/.kube/config), or EKS by name. With EKS, the
-/// kubeconfig handed to helm is a 0600 temp file whose user runs `bbgate eks-token`; it holds no token and
-/// is removed when the deploy ends.
+/// The cluster: a kubeconfig (the flag, KUBECONFIG, ~/.kube/config), or EKS by name. helm never reads either
+/// directly: deploy writes it a kubeconfig of its own in the sealed room (`seal::sealed_kubeconfig`).
 pub(crate) struct Cluster {
     pub(crate) client: Client,
-    helm_kubeconfig: Option<PathBuf>,
-    _temp: Option<tempfile::NamedTempFile>,
+    reach: Reach,
 }
 
-/// helm's kubeconfig for EKS: a temporary file only its owner can read (0600), removed when dropped. It holds
-/// no token (its user runs `bbgate eks-token`), and still names the cluster and role.
-fn temp_kubeconfig(text: &str) -> Result<tempfile::NamedTempFile> {
-    let fail = |e: std::io::Error| Error::Undecidable(format!("cannot write a temporary kubeconfig: {e}"));
-    let mut temp = tempfile::Builder::new()
-        .prefix("bbgate-kubeconfig-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .tempfile()
-        .map_err(fail)?;
-    std::io::Write::write_all(&mut temp, text.as_bytes()).map_err(fail)?;
-    Ok(temp)
+/// How the cluster was reached, for the kubeconfig helm gets.
+enum Reach {
+    Kubeconfig(PathBuf),
+    Eks {
+        cluster: String,
+        region: String,
+        endpoint: String,
+        ca: Vec<u8>,
+        creds: aws_credential_types::Credentials,
+    },
+}
+
+impl Cluster {
+    /// helm's kubeconfig for this cluster, written into the room (with a fresh EKS token).
+    pub(crate) fn helm_kubeconfig(&self, room: &room::Room) -> Result<PathBuf> {
+        match &self.reach {
+            Reach::Kubeconfig(path) => seal::sealed_kubeconfig(room, seal::Access::Kubeconfig(path)),
+            Reach::Eks { endpoint, ca, .. } => {
+                let token = self.eks_token()?.unwrap_or_default();
+                seal::sealed_kubeconfig(
+                    room,
+                    seal::Access::Eks {
+                        endpoint,
+                        ca_pem: ca,
+                        token: &token,
+                    },
+                )
+            }
+        }
+    }
+
+    /// A fresh EKS token (15 minutes), for helm's token file before a long step; None for a kubeconfig.
+    pub(crate) fn eks_token(&self) -> Result<Option<String>> {
+        match &self.reach {
+            Reach::Kubeconfig(_) => Ok(None),
+            Reach::Eks {
+                cluster, region, creds, ..
+            } => eks::token(cluster, region, creds.clone(), std::time::SystemTime::now()).map(Some),
+        }
+    }
 }
 
 async fn connect(args: &DeployArgs) -> Result<Cluster> {
@@ -123,7 +152,7 @@ pub(crate) async fn connect_to(
         let (conf, creds) =
             eks::resolve_credentials(&region, role.as_deref(), aws.session_name.as_deref(), &calls).await?;
         let (endpoint, ca) = eks::describe(&conf, cluster).await?;
-        let token = eks::token(cluster, &region, creds, std::time::SystemTime::now())?;
+        let token = eks::token(cluster, &region, creds.clone(), std::time::SystemTime::now())?;
         let mut config = Config::new(
             endpoint
                 .parse()
@@ -136,11 +165,15 @@ pub(crate) async fn connect_to(
         }
         config.auth_info.token = Some(token.into());
         let client = Client::try_from(config).map_err(|e| preflight::cluster_error("connecting to EKS", e))?;
-        let temp = temp_kubeconfig(&eks::exec_kubeconfig(cluster, &endpoint, &ca, &region, role.as_deref()))?;
         return Ok(Cluster {
             client,
-            helm_kubeconfig: Some(temp.path().to_owned()),
-            _temp: Some(temp),
+            reach: Reach::Eks {
+                cluster: cluster.to_owned(),
+                region,
+                endpoint,
+                ca,
+                creds,
+            },
         });
     }
     let path = kubeconfig.map(Path::to_path_buf);
@@ -157,10 +190,18 @@ pub(crate) async fn connect_to(
         .await
         .map_err(|e| Error::invalid(format!("the kubeconfig cannot be used: {e}")))?;
     let client = Client::try_from(config).map_err(|e| preflight::cluster_error("connecting", e))?;
+    let path = path.unwrap_or_else(|| {
+        std::env::var_os("KUBECONFIG")
+            .and_then(|k| std::env::split_paths(&k).next())
+            .unwrap_or_else(|| {
+                PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                    .join(".kube")
+                    .join("config")
+            })
+    });
     Ok(Cluster {
         client,
-        helm_kubeconfig: path,
-        _temp: None,
+        reach: Reach::Kubeconfig(path),
     })
 }
 
@@ -355,6 +396,9 @@ fn admins_policy(args: &DeployArgs) -> Result<Policy> {
 
 fn run_checked(args: &DeployArgs) -> Result<u8> {
     let started = jiff::Timestamp::now();
+    // Nothing that decides comes from the job's environment: a variable that would redirect a client or helm
+    // stops the deploy before anything is read.
+    seal::refuse_redirects(std::env::vars(), &args.allow_env)?;
     let policy = admins_policy(args)?;
     // Deploy's clock is the system's: nothing on its command line can make old evidence or an expired
     // sign-off look current.
@@ -378,45 +422,55 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     // 2. Bind: the BB's own namespace, never another; the chart and values verify judged, never others.
     let ns = bind(args, bb)?;
     let mut warnings = warnings;
-    // The dependencies as Chart.lock pins them, built before the chart is compared with the one judged. helm is
-    // found once; it learns the cluster's kubeconfig when the cluster is reached.
-    let mut helm = helm::Helm::detect(&args.helm, None)?;
-    crate::dependencies::build(&helm, &args.chart)?;
-    bind_chart(args, &admission.admitted, &mut warnings)?;
+    // The sealed room: helm pinned by sha256, its environment from an allowlist, the chart and every file it
+    // reads copied in as regular files. The proxies the admins allow by name reach helm too.
+    let mut room = room::Room::new()?;
+    let proxies: Vec<String> = args
+        .allow_env
+        .iter()
+        .filter(|v| v.to_ascii_lowercase().ends_with("_proxy"))
+        .cloned()
+        .collect();
+    room.pass(&proxies);
+    let helm_path = seal::pinned_helm(&room, &args.helm, args.helm_sha256.as_deref())?;
+    let mut helm = helm::Helm::detect(&helm_path, room.env(None))?;
+    let chart = room.copy_chart(&args.chart)?;
+    // The dependencies as Chart.lock pins them, built (in the copy) before the chart is compared with the one
+    // judged.
+    crate::dependencies::build(&helm, &chart)?;
+    bind_chart(args, &chart, &admission.admitted, &mut warnings)?;
     let admitted = &admission.admitted;
     let set_image = set_image(&args.set_image, admitted)?;
-    let values = deploy_values(args, &policy, &set_image)?;
+    let mut values = deploy_values(args, &policy, &set_image)?;
     bind_sets(&values, &policy, admitted, &mut warnings)?;
-    // The post-renderer pins every image of the rendered chart to the evidence's digests, for the offline
-    // render, the server render and the install alike: what is judged is what is installed.
-    let pins_dir =
-        tempfile::tempdir().map_err(|e| Error::Undecidable(format!("cannot create a temporary directory: {e}")))?;
-    let post_renderer = write_pins(pins_dir.path(), args, &policy, admitted)?;
+    values.seal(&room)?;
+    let lookups = seal::lookups(&chart)?;
+    let pins = pins(args, &policy, admitted)?;
     let description = format!(
         "bbgate evidence sha256:{} ({} image(s))",
         admission.evidence_sha256,
         admitted.images.len()
     );
-    let install = helm::Install {
+    let render = helm::Install {
         release: &args.release,
-        chart: &args.chart,
+        chart: &chart,
         namespace: &ns,
         values: &values,
         set_image: &set_image,
-        post_renderer: Some(&post_renderer),
+        post_renderer: None,
         timeout,
         history_max: policy.deploy.history_max,
         description: &description,
     };
     let mut record = Record::start(&admission, bb, redecision, &ns, &policy, args, started, warnings);
 
-    // 3. Render, with the same values and the image pinned.
+    // 3. Render, with the same values, every image pinned to the evidence's digests (hooks too, by bbgate).
     let t = Instant::now();
     let cluster = rt.block_on(connect(args))?;
-    helm.kubeconfig = cluster.helm_kubeconfig.clone();
-    helm.install_post_renderer(pins_dir.path(), &post_renderer)?;
+    helm.set_kubeconfig(&cluster.helm_kubeconfig(&room)?);
     record.helm = helm.version.clone();
-    let manifests = manifest::parse(&helm.template(&install)?)?;
+    let offline = crate::release::pin_rendered(&helm.template(&render)?, &pins.images, &policy);
+    let manifests = manifest::parse(&offline)?;
     record.timings_ms.render = ms(t);
 
     // 4. Preflight and guard: every problem at once, before anything is written.
@@ -424,10 +478,20 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         rt: &rt,
         cluster: &cluster,
         helm: &helm,
-        install: &install,
+        install: &render,
         namespace: &ns,
     };
-    let manifests = check_chart(args, &policy, bb, admitted, &target, manifests, &mut record)?;
+    let judged = check_chart(args, &policy, bb, admitted, &target, manifests, &pins, &mut record)?;
+    if !lookups.is_empty() && !policy.deploy.lookup {
+        record.problems.push(Diagnostic::error(
+            "lookup-not-allowed",
+            format!(
+                "the chart's templates call lookup ({}): it reads the cluster as the deploy identity sees it (other \
+                 Secrets, other namespaces) into the BB's objects; the policy does not allow it ([deploy] lookup)",
+                lookups.join(", ")
+            ),
+        ));
+    }
     if !record.problems.is_empty() {
         record.finished_at = jiff::Timestamp::now().to_string();
         emit(args.format, &record, None)?;
@@ -449,8 +513,90 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     }
     // The Secrets the chart expects to find (certificates), before helm runs.
     record.secrets = rt.block_on(secrets::apply(&cluster.client, &ns, &args.release, &secret_files))?;
-    // 5. Install and 6. confirm.
-    install_and_confirm(args, admitted, &target, &manifests, timeout, &mut record)
+    // 5. Install exactly the render judged: a chart bbgate writes from it, and the post-renderer refusing any
+    // difference between helm's install render and the judged documents. 6. Confirm.
+    let meta = seal::ChartMeta {
+        name: judged_name(&chart)?,
+        version: record_chart_version(&chart)?,
+        app_version: chart_app_version(&chart),
+    };
+    let judged_chart = seal::judged_chart(&room, &meta, &judged.documents)?;
+    let post_renderer = write_pins(
+        &room,
+        &helm,
+        Pins {
+            judged: Some(judged.documents.clone()),
+            ..pins
+        },
+    )?;
+    let mut helm = helm.clone();
+    helm.install_post_renderer(&post_renderer)?;
+    let no_values = crate::values::Values::read(&Default::default(), &[])?;
+    let install = helm::Install {
+        chart: &judged_chart,
+        values: &no_values,
+        set_image: &[],
+        post_renderer: Some(&post_renderer),
+        ..render
+    };
+    // A fresh EKS token for the install (client-go rereads the token file).
+    if let Some(token) = cluster.eks_token()? {
+        seal::renew_token(&room, &token)?;
+    }
+    let target = Target {
+        install: &install,
+        helm: &helm,
+        ..target
+    };
+    install_and_confirm(
+        args,
+        admitted,
+        &target,
+        &judged.manifests,
+        &post_renderer,
+        timeout,
+        &mut record,
+    )
+}
+
+/// The render deploy judged: the documents (as the API server reads them, images pinned) that it installs, and
+/// the objects helm's builder makes of them, as the API server would store them.
+struct Judged {
+    documents: Vec<serde_json::Value>,
+    manifests: Vec<manifest::Manifest>,
+}
+
+type Pins = crate::release::Pins;
+
+/// The chart's name, version and appVersion as its Chart.yaml says (for the chart bbgate installs).
+fn chart_yaml(chart: &Path) -> Result<serde_json::Value> {
+    let path = chart.join("Chart.yaml");
+    let text = crate::input::read_text(&path, crate::input::CHART_FILE)?;
+    yaml_serde::from_str(&text).map_err(|e| Error::invalid(format!("{}: not a Chart.yaml: {e}", path.display())))
+}
+
+fn judged_name(chart: &Path) -> Result<String> {
+    chart_yaml(chart)?["name"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Error::invalid(format!("{}: Chart.yaml has no name", chart.display())))
+}
+
+fn record_chart_version(chart: &Path) -> Result<String> {
+    let v = chart_yaml(chart)?;
+    Ok(match &v["version"] {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+fn chart_app_version(chart: &Path) -> Option<String> {
+    let v = chart_yaml(chart).ok()?;
+    match &v["appVersion"] {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Null => None,
+        other => Some(other.to_string()),
+    }
 }
 
 impl Record {
@@ -541,11 +687,13 @@ fn admit<'p>(
             admitted.building_block
         ))
     })?;
-    if let Some(want) = &args.building_block
-        && *want != bb.name
-    {
+    // The building block comes from the admins (the flag, or BBGATE_BUILDING_BLOCK of the restricted context),
+    // never from the evidence the BB wrote: the namespace deploy installs into is this one's.
+    let want = &args.building_block;
+    if *want != bb.name {
         return Err(Error::Denied(format!(
-            "{ev_path}: the evidence is for building block {}, not {want}",
+            "{ev_path}: the evidence is for building block {}, but the admins' deploy is for {want} \
+             (--building-block, BBGATE_BUILDING_BLOCK): evidence of another building block is refused",
             bb.name
         )));
     }
@@ -645,39 +793,51 @@ fn set_image(keys: &[String], admitted: &evidence::Admitted) -> Result<Vec<(Stri
         .collect()
 }
 
-/// The pins file the post-renderer reads (the evidence's images, the admins' policy by path and sha256), and
-/// the post-renderer: this very binary.
-fn write_pins(
-    dir: &std::path::Path,
-    args: &DeployArgs,
-    policy: &Policy,
-    admitted: &evidence::Admitted,
-) -> Result<helm::PostRenderer> {
+/// What the post-renderer pins: the evidence's images, located under the admins' policy (by path and sha256).
+fn pins(args: &DeployArgs, policy: &Policy, admitted: &evidence::Admitted) -> Result<Pins> {
+    let policy_path = match &args.policy {
+        Some(p) => Some(std::fs::canonicalize(p).map_err(|e| Error::read(p, e))?),
+        None => None,
+    };
+    Ok(Pins {
+        images: admitted.images.iter().map(|i| i.image.clone()).collect(),
+        policy: policy_path,
+        policy_sha256: policy.origin.sha256.clone(),
+        judged: None,
+        hooks_included: false,
+        refusal: None,
+    })
+}
+
+/// The pins file in the room, and the post-renderer: this very binary, which pins again and refuses any
+/// difference from the judged documents (helm 4 hands it hooks too; helm 3.18 does not, and installs the
+/// judged chart's hooks as judged).
+fn write_pins(room: &room::Room, helm: &helm::Helm, pins: Pins) -> Result<helm::PostRenderer> {
     let exe = std::env::current_exe().map_err(|e| {
         Error::Undecidable(format!(
             "cannot find bbgate's own executable for helm's post-renderer: {e}"
         ))
     })?;
-    let policy_path = match &args.policy {
-        Some(p) => Some(std::fs::canonicalize(p).map_err(|e| Error::read(p, e))?),
-        None => None,
+    let refusal = room.path().join("post-render-refusal.txt");
+    let pins = Pins {
+        hooks_included: helm.major >= 4,
+        refusal: Some(refusal.clone()),
+        ..pins
     };
-    let pins = crate::release::Pins {
-        images: admitted.images.iter().map(|i| i.image.clone()).collect(),
-        policy: policy_path,
-        policy_sha256: policy.origin.sha256.clone(),
-    };
-    let path = dir.join("pins.json");
     // Plain data: serialising cannot fail.
     let bytes = serde_json::to_vec_pretty(&pins).unwrap_or_default();
-    std::fs::write(&path, bytes).map_err(|e| Error::write(&path, e))?;
-    Ok(helm::PostRenderer { exe, pins: path })
+    let path = room.write_private("pins.json", &bytes)?;
+    Ok(helm::PostRenderer {
+        exe,
+        pins: path,
+        refusal,
+    })
 }
 
 /// The chart given must be the chart verify judged, file for file, with the same values files in the same
 /// order (`verify --chart` binds them in the evidence). Evidence of a release judged without its chart binds
 /// none: the chart is then judged by deploy's guard alone, and the record says so.
-fn bind_chart(args: &DeployArgs, admitted: &evidence::Admitted, warnings: &mut Vec<String>) -> Result<()> {
+fn bind_chart(args: &DeployArgs, copy: &Path, admitted: &evidence::Admitted, warnings: &mut Vec<String>) -> Result<()> {
     let Some(judged) = &admitted.chart else {
         warnings.push(
             "the evidence binds no chart (verify ran without --chart): the chart installed was judged by deploy's \
@@ -686,7 +846,7 @@ fn bind_chart(args: &DeployArgs, admitted: &evidence::Admitted, warnings: &mut V
         );
         return Ok(());
     };
-    let given = crate::release::chart_content(&args.chart)?;
+    let given = crate::release::chart_content(copy)?;
     let mut problems: Vec<String> = crate::release::chart_changes(&judged.files, &given.files)
         .into_iter()
         .map(|c| format!("--chart {}: {c} since verify judged it", args.chart.display()))
@@ -840,9 +1000,10 @@ struct Target<'a> {
     namespace: &'a str,
 }
 
-/// Preflight the namespace, then the guard and the Rego rules on the offline render, on what helm will apply,
-/// and on what the API server would store. Problems and warnings go into the record; returns the objects the
-/// install will create.
+/// Preflight the namespace, then the guard and the Rego rules on the offline render, on the render helm will
+/// install, and on what the API server would store. Problems and warnings go into the record; returns the
+/// render judged.
+#[allow(clippy::too_many_arguments)]
 fn check_chart(
     args: &DeployArgs,
     policy: &Policy,
@@ -850,8 +1011,9 @@ fn check_chart(
     admitted: &evidence::Admitted,
     target: &Target,
     manifests: Vec<manifest::Manifest>,
+    pins: &Pins,
     record: &mut Record,
-) -> Result<Vec<manifest::Manifest>> {
+) -> Result<Judged> {
     let (rt, client, ns) = (target.rt, &target.cluster.client, target.namespace);
     let t = Instant::now();
     let pre = rt.block_on(preflight::run(
@@ -876,57 +1038,52 @@ fn check_chart(
         pre.quota_left.clone()
     };
     let rules = guard::Rules {
-        namespace: ns,
-        building_block: bb,
-        all_building_blocks: &policy.building_blocks,
-        capabilities: &policy.deploy.capabilities,
-        cluster_roles: &policy.deploy.cluster_roles,
+        quota_left,
         images: Some(&admitted.images),
         registries: &registries,
-        service_types: &policy.deploy.service_types,
-        hooks_not_post_rendered: target.helm.major < 4,
-        quota_left,
+        ..guard::Rules::of(policy, bb, ns)
     };
     // The offline render first: its problems are named even when the cluster could not render the chart (a
     // kind it does not serve, a List).
     let mut findings = judge(&manifests, &rules, policy)?;
-    // Then what helm will really apply: rendered again against the cluster (`lookup`, capabilities). Its
-    // objects replace the offline ones of the same kind and name; offline-only ones (CRDs) stay judged.
-    let manifests = if pre.problems.is_empty() && findings.problems.is_empty() {
+    let mut judged = Judged {
+        documents: Vec::new(),
+        manifests,
+    };
+    // Then the one render deploy installs: helm's, against the cluster (`lookup`, capabilities, an upgrade),
+    // every image pinned by bbgate (hooks included), flattened as helm's builder flattens it.
+    if pre.problems.is_empty() && findings.problems.is_empty() {
         let t = Instant::now();
-        let server = manifest::parse(&target.helm.server_render(target.install)?)?;
-        let key = |m: &manifest::Manifest| (m.kind().to_owned(), m.name().to_owned());
-        let on_server: std::collections::HashSet<_> = server.iter().map(key).collect();
-        let mut all = server;
-        all.extend(manifests.into_iter().filter(|m| !on_server.contains(&key(m))));
-        findings = judge(&all, &rules, policy)?;
+        let text = crate::release::pin_rendered(&target.helm.server_render(target.install)?, &pins.images, policy);
+        let documents = manifest::documents(&text)?;
+        let server = manifest::parse_documents(documents.clone())?;
+        findings = judge(&server, &rules, policy)?;
         // And as the API server would store each object (defaults, mutating admission): judged once more.
-        let all = if findings.problems.is_empty() {
-            let (stored, refused) = rt.block_on(preflight::as_stored(client, ns, all))?;
+        judged.manifests = if findings.problems.is_empty() {
+            let (stored, refused) = rt.block_on(preflight::as_stored(client, ns, server))?;
             findings = judge(&stored, &rules, policy)?;
             findings.problems.extend(refused);
             stored
         } else {
-            all
+            server
         };
+        judged.documents = documents.into_iter().map(|(_, v)| v).collect();
         record.timings_ms.preflight += ms(t);
-        all
-    } else {
-        manifests
-    };
+    }
     record.problems = pre.problems;
     record.problems.extend(findings.problems);
     record.warnings.extend(findings.warnings);
-    Ok(manifests)
+    Ok(judged)
 }
 
-/// Install, pinned by digest (helm rolls back on failure), confirm the workloads and the chart's tests, then
-/// write the record. Returns the exit code.
+/// Install the judged chart, pinned by digest (helm rolls back on failure), confirm the workloads and the
+/// chart's tests, then write the record. Returns the exit code.
 fn install_and_confirm(
     args: &DeployArgs,
     admitted: &evidence::Admitted,
     target: &Target,
     manifests: &[manifest::Manifest],
+    post_renderer: &helm::PostRenderer,
     timeout: Duration,
     record: &mut Record,
 ) -> Result<u8> {
@@ -951,6 +1108,20 @@ fn install_and_confirm(
         record.finished_at = jiff::Timestamp::now().to_string();
         finish_record(args, rt, record, admitted)
     };
+    // The post-renderer refused helm's install render: nothing was installed, and the record names why.
+    if !out.status.success()
+        && let Ok(why) = std::fs::read_to_string(&post_renderer.refusal)
+    {
+        for line in why.lines().filter(|l| !l.trim().is_empty()) {
+            record.problems.push(Diagnostic::error(
+                "render-differs",
+                format!("{line}: helm's render at install is not the render judged, so nothing was installed"),
+            ));
+        }
+        finish(record, Status::Refused)?;
+        emit(args.format, record, None)?;
+        return Ok(exit::DENY);
+    }
     if !out.status.success() {
         record.rollout_events = rt.block_on(pod_events(client, ns, &workloads));
         record.problems.push(Diagnostic::error(
@@ -1158,24 +1329,4 @@ fn statement(record: &Record, admitted: &evidence::Admitted, record_sha256: &str
             "verifier": { "id": crate::report::evidence::VERIFIER_ID, "version": env!("CARGO_PKG_VERSION") },
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_temporary_kubeconfig_is_0600_and_gone_when_dropped() {
-        use std::os::unix::fs::PermissionsExt;
-        let temp = temp_kubeconfig("apiVersion: v1\nkind: Config\n").unwrap();
-        let path = temp.path().to_owned();
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, "{mode:o}");
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            "apiVersion: v1\nkind: Config\n"
-        );
-        drop(temp);
-        assert!(!path.exists());
-    }
 }

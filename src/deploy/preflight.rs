@@ -91,6 +91,93 @@ pub(crate) fn network_policy(ns: &str, np: &NetworkPolicy) -> (bool, Vec<String>
     (selects_all && ingress_type, leaks)
 }
 
+/// The instance metadata service (IPv4 and IPv6): the node's AWS credentials, whatever the policy allows.
+const METADATA: &[&str] = &["169.254.169.254", "fd00:ec2::254"];
+
+/// What a NetworkPolicy's egress rules open beyond the namespace: an empty `to` (anywhere), an ipBlock that
+/// reaches the instance metadata service (always refused) or that the policy's `[deploy] egress` CIDRs do not
+/// list, a namespaceSelector other than the namespace's own. With no `Egress` in policyTypes (and no egress
+/// rules), egress is not restricted by this policy and nothing is opened by it.
+pub(crate) fn network_policy_egress(ns: &str, np: &NetworkPolicy, allowed: &[String]) -> Vec<String> {
+    let name = np.metadata.name.as_deref().unwrap_or("?");
+    let Some(spec) = &np.spec else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, rule) in spec.egress.iter().flatten().enumerate() {
+        let n = i + 1;
+        let to = rule.to.as_deref().unwrap_or_default();
+        if to.is_empty() {
+            out.push(format!(
+                "NetworkPolicy {name}: egress rule {n} has no `to`, so the BB's pods may reach anywhere (other \
+                 namespaces, the node's metadata service at 169.254.169.254)"
+            ));
+            continue;
+        }
+        for peer in to {
+            if let Some(block) = &peer.ip_block {
+                let excepted = |ip: &str| {
+                    block
+                        .except
+                        .iter()
+                        .flatten()
+                        .any(|e| cidr_contains(e, ip).unwrap_or(false))
+                };
+                if let Some(ip) = METADATA
+                    .iter()
+                    .find(|ip| cidr_contains(&block.cidr, ip).unwrap_or(true) && !excepted(ip))
+                {
+                    out.push(format!(
+                        "NetworkPolicy {name}: egress rule {n} opens {} to the BB, which includes the instance \
+                         metadata service {ip} (the node's AWS credentials): except it",
+                        block.cidr
+                    ));
+                } else if !allowed.iter().any(|a| a == &block.cidr) {
+                    out.push(format!(
+                        "NetworkPolicy {name}: egress rule {n} opens {} to the BB, which the policy does not list \
+                         ([deploy] egress)",
+                        block.cidr
+                    ));
+                }
+            }
+            if let Some(sel) = &peer.namespace_selector {
+                let own = sel.match_labels.as_ref().is_some_and(|m| {
+                    m.len() == 1 && m.get("kubernetes.io/metadata.name").map(String::as_str) == Some(ns)
+                }) && sel.match_expressions.is_none();
+                if !own {
+                    out.push(format!(
+                        "NetworkPolicy {name}: egress rule {n} lets the BB reach pods of other namespaces \
+                         (namespaceSelector {})",
+                        serde_json::to_string(sel).unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Does CIDR `cidr` contain address `ip` (both IPv4 or both IPv6)? None when either does not parse.
+pub(crate) fn cidr_contains(cidr: &str, ip: &str) -> Option<bool> {
+    let (net, bits) = cidr.split_once('/')?;
+    let bits: u32 = bits.parse().ok()?;
+    let net: std::net::IpAddr = net.parse().ok()?;
+    let ip: std::net::IpAddr = ip.parse().ok()?;
+    let (n, a, width) = match (net, ip) {
+        (std::net::IpAddr::V4(n), std::net::IpAddr::V4(a)) => (u128::from(u32::from(n)), u128::from(u32::from(a)), 32),
+        (std::net::IpAddr::V6(n), std::net::IpAddr::V6(a)) => (u128::from(n), u128::from(a), 128),
+        _ => return Some(false),
+    };
+    if bits > width {
+        return None;
+    }
+    if bits == 0 {
+        return Some(true);
+    }
+    let shift = width - bits;
+    Some((n >> shift) == (a >> shift))
+}
+
 /// Quota keys that must be set, with the alternative spelling Kubernetes accepts for requests.
 const QUOTA_KEYS: &[(&str, &str)] = &[
     ("requests.cpu", "cpu"),
@@ -274,6 +361,7 @@ pub(crate) async fn run(
     isolation(client, ns, &mut problems).await?;
     let quota_left = capacity(client, ns, &mut problems).await?;
     access(client, ns, manifests, &mut problems).await?;
+    breadth(client, ns, &mut problems).await?;
     let revision = release_state(client, ns, release, &mut problems).await?;
     Ok(Outcome {
         problems,
@@ -427,6 +515,59 @@ async fn access(client: &Client, ns: &str, manifests: &[Manifest], problems: &mu
                 "in namespace {ns}, the pipeline's identity may not: {} (SelfSubjectAccessReview); the sandbox \
              admins' RoleBinding for the deploy role must grant them",
                 denied.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What the deploy identity must not be able to do, where: read Secrets or write in another namespace, write
+/// cluster-scoped RBAC or namespaces, read Secrets cluster-wide, impersonate, escalate or bind roles. A chart's
+/// `lookup` reads what this identity reads, and helm acts with all of it.
+const TOO_BROAD: &[(&str, &str, &str, &str)] = &[
+    ("kube-system", "get", "", "secrets"),
+    ("kube-system", "create", "apps", "deployments"),
+    ("kube-system", "create", "rbac.authorization.k8s.io", "rolebindings"),
+    ("", "list", "", "secrets"),
+    ("", "create", "rbac.authorization.k8s.io", "clusterrolebindings"),
+    ("", "create", "", "namespaces"),
+    ("", "impersonate", "", "users"),
+    ("*", "escalate", "rbac.authorization.k8s.io", "roles"),
+    ("*", "bind", "rbac.authorization.k8s.io", "roles"),
+];
+
+/// The deploy identity reaches no further than its namespace: each question of [`TOO_BROAD`] asked by
+/// SelfSubjectAccessReview (`*` is the BB's own namespace), every yes a problem.
+async fn breadth(client: &Client, ns: &str, problems: &mut Vec<Diagnostic>) -> Result<()> {
+    let mut allowed = Vec::new();
+    for (at, verb, group, resource) in TOO_BROAD {
+        let at = if *at == "*" { ns } else { at };
+        let ask = [Ask {
+            group: (*group).to_owned(),
+            resource: (*resource).to_owned(),
+            verb: (*verb).to_owned(),
+        }];
+        if review(client, at, &ask, &Reviewer::Caller).await?.is_empty() {
+            let place = if at.is_empty() {
+                "cluster-wide".to_owned()
+            } else {
+                format!("in namespace {at}")
+            };
+            let what = if group.is_empty() {
+                (*resource).to_owned()
+            } else {
+                format!("{resource}.{group}")
+            };
+            allowed.push(format!("{verb} {what} {place}"));
+        }
+    }
+    if !allowed.is_empty() {
+        problems.push(Diagnostic::error(
+            "deploy-identity-too-broad",
+            format!(
+                "the deploy identity reaches beyond namespace {ns}: it may {} (SelfSubjectAccessReview); helm acts \
+                 with all of it and a chart's lookup reads it: bind the deploy role to the namespace kit's Role only",
+                allowed.join(", ")
             ),
         ));
     }

@@ -240,6 +240,9 @@ impl Loader {
                         Value::Array(list) => list,
                         _ => return Err(err(mark, "`<<` must merge a mapping or a list of mappings")),
                     };
+                    // Keys an earlier `<<` of this mapping merged: go-yaml v2 lets a later `<<` overwrite them,
+                    // other readers keep the first or refuse a second `<<`; so a key two merge keys set is refused.
+                    let earlier = merged.len();
                     for source in sources {
                         let Value::Object(entries) = source else {
                             return Err(err(mark, "`<<` must merge a mapping or a list of mappings"));
@@ -251,7 +254,16 @@ impl Loader {
                                     format!("key {k:?} is both set and merged (<<): readers disagree on which wins"),
                                 ));
                             }
-                            // Of several merged mappings, the first that names a key wins.
+                            if merged[..earlier].contains(&k) {
+                                return Err(err(
+                                    mark,
+                                    format!(
+                                        "key {k:?} is merged by two `<<` keys of one mapping: readers disagree on \
+                                         which wins"
+                                    ),
+                                ));
+                            }
+                            // Of the mappings one `<<` lists, the first that names a key wins (as go-yaml v2).
                             if !merged.contains(&k) {
                                 merged.push(k.clone());
                                 map.insert(k, v);
@@ -309,7 +321,8 @@ fn resolve(text: &str, plain: bool, tag: Option<&Tag>, mark: &Marker) -> Result<
         return match core_tag(t) {
             _ if t.handle == "!" && t.suffix.is_empty() => Ok(Value::String(s)),
             Some("str") => Ok(Value::String(s)),
-            Some("null") => Ok(Value::Null),
+            Some("null") if matches!(text, "" | "~" | "null" | "Null" | "NULL") => Ok(Value::Null),
+            Some("null") => Err(err(mark, format!("!!null {text:?} is not a null"))),
             Some("bool") => boolean(text)
                 .map(Value::Bool)
                 .ok_or_else(|| err(mark, format!("!!bool {text:?} is not a boolean"))),
@@ -317,7 +330,9 @@ fn resolve(text: &str, plain: bool, tag: Option<&Tag>, mark: &Marker) -> Result<
                 integer(&text.replace('_', "")).ok_or_else(|| err(mark, format!("!!int {text:?} is not an integer")))
             }
             Some("float") => number(text, mark)?.ok_or_else(|| err(mark, format!("!!float {text:?} is not a number"))),
-            Some("binary") => Ok(Value::String(s.split_whitespace().collect())),
+            // go-yaml v2 decodes the base64 and uses the bytes as a string (a key too: `!!binary aG9zdE5ldHdvcms=`
+            // is the key `hostNetwork`); bytes that are not UTF-8 have no faithful JSON form, so they are refused.
+            Some("binary") => binary(text, mark).map(Value::String),
             Some("timestamp") => Ok(Value::String(s)),
             _ => Err(err(
                 mark,
@@ -350,6 +365,17 @@ fn resolve(text: &str, plain: bool, tag: Option<&Tag>, mark: &Marker) -> Result<
         return Ok(v);
     }
     Ok(Value::String(text.to_owned()))
+}
+
+/// A `!!binary` scalar as go-yaml v2 reads it: line breaks dropped (Go's decoder skips them), then standard
+/// padded base64.
+fn binary(text: &str, mark: &Marker) -> Result<String, YamlError> {
+    use base64::Engine;
+    let compact: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| err(mark, "!!binary value contains invalid base64 data"))?;
+    String::from_utf8(bytes).map_err(|_| err(mark, "!!binary value decodes to bytes that are not UTF-8: refused"))
 }
 
 fn boolean(text: &str) -> Option<bool> {

@@ -30,6 +30,10 @@ pub(crate) struct Rendered {
 /// What a chart's renders share: helm, the chart's name and version, its values, and what it is made of (all
 /// read once, however many times it is rendered).
 struct Prepared {
+    /// The sealed room helm runs in, with the copies of the chart and its files (removed when dropped).
+    _room: crate::deploy::room::Room,
+    /// The chart's copy in the room: what helm renders and what is hashed.
+    copy: std::path::PathBuf,
     helm: Helm,
     meta: (String, String),
     values: crate::values::Values,
@@ -39,10 +43,16 @@ struct Prepared {
 
 fn prepare(chart: &Path, r: &crate::cli::ChartRender) -> Result<Prepared> {
     let meta = chart_meta(chart)?;
-    let values = crate::values::Values::read(&r.values, &[])?;
-    let helm = Helm::detect(&r.helm, None)?;
+    let mut values = crate::values::Values::read(&r.values, &[])?;
+    // helm reads only copies, in a room of its own, with none of the job's environment but the proxies a
+    // dependency build may need to reach its chart repositories.
+    let mut room = crate::deploy::room::Room::new()?;
+    room.pass(&PROXIES.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>());
+    let copy = room.copy_chart(chart)?;
+    values.seal(&room)?;
+    let helm = Helm::detect(&r.helm, room.env(None))?;
     // The dependencies as Chart.lock pins them, built before the chart is hashed: they are part of it.
-    if let Some(done) = crate::dependencies::build(&helm, chart)? {
+    if let Some(done) = crate::dependencies::build(&helm, &copy)? {
         eprintln!("bbgate: {}: {done}", chart.display());
     }
     let value_files = r
@@ -58,20 +68,32 @@ fn prepare(chart: &Path, r: &crate::cli::ChartRender) -> Result<Prepared> {
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Prepared {
+        content: release::chart_content(&copy)?,
+        _room: room,
+        copy,
         helm,
         meta,
         values,
         value_files,
-        content: release::chart_content(chart)?,
     })
 }
+
+/// The proxy variables verify lets through to helm (a dependency build behind a proxy); deploy lets none.
+const PROXIES: &[&str] = &[
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
 
 /// `helm template` of the chart as a release of `namespace`, with the values given.
 fn render(chart: &Path, r: &crate::cli::ChartRender, p: &Prepared, namespace: &str) -> Result<Rendered> {
     let release = r.release.clone().unwrap_or_else(|| p.meta.0.clone());
     let install = Install {
         release: &release,
-        chart,
+        chart: &p.copy,
         namespace,
         values: &p.values,
         set_image: &[],

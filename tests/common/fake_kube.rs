@@ -170,6 +170,8 @@ struct Store {
     uid: u64,
     ips: u32,
     deny: Vec<String>,
+    /// SelfSubjectAccessReviews allowed outside the existing namespaces too.
+    wide: bool,
     faults: Vec<(String, String, u16, u32)>,
     autoready: bool,
     /// Added to every answer, to stand in for a remote cluster's round trip.
@@ -409,6 +411,12 @@ impl FakeKube {
 
     pub fn set_autoready(&self, on: bool) {
         self.lock().autoready = on;
+    }
+
+    /// Let the caller's SelfSubjectAccessReviews answer yes everywhere: a deploy identity with cluster-wide
+    /// rights (the positive control of deploy's least-privilege check).
+    pub fn grant_wide(&self) {
+        self.lock().wide = true;
     }
 
     /// Deny `verb/resource` (e.g. `create/deployments`) to SelfSubjectAccessReviews and to the requests.
@@ -1188,10 +1196,21 @@ impl Call {
             return json_response(201, &out);
         }
         if res.kind == "SelfSubjectAccessReview" {
+            // The caller is a namespace admin, as the sandbox's deploy identity is: allowed in the namespaces
+            // that exist here, never cluster-wide or elsewhere, unless the test widened it (`grant_wide`).
             let a = &obj["spec"]["resourceAttributes"];
             let verb = a["verb"].as_str().unwrap_or("");
             let resource = a["resource"].as_str().unwrap_or("");
-            let denied = fake.lock().deny.iter().any(|d| *d == format!("{verb}/{resource}"));
+            let in_ns = a["namespace"].as_str().unwrap_or("");
+            let st = fake.lock();
+            let scoped = st.wide
+                || (!in_ns.is_empty()
+                    && !matches!(verb, "escalate" | "bind" | "impersonate")
+                    && st
+                        .objects
+                        .contains_key(&(key(by_kind("Namespace")), String::new(), in_ns.to_owned())));
+            let denied = !scoped || st.deny.iter().any(|d| *d == format!("{verb}/{resource}"));
+            drop(st);
             let mut out = obj.clone();
             out["status"] = if denied {
                 json!({"allowed": false, "denied": true, "reason": "denied by the fake's deny list"})

@@ -185,6 +185,26 @@ pub const CODES: &[(&str, &str)] = &[
         "deploy: no NetworkPolicy of the namespace selects all its pods for Ingress",
     ),
     (
+        "network-policy-egress",
+        "deploy: a chart's NetworkPolicy lets the BB reach the instance metadata service, other namespaces or addresses the policy does not list ([deploy] egress)",
+    ),
+    (
+        "rbac-escalation",
+        "deploy: a chart's Role or RoleBinding hands its pods RBAC, escalate, bind, impersonate, wildcards, pods/exec, every Secret, or the deploy Role ([deploy] grants)",
+    ),
+    (
+        "lookup-not-allowed",
+        "deploy: the chart's templates call lookup, which reads the cluster as the deploy identity sees it ([deploy] lookup)",
+    ),
+    (
+        "render-differs",
+        "deploy: helm's render at install is not the render bbgate judged; the post-renderer refused it and nothing was installed",
+    ),
+    (
+        "deploy-identity-too-broad",
+        "deploy: the deploy identity may read or write beyond the BB's namespace (SelfSubjectAccessReview)",
+    ),
+    (
         "network-policy-leak",
         "deploy: a NetworkPolicy (the namespace's or the chart's) admits other namespaces or outside addresses",
     ),

@@ -117,8 +117,6 @@ pub const DEFAULT_RESOURCES: &[&str] = &[
     "batch/jobs",
     "networking.k8s.io/networkpolicies",
     "policy/poddisruptionbudgets",
-    "rbac.authorization.k8s.io/rolebindings",
-    "rbac.authorization.k8s.io/roles",
 ];
 
 /// A Kubernetes quantity as the API server accepts it (`500m`, `4Gi`, `1.5`, `1e3`).
@@ -211,7 +209,17 @@ pub struct DeployPolicy {
     /// The API resources (`GROUP/RESOURCE`, core ones bare) a BB's deploy identity may manage in its namespace:
     /// what the namespace kit's Role grants and `namespace check` asks for.
     pub resources: Vec<String>,
+    /// May a chart's templates call `lookup` (read the cluster as the deploy identity sees it)? No by default.
+    pub lookup: bool,
+    /// What a chart's Roles may grant beyond the ordinary: `rbac`, `escalate`, `bind`, `impersonate`, `*`,
+    /// `pods/exec`, `secrets` (every Secret of the namespace). None by default.
+    pub grants: Vec<String>,
+    /// CIDRs a chart's NetworkPolicy may open egress to (never the instance metadata service). None by default.
+    pub egress: Vec<String>,
 }
+
+/// `[deploy] grants`: what a chart's Role may be allowed to grant.
+pub const GRANTS: &[&str] = &["rbac", "escalate", "bind", "impersonate", "*", "pods/exec", "secrets"];
 
 /// `[images]`: which images other than a building block's own may run in its release.
 #[derive(Debug, Clone, Default)]
@@ -286,6 +294,9 @@ struct RawDeploy {
     settable: Option<Vec<Spanned<String>>>,
     secret_keys: Option<Vec<Spanned<String>>>,
     resources: Option<Vec<Spanned<String>>>,
+    lookup: Option<bool>,
+    grants: Option<Vec<Spanned<String>>>,
+    egress: Option<Vec<Spanned<String>>>,
 }
 
 /// A Rego module of `[deploy] rego`: a path beside the policy, or `{ path, sha256 }`, which pins its content
@@ -816,7 +827,41 @@ fn deploy_section(
     let settable = value_keys(d.settable, "[deploy] settable", bad);
     let secret_keys = value_keys(d.secret_keys, "[deploy] secret_keys", bad);
     let resources = api_resources(d.resources, bad);
+    let grants: Vec<String> = d
+        .grants
+        .unwrap_or_default()
+        .into_iter()
+        .map(|g| {
+            if !GRANTS.contains(&g.get_ref().as_str()) {
+                bad(
+                    g.span(),
+                    format!("[deploy] grants: {:?} is not one of {}", g.get_ref(), GRANTS.join(", ")),
+                );
+            }
+            g.into_inner()
+        })
+        .collect();
+    let egress: Vec<String> = d
+        .egress
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| {
+            let ok = c.get_ref().split_once('/').is_some_and(|(ip, bits)| {
+                ip.parse::<std::net::IpAddr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 128)
+            });
+            if !ok {
+                bad(
+                    c.span(),
+                    format!("[deploy] egress: {:?} is not a CIDR like \"10.20.0.0/16\"", c.get_ref()),
+                );
+            }
+            c.into_inner()
+        })
+        .collect();
     DeployPolicy {
+        lookup: d.lookup.unwrap_or(false),
+        grants,
+        egress,
         resources,
         settable,
         secret_keys,
