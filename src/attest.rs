@@ -195,23 +195,43 @@ pub fn run_verify(args: &crate::cli::AttestVerifyArgs) -> Result<u8> {
                 .collect()
         })
         .unwrap_or_default();
+    // The signature is good; what it says must be a bbgate deploy record with a status the caller accepts.
+    let predicate = statement["predicateType"].as_str().unwrap_or("?");
+    let status = statement["predicate"]["status"].as_str().unwrap_or("?");
+    let refusal = if predicate != DEPLOY_PREDICATE {
+        Some(format!(
+            "signed, but its predicate type is {predicate:?}, not bbgate's deploy record ({DEPLOY_PREDICATE})"
+        ))
+    } else if !args.status.iter().any(|s| s == status) {
+        Some(format!(
+            "signed, but it records a deploy whose status is {status:?}, not {} (--status to accept it)",
+            args.status.join(" or ")
+        ))
+    } else {
+        None
+    };
     let out = match args.format {
         crate::cli::Format::Json => serde_json::to_string_pretty(&serde_json::json!({
             "file": path,
-            "verified": true,
+            "verified": refusal.is_none(),
+            "refused": refusal,
             "statement": statement,
         }))
         .unwrap_or_default(),
         crate::cli::Format::Human => format!(
-            "VERIFIED: {path} is signed by the key in {}\n  predicate: {}\n  subject: {}\n  status: {}",
+            "{}: {path} is signed by the key in {}{}\n  predicate: {predicate}\n  subject: {}\n  status: {status}",
+            if refusal.is_some() { "NOT VERIFIED" } else { "VERIFIED" },
             args.key.display(),
-            statement["predicateType"].as_str().unwrap_or("?"),
+            refusal.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
             subjects.join(", "),
-            statement["predicate"]["status"].as_str().unwrap_or("?")
         ),
     };
     crate::output::line(&out)?;
-    Ok(crate::error::exit::PASS)
+    Ok(if refusal.is_some() {
+        crate::error::exit::DENY
+    } else {
+        crate::error::exit::PASS
+    })
 }
 
 #[cfg(test)]

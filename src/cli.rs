@@ -443,6 +443,10 @@ pub struct AttestVerifyArgs {
     /// The attestation file (deploy-attestation.dsse.json).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+    /// The deploy statuses accepted as VERIFIED (deployed, checked, failed, refused); repeat for more. A signed
+    /// record of a failed or refused deploy is a true record, not a deploy: exit 1 unless its status is asked for.
+    #[arg(long, value_name = "STATUS", num_args = 1.., default_values_t = ["deployed".to_owned()])]
+    pub status: Vec<String>,
     /// Output on stdout: lines for people, or one JSON document with the verified statement.
     #[arg(long, value_enum, default_value_t = Format::Human, env = "BBGATE_FORMAT")]
     pub format: Format,

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 /// The kit's object names: `namespace check` reads the objects whatever their names, and names these in its hints.
 pub const NETWORK_POLICY: &str = "bbgate-isolate";
 pub const QUOTA: &str = "bbgate-capacity";
+pub const NO_METADATA: &str = "bbgate-no-metadata";
 pub const ROLE: &str = "bbgate-deploy";
 
 /// Resources every deploy identity reads, whatever the policy: the Events and pod logs deploy shows when a
@@ -82,6 +83,14 @@ pub fn kit(policy: &Policy, bb: &BuildingBlock, group: &str) -> Vec<Value> {
                "metadata": {"name": NETWORK_POLICY, "namespace": ns, "labels": labels},
                "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
                         "ingress": [{"from": [{"podSelector": {}}]}]}}),
+        // The node's instance metadata service (its AWS credentials) is out of the BB's reach; everything else
+        // stays reachable (DNS, the other BBs through the Information Mediator). The guard refuses a chart
+        // NetworkPolicy that would open the metadata service again (policies add up).
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+               "metadata": {"name": NO_METADATA, "namespace": ns, "labels": labels},
+               "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+                        "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}},
+                                           {"ipBlock": {"cidr": "::/0", "except": ["fd00:ec2::254/128"]}}]}]}}),
         json!({"apiVersion": "v1", "kind": "ResourceQuota",
                "metadata": {"name": QUOTA, "namespace": ns, "labels": labels},
                "spec": {"hard": bb.quota}}),

@@ -31,6 +31,8 @@ pub(crate) struct Values {
     pub(crate) bound: Vec<SetRecord>,
     /// The keys whose values are secret (names only).
     pub(crate) secret_keys: Vec<String>,
+    /// The secret values themselves, only so that bbgate can cut them out of what helm prints.
+    pub(crate) secret_values: Vec<String>,
     /// Holds the secrets' values file (0600) until helm is done; removed on drop.
     _secrets: Option<tempfile::TempDir>,
 }
@@ -99,6 +101,7 @@ impl Values {
         bound.sort();
         let mut files = v.values.clone();
         let mut secret_keys: Vec<String> = secrets.iter().map(|(k, _)| k.clone()).collect();
+        let secret_values: Vec<String> = secrets.iter().map(|(_, v)| v.clone()).collect();
         secret_keys.sort();
         let dir = if secrets.is_empty() {
             None
@@ -112,6 +115,7 @@ impl Values {
             flags,
             bound,
             secret_keys,
+            secret_values,
             _secrets: dir,
         })
     }

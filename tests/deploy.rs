@@ -212,8 +212,9 @@ fn first_install_and_upgrade_are_pinned_to_the_evidence_digest_with_helm_3_and_4
             d["spec"]["template"]["spec"]["containers"][0]["image"],
             json!(pinned(&ev))
         );
+        // helm installs the chart bbgate wrote from the render it judged: no value, no image on its command line.
         assert!(
-            err.contains("image.ref=<pinned image>") && !err.contains("--set-string image.ref=1"),
+            err.contains("judged-chart/payments-emulator") && !err.contains("--set-string"),
             "{err}"
         );
         // The positive control for every "nothing written" check: the same probe sees an install's writes.
@@ -526,7 +527,7 @@ fn evidence_that_is_altered_expired_failed_foreign_or_of_another_policy_is_refus
     cmd.args(["--building-block", "information-mediator"]);
     refused(
         &mut cmd,
-        "the evidence is for building block payments, not information-mediator",
+        "the evidence is for building block payments, but the admins' deploy is for information-mediator",
     );
 
     // Another policy (pinned by the admins): the same rules with one value changed.
@@ -806,12 +807,15 @@ fn without_set_image_the_charts_own_tag_is_refused_as_not_the_judged_digest() {
 fn what_helm_would_apply_is_judged_not_only_the_offline_render() {
     // Offline, `lookup` finds nothing and the chart renders the pinned image; against the cluster it finds
     // this ConfigMap and would run another image.
-    let (fake, tmp, ev) = ready();
+    let (fake, tmp, ev, policy) = ready_with_policy("[deploy]\n", "[deploy]\nlookup = true\n");
     fake.put(
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "image-override", "namespace": NS},
         "data": {"image": "docker.io/library/nginx:latest"}}),
     );
-    let (code, out, err) = run(&mut deploy(&fake, tmp.path(), 3, &ev, "fixtures/charts/lookup-swap"));
+    let allowed = |cmd: &mut assert_cmd::Command| under(cmd, &policy);
+    let mut cmd = deploy(&fake, tmp.path(), 3, &ev, "fixtures/charts/lookup-swap");
+    allowed(&mut cmd);
+    let (code, out, err) = run(&mut cmd);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         out.contains("Deployment/emu-swap (lookup-swap/templates/deployment.yaml): container \"main\" pulls docker.io/library/nginx:latest from docker.io, which the policy does not allow"),
@@ -824,9 +828,12 @@ fn what_helm_would_apply_is_judged_not_only_the_offline_render() {
     );
     assert!(fake.get("Deployment", NS, "emu-swap").is_none());
 
-    // Without the override the same chart goes in.
-    let (fake, tmp, ev) = ready();
-    let (code, out, err) = run(&mut deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/lookup-swap"));
+    // Without the override the same chart goes in (the policy allowing lookup).
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, "fixtures/charts/lookup-swap");
+    allowed(&mut cmd);
+    let (code, out, err) = run(&mut cmd);
     assert_eq!(code, 0, "{out}{err}");
 }
 
@@ -1776,18 +1783,9 @@ fn a_chart_release_verifies_to_one_evidence_and_deploys_every_container_pinned_w
         assert_eq!(judged, want, "the evidence names every digest");
 
         // Deploy with no --set-image: the post-renderer pins every container, the hook's and the init's too.
+        // helm 3 runs no post-renderer on hooks; bbgate pins the hooks itself and installs them as judged, so
+        // helm 3 needs no --set-image for the hook's image either.
         let mut cmd = deploy_release(&fake, tmp.path(), major, &ev, &pages);
-        if major == 3 {
-            // helm 3 runs no post-renderer on hooks: the hook's image is pinned by its value. Without it, the
-            // guard refuses the hook and says how.
-            let (code, out, _) = run(&mut cmd);
-            assert_eq!(code, 1, "{out}");
-            assert!(
-                out.contains("Job/pay-migrate") && out.contains("helm 3 does not post-render hooks"),
-                "{out}"
-            );
-            cmd.args(["--set-image", "migrations.image=bb/payments/db-migrate"]);
-        }
         let (code, out, err) = run(&mut cmd);
         assert_eq!(code, 0, "helm {major}: {out}{err}");
         let mut stored = stored_images(&fake);
@@ -2397,7 +2395,8 @@ fn an_umbrella_chart_with_locked_dependencies_from_a_chart_repository_and_an_oci
     // A chart (a fresh checkout: nothing fetched) that declares its dependencies without a Chart.lock is invalid
     // input.
     std::fs::remove_file(chart.join("Chart.lock")).unwrap();
-    std::fs::remove_file(chart.join("charts/postgresql-16.4.0.tgz")).unwrap();
+    // bbgate builds dependencies in its own copy of the chart: the BB's checkout never gained the archive.
+    assert!(!chart.join("charts/postgresql-16.4.0.tgz").exists());
     let (code, _, err) = run(bbgate().args(["chart", "check", chart.to_str().unwrap(), "--helm", &helm(3)]));
     assert_eq!(code, 2, "{err}");
     assert!(
@@ -2452,4 +2451,418 @@ fn evidence_of_an_older_schema_is_refused_naming_both_schemas() {
         "{err}"
     );
     assert!(fake.log().is_empty());
+}
+
+// Issue 25: the deploy path the judged BB cannot walk around. Each attack runs for real against the fake API
+// server with helm 3 and 4, and each has a positive control: the same chart installed by plain helm (no bbgate),
+// which the attack gets through.
+
+/// The emulator chart copied into `dir/NAME`, with one more template the attacker wrote.
+fn attack_chart(dir: &Path, name: &str, template: &str) -> PathBuf {
+    let chart = dir.join(name);
+    copy_dir(Path::new(CHART), &chart);
+    std::fs::write(chart.join("templates").join("attack.yaml"), template).unwrap();
+    chart
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The positive control: plain `helm upgrade --install` of `chart` at the fake, as a deploy job without bbgate
+/// would run it, with `env` added to helm's environment. Returns (success, output).
+fn plain_helm(fake: &FakeKube, dir: &Path, major: u8, chart: &Path, env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = std::process::Command::new(helm(major));
+    cmd.args([
+        "upgrade",
+        "--install",
+        "emu",
+        chart.to_str().unwrap(),
+        "--namespace",
+        NS,
+    ])
+    .args(["--kubeconfig", fake.kubeconfig(dir).to_str().unwrap()])
+    .args([
+        "--set-string",
+        &format!("image.ref={REGISTRY}/bb/payments/adapter@sha256:{}", "a1".repeat(32)),
+    ])
+    .env("HELM_CACHE_HOME", dir.join("plain-cache"))
+    .env("HELM_CONFIG_HOME", dir.join("plain-config"))
+    .env("HELM_DATA_HOME", dir.join("plain-data"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+const HIDDEN_IN_ITEMS: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata: {name: harmless}
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: hidden}
+  spec:
+    selector: {matchLabels: {app: hidden}}
+    template:
+      metadata: {labels: {app: hidden}}
+      spec:
+        hostNetwork: true
+        containers: [{name: c, image: "busybox:1"}]
+- apiVersion: networking.k8s.io/v1
+  kind: NetworkPolicy
+  metadata: {name: allow-all}
+  spec: {podSelector: {}, ingress: [{}], policyTypes: [Ingress]}
+"#;
+
+#[test]
+fn objects_hidden_in_items_are_judged_as_helms_builder_installs_them_with_helm_3_and_4() {
+    for major in [3, 4] {
+        let (fake, tmp, ev) = ready();
+        let chart = attack_chart(tmp.path(), "items", HIDDEN_IN_ITEMS);
+        let (code, out, err) = run(&mut deploy(&fake, tmp.path(), major, &ev, chart.to_str().unwrap()));
+        assert_eq!(code, 1, "helm {major}: {out}{err}");
+        assert!(
+            out.contains("Deployment/hidden") && out.contains("hostNetwork: true"),
+            "helm {major}: {out}"
+        );
+        assert!(out.contains("NetworkPolicy allow-all"), "helm {major}: {out}");
+        assert!(fake.writes().is_empty(), "helm {major}: nothing written");
+        // The control: plain helm installs what the ConfigMap carried, a hostNetwork Deployment.
+        let (ok, said) = plain_helm(&fake, tmp.path(), major, &chart, &[]);
+        assert!(ok, "helm {major}: {said}");
+        let hidden = fake
+            .get("Deployment", NS, "hidden")
+            .expect("plain helm installed the hidden Deployment");
+        assert_eq!(hidden["spec"]["template"]["spec"]["hostNetwork"], json!(true));
+        assert!(
+            fake.get("ConfigMap", NS, "harmless").is_none(),
+            "helm installs the items, not the ConfigMap"
+        );
+    }
+}
+
+/// A NetworkPolicy that opens the namespace exists only when a Secret exists: the Secret deploy creates from
+/// a file after the guard ran. Rendered once and installed as judged, it never appears.
+const LATER: &str = r#"{{- if lookup "v1" "Secret" .Release.Namespace "later" }}
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: opened-later}
+spec: {podSelector: {}, ingress: [{}], policyTypes: [Ingress]}
+{{- end }}
+"#;
+
+#[test]
+fn a_lookup_is_refused_naming_its_template_and_when_allowed_the_install_is_the_render_judged() {
+    for major in [3, 4] {
+        let (fake, tmp, ev) = ready();
+        let chart = attack_chart(tmp.path(), "later", LATER);
+        let secret = tmp.path().join("later.pem");
+        std::fs::write(&secret, "not really a certificate").unwrap();
+        let (code, out, err) = run(&mut deploy(&fake, tmp.path(), major, &ev, chart.to_str().unwrap()));
+        assert_eq!(code, 1, "helm {major}: {out}{err}");
+        assert!(
+            out.contains("templates/attack.yaml:1") && out.contains("[lookup-not-allowed]"),
+            "helm {major}: {out}"
+        );
+        assert!(fake.writes().is_empty());
+        // Allowed by the admins' policy: deploy installs the render it judged, in which the Secret did not exist.
+        let (fake, tmp, ev, policy) = ready_with_policy("[deploy]\n", "[deploy]\nlookup = true\n");
+        let chart = attack_chart(tmp.path(), "later", LATER);
+        let secret = tmp.path().join("later.pem");
+        std::fs::write(&secret, "not really a certificate").unwrap();
+        let mut cmd = deploy(&fake, tmp.path(), major, &ev, chart.to_str().unwrap());
+        under(&mut cmd, &policy);
+        let (code, out, err) = run(cmd.args(["--secret-from-file", &format!("later=tls.crt={}", secret.display())]));
+        assert_eq!(code, 0, "helm {major}: {out}{err}");
+        assert!(fake.get("Secret", NS, "later").is_some());
+        assert!(
+            fake.get("NetworkPolicy", NS, "opened-later").is_none(),
+            "helm {major}: installed what the render judged, not a second render"
+        );
+        // The control: helm renders again at install, sees the Secret, and opens the namespace.
+        let (ok, said) = plain_helm(&fake, tmp.path(), major, &chart, &[]);
+        assert!(ok, "helm {major}: {said}");
+        assert!(fake.get("NetworkPolicy", NS, "opened-later").is_some(), "helm {major}");
+    }
+}
+
+#[test]
+fn a_chart_symlink_to_the_jobs_environment_is_refused_and_helm_sees_none_of_it() {
+    const MARKER: &str = "BBGATE_TEST_MARKER_SECRET";
+    const LEAK: &str =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: leak}\ndata:\n  env: {{ .Files.Get \"environ\" | quote }}\n";
+    for major in [3, 4] {
+        let (fake, tmp, ev) = ready();
+        let chart = attack_chart(tmp.path(), "leak", LEAK);
+        std::os::unix::fs::symlink("/proc/self/environ", chart.join("environ")).unwrap();
+        let (code, out, err) =
+            run(deploy(&fake, tmp.path(), major, &ev, chart.to_str().unwrap()).env(MARKER, "s3cr3t-in-env"));
+        assert_eq!(code, 2, "helm {major}: {out}{err}");
+        assert!(err.contains("environ: leads into /proc"), "helm {major}: {err}");
+        assert!(!format!("{out}{err}").contains("s3cr3t-in-env"));
+        assert!(fake.writes().is_empty());
+        // chart check and verify read the chart the same way.
+        let (code, _, err) = run(bbgate()
+            .args(["chart", "check", chart.to_str().unwrap(), "--helm", &helm(major)])
+            .env(MARKER, "s3cr3t-in-env"));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("leads into /proc"), "{err}");
+        // The control: plain helm follows the link and installs the job's environment into the BB's namespace.
+        let (ok, said) = plain_helm(&fake, tmp.path(), major, &chart, &[(MARKER, "s3cr3t-in-env")]);
+        assert!(ok, "helm {major}: {said}");
+        let leaked = fake.get("ConfigMap", NS, "leak").unwrap();
+        assert!(
+            leaked["data"]["env"].as_str().unwrap().contains("s3cr3t-in-env"),
+            "helm {major}"
+        );
+    }
+}
+
+#[test]
+fn a_symlink_out_of_the_checkout_is_refused_for_values_and_secret_files() {
+    let (fake, tmp, ev) = ready();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("creds"), "aws_secret_access_key = x\n").unwrap();
+    // The working directory is the checkout; the link leaves it.
+    let checkout = tmp.path().join("checkout");
+    std::fs::create_dir_all(&checkout).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("creds"), checkout.join("cert.pem")).unwrap();
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
+    cmd.args([
+        "--secret-from-file",
+        &format!("tls=tls.crt={}", checkout.join("cert.pem").display()),
+    ]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("cert.pem: a symlink that leaves the working directory"),
+        "{err}"
+    );
+    assert!(fake.writes().is_empty());
+}
+
+#[test]
+fn variables_that_redirect_deploys_connections_or_helm_are_refused_before_anything_is_read() {
+    let (fake, tmp, ev) = ready();
+    for (var, value) in [
+        ("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:9"),
+        ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9"),
+        ("BBGATE_HELM", "/bin/true"),
+        ("HELM_KUBEAPISERVER", "http://127.0.0.1:9"),
+        ("HTTPS_PROXY", "http://127.0.0.1:9"),
+    ] {
+        let (code, out, err) = run(deploy(&fake, tmp.path(), 4, &ev, CHART).env(var, value));
+        assert_eq!(code, 2, "{var}: {out}{err}");
+        assert!(
+            err.contains(&format!("{var} is set")) && err.contains(&format!("--allow-env {var}")),
+            "{err}"
+        );
+    }
+    assert!(fake.writes().is_empty());
+    // The control: helm itself obeys HELM_KUBEAPISERVER (a dead address: it cannot reach the cluster).
+    let (ok, said) = plain_helm(
+        &fake,
+        tmp.path(),
+        4,
+        Path::new(CHART),
+        &[("HELM_KUBEAPISERVER", "http://127.0.0.1:9")],
+    );
+    assert!(!ok && said.contains("127.0.0.1:9"), "{said}");
+    // Allowed by name, the variable stays set, and still never reaches helm: its environment is the room's.
+    let (code, out, err) = run(deploy(&fake, tmp.path(), 4, &ev, CHART)
+        .env("HELM_KUBEAPISERVER", "http://127.0.0.1:9")
+        .args(["--allow-env", "HELM_KUBEAPISERVER"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("DEPLOYED"), "{out}");
+}
+
+#[test]
+fn deploy_runs_only_the_helm_the_admins_pinned() {
+    let (fake, tmp, ev) = ready();
+    let wrong = "0".repeat(64);
+    let (code, out, err) = run(deploy(&fake, tmp.path(), 4, &ev, CHART).args(["--helm-sha256", &wrong]));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains(&format!("not the pinned {wrong}")), "{err}");
+    // helm 3's binary under helm 4's pin: refused too.
+    let (code, _, err) = run(deploy(&fake, tmp.path(), 3, &ev, CHART).args(["--helm-sha256", &helm_pin(4)]));
+    assert_eq!(code, 2, "{err}");
+    // No pin at all.
+    let mut cmd = deploy_of(&ev, CHART);
+    cmd.args([
+        "--helm",
+        &helm(4),
+        "--kubeconfig",
+        fake.kubeconfig(tmp.path()).to_str().unwrap(),
+    ])
+    .args([
+        "--findings",
+        tmp.path().join("pages").to_str().unwrap(),
+        "--api-report",
+        REPORT,
+    ]);
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("BBGATE_HELM_SHA256"), "{err}");
+    assert!(fake.writes().is_empty());
+}
+
+#[test]
+fn the_building_block_comes_from_the_admins_and_evidence_of_another_is_refused() {
+    let (fake, tmp, ev) = ready();
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
+    cmd.args(["--building-block", "identity"]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("the evidence is for building block payments, but the admins' deploy is for identity"),
+        "{err}"
+    );
+    assert!(fake.writes().is_empty());
+}
+
+/// `ready()` with the shipped policy edited (`from` -> `to`): the evidence decided under it, as deploy requires.
+fn ready_with_policy(from: &str, to: &str) -> (Handle, tempfile::TempDir, PathBuf, PathBuf) {
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = policy_with(tmp.path(), from, to);
+    let ev = evidence_with(tmp.path(), &["--policy", policy.to_str().unwrap()]);
+    (fake, tmp, ev, policy)
+}
+
+/// A deploy command under that pinned policy.
+fn under(cmd: &mut assert_cmd::Command, policy: &Path) {
+    cmd.args(["--policy", policy.to_str().unwrap()])
+        .env("BBGATE_POLICY_SHA256", sha256_file(policy));
+}
+
+const ESCALATIONS: &str = r#"apiVersion: v1
+kind: ServiceAccount
+metadata: {name: bb}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: borrow-deploy}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: bbgate-deploy}
+subjects: [{kind: ServiceAccount, name: bb}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: own}
+rules:
+- {apiGroups: [""], resources: [secrets], verbs: [get, list]}
+- {apiGroups: [rbac.authorization.k8s.io], resources: [rolebindings], verbs: [create]}
+- {apiGroups: [""], resources: [pods/exec], verbs: [create]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: out}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - to: [{ipBlock: {cidr: 0.0.0.0/0}}]
+  - to: [{namespaceSelector: {}}]
+"#;
+
+#[test]
+fn roles_bindings_and_egress_that_outlive_the_install_are_refused_each_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = attack_chart(tmp.path(), "escalate", ESCALATIONS);
+    for major in [3, 4] {
+        let (code, v) = run_json(bbgate().args(["chart", "check", chart.to_str().unwrap(), "--helm", &helm(major)]));
+        assert_eq!(code, 1, "{v}");
+        let text = v["problems"].to_string();
+        for want in [
+            "binds the sandbox's deploy Role \\\"bbgate-deploy\\\"",
+            "every Secret of the namespace",
+            "RBAC objects",
+            "pods/exec",
+            "instance metadata service 169.254.169.254",
+            "pods of other namespaces",
+        ] {
+            assert!(text.contains(want), "helm {major}: {want} in {text}");
+        }
+    }
+    // Allowed by the admins, the same grants pass (the metadata service never does).
+    let policy = policy_with(
+        tmp.path(),
+        "[deploy]\n",
+        "[deploy]\ngrants = [\"secrets\", \"rbac\", \"pods/exec\"]\n",
+    );
+    let (code, v) = run_json(
+        bbgate()
+            .args(["chart", "check", chart.to_str().unwrap(), "--helm", &helm(4)])
+            .args(["--policy", policy.to_str().unwrap()]),
+    );
+    assert_eq!(code, 1, "{v}");
+    let text = v["problems"].to_string();
+    assert!(
+        !text.contains("every Secret") && !text.contains("RBAC objects") && text.contains("169.254.169.254"),
+        "{text}"
+    );
+    // The control: plain helm installs the binding to the deploy Role.
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let (ok, said) = plain_helm(&fake, tmp.path(), 4, &chart, &[]);
+    assert!(ok, "{said}");
+    assert!(fake.get("RoleBinding", NS, "borrow-deploy").is_some());
+}
+
+#[test]
+fn a_deploy_identity_that_reaches_beyond_its_namespace_is_refused() {
+    let (fake, tmp, ev) = ready();
+    fake.grant_wide();
+    let (code, out, err) = run(&mut deploy(&fake, tmp.path(), 4, &ev, CHART));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("[deploy-identity-too-broad]") && out.contains("get secrets in namespace kube-system"),
+        "{out}"
+    );
+    assert!(fake.writes().is_empty());
+}
+
+#[test]
+fn a_secret_value_echoed_by_a_template_never_reaches_the_output() {
+    const ECHO: &str = "{{- if .Values.password }}{{ fail (printf \"rejected %s\" .Values.password) }}{{ end }}\n";
+    let (fake, tmp, ev, policy) = ready_with_policy("secret_keys = []", "secret_keys = [\"password\"]");
+    let chart = attack_chart(tmp.path(), "echo", ECHO);
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, chart.to_str().unwrap());
+    under(&mut cmd, &policy);
+    let (code, out, err) = run(cmd
+        .args(["--set-secret", "password=DB_PASSWORD"])
+        .env("DB_PASSWORD", "hunter2-never-shown"));
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(!format!("{out}{err}").contains("hunter2-never-shown"), "{out}{err}");
+    assert!(err.contains("rejected <secret>"), "{err}");
+    // The control: helm itself prints it.
+    let out = std::process::Command::new(helm(4))
+        .args([
+            "template",
+            "x",
+            chart.to_str().unwrap(),
+            "--set",
+            "password=hunter2-never-shown",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hunter2-never-shown"));
 }

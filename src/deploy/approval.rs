@@ -11,14 +11,27 @@ pub(crate) const DEFAULT_API: &str = "https://circleci.com/api/v2";
 /// environment, which the judged BB's job controls: whoever chose the URL would choose who "approved", and
 /// receive CIRCLE_TOKEN.
 pub(crate) fn api_url(s: &str) -> std::result::Result<String, String> {
-    let ok = s.starts_with("https://circleci.com/")
-        || ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
-            .iter()
-            .any(|p| s.starts_with(p));
+    const WHAT: &str = "the CircleCI API is https://circleci.com/api/v2 (a loopback address only for tests)";
+    // Parsed as a URL, its host compared: `http://127.0.0.1:@evil/api` has the host `evil`, and userinfo (which
+    // would carry nothing but confusion here) is refused.
+    let url = url::Url::parse(s).map_err(|e| format!("{s:?} is not a URL ({e}): {WHAT}"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{s:?} carries a user name or password: {WHAT}"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{s:?} carries a query or fragment: {WHAT}"));
+    }
+    let ok = match (url.scheme(), url.host()) {
+        ("https", Some(url::Host::Domain("circleci.com"))) => url.port().is_none(),
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback() && url.port().is_some(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback() && url.port().is_some(),
+        ("http", Some(url::Host::Domain("localhost"))) => url.port().is_some(),
+        _ => false,
+    };
     if ok {
         Ok(s.trim_end_matches('/').to_owned())
     } else {
-        Err("the CircleCI API is https://circleci.com/api/v2 (a loopback address only for tests)".into())
+        Err(WHAT.into())
     }
 }
 
@@ -107,4 +120,29 @@ pub(crate) async fn check(approvers: &[String], base: &str, circleci: &crate::cl
         seen.join(", "),
         approvers.join(", ")
     )))
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::api_url;
+
+    #[test]
+    fn the_api_url_is_parsed_and_its_host_compared() {
+        assert!(api_url("https://circleci.com/api/v2").is_ok());
+        assert!(api_url("http://127.0.0.1:8080/api/v2").is_ok());
+        assert!(api_url("http://[::1]:8080/api/v2").is_ok());
+        for bad in [
+            // The attack: userinfo makes the host the part after `@`.
+            "http://127.0.0.1:@evil.example/api/v2",
+            "https://circleci.com@evil.example/api/v2",
+            "https://user:pw@circleci.com/api/v2",
+            "https://circleci.com.evil.example/api/v2",
+            "http://circleci.com/api/v2",
+            "https://circleci.com:8443/api/v2",
+            "http://10.0.0.1:80/api/v2",
+            "not a url",
+        ] {
+            assert!(api_url(bad).is_err(), "{bad} must be refused");
+        }
+    }
 }

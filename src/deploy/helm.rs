@@ -15,6 +15,26 @@ pub(crate) struct Helm {
     pub(crate) major: u8,
     /// helm's whole environment (the room's allowlist, see `room::Room::env`): the job's is never inherited.
     pub(crate) env: Vec<(OsString, OsString)>,
+    /// Secret values helm may echo (a template's `fail`, an API server's refusal quoting a value): cut out of
+    /// every line bbgate shows or keeps of helm's output.
+    pub(crate) redact: Vec<String>,
+}
+
+/// `text` with every secret value replaced by `<secret>` (each line of a multi-line secret too).
+pub(crate) fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_owned();
+    let mut pieces: Vec<&str> = secrets
+        .iter()
+        .flat_map(|s| std::iter::once(s.as_str()).chain(s.lines()))
+        .map(str::trim)
+        .filter(|p| p.len() >= 4)
+        .collect();
+    // Longest first, so a secret is never half-replaced by a piece of itself.
+    pieces.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in pieces {
+        out = out.replace(p, "<secret>");
+    }
+    out
 }
 
 /// bbgate as helm's post-renderer: `bbgate post-render --pins FILE`.
@@ -76,6 +96,7 @@ impl Helm {
             version,
             major,
             env,
+            redact: Vec::new(),
         })
     }
 
@@ -204,7 +225,7 @@ impl Helm {
             return Err(Error::invalid(format!(
                 "helm template {} failed: {}",
                 i.chart.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
+                redact(String::from_utf8_lossy(&out.stderr).trim(), &self.redact)
             )));
         }
         String::from_utf8(out.stdout).map_err(|_| Error::invalid("helm template printed something that is not UTF-8"))
@@ -220,7 +241,7 @@ impl Helm {
         if !out.status.success() {
             return Err(Error::Undecidable(format!(
                 "helm upgrade --install --dry-run=server failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
+                redact(String::from_utf8_lossy(&out.stderr).trim(), &self.redact)
             )));
         }
         let release: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
@@ -339,6 +360,7 @@ impl Helm {
         loop {
             match rx.recv_timeout(heartbeat) {
                 Ok((is_err, line)) => {
+                    let line = redact(&line, &self.redact);
                     let _ = writeln!(shown, "helm: {line}");
                     let buf = if is_err { &mut stderr } else { &mut stdout };
                     buf.extend_from_slice(line.as_bytes());
@@ -384,6 +406,7 @@ mod tests {
             version: format!("v{major}.0.0"),
             major,
             env: Vec::new(),
+            redact: Vec::new(),
         }
     }
 

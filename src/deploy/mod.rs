@@ -444,6 +444,14 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     let mut values = deploy_values(args, &policy, &set_image)?;
     bind_sets(&values, &policy, admitted, &mut warnings)?;
     values.seal(&room)?;
+    // What helm prints is shown and recorded with every secret cut out (a template's `fail` can echo one).
+    helm.redact = values.secret_values.clone();
+    helm.redact.extend(
+        secret_files
+            .iter()
+            .flat_map(|s| s.data.values())
+            .filter_map(|b| String::from_utf8(b.clone()).ok()),
+    );
     let lookups = seal::lookups(&chart)?;
     let pins = pins(args, &policy, admitted)?;
     let description = format!(
@@ -1093,10 +1101,13 @@ fn install_and_confirm(
     eprintln!("bbgate: {}", helm.printable(&install_args));
     let out = helm.run_live(&install_args, "install the release")?;
     record.timings_ms.install = ms(t);
-    let helm_text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let helm_text = helm::redact(
+        &format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        &helm.redact,
     );
     let workloads: Vec<String> = manifests
         .iter()

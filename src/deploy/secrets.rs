@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 /// One Secret to write: its name and its keys with their bytes.
 pub(crate) struct SecretFiles {
     name: String,
-    data: BTreeMap<String, Vec<u8>>,
+    pub(crate) data: BTreeMap<String, Vec<u8>>,
 }
 
 /// A Secret's data key: letters, digits, `-`, `_` and `.` (the API server's rule).
