@@ -368,6 +368,8 @@ fn deploy_refuses_evidence_decided_on_a_prediction() {
             "fixtures/charts/payments-emulator",
             "--release",
             "emulator",
+            "--building-block",
+            "payments",
             "--kubeconfig",
             "/nonexistent",
             "--evidence",

@@ -212,6 +212,8 @@ fn bad_flag_values_are_refused_by_the_command_line_with_the_flag_named() {
         "c",
         "--release",
         "r",
+        "--building-block",
+        "payments",
         "--timeout",
         "90s",
     ]));
