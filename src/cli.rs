@@ -654,8 +654,8 @@ pub struct DeployArgs {
     pub namespace: Option<String>,
     /// The building block to deploy, from the admins (BBGATE_BUILDING_BLOCK in the restricted deploy context):
     /// evidence of any other is refused.
-    #[arg(long, env = "BBGATE_BUILDING_BLOCK", value_name = "NAME", required = true)]
-    pub building_block: String,
+    #[arg(long, env = "BBGATE_BUILDING_BLOCK", value_name = "NAME")]
+    pub building_block: Option<String>,
     /// The admins' policy file [default: the built-in policy]. A file must be pinned by BBGATE_POLICY_SHA256
     /// (set in the restricted deploy context): deploy decides again under it.
     #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]

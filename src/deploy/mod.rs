@@ -697,8 +697,13 @@ fn admit<'p>(
     })?;
     // The building block comes from the admins (the flag, or BBGATE_BUILDING_BLOCK of the restricted context),
     // never from the evidence the BB wrote: the namespace deploy installs into is this one's.
-    let want = &args.building_block;
-    if *want != bb.name {
+    let want = args.building_block.as_deref().ok_or_else(|| {
+        Error::invalid(
+            "deploy needs the building block from the admins: pass --building-block NAME, or set \
+             BBGATE_BUILDING_BLOCK in the restricted deploy context",
+        )
+    })?;
+    if want != bb.name {
         return Err(Error::Denied(format!(
             "{ev_path}: the evidence is for building block {}, but the admins' deploy is for {want} \
              (--building-block, BBGATE_BUILDING_BLOCK): evidence of another building block is refused",
