@@ -83,14 +83,6 @@ pub fn kit(policy: &Policy, bb: &BuildingBlock, group: &str) -> Vec<Value> {
                "metadata": {"name": NETWORK_POLICY, "namespace": ns, "labels": labels},
                "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
                         "ingress": [{"from": [{"podSelector": {}}]}]}}),
-        // The node's instance metadata service (its AWS credentials) is out of the BB's reach; everything else
-        // stays reachable (DNS, the other BBs through the Information Mediator). The guard refuses a chart
-        // NetworkPolicy that would open the metadata service again (policies add up).
-        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-               "metadata": {"name": NO_METADATA, "namespace": ns, "labels": labels},
-               "spec": {"podSelector": {}, "policyTypes": ["Egress"],
-                        "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}},
-                                           {"ipBlock": {"cidr": "::/0", "except": ["fd00:ec2::254/128"]}}]}]}}),
         json!({"apiVersion": "v1", "kind": "ResourceQuota",
                "metadata": {"name": QUOTA, "namespace": ns, "labels": labels},
                "spec": {"hard": bb.quota}}),
@@ -101,6 +93,14 @@ pub fn kit(policy: &Policy, bb: &BuildingBlock, group: &str) -> Vec<Value> {
                "metadata": {"name": ROLE, "namespace": ns, "labels": labels},
                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ROLE},
                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}]}),
+        // The node's instance metadata service (its AWS credentials) is out of the BB's reach; everything else
+        // stays reachable (DNS, the other BBs through the Information Mediator). The guard refuses a chart
+        // NetworkPolicy that would open the metadata service again (policies add up).
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+               "metadata": {"name": NO_METADATA, "namespace": ns, "labels": labels},
+               "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+                        "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}},
+                                           {"ipBlock": {"cidr": "::/0", "except": ["fd00:ec2::254/128"]}}]}]}}),
     ]
 }
 

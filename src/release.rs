@@ -588,6 +588,39 @@ mod tests {
     }
 
     #[test]
+    fn the_install_render_must_be_the_judged_documents_each_difference_named() {
+        use serde_json::json;
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}});
+        let hook = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "t", "annotations": {"helm.sh/hook": "test"}}});
+        let judged = [cm.clone(), hook.clone()];
+        // helm 4 hands hooks too, each with its passing annotation: the same documents.
+        let mut passing = cm.clone();
+        passing["metadata"]["annotations"] = json!({POSTRENDER_ANNOTATION: "templates/00000.yaml"});
+        assert!(render_differences(&[passing, hook.clone()], &judged, true).is_empty());
+        // helm 3 hands no hooks: the judged hooks are not expected.
+        assert!(render_differences(std::slice::from_ref(&cm), &judged, false).is_empty());
+        // Another value (a second render), an object added, one missing: each named.
+        let changed = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "2"}});
+        let added =
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "open"}});
+        assert_eq!(
+            render_differences(&[changed, added], &judged, false),
+            [
+                "ConfigMap/c: helm's install render differs from the one judged",
+                "NetworkPolicy/open: helm's install render was not in the render judged",
+            ]
+        );
+        assert_eq!(
+            render_differences(&[], &judged, true),
+            [
+                "ConfigMap/c: judged, but missing from helm's install render",
+                "Pod/t: judged, but missing from helm's install render",
+            ]
+        );
+    }
+
+    #[test]
     fn the_post_renderer_pins_every_judged_image_and_nothing_else() {
         let p = policy();
         let d = |c: char| format!("sha256:{}", c.to_string().repeat(64));

@@ -119,17 +119,25 @@ impl Values {
             _secrets: dir,
         })
     }
-}
 
-impl Values {
+    /// The `--values` files helm is given, in order, without bbgate's own secrets file: what the evidence
+    /// binds (after `seal`, the room's copies, so what is hashed is what helm reads).
+    pub(crate) fn given_files(&self) -> impl Iterator<Item = &PathBuf> {
+        let secrets = self._secrets.as_ref().map(|d| d.path());
+        self.files
+            .iter()
+            .filter(move |f| secrets.is_none_or(|d| !f.starts_with(d)))
+    }
+
     /// Copy every file helm will read (the `--values` files and `--set-file` files) into the sealed room and
     /// give helm the copies: regular files, reached through no symlink that leaves the working directory.
     pub(crate) fn seal(&mut self, room: &crate::deploy::room::Room) -> Result<()> {
         let secrets = self._secrets.as_ref().map(|d| d.path().to_owned());
-        for f in &mut self.files {
-            if secrets.as_ref().is_some_and(|d| f.starts_with(d)) {
-                continue;
-            }
+        for f in self
+            .files
+            .iter_mut()
+            .filter(|f| secrets.as_ref().is_none_or(|d| !f.starts_with(d)))
+        {
             *f = room.copy_file(f, crate::input::VALUES)?;
         }
         for (flag, kv) in &mut self.flags {

@@ -55,7 +55,14 @@ fn the_rendered_kit_once_applied_passes_check_and_each_piece_removed_or_weakened
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
     assert_eq!(
         kinds,
-        ["Namespace", "NetworkPolicy", "ResourceQuota", "Role", "RoleBinding"]
+        [
+            "Namespace",
+            "NetworkPolicy",
+            "ResourceQuota",
+            "Role",
+            "RoleBinding",
+            "NetworkPolicy"
+        ]
     );
     let ns = &docs[0];
     assert_eq!(ns["metadata"]["name"], "paymenthub");

@@ -390,7 +390,7 @@ fn document(g: &mut Gen) -> String {
 #[test]
 fn generated_documents_read_as_the_api_servers_go_yaml_reads_them_or_are_refused() {
     let mut g = Gen(0x9e37_79b9_7f4a_7c15);
-    let docs: Vec<String> = (0..4000).map(|_| document(&mut g)).collect();
+    let docs: Vec<String> = (0..10_000).map(|_| document(&mut g)).collect();
     let go = go_reference(&docs);
     assert_eq!(go.len(), docs.len());
     let (mut agreed, mut refused, mut problems) = (0, 0, Vec::new());

@@ -72,9 +72,15 @@ fn tool_error(helm: &Path, what: &str, e: std::io::Error) -> Error {
 impl Helm {
     /// `helm version`, which needs no cluster, run with `env` (the room's) as its whole environment.
     pub(crate) fn detect(path: &Path, env: Vec<(OsString, OsString)>) -> Result<Helm> {
-        let out = Command::new(path)
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k, v)))
+        let mut helm = Helm {
+            path: path.to_owned(),
+            version: String::new(),
+            major: 0,
+            env,
+            redact: Vec::new(),
+        };
+        let out = helm
+            .command()
             .args(["version", "--template", "{{.Version}}"])
             .output()
             .map_err(|e| tool_error(path, "read its version", e))?;
@@ -91,13 +97,9 @@ impl Helm {
                     path.display()
                 ))
             })?;
-        Ok(Helm {
-            path: path.to_owned(),
-            version,
-            major,
-            env,
-            redact: Vec::new(),
-        })
+        helm.version = version;
+        helm.major = major;
+        Ok(helm)
     }
 
     /// helm with its sealed environment and nothing else.

@@ -89,7 +89,8 @@ pub(crate) struct Cluster {
 
 /// How the cluster was reached, for the kubeconfig helm gets.
 enum Reach {
-    Kubeconfig(PathBuf),
+    /// The kubeconfig bbgate's own client was built from, as kube read it (file paths made absolute).
+    Kubeconfig(Box<kube::config::Kubeconfig>),
     Eks {
         cluster: String,
         region: String,
@@ -103,7 +104,7 @@ impl Cluster {
     /// helm's kubeconfig for this cluster, written into the room (with a fresh EKS token).
     pub(crate) fn helm_kubeconfig(&self, room: &room::Room) -> Result<PathBuf> {
         match &self.reach {
-            Reach::Kubeconfig(path) => seal::sealed_kubeconfig(room, seal::Access::Kubeconfig(path)),
+            Reach::Kubeconfig(kc) => seal::sealed_kubeconfig(room, seal::Access::Kubeconfig(kc)),
             Reach::Eks { endpoint, ca, .. } => {
                 let token = self.eks_token()?.unwrap_or_default();
                 seal::sealed_kubeconfig(
@@ -186,23 +187,13 @@ pub(crate) async fn connect_to(
             ))
         })?,
     };
+    // helm gets the very configuration bbgate's client uses, reduced and written into its room.
+    let reach = Reach::Kubeconfig(Box::new(kc.clone()));
     let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
         .map_err(|e| Error::invalid(format!("the kubeconfig cannot be used: {e}")))?;
     let client = Client::try_from(config).map_err(|e| preflight::cluster_error("connecting", e))?;
-    let path = path.unwrap_or_else(|| {
-        std::env::var_os("KUBECONFIG")
-            .and_then(|k| std::env::split_paths(&k).next())
-            .unwrap_or_else(|| {
-                PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                    .join(".kube")
-                    .join("config")
-            })
-    });
-    Ok(Cluster {
-        client,
-        reach: Reach::Kubeconfig(path),
-    })
+    Ok(Cluster { client, reach })
 }
 
 /// What the deploy says on stdout: a few lines for people, or one JSON document.
@@ -425,34 +416,20 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     // The sealed room: helm pinned by sha256, its environment from an allowlist, the chart and every file it
     // reads copied in as regular files. The proxies the admins allow by name reach helm too.
     let mut room = room::Room::new()?;
-    let proxies: Vec<String> = args
-        .allow_env
-        .iter()
-        .filter(|v| v.to_ascii_lowercase().ends_with("_proxy"))
-        .cloned()
-        .collect();
-    room.pass(&proxies);
-    let helm_path = seal::pinned_helm(&room, &args.helm, args.helm_sha256.as_deref())?;
-    let mut helm = helm::Helm::detect(&helm_path, room.env(None))?;
+    let mut helm = sealed_helm(args, &mut room)?;
     let chart = room.copy_chart(&args.chart)?;
     // The dependencies as Chart.lock pins them, built (in the copy) before the chart is compared with the one
     // judged.
     crate::dependencies::build(&helm, &chart)?;
-    bind_chart(args, &chart, &admission.admitted, &mut warnings)?;
     let admitted = &admission.admitted;
     let set_image = set_image(&args.set_image, admitted)?;
     let mut values = deploy_values(args, &policy, &set_image)?;
-    bind_sets(&values, &policy, admitted, &mut warnings)?;
     values.seal(&room)?;
+    bind_chart(args, &chart, &values, admitted, &mut warnings)?;
+    bind_sets(&values, &policy, admitted, &mut warnings)?;
     // What helm prints is shown and recorded with every secret cut out (a template's `fail` can echo one).
     helm.redact = values.secret_values.clone();
-    helm.redact.extend(
-        secret_files
-            .iter()
-            .flat_map(|s| s.data.values())
-            .filter_map(|b| String::from_utf8(b.clone()).ok()),
-    );
-    let lookups = seal::lookups(&chart)?;
+    helm.redact.extend(secrets::texts(&secret_files));
     let pins = pins(args, &policy, admitted)?;
     let description = format!(
         "bbgate evidence sha256:{} ({} image(s))",
@@ -489,17 +466,8 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         install: &render,
         namespace: &ns,
     };
+    record.problems.extend(lookup_refusal(&policy, &chart)?);
     let judged = check_chart(args, &policy, bb, admitted, &target, manifests, &pins, &mut record)?;
-    if !lookups.is_empty() && !policy.deploy.lookup {
-        record.problems.push(Diagnostic::error(
-            "lookup-not-allowed",
-            format!(
-                "the chart's templates call lookup ({}): it reads the cluster as the deploy identity sees it (other \
-                 Secrets, other namespaces) into the BB's objects; the policy does not allow it ([deploy] lookup)",
-                lookups.join(", ")
-            ),
-        ));
-    }
     if !record.problems.is_empty() {
         record.finished_at = jiff::Timestamp::now().to_string();
         emit(args.format, &record, None)?;
@@ -521,41 +489,82 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     }
     // The Secrets the chart expects to find (certificates), before helm runs.
     record.secrets = rt.block_on(secrets::apply(&cluster.client, &ns, &args.release, &secret_files))?;
-    // 5. Install exactly the render judged: a chart bbgate writes from it, and the post-renderer refusing any
-    // difference between helm's install render and the judged documents. 6. Confirm.
-    let meta = seal::ChartMeta {
-        name: judged_name(&chart)?,
-        version: record_chart_version(&chart)?,
-        app_version: chart_app_version(&chart),
-    };
-    let judged_chart = seal::judged_chart(&room, &meta, &judged.documents)?;
+    // 5. Install exactly the render judged, 6. confirm.
+    install_judged(args, admitted, &target, &room, judged, pins, &mut record)
+}
+
+/// helm in its sealed room: the admins' binary at its pinned sha256, the room's environment, and the proxies the
+/// admins allow by name.
+fn sealed_helm(args: &DeployArgs, room: &mut room::Room) -> Result<helm::Helm> {
+    let proxies: Vec<&String> = args
+        .allow_env
+        .iter()
+        .filter(|v| room::PROXIES.contains(&v.as_str()))
+        .collect();
+    room.pass(&proxies);
+    let helm_path = seal::pinned_helm(room, &args.helm, args.helm_sha256.as_deref())?;
+    helm::Helm::detect(&helm_path, room.env(None))
+}
+
+/// A chart that calls `lookup` is refused before helm renders it against the cluster (where lookup reads what
+/// the deploy identity may read), unless the policy allows it.
+fn lookup_refusal(policy: &Policy, chart: &Path) -> Result<Option<Diagnostic>> {
+    if policy.deploy.lookup {
+        return Ok(None);
+    }
+    let lookups = seal::lookups(chart)?;
+    Ok((!lookups.is_empty()).then(|| {
+        Diagnostic::error(
+            "lookup-not-allowed",
+            format!(
+                "the chart's templates call lookup ({}): it reads the cluster as the deploy identity sees it (other \
+                 Secrets, other namespaces) into the BB's objects; the policy does not allow it ([deploy] lookup)",
+                lookups.join(", ")
+            ),
+        )
+    }))
+}
+
+/// Install exactly the render judged: a chart bbgate writes from its documents, no values, and the post-renderer
+/// refusing any difference between helm's install render and those documents; then confirm.
+fn install_judged(
+    args: &DeployArgs,
+    admitted: &evidence::Admitted,
+    target: &Target,
+    room: &room::Room,
+    judged: Judged,
+    pins: Pins,
+    record: &mut Record,
+) -> Result<u8> {
+    let chart = seal::judged_chart(room, &seal::ChartMeta::read(target.install.chart)?, &judged.documents)?;
     let post_renderer = write_pins(
-        &room,
-        &helm,
+        room,
+        target.helm,
         Pins {
-            judged: Some(judged.documents.clone()),
+            judged: Some(judged.documents),
             ..pins
         },
     )?;
-    let mut helm = helm.clone();
+    let mut helm = target.helm.clone();
     helm.install_post_renderer(&post_renderer)?;
     let no_values = crate::values::Values::read(&Default::default(), &[])?;
     let install = helm::Install {
-        chart: &judged_chart,
+        chart: &chart,
         values: &no_values,
         set_image: &[],
         post_renderer: Some(&post_renderer),
-        ..render
+        ..*target.install
     };
     // A fresh EKS token for the install (client-go rereads the token file).
-    if let Some(token) = cluster.eks_token()? {
-        seal::renew_token(&room, &token)?;
+    if let Some(token) = target.cluster.eks_token()? {
+        seal::renew_token(room, &token)?;
     }
     let target = Target {
         install: &install,
         helm: &helm,
-        ..target
+        ..*target
     };
+    let timeout = install.timeout;
     install_and_confirm(
         args,
         admitted,
@@ -563,7 +572,7 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
         &judged.manifests,
         &post_renderer,
         timeout,
-        &mut record,
+        record,
     )
 }
 
@@ -575,37 +584,6 @@ struct Judged {
 }
 
 type Pins = crate::release::Pins;
-
-/// The chart's name, version and appVersion as its Chart.yaml says (for the chart bbgate installs).
-fn chart_yaml(chart: &Path) -> Result<serde_json::Value> {
-    let path = chart.join("Chart.yaml");
-    let text = crate::input::read_text(&path, crate::input::CHART_FILE)?;
-    yaml_serde::from_str(&text).map_err(|e| Error::invalid(format!("{}: not a Chart.yaml: {e}", path.display())))
-}
-
-fn judged_name(chart: &Path) -> Result<String> {
-    chart_yaml(chart)?["name"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| Error::invalid(format!("{}: Chart.yaml has no name", chart.display())))
-}
-
-fn record_chart_version(chart: &Path) -> Result<String> {
-    let v = chart_yaml(chart)?;
-    Ok(match &v["version"] {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    })
-}
-
-fn chart_app_version(chart: &Path) -> Option<String> {
-    let v = chart_yaml(chart).ok()?;
-    match &v["appVersion"] {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Null => None,
-        other => Some(other.to_string()),
-    }
-}
 
 impl Record {
     /// The record of a deploy that has passed admission, refused until it gets further.
@@ -850,7 +828,13 @@ fn write_pins(room: &room::Room, helm: &helm::Helm, pins: Pins) -> Result<helm::
 /// The chart given must be the chart verify judged, file for file, with the same values files in the same
 /// order (`verify --chart` binds them in the evidence). Evidence of a release judged without its chart binds
 /// none: the chart is then judged by deploy's guard alone, and the record says so.
-fn bind_chart(args: &DeployArgs, copy: &Path, admitted: &evidence::Admitted, warnings: &mut Vec<String>) -> Result<()> {
+fn bind_chart(
+    args: &DeployArgs,
+    copy: &Path,
+    values: &crate::values::Values,
+    admitted: &evidence::Admitted,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     let Some(judged) = &admitted.chart else {
         warnings.push(
             "the evidence binds no chart (verify ran without --chart): the chart installed was judged by deploy's \
@@ -864,10 +848,9 @@ fn bind_chart(args: &DeployArgs, copy: &Path, admitted: &evidence::Admitted, war
         .into_iter()
         .map(|c| format!("--chart {}: {c} since verify judged it", args.chart.display()))
         .collect();
-    let values: Vec<String> = args
-        .values
-        .values
-        .iter()
+    // The room's copies, which helm reads, in the order given.
+    let values: Vec<String> = values
+        .given_files()
         .map(|v| crate::input::read(v, crate::input::VALUES).map(|b| crate::policy::sha256_hex(&b)))
         .collect::<Result<_>>()?;
     let judged_values: Vec<&str> = judged.values.iter().map(|v| v.sha256.as_str()).collect();
@@ -1028,6 +1011,9 @@ fn check_chart(
     record: &mut Record,
 ) -> Result<Judged> {
     let (rt, client, ns) = (target.rt, &target.cluster.client, target.namespace);
+    // Problems found before the cluster was asked anything (a `lookup` the policy refuses) count too: with any,
+    // helm never renders the chart against the cluster.
+    let early = std::mem::take(&mut record.problems);
     let t = Instant::now();
     let pre = rt.block_on(preflight::run(
         client,
@@ -1065,7 +1051,7 @@ fn check_chart(
     };
     // Then the one render deploy installs: helm's, against the cluster (`lookup`, capabilities, an upgrade),
     // every image pinned by bbgate (hooks included), flattened as helm's builder flattens it.
-    if pre.problems.is_empty() && findings.problems.is_empty() {
+    if early.is_empty() && pre.problems.is_empty() && findings.problems.is_empty() {
         let t = Instant::now();
         let text = crate::release::pin_rendered(&target.helm.server_render(target.install)?, &pins.images, policy);
         let documents = manifest::documents(&text)?;
@@ -1083,7 +1069,8 @@ fn check_chart(
         judged.documents = documents.into_iter().map(|(_, v)| v).collect();
         record.timings_ms.preflight += ms(t);
     }
-    record.problems = pre.problems;
+    record.problems = early;
+    record.problems.extend(pre.problems);
     record.problems.extend(findings.problems);
     record.warnings.extend(findings.warnings);
     Ok(judged)

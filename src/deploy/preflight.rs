@@ -73,22 +73,28 @@ pub(crate) fn network_policy(ns: &str, np: &NetworkPolicy) -> (bool, Vec<String>
                         i + 1
                     ));
                 }
-                if let Some(sel) = &peer.namespace_selector {
-                    let own = sel.match_labels.as_ref().is_some_and(|m| {
-                        m.len() == 1 && m.get("kubernetes.io/metadata.name").map(String::as_str) == Some(ns)
-                    }) && sel.match_expressions.is_none();
-                    if !own {
-                        leaks.push(format!(
-                            "NetworkPolicy {name}: ingress rule {} admits pods of other namespaces (namespaceSelector {})",
-                            i + 1,
-                            serde_json::to_string(sel).unwrap_or_default()
-                        ));
-                    }
+                if let Some(sel) = &peer.namespace_selector
+                    && !selects_only(sel, ns)
+                {
+                    leaks.push(format!(
+                        "NetworkPolicy {name}: ingress rule {} admits pods of other namespaces (namespaceSelector {})",
+                        i + 1,
+                        serde_json::to_string(sel).unwrap_or_default()
+                    ));
                 }
             }
         }
     }
     (selects_all && ingress_type, leaks)
+}
+
+/// Does a namespaceSelector select the namespace `ns` and nothing else (its `kubernetes.io/metadata.name` label
+/// alone)?
+fn selects_only(sel: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector, ns: &str) -> bool {
+    sel.match_labels
+        .as_ref()
+        .is_some_and(|m| m.len() == 1 && m.get("kubernetes.io/metadata.name").map(String::as_str) == Some(ns))
+        && sel.match_expressions.is_none()
 }
 
 /// The instance metadata service (IPv4 and IPv6): the node's AWS credentials, whatever the policy allows.
@@ -140,17 +146,14 @@ pub(crate) fn network_policy_egress(ns: &str, np: &NetworkPolicy, allowed: &[Str
                     ));
                 }
             }
-            if let Some(sel) = &peer.namespace_selector {
-                let own = sel.match_labels.as_ref().is_some_and(|m| {
-                    m.len() == 1 && m.get("kubernetes.io/metadata.name").map(String::as_str) == Some(ns)
-                }) && sel.match_expressions.is_none();
-                if !own {
-                    out.push(format!(
-                        "NetworkPolicy {name}: egress rule {n} lets the BB reach pods of other namespaces \
-                         (namespaceSelector {})",
-                        serde_json::to_string(sel).unwrap_or_default()
-                    ));
-                }
+            if let Some(sel) = &peer.namespace_selector
+                && !selects_only(sel, ns)
+            {
+                out.push(format!(
+                    "NetworkPolicy {name}: egress rule {n} lets the BB reach pods of other namespaces \
+                     (namespaceSelector {})",
+                    serde_json::to_string(sel).unwrap_or_default()
+                ));
             }
         }
     }
@@ -540,25 +543,26 @@ const TOO_BROAD: &[(&str, &str, &str, &str)] = &[
 /// SelfSubjectAccessReview (`*` is the BB's own namespace), every yes a problem.
 async fn breadth(client: &Client, ns: &str, problems: &mut Vec<Diagnostic>) -> Result<()> {
     let mut allowed = Vec::new();
-    for (at, verb, group, resource) in TOO_BROAD {
-        let at = if *at == "*" { ns } else { at };
-        let ask = [Ask {
-            group: (*group).to_owned(),
-            resource: (*resource).to_owned(),
-            verb: (*verb).to_owned(),
-        }];
-        if review(client, at, &ask, &Reviewer::Caller).await?.is_empty() {
-            let place = if at.is_empty() {
-                "cluster-wide".to_owned()
-            } else {
-                format!("in namespace {at}")
-            };
-            let what = if group.is_empty() {
-                (*resource).to_owned()
-            } else {
-                format!("{resource}.{group}")
-            };
-            allowed.push(format!("{verb} {what} {place}"));
+    // One batch of reviews per place asked about (`review` asks a batch concurrently).
+    for place in ["kube-system", "", "*"] {
+        let at = if place == "*" { ns } else { place };
+        let asks: Vec<Ask> = TOO_BROAD
+            .iter()
+            .filter(|(p, ..)| *p == place)
+            .map(|(_, verb, group, resource)| Ask {
+                group: (*group).to_owned(),
+                resource: (*resource).to_owned(),
+                verb: (*verb).to_owned(),
+            })
+            .collect();
+        let denied = review(client, at, &asks, &Reviewer::Caller).await?;
+        let where_ = if at.is_empty() {
+            "cluster-wide".to_owned()
+        } else {
+            format!("in namespace {at}")
+        };
+        for what in asks.iter().map(Ask::label).filter(|w| !denied.contains(w)) {
+            allowed.push(format!("{what} {where_}"));
         }
     }
     if !allowed.is_empty() {
@@ -580,6 +584,17 @@ pub(crate) struct Ask {
     pub(crate) group: String,
     pub(crate) resource: String,
     pub(crate) verb: String,
+}
+
+impl Ask {
+    /// `verb resource[.group]`, as reviews report what is denied.
+    pub(crate) fn label(&self) -> String {
+        if self.group.is_empty() {
+            format!("{} {}", self.verb, self.resource)
+        } else {
+            format!("{} {}.{}", self.verb, self.resource, self.group)
+        }
+    }
 }
 
 /// Whose access is reviewed: the caller's own (SelfSubjectAccessReview, the pipeline in deploy), or another
@@ -639,12 +654,7 @@ pub(crate) async fn review(client: &Client, ns: &str, asks: &[Ask], who: &Review
                         .is_some_and(|s| s.allowed)
                 }
             };
-            let what = if ask.group.is_empty() {
-                format!("{} {}", ask.verb, ask.resource)
-            } else {
-                format!("{} {}.{}", ask.verb, ask.resource, ask.group)
-            };
-            Ok((i, allowed, what))
+            Ok((i, allowed, ask.label()))
         }))
         .buffer_unordered(8)
         .collect()

@@ -8,6 +8,17 @@ use crate::error::{Error, Result};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+/// The proxy variables helm may be given: verify passes them (a dependency build behind a proxy), deploy only
+/// those the admins allow by name (`--allow-env`).
+pub(crate) const PROXIES: &[&str] = &[
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
 /// The PATH helm runs with: the system's directories, never the job's PATH.
 const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 /// Directories a symlink may never point into, even from inside the chart.
@@ -49,8 +60,8 @@ impl Room {
     }
 
     /// Let these variables of bbgate's own environment through to helm (by name; unset ones are skipped).
-    pub(crate) fn pass(&mut self, names: &[String]) {
-        for name in names {
+    pub(crate) fn pass<S: AsRef<str>>(&mut self, names: &[S]) {
+        for name in names.iter().map(AsRef::as_ref) {
             if let Some(v) = std::env::var_os(name) {
                 self.passed.push((name.into(), v));
             }
@@ -131,6 +142,17 @@ impl Room {
     }
 }
 
+/// The entries of a directory, in name order (so copies and scans are the same on every machine); an entry that
+/// cannot be read is an error, not skipped.
+pub(crate) fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::read(dir, e))?
+        .map(|e| e.map(|e| e.path()).map_err(|e| Error::read(dir, e)))
+        .collect::<Result<_>>()?;
+    entries.sort();
+    Ok(entries)
+}
+
 /// Where `path` really is, refused when a symlink on the way leads outside `root` (whose name `within` gives)
 /// or into /proc, /dev or /sys.
 pub(crate) fn confined(path: &Path, root: &Path, within: &str) -> Result<PathBuf> {
@@ -173,12 +195,7 @@ fn copy_dir(root: &Path, dir: &Path, dest: &Path, depth: usize, count: &mut usiz
             LIMITS.1
         )));
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::read(dir, e))?
-        .map(|e| e.map(|e| e.path()).map_err(|e| Error::read(dir, e)))
-        .collect::<Result<_>>()?;
-    entries.sort();
-    for path in entries {
+    for path in sorted_entries(dir)? {
         let name = path.file_name().map(ToOwned::to_owned).unwrap_or_default();
         let target = dest.join(&name);
         let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::read(&path, e))?;
@@ -240,7 +257,7 @@ mod tests {
     #[test]
     fn helms_environment_is_the_allowlist_and_nothing_of_the_jobs() {
         let mut room = Room::new().unwrap();
-        room.pass(&["PATH".to_owned(), "BBGATE_SURELY_UNSET".to_owned()]);
+        room.pass(&["PATH", "BBGATE_SURELY_UNSET"]);
         let env = room.env(None);
         let names: Vec<String> = env.iter().map(|(k, _)| k.to_string_lossy().into_owned()).collect();
         assert!(names.iter().all(|n| !n.starts_with("AWS_") && !n.starts_with("CIRCLE")));

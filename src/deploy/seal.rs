@@ -98,7 +98,7 @@ pub(crate) fn pinned_helm(room: &Room, path: &Path, pin: Option<&str>) -> Result
     } else {
         path.to_owned()
     };
-    let bytes = std::fs::read(&resolved).map_err(|e| Error::read(&resolved, e))?;
+    let bytes = crate::input::read(&resolved, crate::input::TOOL)?;
     let got = crate::policy::sha256_hex(&bytes);
     if !got.eq_ignore_ascii_case(pin.trim_start_matches("sha256:")) {
         return Err(Error::invalid(format!(
@@ -117,8 +117,8 @@ pub(crate) fn pinned_helm(room: &Room, path: &Path, pin: Option<&str>) -> Result
 
 /// How helm reaches the cluster.
 pub(crate) enum Access<'a> {
-    /// The admins' kubeconfig file: its current context, flattened (files inlined, no exec plugin).
-    Kubeconfig(&'a Path),
+    /// The admins' kubeconfig, as kube read it: its current context, flattened (files inlined, no exec plugin).
+    Kubeconfig(&'a kube::config::Kubeconfig),
     /// EKS: the endpoint and CA from DescribeCluster, and a bearer token bbgate signed.
     Eks {
         endpoint: &'a str,
@@ -145,7 +145,7 @@ pub(crate) fn sealed_kubeconfig(room: &Room, access: Access) -> Result<PathBuf> 
             }
             (cluster, json!({ "tokenFile": token_file }))
         }
-        Access::Kubeconfig(path) => flatten_kubeconfig(room, path)?,
+        Access::Kubeconfig(kc) => flatten_kubeconfig(room, kc)?,
     };
     let doc = json!({
         "apiVersion": "v1",
@@ -166,29 +166,26 @@ pub(crate) fn renew_token(room: &Room, token: &str) -> Result<()> {
 /// The admins' kubeconfig reduced to what helm needs: the current context's cluster and user, every file it
 /// names read and inlined (helm runs in the room, where no path of the job's means anything). An exec plugin
 /// or auth provider would run with helm's sealed environment and fail, so it is refused with what to use.
-fn flatten_kubeconfig(room: &Room, path: &Path) -> Result<(Value, Value)> {
+fn flatten_kubeconfig(room: &Room, kc: &kube::config::Kubeconfig) -> Result<(Value, Value)> {
     use base64::Engine;
-    use kube::config::Kubeconfig;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let kc = Kubeconfig::read_from(path)
-        .map_err(|e| Error::invalid(format!("{}: not a usable kubeconfig: {e}", path.display())))?;
     let context_name = kc
         .current_context
         .clone()
         .or_else(|| (kc.contexts.len() == 1).then(|| kc.contexts[0].name.clone()))
-        .ok_or_else(|| Error::invalid(format!("{}: no current-context", path.display())))?;
+        .ok_or_else(|| Error::invalid("the kubeconfig has no current-context"))?;
     let ctx = kc
         .contexts
         .iter()
         .find(|c| c.name == context_name)
         .and_then(|c| c.context.clone())
-        .ok_or_else(|| Error::invalid(format!("{}: context {context_name:?} is not defined", path.display())))?;
+        .ok_or_else(|| Error::invalid(format!("the kubeconfig's context {context_name:?} is not defined")))?;
     let cluster = kc
         .clusters
         .iter()
         .find(|c| c.name == ctx.cluster)
         .and_then(|c| c.cluster.clone())
-        .ok_or_else(|| Error::invalid(format!("{}: cluster {:?} is not defined", path.display(), ctx.cluster)))?;
+        .ok_or_else(|| Error::invalid(format!("the kubeconfig's cluster {:?} is not defined", ctx.cluster)))?;
     let user_name = ctx.user.clone().unwrap_or_default();
     let user = kc
         .auth_infos
@@ -196,10 +193,9 @@ fn flatten_kubeconfig(room: &Room, path: &Path) -> Result<(Value, Value)> {
         .find(|u| u.name == user_name)
         .and_then(|u| u.auth_info.clone())
         .unwrap_or_default();
-    let base = path.parent().unwrap_or(Path::new("."));
+    // kube made every file path absolute when it read the kubeconfig.
     let read = |p: &str| -> Result<Vec<u8>> {
-        let p = base.join(p);
-        crate::input::read(&p, crate::input::KEY).map_err(|e| e.within(&path.display().to_string()))
+        crate::input::read(Path::new(p), crate::input::KEY).map_err(|e| e.within("the kubeconfig"))
     };
     let mut c = json!({ "server": cluster.server.clone().unwrap_or_default() });
     if let Some(d) = &cluster.certificate_authority_data {
@@ -218,10 +214,9 @@ fn flatten_kubeconfig(room: &Room, path: &Path) -> Result<(Value, Value)> {
     }
     if user.exec.is_some() || user.auth_provider.is_some() {
         return Err(Error::invalid(format!(
-            "{}: user {user_name:?} authenticates through an exec plugin or auth provider, which would run without \
-             the job's environment in helm's sealed room: use --eks-cluster NAME (bbgate signs the EKS token), or a \
-             kubeconfig with a token or a client certificate",
-            path.display()
+            "the kubeconfig's user {user_name:?} authenticates through an exec plugin or auth provider, which would \
+             run without the job's environment in helm's sealed room: use --eks-cluster NAME (bbgate signs the EKS \
+             token), or a kubeconfig with a token or a client certificate"
         )));
     }
     use secrecy::ExposeSecret;
@@ -293,6 +288,39 @@ pub(crate) struct ChartMeta {
     pub(crate) app_version: Option<String>,
 }
 
+impl ChartMeta {
+    /// Read from the chart's Chart.yaml: a name and a version (strings) are required; appVersion, often
+    /// written as a number, is kept as written.
+    pub(crate) fn read(chart: &Path) -> Result<ChartMeta> {
+        let path = chart.join("Chart.yaml");
+        let text = crate::input::read_text(&path, crate::input::CHART_FILE).map_err(|_| {
+            Error::invalid(format!(
+                "--chart {}: no Chart.yaml there: give the chart's directory",
+                chart.display()
+            ))
+        })?;
+        let v: Value = yaml_serde::from_str(&text)
+            .map_err(|e| Error::invalid(format!("{}: not a Chart.yaml: {e}", path.display())))?;
+        let field = |k: &str| v[k].as_str().map(str::to_owned).filter(|s| !s.is_empty());
+        let app_version = match &v["appVersion"] {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        };
+        match (field("name"), field("version")) {
+            (Some(name), Some(version)) => Ok(ChartMeta {
+                name,
+                version,
+                app_version,
+            }),
+            _ => Err(Error::invalid(format!(
+                "{}: needs a name and a version",
+                path.display()
+            ))),
+        }
+    }
+}
+
 /// Where a chart's templates call `lookup` (which reads the cluster as the deploy identity sees it), as
 /// `FILE:LINE`: the chart's own templates and those of every dependency, vendored directories and `.tgz`
 /// archives alike.
@@ -304,12 +332,7 @@ pub(crate) fn lookups(chart: &Path) -> Result<Vec<String>> {
 }
 
 fn scan_dir(root: &Path, dir: &Path, found: &mut Vec<String>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::read(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for path in entries {
+    for path in super::room::sorted_entries(dir)? {
         let rel = path.strip_prefix(root).unwrap_or(&path).display().to_string();
         if path.is_dir() {
             scan_dir(root, &path, found)?;
@@ -397,6 +420,35 @@ mod tests {
             .map(str::to_owned)
             .to_vec();
         assert!(refuse_redirects(vars.into_iter(), &allowed).is_ok());
+    }
+
+    #[test]
+    fn helms_kubeconfig_holds_no_token_and_only_its_owner_reads_it_or_the_token() {
+        use std::os::unix::fs::PermissionsExt;
+        let room = Room::new().unwrap();
+        let path = sealed_kubeconfig(
+            &room,
+            Access::Eks {
+                endpoint: "https://ABC.gr7.eu-central-1.eks.amazonaws.com",
+                ca_pem: b"PEM",
+                token: "k8s-aws-v1.secret-token",
+            },
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("secret-token"), "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let token_file = v["users"][0]["user"]["tokenFile"].as_str().unwrap();
+        assert_eq!(std::fs::read_to_string(token_file).unwrap(), "k8s-aws-v1.secret-token");
+        assert_eq!(v["clusters"][0]["cluster"]["certificate-authority-data"], "UEVN");
+        for f in [path.as_path(), Path::new(token_file)] {
+            let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}: {mode:o}", f.display());
+        }
+        // Removed with the room.
+        let dir = room.path().to_owned();
+        drop(room);
+        assert!(!dir.exists());
     }
 
     #[test]

@@ -13,7 +13,15 @@ use std::collections::BTreeMap;
 /// One Secret to write: its name and its keys with their bytes.
 pub(crate) struct SecretFiles {
     name: String,
-    pub(crate) data: BTreeMap<String, Vec<u8>>,
+    data: BTreeMap<String, Vec<u8>>,
+}
+
+/// The contents of the files that are text (certificates, keys), for cutting out of what helm prints.
+pub(crate) fn texts(secrets: &[SecretFiles]) -> impl Iterator<Item = String> + '_ {
+    secrets
+        .iter()
+        .flat_map(|s| s.data.values())
+        .filter_map(|b| std::str::from_utf8(b).ok().map(str::to_owned))
 }
 
 /// A Secret's data key: letters, digits, `-`, `_` and `.` (the API server's rule).

@@ -35,19 +35,19 @@ struct Prepared {
     /// The chart's copy in the room: what helm renders and what is hashed.
     copy: std::path::PathBuf,
     helm: Helm,
-    meta: (String, String),
+    meta: crate::deploy::seal::ChartMeta,
     values: crate::values::Values,
     value_files: Vec<FileDigest>,
     content: release::ChartContent,
 }
 
 fn prepare(chart: &Path, r: &crate::cli::ChartRender) -> Result<Prepared> {
-    let meta = chart_meta(chart)?;
+    let meta = crate::deploy::seal::ChartMeta::read(chart)?;
     let mut values = crate::values::Values::read(&r.values, &[])?;
     // helm reads only copies, in a room of its own, with none of the job's environment but the proxies a
     // dependency build may need to reach its chart repositories.
     let mut room = crate::deploy::room::Room::new()?;
-    room.pass(&PROXIES.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>());
+    room.pass(crate::deploy::room::PROXIES);
     let copy = room.copy_chart(chart)?;
     values.seal(&room)?;
     let helm = Helm::detect(&r.helm, room.env(None))?;
@@ -55,14 +55,16 @@ fn prepare(chart: &Path, r: &crate::cli::ChartRender) -> Result<Prepared> {
     if let Some(done) = crate::dependencies::build(&helm, &copy)? {
         eprintln!("bbgate: {}: {done}", chart.display());
     }
+    // Each values file by the name it was given, hashed from the room's copy helm reads.
     let value_files = r
         .values
         .values
         .iter()
-        .map(|v| {
-            let bytes = crate::input::read(v, crate::input::VALUES)?;
+        .zip(values.given_files())
+        .map(|(given, copy)| {
+            let bytes = crate::input::read(copy, crate::input::VALUES)?;
             Ok(FileDigest {
-                path: v.display().to_string(),
+                path: given.display().to_string(),
                 sha256: sha256_hex(&bytes),
             })
         })
@@ -78,19 +80,9 @@ fn prepare(chart: &Path, r: &crate::cli::ChartRender) -> Result<Prepared> {
     })
 }
 
-/// The proxy variables verify lets through to helm (a dependency build behind a proxy); deploy lets none.
-const PROXIES: &[&str] = &[
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "NO_PROXY",
-    "no_proxy",
-];
-
 /// `helm template` of the chart as a release of `namespace`, with the values given.
 fn render(chart: &Path, r: &crate::cli::ChartRender, p: &Prepared, namespace: &str) -> Result<Rendered> {
-    let release = r.release.clone().unwrap_or_else(|| p.meta.0.clone());
+    let release = r.release.clone().unwrap_or_else(|| p.meta.name.clone());
     let install = Install {
         release: &release,
         chart: &p.copy,
@@ -109,34 +101,13 @@ fn render(chart: &Path, r: &crate::cli::ChartRender, p: &Prepared, namespace: &s
             content_sha256: p.content.sha256.clone(),
             files: p.content.files.clone(),
             manifests_sha256: sha256_hex(text.as_bytes()),
-            name: p.meta.0.clone(),
+            name: p.meta.name.clone(),
             path: chart.display().to_string(),
             values: p.value_files.clone(),
             sets: p.values.bound.clone(),
-            version: p.meta.1.clone(),
+            version: p.meta.version.clone(),
         },
     })
-}
-
-/// The chart's name and version, from its Chart.yaml.
-fn chart_meta(chart: &Path) -> Result<(String, String)> {
-    let path = chart.join("Chart.yaml");
-    let text = crate::input::read_text(&path, crate::input::CHART_FILE).map_err(|_| {
-        Error::invalid(format!(
-            "--chart {}: no Chart.yaml there: give the chart's directory",
-            chart.display()
-        ))
-    })?;
-    let v: serde_json::Value = yaml_serde::from_str(&text)
-        .map_err(|e| Error::invalid(format!("{}: not a Chart.yaml: {e}", path.display())))?;
-    let field = |k: &str| v[k].as_str().map(str::to_owned).filter(|s| !s.is_empty());
-    match (field("name"), field("version")) {
-        (Some(n), Some(ver)) => Ok((n, ver)),
-        _ => Err(Error::invalid(format!(
-            "{}: needs a name and a version",
-            path.display()
-        ))),
-    }
 }
 
 /// The building block the chart belongs to and its render under that building block's namespace: the named

@@ -41,6 +41,8 @@ pub const CHART_FILE: Kind = kind("chart file", 64 * MIB);
 pub const SECRET_FILE: Kind = kind("secret file", MIB);
 /// A values file given to helm.
 pub const VALUES: Kind = kind("values file", 16 * MIB);
+/// A tool binary deploy hashes before it runs it (helm is about 60 MB).
+pub const TOOL: Kind = kind("tool binary", 512 * MIB);
 /// A layer or a docker-archive member held in memory.
 pub const LAYER: Kind = kind("image layer", 8 << 30);
 

@@ -827,37 +827,8 @@ fn deploy_section(
     let settable = value_keys(d.settable, "[deploy] settable", bad);
     let secret_keys = value_keys(d.secret_keys, "[deploy] secret_keys", bad);
     let resources = api_resources(d.resources, bad);
-    let grants: Vec<String> = d
-        .grants
-        .unwrap_or_default()
-        .into_iter()
-        .map(|g| {
-            if !GRANTS.contains(&g.get_ref().as_str()) {
-                bad(
-                    g.span(),
-                    format!("[deploy] grants: {:?} is not one of {}", g.get_ref(), GRANTS.join(", ")),
-                );
-            }
-            g.into_inner()
-        })
-        .collect();
-    let egress: Vec<String> = d
-        .egress
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| {
-            let ok = c.get_ref().split_once('/').is_some_and(|(ip, bits)| {
-                ip.parse::<std::net::IpAddr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 128)
-            });
-            if !ok {
-                bad(
-                    c.span(),
-                    format!("[deploy] egress: {:?} is not a CIDR like \"10.20.0.0/16\"", c.get_ref()),
-                );
-            }
-            c.into_inner()
-        })
-        .collect();
+    let grants = grants(d.grants, bad);
+    let egress = egress_cidrs(d.egress, bad);
     DeployPolicy {
         lookup: d.lookup.unwrap_or(false),
         grants,
@@ -876,6 +847,41 @@ fn deploy_section(
         rego_problems,
         history_max,
     }
+}
+
+/// `[deploy] grants`: each one of [`GRANTS`].
+fn grants(list: Option<Vec<Spanned<String>>>, bad: &mut impl FnMut(Range<usize>, String)) -> Vec<String> {
+    list.unwrap_or_default()
+        .into_iter()
+        .map(|g| {
+            if !GRANTS.contains(&g.get_ref().as_str()) {
+                bad(
+                    g.span(),
+                    format!("[deploy] grants: {:?} is not one of {}", g.get_ref(), GRANTS.join(", ")),
+                );
+            }
+            g.into_inner()
+        })
+        .collect()
+}
+
+/// `[deploy] egress`: CIDRs (`ADDRESS/BITS`).
+fn egress_cidrs(list: Option<Vec<Spanned<String>>>, bad: &mut impl FnMut(Range<usize>, String)) -> Vec<String> {
+    list.unwrap_or_default()
+        .into_iter()
+        .map(|c| {
+            let ok = c.get_ref().split_once('/').is_some_and(|(ip, bits)| {
+                ip.parse::<std::net::IpAddr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 128)
+            });
+            if !ok {
+                bad(
+                    c.span(),
+                    format!("[deploy] egress: {:?} is not a CIDR like \"10.20.0.0/16\"", c.get_ref()),
+                );
+            }
+            c.into_inner()
+        })
+        .collect()
 }
 
 /// `[deploy] resources`: GROUP/RESOURCE entries, or the default list.
