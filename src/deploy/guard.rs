@@ -324,9 +324,6 @@ fn check_service(label: &str, svc: &Value, rules: &Rules, f: &mut Findings) {
     }
 }
 
-/// The name of the Role the sandbox's namespace kit gives the deploy identity: no chart may bind it.
-pub(crate) const DEPLOY_ROLE: &str = "bbgate-deploy";
-
 /// What a Role grants that the release's own ServiceAccounts must not hold unless the policy says so
 /// (`[deploy] grants`): control of RBAC (which lets it grant itself anything the deploy identity holds),
 /// `escalate`, `bind`, `impersonate`, wildcards, `pods/exec`, and Secrets beyond the release's own (a rule on
@@ -389,16 +386,18 @@ fn check_role_binding(label: &str, rb: &Value, manifests: &[Manifest], rules: &R
     let role = &rb["roleRef"];
     let name = role["name"].as_str().unwrap_or("");
     if role["kind"].as_str() == Some("Role") {
-        let defined = manifests.iter().find(|m| m.kind() == "Role" && m.name() == name);
-        if name == DEPLOY_ROLE {
+        // The Role the sandbox's namespace kit gives the deploy identity: no chart may bind it.
+        let deploy_role = crate::namespace::ROLE;
+        let defined = manifests.iter().any(|m| m.kind() == "Role" && m.name() == name);
+        if name == deploy_role {
             f.problem(
                 "rbac-escalation",
                 format!(
-                    "{label}: binds the sandbox's deploy Role {DEPLOY_ROLE:?}: the BB's pods would hold what the deploy \
-                     identity holds (write its RBAC, delete its NetworkPolicy)"
+                    "{label}: binds the sandbox's deploy Role {deploy_role:?}: the BB's pods would hold what the \
+                     deploy identity holds (write its RBAC, delete its NetworkPolicy)"
                 ),
             );
-        } else if defined.is_none() && !rules.grants.iter().any(|g| g == "rbac") {
+        } else if !defined && !rules.grants.iter().any(|g| g == "rbac") {
             f.problem(
                 "rbac-escalation",
                 format!(

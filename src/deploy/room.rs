@@ -129,8 +129,7 @@ impl Room {
     /// Copy a file the command line names (a values file, a `--set-file` file) into the room: a regular file,
     /// reached through no symlink that leaves the working directory or points into /proc, /dev or /sys.
     pub(crate) fn copy_file(&self, path: &Path, kind: crate::input::Kind) -> Result<PathBuf> {
-        let cwd = std::env::current_dir().map_err(|e| Error::read(Path::new("."), e))?;
-        let real = confined(path, &cwd, "the working directory")?;
+        let real = in_working_dir(path)?;
         let bytes = crate::input::read(&real, kind)?;
         let n = std::fs::read_dir(self.path().join("files")).map_or(0, |d| d.count());
         let file = path
@@ -153,9 +152,16 @@ pub(crate) fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(entries)
 }
 
+/// A file the command line names, where it really is: refused when a symlink on the way leaves the working
+/// directory (the job's credentials, /proc/self/environ), as for every file given to helm.
+pub(crate) fn in_working_dir(path: &Path) -> Result<PathBuf> {
+    let cwd = std::env::current_dir().map_err(|e| Error::read(Path::new("."), e))?;
+    confined(path, &cwd, "the working directory")
+}
+
 /// Where `path` really is, refused when a symlink on the way leads outside `root` (whose name `within` gives)
 /// or into /proc, /dev or /sys.
-pub(crate) fn confined(path: &Path, root: &Path, within: &str) -> Result<PathBuf> {
+fn confined(path: &Path, root: &Path, within: &str) -> Result<PathBuf> {
     let real = path.canonicalize().map_err(|e| Error::read(path, e))?;
     let root = root.canonicalize().map_err(|e| Error::read(root, e))?;
     let linked = path

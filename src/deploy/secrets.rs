@@ -51,12 +51,9 @@ pub(crate) fn read(flags: &[String]) -> Result<Vec<SecretFiles>> {
             ));
             continue;
         }
-        // The file as the repository holds it: a symlink that leaves the working directory (to the job's
-        // credentials, /proc/self/environ) is refused, as for every file given to helm.
-        let confined = std::env::current_dir()
-            .map_err(|e| crate::error::Error::read(std::path::Path::new("."), e))
-            .and_then(|cwd| super::room::confined(std::path::Path::new(path), &cwd, "the working directory"));
-        let bytes = match confined.and_then(|real| crate::input::read(&real, crate::input::SECRET_FILE)) {
+        let bytes = match super::room::in_working_dir(std::path::Path::new(path))
+            .and_then(|real| crate::input::read(&real, crate::input::SECRET_FILE))
+        {
             Ok(b) => b,
             Err(e) => {
                 problems.push(e.to_string());

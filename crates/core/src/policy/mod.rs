@@ -1162,6 +1162,34 @@ mod tests {
     }
 
     #[test]
+    fn the_deploy_grants_egress_and_lookup_keys_are_read_and_checked() {
+        let p = parse(&format!(
+            "{BB}[deploy]\nlookup = true\ngrants = [\"secrets\", \"rbac\"]\negress = [\"10.20.0.0/16\", \"fd00::/8\"]\n"
+        ))
+        .unwrap();
+        assert!(p.deploy.lookup);
+        assert_eq!(p.deploy.grants, ["secrets", "rbac"]);
+        assert_eq!(p.deploy.egress, ["10.20.0.0/16", "fd00::/8"]);
+        let d = parse(BB).unwrap().deploy;
+        assert!(!d.lookup && d.grants.is_empty() && d.egress.is_empty());
+        assert!(
+            !d.resources.iter().any(|r| r.starts_with("rbac.")),
+            "the kit writes no RBAC by default"
+        );
+        let err = parse(&format!(
+            "{BB}[deploy]\ngrants = [\"root\"]\negress = [\"10.0.0.0\", \"10.0.0.0/999\"]\n"
+        ))
+        .unwrap_err();
+        let Error::Invalid(problems) = err else { panic!() };
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+        assert!(
+            problems[0].contains("\"root\" is not one of rbac, escalate"),
+            "{problems:#?}"
+        );
+        assert!(problems[1].contains("not a CIDR"), "{problems:#?}");
+    }
+
+    #[test]
     fn star_stays_within_a_segment() {
         let p = parse(BB).unwrap();
         let bb = p.building_block("payments").unwrap();
