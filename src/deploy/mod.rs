@@ -105,8 +105,14 @@ impl Cluster {
     pub(crate) fn helm_kubeconfig(&self, room: &room::Room) -> Result<PathBuf> {
         match &self.reach {
             Reach::Kubeconfig(kc) => seal::sealed_kubeconfig(room, seal::Access::Kubeconfig(kc)),
-            Reach::Eks { endpoint, ca, .. } => {
-                let token = self.eks_token()?.unwrap_or_default();
+            Reach::Eks {
+                cluster,
+                region,
+                endpoint,
+                ca,
+                creds,
+            } => {
+                let token = eks::token(cluster, region, creds.clone(), std::time::SystemTime::now())?;
                 seal::sealed_kubeconfig(
                     room,
                     seal::Access::Eks {
