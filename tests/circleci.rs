@@ -671,6 +671,121 @@ fn the_orbs_install_step_checks_the_download_against_the_checksum_it_carries() {
     assert_eq!(requested.lock().unwrap().len(), before, "nothing downloaded");
 }
 
+/// A helm release tarball as get.helm.sh lays it out (linux-amd64/helm), holding `binary`.
+fn helm_tarball(binary: &[u8]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    let mut head = tar::Header::new_gnu();
+    head.set_size(binary.len() as u64);
+    head.set_mode(0o755);
+    head.set_cksum();
+    tar.append_data(&mut head, "linux-amd64/helm", binary).unwrap();
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn the_deploy_job_installs_only_what_the_admins_context_names() {
+    use sha2::{Digest, Sha256};
+    let orb = orb();
+    let job = &orb["jobs"]["deploy"];
+    // Nothing the BB's config passes picks the code the job runs.
+    for p in [
+        "executor",
+        "install",
+        "version",
+        "bbgate_sha256",
+        "helm_version",
+        "helm_sha256",
+    ] {
+        assert!(job["parameters"].get(p).is_none(), "jobs.deploy takes {p}");
+    }
+    assert_eq!(job["executor"], "default", "the orb's own executor");
+    let step = job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|s| {
+            s["run"]["command"]
+                .as_str()
+                .filter(|c| c.contains("BBGATE_HELM_SHA256"))
+        })
+        .expect("the deploy job installs from the context")
+        .to_owned();
+    assert!(
+        job["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["run"].get("environment").is_none()
+                || !s["run"]["environment"]
+                    .as_object()
+                    .unwrap()
+                    .contains_key("BBGATE_VERSION")),
+        "no parameter sets the version"
+    );
+    let bbgate = b"#!/bin/sh\necho \"bbgate stand-in $*\"\n".to_vec();
+    let helm = b"#!/bin/sh\necho helm stand-in\n".to_vec();
+    let (bbgate_base, _) = serve_file(bbgate.clone());
+    let (helm_base, _) = serve_file(helm_tarball(&helm));
+    let sum = |b: &[u8]| hex::encode(Sha256::digest(b));
+    let run = |context: &[(&str, &str)]| {
+        let home = tempfile::tempdir().unwrap();
+        let bash_env = home.path().join("bash_env");
+        let mut cmd = std::process::Command::new("bash");
+        cmd.arg("-c").arg(&step).env_clear();
+        cmd.env("PATH", std::env::var("PATH").unwrap())
+            .env("HOME", home.path())
+            .env("BASH_ENV", &bash_env)
+            .envs(context.iter().copied());
+        let out = cmd.output().unwrap();
+        let installed = ["bbgate", "helm"].map(|b| home.path().join(".local/bin").join(b).is_file());
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            installed,
+        )
+    };
+    let context = [
+        ("BBGATE_VERSION", "9.9.9"),
+        ("BBGATE_SHA256", &sum(&bbgate)),
+        ("BBGATE_DOWNLOAD_BASE", &bbgate_base),
+        ("BBGATE_HELM_VERSION", "v3.18.0"),
+        ("BBGATE_HELM_SHA256", &sum(&helm)),
+        ("HELM_DOWNLOAD_BASE", helm_base.trim_end_matches("/releases")),
+    ];
+    let (code, out, installed) = run(&context);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(installed, [true, true], "{out}");
+    assert!(out.contains("bbgate stand-in --version"), "{out}");
+
+    // A context without one of the three names it and installs nothing.
+    for missing in ["BBGATE_VERSION", "BBGATE_HELM_VERSION", "BBGATE_HELM_SHA256"] {
+        let partial: Vec<_> = context.iter().copied().filter(|(k, _)| *k != missing).collect();
+        let (code, out, installed) = run(&partial);
+        assert_eq!(code, 2, "{missing}: {out}");
+        assert!(out.contains(&format!("{missing} is not set")), "{out}");
+        assert_eq!(installed, [false, false]);
+    }
+    // A helm binary that is not the pinned one is not installed.
+    let mut wrong = context.to_vec();
+    let other = "0".repeat(64);
+    wrong[4] = ("BBGATE_HELM_SHA256", &other);
+    let (code, out, installed) = run(&wrong);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("FAILED"), "{out}");
+    assert!(!installed[1], "{out}");
+    // Downloads from anywhere but the releases' hosts (or a loopback mirror) are refused.
+    let mut away = context.to_vec();
+    away[2] = ("BBGATE_DOWNLOAD_BASE", "https://bb.example/releases");
+    let (code, out, installed) = run(&away);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("BBGATE_DOWNLOAD_BASE is set"), "{out}");
+    assert_eq!(installed, [false, false]);
+}
+
 #[test]
 fn the_orb_installs_the_version_it_was_packed_with_and_carries_its_checksums() {
     let orb = orb();
@@ -679,7 +794,7 @@ fn the_orb_installs_the_version_it_was_packed_with_and_carries_its_checksums() {
         env!("CARGO_PKG_VERSION"),
         "install's default version is this crate's version"
     );
-    for job in ["verify", "deploy", "audit"] {
+    for job in ["verify", "audit"] {
         assert_eq!(
             orb["jobs"][job]["parameters"]["version"]["default"],
             env!("CARGO_PKG_VERSION"),
@@ -970,7 +1085,7 @@ fn no_orb_parameter_value_runs_as_code_or_becomes_a_flag() {
 }
 
 #[test]
-fn every_orb_parameter_is_described_and_the_jobs_take_an_executor_a_resource_class_and_a_no_output_timeout() {
+fn every_orb_parameter_is_described_and_the_bbs_jobs_take_an_executor_a_resource_class_and_a_no_output_timeout() {
     let orb = orb();
     let mut undescribed = Vec::new();
     for section in ["commands", "jobs"] {
@@ -988,11 +1103,14 @@ fn every_orb_parameter_is_described_and_the_jobs_take_an_executor_a_resource_cla
     );
     for job in ["verify", "deploy", "audit"] {
         let def = &orb["jobs"][job];
-        for p in ["executor", "resource_class", "no_output_timeout"] {
+        for p in ["resource_class", "no_output_timeout"] {
             assert!(def["parameters"][p].is_object(), "jobs.{job} has no {p} parameter");
         }
         assert_eq!(def["parameters"]["no_output_timeout"]["default"], "30m");
-        assert_eq!(def["executor"], "<< parameters.executor >>");
+        // The deploy job runs in the orb's executor (the_deploy_job_installs_only_what_the_admins_context_names).
+        if job != "deploy" {
+            assert_eq!(def["executor"], "<< parameters.executor >>");
+        }
     }
     // The long steps carry the timeout (CircleCI's default of 10 minutes can kill a deploy before helm rolls back).
     for cmd in ["verify", "deploy-release", "audit"] {

@@ -19,11 +19,13 @@ list signoffs "$BBGATE_SIGNOFF_FILES" glob
 list sets "$BBGATE_SETS"
 list secrets "$BBGATE_SET_SECRETS"
 list secret_files "$BBGATE_SECRET_FILES"
+# The helm on PATH, by full path: bbgate runs it only if its sha256 is the context's BBGATE_HELM_SHA256.
+helm_bin="$(command -v helm || true)"
 # The admins' context supplies BBGATE_POLICY_SHA256, BBGATE_SIGNOFFS_SHA256 and BBGATE_KMS_KEY_ID; bbgate reads
 # them itself, so no parameter of this job can replace them.
 bbgate deploy --evidence="$BBGATE_EVIDENCE_FILE" --chart="$BBGATE_CHART" --release="$BBGATE_RELEASE" \
   --eks-cluster="$cluster" --timeout="$BBGATE_TIMEOUT" --record="$(dirname -- "$BBGATE_EVIDENCE_FILE")/deploy-record.json" \
-  ${role:+--role-arn="$role"} ${BBGATE_POLICY_FILE:+--policy="$BBGATE_POLICY_FILE"} \
+  ${helm_bin:+--helm="$helm_bin"} ${role:+--role-arn="$role"} ${BBGATE_POLICY_FILE:+--policy="$BBGATE_POLICY_FILE"} \
   ${values[0]:+--values "${values[@]}"} ${keys[0]:+--set-image "${keys[@]}"} ${sets[0]:+--set "${sets[@]}"} \
   ${secrets[0]:+--set-secret "${secrets[@]}"} ${secret_files[0]:+--secret-from-file "${secret_files[@]}"} \
   ${reports[0]:+--api-report "${reports[@]}"} ${signoffs[0]:+--signoffs "${signoffs[@]}"}

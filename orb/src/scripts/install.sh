@@ -34,12 +34,21 @@ curl -fsSL --retry 3 -o "$tmp/bbgate" --url "${BBGATE_DOWNLOAD_BASE%/}/v$BBGATE_
 echo "$sum  $tmp/bbgate" | sha256sum -c -
 install -m 0755 "$tmp/bbgate" "$dir/bbgate"
 if [ -n "$HELM_VERSION" ]; then
+  # The tarball's sha256 (helm_sha256, from get.helm.sh), or the binary's (the deploy job's BBGATE_HELM_SHA256,
+  # the one bbgate deploy checks again before it runs helm), or both: at least one.
+  tgz_sum="${HELM_SHA256:-}" bin_sum="${HELM_BINARY_SHA256:-}" helm_base="${HELM_DOWNLOAD_BASE:-https://get.helm.sh}"
   [[ $HELM_VERSION =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "helm_version must look like v3.18.0"
-  [[ $HELM_SHA256 =~ ^[0-9a-f]{64}$ ]] || fail "helm_sha256 (64 hex digits) is required with helm_version"
+  [[ -n $tgz_sum || -n $bin_sum ]] || fail "helm_sha256 (64 hex digits) is required with helm_version"
+  for s in $tgz_sum $bin_sum; do [[ $s =~ ^[0-9a-f]{64}$ ]] || fail "a helm sha256 must be 64 lowercase hex digits"; done
+  case "$helm_base" in
+    https://get.helm.sh|http://127.0.0.1:*) ;;
+    *) fail "helm is downloaded from https://get.helm.sh only" ;;
+  esac
   helm_arch=amd64; [ "$arch" = aarch64 ] && helm_arch=arm64
-  curl -fsSL --retry 3 -o "$tmp/helm.tgz" --url "https://get.helm.sh/helm-${HELM_VERSION}-linux-${helm_arch}.tar.gz"
-  echo "$HELM_SHA256  $tmp/helm.tgz" | sha256sum -c -
+  curl -fsSL --retry 3 -o "$tmp/helm.tgz" --url "$helm_base/helm-${HELM_VERSION}-linux-${helm_arch}.tar.gz"
+  if [ -n "$tgz_sum" ]; then echo "$tgz_sum  $tmp/helm.tgz" | sha256sum -c -; fi
   tar -xzf "$tmp/helm.tgz" -C "$tmp" "linux-${helm_arch}/helm"
+  if [ -n "$bin_sum" ]; then echo "$bin_sum  $tmp/linux-${helm_arch}/helm" | sha256sum -c -; fi
   install -m 0755 "$tmp/linux-${helm_arch}/helm" "$dir/helm"
 fi
 # Written quoted (%q): the directory is text for later steps, never shell code.
