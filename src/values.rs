@@ -145,9 +145,16 @@ impl Values {
                 && let Some((k, v)) = kv.split_once('=')
             {
                 let copy = room.copy_file(std::path::Path::new(v), crate::input::VALUES)?;
+                // The file is bound by the bytes of the copy helm reads, not of the original read earlier
+                // (which the job could have changed in between).
+                let sha256 = sha256_hex(&crate::input::read(&copy, crate::input::VALUES)?);
+                for b in self.bound.iter_mut().filter(|b| b.flag == "--set-file" && b.key == k) {
+                    b.sha256 = sha256.clone();
+                }
                 *kv = format!("{k}={}", copy.display());
             }
         }
+        self.bound.sort();
         Ok(())
     }
 }
@@ -240,5 +247,26 @@ mod tests {
         );
         drop(values);
         assert!(!file.exists(), "removed when the values are dropped");
+    }
+
+    #[test]
+    fn a_set_file_is_bound_by_the_copy_helm_reads_not_by_the_file_read_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("banner.txt");
+        std::fs::write(&file, "judged").unwrap();
+        let v = ChartValues {
+            set_file: vec![format!("banner={}", file.display())],
+            ..Default::default()
+        };
+        let mut values = Values::read(&v, &[]).unwrap();
+        // The job changes the file between bbgate's read and the copy.
+        assert_eq!(values.bound[0].sha256, sha256_hex(b"judged"), "read before the change");
+        std::fs::write(&file, "swapped").unwrap();
+        let room = crate::deploy::room::Room::new().unwrap();
+        values.seal(&room).unwrap();
+        let (_, kv) = &values.flags[0];
+        let copy = kv.split_once('=').unwrap().1;
+        assert_eq!(std::fs::read(copy).unwrap(), b"swapped", "helm reads the copy");
+        assert_eq!(values.bound[0].sha256, sha256_hex(b"swapped"), "and the binding is the copy's");
     }
 }
