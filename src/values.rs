@@ -267,6 +267,10 @@ mod tests {
         let (_, kv) = &values.flags[0];
         let copy = kv.split_once('=').unwrap().1;
         assert_eq!(std::fs::read(copy).unwrap(), b"swapped", "helm reads the copy");
-        assert_eq!(values.bound[0].sha256, sha256_hex(b"swapped"), "and the binding is the copy's");
+        assert_eq!(
+            values.bound[0].sha256,
+            sha256_hex(b"swapped"),
+            "and the binding is the copy's"
+        );
     }
 }

@@ -6,6 +6,7 @@ mod common;
 use bbgate::apitests::{Status, parse_report};
 use bbgate::report::evidence;
 use common::*;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 const KEY: &str = "s3cret-evidence-key-do-not-print";
@@ -613,4 +614,70 @@ fn colour_only_on_a_terminal_and_never_under_no_color() {
     // Not a terminal (a CI log, a pipe): plain.
     let (_, piped, _) = run(bbgate().args(PASSING_DEMO).args(["--now", NOW_2026]));
     assert!(piped.contains("verdict: PASS") && !piped.contains('\u{1b}'), "{piped}");
+}
+
+/// A DSSE envelope of `statement`, signed with a fresh P-256 key, and that key's SubjectPublicKeyInfo (DER).
+fn signed_envelope(statement: &Value) -> (Vec<u8>, Vec<u8>) {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+    let payload = serde_json::to_vec(statement).unwrap();
+    let kind = "application/vnd.in-toto+json";
+    let mut pae = format!("DSSEv1 {} {kind} {} ", kind.len(), payload.len()).into_bytes();
+    pae.extend_from_slice(&payload);
+    let sig = key.sign(&aws_lc_rs::rand::SystemRandom::new(), &pae).unwrap();
+    let envelope = json!({
+        "payloadType": kind,
+        "payload": b64.encode(&payload),
+        "signatures": [{"keyid": "", "sig": b64.encode(sig.as_ref())}],
+    });
+    let spki = key.public_key().as_der().unwrap().as_ref().to_vec();
+    (serde_json::to_vec(&envelope).unwrap(), spki)
+}
+
+#[test]
+fn attest_verify_says_verified_only_for_a_signed_record_of_a_deploy_that_succeeded() {
+    let record = |predicate: &str, status: &str| {
+        json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "bb/payments/emulator", "digest": {"sha256": "ab".repeat(32)}}],
+            "predicateType": predicate,
+            "predicate": {"status": status},
+        })
+    };
+    let deploy = "https://govstack.global/sandbox/bbgate/deploy/v1";
+    let tmp = tempfile::tempdir().unwrap();
+    let check = |statement: &Value, extra: &[&str]| {
+        let (envelope, spki) = signed_envelope(statement);
+        let (file, key) = (tmp.path().join("att.json"), tmp.path().join("key.der"));
+        std::fs::write(&file, envelope).unwrap();
+        std::fs::write(&key, spki).unwrap();
+        let mut cmd = bbgate();
+        cmd.args([
+            "attest",
+            "verify",
+            "--key",
+            key.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ])
+        .args(extra);
+        run(&mut cmd)
+    };
+    // Positive control: a signed record of a deploy that succeeded verifies.
+    let (code, out, err) = check(&record(deploy, "deployed"), &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("VERIFIED"), "{out}");
+    // Signed by the same kind of key, but recording a failed deploy: not VERIFIED, exit 1, saying the status.
+    let (code, out, _) = check(&record(deploy, "failed"), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("NOT VERIFIED") && out.contains("\"failed\""), "{out}");
+    // Unless the caller asks for that status.
+    let (code, out, _) = check(&record(deploy, "failed"), &["--status", "failed"]);
+    assert_eq!(code, 0, "{out}");
+    // Another predicate type (verify's evidence, a provenance statement) signed by the key is not a deploy record.
+    let (code, out, _) = check(&record("https://slsa.dev/provenance/v1", "deployed"), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("predicate type"), "{out}");
 }
