@@ -35,6 +35,14 @@ pub enum Command {
     /// Install a BB that verify passed: evidence, namespace preflight, guarded render, helm pinned by digest.
     #[command(after_help = DEPLOY_EXAMPLES)]
     Deploy(Box<DeployArgs>),
+    /// After a pass: push what verify judged (chart, values, reports, pages, evidence) as one OCI release bundle
+    /// beside the image, for the admins' `deploy --bundle`.
+    #[command(after_help = PUBLISH_EXAMPLES)]
+    Publish(Box<PublishArgs>),
+    /// Ask the admins' deploy project to install a published bundle: a CircleCI pipeline of their project, or a
+    /// request file for a pull request to their deployment repository. A request selects a bundle, nothing else.
+    #[command(after_help = REQUEST_EXAMPLES)]
+    RequestDeploy(Box<RequestDeployArgs>),
     /// Print an EKS bearer token as a kubeconfig ExecCredential (like `aws eks get-token`, no AWS CLI).
     #[command(after_help = EXIT_CODES)]
     EksToken(EksTokenArgs),
@@ -86,6 +94,19 @@ const PUSH_EXAMPLES: &str = "Example:\n  \
     bbgate push --from docker-archive:image.tar --to 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/adapter:1.5.0\n\n\
     Exit codes: 0 pushed, 1 refused by policy, 2 invalid input or configuration, 3 the registry failed (re-run).";
 
+const PUBLISH_EXAMPLES: &str = "Example:\n  \
+    bbgate publish --evidence bbgate-out/evidence.json --chart helm/payments --values helm/values-sandbox.yaml \
+    --api-report result.message --findings bbgate-out/findings \
+    --to 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/adapter:bundle-1.5.0 --out bbgate-out/bundle.json\n\n\
+    Exit codes: 0 published, 1 refused (the inputs are not what the evidence judged, or it did not pass), 2 invalid \
+    input or configuration, 3 the registry failed (re-run).";
+
+const REQUEST_EXAMPLES: &str = "Example:\n  \
+    bbgate request-deploy --bundle 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/adapter@sha256:… \
+    --building-block payments --circleci-project gh/GovStackWorkingGroup/sandbox-deploy\n\n\
+    Exit codes: 0 requested, 1 refused (no such bundle, or not this building block's), 2 invalid input, 3 the \
+    registry or CircleCI failed (re-run).";
+
 const DEPLOY_EXAMPLES: &str = "Example:\n  \
     bbgate deploy --evidence bbgate-out/evidence.json --chart helm/payments --release payments \
     --values helm/values-sandbox.yaml --eks-cluster govstack-sandbox --api-report result.message\n\n\
@@ -113,6 +134,8 @@ impl Command {
             Command::Verify(a) => a.format,
             Command::Push(a) => a.format,
             Command::Deploy(a) => a.format,
+            Command::Publish(a) => a.format,
+            Command::RequestDeploy(a) => a.format,
             Command::Attest(AttestCommand::Verify(a)) => a.format,
             Command::Chart(ChartCommand::Check(a)) => a.format,
             Command::Namespace(NamespaceCommand::Check(a)) => a.format,
@@ -628,14 +651,111 @@ pub struct PushArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(group = clap::ArgGroup::new("cluster").args(["kubeconfig", "eks_cluster"]))]
-pub struct DeployArgs {
-    /// The evidence `bbgate verify --evidence` wrote (from this workflow's verify job).
+pub struct PublishArgs {
+    /// The evidence verify wrote (it must be a pass, and bind the chart: verify with --chart).
     #[arg(long, value_name = "FILE")]
     pub evidence: PathBuf,
-    /// The BB's Helm chart directory (it lives in the BB's repository).
+    /// The chart directory verify judged; its dependencies are built as verify built them.
     #[arg(long, value_name = "DIR")]
     pub chart: PathBuf,
+    #[command(flatten)]
+    pub values: ChartValues,
+    /// The API test reports verify decided on.
+    #[arg(long = "api-report", value_name = "FILE", num_args = 1..)]
+    pub api_reports: Vec<PathBuf>,
+    /// The findings pages verify saved (bbgate-out/findings/*.json): kept in the bundle for the record.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub findings: Vec<PathBuf>,
+    /// Where the bundle goes: HOST/REPOSITORY:TAG, a repository of the building block (beside its image).
+    #[arg(long, value_name = "REF")]
+    pub to: String,
+    /// Also write the bundle's reference (by digest) as JSON to this file, for the request job.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The helm binary that builds the chart's dependencies.
+    #[arg(long, env = "BBGATE_HELM", value_name = "PATH", default_value = "helm")]
+    pub helm: PathBuf,
+    /// Plain HTTP (only to a registry on 127.0.0.1, for tests).
+    #[arg(long)]
+    pub plain_http: bool,
+    /// The registry's address when it differs from the reference's host (a mirror, a test registry).
+    #[arg(long, env = "BBGATE_REGISTRY_URL", value_name = "URL")]
+    pub registry_url: Option<String>,
+    #[arg(long, value_enum, default_value_t = RegistryAuthMode::Auto)]
+    pub auth: RegistryAuthMode,
+    #[command(flatten)]
+    pub aws: AwsIdentity,
+    /// Policy file (default: the built-in policy).
+    #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Output on stdout: one line for people, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "BBGATE_FORMAT")]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("to").args(["circleci_project", "out"]).required(true))]
+pub struct RequestDeployArgs {
+    /// The published bundle, by digest (HOST/REPOSITORY@sha256:DIGEST, as publish printed it).
+    #[arg(long, value_name = "REF@DIGEST")]
+    pub bundle: String,
+    /// The building block the bundle is for.
+    #[arg(long, env = "BBGATE_BUILDING_BLOCK", value_name = "NAME")]
+    pub building_block: String,
+    /// The admins' deploy project (vcs/org/repo): trigger a pipeline of it with the pipeline parameters
+    /// building_block and bundle, authenticated by CIRCLE_TOKEN.
+    #[arg(long, value_name = "SLUG")]
+    pub circleci_project: Option<String>,
+    /// The branch of the admins' project whose config runs.
+    #[arg(long, value_name = "BRANCH", default_value = "main")]
+    pub branch: String,
+    /// Write the request as a file instead (for a pull request to the admins' deployment repository).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The CircleCI API: https://circleci.com/api/v2, or a loopback address for tests.
+    #[arg(long, value_name = "URL", default_value = crate::deploy::approval::DEFAULT_API, value_parser = crate::deploy::approval::api_url)]
+    pub circleci_api_url: String,
+    /// Look the bundle up over plain HTTP (only on 127.0.0.1, for tests).
+    #[arg(long)]
+    pub plain_http: bool,
+    #[arg(long, value_enum, default_value_t = RegistryAuthMode::Auto)]
+    pub auth: RegistryAuthMode,
+    #[command(flatten)]
+    pub aws: AwsIdentity,
+    /// Policy file (default: the built-in policy): the bundle's repository must be the building block's.
+    #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Output on stdout: one line for people, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "BBGATE_FORMAT")]
+    pub format: Format,
+}
+
+#[derive(Args, Debug, Clone)]
+#[command(group = clap::ArgGroup::new("cluster").args(["kubeconfig", "eks_cluster"]))]
+#[command(group = clap::ArgGroup::new("source").args(["evidence", "bundle", "request"]).required(true))]
+pub struct DeployArgs {
+    /// The evidence `bbgate verify --evidence` wrote (from this workflow's verify job).
+    #[arg(long, value_name = "FILE", requires = "chart")]
+    pub evidence: Option<PathBuf>,
+    /// The BB's Helm chart directory (it lives in the BB's repository).
+    #[arg(long, value_name = "DIR", requires = "evidence")]
+    pub chart: Option<PathBuf>,
+    /// The admins' deploy: install the release bundle `bbgate publish` pushed (HOST/REPOSITORY@sha256:DIGEST,
+    /// by digest), pulled with the deploy role. Its chart, values, reports, pages and evidence come from the
+    /// bundle, checked against their digests; no file of the BB's repository is read.
+    #[arg(long, value_name = "REF@DIGEST", conflicts_with_all = ["evidence", "chart", "values", "api_reports", "findings", "request"])]
+    pub bundle: Option<String>,
+    /// The admins' deploy of the bundle a request file names (`bbgate request-deploy --out`): building_block and
+    /// bundle only, the building block the admins' own.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["evidence", "chart", "values", "api_reports", "findings"])]
+    pub request: Option<PathBuf>,
+    /// Pull the bundle over plain HTTP (only from a registry on 127.0.0.1, for tests).
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Set by deploy itself when the inputs come from a bundle (its reference): the evidence's workflow check
+    /// gives way to the bundle's digest.
+    #[arg(skip)]
+    pub from_bundle: Option<String>,
     /// The Helm release name.
     #[arg(long, value_name = "NAME", value_parser = release_name)]
     pub release: String,
@@ -720,6 +840,17 @@ pub struct DeployArgs {
     /// Output on stdout: lines for people, or one JSON document (the deploy record).
     #[arg(long, value_enum, default_value_t = Format::Human, env = "BBGATE_FORMAT")]
     pub format: Format,
+}
+
+impl DeployArgs {
+    /// The evidence file (after a bundle is pulled, the bundle's).
+    pub fn evidence_path(&self) -> &std::path::Path {
+        self.evidence.as_deref().unwrap_or(std::path::Path::new("(bundle)"))
+    }
+    /// The chart directory (after a bundle is pulled, the bundle's).
+    pub fn chart_path(&self) -> &std::path::Path {
+        self.chart.as_deref().unwrap_or(std::path::Path::new("(bundle)"))
+    }
 }
 
 #[derive(Args, Debug)]

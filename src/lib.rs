@@ -8,6 +8,7 @@ pub use bbgate_core::{apitests, diag, error, findings, gate, input, policy};
 pub mod attest;
 pub mod audit;
 pub mod aws;
+pub mod bundle;
 pub mod cli;
 pub(crate) mod dependencies;
 pub mod deploy;

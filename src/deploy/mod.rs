@@ -31,6 +31,9 @@ pub(crate) struct Record {
     /// The signed attestation of this record (`--kms-key-id`), when written.
     pub(crate) attestation: Option<String>,
     pub(crate) building_block: String,
+    /// The release bundle installed (`--bundle`), by digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) bundle: Option<String>,
     /// Deploy's own decision, made again from inputs it can vouch for (never verify's verdict).
     pub(crate) decision: Option<redecide::Redecision>,
     pub(crate) evidence: String,
@@ -359,7 +362,7 @@ pub fn run(args: &DeployArgs) -> Result<u8> {
         // document on stdout, so CI reads every refusal the same way.
         Err(Error::Denied(why)) if args.format == Format::Json => {
             let doc = serde_json::json!({
-                "evidence": args.evidence.display().to_string(),
+                "evidence": args.evidence_path().display().to_string(),
                 "problems": why.lines().map(|l| Diagnostic::error("not-admitted", l)).collect::<Vec<_>>(),
                 "release": args.release,
                 "status": "refused",
@@ -406,10 +409,13 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
              again (sign deploy's record with --kms-key-id instead)"
         );
     }
+    let rt = crate::aws::runtime()?;
+    // The admins' deploy of a bundle: its files, pulled by digest and checked, stand in for the BB's checkout.
+    let fetched = crate::bundle::fetch(args, &policy, &rt)?;
+    let args = fetched.as_ref().map_or(args, |(a, _)| a);
     let timeout = check_args(args)?;
     // Read before anything else happens: a missing file is found before the evidence is.
     let secret_files = secrets::read(&args.secret_from_file)?;
-    let rt = crate::aws::runtime()?;
 
     // 1. Admit: the evidence names the image and the inputs; deploy decides again on inputs it can vouch for.
     // CircleCI's environment, read once.
@@ -423,10 +429,13 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     // reads copied in as regular files. The proxies the admins allow by name reach helm too.
     let mut room = room::Room::new()?;
     let mut helm = sealed_helm(args, &mut room)?;
-    let chart = room.copy_chart(&args.chart)?;
+    let chart = room.copy_chart(args.chart_path())?;
     // The dependencies as Chart.lock pins them, built (in the copy) before the chart is compared with the one
     // judged.
-    crate::dependencies::build(&helm, &chart)?;
+    // A bundle's chart holds them already, as verify built them (its files are compared below).
+    if args.from_bundle.is_none() {
+        crate::dependencies::build(&helm, &chart)?;
+    }
     let admitted = &admission.admitted;
     let set_image = set_image(&args.set_image, admitted)?;
     let mut values = deploy_values(args, &policy, &set_image)?;
@@ -608,6 +617,7 @@ impl Record {
         Record {
             approved_by: None,
             attestation: None,
+            bundle: args.from_bundle.clone(),
             building_block: bb.name.clone(),
             decision: Some(redecision),
             evidence: admission.ev_path.clone(),
@@ -639,10 +649,10 @@ impl Record {
 /// The flags deploy checks before it reads anything: returns `--timeout`.
 fn check_args(args: &DeployArgs) -> Result<Duration> {
     let timeout = args.timeout;
-    if !args.chart.join("Chart.yaml").is_file() {
+    if !args.chart_path().join("Chart.yaml").is_file() {
         return Err(Error::invalid(format!(
             "--chart {}: no Chart.yaml there: give the BB repository's chart directory",
-            args.chart.display()
+            args.chart_path().display()
         )));
     }
     Ok(timeout)
@@ -662,8 +672,8 @@ fn admit<'p>(
     now: jiff::Timestamp,
     circleci: &crate::cli::CircleCi,
 ) -> Result<(Admission, &'p BuildingBlock)> {
-    let ev_path = args.evidence.display().to_string();
-    let bytes = crate::input::read(&args.evidence, crate::input::EVIDENCE)?;
+    let ev_path = args.evidence_path().display().to_string();
+    let bytes = crate::input::read(args.evidence_path(), crate::input::EVIDENCE)?;
     let evidence_sha256 = sha256_hex(&bytes);
     let to_denied = |e: Error| match e {
         Error::Invalid(p) => Error::Denied(p.join("\n")),
@@ -671,8 +681,14 @@ fn admit<'p>(
     };
     let body = crate::report::evidence::open(&ev_path, &bytes).map_err(to_denied)?;
     let claim = crate::report::evidence::read(&ev_path, &body).map_err(to_denied)?;
-    let admitted = evidence::check(&ev_path, &claim, policy, now, circleci.workflow_id.as_deref())
-        .map_err(|p| Error::Denied(p.join("\n")))?;
+    // From a bundle the admins' own workflow deploys another workflow's evidence: the bundle's digest, which
+    // the evidence is part of, binds it instead of the workflow id.
+    let workflow = if args.from_bundle.is_some() {
+        None
+    } else {
+        circleci.workflow_id.as_deref()
+    };
+    let admitted = evidence::check(&ev_path, &claim, policy, now, workflow).map_err(|p| Error::Denied(p.join("\n")))?;
     let bb = policy.building_block(&admitted.building_block).ok_or_else(|| {
         Error::Denied(format!(
             "building block {} is not in the policy",
@@ -852,7 +868,7 @@ fn bind_chart(
     let given = crate::release::chart_content(copy)?;
     let mut problems: Vec<String> = crate::release::chart_changes(&judged.files, &given.files)
         .into_iter()
-        .map(|c| format!("--chart {}: {c} since verify judged it", args.chart.display()))
+        .map(|c| format!("--chart {}: {c} since verify judged it", args.chart_path().display()))
         .collect();
     // The room's copies, which helm reads, in the order given.
     let values: Vec<String> = values
@@ -1250,7 +1266,11 @@ async fn latest_revision(client: &Client, ns: &str, release: &str) -> Option<u32
 /// `--record FILE`, else `deploy-record.json` beside the evidence.
 fn record_path(args: &DeployArgs) -> PathBuf {
     args.record.clone().unwrap_or_else(|| {
-        args.evidence
+        // From a bundle, the evidence is in a directory removed after the deploy: the record goes here.
+        if args.from_bundle.is_some() {
+            return PathBuf::from("deploy-record.json");
+        }
+        args.evidence_path()
             .parent()
             .unwrap_or(std::path::Path::new("."))
             .join("deploy-record.json")

@@ -110,7 +110,7 @@ impl Endpoint {
         Ok(Endpoint { address, plain_http })
     }
 
-    fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         Client::new(ClientConfig {
             protocol: if self.plain_http {
                 ClientProtocol::Http
@@ -126,7 +126,7 @@ impl Endpoint {
 }
 
 /// The registry's failure in plain words: exit 3, never with a credential in it.
-fn registry_error(endpoint: &Endpoint, what: &str, auth_label: &str, e: OciDistributionError) -> Error {
+pub(crate) fn registry_error(endpoint: &Endpoint, what: &str, auth_label: &str, e: OciDistributionError) -> Error {
     let host = &endpoint.address;
     let unauthorised = match &e {
         OciDistributionError::AuthenticationFailure(_) | OciDistributionError::UnauthorizedError { .. } => true,
@@ -392,6 +392,38 @@ pub(crate) async fn ecr_auth(client: &aws_sdk_ecr::Client) -> Result<(RegistryAu
     Ok((auth::from_ecr_token(token)?, host))
 }
 
+/// The credentials for `host` the mode asks for (auto: ECR's token for an ECR host, else Docker's config), and
+/// their label for messages (never the secret).
+pub(crate) async fn registry_auth(
+    host: &str,
+    mode: RegistryAuthMode,
+    identity: &crate::cli::AwsIdentity,
+) -> Result<(RegistryAuth, String)> {
+    let ecr_host = aws::parse_ecr_host(host);
+    let mode = match mode {
+        RegistryAuthMode::Auto if ecr_host.is_some() => RegistryAuthMode::Ecr,
+        RegistryAuthMode::Auto => RegistryAuthMode::DockerConfig,
+        m => m,
+    };
+    match mode {
+        RegistryAuthMode::Anonymous => Ok((RegistryAuth::Anonymous, "anonymous".to_owned())),
+        RegistryAuthMode::DockerConfig | RegistryAuthMode::Auto => auth::from_docker_config(host),
+        RegistryAuthMode::Ecr => {
+            let region = aws::region(ecr_host.as_ref().map(|(_, r)| r.as_str()))?;
+            let calls = CallCounter::default();
+            let (client, _) = aws::ecr_client(
+                &region,
+                identity.role_arn.as_deref(),
+                identity.session_name.as_deref(),
+                &calls,
+            )
+            .await?;
+            let (auth, _) = ecr_auth(&client).await?;
+            Ok((auth, "ECR authorization token".to_owned()))
+        }
+    }
+}
+
 pub fn run(args: &PushArgs) -> Result<u8> {
     let target: Target = args.to.parse()?;
     let policy = Policy::load(args.policy.as_deref(), crate::cli::policy_pin().as_deref())?;
@@ -401,31 +433,9 @@ pub fn run(args: &PushArgs) -> Result<u8> {
     }
     let endpoint = Endpoint::resolve(&target.host, args.registry_url.as_deref(), args.plain_http)?;
     let image = source::load(&args.from)?;
-    let ecr_host = aws::parse_ecr_host(&target.host);
-    let mode = match args.auth {
-        RegistryAuthMode::Auto if ecr_host.is_some() => RegistryAuthMode::Ecr,
-        RegistryAuthMode::Auto => RegistryAuthMode::DockerConfig,
-        m => m,
-    };
     let rt = aws::runtime()?;
     let report = rt.block_on(async {
-        let (auth, label) = match mode {
-            RegistryAuthMode::Anonymous => (RegistryAuth::Anonymous, "anonymous".to_owned()),
-            RegistryAuthMode::DockerConfig | RegistryAuthMode::Auto => auth::from_docker_config(&target.host)?,
-            RegistryAuthMode::Ecr => {
-                let region = aws::region(ecr_host.as_ref().map(|(_, r)| r.as_str()))?;
-                let calls = CallCounter::default();
-                let (client, _) = aws::ecr_client(
-                    &region,
-                    args.aws.role_arn.as_deref(),
-                    args.aws.session_name.as_deref(),
-                    &calls,
-                )
-                .await?;
-                let (auth, _) = ecr_auth(&client).await?;
-                (auth, "ECR authorization token".to_owned())
-            }
-        };
+        let (auth, label) = registry_auth(&target.host, args.auth, &args.aws).await?;
         push_image(&image, &target, &endpoint, &auth, &label).await
     })?;
     let out = match args.format {
