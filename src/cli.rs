@@ -270,6 +270,10 @@ pub struct NamespaceRenderArgs {
     /// The BB's CircleCI project id: only its jobs may assume the roles.
     #[arg(long, value_name = "UUID", value_parser = crate::namespace::uuid, help_heading = "AWS")]
     pub project_id: Option<String>,
+    /// The admins' own deploy project (the recommended mode: `deploy --bundle` from a project only they
+    /// change): the deploy role trusts only its jobs, never the BB's project, and may pull the BB's bundles.
+    #[arg(long, value_name = "UUID", value_parser = crate::namespace::uuid, help_heading = "AWS")]
+    pub admins_project_id: Option<String>,
     /// The admins' restricted context id: only jobs with it may assume the deploy role.
     #[arg(long, value_name = "UUID", value_parser = crate::namespace::uuid, help_heading = "AWS")]
     pub context_id: Option<String>,

@@ -109,6 +109,9 @@ pub struct AwsIds<'a> {
     pub account: &'a str,
     pub org_id: &'a str,
     pub project_id: &'a str,
+    /// The admins' deploy project (issue 26): when given, the deploy role trusts only its jobs, and may pull the
+    /// BB's bundles; the BB's own project can then never assume it, approval or not.
+    pub admins_project_id: Option<&'a str>,
     pub context_id: &'a str,
     pub region: &'a str,
     pub eks_cluster: &'a str,
@@ -121,12 +124,12 @@ pub struct AwsIds<'a> {
 pub fn aws_kit(policy: &Policy, bb: &BuildingBlock, group: &str, ids: &AwsIds) -> Value {
     let issuer = format!("oidc.circleci.com/org/{}", ids.org_id);
     let provider_arn = format!("arn:aws:iam::{}:oidc-provider/{issuer}", ids.account);
-    let project_sub = format!("org/{}/project/{}/user/*", ids.org_id, ids.project_id);
-    let trust = |context: Option<&str>| {
+    let sub = |project: &str| format!("org/{}/project/{project}/user/*", ids.org_id);
+    let trust = |project: &str, context: Option<&str>| {
         let mut condition = json!({
             "StringEquals": {format!("{issuer}:aud"): ids.org_id},
             // StringLike: the V2 token's longer `sub` (vcs-origin, vcs-ref) matches the trailing `*` too.
-            "StringLike": {format!("{issuer}:sub"): project_sub},
+            "StringLike": {format!("{issuer}:sub"): sub(project)},
         });
         if let Some(ctx) = context {
             condition["ForAnyValue:StringEquals"] = json!({format!("{issuer}:oidc.circleci.com/context-ids"): [ctx]});
@@ -155,11 +158,23 @@ pub fn aws_kit(policy: &Policy, bb: &BuildingBlock, group: &str, ids: &AwsIds) -
             "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"]},
         {"Sid": "ReadScans", "Effect": "Allow", "Resource": read_scans, "Action": [
             "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:DescribeRepositories"]}]});
-    let deploy_policy = json!({"Version": "2012-10-17", "Statement": [
+    let mut deploy_policy = json!({"Version": "2012-10-17", "Statement": [
         {"Sid": "ReadScans", "Effect": "Allow", "Resource": read_scans, "Action": [
             "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:DescribeRepositories"]},
         {"Sid": "FindCluster", "Effect": "Allow", "Action": "eks:DescribeCluster",
          "Resource": format!("arn:aws:eks:{}:{}:cluster/{}", ids.region, ids.account, ids.eks_cluster)}]});
+    if ids.admins_project_id.is_some() {
+        // The admins' deploy pulls the BB's bundle (beside its images) by digest; it pushes nothing.
+        if let Some(st) = deploy_policy["Statement"].as_array_mut() {
+            st.push(
+                json!({"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}),
+            );
+            st.push(
+                json!({"Sid": "PullBundles", "Effect": "Allow", "Resource": repos, "Action": [
+                "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}),
+            );
+        }
+    }
     let deploy_arn = format!("arn:aws:iam::{}:role/{}", ids.account, ids.deploy_role);
     let username = format!("bbgate-deploy-{}", bb.name);
     json!({
@@ -169,13 +184,13 @@ pub fn aws_kit(policy: &Policy, bb: &BuildingBlock, group: &str, ids: &AwsIds) -
         "verify_role": {
             "name": ids.verify_role,
             "arn": format!("arn:aws:iam::{}:role/{}", ids.account, ids.verify_role),
-            "assume_role_policy": trust(None),
+            "assume_role_policy": trust(ids.project_id, None),
             "policy": verify_policy,
         },
         "deploy_role": {
             "name": ids.deploy_role,
             "arn": deploy_arn,
-            "assume_role_policy": trust(Some(ids.context_id)),
+            "assume_role_policy": trust(ids.admins_project_id.unwrap_or(ids.project_id), Some(ids.context_id)),
             "policy": deploy_policy,
         },
         "eks_access_entry": {
@@ -242,6 +257,7 @@ pub fn run_render(args: &NamespaceRenderArgs) -> Result<u8> {
             account: args.account.as_deref().unwrap_or_default(),
             org_id: args.org_id.as_deref().unwrap_or_default(),
             project_id: args.project_id.as_deref().unwrap_or_default(),
+            admins_project_id: args.admins_project_id.as_deref(),
             context_id: args.context_id.as_deref().unwrap_or_default(),
             region: &region,
             eks_cluster: args.eks_cluster.as_deref().unwrap_or_default(),

@@ -243,6 +243,51 @@ fn the_aws_kit_restricts_the_roles_to_the_project_and_the_deploy_role_to_the_con
     );
     let (code, _, err) = render(&["--aws", out.to_str().unwrap(), "--org-id", "not-a-uuid"]);
     assert_eq!(code, 2, "{err}");
+
+    // The recommended mode: deploy from the admins' own project. The deploy role trusts that project only (the
+    // BB's project, whose config the BB writes, can no longer assume it), and may pull the BB's bundles; the
+    // verify role still trusts the BB's project and pushes only its repositories (images and bundles).
+    let admins = "3c4d5e6f-7081-4293-a4b5-c6d7e8f90a1b";
+    let (code, _, err) = render(
+        &[
+            &["--aws", out.to_str().unwrap(), "--admins-project-id", admins],
+            &ids[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let aws: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let sub = |role: &str| {
+        aws[role]["assume_role_policy"]["Statement"][0]["Condition"]["StringLike"][format!("{issuer}:sub")].clone()
+    };
+    assert_eq!(
+        sub("deploy_role"),
+        json!(format!(
+            "org/6f5a3c0e-9d4b-4e57-8a9f-1b2c3d4e5f60/project/{admins}/user/*"
+        ))
+    );
+    assert_eq!(
+        sub("verify_role"),
+        json!("org/6f5a3c0e-9d4b-4e57-8a9f-1b2c3d4e5f60/project/0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9/user/*")
+    );
+    assert!(
+        !aws["deploy_role"]
+            .to_string()
+            .contains("0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"),
+        "the BB's project is not trusted"
+    );
+    let pull = aws["deploy_role"]["policy"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "PullBundles")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        pull["Resource"],
+        json!(["arn:aws:ecr:eu-central-1:123456789012:repository/bb/payments/*"])
+    );
+    assert!(!pull.to_string().contains("PutImage"), "the deploy role pushes nothing");
 }
 
 /// A running pod: its containers' images, and the imageIDs its status reports.
