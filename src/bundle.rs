@@ -314,6 +314,27 @@ fn bound_files(
     Ok((out, problems))
 }
 
+/// The files given, a directory standing for every `*.json` under it (verify's `--save-findings` layout), in
+/// name order.
+fn json_files(given: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for g in given {
+        if g.is_dir() {
+            for e in crate::deploy::room::sorted_entries(g)? {
+                // A real directory only: a symlinked one could loop.
+                if std::fs::symlink_metadata(&e).is_ok_and(|m| m.is_dir()) {
+                    out.extend(json_files(std::slice::from_ref(&e))?);
+                } else if e.extension().is_some_and(|x| x == "json") {
+                    out.push(e);
+                }
+            }
+        } else {
+            out.push(g.clone());
+        }
+    }
+    Ok(out)
+}
+
 /// Read what publish is given and hold it to the evidence: the chart (its dependencies built as verify built
 /// them), values files, `--set` values, reports and pages must be the ones the evidence binds, or nothing is
 /// published (exit 1, naming the difference). Secrets and `--set-file` never go into a bundle.
@@ -363,6 +384,7 @@ fn judge_inputs(args: &PublishArgs, policy: &crate::policy::Policy, repository: 
         bytes: ev_bytes,
     });
     let pages = admitted.findings_pages();
+    let given_pages = json_files(&args.findings)?;
     for (role, given, kind, bound, flag) in [
         (
             "values",
@@ -378,13 +400,7 @@ fn judge_inputs(args: &PublishArgs, policy: &crate::policy::Policy, repository: 
             &admitted.api_reports,
             "--api-report",
         ),
-        (
-            "page",
-            &args.findings,
-            crate::input::FINDINGS_PAGE,
-            &pages,
-            "--findings",
-        ),
+        ("page", &given_pages, crate::input::FINDINGS_PAGE, &pages, "--findings"),
     ] {
         let (more, why) = bound_files(role, given, kind, bound, flag)?;
         parts.extend(more);
@@ -1011,7 +1027,22 @@ async fn trigger(api: &str, slug: &str, branch: &str, req: &Request) -> Result<V
 
 /// `bbgate request-deploy`: check that the bundle is published and is this building block's, then ask.
 pub fn run_request(args: &RequestDeployArgs) -> Result<u8> {
-    let r: BundleRef = args.bundle.parse()?;
+    let given = match (&args.bundle, &args.published) {
+        (Some(b), _) => b.clone(),
+        (None, Some(path)) => {
+            let text = crate::input::read_text(path, crate::input::POLICY)?;
+            let v: Value = serde_json::from_str(&text)
+                .map_err(|e| Error::invalid(format!("{}: not publish's JSON: {e}", path.display())))?;
+            v["bundle"].as_str().map(str::to_owned).ok_or_else(|| {
+                Error::invalid(format!(
+                    "{}: names no bundle (write it with `bbgate publish --out`)",
+                    path.display()
+                ))
+            })?
+        }
+        (None, None) => return Err(Error::invalid("give --bundle or --published")),
+    };
+    let r: BundleRef = given.parse()?;
     let policy = crate::policy::Policy::load(args.policy.as_deref(), crate::cli::policy_pin().as_deref())?;
     let bb = policy.select_building_block(Some(&args.building_block), &r.repository)?;
     if let Some(refusal) = bb.refuse_foreign(&r.repository) {

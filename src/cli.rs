@@ -699,10 +699,14 @@ pub struct PublishArgs {
 
 #[derive(Args, Debug)]
 #[command(group = clap::ArgGroup::new("to").args(["circleci_project", "out"]).required(true))]
+#[command(group = clap::ArgGroup::new("which").args(["bundle", "published"]).required(true))]
 pub struct RequestDeployArgs {
     /// The published bundle, by digest (HOST/REPOSITORY@sha256:DIGEST, as publish printed it).
     #[arg(long, value_name = "REF@DIGEST")]
-    pub bundle: String,
+    pub bundle: Option<String>,
+    /// The bundle `bbgate publish --out` wrote (bbgate-out/bundle.json): its `bundle`, by digest.
+    #[arg(long, value_name = "FILE")]
+    pub published: Option<PathBuf>,
     /// The building block the bundle is for.
     #[arg(long, env = "BBGATE_BUILDING_BLOCK", value_name = "NAME")]
     pub building_block: String,

@@ -67,7 +67,7 @@ fn pipeline() -> Published {
     assert_eq!(code, 0, "{pushed}");
     let image = pushed["digest"].as_str().unwrap().to_owned();
     // The scan pages of every image of the release, the emulator's of the digest pushed.
-    let pages = dir.join("pages");
+    let pages = dir.join("bbgate-out/findings");
     std::fs::create_dir_all(&pages).unwrap();
     for (i, (repo, t)) in IMAGES.iter().enumerate() {
         let digest = if *repo == BUNDLE_REPO {
@@ -78,7 +78,7 @@ fn pipeline() -> Published {
         let page = scan_page(repo, &digest, t, peer::low_basic_findings(1), 1);
         std::fs::write(pages.join(format!("{i}.json")), serde_json::to_vec(&page).unwrap()).unwrap();
     }
-    let ev = dir.join("evidence.json");
+    let ev = dir.join("bbgate-out/evidence.json");
     let (code, v) = run_json(
         bbgate()
             .args(["verify", "--chart", CHART, "--helm", &helm(3), "--format", "json"])
@@ -86,10 +86,20 @@ fn pipeline() -> Published {
             .args(["--registry", REGISTRY, "--evidence", ev.to_str().unwrap()]),
     );
     assert_eq!(code, 0, "{v}");
-    let (code, out, err) = run(&mut publish(dir, &format!("bundle-{tag}"), CHART));
+    // The orb's publish step, as its shell runs in the job (the registry named by BBGATE_REGISTRY_URL, as a
+    // mirror would be), writing bbgate-out/bundle.json.
+    let (code, out, err) = orb_step(
+        "publish",
+        &[
+            ("chart", &abs(CHART)),
+            ("to", &format!("{}/{BUNDLE_REPO}:bundle-{tag}", registry::open())),
+            ("api_reports", &abs(REPORT)),
+        ],
+        dir,
+    );
     assert_eq!(code, 0, "{out}{err}");
-    eprintln!("publish: {err}");
-    let publish: Value = serde_json::from_str(&out).unwrap();
+    assert!(out.contains("published "), "{out}");
+    let publish: Value = serde_json::from_slice(&std::fs::read(dir.join("bbgate-out/bundle.json")).unwrap()).unwrap();
     Published {
         bundle: publish["bundle"].as_str().unwrap().to_owned(),
         workspace: ws,
@@ -98,9 +108,57 @@ fn pipeline() -> Published {
     }
 }
 
+fn abs(p: &str) -> String {
+    std::fs::canonicalize(p).unwrap().display().to_string()
+}
+
+/// Run the packed orb's command `command` as its step's shell runs in a job: in `cwd`, each `<< parameters.x >>`
+/// of its environment from `params` (else the parameter's default), this tree's bbgate first on PATH.
+fn orb_step(command: &str, params: &[(&str, &str)], cwd: &Path) -> (i32, String, String) {
+    let orb: Value = yaml_serde::from_str(&std::fs::read_to_string(".circleci/orb.yml").unwrap()).unwrap();
+    let def = &orb["commands"][command];
+    let run_step = &def["steps"][0]["run"];
+    let value = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+            .unwrap_or_else(|| {
+                def["parameters"][name]["default"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+    };
+    let bin = Path::new(env!("CARGO_BIN_EXE_bbgate")).parent().unwrap().to_owned();
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c")
+        .arg(run_step["command"].as_str().unwrap())
+        .current_dir(cwd);
+    for (k, v) in run_step["environment"].as_object().unwrap() {
+        let v = v.as_str().unwrap();
+        let v = match v.strip_prefix("<< parameters.").and_then(|r| r.strip_suffix(" >>")) {
+            Some(name) => value(name),
+            None => v.to_owned(),
+        };
+        cmd.env(k, v);
+    }
+    cmd.env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
+        .env("BBGATE_REGISTRY_URL", format!("http://{}", registry::open()))
+        .env("BBGATE_HELM", helm(3))
+        .env("DOCKER_CONFIG", "/nonexistent-bbgate-test")
+        .env_remove("BBGATE_ROLE_ARN");
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// `bbgate publish` of the workspace's evidence with `chart`, to tag `tag` of the bundle repository.
 fn publish(dir: &Path, tag: &str, chart: &str) -> assert_cmd::Command {
-    let mut pages: Vec<String> = std::fs::read_dir(dir.join("pages"))
+    let mut pages: Vec<String> = std::fs::read_dir(dir.join("bbgate-out/findings"))
         .unwrap()
         .map(|e| e.unwrap().path().display().to_string())
         .collect();
@@ -110,7 +168,7 @@ fn publish(dir: &Path, tag: &str, chart: &str) -> assert_cmd::Command {
         .args(["publish", "--plain-http", "--format", "json", "--helm", &helm(3)])
         .args([
             "--evidence",
-            dir.join("evidence.json").to_str().unwrap(),
+            dir.join("bbgate-out/evidence.json").to_str().unwrap(),
             "--chart",
             chart,
         ])
@@ -259,7 +317,7 @@ fn a_published_bundle_is_requested_and_the_admins_deploy_installs_it_pinned_from
     );
     assert_eq!(p.publish["building_block"], "payments");
     let written: Value =
-        serde_json::from_slice(&std::fs::read(p.workspace.path().join("bundle.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(p.workspace.path().join("bbgate-out/bundle.json")).unwrap()).unwrap();
     assert_eq!(written["bundle"], json!(p.bundle));
 
     // What the registry holds: an OCI 1.1 index whose subject is the image, over the chart as helm lays it out
