@@ -855,7 +855,16 @@ pub(crate) fn fetch(
     policy: &crate::policy::Policy,
     rt: &tokio::runtime::Runtime,
 ) -> Result<Option<(DeployArgs, Fetched)>> {
-    let Some(r) = requested(args)? else { return Ok(None) };
+    let Some(r) = requested(args)? else {
+        if !args.admin_values.is_empty() {
+            return Err(Error::invalid(
+                "--admin-values is for the admins' deploy of a bundle (--bundle or --request); with --evidence, \
+                 give the values verify judged with --values",
+            ));
+        }
+        return Ok(None);
+    };
+    admin_values_settable(&args.admin_values, policy)?;
     let want = args.building_block.as_deref().ok_or_else(|| {
         Error::invalid(
             "deploy --bundle needs the building block from the admins: --building-block or BBGATE_BUILDING_BLOCK",
@@ -892,6 +901,8 @@ pub(crate) fn fetch(
     deploy.evidence = Some(fetched.evidence.clone());
     deploy.chart = Some(fetched.chart.clone());
     deploy.values.values = fetched.values.clone();
+    // The admins' own values files last, so they win over the bundle's for the settable keys they set.
+    deploy.values.values.extend(args.admin_values.iter().cloned());
     deploy.api_reports = fetched.reports.clone();
     deploy.findings = fetched.pages.clone();
     // The values verify judged first, then the admins' own `--set` (the policy's settable keys only).
@@ -914,6 +925,51 @@ pub(crate) fn fetch(
     (deploy.values.set, deploy.values.set_string, deploy.values.set_json) = (set, set_string, set_json);
     deploy.from_bundle = Some(r.to_string());
     Ok(Some((deploy, fetched)))
+}
+
+/// Every key an admins' values file sets (its leaves' dotted paths, as `--set` names them) must be one of the
+/// policy's `[deploy] settable` keys: their files may tune the release, never reopen what verify judged.
+fn admin_values_settable(files: &[PathBuf], policy: &crate::policy::Policy) -> Result<()> {
+    fn leaves(prefix: &str, v: &Value, out: &mut Vec<String>) {
+        match v.as_object() {
+            Some(map) if !map.is_empty() => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    leaves(&key, v, out);
+                }
+            }
+            _ => out.push(prefix.to_owned()),
+        }
+    }
+    let mut problems = Vec::new();
+    for f in files {
+        let text = crate::input::read_text(&crate::deploy::room::in_working_dir(f)?, crate::input::VALUES)?;
+        let docs = crate::deploy::yaml11::parse_stream(&text)
+            .map_err(|e| Error::invalid(format!("--admin-values {}: {e}", f.display())))?;
+        let mut keys = Vec::new();
+        for d in &docs {
+            if !d.value.is_null() {
+                leaves("", &d.value, &mut keys);
+            }
+        }
+        for k in keys {
+            if !policy.deploy.settable.contains(&k) {
+                problems.push(format!(
+                    "--admin-values {}: sets {k}, which is not one of the policy's [deploy] settable keys",
+                    f.display()
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Denied(problems.join("\n")))
+    }
 }
 
 /// Every layer pulled, checked and written: the chart unpacked, the files by role.

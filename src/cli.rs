@@ -757,6 +757,10 @@ pub struct DeployArgs {
     /// bundle only, the building block the admins' own.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["evidence", "chart", "values", "api_reports", "findings"])]
     pub request: Option<PathBuf>,
+    /// With --bundle or --request: the admins' own values files (from their repository), given to helm after
+    /// the bundle's; every key they set must be one of the policy's [deploy] settable keys.
+    #[arg(long = "admin-values", value_name = "FILE", num_args = 1..)]
+    pub admin_values: Vec<PathBuf>,
     /// Pull the bundle over plain HTTP (only from a registry on 127.0.0.1, for tests).
     #[arg(long)]
     pub plain_http: bool,

@@ -50,6 +50,12 @@ struct Published {
 /// The BB pipeline, as the orb's steps run it: build and push the image, verify the release chart on its saved
 /// scan pages, publish the bundle.
 fn pipeline() -> Published {
+    pipeline_under(None)
+}
+
+/// `pipeline()` under a policy file (verify and publish both use it, as the admins' deploy must).
+fn pipeline_under(policy: Option<&Path>) -> Published {
+    let policy_args: Vec<String> = policy.map_or_else(Vec::new, |p| vec!["--policy".into(), p.display().to_string()]);
     let ws = tempfile::tempdir().unwrap();
     let dir = ws.path();
     let layout = registry::oci_layout(dir, &["v1"], 2048);
@@ -83,9 +89,11 @@ fn pipeline() -> Published {
         bbgate()
             .args(["verify", "--chart", CHART, "--helm", &helm(3), "--format", "json"])
             .args(["--findings", pages.to_str().unwrap(), "--api-report", REPORT])
-            .args(["--registry", REGISTRY, "--evidence", ev.to_str().unwrap()]),
+            .args(["--registry", REGISTRY, "--evidence", ev.to_str().unwrap()])
+            .args(&policy_args),
     );
     assert_eq!(code, 0, "{v}");
+    let policy_param = policy.map_or_else(String::new, |p| p.display().to_string());
     // The orb's publish step, as its shell runs in the job (the registry named by BBGATE_REGISTRY_URL, as a
     // mirror would be), writing bbgate-out/bundle.json.
     let (code, out, err) = orb_step(
@@ -94,6 +102,7 @@ fn pipeline() -> Published {
             ("chart", &abs(CHART)),
             ("to", &format!("{}/{BUNDLE_REPO}:bundle-{tag}", registry::open())),
             ("api_reports", &abs(REPORT)),
+            ("policy", &policy_param),
         ],
         dir,
     );
@@ -658,4 +667,87 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), dest).unwrap();
         }
     }
+}
+
+/// The shipped policy with one edit, its Rego pinned, written into `dir`; and its sha256 (the admins' pin).
+fn policy_with(dir: &Path, from: &str, to: &str) -> (PathBuf, String) {
+    let policy = dir.join("sandbox.toml");
+    let text = std::fs::read_to_string("policies/sandbox.toml").unwrap();
+    assert!(text.contains(from), "the shipped policy has {from:?}");
+    let rego_sha = sha256(&std::fs::read("policies/deploy.rego").unwrap());
+    let text = text.replace(from, to).replace(
+        "rego = [\"deploy.rego\"]",
+        &format!("rego = [{{ path = \"deploy.rego\", sha256 = \"{rego_sha}\" }}]"),
+    );
+    std::fs::write(&policy, &text).unwrap();
+    std::fs::copy("policies/deploy.rego", dir.join("deploy.rego")).unwrap();
+    (policy, sha256(text.as_bytes()))
+}
+
+#[test]
+fn the_admins_values_files_may_set_only_settable_keys_on_top_of_the_bundle() {
+    let admins = tempfile::tempdir().unwrap();
+    let (policy, pin) = policy_with(
+        admins.path(),
+        "settable = []",
+        "settable = [\"global.resources.requests.cpu\"]",
+    );
+    let p = pipeline_under(Some(&policy));
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let tuned = admins.path().join("payments.yaml");
+    std::fs::write(&tuned, "global:\n  resources:\n    requests:\n      cpu: 75m\n").unwrap();
+    let (code, out, err) = run(admins_deploy(&fake, admins.path(), 4, &p.bundle)
+        .env("BBGATE_POLICY_SHA256", &pin)
+        .args([
+            "--policy",
+            policy.to_str().unwrap(),
+            "--admin-values",
+            tuned.to_str().unwrap(),
+        ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let cpus: Vec<String> = fake
+        .list("Deployment", NS)
+        .iter()
+        .flat_map(|d| d["spec"]["template"]["spec"]["containers"].as_array().unwrap().clone())
+        .filter_map(|c| c["resources"]["requests"]["cpu"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        cpus.iter().any(|c| c == "75m"),
+        "the admins' value reached the release: {cpus:?}"
+    );
+
+    // A key the policy does not let deploy set is refused, naming the file and the key, before the cluster.
+    let wider = admins.path().join("wider.yaml");
+    std::fs::write(&wider, "global:\n  resources:\n    limits:\n      cpu: \"64\"\n").unwrap();
+    let (code, _, err) = run(admins_deploy(&fake, admins.path(), 4, &p.bundle)
+        .env("BBGATE_POLICY_SHA256", &pin)
+        .args([
+            "--policy",
+            policy.to_str().unwrap(),
+            "--admin-values",
+            wider.to_str().unwrap(),
+            "--dry-run",
+        ]));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("sets global.resources.limits.cpu, which is not one of the policy's [deploy] settable keys"),
+        "{err}"
+    );
+    // And outside a bundle deploy, --admin-values is not taken at all.
+    let (code, _, err) = run(bbgate()
+        .args(["deploy", "--evidence", "e.json", "--chart", "c", "--release", "r"])
+        .args([
+            "--building-block",
+            "payments",
+            "--admin-values",
+            wider.to_str().unwrap(),
+            "--kubeconfig",
+            "k",
+        ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--admin-values is for the admins' deploy of a bundle"),
+        "{err}"
+    );
 }

@@ -870,9 +870,12 @@ fn bind_chart(
         .into_iter()
         .map(|c| format!("--chart {}: {c} since verify judged it", args.chart_path().display()))
         .collect();
-    // The room's copies, which helm reads, in the order given.
+    // The room's copies, which helm reads, in the order given (the admins' own files, after a bundle's, were
+    // held to the settable keys when the bundle was fetched).
+    let judged_count = values.given_files().count() - args.admin_values.len();
     let values: Vec<String> = values
         .given_files()
+        .take(judged_count)
         .map(|v| crate::input::read(v, crate::input::VALUES).map(|b| crate::policy::sha256_hex(&b)))
         .collect::<Result<_>>()?;
     let judged_values: Vec<&str> = judged.values.iter().map(|v| v.sha256.as_str()).collect();
