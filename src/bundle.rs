@@ -606,10 +606,11 @@ pub fn run_publish(args: &PublishArgs) -> Result<u8> {
     let policy = crate::policy::Policy::load(args.policy.as_deref(), crate::cli::policy_pin().as_deref())?;
     let judged = judge_inputs(args, &policy, &target.repository)?;
     let bb = judged.bb.clone();
-    let endpoint = Endpoint::resolve(&target.host, args.registry_url.as_deref(), args.plain_http)?;
+    let reg = &args.registry;
+    let endpoint = Endpoint::resolve(&target.host, reg.registry_url.as_deref(), reg.plain_http)?;
     let rt = crate::aws::runtime()?;
     let pushed = rt.block_on(async {
-        let (auth, label) = crate::push::registry_auth(&target.host, args.auth, &args.aws).await?;
+        let (auth, label) = crate::push::registry_auth(&target.host, reg.auth, &reg.aws).await?;
         push(judged, &target, &endpoint, &auth, &label).await
     })?;
     let reference = format!("{}/{}@{}", target.host, target.repository, pushed.digest);
@@ -701,6 +702,25 @@ async fn blob(
         )));
     }
     Ok(bytes)
+}
+
+/// A client logged in to pull the bundle (the credentials `mode` picks for its host), its credentials, and the
+/// bundle's reference by digest.
+async fn login(
+    endpoint: &Endpoint,
+    r: &BundleRef,
+    mode: crate::cli::RegistryAuthMode,
+    identity: &crate::cli::AwsIdentity,
+) -> Result<(Client, RegistryAuth, oci_client::Reference)> {
+    let (auth, label) = crate::push::registry_auth(&r.host, mode, identity).await?;
+    let client = endpoint.client();
+    let by_digest =
+        oci_client::Reference::with_digest(endpoint.address.clone(), r.repository.clone(), r.digest.clone());
+    client
+        .auth(&by_digest, &auth, oci_client::RegistryOperation::Pull)
+        .await
+        .map_err(|e| crate::push::registry_error(endpoint, &format!("logging in to pull the bundle {r}"), &label, e))?;
+    Ok((client, auth, by_digest))
 }
 
 /// The registry's "no such manifest", told apart from its failures.
@@ -884,16 +904,7 @@ pub(crate) fn fetch(
         .tempdir()
         .map_err(|e| Error::write(&std::env::temp_dir(), e))?;
     let fetched = rt.block_on(async {
-        let (auth, _) = crate::push::registry_auth(&r.host, crate::cli::RegistryAuthMode::Auto, &args.aws).await?;
-        let client = endpoint.client();
-        let by_digest =
-            oci_client::Reference::with_digest(endpoint.address.clone(), r.repository.clone(), r.digest.clone());
-        client
-            .auth(&by_digest, &auth, oci_client::RegistryOperation::Pull)
-            .await
-            .map_err(|e| {
-                crate::push::registry_error(&endpoint, "logging in to pull the bundle", "registry login", e)
-            })?;
+        let (client, auth, by_digest) = login(&endpoint, &r, crate::cli::RegistryAuthMode::Auto, &args.aws).await?;
         let m = manifest(&client, &r, &auth).await?;
         unpack(&client, &by_digest, &r, &m, dir).await
     })?;
@@ -1112,14 +1123,7 @@ pub fn run_request(args: &RequestDeployArgs) -> Result<u8> {
         bundle: r.to_string(),
     };
     let pipeline = rt.block_on(async {
-        let (auth, label) = crate::push::registry_auth(&r.host, args.auth, &args.aws).await?;
-        let client = endpoint.client();
-        let by_digest =
-            oci_client::Reference::with_digest(endpoint.address.clone(), r.repository.clone(), r.digest.clone());
-        client
-            .auth(&by_digest, &auth, oci_client::RegistryOperation::Pull)
-            .await
-            .map_err(|e| crate::push::registry_error(&endpoint, "logging in to look the bundle up", &label, e))?;
+        let (client, auth, _) = login(&endpoint, &r, args.auth, &args.aws).await?;
         let m = manifest(&client, &r, &auth).await.map_err(|e| match e {
             Error::Invalid(p) => Error::Denied(p.join("\n")),
             e => e,

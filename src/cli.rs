@@ -623,14 +623,9 @@ pub enum RegistryAuthMode {
     Anonymous,
 }
 
+/// How push and publish reach a registry: the address, the credentials, and the AWS identity for ECR's.
 #[derive(Args, Debug)]
-pub struct PushArgs {
-    /// The image: oci:DIR[:TAG] (OCI image layout) or docker-archive:FILE (`docker save` output).
-    #[arg(long, value_name = "SOURCE")]
-    pub from: String,
-    /// Where to: HOST/REPOSITORY:TAG, e.g. 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/x:1.2.
-    #[arg(long, value_name = "REF")]
-    pub to: String,
+pub struct RegistryAccess {
     /// Speak plain HTTP to the registry: only for test registries on 127.0.0.1.
     #[arg(long)]
     pub plain_http: bool,
@@ -643,6 +638,18 @@ pub struct PushArgs {
     pub auth: RegistryAuthMode,
     #[command(flatten)]
     pub aws: AwsIdentity,
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// The image: oci:DIR[:TAG] (OCI image layout) or docker-archive:FILE (`docker save` output).
+    #[arg(long, value_name = "SOURCE")]
+    pub from: String,
+    /// Where to: HOST/REPOSITORY:TAG, e.g. 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/x:1.2.
+    #[arg(long, value_name = "REF")]
+    pub to: String,
+    #[command(flatten)]
+    pub registry: RegistryAccess,
     /// Policy file: the repository must belong to the building block [default: the built-in policy].
     #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -679,16 +686,8 @@ pub struct PublishArgs {
     /// The helm binary that builds the chart's dependencies.
     #[arg(long, env = "BBGATE_HELM", value_name = "PATH", default_value = "helm")]
     pub helm: PathBuf,
-    /// Plain HTTP (only to a registry on 127.0.0.1, for tests).
-    #[arg(long)]
-    pub plain_http: bool,
-    /// The registry's address when it differs from the reference's host (a mirror, a test registry).
-    #[arg(long, env = "BBGATE_REGISTRY_URL", value_name = "URL")]
-    pub registry_url: Option<String>,
-    #[arg(long, value_enum, default_value_t = RegistryAuthMode::Auto)]
-    pub auth: RegistryAuthMode,
     #[command(flatten)]
-    pub aws: AwsIdentity,
+    pub registry: RegistryAccess,
     /// Policy file (default: the built-in policy).
     #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,

@@ -212,26 +212,6 @@ fn admins_deploy(fake: &common::fake_kube::Handle, cwd: &Path, major: u8, bundle
     cmd
 }
 
-/// Every container image the fake stores in the namespace.
-fn stored_images(fake: &common::fake_kube::Handle) -> Vec<String> {
-    let mut out = Vec::new();
-    for kind in ["Deployment", "StatefulSet", "Job", "Pod"] {
-        for o in fake.list(kind, NS) {
-            let spec = if kind == "Pod" {
-                &o["spec"]
-            } else {
-                &o["spec"]["template"]["spec"]
-            };
-            for group in ["containers", "initContainers"] {
-                for c in spec[group].as_array().into_iter().flatten() {
-                    out.push(c["image"].as_str().unwrap().to_owned());
-                }
-            }
-        }
-    }
-    out
-}
-
 /// A loopback stand-in of CircleCI's API v2 pipeline trigger: records (path, Circle-Token, body) and answers
 /// as CircleCI does (201, the new pipeline's id and number).
 type Triggers = Arc<Mutex<Vec<(String, String, Value)>>>;
@@ -444,7 +424,7 @@ fn a_published_bundle_is_requested_and_the_admins_deploy_installs_it_pinned_from
         let admins = tempfile::tempdir().unwrap();
         let (code, out, err) = run(&mut admins_deploy(&fake, admins.path(), major, &p.bundle));
         assert_eq!(code, 0, "helm {major}: {out}{err}");
-        let images = stored_images(&fake);
+        let images = fake.images(NS);
         assert!(
             images.contains(&format!("{REGISTRY}/{BUNDLE_REPO}@{}", p.image)),
             "{images:?}"
@@ -750,4 +730,71 @@ fn the_admins_values_files_may_set_only_settable_keys_on_top_of_the_bundle() {
         err.contains("--admin-values is for the admins' deploy of a bundle"),
         "{err}"
     );
+}
+
+#[test]
+fn the_admins_deploy_of_a_bundle_reads_the_scan_from_ecr_and_a_critical_found_since_publish_stops_it() {
+    use common::peer::Moto;
+    let moto = Moto::get();
+    let p = pipeline();
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let admins = tempfile::tempdir().unwrap();
+    // ECR (the moto peer) holds each image's scan: clean at first.
+    let clean = || peer::scan_result("COMPLETE", peer::low_basic_findings(1), vec![], json!({"MEDIUM": 1}));
+    for (repo, _) in IMAGES {
+        moto.queue_scans(repo, vec![clean()]);
+    }
+    let with_ecr = |cmd: &mut assert_cmd::Command| {
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AWS_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_REGION", peer::REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST")
+            .env("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET)
+            .args([
+                "--allow-env",
+                "AWS_ENDPOINT_URL",
+                "--recheck-scan",
+                "--poll-interval",
+                "100ms",
+                "--dry-run",
+            ]);
+    };
+    let mut cmd = admins_deploy(&fake, admins.path(), 4, &p.bundle);
+    with_ecr(&mut cmd);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "positive control, the scan read from ECR: {out}{err}");
+
+    // A critical CVE published against the emulator since the bundle was: its clean pages in the bundle do not
+    // count, the scan ECR holds now does.
+    let mut findings = peer::low_basic_findings(1);
+    findings.push(
+        json!({"name": "CVE-2026-424242", "severity": "CRITICAL", "uri": "https://example.org",
+        "attributes": [{"key": "package_name", "value": "openssl"}, {"key": "package_version", "value": "3.0.1"},
+            {"key": "CVSS3_SCORE", "value": "9.8"},
+            {"key": "CVSS3_VECTOR", "value": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]}),
+    );
+    moto.queue_scans(
+        BUNDLE_REPO,
+        vec![peer::scan_result(
+            "COMPLETE",
+            findings,
+            vec![],
+            json!({"MEDIUM": 1, "CRITICAL": 1}),
+        )],
+    );
+    let mut cmd = admins_deploy(&fake, admins.path(), 4, &p.bundle);
+    with_ecr(&mut cmd);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("(scan from ecr)") && err.contains("CVE-2026-424242"),
+        "{err}"
+    );
+    assert!(!format!("{out}{err}").contains(peer::STATIC_SECRET));
 }

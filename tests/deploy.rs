@@ -1714,26 +1714,6 @@ fn release_scene() -> (Handle, tempfile::TempDir, PathBuf) {
     (fake, tmp, pages)
 }
 
-/// Every container image of every object the fake stores for the namespace.
-fn stored_images(fake: &FakeKube) -> Vec<String> {
-    let mut out = Vec::new();
-    for kind in ["Deployment", "StatefulSet", "Job", "Pod"] {
-        for o in fake.list(kind, NS) {
-            let spec = if kind == "Pod" {
-                &o["spec"]
-            } else {
-                &o["spec"]["template"]["spec"]
-            };
-            for group in ["containers", "initContainers"] {
-                for c in spec[group].as_array().into_iter().flatten() {
-                    out.push(c["image"].as_str().unwrap().to_owned());
-                }
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn a_chart_release_verifies_to_one_evidence_and_deploys_every_container_pinned_with_helm_3_and_4() {
     for major in [3, 4] {
@@ -1788,7 +1768,7 @@ fn a_chart_release_verifies_to_one_evidence_and_deploys_every_container_pinned_w
         let mut cmd = deploy_release(&fake, tmp.path(), major, &ev, &pages);
         let (code, out, err) = run(&mut cmd);
         assert_eq!(code, 0, "helm {major}: {out}{err}");
-        let mut stored = stored_images(&fake);
+        let mut stored = fake.images(NS);
         stored.sort();
         stored.dedup();
         let mut want_stored = want.clone();

@@ -431,11 +431,12 @@ pub fn run(args: &PushArgs) -> Result<u8> {
     if let Some(refusal) = bb.refuse_foreign(&target.repository) {
         return Err(Error::Denied(refusal));
     }
-    let endpoint = Endpoint::resolve(&target.host, args.registry_url.as_deref(), args.plain_http)?;
+    let reg = &args.registry;
+    let endpoint = Endpoint::resolve(&target.host, reg.registry_url.as_deref(), reg.plain_http)?;
     let image = source::load(&args.from)?;
     let rt = aws::runtime()?;
     let report = rt.block_on(async {
-        let (auth, label) = registry_auth(&target.host, args.auth, &args.aws).await?;
+        let (auth, label) = registry_auth(&target.host, reg.auth, &reg.aws).await?;
         push_image(&image, &target, &endpoint, &auth, &label).await
     })?;
     let out = match args.format {

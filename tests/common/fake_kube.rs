@@ -472,6 +472,26 @@ impl FakeKube {
             .collect()
     }
 
+    /// Every container image (init containers too) of every workload and Pod stored in `namespace`.
+    pub fn images(&self, namespace: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for kind in ["Deployment", "StatefulSet", "Job", "Pod"] {
+            for o in self.list(kind, namespace) {
+                let spec = if kind == "Pod" {
+                    &o["spec"]
+                } else {
+                    &o["spec"]["template"]["spec"]
+                };
+                for group in ["containers", "initContainers"] {
+                    for c in spec[group].as_array().into_iter().flatten() {
+                        out.push(c["image"].as_str().unwrap_or_default().to_owned());
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// A namespace ready for a BB: isolated by a NetworkPolicy and with a ResourceQuota, as admins set it up.
     pub fn sandbox_namespace(&self, ns: &str) {
         self.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns,
