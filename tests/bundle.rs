@@ -746,24 +746,8 @@ fn the_admins_deploy_of_a_bundle_reads_the_scan_from_ecr_and_a_critical_found_si
         moto.queue_scans(repo, vec![clean()]);
     }
     let with_ecr = |cmd: &mut assert_cmd::Command| {
-        for (k, _) in std::env::vars() {
-            if k.starts_with("AWS_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.env("AWS_ENDPOINT_URL", &moto.url)
-            .env("AWS_REGION", peer::REGION)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST")
-            .env("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET)
-            .args([
-                "--allow-env",
-                "AWS_ENDPOINT_URL",
-                "--recheck-scan",
-                "--poll-interval",
-                "100ms",
-                "--dry-run",
-            ]);
+        peer::with_moto(cmd, &moto);
+        cmd.args(["--recheck-scan", "--poll-interval", "100ms", "--dry-run"]);
     };
     let mut cmd = admins_deploy(&fake, admins.path(), 4, &p.bundle);
     with_ecr(&mut cmd);
@@ -773,12 +757,7 @@ fn the_admins_deploy_of_a_bundle_reads_the_scan_from_ecr_and_a_critical_found_si
     // A critical CVE published against the emulator since the bundle was: its clean pages in the bundle do not
     // count, the scan ECR holds now does.
     let mut findings = peer::low_basic_findings(1);
-    findings.push(
-        json!({"name": "CVE-2026-424242", "severity": "CRITICAL", "uri": "https://example.org",
-        "attributes": [{"key": "package_name", "value": "openssl"}, {"key": "package_version", "value": "3.0.1"},
-            {"key": "CVSS3_SCORE", "value": "9.8"},
-            {"key": "CVSS3_VECTOR", "value": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]}),
-    );
+    findings.push(peer::critical_basic_finding("CVE-2026-424242"));
     moto.queue_scans(
         BUNDLE_REPO,
         vec![peer::scan_result(

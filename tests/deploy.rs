@@ -577,7 +577,7 @@ fn recheck_scan_stops_a_deploy_when_the_digest_has_a_critical_finding_verify_did
     let moto = Moto::get();
     let (fake, tmp, ev, repo) = ready_for("recheck");
     let with_aws = |cmd: &mut assert_cmd::Command| {
-        with_moto(cmd, &moto);
+        peer::with_moto(cmd, &moto);
         cmd.args(["--recheck-scan", "--poll-interval", "100ms", "--dry-run"]);
     };
 
@@ -598,12 +598,7 @@ fn recheck_scan_stops_a_deploy_when_the_digest_has_a_critical_finding_verify_did
 
     // A critical CVE was published against the image since verify.
     let mut findings = peer::low_basic_findings(2);
-    findings.push(
-        json!({"name": "CVE-2026-999999", "severity": "CRITICAL", "uri": "https://example.org",
-        "attributes": [{"key": "package_name", "value": "openssl"}, {"key": "package_version", "value": "3.0.1"},
-            {"key": "CVSS3_SCORE", "value": "9.8"},
-            {"key": "CVSS3_VECTOR", "value": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]}),
-    );
+    findings.push(peer::critical_basic_finding("CVE-2026-999999"));
     moto.queue_scans(
         &repo,
         vec![peer::scan_result(
@@ -1034,7 +1029,7 @@ fn a_deny_rewritten_to_a_pass_and_resealed_is_refused_by_deploys_own_decision() 
         )],
     );
     let mut cmd = deploy(&fake, &dir, 4, &ev, CHART);
-    with_moto(&mut cmd, &moto);
+    peer::with_moto(&mut cmd, &moto);
     cmd.args(["--recheck-scan", "--poll-interval", "100ms", "--dry-run"]);
     let (code, out, err) = run(&mut cmd);
     assert_eq!(code, 1, "{out}{err}");
@@ -1044,21 +1039,6 @@ fn a_deny_rewritten_to_a_pass_and_resealed_is_refused_by_deploys_own_decision() 
         "{err}"
     );
     assert!(fake.log().is_empty(), "refused before the cluster: {:?}", fake.log());
-}
-
-/// Static AWS keys aimed at the moto peer, nothing from the machine's AWS settings.
-fn with_moto(cmd: &mut assert_cmd::Command, moto: &peer::Moto) {
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("AWS_ENDPOINT_URL", &moto.url)
-        .env("AWS_REGION", peer::REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST")
-        .env("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET)
-        .args(["--allow-env", "AWS_ENDPOINT_URL"]);
 }
 
 #[test]
@@ -1218,7 +1198,7 @@ fn deploys_attestation_is_signed_with_kms_and_verifies_offline_with_bbgate_and_a
     .unwrap();
 
     let mut cmd = deploy(&fake, tmp.path(), 4, &ev, CHART);
-    with_moto(&mut cmd, &moto);
+    peer::with_moto(&mut cmd, &moto);
     cmd.args(["--kms-key-id", &key_id]);
     let (code, out, err) = run(&mut cmd);
     assert_eq!(code, 0, "{out}{err}");

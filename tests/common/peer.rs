@@ -273,3 +273,27 @@ pub fn verify_online(moto: &Moto, oidc: Option<&str>) -> assert_cmd::Command {
 }
 
 pub const STATIC_SECRET: &str = "static-secret-key-that-must-never-be-printed";
+
+/// A basic-scan finding of CVSS 3.1 score 9.8 (blocked) in openssl, named `id`: published since verify ran.
+pub fn critical_basic_finding(id: &str) -> Value {
+    json!({"name": id, "severity": "CRITICAL", "uri": "https://example.org",
+        "attributes": [{"key": "package_name", "value": "openssl"}, {"key": "package_version", "value": "3.0.1"},
+            {"key": "CVSS3_SCORE", "value": "9.8"},
+            {"key": "CVSS3_VECTOR", "value": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]})
+}
+
+/// A deploy command that talks to the moto peer as AWS: the job's AWS variables replaced by the peer's, and the
+/// endpoint variable allowed by name (deploy refuses redirecting variables otherwise).
+pub fn with_moto(cmd: &mut assert_cmd::Command, moto: &Moto) {
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST")
+        .env("AWS_SECRET_ACCESS_KEY", STATIC_SECRET)
+        .args(["--allow-env", "AWS_ENDPOINT_URL"]);
+}
