@@ -579,6 +579,17 @@ fn a_bundle_whose_chart_differs_from_its_evidence_is_refused_at_publish_and_at_d
     assert_eq!(code, 1, "{out}{err}");
     assert!(err.contains("templates/extra.yaml"), "{err}");
     assert!(err.contains("not the chart the evidence judged"), "{err}");
+    // The same with the bundle's test report swapped for another run (one where steps fail): the report is not
+    // the one the evidence names, and deploy decides only on those.
+    let other_report = Path::new("../shared/fixtures-upstream/cucumber-cck-messages/all-statuses.ndjson");
+    let swapped = rewrite(digest, "report", other_report, "bundle-report-swapped");
+    let other = format!("{}/{BUNDLE_REPO}@{swapped}", registry::open());
+    let (code, out, err) = run(admins_deploy(&fake, admins.path(), 4, &other).arg("--dry-run"));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("is not one of the API test reports the evidence names"),
+        "{err}"
+    );
     // Positive control: the untouched bundle passes the same dry run.
     let (code, out, err) = run(admins_deploy(&fake, admins.path(), 4, &p.bundle).arg("--dry-run"));
     assert_eq!(code, 0, "{out}{err}");
