@@ -898,6 +898,16 @@ pub(crate) fn fetch(
             "bundle {r}: {refusal}: a bundle of another building block is refused"
         )));
     }
+    // The bundle is pulled with the deploy role's credentials, from the sandbox's ECR or a registry the admins
+    // list; a host the request names is never trusted by itself (plain HTTP reaches only 127.0.0.1, for tests).
+    let listed = policy.deploy.registries.contains(&r.host);
+    if crate::aws::parse_ecr_host(&r.host).is_none() && !listed && !args.plain_http {
+        return Err(Error::Denied(format!(
+            "bundle {r}: registry {} is neither an ECR registry nor one of the policy's [deploy] registries: the \
+             admins' deploy pulls bundles only from the sandbox's registries",
+            r.host
+        )));
+    }
     let endpoint = Endpoint::resolve(&r.host, None, args.plain_http)?;
     let dir = tempfile::Builder::new()
         .prefix("bbgate-bundle-")

@@ -472,6 +472,23 @@ fn a_bundle_of_another_building_block_altered_or_never_published_is_refused_and_
         "{err}"
     );
 
+    // A bundle in a registry that is not the sandbox's (the request names the host): refused before any pull.
+    let elsewhere = p.bundle.replacen(&registry::open(), "registry.bb-team.example", 1);
+    let cmd = admins_deploy(&fake, admins.path(), 4, &elsewhere);
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| a != "--plain-http")
+        .collect();
+    let mut cmd = bbgate();
+    cmd.current_dir(admins.path()).args(&args).arg("--dry-run");
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("is neither an ECR registry nor one of the policy's [deploy] registries"),
+        "{err}"
+    );
+
     // A request naming a bundle that was never published: refused before anything is triggered, and by deploy.
     let never = format!("{}/{BUNDLE_REPO}@sha256:{}", registry::open(), "ab".repeat(32));
     let (api, triggers) = circleci_stand_in();
