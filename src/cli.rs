@@ -108,8 +108,10 @@ const REQUEST_EXAMPLES: &str = "Example:\n  \
     registry or CircleCI failed (re-run).";
 
 const DEPLOY_EXAMPLES: &str = "Example:\n  \
-    bbgate deploy --evidence bbgate-out/evidence.json --chart helm/payments --release payments \
-    --values helm/values-sandbox.yaml --eks-cluster govstack-sandbox --api-report result.message\n\n\
+    bbgate deploy --evidence bbgate-out/evidence.json --chart helm/payments --building-block payments --release payments \
+    --values helm/values-sandbox.yaml --eks-cluster govstack-sandbox --api-report result.message\n  \
+    bbgate deploy --bundle 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/adapter@sha256:… \
+    --building-block payments --release payments --eks-cluster govstack-sandbox   (the admins' project)\n\n\
     Exit codes: 0 deployed (or checked, with --dry-run), 1 refused or the rollout failed, 2 invalid input or \
     configuration, 3 could not decide (AWS, the cluster or helm failed: re-run).";
 
