@@ -436,3 +436,47 @@ fn a_binary_key_is_the_key_it_encodes_and_two_merge_keys_that_collide_are_refuse
         go_reference(&[apart.to_owned()])[0]["ok"]
     );
 }
+
+/// What the differential fuzz target (fuzz/fuzz_targets/yaml_go_differential.rs) found stays found: each kept
+/// input, and control characters anywhere in a document, read as the API server's go-yaml v2 reads them or
+/// refused. The first find: a NUL at which this reader stopped and read `apiVer`, where Go refuses the text.
+#[test]
+fn what_the_differential_fuzzer_found_is_read_as_go_yaml_reads_it_or_refused() {
+    let mut docs: Vec<String> = std::fs::read_dir("fuzz/regressions/yaml_go_differential")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| String::from_utf8(std::fs::read(e.path()).unwrap()).ok())
+        .collect();
+    assert!(!docs.is_empty(), "the kept inputs are there");
+    for c in [
+        '\u{0}', '\u{1}', '\u{7}', '\u{1b}', '\u{7f}', '\u{80}', '\u{9f}', '\u{fffe}', '\u{85}', '\u{2028}', '\u{2029}',
+    ] {
+        docs.push(format!("kind: Pod\nspec:\n  hostNetwork{c}: true\n"));
+        docs.push(format!("a{c}b: 1\n"));
+    }
+    // Beside them, characters both readers admit alike (tab, no-break space, BOM, astral), so the test sees
+    // agreement too. NEL, U+2028 and U+2029 above: go-yaml reads them as line breaks (found by this test).
+    for c in ['\t', '\u{a0}', '\u{feff}', '\u{1f600}'] {
+        docs.push(format!("a: \"x{c}y\"\n"));
+    }
+    let go = go_reference(&docs);
+    let (mut agreed, mut refused) = (0, 0);
+    for (doc, go) in docs.iter().zip(&go) {
+        match (parse_stream(doc), go.get("ok")) {
+            (Ok(ours), Some(theirs)) => {
+                assert!(
+                    same(&ours[0].value, theirs),
+                    "{doc:?}: bbgate {} go-yaml {theirs}",
+                    ours[0].value
+                );
+                agreed += 1;
+            }
+            (Ok(ours), None) => panic!("{doc:?}: bbgate read {} where go-yaml v2 refuses: {go}", ours[0].value),
+            (Err(e), _) => {
+                refused += 1;
+                assert!(e.line >= 1, "{e}");
+            }
+        }
+    }
+    assert!(agreed >= 4 && refused >= 22, "{agreed} agreed, {refused} refused");
+}

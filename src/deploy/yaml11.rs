@@ -71,8 +71,34 @@ fn err(mark: &Marker, msg: impl std::fmt::Display) -> YamlError {
     }
 }
 
+/// The characters read here as go-yaml v2 reads them. Its reader (reader.go) admits tab, line feed, carriage
+/// return, printable ASCII, NEL and the printable Unicode planes, and refuses any other (NUL, other C0 and C1
+/// controls, U+FFFE/U+FFFF: "control characters are not allowed"). NEL, U+2028 and U+2029 it admits but reads as
+/// line breaks (a quoted "x<NEL>y" is "x y" to the API server), where this reader keeps them as text: refused
+/// too, so nothing is read otherwise than the API server reads it.
+fn admitted_by_go_yaml(c: char) -> bool {
+    matches!(c as u32, 0x09 | 0x0A | 0x0D | 0x20..=0x7E | 0xA0..=0x2027 | 0x202A..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
 /// Parse a whole stream (several `---` documents). Empty documents are kept as `Value::Null`.
 pub fn parse_stream(text: &str) -> Result<Vec<Document>, YamlError> {
+    // Refused as go-yaml v2 refuses it (the YAML reader here would otherwise stop at a NUL and read less than
+    // the text holds), found by the yaml_go_differential fuzz target.
+    if let Some((n, line)) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| !l.chars().all(admitted_by_go_yaml))
+    {
+        let c = line.chars().find(|c| !admitted_by_go_yaml(*c)).unwrap_or_default();
+        return Err(YamlError {
+            line: n + 1,
+            message: format!(
+                "character U+{:04X}: a control character the API server's YAML reader refuses (\"control characters \
+                 are not allowed\"), or a line break other than LF and CR it reads differently: remove it",
+                c as u32
+            ),
+        });
+    }
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut loader = Loader {
