@@ -454,10 +454,16 @@ fn what_the_differential_fuzzer_found_is_read_as_go_yaml_reads_it_or_refused() {
         docs.push(format!("kind: Pod\nspec:\n  hostNetwork{c}: true\n"));
         docs.push(format!("a{c}b: 1\n"));
     }
+    // Anchor and alias names: go-yaml v2 ends them at a character outside [0-9A-Za-z_-] (the second find).
+    for name in ["a:b", "a.b", "a/b", "a*b", "ä"] {
+        docs.push(format!("x: &{name} 1\ny: 2\n"));
+        docs.push(format!("x: &ok 1\ny: *{name}\n"));
+    }
     // Beside them, characters both readers admit alike (tab, no-break space, BOM, astral), so the test sees
     // agreement too. NEL, U+2028 and U+2029 above: go-yaml reads them as line breaks (found by this test).
     for c in ['\t', '\u{a0}', '\u{feff}', '\u{1f600}'] {
         docs.push(format!("a: \"x{c}y\"\n"));
+        docs.push(format!("a: &n_{c}ame-9 1\nb: *n_{c}ame-9\n").replace(c, ""));
     }
     let go = go_reference(&docs);
     let (mut agreed, mut refused) = (0, 0);
@@ -478,5 +484,5 @@ fn what_the_differential_fuzzer_found_is_read_as_go_yaml_reads_it_or_refused() {
             }
         }
     }
-    assert!(agreed >= 4 && refused >= 22, "{agreed} agreed, {refused} refused");
+    assert!(agreed >= 8 && refused >= 32, "{agreed} agreed, {refused} refused");
 }

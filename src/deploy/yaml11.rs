@@ -80,6 +80,31 @@ fn admitted_by_go_yaml(c: char) -> bool {
     matches!(c as u32, 0x09 | 0x0A | 0x0D | 0x20..=0x7E | 0xA0..=0x2027 | 0x202A..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
 }
 
+/// go-yaml v2 ends an anchor or alias name at the first character outside `[0-9A-Za-z_-]` (yaml_parser_scan_anchor),
+/// where this reader's scanner takes every non-space, non-flow character (YAML 1.2): `&a:b` is one anchor here
+/// and an anchor `a` then a key to the API server. Such names are refused (found by the differential fuzzer).
+fn refuse_wide_anchor_names(text: &str) -> Result<(), YamlError> {
+    use yaml_rust2::scanner::{Scanner, TokenType};
+    for yaml_rust2::scanner::Token(mark, token) in Scanner::new(text.chars()) {
+        let (TokenType::Anchor(name) | TokenType::Alias(name)) = token else {
+            continue;
+        };
+        if let Some(c) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+        {
+            return Err(err(
+                &mark,
+                format_args!(
+                    "anchor or alias name {name:?} holds {c:?}: the API server's YAML reader ends the name there and \
+                     reads the rest otherwise; name anchors with letters, digits, '_' and '-' only"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Parse a whole stream (several `---` documents). Empty documents are kept as `Value::Null`.
 pub fn parse_stream(text: &str) -> Result<Vec<Document>, YamlError> {
     // Refused as go-yaml v2 refuses it (the YAML reader here would otherwise stop at a NUL and read less than
@@ -99,6 +124,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<Document>, YamlError> {
             ),
         });
     }
+    refuse_wide_anchor_names(text)?;
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut loader = Loader {
