@@ -459,6 +459,13 @@ fn what_the_differential_fuzzer_found_is_read_as_go_yaml_reads_it_or_refused() {
         docs.push(format!("x: &{name} 1\ny: 2\n"));
         docs.push(format!("x: &ok 1\ny: *{name}\n"));
     }
+    // What may follow a name (the third find: `&a{…}` is an anchor then a flow mapping here, an error to Go).
+    for after in ["{b: 1}", "[1]", "'q'", "\"q\"", "!t", "|", ">", "#c", "&b"] {
+        docs.push(format!("x: &a{after}\n"));
+    }
+    for after in [" 1", "\n  1", ",", "]", "}", "\ty"] {
+        docs.push(format!("x: [&a{after}\n"));
+    }
     // Beside them, characters both readers admit alike (tab, no-break space, BOM, astral), so the test sees
     // agreement too. NEL, U+2028 and U+2029 above: go-yaml reads them as line breaks (found by this test).
     for c in ['\t', '\u{a0}', '\u{feff}', '\u{1f600}'] {
@@ -484,5 +491,5 @@ fn what_the_differential_fuzzer_found_is_read_as_go_yaml_reads_it_or_refused() {
             }
         }
     }
-    assert!(agreed >= 8 && refused >= 32, "{agreed} agreed, {refused} refused");
+    assert!(agreed >= 8 && refused >= 41, "{agreed} agreed, {refused} refused");
 }

@@ -83,12 +83,29 @@ fn admitted_by_go_yaml(c: char) -> bool {
 /// go-yaml v2 ends an anchor or alias name at the first character outside `[0-9A-Za-z_-]` (yaml_parser_scan_anchor),
 /// where this reader's scanner takes every non-space, non-flow character (YAML 1.2): `&a:b` is one anchor here
 /// and an anchor `a` then a key to the API server. Such names are refused (found by the differential fuzzer).
+///
+/// go-yaml also requires the name to be followed by a blank, the end, or one of `? : , ] } % @` and a backquote
+/// ("did not find expected alphabetic or numeric character"), where this reader goes on (`&a{…}` is an anchor
+/// then a flow mapping here): refused too (the fuzzer's third find).
 fn refuse_wide_anchor_names(text: &str) -> Result<(), YamlError> {
     use yaml_rust2::scanner::{Scanner, TokenType};
+    let mut chars: Option<Vec<char>> = None;
     for yaml_rust2::scanner::Token(mark, token) in Scanner::new(text.chars()) {
         let (TokenType::Anchor(name) | TokenType::Alias(name)) = token else {
             continue;
         };
+        let chars = chars.get_or_insert_with(|| text.chars().collect());
+        let after = chars.get(mark.index() + 1 + name.chars().count()).copied();
+        if !after.is_none_or(|c| " \t\r\n?:,]}%@`".contains(c)) {
+            return Err(err(
+                &mark,
+                format_args!(
+                    "anchor or alias {name:?} is followed by {:?}: the API server's YAML reader refuses that; put a \
+                     space after the name",
+                    after.unwrap_or_default()
+                ),
+            ));
+        }
         if let Some(c) = name
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
