@@ -14,6 +14,7 @@ use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 /// The bundle manifest's `artifactType`.
@@ -108,22 +109,20 @@ struct Part {
 
 impl Part {
     fn descriptor(&self) -> Value {
-        json!({
-            "mediaType": self.media_type,
-            "digest": format!("sha256:{}", sha256_hex(&self.bytes)),
-            "size": self.bytes.len(),
-            "annotations": {TITLE: self.title, ROLE: self.role},
-        })
+        described(
+            self.media_type,
+            &self.bytes,
+            json!({TITLE: self.title, ROLE: self.role}),
+        )
     }
 }
 
 /// The chart directory as a Helm chart archive: every file under `NAME/`, in name order, with fixed modes and
 /// times (the same chart gives the same bytes on every machine). Regular files only (the copy holds no other).
-pub(crate) fn pack_chart(dir: &Path, name: &str) -> Result<Vec<u8>> {
-    let content = crate::release::chart_content(dir)?;
+pub(crate) fn pack_chart<'a>(dir: &Path, name: &str, files: impl Iterator<Item = &'a String>) -> Result<Vec<u8>> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
-    for rel in content.files.keys() {
+    for rel in files {
         let bytes = crate::input::read(&dir.join(rel), crate::input::CHART_FILE)?;
         let mut head = tar::Header::new_ustar();
         head.set_size(bytes.len() as u64);
@@ -202,8 +201,6 @@ pub(crate) fn unpack_chart(archive: &[u8], into: &Path, what: &str) -> Result<()
     }
     Ok(())
 }
-
-use std::io::Read as _;
 
 /// The bundle as pushed: its blobs, the chart's manifest and the files' manifest (each pushed by digest), and the
 /// index over both that the bundle's digest names.
@@ -366,16 +363,17 @@ fn judge_inputs(args: &PublishArgs, policy: &crate::policy::Policy, repository: 
     let copy = room.copy_chart(&args.chart)?;
     let helm = crate::deploy::helm::Helm::detect(&args.helm, room.env(None))?;
     crate::dependencies::build(&helm, &copy)?;
-    let mut problems: Vec<String> =
-        crate::release::chart_changes(&chart.files, &crate::release::chart_content(&copy)?.files)
-            .into_iter()
-            .map(|c| format!("--chart {}: {c} since verify judged it", args.chart.display()))
-            .collect();
+    // The chart's files, listed once: compared with the evidence's, then packed.
+    let content = crate::release::chart_content(&copy)?;
+    let mut problems: Vec<String> = crate::release::chart_changes(&chart.files, &content.files)
+        .into_iter()
+        .map(|c| format!("--chart {}: {c} since verify judged it", args.chart.display()))
+        .collect();
     let mut parts = vec![Part {
         media_type: HELM_CHART,
         role: "chart",
         title: format!("{}-{}.tgz", chart.name, chart.version),
-        bytes: pack_chart(&copy, &chart.name)?,
+        bytes: pack_chart(&copy, &chart.name, content.files.keys())?,
     }];
     parts.push(Part {
         media_type: BUNDLE_FILE,
@@ -507,15 +505,20 @@ async fn tag_schema_referrer(
     }
     let tag = subject.replace(':', "-");
     let by_tag = oci_client::Reference::with_tag(endpoint.address.clone(), repository.to_owned(), tag);
+    // The referrers already listed there are kept; a tag not there yet starts an empty index, and a read that
+    // fails otherwise fails the publish rather than overwrite what the tag holds.
+    let fresh = || json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []});
     let mut index = match client.pull_manifest_raw(&by_tag, auth, &[OCI_INDEX]).await {
-        Ok((bytes, _)) => serde_json::from_slice::<Value>(&bytes).unwrap_or_else(|_| json!({})),
-        Err(_) => json!({}),
+        Ok((bytes, _)) => serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .filter(|i| i["mediaType"] == OCI_INDEX && i["manifests"].is_array())
+            .unwrap_or_else(fresh),
+        Err(e) if not_found(&e) => fresh(),
+        Err(e) => return Err(e),
     };
-    if index["mediaType"] != OCI_INDEX || !index["manifests"].is_array() {
-        index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []});
-    }
-    let list = index["manifests"].as_array_mut().expect("set above");
-    if !list.iter().any(|m| m["digest"] == entry["digest"]) {
+    if let Some(list) = index["manifests"].as_array_mut()
+        && !list.iter().any(|m| m["digest"] == entry["digest"])
+    {
         list.push(entry);
     }
     let body = serde_json::to_vec(&index).unwrap_or_default();
@@ -643,15 +646,15 @@ pub fn run_publish(args: &PublishArgs) -> Result<u8> {
     Ok(exit::PASS)
 }
 
-/// A bundle pulled for the admins' deploy: its files in a private directory (removed when dropped).
-pub(crate) struct Fetched {
-    pub(crate) _dir: tempfile::TempDir,
-    pub(crate) evidence: PathBuf,
-    pub(crate) chart: PathBuf,
-    pub(crate) values: Vec<PathBuf>,
-    pub(crate) reports: Vec<PathBuf>,
-    pub(crate) pages: Vec<PathBuf>,
-    pub(crate) sets: Vec<SetFlag>,
+/// A bundle pulled for the admins' deploy: its files in a private directory (removed when `dir` is dropped).
+struct Fetched {
+    dir: tempfile::TempDir,
+    evidence: PathBuf,
+    chart: PathBuf,
+    values: Vec<PathBuf>,
+    reports: Vec<PathBuf>,
+    pages: Vec<PathBuf>,
+    sets: Vec<SetFlag>,
 }
 
 /// One blob, by the digest the manifest names: refused (exit 1) when the bytes are not those, bounded by the
@@ -874,7 +877,7 @@ pub(crate) fn fetch(
     args: &DeployArgs,
     policy: &crate::policy::Policy,
     rt: &tokio::runtime::Runtime,
-) -> Result<Option<(DeployArgs, Fetched)>> {
+) -> Result<Option<(DeployArgs, tempfile::TempDir)>> {
     let Some(r) = requested(args)? else {
         if !args.admin_values.is_empty() {
             return Err(Error::invalid(
@@ -890,9 +893,7 @@ pub(crate) fn fetch(
             "deploy --bundle needs the building block from the admins: --building-block or BBGATE_BUILDING_BLOCK",
         )
     })?;
-    let bb = policy
-        .building_block(want)
-        .ok_or_else(|| Error::invalid(format!("--building-block {want} is not in the policy")))?;
+    let bb = policy.require_building_block("--building-block", want)?;
     if let Some(refusal) = bb.refuse_foreign(&r.repository) {
         return Err(Error::Denied(format!(
             "bundle {r}: {refusal}: a bundle of another building block is refused"
@@ -919,13 +920,13 @@ pub(crate) fn fetch(
         unpack(&client, &by_digest, &r, &m, dir).await
     })?;
     let mut deploy = args.clone();
-    deploy.evidence = Some(fetched.evidence.clone());
-    deploy.chart = Some(fetched.chart.clone());
-    deploy.values.values = fetched.values.clone();
+    deploy.evidence = Some(fetched.evidence);
+    deploy.chart = Some(fetched.chart);
+    deploy.values.values = fetched.values;
     // The admins' own values files last, so they win over the bundle's for the settable keys they set.
     deploy.values.values.extend(args.admin_values.iter().cloned());
-    deploy.api_reports = fetched.reports.clone();
-    deploy.findings = fetched.pages.clone();
+    deploy.api_reports = fetched.reports;
+    deploy.findings = fetched.pages;
     // The values verify judged first, then the admins' own `--set` (the policy's settable keys only).
     let (mut set, mut set_string, mut set_json) = (Vec::new(), Vec::new(), Vec::new());
     for s in &fetched.sets {
@@ -945,7 +946,7 @@ pub(crate) fn fetch(
     set_json.extend(args.values.set_json.iter().cloned());
     (deploy.values.set, deploy.values.set_string, deploy.values.set_json) = (set, set_string, set_json);
     deploy.from_bundle = Some(r.to_string());
-    Ok(Some((deploy, fetched)))
+    Ok(Some((deploy, fetched.dir)))
 }
 
 /// Every key an admins' values file sets (its leaves' dotted paths, as `--set` names them) must be one of the
@@ -1041,7 +1042,7 @@ async fn unpack(
     Ok(Fetched {
         evidence: evidence.ok_or_else(|| Error::Denied(format!("bundle {r}: holds no evidence")))?,
         chart: chart.ok_or_else(|| Error::Denied(format!("bundle {r}: holds no chart")))?,
-        _dir: dir,
+        dir,
         values,
         reports,
         pages,
