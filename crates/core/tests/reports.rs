@@ -779,6 +779,43 @@ fn cucumber_json_retries_keep_the_last_attempt_per_feature() {
     assert!(run("[1]").unwrap_err().starts_with("r: not a cucumber JSON report: "));
 }
 
+#[test]
+fn cucumber_js_7_outline_rows_count_one_by_one() {
+    // The real cucumber-js 7.3.2 file: three example rows, all with the outline's id and line 2.
+    let r = read("real-world/reports/cucumber-json/cucumber-js-7.3.2--scenario-outline.json");
+    assert_eq!(
+        r.scenarios.iter().map(|s| s.status).collect::<Vec<_>>(),
+        [Status::Passed, Status::Failed, Status::Pending]
+    );
+    // cucumber-js 4 gave each row its own line; the same three rows.
+    let r = read("real-world/reports/cucumber-json/cucumber-js-4.0.0--scenario-outline.json");
+    assert_eq!(
+        r.scenarios.iter().map(|s| s.status).collect::<Vec<_>>(),
+        [Status::Passed, Status::Failed, Status::Pending]
+    );
+    // The attack: the failed row first, a passing row last. Read as retries, the run passes.
+    let row = |keyword: &str, value: &str, status: &str| {
+        json!({"id": "o;s", "line": 2, "keyword": keyword, "name": "S", "type": "scenario",
+               "steps": [{"name": format!("the value {value}"), "line": 3, "result": {"status": status}}]})
+    };
+    let r = cj(json!([{"name": "O", "elements": [row("Scenario Outline", "1", "failed"), row("Scenario Outline", "2", "passed")]}])).unwrap();
+    assert_eq!(
+        r.scenarios.iter().map(|s| s.status).collect::<Vec<_>>(),
+        [Status::Failed, Status::Passed]
+    );
+    // Rows whose placeholders were filled in otherwise are two scenarios under any keyword.
+    let r = cj(json!([{"name": "O", "elements": [row("Scenario", "1", "failed"), row("Scenario", "2", "passed")]}]))
+        .unwrap();
+    assert_eq!(r.scenarios.len(), 2);
+    // Positive control: the same steps under the same id and line are attempts, and the last one counts.
+    let r = cj(json!([{"name": "O", "elements": [row("Scenario", "1", "failed"), row("Scenario", "1", "passed")]}]))
+        .unwrap();
+    assert_eq!(
+        r.scenarios.iter().map(|s| s.status).collect::<Vec<_>>(),
+        [Status::Passed]
+    );
+}
+
 // ---- format detection and messages ----
 
 #[test]
