@@ -540,10 +540,13 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub render: ChartRender,
     /// Saved `aws ecr describe-image-scan-findings` outputs, one per page, or directories of them (*.json); the
-    /// pages of several images together are a release of several images.
-    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with = "image")]
+    /// pages of several images together are a release of several images. Trivy and Grype JSON reports too (a
+    /// prediction).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
     pub findings: Vec<PathBuf>,
-    /// Judge an image in ECR: REPO:TAG, REPO@sha256:…, or ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG.
+    /// Judge an image in ECR: REPO:TAG, REPO@sha256:…, or ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG. With
+    /// --findings, nothing is fetched: the image the saved reports are of (a Trivy or Grype report of a file,
+    /// `trivy image --input`, names none), checked against those that name one.
     #[arg(long, value_name = "REF")]
     pub image: Option<String>,
     #[command(flatten)]
@@ -556,7 +559,7 @@ pub struct VerifyArgs {
     pub poll_interval: std::time::Duration,
     /// Push this image first (oci:DIR[:TAG] or docker-archive:FILE) to --image's repository and tag with ECR
     /// credentials, then judge exactly the digest pushed.
-    #[arg(long, value_name = "SOURCE", requires = "image")]
+    #[arg(long, value_name = "SOURCE", requires = "image", conflicts_with = "findings")]
     pub push_from: Option<String>,
     /// With --push-from: send registry calls here instead of the ECR host (a VPC endpoint alias or mirror).
     #[arg(long, env = "BBGATE_REGISTRY_URL", value_name = "URL", requires = "push_from")]

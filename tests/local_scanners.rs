@@ -531,3 +531,79 @@ fn signoffs_export_as_openvex_that_a_vex_reader_applies_as_the_gate_does_and_req
         assert!(err.contains("approved_by"), "{err}");
     }
 }
+
+#[test]
+fn a_report_of_an_image_read_from_a_file_is_judged_as_the_image_given_by_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let critical = json!({"VulnerabilityID": "CVE-2026-2000", "PkgName": "openssl", "InstalledVersion": "3.0.1-1",
+                          "Severity": "CRITICAL", "CVSS": {"nvd": {"V3Score": 9.8}}});
+    // `trivy image --input emulator.tar`: the file's path as the artifact, no tags, no repository digests.
+    let mut trivy = trivy_report(&[critical]);
+    trivy["ArtifactName"] = json!("emulator.tar");
+    trivy["Metadata"] = json!({"ImageID": format!("sha256:{}", "d4".repeat(32)), "DiffIDs": []});
+    let trivy = write(tmp.path(), "trivy-input.json", &trivy);
+    // `grype docker-archive:emulator.tar`.
+    let mut grype = grype_report(&[]);
+    grype["source"]["target"] = json!({"userInput": "docker-archive:emulator.tar", "tags": [],
+                                       "imageID": format!("sha256:{}", "d4".repeat(32))});
+    let grype = write(tmp.path(), "grype-input.json", &grype);
+    let now = jiff::Timestamp::now().to_string();
+    let verify_as = |file: &Path, image: Option<&str>| {
+        let mut cmd = bbgate();
+        cmd.args(["verify", "--now", &now, "--policy"])
+            .arg(policy(tmp.path()))
+            .arg("--findings")
+            .arg(file);
+        if let Some(image) = image {
+            cmd.args(["--image", image]);
+        }
+        cmd
+    };
+    for file in [&trivy, &grype] {
+        // Without --image the report says nothing of whose image it is: refused, with the way out.
+        let (code, _, stderr) = run(&mut verify_as(file, None));
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("names no image (scanned from a file?)"), "{stderr}");
+        assert!(stderr.contains("--image REPO"), "{stderr}");
+        // The file's name is never taken for a repository.
+        assert!(!stderr.contains("emulator.tar\" does not name"), "{stderr}");
+    }
+    // Given --image (with the digest pushed), the report is that image's: judged, and nothing is fetched.
+    let named = format!("bb/payments/emulator@{}", digest());
+    let (code, v) = run_json(&mut verify_as(&trivy, Some(&named)));
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["images"][0]["repository"], "bb/payments/emulator");
+    assert_eq!(
+        v["images"][0]["digest"],
+        digest().as_str(),
+        "the digest --image names, not the config's"
+    );
+    assert_eq!(v["images"][0]["source"], "trivy");
+    assert_eq!(ids(&v, "blocked"), ["CVE-2026-2000"]);
+    let (code, v) = run_json(&mut verify_as(&grype, Some(&named)));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["images"][0]["repository"], "bb/payments/emulator");
+    // A report that names its image is checked against --image: another building block's report is refused.
+    let own = write(tmp.path(), "trivy-named.json", &trivy_report(&[]));
+    let (code, _, stderr) = run(&mut verify_as(&own, Some("bb/identity/api:1.0")));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("Trivy report is of \"bb/payments/emulator@")
+            && stderr.contains("not of --image \"bb/identity/api:1.0\""),
+        "{stderr}"
+    );
+    // An ECR page likewise.
+    let page = write(
+        tmp.path(),
+        "ecr.json",
+        &scan_page("bb/payments/emulator", &digest(), "dev", vec![], 1),
+    );
+    let (code, _, stderr) = run(&mut verify_as(&page, Some("bb/identity/api:1.0")));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("not of --image \"bb/identity/api:1.0\""), "{stderr}");
+    // Positive control: the same report and page with their own image are read.
+    let (code, v) = run_json(&mut verify_as(&own, Some("bb/payments/emulator:dev")));
+    assert_eq!(code, 0, "{v}");
+    let (code, v) = run_json(&mut verify_as(&page, Some("bb/payments/emulator")));
+    assert_eq!(code, 0, "{v}");
+}

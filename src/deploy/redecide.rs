@@ -112,7 +112,7 @@ pub(crate) fn load_signoffs(paths: &[PathBuf], pins: &[String], policy: &Policy)
 /// The saved pages the evidence names, read and checked byte for byte (sha256).
 pub(crate) fn load_saved_pages(paths: &[PathBuf], admitted: &Admitted) -> Result<Vec<ecr::Page>> {
     let files = crate::verify::expand(paths)?;
-    let read = crate::verify::read_page_files(&files)?;
+    let read = crate::verify::read_page_files(&files, None)?;
     let (pages, digests): (Vec<_>, Vec<_>) = read.into_iter().unzip();
     same_files("findings pages", "--findings", &digests, &admitted.findings_pages())?;
     Ok(pages)

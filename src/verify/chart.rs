@@ -162,7 +162,7 @@ pub(super) fn judge(args: &VerifyArgs, policy: &Policy, chart: &Path) -> Result<
     let images = if args.findings.is_empty() {
         fetch(args, &wanted)?
     } else {
-        let pages = super::expand(&args.findings).and_then(|p| super::read_page_files(&p))?;
+        let pages = super::expand(&args.findings).and_then(|p| super::read_page_files(&p, None))?;
         let saved = super::judge_saved(pages, args.registry.as_deref())?;
         match_saved(saved, &wanted)?
     };

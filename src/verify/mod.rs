@@ -56,7 +56,8 @@ fn json_files(dir: &Path, depth: u8, out: &mut Vec<PathBuf>) -> Result<()> {
 
 /// Read, hash and parse findings pages on every core, keeping their order. Each worker reuses one
 /// buffer: a fresh 1-2 MB allocation per page costs more in page faults than the parse itself.
-pub(crate) fn read_page_files(paths: &[PathBuf]) -> Result<Vec<(ecr::Page, FileDigest)>> {
+/// `named`: the image `--image` says the pages are of (a scanner report read from a file names none).
+pub(crate) fn read_page_files(paths: &[PathBuf], named: Option<&str>) -> Result<Vec<(ecr::Page, FileDigest)>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4)
@@ -68,7 +69,7 @@ pub(crate) fn read_page_files(paths: &[PathBuf]) -> Result<Vec<(ecr::Page, FileD
             .iter()
             .map(|p| {
                 crate::input::read_into(p, crate::input::FINDINGS_PAGE, &mut buf)?;
-                Ok((ecr::parse_page(p, &buf)?, digest(p, &buf)))
+                Ok((ecr::parse_page_of(p, &buf, named)?, digest(p, &buf)))
             })
             .collect()
     };
@@ -126,7 +127,8 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
             "--values, --set, --set-string and --release render a chart: give --chart DIR",
         ));
     }
-    let online = args.image.is_some() || (args.chart.is_some() && args.findings.is_empty());
+    // With --findings, --image only names the image the saved reports are of: nothing is fetched.
+    let online = args.findings.is_empty() && (args.image.is_some() || args.chart.is_some());
     // Every problem of the local inputs at once, before anything is fetched.
     if online && (runs_and_digests.is_err() || signoff_files.is_err()) {
         let errs = [runs_and_digests.err(), signoff_files.err()];
@@ -135,14 +137,14 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
     let mut unjudgeable = Vec::new();
     let mut chart_record = None;
     let images = match (&args.image, &args.chart) {
-        (Some(image), _) => fetch(args, &policy, image).map(|j| vec![j]),
+        (Some(image), _) if online => fetch(args, &policy, image).map(|j| vec![j]),
         (None, Some(chart)) => chart::judge(args, &policy, chart).map(|r| {
             unjudgeable = r.unjudgeable;
             chart_record = Some(r.chart);
             r.images
         }),
-        (None, None) => expand(&args.findings)
-            .and_then(|paths| read_page_files(&paths))
+        (named, _) => expand(&args.findings)
+            .and_then(|paths| read_page_files(&paths, named.as_deref()))
             .and_then(|pages| judge_saved(pages, args.registry.as_deref())),
     };
     // Every problem of every input at once, before anything is decided.

@@ -195,6 +195,12 @@ pub struct Page {
 
 /// Read one page from its bytes. `path` is only for messages.
 pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
+    parse_page_of(path, bytes, None)
+}
+
+/// Read one page said to be of the image `named` (`verify --image REF --findings FILE`): a scanner report that
+/// names no image (read from a file) is of that image; a page that names another repository is refused.
+pub fn parse_page_of(path: &Path, bytes: &[u8], named: Option<&str>) -> Result<Page> {
     let here = |msg: String| Error::invalid(format!("{}: {msg}", path.display()));
     // Checked once here; serde_json then reads the text without validating it again.
     let text = utf8_json(bytes).map_err(here)?;
@@ -214,8 +220,8 @@ pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
         // Not ECR's shape: a local scanner's report (read only when it is one, so ECR pages are parsed once).
         if let Ok(doc) = serde_json::from_str::<serde_json::Value>(text) {
             match super::local::detect(&doc) {
-                Some(super::ScanSource::Trivy) => return super::local::parse_trivy(path, &doc),
-                Some(super::ScanSource::Grype) => return super::local::parse_grype(path, &doc),
+                Some(super::ScanSource::Trivy) => return super::local::parse_trivy(path, &doc, named),
+                Some(super::ScanSource::Grype) => return super::local::parse_grype(path, &doc, named),
                 _ => {}
             }
         }
@@ -229,6 +235,15 @@ pub fn parse_page(path: &Path, bytes: &[u8]) -> Result<Page> {
             "repositoryName {repository:?} is not an ECR repository name (lowercase path segments of letters and \
              digits joined by . _ -, 2 to 256 characters): no real scan carries it"
         )));
+    }
+    if let Some(named) = named {
+        let want = crate::reference::Reference::parse(named).path;
+        if want != repository {
+            return Err(here(format!(
+                "this page is of repository {repository:?}, not of --image {named:?}: give the pages of that image, \
+                 or leave --image out"
+            )));
+        }
     }
     let image_id = raw
         .image_id

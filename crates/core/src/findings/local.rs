@@ -30,22 +30,71 @@ fn here(path: &Path, msg: impl std::fmt::Display) -> Error {
     Error::invalid(format!("{}: {msg}", path.display()))
 }
 
-/// The image the report is about: its repository (as the sandbox's ECR names it), tag and digest.
-fn image(path: &Path, source: ScanSource, references: &[&str], digest: Option<&str>) -> Result<ImageRef> {
+/// A scanner's name for what it read from a file rather than from a registry (`trivy image --input x.tar`,
+/// `grype docker-archive:x.tar`): a path, not an image, so it says nothing of whose image it is.
+fn names_a_file(reference: &str) -> bool {
+    const SCHEMES: [&str; 7] = [
+        "docker-archive:",
+        "oci-archive:",
+        "oci-dir:",
+        "dir:",
+        "file:",
+        "sbom:",
+        "singularity:",
+    ];
+    SCHEMES.iter().any(|s| reference.starts_with(s))
+        || [".tar", ".tar.gz", ".tgz", ".tar.zst"]
+            .iter()
+            .any(|x| reference.ends_with(x))
+        || reference.starts_with('/')
+        || reference.starts_with("./")
+        || reference.starts_with("../")
+}
+
+/// The image the report is about: its repository (as the sandbox's ECR names it), tag and digest. `named` is
+/// the image the user says it is (`--image`): taken when the report names none, checked when it names one.
+fn image(
+    path: &Path,
+    source: ScanSource,
+    references: &[&str],
+    digest: Option<&str>,
+    named: Option<&str>,
+) -> Result<ImageRef> {
     let what = source.name();
-    let reference = references.iter().find(|r| !r.is_empty()).ok_or_else(|| {
-        here(
-            path,
-            format!(
-                "the {what} report names no image: scan the image by its name (e.g. `{} bb/payments/emulator:dev`), \
-                 so bbgate knows whose repository it is",
-                match source {
-                    ScanSource::Grype => "grype -o json",
-                    _ => "trivy image --format json",
-                }
-            ),
-        )
-    })?;
+    let own = references.iter().find(|r| !r.is_empty() && !names_a_file(r)).copied();
+    let reference = match (own, named) {
+        (Some(own), Some(named)) => {
+            let (a, b) = (
+                crate::reference::Reference::parse(own).path,
+                crate::reference::Reference::parse(named).path,
+            );
+            if a != b {
+                return Err(here(
+                    path,
+                    format!(
+                        "the {what} report is of {own:?}, not of --image {named:?}: give the report of that image, or leave --image out"
+                    ),
+                ));
+            }
+            own
+        }
+        (Some(own), None) => own,
+        (None, Some(named)) => named,
+        (None, None) => {
+            return Err(here(
+                path,
+                format!(
+                    "the {what} report names no image (scanned from a file?): say which image it is with \
+                     --image REPO[:TAG|@sha256:DIGEST] (e.g. --image bb/payments/emulator@sha256:…), or scan the \
+                     image by its name (`{} bb/payments/emulator:dev`)",
+                    match source {
+                        ScanSource::Grype => "grype -o json",
+                        _ => "trivy image --format json",
+                    }
+                ),
+            ));
+        }
+    };
     // The repository as ECR names it: the path, without the registry host.
     let crate::reference::Reference {
         path: repository,
@@ -174,7 +223,7 @@ fn scan(image: ImageRef, source: ScanSource, completed_at: Option<jiff::Timestam
 }
 
 /// A Trivy JSON report (`trivy image --format json`, SchemaVersion 2).
-pub fn parse_trivy(path: &Path, doc: &Value) -> Result<Page> {
+pub fn parse_trivy(path: &Path, doc: &Value, named: Option<&str>) -> Result<Page> {
     let version = doc.get("SchemaVersion").and_then(Value::as_i64);
     if version != Some(2) {
         return Err(here(
@@ -208,6 +257,7 @@ pub fn parse_trivy(path: &Path, doc: &Value) -> Result<Page> {
         ScanSource::Trivy,
         &references,
         repo_digest.or(text(meta, "ImageID")),
+        named,
     )?;
     let mut findings = Vec::new();
     for (ri, result) in array(path, doc, "Results", "")?.iter().enumerate() {
@@ -273,7 +323,7 @@ pub fn parse_trivy(path: &Path, doc: &Value) -> Result<Page> {
 }
 
 /// A Grype JSON report (`grype -o json`).
-pub fn parse_grype(path: &Path, doc: &Value) -> Result<Page> {
+pub fn parse_grype(path: &Path, doc: &Value, named: Option<&str>) -> Result<Page> {
     let target = doc.pointer("/source/target").unwrap_or(&Value::Null);
     let mut references: Vec<&str> = Vec::new();
     references.extend(
@@ -292,6 +342,7 @@ pub fn parse_grype(path: &Path, doc: &Value) -> Result<Page> {
         ScanSource::Grype,
         &references,
         text(target, "manifestDigest").or(text(target, "imageID")),
+        named,
     )?;
     let mut findings = Vec::new();
     for (mi, m) in array(path, doc, "matches", "")?.iter().enumerate() {
