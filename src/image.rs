@@ -33,6 +33,10 @@ pub(crate) struct PinnedImage {
     pub(crate) registry: String,
     pub(crate) repository: String,
     pub(crate) digest: String,
+    /// The tag the image was judged under: when a release runs several tags of one repository (postgres 12 and
+    /// 14 side by side), what tells a chart's `REPO:TAG` which judged digest it is. Never pinned into the chart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tag: Option<String>,
 }
 
 impl PinnedImage {

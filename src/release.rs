@@ -322,18 +322,30 @@ pub(crate) fn render_differences(
 }
 
 /// The pinned reference for an image of the chart: the evidence's image it locates to (same repository, the
-/// registry when the chart names one, the digest when the chart names one). None when no judged image fits:
-/// then the reference is left as it is and the guard refuses it.
+/// registry when the chart names one, the digest when the chart names one). When the release judged several
+/// digests of the repository, the one judged under the chart's tag (postgres:12 and postgres:14 side by side).
+/// None when no judged image fits, or which one is meant stays ambiguous: then the reference is left as it is
+/// and the guard refuses it.
 pub(crate) fn pin_for<'p>(reference: &str, pins: &'p [Pin], policy: &Policy) -> Option<&'p Pin> {
     let at = locate(reference, policy).ok()?;
-    let mut fits = pins.iter().filter(|p| {
-        p.repository == at.repository
-            && at.host.as_deref().is_none_or(|h| h == p.registry)
-            && at.digest.as_deref().is_none_or(|d| d == p.digest)
-    });
-    let first = fits.next()?;
-    // Two judged digests of one repository and a chart naming it by tag: which one is meant is ambiguous.
-    fits.all(|p| p.digest == first.digest).then_some(first)
+    let fits: Vec<&Pin> = pins
+        .iter()
+        .filter(|p| {
+            p.repository == at.repository
+                && at.host.as_deref().is_none_or(|h| h == p.registry)
+                && at.digest.as_deref().is_none_or(|d| d == p.digest)
+        })
+        .collect();
+    let one = |fits: &[&'p Pin]| -> Option<&'p Pin> {
+        let first = *fits.first()?;
+        fits.iter().all(|p| p.digest == first.digest).then_some(first)
+    };
+    one(&fits).or_else(|| {
+        // Several digests: the chart's tag picks the one judged under it, or nothing does.
+        let tag = at.tag.as_deref().filter(|_| at.digest.is_none())?;
+        let tagged: Vec<&Pin> = fits.iter().copied().filter(|p| p.tag.as_deref() == Some(tag)).collect();
+        one(&tagged)
+    })
 }
 
 /// The post-renderer: every `image:` value of the rendered YAML that locates to a judged image is replaced
@@ -630,11 +642,13 @@ mod tests {
                 registry: reg.into(),
                 repository: "bb/payments/adapter".into(),
                 digest: d('a'),
+                tag: None,
             },
             Pin {
                 registry: reg.into(),
                 repository: "docker-hub/library/postgres".into(),
                 digest: d('b'),
+                tag: None,
             },
         ];
         let rendered = format!(
@@ -660,5 +674,33 @@ mod tests {
             },
         ];
         assert!(pin_for("bb/payments/adapter:1.5", &two, &p).is_none());
+        // Judged under their tags, each tag pins to its own digest; a third tag, or none, still pins nothing.
+        let tagged = [
+            Pin {
+                tag: Some("12".into()),
+                ..pins[1].clone()
+            },
+            Pin {
+                digest: d('e'),
+                tag: Some("14".into()),
+                ..pins[1].clone()
+            },
+        ];
+        assert_eq!(pin_for("postgres:12", &tagged, &p).map(|p| &p.digest), Some(&d('b')));
+        assert_eq!(
+            pin_for("docker.io/library/postgres:14", &tagged, &p).map(|p| &p.digest),
+            Some(&d('e'))
+        );
+        assert!(pin_for("postgres:15", &tagged, &p).is_none());
+        assert!(pin_for("postgres", &tagged, &p).is_none());
+        // Two digests judged under one tag stay ambiguous.
+        let same_tag = [
+            tagged[0].clone(),
+            Pin {
+                tag: Some("12".into()),
+                ..tagged[1].clone()
+            },
+        ];
+        assert!(pin_for("postgres:12", &same_tag, &p).is_none());
     }
 }

@@ -28,11 +28,6 @@ const IMAGES: [(&str, &str); 5] = [
 ];
 const BUNDLE_REPO: &str = "bb/payments/emulator";
 
-fn helm(major: u8) -> String {
-    let var = format!("BBGATE_TEST_HELM{major}");
-    std::env::var(&var).unwrap_or_else(|_| panic!("{var} is not set: run the suite with scripts/test"))
-}
-
 fn sha256(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(bytes))

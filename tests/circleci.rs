@@ -504,6 +504,8 @@ fn the_orbs_verify_and_dry_run_steps_run_against_the_peer_and_write_their_artifa
             ("chart", ""),
             ("values", ""),
             ("set", ""),
+            ("set_string", ""),
+            ("release", ""),
             ("role_arn_env_var", "BBGATE_ROLE_ARN"),
             ("region", ""),
             ("push_from", ""),

@@ -15,16 +15,6 @@ const REGISTRY: &str = "123456789012.dkr.ecr.eu-central-1.amazonaws.com";
 const TOKEN: &str = "fake-bearer-token-never-printed";
 const CHART: &str = "fixtures/charts/payments-emulator";
 
-fn helm(major: u8) -> String {
-    let var = format!("BBGATE_TEST_HELM{major}");
-    std::env::var(&var).unwrap_or_else(|_| panic!("{var} is not set: run the suite with scripts/test"))
-}
-
-/// The sha256 of helm `major`: deploy runs helm only at the admins' pin (BBGATE_HELM_SHA256).
-fn helm_pin(major: u8) -> String {
-    sha256_file(Path::new(&helm(major)))
-}
-
 const REPORT: &str = "../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson";
 
 /// Evidence from an offline verify of a fresh, clean scan of bb/payments/adapter (decided now, so deploy's
@@ -42,11 +32,6 @@ fn evidence_with(dir: &Path, extra: &[&str]) -> PathBuf {
         .args(extra));
     assert_eq!(code, 0, "{out}{err}");
     path
-}
-
-fn sha256_file(path: &Path) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
 }
 
 /// The shipped policy with one edit, written with its Rego into `dir`.

@@ -5,7 +5,6 @@
 
 mod common;
 use common::*;
-use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// The weak policy a BB could carry in its own checkout: everything that decides, turned off.
@@ -32,10 +31,6 @@ name = "payments"
 namespace = "paymenthub"
 repositories = ["**"]
 "#;
-
-fn sha256_file(path: &Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
-}
 
 /// A checkout of the BB's repository: its own `policies/sandbox.toml`, and the denied demo's inputs.
 fn hostile_checkout() -> tempfile::TempDir {

@@ -134,6 +134,7 @@ pub(crate) fn check(
                 registry,
                 repository: i.repository.to_string(),
                 digest: i.digest.to_string(),
+                tag: i.tag.as_deref().map(str::to_owned),
             },
             findings_pages: i.findings_pages.to_vec(),
         });

@@ -438,7 +438,7 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     }
     let admitted = &admission.admitted;
     let set_image = set_image(&args.set_image, admitted)?;
-    let mut values = deploy_values(args, &policy, &set_image)?;
+    let mut values = deploy_values(args, &policy, &set_image, admitted)?;
     values.seal(&room)?;
     bind_chart(args, &chart, &values, admitted, &mut warnings)?;
     bind_sets(&values, &policy, admitted, &mut warnings)?;
@@ -911,9 +911,16 @@ fn bind_chart(
     )))
 }
 
-/// The values deploy gives helm: no key of an image (the post-renderer and `--set-image` pin those), and secrets
-/// only for the policy's `[deploy] secret_keys`.
-fn deploy_values(args: &DeployArgs, policy: &Policy, set_image: &[(String, String)]) -> Result<crate::values::Values> {
+/// The values deploy gives helm: no key of an image (the post-renderer and `--set-image` pin those) but the ones
+/// verify judged the chart with (GovStack pipelines set `image.tag` with `--set-string`: the reference they make
+/// is pinned to the digest judged under that tag, or refused by the guard), and secrets only for the policy's
+/// `[deploy] secret_keys`.
+fn deploy_values(
+    args: &DeployArgs,
+    policy: &Policy,
+    set_image: &[(String, String)],
+    admitted: &evidence::Admitted,
+) -> Result<crate::values::Values> {
     let mut problems = Vec::new();
     for kv in &args.values.set_secret {
         let key = kv.split_once('=').map_or(kv.as_str(), |(k, _)| k);
@@ -932,11 +939,24 @@ fn deploy_values(args: &DeployArgs, policy: &Policy, set_image: &[(String, Strin
     let values = crate::values::Values::read(&args.values, &policy.deploy.secret_keys)?;
     let keys = values.bound.iter().map(|b| (b.flag.as_str(), b.key.as_str()));
     let secret = values.secret_keys.iter().map(|k| ("--set-secret", k.as_str()));
+    let judged: &[crate::values::SetRecord] = admitted.chart.as_ref().map_or(&[], |c| &c.sets);
+    let was_judged = |flag: &str, key: &str| {
+        values
+            .bound
+            .iter()
+            .any(|b| b.flag == flag && b.key == key && judged.iter().any(|j| same_value(j, b)))
+    };
     for (flag, key) in keys.chain(secret) {
-        if crate::values::is_image_key(key) || set_image.iter().any(|(k, _)| k == key) {
+        let pinned_by_deploy = set_image.iter().any(|(k, _)| k == key);
+        if pinned_by_deploy || (crate::values::is_image_key(key) && !was_judged(flag, key)) {
             problems.push(format!(
                 "{flag} {key}: a key of an image: deploy pins every image to the evidence's digests (the \
-                 post-renderer, --set-image), and no value may set one"
+                 post-renderer, --set-image), and no value may set one but the ones verify judged the chart with{}",
+                if pinned_by_deploy {
+                    " (this key is --set-image's)"
+                } else {
+                    ""
+                }
             ));
         }
     }
@@ -945,6 +965,19 @@ fn deploy_values(args: &DeployArgs, policy: &Policy, set_image: &[(String, Strin
     } else {
         Err(Error::Invalid(problems))
     }
+}
+
+/// The value verify judged, given again: same flag, key and value; or, for a key of an image, the same text
+/// given with `--set` where verify had `--set-string` or the other way round (the reference it makes is pinned
+/// to a judged digest, or refused, whatever its YAML type).
+fn same_value(judged: &crate::values::SetRecord, given: &crate::values::SetRecord) -> bool {
+    let plain = |f: &str| f == "--set" || f == "--set-string";
+    judged == given
+        || (judged.key == given.key
+            && judged.sha256 == given.sha256
+            && crate::values::is_image_key(&given.key)
+            && plain(&judged.flag)
+            && plain(&given.flag))
 }
 
 /// The `--set` values must be the ones verify judged (same flag, key and value sha256), beyond which deploy may
@@ -960,7 +993,7 @@ fn bind_sets(
     let mut problems = Vec::new();
     let mut extra = Vec::new();
     for b in &values.bound {
-        if judged.contains(b) {
+        if judged.iter().any(|j| same_value(j, b)) {
             continue;
         }
         if settable(&b.key) {
@@ -974,7 +1007,7 @@ fn bind_sets(
         }
     }
     for j in judged {
-        if !values.bound.contains(j) && !settable(&j.key) {
+        if !values.bound.iter().any(|b| same_value(j, b)) && !settable(&j.key) {
             problems.push(format!(
                 "{} {}: verify judged the chart with this value; give deploy the same",
                 j.flag, j.key

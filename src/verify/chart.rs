@@ -80,9 +80,31 @@ fn prepare(chart: &Path, r: &crate::cli::ChartRender) -> Result<Prepared> {
     })
 }
 
+/// The release name a chart's own name gives when none is given: helm refuses names that are not DNS labels
+/// (GovStack's `PaymentBBEmulator`), so it is lowercased, every other character made a '-', and cut to helm's
+/// 53 characters. Deploy takes the release name from the admins and never guesses it.
+pub(crate) fn release_from(chart_name: &str) -> String {
+    let mut out = String::new();
+    for c in chart_name.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.truncate(53);
+    let out = out.trim_end_matches('-');
+    if out.is_empty() {
+        "release".to_owned()
+    } else {
+        out.to_owned()
+    }
+}
+
 /// `helm template` of the chart as a release of `namespace`, with the values given.
 fn render(chart: &Path, r: &crate::cli::ChartRender, p: &Prepared, namespace: &str) -> Result<Rendered> {
-    let release = r.release.clone().unwrap_or_else(|| p.meta.name.clone());
+    let release = r.release.clone().unwrap_or_else(|| release_from(&p.meta.name));
     let install = Install {
         release: &release,
         chart: &p.copy,
@@ -253,5 +275,23 @@ fn match_saved(saved: Vec<Judged>, wanted: &[(ChartImage, Located)]) -> Result<V
         Ok(out)
     } else {
         Err(Error::Invalid(problems))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_chart_name_gives_a_release_name_helm_takes() {
+        for (name, release) in [
+            ("PaymentBBEmulator", "paymentbbemulator"),
+            ("im_x-road umbrella", "im-x-road-umbrella"),
+            ("--", "release"),
+            ("payments", "payments"),
+        ] {
+            assert_eq!(super::release_from(name), release);
+        }
+        let long = super::release_from(&"A".repeat(80));
+        assert_eq!(long.len(), 53);
+        assert!(crate::policy::is_dns_label(&super::release_from("x_.-Ünï-9-")));
     }
 }

@@ -8,6 +8,22 @@ pub mod registry;
 use assert_cmd::Command;
 use serde_json::Value;
 
+/// The real helm `major` (3 or 4) scripts/test installed.
+pub fn helm(major: u8) -> String {
+    let var = format!("BBGATE_TEST_HELM{major}");
+    std::env::var(&var).unwrap_or_else(|_| panic!("{var} is not set: run the suite with scripts/test"))
+}
+
+/// The sha256 of helm `major`: deploy runs helm only at the admins' pin (BBGATE_HELM_SHA256).
+pub fn helm_pin(major: u8) -> String {
+    sha256_file(std::path::Path::new(&helm(major)))
+}
+
+pub fn sha256_file(path: &std::path::Path) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
 pub const NOW_2021: &str = "2021-04-10T00:00:00Z";
 pub const NOW_2026: &str = "2026-11-28T12:00:00Z";
 

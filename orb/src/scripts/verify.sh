@@ -5,19 +5,21 @@ set -euo pipefail
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 out="$BBGATE_OUT"; single output_dir "$out"
 single image "$BBGATE_IMAGE"; single chart "$BBGATE_CHART"; single push_from "$BBGATE_PUSH_FROM"; single policy "$BBGATE_POLICY_FILE"
-single building_block "$BBGATE_BB"; single scan_timeout "$BBGATE_SCAN_TIMEOUT"
+single building_block "$BBGATE_BB"; single scan_timeout "$BBGATE_SCAN_TIMEOUT"; single release "$BBGATE_RELEASE"
 mkdir -p -- "$out/findings" "$out/junit"
 role="$(from_env "$BBGATE_ROLE_ENV")"
 use_region "$BBGATE_REGION"
 # The lists the parameters give (filled by list, one item per line of the parameter).
-signoffs=() reports=() values=() sets=()
+signoffs=() reports=() values=() sets=() set_strings=()
 list signoffs "$BBGATE_SIGNOFF_FILES" glob
 list reports "$BBGATE_API_REPORTS" glob
 list values "$BBGATE_VALUES_FILES" glob
 list sets "$BBGATE_SETS"
+list set_strings "$BBGATE_SET_STRINGS"
 set +e
 bbgate verify ${BBGATE_IMAGE:+--image="$BBGATE_IMAGE"} ${BBGATE_CHART:+--chart="$BBGATE_CHART"} \
-  ${values[0]:+--values "${values[@]}"} ${sets[0]:+--set "${sets[@]}"} --format json --scan-timeout="$BBGATE_SCAN_TIMEOUT" \
+  ${values[0]:+--values "${values[@]}"} ${sets[0]:+--set "${sets[@]}"} \
+  ${set_strings[0]:+--set-string "${set_strings[@]}"} ${BBGATE_RELEASE:+--release="$BBGATE_RELEASE"} --format json --scan-timeout="$BBGATE_SCAN_TIMEOUT" \
   --save-findings="$out/findings" --evidence="$out/evidence.json" \
   --attestation="$out/attestation.intoto.json" --junit="$out/junit/bbgate.xml" \
   --html="$out/report.html" --sarif="$out/bbgate.sarif" --markdown="$out/summary.md" \
@@ -31,6 +33,7 @@ set -e
 if [ -n "$(ls -A -- "$out/findings" 2>/dev/null)" ]; then
   bbgate verify --findings="$out/findings" ${BBGATE_CHART:+--chart="$BBGATE_CHART"} \
     ${values[0]:+--values "${values[@]}"} ${sets[0]:+--set "${sets[@]}"} \
+    ${set_strings[0]:+--set-string "${set_strings[@]}"} ${BBGATE_RELEASE:+--release="$BBGATE_RELEASE"} \
     ${BBGATE_POLICY_FILE:+--policy="$BBGATE_POLICY_FILE"} ${BBGATE_BB:+--building-block="$BBGATE_BB"} \
     ${signoffs[0]:+--signoffs "${signoffs[@]}"} ${reports[0]:+--api-report "${reports[@]}"} || true
 fi
