@@ -95,7 +95,7 @@ fn benches(c: &mut Criterion) {
                     &Inputs {
                         images: &[scan],
                         test_runs: &[],
-                        unjudgeable: &[],
+                        release_problems: &[],
                         signoffs: &[],
                     },
                     now,
@@ -111,7 +111,7 @@ fn benches(c: &mut Criterion) {
                     &Inputs {
                         images: &[&scan],
                         test_runs: &[],
-                        unjudgeable: &[],
+                        release_problems: &[],
                         signoffs: &[],
                     },
                     now,

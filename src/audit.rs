@@ -278,7 +278,7 @@ fn judge<'p>(basis: &Basis, bb: &'p BuildingBlock, images: Vec<Planned>, pods: u
         bb,
         &gate::Inputs {
             images: &judged,
-            unjudgeable: &[],
+            release_problems: &[],
             test_runs: &[],
             signoffs,
         },

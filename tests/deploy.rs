@@ -285,11 +285,13 @@ fn a_chart_that_escapes_its_namespace_is_refused_whole_with_every_problem_named_
         "container \"sidecar\" sets no requests.cpu, requests.memory, limits.cpu, limits.memory",
         "container \"stale\" runs 123456789012.dkr.ecr.eu-central-1.amazonaws.com/bb/payments/emulator:latest, which is not an image the evidence judged",
         "rego deny: Deployment emu-worker: container \"main\" must set securityContext.runAsNonRoot: true",
+        "Deployment/emu-worker (escapes-namespace/templates/all.yaml): the namespace enforces Pod Security \"restricted\" ([deploy] pod_security), which refuses its pods: container \"main\" must set securityContext.allowPrivilegeEscalation: false",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
-    // The three containers each miss runAsNonRoot: 10 guard problems and 3 from the policy's Rego.
-    assert!(out.starts_with("REFUSED: 13 problem(s)"), "{out}");
+    // The three containers each miss runAsNonRoot: 11 guard problems (one the Pod Security level the namespace
+    // enforces) and 3 from the policy's Rego.
+    assert!(out.starts_with("REFUSED: 14 problem(s)"), "{out}");
     // Each problem carries its code.
     for code in [
         "[cluster-scoped-object]",
@@ -298,6 +300,7 @@ fn a_chart_that_escapes_its_namespace_is_refused_whole_with_every_problem_named_
         "[host-namespace]",
         "[host-path]",
         "[privileged-container]",
+        "[pod-security]",
         "[registry-not-allowed]",
         "[resources-undeclared]",
         "[image-not-judged]",
@@ -1937,7 +1940,7 @@ fn chart_check_finds_what_deploy_dry_run_finds_without_a_cluster() {
         v
     };
     for (chart, problems) in [
-        ("fixtures/charts/escapes-namespace", 11),
+        ("fixtures/charts/escapes-namespace", 12),
         (CHART, 0),
         (RELEASE_CHART, 0),
     ] {
@@ -2345,7 +2348,7 @@ fn an_umbrella_chart_with_locked_dependencies_from_a_chart_repository_and_an_oci
     let (code, _, err) = run(bbgate().args(["chart", "check", chart.to_str().unwrap(), "--helm", &helm(3)]));
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("declares dependencies (postgresql) and has no Chart.lock"),
+        err.contains("declares dependencies (postgresql) that are neither vendored under charts/"),
         "{err}"
     );
 }

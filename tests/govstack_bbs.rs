@@ -24,6 +24,15 @@ fn write(path: &Path, text: &str) {
 /// repository and tag, as GovStack charts build it (`{{ .Values.x.image.repository }}:{{ .Values.x.image.tag }}`).
 fn workload(name: &str, key: &str, registry: bool) -> String {
     let prefix = if registry { "{{ .Values.global.registry }}/" } else { "" };
+    statefulset(
+        name,
+        &format!("{prefix}{{{{ .Values.{key}.image.repository }}}}:{{{{ .Values.{key}.image.tag }}}}"),
+        "{{ toJson .Values.global.resources }}",
+    )
+}
+
+/// A StatefulSet named `name` (after the release) running `image` (template text) with `resources`.
+fn statefulset(name: &str, image: &str, resources: &str) -> String {
     format!(
         r#"apiVersion: apps/v1
 kind: StatefulSet
@@ -39,11 +48,12 @@ spec:
     metadata:
       labels: {{app.kubernetes.io/name: {name}}}
     spec:
-      securityContext: {{runAsNonRoot: true, runAsUser: 10001}}
+      securityContext: {{runAsNonRoot: true, runAsUser: 10001, seccompProfile: {{type: RuntimeDefault}}}}
       containers:
         - name: {name}
-          image: "{prefix}{{{{ .Values.{key}.image.repository }}}}:{{{{ .Values.{key}.image.tag }}}}"
-          resources: {{{{ toJson .Values.global.resources }}}}
+          image: "{image}"
+          securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}}}
+          resources: {resources}
 "#
     )
 }
@@ -221,4 +231,323 @@ fn several_tags_of_one_repository_given_with_set_string_verify_and_deploy_each_t
             "{err}"
         );
     }
+}
+
+const RESOURCES: &str = "{requests: {cpu: 50m, memory: 64Mi}, limits: {cpu: 200m, memory: 128Mi}}";
+
+/// `helm` 3 with its homes in `dir`, for what a BB team does by hand.
+fn helm_in(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(helm(3));
+    cmd.env("HELM_CACHE_HOME", dir.join("h-cache"))
+        .env("HELM_CONFIG_HOME", dir.join("h-config"))
+        .env("HELM_DATA_HOME", dir.join("h-data"));
+    cmd
+}
+
+fn ok(cmd: &mut std::process::Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A chart `name` at `version` in `dir`, with one StatefulSet running `image`, and `extra` Chart.yaml lines.
+fn small_chart(dir: &Path, name: &str, version: &str, image: &str, extra: &str) {
+    write(
+        &dir.join("Chart.yaml"),
+        &format!("apiVersion: v2\nname: {name}\nversion: {version}\n{extra}"),
+    );
+    write(&dir.join("values.yaml"), "{}\n");
+    write(
+        &dir.join(format!("templates/{name}.yaml")),
+        &statefulset(name, image, RESOURCES),
+    );
+}
+
+/// The Information Mediator's umbrella as GovStack writes it: subcharts vendored under `charts/` in directories
+/// named otherwise than the charts (`charts/security-server` holds chart `xroad-ss`), declared in Chart.yaml
+/// without a lock; and, like early-warnings, a vendored `charts/events` (chart `kafka-wrapper`) that locks its
+/// own broker from a chart repository, which `helm dependency build` at the top never fetches.
+fn umbrella(dir: &Path) -> PathBuf {
+    // The chart repository the broker comes from.
+    let repo = dir.join("repo");
+    small_chart(&dir.join("broker-src"), "broker", "3.7.0", "bitnami/kafka:3.7", "");
+    ok(helm_in(dir).args([
+        "package",
+        dir.join("broker-src").to_str().unwrap(),
+        "-d",
+        repo.to_str().unwrap(),
+    ]));
+    let url = serve_dir(repo.clone());
+    ok(helm_in(dir).args(["repo", "index", repo.to_str().unwrap(), "--url", &url]));
+
+    let chart = dir.join("im-umbrella");
+    write(
+        &chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: im-umbrella\nversion: 1.0.0\ndependencies:\n  - name: xroad-ss\n    version: 0.1.0\n  - name: kafka-wrapper\n    version: 0.2.0\n",
+    );
+    write(&chart.join("values.yaml"), "{}\n");
+    small_chart(
+        &chart.join("charts/security-server"),
+        "xroad-ss",
+        "0.1.0",
+        &format!("{REGISTRY}/bb/payments/emulator:1.0.0"),
+        "",
+    );
+    let events = chart.join("charts/events");
+    write(
+        &events.join("Chart.yaml"),
+        &format!(
+            "apiVersion: v2\nname: kafka-wrapper\nversion: 0.2.0\ndependencies:\n  - name: broker\n    version: 3.7.0\n    repository: {url}\n"
+        ),
+    );
+    write(&events.join("values.yaml"), "{}\n");
+    ok(helm_in(dir).args(["dependency", "update", events.to_str().unwrap()]));
+    assert!(events.join("Chart.lock").is_file());
+    // Committed as GovStack commits it: the lock, not the fetched archive.
+    std::fs::remove_dir_all(events.join("charts")).unwrap();
+    chart
+}
+
+fn umbrella_pages(dir: &Path) -> PathBuf {
+    let pages = dir.join("pages");
+    std::fs::create_dir_all(&pages).unwrap();
+    for (i, (repo, tag)) in [("bb/payments/emulator", "1.0.0"), ("docker-hub/bitnami/kafka", "3.7")]
+        .iter()
+        .enumerate()
+    {
+        let page = scan_page(
+            repo,
+            &format!("sha256:{}", format!("b{i}").repeat(32)),
+            tag,
+            peer::low_basic_findings(1),
+            1,
+        );
+        std::fs::write(pages.join(format!("{i}.json")), serde_json::to_vec(&page).unwrap()).unwrap();
+    }
+    pages
+}
+
+#[test]
+fn vendored_subcharts_are_known_by_their_own_names_and_nested_dependencies_are_built_and_judged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = umbrella(tmp.path());
+    let pages = umbrella_pages(tmp.path());
+    let ev = tmp.path().join("evidence.json");
+    for major in [3, 4] {
+        let (code, out, err) = verify(&chart, &pages, &ev, major, &["--release", "im"]);
+        assert_eq!(code, 0, "helm {major}: {out}{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let refs: Vec<&str> = v["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["ref"].as_str().unwrap())
+            .collect();
+        assert!(
+            refs.contains(&"bitnami/kafka:3.7"),
+            "the nested broker is part of the release judged: {refs:?}"
+        );
+        assert!(
+            refs.contains(&format!("{REGISTRY}/bb/payments/emulator:1.0.0").as_str()),
+            "{refs:?}"
+        );
+        let files = v["chart"]["files"].as_object().unwrap();
+        assert!(
+            files.contains_key("charts/events/charts/broker-3.7.0.tgz"),
+            "the fetched broker is hashed: {files:?}"
+        );
+    }
+    // Deploy installs what was judged, the broker included.
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let (code, out, err) = run(&mut deploy(&fake, tmp.path(), 4, &chart, &pages, "im"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        image_of(&fake, "im-broker"),
+        format!("{REGISTRY}/docker-hub/bitnami/kafka@sha256:{}", "b1".repeat(32))
+    );
+
+    // A subchart archive that declares a dependency it does not carry: refused naming it, where helm would
+    // install the release without it.
+    let bare = tmp.path().join("bare");
+    copy(&chart, &bare);
+    std::fs::remove_file(bare.join("charts/events/Chart.lock")).unwrap();
+    // helm package refuses to pack it so; a tar does not.
+    let staging = tmp.path().join("staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    std::fs::rename(bare.join("charts/events"), staging.join("kafka-wrapper")).unwrap();
+    ok(std::process::Command::new("tar").args([
+        "czf",
+        bare.join("charts/kafka-wrapper-0.2.0.tgz").to_str().unwrap(),
+        "-C",
+        staging.to_str().unwrap(),
+        "kafka-wrapper",
+    ]));
+    let (code, out, err) = verify(&bare, &pages, &tmp.path().join("ev2.json"), 3, &[]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains(
+            "charts/kafka-wrapper-0.2.0.tgz: chart kafka-wrapper declares dependencies it does not carry (broker)"
+        ),
+        "{err}"
+    );
+    // Positive control: helm itself renders that chart without complaint, and without the broker.
+    let out = helm_in(tmp.path())
+        .args(["template", "im", bare.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let rendered = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        rendered.contains("xroad-ss") && !rendered.contains("bitnami/kafka"),
+        "{rendered}"
+    );
+}
+
+fn copy(from: &Path, to: &Path) {
+    assert!(
+        std::process::Command::new("cp")
+            .args(["-r", from.to_str().unwrap(), to.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+#[test]
+fn a_lock_whose_every_dependency_is_vendored_needs_no_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    // open-imis' shape: a database from a chart repository, locked, its archive committed under charts/. The
+    // repository is one no machine can reach.
+    let db = tmp.path().join("db-src");
+    small_chart(&db, "postgresql", "16.4.0", "postgres:16.4", "");
+    let chart = tmp.path().join("openimis");
+    small_chart(
+        &chart,
+        "openimis",
+        "1.0.0",
+        &format!("{REGISTRY}/bb/payments/emulator:1.0.0"),
+        "dependencies:\n  - name: postgresql\n    version: 16.4.0\n    repository: https://charts.unreachable.invalid\n",
+    );
+    ok(helm_in(tmp.path()).args([
+        "package",
+        db.to_str().unwrap(),
+        "-d",
+        chart.join("charts").to_str().unwrap(),
+    ]));
+    write(
+        &chart.join("Chart.lock"),
+        "dependencies:\n- name: postgresql\n  repository: https://charts.unreachable.invalid\n  version: 16.4.0\ndigest: sha256:0000000000000000000000000000000000000000000000000000000000000000\ngenerated: \"2026-01-01T00:00:00Z\"\n",
+    );
+    let check = |chart: &Path| {
+        run(bbgate()
+            .args([
+                "chart",
+                "check",
+                chart.to_str().unwrap(),
+                "--helm",
+                &helm(3),
+                "--building-block",
+                "payments",
+            ])
+            .env("HELM_CACHE_HOME", tmp.path().join("c")))
+    };
+    let (code, out, err) = check(&chart);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("docker-hub/library/postgres:16.4"), "{out}");
+    // Positive control: the archive at another version than the lock pins, and bbgate must fetch it: the
+    // unreachable repository leaves nothing decided.
+    let other = tmp.path().join("other");
+    copy(&chart, &other);
+    let lock = std::fs::read_to_string(other.join("Chart.lock")).unwrap();
+    std::fs::write(other.join("Chart.lock"), lock.replace("16.4.0", "16.5.0")).unwrap();
+    let yaml = std::fs::read_to_string(other.join("Chart.yaml")).unwrap();
+    std::fs::write(other.join("Chart.yaml"), yaml.replace("16.4.0", "16.5.0")).unwrap();
+    let (code, out, err) = check(&other);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("charts.unreachable.invalid"), "{err}");
+}
+
+#[test]
+fn verify_chart_judges_what_deploy_would_refuse_the_pod_security_level_included() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pages = pages(tmp.path());
+    let set_string = with("--set-string", &TAGS);
+    let set_string: Vec<&str> = set_string.iter().map(String::as_str).collect();
+    // As GovStack writes its workloads: a pod user, no per-container security context, no resources.
+    let chart = emulator_chart(tmp.path());
+    for name in ["ss1", "ss2", "db12", "db14"] {
+        let path = chart.join(format!("templates/{name}.yaml"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = text.replace(", seccompProfile: {type: RuntimeDefault}", "").replace(
+            "          securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}\n",
+            "",
+        );
+        let text = if name == "db14" {
+            text.replace("          resources: {{ toJson .Values.global.resources }}\n", "")
+        } else {
+            text
+        };
+        std::fs::write(&path, text).unwrap();
+    }
+    let (code, out, err) = verify(&chart, &pages, &tmp.path().join("ev.json"), 3, &set_string);
+    assert_eq!(code, 1, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let reasons: Vec<(&str, &str)> = v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["code"].as_str().unwrap(), r["message"].as_str().unwrap()))
+        .collect();
+    let security: Vec<&&str> = reasons
+        .iter()
+        .filter(|(c, _)| *c == "pod-security")
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(security.len(), 4, "{reasons:?}");
+    assert!(
+        security[0].contains("the namespace enforces Pod Security \"restricted\" ([deploy] pod_security)")
+            && security[0].contains("must set securityContext.allowPrivilegeEscalation: false")
+            && security[0].contains("must drop ALL capabilities"),
+        "{security:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|(c, m)| *c == "resources-undeclared" && m.contains("StatefulSet/paymentbbemulator-db14")),
+        "{reasons:?}"
+    );
+    // Every image was judged and passed: the chart alone is what denies the release.
+    assert!(
+        v["images"].as_array().unwrap().iter().all(|i| i["verdict"] == "pass"),
+        "{v}"
+    );
+    // `chart check` (deploy's guard without a cluster) finds the very same problems.
+    let mut check = bbgate();
+    check
+        .args([
+            "chart",
+            "check",
+            chart.to_str().unwrap(),
+            "--helm",
+            &helm(3),
+            "--release",
+            "paymentbbemulator",
+        ])
+        .args(&set_string);
+    let (code, c) = run_json(&mut check);
+    assert_eq!(code, 1, "{c}");
+    let mut from_check: Vec<(&str, &str)> = c["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["code"].as_str().unwrap(), r["message"].as_str().unwrap()))
+        .collect();
+    let mut from_verify = reasons.clone();
+    from_check.sort();
+    from_verify.sort();
+    assert_eq!(from_check, from_verify);
 }

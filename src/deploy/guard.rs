@@ -68,6 +68,8 @@ pub(crate) struct Rules<'a> {
     pub(crate) egress: &'a [String],
     /// What the namespace's quota has left; None when it could not be read (then not checked).
     pub(crate) quota_left: Option<(String, Resources)>,
+    /// The Pod Security level the namespace enforces (`[deploy] pod_security`): every pod template is held to it.
+    pub(crate) pod_security: &'a str,
 }
 
 impl<'a> Rules<'a> {
@@ -86,6 +88,7 @@ impl<'a> Rules<'a> {
             grants: &policy.deploy.grants,
             egress: &policy.deploy.egress,
             quota_left: None,
+            pod_security: &policy.deploy.pod_security,
         }
     }
 }
@@ -534,6 +537,17 @@ fn check_pod(label: &str, m: &Manifest, spec: &Value, rules: &Rules, f: &mut Fin
         }
     }
     unconfined(label, "pod", &spec["securityContext"], f);
+    let broken = super::pod_security::violations(rules.pod_security, spec);
+    if !broken.is_empty() {
+        f.problem(
+            "pod-security",
+            format!(
+                "{label}: the namespace enforces Pod Security {:?} ([deploy] pod_security), which refuses its pods: {}",
+                rules.pod_security,
+                broken.join("; ")
+            ),
+        );
+    }
     let annotations = [&m.object["metadata"]["annotations"], &m.pod_metadata()["annotations"]];
     let pods = m.pod_count();
     for (group, c) in m.containers() {

@@ -169,10 +169,12 @@ impl Helm {
     /// `helm dependency build` of `chart`, its HTTP(S) repositories added to the room's repository configuration
     /// first (helm 4 fetches only from repositories it knows), `--plain-http` for loopback OCI registries.
     pub(crate) fn dependency_build(&self, chart: &Path, repos: &[String], plain_http: bool) -> Result<()> {
-        for (i, url) in repos.iter().enumerate() {
+        for url in repos {
+            // Named by the URL: a subchart built after its parent may name the same repository again.
+            let name = format!("bbgate-dep-{}", &crate::policy::sha256_hex(url.as_bytes())[..12]);
             let out = self
                 .command()
-                .args(["repo", "add", &format!("bbgate-dep-{i}"), url])
+                .args(["repo", "add", &name, url])
                 .output()
                 .map_err(|e| tool_error(&self.path, "add a chart repository", e))?;
             if !out.status.success() {

@@ -8,6 +8,7 @@ pub(crate) mod evidence;
 pub(crate) mod guard;
 pub(crate) mod helm;
 pub mod manifest;
+pub(crate) mod pod_security;
 pub(crate) mod preflight;
 pub(crate) mod redecide;
 pub(crate) mod room;

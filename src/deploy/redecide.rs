@@ -176,7 +176,7 @@ pub(crate) fn decide_again(
         &Inputs {
             images: &scans.iter().collect::<Vec<_>>(),
             test_runs: &reports.0,
-            unjudgeable: &[],
+            release_problems: &[],
             signoffs: &signoffs,
         },
         now,

@@ -17,7 +17,7 @@ use std::path::Path;
 /// The chart's release: its images judged, the ones that cannot be, and what the chart was.
 pub(super) struct Release {
     pub(super) images: Vec<Judged>,
-    pub(super) unjudgeable: Vec<Diagnostic>,
+    pub(super) release_problems: Vec<Diagnostic>,
     pub(super) chart: ChartRecord,
 }
 
@@ -162,8 +162,11 @@ pub(crate) fn render_for<'p>(
 
 /// Render, locate and judge every image of the chart.
 pub(super) fn judge(args: &VerifyArgs, policy: &Policy, chart: &Path) -> Result<Release> {
-    let (_, rendered) = render_for(chart, &args.render, policy, args.building_block.as_deref())?;
-    let mut unjudgeable = Vec::new();
+    let (bb, rendered) = render_for(chart, &args.render, policy, args.building_block.as_deref())?;
+    // Deploy's guard without a cluster (as `chart check`), the Pod Security level included: a verdict on the
+    // chart covers what deploy would refuse in it. Its warnings are the guard's; they stay with `chart check`.
+    let rules = crate::deploy::guard::Rules::of(policy, bb, &bb.namespace);
+    let mut release_problems = crate::deploy::judge(&rendered.manifests, &rules, policy)?.problems;
     let mut wanted: Vec<(ChartImage, Located)> = Vec::new();
     for image in release::images_of(&rendered.manifests) {
         match release::locate(&image.reference, policy) {
@@ -172,7 +175,7 @@ pub(super) fn judge(args: &VerifyArgs, policy: &Policy, chart: &Path) -> Result<
                 Some((first, _)) => first.used_by.extend(image.used_by),
                 None => wanted.push((image, at)),
             },
-            Err(why) => unjudgeable.push(
+            Err(why) => release_problems.push(
                 Diagnostic::error(
                     "foreign-repository",
                     format!("{why} (run by {})", image.used_by.join(", ")),
@@ -190,7 +193,7 @@ pub(super) fn judge(args: &VerifyArgs, policy: &Policy, chart: &Path) -> Result<
     };
     Ok(Release {
         images,
-        unjudgeable,
+        release_problems,
         chart: rendered.record,
     })
 }

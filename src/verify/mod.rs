@@ -134,12 +134,12 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
         let errs = [runs_and_digests.err(), signoff_files.err()];
         return Err(merge_errors(errs.into_iter().flatten()));
     }
-    let mut unjudgeable = Vec::new();
+    let mut release_problems = Vec::new();
     let mut chart_record = None;
     let images = match (&args.image, &args.chart) {
         (Some(image), _) if online => fetch(args, &policy, image).map(|j| vec![j]),
         (None, Some(chart)) => chart::judge(args, &policy, chart).map(|r| {
-            unjudgeable = r.unjudgeable;
+            release_problems = r.release_problems;
             chart_record = Some(r.chart);
             r.images
         }),
@@ -173,7 +173,7 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
         &Inputs {
             images: &scans,
             test_runs: &runs,
-            unjudgeable: &unjudgeable,
+            release_problems: &release_problems,
             signoffs: &signoffs,
         },
         now,

@@ -267,6 +267,10 @@ pub const CODES: &[(&str, &str)] = &[
     ),
     ("host-path", "deploy: a pod mounts a hostPath volume"),
     ("host-port", "deploy: a container opens a port on the node"),
+    (
+        "pod-security",
+        "verify --chart, deploy: a pod breaks the Pod Security level the namespace enforces ([deploy] pod_security)",
+    ),
     ("privileged-container", "deploy: a container is privileged"),
     (
         "privilege-escalation",

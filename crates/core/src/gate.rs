@@ -206,9 +206,10 @@ impl Decision {
 pub struct Inputs<'a> {
     /// The release's images, one scan each.
     pub images: &'a [&'a Scan],
-    /// Images the release runs that cannot be judged (a registry neither the sandbox's ECR nor its pull-through
-    /// cache serves), each a reason naming the image: the release is denied.
-    pub unjudgeable: &'a [Diagnostic],
+    /// What denies the release beside its scans, each a reason naming its object: images it runs that cannot be
+    /// judged (a registry neither the sandbox's ECR nor its pull-through cache serves), and the chart's objects
+    /// deploy's guard would refuse (`verify --chart`).
+    pub release_problems: &'a [Diagnostic],
     pub test_runs: &'a [TestRun],
     pub signoffs: &'a [SignOff],
 }
@@ -235,8 +236,8 @@ pub fn decide(policy: &Policy, bb: &BuildingBlock, inputs: &Inputs, now: Timesta
     let today: Date = now.to_zoned(jiff::tz::TimeZone::UTC).date();
     let mut reasons = Vec::new();
     let mut warnings = Vec::new();
-    reasons.extend(inputs.unjudgeable.iter().cloned());
-    if inputs.images.is_empty() && inputs.unjudgeable.is_empty() {
+    reasons.extend(inputs.release_problems.iter().cloned());
+    if inputs.images.is_empty() && inputs.release_problems.is_empty() {
         reasons.push(Diagnostic::error(
             "release-empty",
             "the release names no image: nothing was judged, so nothing may pass",

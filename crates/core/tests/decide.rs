@@ -107,7 +107,7 @@ fn outcomes(p: &Policy, findings: Vec<Finding>, signoffs: &[SignOff]) -> (Vec<Ou
         &Inputs {
             images: &[&s],
             test_runs: &runs,
-            unjudgeable: &[],
+            release_problems: &[],
             signoffs,
         },
         now(),
@@ -191,7 +191,7 @@ fn preference_picks_kind_then_highest() {
         &Inputs {
             images: &[&s],
             test_runs: &passing_run(),
-            unjudgeable: &[],
+            release_problems: &[],
             signoffs: &[],
         },
         now(),
@@ -276,7 +276,7 @@ fn api_test_statuses_follow_count_as_failed() {
         &Inputs {
             images: &[&s],
             test_runs: &runs,
-            unjudgeable: &[],
+            release_problems: &[],
             signoffs: &[],
         },
         now(),
@@ -295,7 +295,7 @@ fn decide_with(p: &Policy, s: &Scan, runs: &[TestRun], signoffs: &[SignOff], at:
         &Inputs {
             images: &[s],
             test_runs: runs,
-            unjudgeable: &[],
+            release_problems: &[],
             signoffs,
         },
         at,
@@ -902,7 +902,7 @@ fn decide_release(p: &Policy, images: &[Scan], signoffs: &[SignOff]) -> Decision
         &Inputs {
             images: &images,
             test_runs: &passing_run(),
-            unjudgeable: &[],
+            release_problems: &[],
             signoffs,
         },
         now(),
