@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 /// The kit's object names: `namespace check` reads the objects whatever their names, and names these in its hints.
 pub const NETWORK_POLICY: &str = "bbgate-isolate";
 pub const QUOTA: &str = "bbgate-capacity";
+/// The kit's NetworkPolicy that admits the policy's peer namespaces on their ports.
+pub const PEERS: &str = "bbgate-peers";
 pub const NO_METADATA: &str = "bbgate-no-metadata";
 pub const ROLE: &str = "bbgate-deploy";
 
@@ -63,7 +65,8 @@ fn role_rules(policy: &Policy) -> Vec<Value> {
         .collect()
 }
 
-/// The kit: Namespace (Pod Security labels), NetworkPolicy (only the namespace's own pods reach its pods),
+/// The kit: Namespace (Pod Security labels), NetworkPolicy (only the namespace's own pods reach its pods, and the
+/// policy's peer namespaces on their ports),
 /// ResourceQuota (the policy's `quota`), Role and RoleBinding for the deploy identity's group.
 pub fn kit(policy: &Policy, bb: &BuildingBlock, group: &str) -> Vec<Value> {
     let ns = bb.namespace.as_str();
@@ -77,7 +80,7 @@ pub fn kit(policy: &Policy, bb: &BuildingBlock, group: &str) -> Vec<Value> {
         ns_labels[format!("pod-security.kubernetes.io/{mode}")] = json!(level);
         ns_labels[format!("pod-security.kubernetes.io/{mode}-version")] = json!("latest");
     }
-    vec![
+    let mut kit = vec![
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": ns_labels}}),
         json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                "metadata": {"name": NETWORK_POLICY, "namespace": ns, "labels": labels},
@@ -101,7 +104,24 @@ pub fn kit(policy: &Policy, bb: &BuildingBlock, group: &str) -> Vec<Value> {
                "spec": {"podSelector": {}, "policyTypes": ["Egress"],
                         "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}},
                                            {"ipBlock": {"cidr": "::/0", "except": ["fd00:ec2::254/128"]}}]}]}}),
-    ]
+    ];
+    // The peer namespaces the policy admits, each on its own ports only ([[building_block.peers]]); egress to
+    // them is open already (the kit closes only the metadata service).
+    let ingress: Vec<Value> = bb
+        .peers
+        .iter()
+        .filter(|p| p.direction.ingress())
+        .map(|p| {
+            json!({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": p.namespace}}}],
+                   "ports": p.ports.iter().map(|n| json!({"protocol": "TCP", "port": n})).collect::<Vec<_>>()})
+        })
+        .collect();
+    if !ingress.is_empty() {
+        kit.push(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+               "metadata": {"name": PEERS, "namespace": ns, "labels": labels},
+               "spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": ingress}}));
+    }
+    kit
 }
 
 /// What only the admins know, for the AWS side of the kit.
@@ -362,7 +382,7 @@ pub fn run_check(args: &NamespaceCheckArgs) -> Result<u8> {
         let ns = bb.namespace.as_str();
         let mut problems = Vec::new();
         if preflight::namespace(client, ns, &policy.deploy.pod_security, &mut problems).await? {
-            preflight::isolation(client, ns, &mut problems).await?;
+            preflight::isolation(client, ns, &bb.peers, &mut problems).await?;
             preflight::capacity(client, ns, &mut problems).await?;
             quota_matches(client, bb, &mut problems).await?;
             let who = if args.as_self {

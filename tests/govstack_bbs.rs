@@ -551,3 +551,132 @@ fn verify_chart_judges_what_deploy_would_refuse_the_pod_security_level_included(
     from_verify.sort();
     assert_eq!(from_check, from_verify);
 }
+
+/// The shipped policy with `[[building_block.peers]]` for payments (the Information Mediator's namespace,
+/// `im-xroad`, on 8080 and 8443 both ways), written with its Rego beside it.
+fn policy_with_peers(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string("policies/sandbox.toml").unwrap();
+    let own = "namespace = \"paymenthub\"\nrepositories = [\"bb/payments/*\"]\n";
+    assert!(text.contains(own));
+    let text = text.replace(
+        own,
+        &format!(
+            "{own}[[building_block.peers]]\nnamespace = \"im-xroad\"\nports = [8080, 8443]\ndirection = \"both\"\n"
+        ),
+    );
+    let path = dir.join("sandbox.toml");
+    std::fs::write(&path, text).unwrap();
+    std::fs::copy("policies/deploy.rego", dir.join("deploy.rego")).unwrap();
+    path
+}
+
+/// A NetworkPolicy of the chart: the IM's namespace may reach the BB on `port`, and the BB the IM on 8443.
+fn peer_policy(port: u16) -> String {
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {{{{ .Release.Name }}}}-from-im\nspec:\n  \
+         podSelector: {{}}\n  policyTypes: [Ingress, Egress]\n  ingress:\n    - from:\n        - namespaceSelector: \
+         {{matchLabels: {{kubernetes.io/metadata.name: im-xroad}}}}\n      ports: [{{port: {port}}}]\n  egress:\n    - to:\n        \
+         - namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: im-xroad}}}}\n      ports: [{{port: 8443}}]\n"
+    )
+}
+
+#[test]
+fn a_bb_serving_other_bbs_admits_its_named_peers_on_their_ports_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pages = pages(tmp.path());
+    let policy = policy_with_peers(tmp.path());
+    let set_string = with("--set-string", &TAGS);
+    let chart = emulator_chart(tmp.path());
+    write(&chart.join("templates/peers.yaml"), &peer_policy(8080));
+    let verify_with = |chart: &Path, policy: Option<&Path>| {
+        let mut cmd = bbgate();
+        cmd.args(["verify", "--chart", chart.to_str().unwrap(), "--helm", &helm(3)])
+            .args([
+                "--findings",
+                pages.to_str().unwrap(),
+                "--api-report",
+                REPORT,
+                "--registry",
+                REGISTRY,
+            ])
+            .args(&set_string);
+        if let Some(p) = policy {
+            cmd.arg("--policy").arg(p);
+        }
+        run_json(&mut cmd)
+    };
+    let codes = |v: &Value| -> Vec<String> {
+        v["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Without the policy's entry, the IM's namespace let in and reached is refused, both ways.
+    let (code, v) = verify_with(&chart, None);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(codes(&v), ["network-policy-leak", "network-policy-egress"], "{v}");
+    // With it, the same chart passes.
+    let (code, v) = verify_with(&chart, Some(&policy));
+    assert_eq!(code, 0, "{v}");
+    // A port the entry does not list (ssh from the IM) is still refused, naming the port and what is listed.
+    write(&chart.join("templates/peers.yaml"), &peer_policy(22));
+    let (code, v) = verify_with(&chart, Some(&policy));
+    assert_eq!(code, 1, "{v}");
+    let msg = v["reasons"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("admits pods of namespace im-xroad on port(s) [22], which the policy does not list for it"),
+        "{msg}"
+    );
+
+    // The namespace kit renders the peers' NetworkPolicy; applied, `namespace check` finds the namespace ready
+    // under the policy that lists them, and names the opening under one that does not.
+    let (code, out, err) = run(bbgate()
+        .args(["namespace", "render", "--building-block", "payments", "--policy"])
+        .arg(&policy));
+    assert_eq!(code, 0, "{err}");
+    let docs: Vec<Value> = yaml_serde::Deserializer::from_str(&out)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter(|v: &Value| !v.is_null())
+        .collect();
+    let peers = docs
+        .iter()
+        .find(|d| d["metadata"]["name"] == "bbgate-peers")
+        .expect("the peers' NetworkPolicy");
+    assert_eq!(
+        peers["spec"]["ingress"][0],
+        serde_json::json!({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "im-xroad"}}}],
+                           "ports": [{"protocol": "TCP", "port": 8080}, {"protocol": "TCP", "port": 8443}]})
+    );
+    let fake = FakeKube::start(true);
+    for d in &docs {
+        fake.put(d.clone());
+    }
+    let kc = fake.kubeconfig(tmp.path());
+    let check = |policy: Option<&Path>| {
+        let mut cmd = bbgate();
+        cmd.args(["namespace", "check", "--building-block", "payments", "--kubeconfig"])
+            .arg(&kc);
+        if let Some(p) = policy {
+            cmd.arg("--policy").arg(p);
+        }
+        run_json(&mut cmd)
+    };
+    let (code, v) = check(Some(&policy));
+    assert_eq!(code, 0, "{v}");
+    let (code, v) = check(None);
+    assert_eq!(code, 1, "{v}");
+    let problems: Vec<&str> = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("NetworkPolicy bbgate-peers: ingress rule 1 admits pods of namespace im-xroad")),
+        "{problems:?}"
+    );
+}

@@ -201,13 +201,14 @@ pub(crate) fn check(manifests: &[Manifest], rules: &Rules) -> Findings {
             // node's metadata service or other namespaces would open them to the BB.
             match serde_json::from_value::<k8s_openapi::api::networking::v1::NetworkPolicy>(m.object.clone()) {
                 Ok(np) => {
-                    let (_, leaks) = super::preflight::network_policy(rules.namespace, &np);
+                    let peers = &rules.building_block.peers;
+                    let (_, leaks) = super::preflight::network_policy(rules.namespace, &np, peers);
                     f.problems.extend(
                         leaks
                             .into_iter()
                             .map(|l| Diagnostic::error("network-policy-leak", format!("{label}: {l}"))),
                     );
-                    for l in super::preflight::network_policy_egress(rules.namespace, &np, rules.egress) {
+                    for l in super::preflight::network_policy_egress(rules.namespace, &np, rules.egress, peers) {
                         f.problem("network-policy-egress", format!("{label}: {l}"));
                     }
                 }

@@ -1080,6 +1080,7 @@ fn check_chart(
         &args.release,
         &manifests,
         &policy.deploy.pod_security,
+        &bb.peers,
     ))?;
     record.timings_ms.preflight = ms(t);
     let registries = if policy.deploy.registries.is_empty() {

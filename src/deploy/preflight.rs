@@ -6,6 +6,7 @@ use super::guard::{Resources, quantity};
 use super::manifest::Manifest;
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
+use crate::policy::peers::Peer;
 use futures_util::StreamExt;
 use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, Secret};
@@ -40,7 +41,7 @@ pub(crate) fn cluster_error(what: &str, e: kube::Error) -> Error {
 /// Does this NetworkPolicy select every pod and admit ingress only from the namespace itself?
 /// Returns (isolates, leaks): `isolates` when it selects all pods for Ingress; `leaks` names a rule that
 /// admits traffic from outside the namespace.
-pub(crate) fn network_policy(ns: &str, np: &NetworkPolicy) -> (bool, Vec<String>) {
+pub(crate) fn network_policy(ns: &str, np: &NetworkPolicy, peers: &[Peer]) -> (bool, Vec<String>) {
     let name = np.metadata.name.as_deref().unwrap_or("?");
     let Some(spec) = &np.spec else {
         return (false, Vec::new());
@@ -67,6 +68,18 @@ pub(crate) fn network_policy(ns: &str, np: &NetworkPolicy) -> (bool, Vec<String>
                 continue;
             }
             for peer in from {
+                if let Some(other) = peer
+                    .namespace_selector
+                    .as_ref()
+                    .and_then(only_namespace)
+                    .filter(|o| *o != ns)
+                    && peer.ip_block.is_none()
+                {
+                    if let Err(why) = peer_admitted(peers, other, true, rule.ports.as_deref()) {
+                        leaks.push(format!("NetworkPolicy {name}: ingress rule {} {why}", i + 1));
+                    }
+                    continue;
+                }
                 if peer.ip_block.is_some() {
                     leaks.push(format!(
                         "NetworkPolicy {name}: ingress rule {} admits an ipBlock (traffic from outside the namespace)",
@@ -91,10 +104,74 @@ pub(crate) fn network_policy(ns: &str, np: &NetworkPolicy) -> (bool, Vec<String>
 /// Does a namespaceSelector select the namespace `ns` and nothing else (its `kubernetes.io/metadata.name` label
 /// alone)?
 fn selects_only(sel: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector, ns: &str) -> bool {
-    sel.match_labels
-        .as_ref()
-        .is_some_and(|m| m.len() == 1 && m.get("kubernetes.io/metadata.name").map(String::as_str) == Some(ns))
-        && sel.match_expressions.is_none()
+    only_namespace(sel) == Some(ns)
+}
+
+/// The one namespace a namespaceSelector selects by its `kubernetes.io/metadata.name` label alone, if it does.
+fn only_namespace(sel: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector) -> Option<&str> {
+    let labels = sel.match_labels.as_ref()?;
+    (labels.len() == 1 && sel.match_expressions.as_ref().is_none_or(|e| e.is_empty()))
+        .then(|| labels.get("kubernetes.io/metadata.name").map(String::as_str))
+        .flatten()
+}
+
+/// Is traffic with the peer namespace `other`, this way, on the rule's ports, one the building block's
+/// `[[building_block.peers]]` lists? The reason when it is not, for the leak's message.
+fn peer_admitted(
+    peers: &[Peer],
+    other: &str,
+    ingress: bool,
+    ports: Option<&[k8s_openapi::api::networking::v1::NetworkPolicyPort]>,
+) -> std::result::Result<(), String> {
+    let way = if ingress {
+        "admits pods of namespace"
+    } else {
+        "lets the BB reach pods of namespace"
+    };
+    let listed = || {
+        peers
+            .iter()
+            .filter(|p| p.namespace == other)
+            .map(|p| format!("{:?} on {:?}", p.direction, p.ports))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut numbers = Vec::new();
+    for p in ports.unwrap_or_default() {
+        let proto = p.protocol.as_deref().unwrap_or("TCP");
+        let port = match &p.port {
+            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(n)) => u16::try_from(*n).ok(),
+            _ => None,
+        };
+        let Some(port) = port.filter(|_| proto == "TCP" && p.end_port.is_none()) else {
+            return Err(format!(
+                "{way} {other} on a port that is not one TCP port number (a named port, a range or {proto}): list \
+                 the peer's ports by number"
+            ));
+        };
+        numbers.push(port);
+    }
+    if numbers.is_empty() {
+        return Err(format!(
+            "{way} {other} on every port: name the ports ([[building_block.peers]] lists {})",
+            if listed().is_empty() {
+                "none for it".to_owned()
+            } else {
+                listed()
+            }
+        ));
+    }
+    if crate::policy::peers::admits(peers, other, ingress, &numbers) {
+        return Ok(());
+    }
+    Err(format!(
+        "{way} {other} on port(s) {numbers:?}, which the policy does not list for it ([[building_block.peers]]: {})",
+        if listed().is_empty() {
+            "none".to_owned()
+        } else {
+            listed()
+        }
+    ))
 }
 
 /// The instance metadata service (IPv4 and IPv6): the node's AWS credentials, whatever the policy allows.
@@ -104,7 +181,7 @@ const METADATA: &[&str] = &["169.254.169.254", "fd00:ec2::254"];
 /// reaches the instance metadata service (always refused) or that the policy's `[deploy] egress` CIDRs do not
 /// list, a namespaceSelector other than the namespace's own. With no `Egress` in policyTypes (and no egress
 /// rules), egress is not restricted by this policy and nothing is opened by it.
-pub(crate) fn network_policy_egress(ns: &str, np: &NetworkPolicy, allowed: &[String]) -> Vec<String> {
+pub(crate) fn network_policy_egress(ns: &str, np: &NetworkPolicy, allowed: &[String], peers: &[Peer]) -> Vec<String> {
     let name = np.metadata.name.as_deref().unwrap_or("?");
     let Some(spec) = &np.spec else {
         return Vec::new();
@@ -121,6 +198,18 @@ pub(crate) fn network_policy_egress(ns: &str, np: &NetworkPolicy, allowed: &[Str
             continue;
         }
         for peer in to {
+            if let Some(other) = peer
+                .namespace_selector
+                .as_ref()
+                .and_then(only_namespace)
+                .filter(|o| *o != ns)
+                && peer.ip_block.is_none()
+            {
+                if let Err(why) = peer_admitted(peers, other, false, rule.ports.as_deref()) {
+                    out.push(format!("NetworkPolicy {name}: egress rule {n} {why}"));
+                }
+                continue;
+            }
             if let Some(block) = &peer.ip_block {
                 let excepted = |ip: &str| {
                     block
@@ -352,6 +441,7 @@ pub(crate) async fn run(
     release: &str,
     manifests: &[Manifest],
     pod_security_level: &str,
+    peers: &[Peer],
 ) -> Result<Outcome> {
     let mut problems = Vec::new();
     if !namespace(client, ns, pod_security_level, &mut problems).await? {
@@ -361,7 +451,7 @@ pub(crate) async fn run(
             revision: None,
         });
     }
-    isolation(client, ns, &mut problems).await?;
+    isolation(client, ns, peers, &mut problems).await?;
     let quota_left = capacity(client, ns, &mut problems).await?;
     access(client, ns, manifests, &mut problems).await?;
     breadth(client, ns, &mut problems).await?;
@@ -409,14 +499,14 @@ pub(crate) async fn namespace(
 }
 
 /// NetworkPolicy: the namespace is isolated from other namespaces, and no policy lets them in.
-pub(crate) async fn isolation(client: &Client, ns: &str, problems: &mut Vec<Diagnostic>) -> Result<()> {
+pub(crate) async fn isolation(client: &Client, ns: &str, peers: &[Peer], problems: &mut Vec<Diagnostic>) -> Result<()> {
     let nps = Api::<NetworkPolicy>::namespaced(client.clone(), ns)
         .list(&ListParams::default())
         .await
         .map_err(|e| cluster_error(&format!("listing NetworkPolicies in {ns}"), e))?;
     let mut isolated = false;
     for np in &nps.items {
-        let (isolates, leaks) = network_policy(ns, np);
+        let (isolates, leaks) = network_policy(ns, np, peers);
         isolated |= isolates;
         problems.extend(
             leaks
@@ -757,20 +847,73 @@ mod tests {
     fn network_policies() {
         let iso = json!({"metadata": {"name": "a"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
             "ingress": [{"from": [{"podSelector": {}}]}]}});
-        assert_eq!(network_policy("ns", &np(iso.clone())), (true, vec![]));
+        assert_eq!(network_policy("ns", &np(iso.clone()), &[]), (true, vec![]));
         let deny_all = json!({"metadata": {"name": "a"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}});
-        assert_eq!(network_policy("ns", &np(deny_all.clone())), (true, vec![]));
+        assert_eq!(network_policy("ns", &np(deny_all.clone()), &[]), (true, vec![]));
         let open = json!({"metadata": {"name": "b"}, "spec": {"podSelector": {}, "ingress": [{}]}});
-        assert!(!network_policy("ns", &np(open.clone())).1.is_empty());
+        assert!(!network_policy("ns", &np(open.clone()), &[]).1.is_empty());
         let other = json!({"metadata": {"name": "c"}, "spec": {"podSelector": {"matchLabels": {"a": "b"}},
             "ingress": [{"from": [{"namespaceSelector": {}}]}]}});
-        let (isolates, leaks) = network_policy("ns", &np(other.clone()));
+        let (isolates, leaks) = network_policy("ns", &np(other.clone()), &[]);
         assert!(!isolates && leaks.len() == 1, "{leaks:?}");
         let own = json!({"metadata": {"name": "d"}, "spec": {"podSelector": {},
             "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ns"}}}]}]}});
-        assert_eq!(network_policy("ns", &np(own.clone())), (true, vec![]));
+        assert_eq!(network_policy("ns", &np(own.clone()), &[]), (true, vec![]));
         let egress_only = json!({"metadata": {"name": "e"}, "spec": {"podSelector": {}, "policyTypes": ["Egress"]}});
-        assert!(!network_policy("ns", &np(egress_only.clone())).0);
+        assert!(!network_policy("ns", &np(egress_only.clone()), &[]).0);
+    }
+
+    #[test]
+    fn a_peer_namespace_is_admitted_only_on_the_ports_and_the_way_the_policy_lists() {
+        use crate::policy::peers::{Direction, Peer};
+        let peers = [Peer {
+            namespace: "im".into(),
+            ports: vec![8080, 8443],
+            direction: Direction::Ingress,
+        }];
+        let from_im = |ports: Value| {
+            np(
+                json!({"metadata": {"name": "p"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "im"}}}],
+                             "ports": ports.clone()}],
+                "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "im"}}}],
+                            "ports": ports}]}}),
+            )
+        };
+        let listed = from_im(json!([{"port": 8080}, {"port": 8443, "protocol": "TCP"}]));
+        assert_eq!(network_policy("ns", &listed, &peers), (true, vec![]));
+        // The attack's control: without the policy's entry the same rule is a leak.
+        assert_eq!(network_policy("ns", &listed, &[]).1.len(), 1);
+        // Listed for ingress only: the egress rule to it is not admitted.
+        let egress = network_policy_egress("ns", &listed, &[], &peers);
+        assert!(
+            egress[0].contains("lets the BB reach pods of namespace im on port(s) [8080, 8443]"),
+            "{egress:?}"
+        );
+        let both = [Peer {
+            direction: Direction::Both,
+            ..peers[0].clone()
+        }];
+        assert!(network_policy_egress("ns", &listed, &[], &both).is_empty());
+        for (ports, why) in [
+            (
+                json!([{"port": 22}]),
+                "on port(s) [22], which the policy does not list for it",
+            ),
+            (json!([{"port": 8080}, {"port": 22}]), "on port(s) [8080, 22]"),
+            (json!([]), "on every port"),
+            (json!([{"port": "http"}]), "a named port"),
+            (json!([{"port": 8080, "endPort": 9000}]), "a range"),
+            (json!([{"port": 8080, "protocol": "UDP"}]), "UDP"),
+        ] {
+            let leaks = network_policy("ns", &from_im(ports), &peers).1;
+            assert!(leaks.len() == 1 && leaks[0].contains(why), "{why}: {leaks:?}");
+        }
+        // Another namespace than the peer, or a selector that is not the name alone, stays a leak.
+        let other = np(json!({"metadata": {"name": "o"}, "spec": {"podSelector": {},
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "im", "x": "y"}}}],
+                         "ports": [{"port": 8080}]}]}}));
+        assert_eq!(network_policy("ns", &other, &peers).1.len(), 1);
     }
 
     #[test]

@@ -299,6 +299,47 @@ fn building_blocks_are_checked_one_by_one() {
 }
 
 #[test]
+fn peers_name_a_namespace_its_ports_and_a_direction() {
+    use bbgate_core::policy::peers::{Direction, admits};
+    let src = format!(
+        "{BB}[[building_block.peers]]\nnamespace = \"im-xroad\"\nports = [8443, 8080, 8080]\ndirection = \"both\"\n\
+         [[building_block.peers]]\nnamespace = \"identity\"\nports = [5000]\ndirection = \"ingress\"\n"
+    );
+    let p = parse(&src).unwrap();
+    let peers = &p.building_blocks[0].peers;
+    assert_eq!(peers.len(), 2);
+    assert_eq!(
+        (peers[0].ports.as_slice(), peers[0].direction),
+        (&[8080, 8443][..], Direction::Both)
+    );
+    assert!(admits(peers, "im-xroad", false, &[8443]));
+    assert!(admits(peers, "identity", true, &[5000]));
+    assert!(!admits(peers, "identity", false, &[5000]), "listed for ingress only");
+    assert!(
+        !admits(peers, "identity", true, &[5000, 5001]),
+        "every port must be listed"
+    );
+    assert!(!admits(peers, "identity", true, &[]), "every port is never admitted");
+    let bad = format!(
+        "{BB}[[building_block.peers]]\nnamespace = \"paymenthub\"\nports = [0, 70000]\ndirection = \"ingress\"\n\
+         [[building_block.peers]]\nnamespace = \"Bad_NS\"\nports = []\ndirection = \"egress\"\n"
+    );
+    assert_eq!(
+        problems(&bad),
+        [
+            "p.toml:6:13: [[building_block]] \"payments\": peer namespace \"paymenthub\" is the building block's own",
+            "p.toml:7:10: [[building_block]] \"payments\": peer paymenthub: port 0 is not in 1..65535",
+            "p.toml:7:13: [[building_block]] \"payments\": peer paymenthub: port 70000 is not in 1..65535",
+            "p.toml:7:9: [[building_block]] \"payments\": peer paymenthub lists no port: name the ports the traffic uses (a peer on every port is a namespace opened)",
+            "p.toml:10:13: [[building_block]] \"payments\": peer namespace \"Bad_NS\" is not a Kubernetes namespace name",
+            "p.toml:11:9: [[building_block]] \"payments\": peer Bad_NS lists no port: name the ports the traffic uses (a peer on every port is a namespace opened)",
+        ]
+    );
+    let unknown = format!("{BB}[[building_block.peers]]\nnamespace = \"im\"\nports = [1]\ndirection = \"sideways\"\n");
+    assert_eq!(problems(&unknown).len(), 1);
+}
+
+#[test]
 fn namespace_names_follow_rfc_1123_labels() {
     for ok in ["a", "pay-hub", "a1", "1a", &"a".repeat(63)] {
         assert!(is_dns_label(ok), "{ok}");

@@ -3,6 +3,7 @@
 //! Two phases, as in cargo-deny: deserialise (unknown keys and wrong types are errors at their line), then
 //! validate, collecting every problem with its line before giving up.
 
+pub mod peers;
 pub mod signoff;
 
 use crate::apitests::Status;
@@ -87,6 +88,8 @@ pub struct BuildingBlock {
     pub repositories: Vec<String>,
     /// The namespace's ResourceQuota `hard` (`quota = { "requests.cpu" = "2", … }`), over `DEFAULT_QUOTA`.
     pub quota: std::collections::BTreeMap<String, String>,
+    /// The other namespaces it talks to, on which ports, which way (`[[building_block.peers]]`).
+    pub peers: Vec<peers::Peer>,
     matcher: GlobSet,
 }
 
@@ -350,6 +353,8 @@ struct RawBuildingBlock {
     namespace: Spanned<String>,
     repositories: Spanned<Vec<Spanned<String>>>,
     quota: Option<std::collections::BTreeMap<String, Spanned<String>>>,
+    #[serde(default)]
+    peers: Vec<peers::RawPeer>,
 }
 
 impl Policy {
@@ -998,11 +1003,13 @@ fn building_blocks(
             }
             quota.insert(key, value.into_inner());
         }
+        let peers = peers::read(&name, bb.namespace.get_ref(), bb.peers, bad);
         building_blocks.push(BuildingBlock {
             name,
             namespace: bb.namespace.into_inner(),
             repositories,
             quota,
+            peers,
             matcher,
         });
     }
