@@ -82,6 +82,9 @@ pub(crate) fn locate(reference: &str, policy: &Policy) -> std::result::Result<Lo
     if reference.is_empty() {
         return Err("a container has no image".to_owned());
     }
+    if let Some(why) = unrendered(reference) {
+        return Err(why);
+    }
     let r = Reference::parse(reference);
     if r.digest.as_deref().is_some_and(|d| !crate::image::is_sha256_digest(d)) {
         return Err(format!("{reference}: the digest must be sha256:<64 hex digits>"));
@@ -319,6 +322,31 @@ pub(crate) fn render_differences(
     }
     out.sort();
     out
+}
+
+/// A reference the chart's values left unfinished, said as what it is rather than as a registry or repository
+/// of that name: Go's mark of a missing value (`%!s(<nil>)`, `<no value>`), or a shell or template placeholder
+/// nothing expanded (`${VAR}`, `$(cmd)`, `{{ … }}`).
+fn unrendered(reference: &str) -> Option<String> {
+    if let Some(mark) = ["%!", "<nil>", "<no value>"].iter().find(|m| reference.contains(**m)) {
+        return Some(format!(
+            "{reference}: {mark:?} is how the chart's template prints a value that is not set: set the value the \
+             template reads there (the registry, repository or tag) with --set-string or a values file"
+        ));
+    }
+    if let Some(mark) = ["${", "$(", "{{"].iter().find(|m| reference.contains(**m)) {
+        let at = reference.find(mark).unwrap_or(0);
+        let placeholder: String = reference[at..]
+            .chars()
+            .take_while(|c| !matches!(c, '}' | ')'))
+            .collect();
+        return Some(format!(
+            "{reference}: holds the placeholder {placeholder}…, which nothing expands (helm does not expand shell \
+             variables in values, and CircleCI does not expand them in orb parameters): give the value itself, e.g. \
+             --set-string image.tag=\"$CIRCLE_SHA1\" expanded by the shell"
+        ));
+    }
+    None
 }
 
 /// The pinned reference for an image of the chart: the evidence's image it locates to (same repository, the
@@ -583,6 +611,19 @@ mod tests {
             format!("{ecr}/bb/payments/adapter:1.5")
         );
         assert_eq!(l("bb/payments/adapter:1.5").unwrap().spec(), "bb/payments/adapter:1.5");
+        // Values a chart left unset or unexpanded are named as such, never as a registry or repository.
+        let nil = l("%!s(<nil>)/bb/payments/adapter:1.5").unwrap_err();
+        assert!(
+            nil.contains("\"%!\" is how the chart's template prints a value that is not set"),
+            "{nil}"
+        );
+        let var = l("bb/payments/adapter:${CIRCLE_SHA1}").unwrap_err();
+        assert!(
+            var.contains("holds the placeholder ${CIRCLE_SHA1}, which nothing expands"),
+            "{var}"
+        );
+        assert!(!var.contains("circle_sha1"), "not lower-cased: {var}");
+        assert!(l("docker.io/<no value>/x:1").unwrap_err().contains("\"<no value>\""));
         let pg = l("postgres:16").unwrap();
         assert_eq!(pg.spec(), "docker-hub/library/postgres:16");
         assert_eq!(pg.upstream.as_deref(), Some("docker.io/library/postgres"));

@@ -680,3 +680,40 @@ fn a_bb_serving_other_bbs_admits_its_named_peers_on_their_ports_only() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn an_object_another_release_owns_is_a_refusal_naming_it_not_a_cluster_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = emulator_chart(tmp.path());
+    let pages = pages(tmp.path());
+    let set_string = with("--set-string", &TAGS);
+    let set_string: Vec<&str> = set_string.iter().map(String::as_str).collect();
+    let (code, out, err) = verify(&chart, &pages, &tmp.path().join("evidence.json"), 3, &set_string);
+    assert_eq!(code, 0, "{out}{err}");
+    for (major, owner, said) in [
+        (3, None, "(no release owns it)"),
+        (4, Some("payments-old"), "(it belongs to release \"payments-old\")"),
+    ] {
+        let fake = FakeKube::start(true);
+        fake.sandbox_namespace(NS);
+        // What an earlier install left: the StatefulSet of the same name, not this release's.
+        let mut meta = serde_json::json!({"name": "pay-db12", "namespace": NS});
+        if let Some(o) = owner {
+            meta["labels"] = serde_json::json!({"app.kubernetes.io/managed-by": "Helm"});
+            meta["annotations"] =
+                serde_json::json!({"meta.helm.sh/release-name": o, "meta.helm.sh/release-namespace": NS});
+        }
+        fake.put(serde_json::json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta,
+            "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": []}}}}));
+        let (code, out, err) = run(deploy(&fake, tmp.path(), major, &chart, &pages, "pay").args(&set_string));
+        assert_eq!(code, 1, "helm {major}: {out}{err}");
+        let all = format!("{out}{err}");
+        assert!(
+            all.contains(&format!(
+                "StatefulSet \"pay-db12\" in namespace \"{NS}\" already exists and is not release \"pay\"'s {said}"
+            )),
+            "helm {major}: {all}"
+        );
+        assert!(all.contains("delete it"), "{all}");
+    }
+}

@@ -243,9 +243,12 @@ impl Helm {
         args.extend(["--dry-run=server".into(), "--output".into(), "json".into()]);
         let out = self.run(&args, "render the chart against the cluster")?;
         if !out.status.success() {
+            let said = redact(String::from_utf8_lossy(&out.stderr).trim(), &self.redact);
+            if let Some(why) = ownership_conflict(&said, i.release) {
+                return Err(Error::Denied(why));
+            }
             return Err(Error::Undecidable(format!(
-                "helm upgrade --install --dry-run=server failed: {}",
-                redact(String::from_utf8_lossy(&out.stderr).trim(), &self.redact)
+                "helm upgrade --install --dry-run=server failed: {said}"
             )));
         }
         let release: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
@@ -398,6 +401,35 @@ impl Helm {
         ];
         self.run(&args, "run the chart's tests")
     }
+}
+
+/// helm's refusal to take over an object that exists and is not this release's (`KIND "NAME" in namespace "NS"
+/// exists and cannot be imported into the current release`, helm 3 and 4): the chart's fault or the namespace's,
+/// never the cluster's, so a refusal naming the object and the way out, not "could not decide".
+pub(crate) fn ownership_conflict(said: &str, release: &str) -> Option<String> {
+    const MARK: &str = " exists and cannot be imported into the current release";
+    let line = said.lines().find(|l| l.contains(MARK))?;
+    let before = &line[..line.find(MARK)?];
+    // The object as helm names it: from the kind before `"NAME" in namespace "NS"`.
+    let object = before.rfind(": ").map_or(before, |i| &before[i + 2..]).trim();
+    // helm's own words: `key "meta.helm.sh/release-name" must equal "R": current value is "OWNER"`.
+    let owner = line
+        .split("\"meta.helm.sh/release-name\" must equal ")
+        .nth(1)
+        .and_then(|rest| rest.split("current value is \"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .map(|o| format!(" (it belongs to release {o:?})"))
+        .unwrap_or_else(|| {
+            if line.contains("missing key \"meta.helm.sh/release-name\"") {
+                " (no release owns it)".to_owned()
+            } else {
+                String::new()
+            }
+        });
+    Some(format!(
+        "{object} already exists and is not release {release:?}'s{owner}: helm will not take it over; delete it \
+     (kubectl delete), rename it in the chart, or deploy under the release that owns it"
+    ))
 }
 
 #[cfg(test)]

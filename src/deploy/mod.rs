@@ -1185,6 +1185,14 @@ fn install_and_confirm(
         emit(args.format, record, None)?;
         return Ok(exit::DENY);
     }
+    if !out.status.success()
+        && let Some(why) = helm::ownership_conflict(&helm_text, &args.release)
+    {
+        record.problems.push(Diagnostic::error("ownership-conflict", why));
+        finish(record, Status::Refused)?;
+        emit(args.format, record, Some(&helm_text))?;
+        return Ok(exit::DENY);
+    }
     if !out.status.success() {
         record.rollout_events = rt.block_on(pod_events(client, ns, &workloads));
         record.problems.push(Diagnostic::error(

@@ -268,6 +268,10 @@ pub const CODES: &[(&str, &str)] = &[
     ("host-path", "deploy: a pod mounts a hostPath volume"),
     ("host-port", "deploy: a container opens a port on the node"),
     (
+        "ownership-conflict",
+        "deploy: an object of the chart exists in the namespace and is not this release's; helm will not take it over",
+    ),
+    (
         "pod-security",
         "verify --chart, deploy: a pod breaks the Pod Security level the namespace enforces ([deploy] pod_security)",
     ),
