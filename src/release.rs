@@ -336,12 +336,10 @@ fn unrendered(reference: &str) -> Option<String> {
     }
     if let Some(mark) = ["${", "$(", "{{"].iter().find(|m| reference.contains(**m)) {
         let at = reference.find(mark).unwrap_or(0);
-        let placeholder: String = reference[at..]
-            .chars()
-            .take_while(|c| !matches!(c, '}' | ')'))
-            .collect();
+        let rest = &reference[at..];
+        let placeholder = rest.find(['}', ')']).map_or(rest, |end| &rest[..=end]);
         return Some(format!(
-            "{reference}: holds the placeholder {placeholder}…, which nothing expands (helm does not expand shell \
+            "{reference}: holds the placeholder {placeholder}, which nothing expands (helm does not expand shell \
              variables in values, and CircleCI does not expand them in orb parameters): give the value itself, e.g. \
              --set-string image.tag=\"$CIRCLE_SHA1\" expanded by the shell"
         ));
