@@ -144,6 +144,105 @@ fn two_final_attempts_are_ambiguous_and_a_later_attempt_decides_deterministicall
     }
 }
 
+/// The minimal run with its one attempt replaced by `attempts`: (status, willBeRetried) in attempt order.
+fn with_attempts(attempts: &[(&str, bool)]) -> String {
+    let mut out = Vec::new();
+    for line in minimal() {
+        let of_attempt_8 =
+            line.contains("\"testCaseStartedId\":\"8\"") || line.starts_with("{\"testCaseStarted\":{\"id\":\"8\"");
+        if line.starts_with("{\"testRunFinished\"") {
+            for (n, (status, retried)) in attempts.iter().enumerate() {
+                let id = format!("a{n}");
+                let t = |k: usize| format!(r#"{{"seconds":{},"nanos":0}}"#, n * 3 + k);
+                out.push(format!(
+                    r#"{{"testCaseStarted":{{"id":"{id}","testCaseId":"6","attempt":{n},"timestamp":{}}}}}"#,
+                    t(0)
+                ));
+                out.push(format!(
+                    r#"{{"testStepFinished":{{"testCaseStartedId":"{id}","testStepId":"7","testStepResult":{{"status":"{status}","duration":{{"seconds":0,"nanos":0}}}},"timestamp":{}}}}}"#,
+                    t(1)
+                ));
+                out.push(format!(
+                    r#"{{"testCaseFinished":{{"testCaseStartedId":"{id}","willBeRetried":{retried},"timestamp":{}}}}}"#,
+                    t(2)
+                ));
+            }
+        }
+        if !of_attempt_8 {
+            out.push(line);
+        }
+    }
+    out.join("\n")
+}
+
+#[test]
+fn an_attempt_that_said_it_would_not_be_retried_counts_as_cucumber_counts_it() {
+    // The attack: a FAILED attempt "not to be retried", then a PASSED attempt of the same case.
+    let run = parse_text("m.ndjson", &with_attempts(&[("FAILED", false), ("PASSED", false)])).unwrap();
+    assert_eq!(statuses(&run), [Status::Failed, Status::Passed]);
+    assert!(
+        run.scenarios[0]
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("attempt 0 was not to be retried, yet a later attempt ran"),
+        "{:?}",
+        run.scenarios[0].message
+    );
+    // Positive control: a real retry (the failed attempt said it would be retried) passes on its last attempt.
+    let run = parse_text("m.ndjson", &with_attempts(&[("FAILED", true), ("PASSED", false)])).unwrap();
+    assert_eq!(statuses(&run), [Status::Passed]);
+}
+
+#[test]
+fn generated_retry_streams_read_as_cucumbers_own_query_reads_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let statuses_of = ["PASSED", "FAILED", "SKIPPED"];
+    let mut cases: Vec<Vec<(&str, bool)>> = Vec::new();
+    // Every stream of one to three attempts whose last attempt is not to be retried.
+    for n in 1..=3usize {
+        let combos = (statuses_of.len() * 2).pow(n as u32 - 1) * statuses_of.len();
+        for mut k in 0..combos {
+            let mut attempts = Vec::new();
+            for i in 0..n {
+                let status = statuses_of[k % statuses_of.len()];
+                k /= statuses_of.len();
+                let retried = if i + 1 < n {
+                    let r = k % 2 == 1;
+                    k /= 2;
+                    r
+                } else {
+                    false
+                };
+                attempts.push((status, retried));
+            }
+            cases.push(attempts);
+        }
+    }
+    assert!(cases.len() > 100, "{}", cases.len());
+    let mut disagreements = Vec::new();
+    for (i, attempts) in cases.iter().enumerate() {
+        let path = tmp.path().join(format!("{i}.ndjson"));
+        std::fs::write(&path, with_attempts(attempts)).unwrap();
+        let want = reference(&path);
+        let run = read(&path).unwrap();
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for s in &run.scenarios {
+            *counts.entry(s.status.as_str().to_ascii_uppercase()).or_default() += 1;
+        }
+        let want_counts: BTreeMap<String, u64> = want["counts"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+            .collect();
+        if counts != want_counts {
+            disagreements.push(format!("{attempts:?}: bbgate {counts:?}, cucumber {want_counts:?}"));
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
 /// cucumber's own reading (@cucumber/query, pinned in tests/peers/package.json) of a messages file.
 fn reference(path: &Path) -> serde_json::Value {
     let dir = std::env::var("BBGATE_TEST_NODE_PEERS").expect("BBGATE_TEST_NODE_PEERS: run the suite with scripts/test");

@@ -1,6 +1,8 @@
 //! Cucumber messages NDJSON (`--format message`), protocols 19 to 33, read as cucumber itself reads a run
 //! (`@cucumber/query`): each test case is judged by its final attempt (the highest `attempt`, which must not
-//! be marked `willBeRetried`), a case is passed only if every one of its steps reported and none is worse than
+//! be marked `willBeRetried`), and by every earlier attempt not marked `willBeRetried` either (cucumber counts
+//! each attempt that was not to be retried, so a FAILED attempt "not to be retried" followed by a PASSED one is
+//! one failure and one pass, never a pass), a case is passed only if every one of its steps reported and none is worse than
 //! passed, and the run as a whole failed when the runner says so (`testRunFinished.success: false`), when a
 //! BeforeAll/AfterAll hook failed (`testRunHookFinished`, protocol 31+), when a Gherkin file did not parse, or
 //! when the run never finished. Ids that are reused make the file ambiguous: invalid input, never a guess.
@@ -454,6 +456,14 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
             .push("the run did not finish (no testRunFinished): it crashed or the report was cut off".into());
     }
     let finals = read.final_attempts()?;
+    // Every attempt of each test case, in attempt order (one pass: a run may hold many thousands).
+    let mut earlier: BTreeMap<&str, Vec<&Attempt>> = BTreeMap::new();
+    for a in read.attempts.values() {
+        earlier.entry(a.test_case.as_str()).or_default().push(a);
+    }
+    for list in earlier.values_mut() {
+        list.sort_by_key(|a| a.number);
+    }
     let mut scenarios = Vec::with_capacity(read.test_cases.len());
     // A test case with no steps has no result (cucumber counts none): it is neither a pass nor a scenario.
     for (id, pickle_id, steps) in read.test_cases.iter().filter(|(_, _, steps)| !steps.is_empty()) {
@@ -472,7 +482,25 @@ pub fn parse(text: &str) -> Result<TestRun, String> {
             .find_map(|n| read.node_lines.get(n));
         let location = line.filter(|_| !uri.is_empty()).map(|l| format!("{uri}:{l}"));
         let feature = read.feature_names.get(&uri).cloned().unwrap_or(uri);
-        let (status, message) = judge(finals.get(id.as_str()).copied(), steps);
+        let last = finals.get(id.as_str()).copied();
+        // Earlier attempts that said they would not be retried count on their own, in attempt order.
+        let settled = earlier
+            .get(id.as_str())
+            .into_iter()
+            .flatten()
+            .filter(|a| last.is_some_and(|l| a.number < l.number) && a.will_be_retried != Some(true));
+        for a in settled {
+            let (status, message) = judge(Some(a), steps);
+            let said = format!("attempt {} was not to be retried, yet a later attempt ran", a.number);
+            scenarios.push(Scenario {
+                feature: feature.clone(),
+                name: name.clone(),
+                status,
+                message: Some(message.map_or(said.clone(), |m| format!("{said}: {m}"))),
+                location: location.clone(),
+            });
+        }
+        let (status, message) = judge(last, steps);
         scenarios.push(Scenario {
             feature,
             name,
