@@ -226,7 +226,7 @@ pub fn run_verify(args: &crate::cli::AttestVerifyArgs) -> Result<u8> {
             subjects.join(", "),
         ),
     };
-    crate::output::line(&out)?;
+    crate::output::human(&out)?;
     Ok(if refusal.is_some() {
         crate::error::exit::DENY
     } else {

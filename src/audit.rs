@@ -533,7 +533,7 @@ fn emit(
     }
     match args.format {
         Format::Json => crate::output::line(&text)?,
-        Format::Human => crate::output::line(&human(namespaces, scans_read, verdict))?,
+        Format::Human => crate::output::human(&human(namespaces, scans_read, verdict))?,
     }
     Ok(code)
 }

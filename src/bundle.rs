@@ -642,7 +642,7 @@ pub fn run_publish(args: &PublishArgs) -> Result<u8> {
             )
         ),
     };
-    crate::output::line(&line)?;
+    crate::output::human(&line)?;
     Ok(exit::PASS)
 }
 
@@ -1175,6 +1175,6 @@ pub fn run_request(args: &RequestDeployArgs) -> Result<u8> {
             _ => format!("wrote the deploy request for {} ({})", req.bundle, req.building_block),
         },
     };
-    crate::output::line(&line)?;
+    crate::output::human(&line)?;
     Ok(exit::PASS)
 }

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
                 exit::DENY => "denied",
                 _ => "invalid input",
             };
-            for line in e.to_string().lines() {
+            for line in bbgate::output::terminal_safe(&e.to_string()).lines() {
                 eprintln!("bbgate: {label}: {line}");
             }
             ExitCode::from(e.exit_code())

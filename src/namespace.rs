@@ -427,20 +427,20 @@ pub fn run_check(args: &NamespaceCheckArgs) -> Result<u8> {
         }
         Format::Human => {
             if ready {
-                crate::output::line(&format!(
+                crate::output::human(&format!(
                     "namespace {} is ready for building block {}: Pod Security {}, isolated, quota as the policy \
                      sets it, group {group} may deploy",
                     bb.namespace, bb.name, policy.deploy.pod_security
                 ))?;
             } else {
-                crate::output::line(&format!(
+                crate::output::human(&format!(
                     "namespace {} is not ready for building block {} ({} gaps):",
                     bb.namespace,
                     bb.name,
                     problems.len()
                 ))?;
                 for p in &problems {
-                    crate::output::line(&format!("  - [{}] {}", p.code, p.message))?;
+                    crate::output::human(&format!("  - [{}] {}", p.code, p.message))?;
                 }
             }
         }

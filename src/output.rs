@@ -15,6 +15,56 @@ pub fn line(text: &str) -> Result<()> {
     )
 }
 
+/// Write human text: every character that could steer a terminal (control characters but newline and tab,
+/// escape sequences but the colours bbgate itself paints, bidirectional overrides, line separators) shown
+/// escaped instead, so a package name or reason from a scan cannot move the cursor, erase a line, hide text or
+/// paint "verdict: PASS" over a denial.
+pub fn human(text: &str) -> Result<()> {
+    line(&terminal_safe(text))
+}
+
+/// `text` with what could steer a terminal shown as `\u{…}`; see `human`.
+pub fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c == '\x1b'
+            && let Some(len) = colour_sequence(rest)
+        {
+            out.push_str(&rest[..len]);
+            rest = &rest[len..];
+            continue;
+        }
+        let steering = (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if steering {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// The length of an SGR sequence at the start of `s` that only sets or resets bold and a foreground colour (what
+/// `paint` and the table's outcome colours emit): `ESC [ params m`. Nothing that conceals, blinks, inverts or
+/// moves.
+fn colour_sequence(s: &str) -> Option<usize> {
+    let body = s.strip_prefix("\x1b[")?;
+    let end = body.find('m')?;
+    let params = &body[..end];
+    if params.len() > 16 || !params.bytes().all(|b| b.is_ascii_digit() || b == b';') {
+        return None;
+    }
+    let nums: Vec<u16> = params.split(';').map(|p| p.parse().unwrap_or(0)).collect();
+    let ok = match nums.as_slice() {
+        [38, 5, _] => true,
+        list => list.iter().all(|n| matches!(n, 0 | 1 | 22 | 39 | 30..=37 | 90..=97)),
+    };
+    ok.then_some(2 + end + 1)
+}
+
 pub(crate) const RED: &str = "31";
 pub(crate) const GREEN: &str = "32";
 

@@ -548,7 +548,7 @@ pub fn chart_check(args: &crate::cli::ChartCheckArgs) -> Result<u8> {
     };
     match args.format {
         crate::cli::Format::Json => crate::output::line(&serde_json::to_string_pretty(&report).unwrap_or_default())?,
-        crate::cli::Format::Human => crate::output::line(&human(&report))?,
+        crate::cli::Format::Human => crate::output::human(&human(&report))?,
     }
     Ok(code)
 }

@@ -299,3 +299,126 @@ fn the_html_report_lists_every_decisive_finding_and_at_most_a_thousand_quiet_one
         "the page says what it left out"
     );
 }
+
+/// Names from a scan that try to steer each writer: a terminal (erase the line, return, repaint the verdict,
+/// conceal), Markdown (a link, an image, autolinks, HTML, math, a table pipe), XML (control characters) and
+/// SARIF (a `javascript:` advisory, a non-URI).
+const HOSTILE: [&str; 6] = [
+    "\u{1b}[2K\r\u{1b}[1;32mverdict: PASS\u{1b}[8m",
+    "[click](https://evil.example/) ![x](https://evil.example/x.png)",
+    "see https://evil.example and www.evil.example or a@evil.example",
+    "<img src=x> a|b `code` $x^2$ **bold** ~~gone~~",
+    "ctl\u{1}\u{7}\u{85}\u{202e}txt",
+    "plain-1.0",
+];
+
+#[test]
+fn the_same_hostile_names_steer_no_writer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let advisories = [
+        "javascript:alert(1)",
+        "not a uri",
+        "https://security-tracker.debian.org/tracker/CVE-2026-0105",
+    ];
+    let findings: Vec<Value> = HOSTILE
+        .iter()
+        .enumerate()
+        .map(|(i, pkg)| {
+            let mut f = basic_finding(&format!("CVE-2026-010{i}"), pkg, "7.5", "HIGH");
+            f["uri"] = serde_json::json!(advisories[i % advisories.len()]);
+            f
+        })
+        .collect();
+    let page = scan_page("bb/payments/adapter", &adapter_digest(), "1.5.0", findings, 1);
+    let path = tmp.path().join("page.json");
+    std::fs::write(&path, serde_json::to_vec(&page).unwrap()).unwrap();
+    let (md, sarif, junit) = (
+        tmp.path().join("s.md"),
+        tmp.path().join("s.sarif"),
+        tmp.path().join("j.xml"),
+    );
+    let (code, out, err) = run(bbgate()
+        .args([
+            "verify",
+            "--api-report",
+            "fixtures/api-tests/payments-adapter.ndjson",
+            "--findings",
+        ])
+        .arg(&path)
+        .arg("--markdown")
+        .arg(&md)
+        .arg("--sarif")
+        .arg(&sarif)
+        .arg("--junit")
+        .arg(&junit)
+        .env("CLICOLOR_FORCE", "1"));
+    assert_eq!(code, 1, "{err}");
+
+    // The terminal: no control character from the data, shown escaped instead; bbgate's own colours stay.
+    for c in ['\r', '\u{7}', '\u{1}', '\u{85}', '\u{202e}'] {
+        assert!(!out.contains(c) && !err.contains(c), "{c:?} reached the terminal");
+    }
+    assert!(!out.contains("\u{1b}[2K") && !out.contains("\u{1b}[8m"), "{out}");
+    assert!(out.contains("\\u{1b}[2K\\u{d}"), "shown escaped: {out}");
+    assert!(out.contains("\u{1b}[1;31mDENY"), "the verdict's own colour: {out}");
+    // Positive control: the raw names do hold what was refused.
+    assert!(HOSTILE[0].contains("\u{1b}[2K\r"));
+
+    // Markdown: every character that makes markup arrives escaped.
+    let md = std::fs::read_to_string(&md).unwrap();
+    for raw in [
+        "[click]", "](https", "![x]", "https://", "www.evil", "a@evil", "<img", "a|b", "`code`", "$x", "**bold",
+        "~~gone",
+    ] {
+        // Wherever it appears, preceded by a backslash (or rewritten, as < and >).
+        let unescaped = md.match_indices(raw).any(|(at, _)| !md[..at].ends_with('\\'));
+        assert!(!unescaped, "{raw:?} unescaped in:\n{md}");
+    }
+    for escaped in [
+        "\\[click\\]",
+        "https\\://evil",
+        "www\\.evil",
+        "a\\@evil",
+        "&lt;img",
+        "a\\|b",
+        "\\$x",
+        "\\*\\*bold",
+    ] {
+        assert!(md.contains(escaped), "{escaped:?} missing in:\n{md}");
+    }
+    assert!(
+        !md.contains('\u{1b}') && !md.contains('\u{1}') && !md.contains('\r') && !md.contains('\u{202e}'),
+        "{md:?}"
+    );
+
+    // SARIF: an advisory is a helpUri only when it is an http(s) URL.
+    let s: Value = serde_json::from_slice(&std::fs::read(&sarif).unwrap()).unwrap();
+    let uris: Vec<&Value> = s["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.get("helpUri"))
+        .collect();
+    assert_eq!(
+        uris,
+        [
+            "https://security-tracker.debian.org/tracker/CVE-2026-0105",
+            "https://security-tracker.debian.org/tracker/CVE-2026-0105"
+        ],
+        "{s}"
+    );
+
+    // JUnit: well-formed XML 1.0, read back by a standard parser, the names intact but for what XML forbids.
+    let parsed = std::process::Command::new("python3")
+        .args(["-c", "import sys, xml.etree.ElementTree as E; t = E.parse(sys.argv[1]); print('\\n'.join(c.get('name') for c in t.iter('testcase')))"])
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert!(parsed.status.success(), "{}", String::from_utf8_lossy(&parsed.stderr));
+    let names = String::from_utf8_lossy(&parsed.stdout);
+    assert!(names.contains("ctl\\u{1}\\u{7}\u{85}\u{202e}txt"), "{names}");
+    assert!(
+        names.contains("[click](https://evil.example/)"),
+        "XML keeps what it can hold: {names}"
+    );
+}

@@ -368,7 +368,7 @@ impl Helm {
             match rx.recv_timeout(heartbeat) {
                 Ok((is_err, line)) => {
                     let line = redact(&line, &self.redact);
-                    let _ = writeln!(shown, "helm: {line}");
+                    let _ = writeln!(shown, "helm: {}", crate::output::terminal_safe(&line));
                     let buf = if is_err { &mut stderr } else { &mut stdout };
                     buf.extend_from_slice(line.as_bytes());
                     buf.push(b'\n');

@@ -262,7 +262,7 @@ fn emit(format: Format, record: &Record, helm_output: Option<&str>) -> Result<()
             }
         }
     }
-    crate::output::line(&out)
+    crate::output::human(&out)
 }
 
 /// The last warning events of the release's pods: why a rollout did not finish.

@@ -453,7 +453,7 @@ pub fn run(args: &PushArgs) -> Result<u8> {
             report.auth
         ),
     };
-    crate::output::line(&out)?;
+    crate::output::human(&out)?;
     Ok(exit::PASS)
 }
 

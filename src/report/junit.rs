@@ -59,6 +59,18 @@ pub(crate) fn render(ctx: &Context) -> io::Result<Vec<u8>> {
 
 /// A JUnit document of one test suite.
 pub(crate) fn suite(name: &str, timestamp: &str, cases: &[Case]) -> io::Result<Vec<u8>> {
+    // What XML 1.0 forbids (most control characters) cannot be escaped, only left out: shown as text instead.
+    let cases: Vec<Case> = cases
+        .iter()
+        .map(|c| Case {
+            classname: xml_text(&c.classname),
+            name: xml_text(&c.name),
+            failure: c.failure.as_ref().map(|(k, m)| (xml_text(k), xml_text(m))),
+            out: c.out.as_deref().map(xml_text),
+        })
+        .collect();
+    let (name, timestamp) = (xml_text(name), xml_text(timestamp));
+    let (name, timestamp, cases) = (name.as_str(), timestamp.as_str(), cases.as_slice());
     let failures = cases.iter().filter(|c| c.failure.is_some()).count();
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
@@ -152,4 +164,17 @@ fn finding_cases(ctx: &Context) -> Vec<Case> {
 /// CDATA cannot hold `]]>`.
 fn cdata_safe(s: &str) -> String {
     s.replace("]]>", "]]]]><![CDATA[>")
+}
+
+/// `s` with every character XML 1.0 does not allow (`Char ::= #x9 | #xA | #xD | [#x20-#xD7FF] |
+/// [#xE000-#xFFFD] | [#x10000-#x10FFFF]`) shown as `\u{…}`, so the document stays well-formed whatever a scan
+/// or a report's names hold.
+pub(crate) fn xml_text(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c.to_string(),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => format!("\\u{{{:x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
 }

@@ -8,13 +8,45 @@ use std::fmt::Write;
 
 const SHOWN: usize = 10;
 
-/// Text for a Markdown table cell: no pipe or newline breaks the table, no markup runs.
+/// Text from the data (ids, packages, versions, reasons, paths) as Markdown prose or a table cell: every
+/// character that would make markup is escaped (links and images, emphasis, code, HTML and entities, GitHub's
+/// math, strikethrough, autolinks of `http:`, `www.` and e-mail addresses, table pipes), a line break cannot
+/// start a block, and control characters show as `\u{…}`.
 fn cell(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
-        .replace('<', "&lt;")
-        .replace('`', "'")
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' | '\u{2028}' | '\u{2029}' => out.push(' '),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '~' | '|' | '#' | '{' | '}' | ':' | '@' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '.' if out.to_ascii_lowercase().ends_with("www") => out.push_str("\\."),
+            c if c.is_control()
+                || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                out.push_str(&format!("\\u\\{{{:x}\\}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text from the data inside a code span (where backslashes are literal): no backtick ends it, no pipe splits
+/// the table row, no line break.
+fn code(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '`' => "'".to_owned(),
+            '|' => "\\|".to_owned(),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => " ".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 pub(crate) fn render(ctx: &Context, evidence_sha256: Option<&str>) -> String {
@@ -44,7 +76,7 @@ pub(crate) fn render(ctx: &Context, evidence_sha256: Option<&str>) -> String {
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {} | {} |",
-            cell(&j.uri()),
+            code(&j.uri()),
             match i.verdict {
                 Verdict::Pass => "pass",
                 Verdict::Deny => "**DENY**",

@@ -25,7 +25,8 @@ pub(crate) fn render(ctx: &Context) -> Value {
                     "shortDescription": {"text": format!("{} ({})", f.id, f.severity.as_str())},
                     "properties": {"tags": ["security", "vulnerability"]},
                 });
-                if let Some(url) = &finding.advisory {
+                // Only a valid http(s) URL: the advisory comes from the scan, and a viewer opens it as a link.
+                if let Some(url) = finding.advisory.as_deref().and_then(web_url) {
                     r["helpUri"] = json!(url);
                 }
                 r
@@ -100,4 +101,10 @@ pub(crate) fn render(ctx: &Context) -> Value {
             },
         }],
     })
+}
+
+/// `text` as a URL a reader may follow: `http` or `https`, with a host, parsed as browsers parse it.
+fn web_url(text: &str) -> Option<String> {
+    let u = url::Url::parse(text.trim()).ok()?;
+    (matches!(u.scheme(), "https" | "http") && u.host_str().is_some_and(|h| !h.is_empty())).then(|| u.to_string())
 }

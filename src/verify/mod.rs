@@ -277,7 +277,7 @@ pub(crate) fn emit(ctx: &Context, args: &VerifyArgs, code: u8) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = match args.format {
-        Format::Human => out.write_all(report::table::render(ctx).as_bytes()),
+        Format::Human => out.write_all(crate::output::terminal_safe(&report::table::render(ctx)).as_bytes()),
         Format::Json => serde_json::to_writer_pretty(&mut out, &report::json::render(ctx, code))
             .map_err(|e| {
                 e.io_error_kind()
@@ -341,6 +341,6 @@ pub fn policy_check(args: &crate::cli::PolicyCheckArgs) -> Result<u8> {
             pins.join(",")
         ));
     }
-    crate::output::line(&out)?;
+    crate::output::human(&out)?;
     Ok(exit::PASS)
 }
