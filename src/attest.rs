@@ -102,6 +102,23 @@ pub(crate) async fn sign_kms(client: &aws_sdk_kms::Client, key_id: &str, stateme
 /// `aws kms get-public-key` returns.
 pub(crate) fn read_public_key(path: &std::path::Path) -> Result<Vec<u8>> {
     let bytes = crate::input::read(path, crate::input::KEY)?;
+    let der = pem_or_der(path, bytes)?;
+    // A file that is no public key is invalid input (exit 2), never "no signature verifies" (exit 1): a
+    // SubjectPublicKeyInfo is a DER SEQUENCE naming id-ecPublicKey or rsaEncryption.
+    const EC: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    const RSA: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+    let names = |oid: &[u8]| der.windows(oid.len()).take(32).any(|w| w == oid);
+    if der.first() != Some(&0x30) || !(names(EC) || names(RSA)) {
+        return Err(Error::invalid(format!(
+            "{}: not a public key (a SubjectPublicKeyInfo of an EC P-256 or RSA key, PEM or DER): give the KMS \
+             key's public key (aws kms get-public-key)",
+            path.display()
+        )));
+    }
+    Ok(der)
+}
+
+fn pem_or_der(path: &std::path::Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
     let Ok(text) = std::str::from_utf8(&bytes) else {
         return Ok(bytes);
     };

@@ -159,7 +159,19 @@ fn stub(out: &mut String, id: &str, bb: &str, package: Option<&str>, scope: (Opt
     if let Some(d) = scope.1 {
         let _ = writeln!(out, "digest = {}", toml_string(d));
     }
+    // A TOML comment may hold no control character but tab (a package name's CR or ESC would make the
+    // whole file unreadable): shown escaped.
     for line in notes.lines() {
+        let line: String = line
+            .chars()
+            .map(|c| {
+                if c.is_control() && c != '\t' {
+                    format!("\\u{{{:x}}}", c as u32)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
         let _ = writeln!(out, "# {line}");
     }
     let _ = writeln!(

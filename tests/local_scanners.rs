@@ -240,7 +240,9 @@ fn trivy_grype_and_ecr_reports_of_the_same_vulnerabilities_decide_alike() {
         &SAME
             .iter()
             .map(|v| {
-                json!({"vulnerability": {"id": v.id, "severity": v.severity, "dataSource": "https://nvd.nist.gov",
+                // Grype spells its labels in title case.
+                let severity = format!("{}{}", &v.severity[..1], v.severity[1..].to_ascii_lowercase());
+                json!({"vulnerability": {"id": v.id, "severity": severity, "dataSource": "https://nvd.nist.gov",
                         "cvss": [{"source": "nvd", "type": "Primary", "version": "3.1", "metrics": {"baseScore": v.score}}],
                         "fix": {"versions": [], "state": "not-fixed"}},
                        "relatedVulnerabilities": [],
@@ -606,4 +608,138 @@ fn a_report_of_an_image_read_from_a_file_is_judged_as_the_image_given_by_image()
     assert_eq!(code, 0, "{v}");
     let (code, v) = run_json(&mut verify_as(&page, Some("bb/payments/emulator")));
     assert_eq!(code, 0, "{v}");
+}
+
+#[test]
+fn scanner_reports_are_read_strictly_keys_once_labels_of_their_vocabulary_scores_on_a_known_scale() {
+    let tmp = tempfile::tempdir().unwrap();
+    let now = jiff::Timestamp::now().to_string();
+    let vuln = |severity: &str| {
+        json!({"VulnerabilityID": "CVE-2026-3000", "PkgName": "openssl", "InstalledVersion": "3.0.1-1",
+               "Severity": severity, "CVSS": {"nvd": {"V3Score": 5.3}}})
+    };
+    // A key given twice: serde_json would keep the last ("LOW"), another reader the first ("CRITICAL").
+    let twice = serde_json::to_string(&trivy_report(&[vuln("CRITICAL")]))
+        .unwrap()
+        .replace(
+            "\"Severity\":\"CRITICAL\"",
+            "\"Severity\":\"CRITICAL\",\"Severity\":\"LOW\"",
+        );
+    assert!(twice.contains("\"Severity\":\"CRITICAL\",\"Severity\":\"LOW\""));
+    let path = tmp.path().join("twice.json");
+    std::fs::write(&path, &twice).unwrap();
+    let (code, out, err) = run(bbgate()
+        .args(["verify", "--now", &now, "--policy"])
+        .arg(policy(tmp.path()))
+        .arg("--findings")
+        .arg(&path));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("key \"Severity\" is given twice in one object"), "{err}");
+    // Positive control: the same report with the key once is read.
+    let once = write(tmp.path(), "once.json", &trivy_report(&[vuln("CRITICAL")]));
+    assert_eq!(verify(tmp.path(), &[&once], &now).0, 0);
+
+    // A label outside the scanner's vocabulary is refused, naming it and the vocabulary.
+    let bogus = write(tmp.path(), "bogus.json", &trivy_report(&[vuln("SEVERE")]));
+    let (code, out, err) = run(bbgate()
+        .args(["verify", "--now", &now, "--policy"])
+        .arg(policy(tmp.path()))
+        .arg("--findings")
+        .arg(&bogus));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("Results[0].Vulnerabilities[0]: severity \"SEVERE\" is not one Trivy writes (UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL)"),
+        "{err}"
+    );
+
+    // Grype: an entry of an unknown CVSS version that carries a score is refused; without a score it is noted.
+    let m = |version: &str, score: Option<f64>| {
+        let mut cvss = json!({"source": "nvd", "type": "Primary", "version": version, "vector": "X"});
+        if let Some(s) = score {
+            cvss["metrics"] = json!({"baseScore": s});
+        }
+        json!({"vulnerability": {"id": "CVE-2026-3001", "severity": "High", "cvss": [cvss], "fix": {"versions": [], "state": "not-fixed"}},
+               "relatedVulnerabilities": [], "artifact": {"name": "zlib", "version": "1.0", "type": "deb"}})
+    };
+    let scored = write(tmp.path(), "g1.json", &grype_report(&[m("5.0", Some(9.8))]));
+    let (code, out, err) = run(bbgate()
+        .args(["verify", "--now", &now, "--policy"])
+        .arg(policy(tmp.path()))
+        .arg("--findings")
+        .arg(&scored));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("CVSS version \"5.0\" is not 2, 3 or 4, and the entry carries a score"),
+        "{err}"
+    );
+    let unscored = write(tmp.path(), "g2.json", &grype_report(&[m("5.0", None)]));
+    let (code, v) = verify(tmp.path(), &[&unscored], &now);
+    assert_eq!(code, 1, "High with no usable score needs a sign-off: {v}");
+    let notes = all_findings(&v).next().unwrap()["notes"].to_string();
+    assert!(notes.contains("carries no score; entry ignored"), "{notes}");
+}
+
+#[test]
+fn sign_off_requests_are_toml_whatever_the_names_in_the_decision_hold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let now = jiff::Timestamp::now().to_string();
+    let names = [
+        "ca\rrier",
+        "esc\u{1b}[2Kape",
+        "del\u{7f}",
+        "new\nline",
+        "quote\"s and \\ slashes",
+    ];
+    let vulns: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            json!({"VulnerabilityID": format!("CVE-2026-400{i}"), "PkgName": n, "InstalledVersion": "1",
+                   "Severity": "HIGH", "CVSS": {"nvd": {"V3Score": 7.5}}})
+        })
+        .collect();
+    let report = write(tmp.path(), "t.json", &trivy_report(&vulns));
+    let (code, _) = verify(tmp.path(), &[&report], &now);
+    assert_eq!(code, 1);
+    let decision = tmp.path().join("decision.json");
+    let out = bbgate()
+        .args(["verify", "--format", "json", "--now", &now, "--policy"])
+        .arg(policy(tmp.path()))
+        .arg("--findings")
+        .arg(&report)
+        .output()
+        .unwrap();
+    std::fs::write(&decision, &out.stdout).unwrap();
+    let stubs = tmp.path().join("requests.toml");
+    let (code, _, err) = run(bbgate()
+        .args(["signoffs", "request", "--out"])
+        .arg(&stubs)
+        .arg("--decision")
+        .arg(&decision));
+    assert_eq!(code, 0, "{err}");
+    // A standard TOML reader (Python's tomllib) reads every request, the names exact.
+    let read = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, tomllib, json; print(json.dumps(tomllib.load(open(sys.argv[1], 'rb'))))",
+        ])
+        .arg(&stubs)
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "not TOML: {}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&read.stdout).unwrap();
+    let mut packages: Vec<&str> = doc["signoff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["package"].as_str().unwrap())
+        .collect();
+    packages.sort_unstable();
+    let mut want = names.to_vec();
+    want.sort_unstable();
+    assert_eq!(packages, want);
 }

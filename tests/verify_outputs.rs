@@ -680,4 +680,18 @@ fn attest_verify_says_verified_only_for_a_signed_record_of_a_deploy_that_succeed
     let (code, out, _) = check(&record("https://slsa.dev/provenance/v1", "deployed"), &[]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("predicate type"), "{out}");
+    // A key file that is no public key is invalid input (2) naming the file, not "no signature verifies" (1).
+    let (envelope, _) = signed_envelope(&record(deploy, "deployed"));
+    let file = tmp.path().join("att2.json");
+    std::fs::write(&file, envelope).unwrap();
+    for (name, bytes) in [
+        ("garbage.der", b"\x30\x03garbage".to_vec()),
+        ("text.pem", b"hello".to_vec()),
+    ] {
+        let key = tmp.path().join(name);
+        std::fs::write(&key, bytes).unwrap();
+        let (code, out, err) = run(bbgate().args(["attest", "verify", "--key"]).arg(&key).arg(&file));
+        assert_eq!(code, 2, "{name}: {out}{err}");
+        assert!(err.contains(&format!("{name}: not a public key")), "{err}");
+    }
 }

@@ -168,15 +168,169 @@ fn candidate(
     }
 }
 
-fn severity(label: &str) -> Severity {
-    match label.to_ascii_uppercase().as_str() {
+/// A severity label in the scanner's own vocabulary (Trivy: UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL; Grype:
+/// Unknown, Negligible, Low, Medium, High, Critical). Anything else is refused: a bogus label read as
+/// "unscored" would let a report decide with less than it says.
+fn severity(source: ScanSource, label: Option<&str>) -> std::result::Result<Severity, String> {
+    let label = label.unwrap_or("");
+    let known = match source {
+        ScanSource::Grype => ["Unknown", "Negligible", "Low", "Medium", "High", "Critical"].contains(&label),
+        _ => ["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"].contains(&label),
+    };
+    if !known {
+        return Err(format!(
+            "severity {label:?} is not one {} writes ({})",
+            source.name(),
+            match source {
+                ScanSource::Grype => "Unknown, Negligible, Low, Medium, High, Critical",
+                _ => "UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL",
+            }
+        ));
+    }
+    Ok(match label.to_ascii_uppercase().as_str() {
         "CRITICAL" => Severity::Critical,
         "HIGH" => Severity::High,
         "MEDIUM" => Severity::Medium,
         "LOW" => Severity::Low,
-        "NEGLIGIBLE" | "INFORMATIONAL" => Severity::Informational,
+        "NEGLIGIBLE" => Severity::Informational,
         _ => Severity::Undefined,
+    })
+}
+
+/// The keys the Trivy and Grype readers use, at any depth; under `CVSS` (Trivy's map of sources) every key is
+/// kept. Everything else (descriptions, references, layers, SBOM details: most of a report's bytes) is skipped
+/// while reading, so a report costs memory in proportion to what decides, not to its size.
+const KEPT_KEYS: &[&str] = &[
+    // Trivy
+    "SchemaVersion",
+    "ArtifactName",
+    "CreatedAt",
+    "Metadata",
+    "RepoDigests",
+    "RepoTags",
+    "ImageID",
+    "Results",
+    "Vulnerabilities",
+    "VulnerabilityID",
+    "CVSS",
+    "PkgName",
+    "InstalledVersion",
+    "Severity",
+    "FixedVersion",
+    "PrimaryURL",
+    "V2Score",
+    "V2Vector",
+    "V3Score",
+    "V3Vector",
+    "V40Score",
+    "V40Vector",
+    // Grype
+    "matches",
+    "descriptor",
+    "timestamp",
+    "source",
+    "target",
+    "repoDigests",
+    "tags",
+    "userInput",
+    "manifestDigest",
+    "imageID",
+    "vulnerability",
+    "id",
+    "severity",
+    "cvss",
+    "version",
+    "vector",
+    "metrics",
+    "baseScore",
+    "relatedVulnerabilities",
+    "namespace",
+    "artifact",
+    "name",
+    "fix",
+    "state",
+    "versions",
+    "dataSource",
+    "urls",
+];
+
+/// A scanner report read as JSON with every object's keys unique (serde_json keeps the last of two silently,
+/// and which one another reader keeps is its own choice, so `{"Severity": "LOW", "Severity": "CRITICAL"}` is
+/// refused, never read one way), keeping only `KEPT_KEYS`.
+pub fn strict_json(text: &str) -> std::result::Result<Value, serde_json::Error> {
+    use serde::de::{DeserializeSeed, IgnoredAny};
+    #[derive(Clone, Copy)]
+    struct Seed {
+        keep_all: bool,
     }
+    impl<'de> DeserializeSeed<'de> for Seed {
+        type Value = Value;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> serde::de::Visitor<'de> for Seed {
+        type Value = Value;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+        fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E>(self) -> std::result::Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(v) = seq.next_element_seed(Seed { keep_all: false })? {
+                out.push(v);
+            }
+            Ok(Value::Array(out))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
+            let mut out = serde_json::Map::new();
+            let mut skipped: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if out.contains_key(&key) || skipped.contains(&key) {
+                    return Err(serde::de::Error::custom(format!(
+                        "key {key:?} is given twice in one object: which value counts is ambiguous"
+                    )));
+                }
+                if self.keep_all || KEPT_KEYS.contains(&key.as_str()) {
+                    let v = map.next_value_seed(Seed {
+                        keep_all: key == "CVSS",
+                    })?;
+                    out.insert(key, v);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                    skipped.insert(key);
+                }
+            }
+            Ok(Value::Object(out))
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let v = Seed { keep_all: false }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(v)
 }
 
 fn text<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
@@ -299,7 +453,8 @@ pub fn parse_trivy(path: &Path, doc: &Value, named: Option<&str>) -> Result<Page
             findings.push(Finding {
                 package: text(v, "PkgName").unwrap_or("").to_owned(),
                 package_version: text(v, "InstalledVersion").unwrap_or("").to_owned(),
-                severity: severity(text(v, "Severity").unwrap_or("")),
+                severity: severity(ScanSource::Trivy, text(v, "Severity"))
+                    .map_err(|e| here(path, format!("{at}: {e}")))?,
                 scan_type: ScanType::Basic,
                 candidates,
                 notes,
@@ -375,8 +530,19 @@ pub fn parse_grype(path: &Path, doc: &Value, named: Option<&str>) -> Result<Page
                     .and_then(|v| v.split('/').next())
                     .and_then(ScoreKind::from_cvss_version)
             }) else {
+                // As for ECR: an entry of an unknown version that carries a score is refused (on which scale
+                // would it be read?); one without a score leaves the finding to its label and `unscored`.
+                if e.pointer("/metrics/baseScore").is_some_and(|s| !s.is_null()) {
+                    return Err(here(
+                        path,
+                        format!(
+                            "{at}: {source}: CVSS version {version:?} is not 2, 3 or 4, and the entry carries a score: \
+                             which scale it is on is unknown"
+                        ),
+                    ));
+                }
                 notes.push(format!(
-                    "{source}: CVSS version {version:?} is not 2, 3 or 4; entry ignored"
+                    "{source}: CVSS version {version:?} is not 2, 3 or 4 and carries no score; entry ignored"
                 ));
                 unreadable = true;
                 continue;
@@ -405,7 +571,8 @@ pub fn parse_grype(path: &Path, doc: &Value, named: Option<&str>) -> Result<Page
         findings.push(Finding {
             package: text(artifact, "name").unwrap_or("").to_owned(),
             package_version: text(artifact, "version").unwrap_or("").to_owned(),
-            severity: severity(text(vuln, "severity").unwrap_or("")),
+            severity: severity(ScanSource::Grype, text(vuln, "severity"))
+                .map_err(|e| here(path, format!("{at}.vulnerability: {e}")))?,
             scan_type: ScanType::Basic,
             candidates,
             notes,
