@@ -218,21 +218,8 @@ pub fn parse_page_of(path: &Path, bytes: &[u8], named: Option<&str>) -> Result<P
     })?;
     if raw.image_scan_status.is_none() && raw.image_scan_findings.is_none() {
         // Not ECR's shape: a local scanner's report (read only when it is one, so ECR pages are parsed once).
-        // Read strictly (a key given twice is refused); a document that is not valid that way is a scanner's
-        // report refused for it only when a lax reading shows it is one.
-        let doc = match super::local::strict_json(text) {
-            Ok(doc) => Some(doc),
-            Err(strict) => match serde_json::from_str::<serde_json::Value>(text) {
-                Ok(lax) if super::local::detect(&lax).is_some() => return Err(here(format!("{strict}"))),
-                _ => None,
-            },
-        };
-        if let Some(doc) = doc {
-            match super::local::detect(&doc) {
-                Some(super::ScanSource::Trivy) => return super::local::parse_trivy(path, &doc, named),
-                Some(super::ScanSource::Grype) => return super::local::parse_grype(path, &doc, named),
-                _ => {}
-            }
+        if let Some(page) = super::local::parse_local(path, text, named) {
+            return page;
         }
         return Err(here(unknown_shape_hint(bytes)));
     }

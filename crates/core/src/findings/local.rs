@@ -10,21 +10,11 @@
 use super::ecr::{Page, is_repository_name, is_sha256_digest};
 use super::{Finding, ImageRef, Scan, ScanSource, ScanType, ScoreCandidate, ScoreKind, Severity, cvss, intern_source};
 use crate::error::{Error, Result};
+use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
-
-/// Which local scanner wrote `doc`, by its content (never by file name).
-pub fn detect(doc: &Value) -> Option<ScanSource> {
-    let obj = doc.as_object()?;
-    if obj.contains_key("SchemaVersion") && (obj.contains_key("Results") || obj.contains_key("ArtifactName")) {
-        return Some(ScanSource::Trivy);
-    }
-    if obj.contains_key("matches") && (obj.contains_key("descriptor") || obj.contains_key("source")) {
-        return Some(ScanSource::Grype);
-    }
-    None
-}
 
 fn here(path: &Path, msg: impl std::fmt::Display) -> Error {
     Error::invalid(format!("{}: {msg}", path.display()))
@@ -197,157 +187,6 @@ fn severity(source: ScanSource, label: Option<&str>) -> std::result::Result<Seve
     })
 }
 
-/// The keys the Trivy and Grype readers use, at any depth; under `CVSS` (Trivy's map of sources) every key is
-/// kept. Everything else (descriptions, references, layers, SBOM details: most of a report's bytes) is skipped
-/// while reading, so a report costs memory in proportion to what decides, not to its size.
-const KEPT_KEYS: &[&str] = &[
-    // Trivy
-    "SchemaVersion",
-    "ArtifactName",
-    "CreatedAt",
-    "Metadata",
-    "RepoDigests",
-    "RepoTags",
-    "ImageID",
-    "Results",
-    "Vulnerabilities",
-    "VulnerabilityID",
-    "CVSS",
-    "PkgName",
-    "InstalledVersion",
-    "Severity",
-    "FixedVersion",
-    "PrimaryURL",
-    "V2Score",
-    "V2Vector",
-    "V3Score",
-    "V3Vector",
-    "V40Score",
-    "V40Vector",
-    // Grype
-    "matches",
-    "descriptor",
-    "timestamp",
-    "source",
-    "target",
-    "repoDigests",
-    "tags",
-    "userInput",
-    "manifestDigest",
-    "imageID",
-    "vulnerability",
-    "id",
-    "severity",
-    "cvss",
-    "version",
-    "vector",
-    "metrics",
-    "baseScore",
-    "relatedVulnerabilities",
-    "namespace",
-    "artifact",
-    "name",
-    "fix",
-    "state",
-    "versions",
-    "dataSource",
-    "urls",
-];
-
-/// A scanner report read as JSON with every object's keys unique (serde_json keeps the last of two silently,
-/// and which one another reader keeps is its own choice, so `{"Severity": "LOW", "Severity": "CRITICAL"}` is
-/// refused, never read one way), keeping only `KEPT_KEYS`.
-pub fn strict_json(text: &str) -> std::result::Result<Value, serde_json::Error> {
-    use serde::de::{DeserializeSeed, IgnoredAny};
-    #[derive(Clone, Copy)]
-    struct Seed {
-        keep_all: bool,
-    }
-    impl<'de> DeserializeSeed<'de> for Seed {
-        type Value = Value;
-        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
-            d.deserialize_any(self)
-        }
-    }
-    impl<'de> serde::de::Visitor<'de> for Seed {
-        type Value = Value;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("JSON")
-        }
-        fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
-            Ok(Value::Bool(v))
-        }
-        fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
-            Ok(Value::from(v))
-        }
-        fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
-            Ok(Value::from(v))
-        }
-        fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
-            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
-        }
-        fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
-            Ok(Value::String(v.to_owned()))
-        }
-        fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
-            Ok(Value::String(v))
-        }
-        fn visit_unit<E>(self) -> std::result::Result<Value, E> {
-            Ok(Value::Null)
-        }
-        fn visit_none<E>(self) -> std::result::Result<Value, E> {
-            Ok(Value::Null)
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(v) = seq.next_element_seed(Seed { keep_all: false })? {
-                out.push(v);
-            }
-            Ok(Value::Array(out))
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
-            let mut out = serde_json::Map::new();
-            let mut skipped: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-            while let Some(key) = map.next_key::<String>()? {
-                if out.contains_key(&key) || skipped.contains(&key) {
-                    return Err(serde::de::Error::custom(format!(
-                        "key {key:?} is given twice in one object: which value counts is ambiguous"
-                    )));
-                }
-                if self.keep_all || KEPT_KEYS.contains(&key.as_str()) {
-                    let v = map.next_value_seed(Seed {
-                        keep_all: key == "CVSS",
-                    })?;
-                    out.insert(key, v);
-                } else {
-                    map.next_value::<IgnoredAny>()?;
-                    skipped.insert(key);
-                }
-            }
-            Ok(Value::Object(out))
-        }
-    }
-    let mut de = serde_json::Deserializer::from_str(text);
-    let v = Seed { keep_all: false }.deserialize(&mut de)?;
-    de.end()?;
-    Ok(v)
-}
-
-fn text<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
-    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
-}
-
-fn array<'v>(path: &Path, v: &'v Value, key: &str, at: &str) -> Result<&'v [Value]> {
-    match v.get(key) {
-        None | Some(Value::Null) => Ok(&[]),
-        Some(Value::Array(a)) => Ok(a),
-        Some(_) => Err(here(
-            path,
-            format!("{at}.{key} is not a list: not a report bbgate knows how to read"),
-        )),
-    }
-}
-
 fn timestamp(path: &Path, t: Option<&str>) -> Result<Option<jiff::Timestamp>> {
     match t {
         None => Ok(None),
@@ -376,91 +215,206 @@ fn scan(image: ImageRef, source: ScanSource, completed_at: Option<jiff::Timestam
     }
 }
 
+/// A text field: borrowed from the report when it holds no escape, empty read as absent.
+type Text<'a> = Option<Cow<'a, str>>;
+
+fn some<'t>(t: &'t Text<'_>) -> Option<&'t str> {
+    t.as_deref().filter(|s| !s.is_empty())
+}
+
+/// A JSON object whose keys must be unique (a map keeps the last of two silently): Trivy's `CVSS` sources.
+struct UniqueMap<T>(Vec<(String, T)>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for UniqueMap<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+            type Value = UniqueMap<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of sources")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+                let mut out: Vec<(String, T)> = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if out.iter().any(|(k, _)| *k == key) {
+                        return Err(serde::de::Error::custom(format!(
+                            "key {key:?} is given twice in one object: which value counts is ambiguous"
+                        )));
+                    }
+                    out.push((key, map.next_value()?));
+                }
+                Ok(UniqueMap(out))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// What says which scanner wrote a report: its top-level keys, read without keeping anything.
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(rename = "SchemaVersion")]
+    schema_version: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "Results")]
+    results: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "ArtifactName")]
+    artifact_name: Option<serde::de::IgnoredAny>,
+    matches: Option<serde::de::IgnoredAny>,
+    descriptor: Option<serde::de::IgnoredAny>,
+    source: Option<serde::de::IgnoredAny>,
+}
+
+/// Read a local scanner's report, if `text` is one (None: it is not): Trivy or Grype, told by content.
+/// Both are read typed and borrowed: only the fields that decide are kept (descriptions, references, layers
+/// and SBOM details, most of a report's bytes, are skipped as they are read), and a field given twice in one
+/// object is refused (serde_json's map would keep the last silently).
+pub fn parse_local(path: &Path, text: &str, named: Option<&str>) -> Option<Result<Page>> {
+    let probe: Probe = serde_json::from_str(text).ok()?;
+    if probe.schema_version.is_some() && (probe.results.is_some() || probe.artifact_name.is_some()) {
+        return Some(parse_trivy(path, text, named));
+    }
+    if probe.matches.is_some() && (probe.descriptor.is_some() || probe.source.is_some()) {
+        return Some(parse_grype(path, text, named));
+    }
+    None
+}
+
+fn read_report<'a, T: Deserialize<'a>>(path: &Path, text: &'a str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| here(path, format!("not a {what} report bbgate knows how to read: {e}")))
+}
+
+#[derive(Deserialize)]
+struct TrivyDoc<'a> {
+    #[serde(rename = "SchemaVersion")]
+    schema_version: Option<Value>,
+    #[serde(rename = "ArtifactName", borrow)]
+    artifact_name: Text<'a>,
+    #[serde(rename = "CreatedAt", borrow)]
+    created_at: Text<'a>,
+    #[serde(rename = "Metadata", borrow)]
+    metadata: Option<TrivyMeta<'a>>,
+    #[serde(rename = "Results", borrow)]
+    results: Option<Vec<TrivyResult<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct TrivyMeta<'a> {
+    #[serde(rename = "RepoDigests", borrow)]
+    repo_digests: Option<Vec<Cow<'a, str>>>,
+    #[serde(rename = "RepoTags", borrow)]
+    repo_tags: Option<Vec<Cow<'a, str>>>,
+    #[serde(rename = "ImageID", borrow)]
+    image_id: Text<'a>,
+}
+
+#[derive(Deserialize)]
+struct TrivyResult<'a> {
+    #[serde(rename = "Vulnerabilities", borrow)]
+    vulnerabilities: Option<Vec<TrivyVuln<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct TrivyVuln<'a> {
+    #[serde(rename = "VulnerabilityID", borrow)]
+    id: Text<'a>,
+    #[serde(rename = "PkgName", borrow)]
+    package: Text<'a>,
+    #[serde(rename = "InstalledVersion", borrow)]
+    installed: Text<'a>,
+    #[serde(rename = "FixedVersion", borrow)]
+    fixed: Text<'a>,
+    #[serde(rename = "PrimaryURL", borrow)]
+    url: Text<'a>,
+    #[serde(rename = "Severity", borrow)]
+    severity: Text<'a>,
+    #[serde(rename = "CVSS")]
+    cvss: Option<UniqueMap<TrivyCvss>>,
+}
+
+/// One source's scores; the values are kept as JSON, so a score that is not a number is named, not skipped.
+#[derive(Deserialize)]
+struct TrivyCvss {
+    #[serde(rename = "V2Score")]
+    v2_score: Option<Value>,
+    #[serde(rename = "V2Vector")]
+    v2_vector: Option<Value>,
+    #[serde(rename = "V3Score")]
+    v3_score: Option<Value>,
+    #[serde(rename = "V3Vector")]
+    v3_vector: Option<Value>,
+    #[serde(rename = "V40Score")]
+    v40_score: Option<Value>,
+    #[serde(rename = "V40Vector")]
+    v40_vector: Option<Value>,
+}
+
 /// A Trivy JSON report (`trivy image --format json`, SchemaVersion 2).
-pub fn parse_trivy(path: &Path, doc: &Value, named: Option<&str>) -> Result<Page> {
-    let version = doc.get("SchemaVersion").and_then(Value::as_i64);
-    if version != Some(2) {
+fn parse_trivy(path: &Path, text: &str, named: Option<&str>) -> Result<Page> {
+    let doc: TrivyDoc = read_report(path, text, "Trivy")?;
+    if doc.schema_version.as_ref().and_then(Value::as_i64) != Some(2) {
         return Err(here(
             path,
             format!(
                 "Trivy report SchemaVersion {} is not 2: bbgate reads Trivy's current JSON (trivy 0.20 and later, \
                  `--format json`)",
-                doc.get("SchemaVersion").map_or("(none)".to_owned(), Value::to_string)
+                doc.schema_version
+                    .as_ref()
+                    .map_or("(none)".to_owned(), Value::to_string)
             ),
         ));
     }
-    let meta = doc.get("Metadata").unwrap_or(&Value::Null);
-    let mut references: Vec<&str> = Vec::new();
-    references.extend(
-        array(path, meta, "RepoDigests", "Metadata")?
-            .iter()
-            .filter_map(Value::as_str),
-    );
-    references.extend(
-        array(path, meta, "RepoTags", "Metadata")?
-            .iter()
-            .filter_map(Value::as_str),
-    );
-    references.extend(text(doc, "ArtifactName"));
-    let repo_digest = array(path, meta, "RepoDigests", "Metadata")?
-        .iter()
-        .filter_map(Value::as_str)
-        .find_map(|r| r.split_once('@').map(|(_, d)| d));
-    let image = image(
-        path,
-        ScanSource::Trivy,
-        &references,
-        repo_digest.or(text(meta, "ImageID")),
-        named,
-    )?;
+    let (digests, tags, image_id) = match &doc.metadata {
+        Some(m) => (
+            m.repo_digests.as_deref().unwrap_or_default(),
+            m.repo_tags.as_deref().unwrap_or_default(),
+            some(&m.image_id),
+        ),
+        None => (&[][..], &[][..], None),
+    };
+    let mut references: Vec<&str> = digests.iter().chain(tags).map(|r| r.as_ref()).collect();
+    references.extend(some(&doc.artifact_name));
+    let repo_digest = digests.iter().find_map(|r| r.split_once('@').map(|(_, d)| d));
+    let image = image(path, ScanSource::Trivy, &references, repo_digest.or(image_id), named)?;
     let mut findings = Vec::new();
-    for (ri, result) in array(path, doc, "Results", "")?.iter().enumerate() {
-        for (vi, v) in array(path, result, "Vulnerabilities", &format!("Results[{ri}]"))?
-            .iter()
-            .enumerate()
-        {
+    for (ri, result) in doc.results.iter().flatten().enumerate() {
+        for (vi, v) in result.vulnerabilities.iter().flatten().enumerate() {
             let at = format!("Results[{ri}].Vulnerabilities[{vi}]");
-            let id = text(v, "VulnerabilityID")
+            let id = some(&v.id)
                 .ok_or_else(|| here(path, format!("{at} has no VulnerabilityID")))?
                 .to_owned();
             let mut notes = Vec::new();
             let mut unreadable = false;
             let mut candidates = Vec::new();
-            if let Some(map) = v.get("CVSS") {
-                let map = map
-                    .as_object()
-                    .ok_or_else(|| here(path, format!("{at}.CVSS is not a map of sources")))?;
-                for (source, entry) in map {
-                    for (kind, score, vector) in [
-                        (ScoreKind::Cvss2, "V2Score", "V2Vector"),
-                        (ScoreKind::Cvss3, "V3Score", "V3Vector"),
-                        (ScoreKind::Cvss4, "V40Score", "V40Vector"),
-                    ] {
-                        let c = candidate(
-                            kind,
-                            source,
-                            entry.get(score),
-                            entry.get(vector),
-                            &id,
-                            &mut notes,
-                            &mut unreadable,
-                        )
-                        .map_err(|e| here(path, format!("{at}: {e}")))?;
-                        candidates.extend(c);
-                    }
+            for (source, entry) in v.cvss.iter().flat_map(|m| m.0.iter()) {
+                for (kind, score, vector) in [
+                    (ScoreKind::Cvss2, &entry.v2_score, &entry.v2_vector),
+                    (ScoreKind::Cvss3, &entry.v3_score, &entry.v3_vector),
+                    (ScoreKind::Cvss4, &entry.v40_score, &entry.v40_vector),
+                ] {
+                    let c = candidate(
+                        kind,
+                        source,
+                        score.as_ref(),
+                        vector.as_ref(),
+                        &id,
+                        &mut notes,
+                        &mut unreadable,
+                    )
+                    .map_err(|e| here(path, format!("{at}: {e}")))?;
+                    candidates.extend(c);
                 }
             }
             findings.push(Finding {
-                package: text(v, "PkgName").unwrap_or("").to_owned(),
-                package_version: text(v, "InstalledVersion").unwrap_or("").to_owned(),
-                severity: severity(ScanSource::Trivy, text(v, "Severity"))
+                package: some(&v.package).unwrap_or("").to_owned(),
+                package_version: some(&v.installed).unwrap_or("").to_owned(),
+                severity: severity(ScanSource::Trivy, some(&v.severity))
                     .map_err(|e| here(path, format!("{at}: {e}")))?,
                 scan_type: ScanType::Basic,
                 candidates,
                 notes,
                 unreadable_score: unreadable,
-                fixed_in: text(v, "FixedVersion").map(str::to_owned),
-                advisory: text(v, "PrimaryURL").map(str::to_owned),
+                fixed_in: some(&v.fixed).map(str::to_owned),
+                advisory: some(&v.url).map(str::to_owned),
                 id,
             });
         }
@@ -470,69 +424,178 @@ pub fn parse_trivy(path: &Path, doc: &Value, named: Option<&str>) -> Result<Page
         scan: scan(
             image,
             ScanSource::Trivy,
-            timestamp(path, text(doc, "CreatedAt"))?,
+            timestamp(path, some(&doc.created_at))?,
             findings,
         ),
         has_next_token: false,
     })
 }
 
+#[derive(Deserialize)]
+struct GrypeDoc<'a> {
+    #[serde(borrow)]
+    matches: Option<Vec<GrypeMatch<'a>>>,
+    #[serde(borrow)]
+    source: Option<GrypeSource<'a>>,
+    #[serde(borrow)]
+    descriptor: Option<GrypeDescriptor<'a>>,
+}
+
+#[derive(Deserialize)]
+struct GrypeSource<'a> {
+    #[serde(borrow)]
+    target: Option<GrypeTarget<'a>>,
+}
+
+/// `source.target`: an image's description, or a string (a directory or file scanned), which names no image.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum GrypeTarget<'a> {
+    Image {
+        #[serde(rename = "userInput", borrow)]
+        user_input: Text<'a>,
+        #[serde(borrow)]
+        tags: Option<Vec<Cow<'a, str>>>,
+        #[serde(rename = "repoDigests", borrow)]
+        repo_digests: Option<Vec<Cow<'a, str>>>,
+        #[serde(rename = "manifestDigest", borrow)]
+        manifest_digest: Text<'a>,
+        #[serde(rename = "imageID", borrow)]
+        image_id: Text<'a>,
+    },
+    Other(serde::de::IgnoredAny),
+}
+
+#[derive(Deserialize)]
+struct GrypeDescriptor<'a> {
+    #[serde(borrow)]
+    timestamp: Text<'a>,
+}
+
+#[derive(Deserialize)]
+struct GrypeMatch<'a> {
+    #[serde(borrow)]
+    vulnerability: Option<GrypeVuln<'a>>,
+    #[serde(rename = "relatedVulnerabilities", borrow)]
+    related: Option<Vec<GrypeRelated<'a>>>,
+    #[serde(borrow)]
+    artifact: Option<GrypeArtifact<'a>>,
+}
+
+#[derive(Deserialize)]
+struct GrypeVuln<'a> {
+    #[serde(borrow)]
+    id: Text<'a>,
+    #[serde(borrow)]
+    severity: Text<'a>,
+    #[serde(rename = "dataSource", borrow)]
+    data_source: Text<'a>,
+    #[serde(borrow)]
+    urls: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow)]
+    cvss: Option<Vec<GrypeCvss<'a>>>,
+    #[serde(borrow)]
+    fix: Option<GrypeFix<'a>>,
+}
+
+#[derive(Deserialize)]
+struct GrypeRelated<'a> {
+    #[serde(borrow)]
+    id: Text<'a>,
+    #[serde(borrow)]
+    namespace: Text<'a>,
+    #[serde(borrow)]
+    cvss: Option<Vec<GrypeCvss<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct GrypeCvss<'a> {
+    #[serde(borrow)]
+    source: Text<'a>,
+    #[serde(borrow)]
+    version: Text<'a>,
+    vector: Option<Value>,
+    metrics: Option<GrypeMetrics>,
+}
+
+#[derive(Deserialize)]
+struct GrypeMetrics {
+    #[serde(rename = "baseScore")]
+    base_score: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct GrypeFix<'a> {
+    #[serde(borrow)]
+    versions: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow)]
+    state: Text<'a>,
+}
+
+#[derive(Deserialize)]
+struct GrypeArtifact<'a> {
+    #[serde(borrow)]
+    name: Text<'a>,
+    #[serde(borrow)]
+    version: Text<'a>,
+}
+
 /// A Grype JSON report (`grype -o json`).
-pub fn parse_grype(path: &Path, doc: &Value, named: Option<&str>) -> Result<Page> {
-    let target = doc.pointer("/source/target").unwrap_or(&Value::Null);
+fn parse_grype(path: &Path, text: &str, named: Option<&str>) -> Result<Page> {
+    let doc: GrypeDoc = read_report(path, text, "Grype")?;
     let mut references: Vec<&str> = Vec::new();
-    references.extend(
-        array(path, target, "repoDigests", "source.target")?
-            .iter()
-            .filter_map(Value::as_str),
-    );
-    references.extend(
-        array(path, target, "tags", "source.target")?
-            .iter()
-            .filter_map(Value::as_str),
-    );
-    references.extend(text(target, "userInput"));
-    let image = image(
-        path,
-        ScanSource::Grype,
-        &references,
-        text(target, "manifestDigest").or(text(target, "imageID")),
-        named,
-    )?;
+    let mut digest = None;
+    if let Some(GrypeTarget::Image {
+        user_input,
+        tags,
+        repo_digests,
+        manifest_digest,
+        image_id,
+    }) = doc.source.as_ref().and_then(|s| s.target.as_ref())
+    {
+        references.extend(repo_digests.iter().flatten().map(|r| r.as_ref()));
+        references.extend(tags.iter().flatten().map(|r| r.as_ref()));
+        references.extend(some(user_input));
+        digest = some(manifest_digest).or(some(image_id));
+    }
+    let image = image(path, ScanSource::Grype, &references, digest, named)?;
     let mut findings = Vec::new();
-    for (mi, m) in array(path, doc, "matches", "")?.iter().enumerate() {
+    for (mi, m) in doc.matches.iter().flatten().enumerate() {
         let at = format!("matches[{mi}]");
         let vuln = m
-            .get("vulnerability")
-            .filter(|v| v.is_object())
+            .vulnerability
+            .as_ref()
             .ok_or_else(|| here(path, format!("{at} has no vulnerability")))?;
-        let id = text(vuln, "id")
+        let id = some(&vuln.id)
             .ok_or_else(|| here(path, format!("{at}.vulnerability has no id")))?
             .to_owned();
         let mut notes = Vec::new();
         let mut unreadable = false;
         let mut candidates = Vec::new();
         // The match's own scores, then those of its related records (a GHSA match carries the CVE's NVD scores).
-        let mut entries: Vec<(&Value, String)> = Vec::new();
-        for e in array(path, vuln, "cvss", &format!("{at}.vulnerability"))? {
-            entries.push((e, text(e, "source").unwrap_or("grype").to_owned()));
+        let mut entries: Vec<(&GrypeCvss, String)> = Vec::new();
+        for e in vuln.cvss.iter().flatten() {
+            entries.push((e, some(&e.source).unwrap_or("grype").to_owned()));
         }
-        for (ri, related) in array(path, m, "relatedVulnerabilities", &at)?.iter().enumerate() {
-            for e in array(path, related, "cvss", &format!("{at}.relatedVulnerabilities[{ri}]"))? {
-                let source = text(e, "source").or(text(related, "namespace")).unwrap_or("related");
-                entries.push((e, format!("{source} ({})", text(related, "id").unwrap_or("related"))));
+        for related in m.related.iter().flatten() {
+            for e in related.cvss.iter().flatten() {
+                let source = some(&e.source).or(some(&related.namespace)).unwrap_or("related");
+                entries.push((e, format!("{source} ({})", some(&related.id).unwrap_or("related"))));
             }
         }
         for (e, source) in entries {
-            let version = text(e, "version").unwrap_or("");
+            let version = some(&e.version).unwrap_or("");
+            let score = e.metrics.as_ref().and_then(|m| m.base_score.as_ref());
             let Some(kind) = ScoreKind::from_cvss_version(version).or_else(|| {
-                text(e, "vector")
+                e.vector
+                    .as_ref()
+                    .and_then(Value::as_str)
                     .and_then(|v| v.split('/').next())
                     .and_then(ScoreKind::from_cvss_version)
             }) else {
                 // As for ECR: an entry of an unknown version that carries a score is refused (on which scale
                 // would it be read?); one without a score leaves the finding to its label and `unscored`.
-                if e.pointer("/metrics/baseScore").is_some_and(|s| !s.is_null()) {
+                if score.is_some_and(|s| !s.is_null()) {
                     return Err(here(
                         path,
                         format!(
@@ -550,8 +613,8 @@ pub fn parse_grype(path: &Path, doc: &Value, named: Option<&str>) -> Result<Page
             let c = candidate(
                 kind,
                 &source,
-                e.pointer("/metrics/baseScore"),
-                e.get("vector"),
+                score,
+                e.vector.as_ref(),
                 &id,
                 &mut notes,
                 &mut unreadable,
@@ -559,40 +622,34 @@ pub fn parse_grype(path: &Path, doc: &Value, named: Option<&str>) -> Result<Page
             .map_err(|err| here(path, format!("{at}: {err}")))?;
             candidates.extend(c);
         }
-        let artifact = m.get("artifact").unwrap_or(&Value::Null);
-        let fixed: Vec<&str> = if text(vuln.get("fix").unwrap_or(&Value::Null), "state") == Some("fixed") {
-            array(path, vuln.get("fix").unwrap_or(&Value::Null), "versions", &at)?
-                .iter()
-                .filter_map(Value::as_str)
-                .collect()
-        } else {
-            Vec::new()
+        let fixed: Vec<&str> = match &vuln.fix {
+            Some(f) if some(&f.state) == Some("fixed") => f.versions.iter().flatten().map(|v| v.as_ref()).collect(),
+            _ => Vec::new(),
+        };
+        let (package, version) = match &m.artifact {
+            Some(a) => (some(&a.name), some(&a.version)),
+            None => (None, None),
         };
         findings.push(Finding {
-            package: text(artifact, "name").unwrap_or("").to_owned(),
-            package_version: text(artifact, "version").unwrap_or("").to_owned(),
-            severity: severity(ScanSource::Grype, text(vuln, "severity"))
+            package: package.unwrap_or("").to_owned(),
+            package_version: version.unwrap_or("").to_owned(),
+            severity: severity(ScanSource::Grype, some(&vuln.severity))
                 .map_err(|e| here(path, format!("{at}.vulnerability: {e}")))?,
             scan_type: ScanType::Basic,
             candidates,
             notes,
             unreadable_score: unreadable,
             fixed_in: (!fixed.is_empty()).then(|| fixed.join(", ")),
-            advisory: text(vuln, "dataSource")
-                .or_else(|| array(path, vuln, "urls", &at).ok()?.iter().find_map(Value::as_str))
+            advisory: some(&vuln.data_source)
+                .or_else(|| vuln.urls.iter().flatten().map(|u| u.as_ref()).find(|u| !u.is_empty()))
                 .map(str::to_owned),
             id,
         });
     }
-    let timestamp = timestamp(
-        path,
-        doc.pointer("/descriptor/timestamp")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty()),
-    )?;
+    let completed = timestamp(path, doc.descriptor.as_ref().and_then(|d| some(&d.timestamp)))?;
     Ok(Page {
         path: path.to_path_buf(),
-        scan: scan(image, ScanSource::Grype, timestamp, findings),
+        scan: scan(image, ScanSource::Grype, completed, findings),
         has_next_token: false,
     })
 }
