@@ -48,9 +48,12 @@ fn products(policy: &Policy, s: &SignOff, images: &[String], registry: Option<&s
                     Some(h) => format!("{h}/{}", r.path),
                     None => r.path.clone(),
                 };
+                // The image as the sandbox holds it: `postgres:16` is the pull-through cache's
+                // docker-hub/library/postgres, the repository a sign-off of it names.
+                let sandbox = crate::release::locate(image, policy).map_or_else(|_| r.path.clone(), |l| l.repository);
                 // refuse_image admits the building block's own repositories and the pull-through cache's.
-                let in_scope = bb.is_some_and(|b| policy.refuse_image(b, &r.path).is_none())
-                    && s.repository.as_deref().is_none_or(|want| want == r.path)
+                let in_scope = bb.is_some_and(|b| policy.refuse_image(b, &sandbox).is_none())
+                    && s.repository.as_deref().is_none_or(|want| want == sandbox)
                     && s.digest
                         .as_deref()
                         .is_none_or(|d| r.digest.as_deref().is_none_or(|g| g == d));
@@ -80,12 +83,18 @@ pub fn run_export(args: &SignoffsExportArgs) -> Result<u8> {
     let mut statements = Vec::new();
     let mut unscoped = Vec::new();
     let mut skipped = 0;
+    let mut other = 0;
     for s in files.iter().flat_map(|f| &f.signoffs) {
         if s.approved_on > today || s.expires < today {
             skipped += 1;
             continue;
         }
         let products = products(&policy, s, &args.image, args.registry.as_deref());
+        if products.is_empty() && !args.image.is_empty() {
+            // Not a sign-off of the images given: another image's, left out of this document.
+            other += 1;
+            continue;
+        }
         if products.is_empty() {
             unscoped.push(format!(
                 "{}: sign-off {} names no one repository (building block {}'s are patterns): give --image REF, the \
@@ -115,6 +124,13 @@ pub fn run_export(args: &SignoffsExportArgs) -> Result<u8> {
     if !unscoped.is_empty() {
         return Err(Error::Invalid(unscoped));
     }
+    if statements.is_empty() && other > 0 {
+        return Err(Error::invalid(format!(
+            "--image {}: none of the {other} sign-off(s) valid at {today} covers it (by building block, repository \
+             or digest): give the images as you scan them, e.g. bb/payments/emulator:dev or postgres:16",
+            args.image.join(", ")
+        )));
+    }
     let body = serde_json::to_vec(&statements).unwrap_or_default();
     let doc = json!({
         "@context": OPENVEX_CONTEXT,
@@ -135,8 +151,13 @@ pub fn run_export(args: &SignoffsExportArgs) -> Result<u8> {
     }
     eprintln!(
         "bbgate: {} sign-off(s) valid on {today} exported as OpenVEX statements; {skipped} expired or not yet valid \
-         left out",
-        doc["statements"].as_array().map_or(0, Vec::len)
+         left out{}",
+        doc["statements"].as_array().map_or(0, Vec::len),
+        if other > 0 {
+            format!(", {other} of other images than --image left out")
+        } else {
+            String::new()
+        }
     );
     Ok(exit::PASS)
 }

@@ -781,3 +781,73 @@ fn a_trivy_report_near_the_size_limit_is_read_whole() {
     assert_eq!(v["images"][0]["scan"]["findings"], n);
     assert_eq!(ids(&v, "blocked"), ["CVE-2026-100007"]);
 }
+
+#[test]
+fn signoffs_export_reads_image_as_the_developer_scans_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let day = |d: i64| (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * d)).to_string()[..10].to_owned();
+    let signoffs = tmp.path().join("s.toml");
+    let one = |id: &str, repo: &str| {
+        format!(
+            "[[signoff]]\nid = \"{id}\"\nbuilding_block = \"payments\"\nrepository = \"{repo}\"\nanalysis = \"a\"\n\
+             mitigation = \"m\"\napproved_by = \"sandbox-admin@govstack.global\"\napproved_on = {}\nexpires = {}\n\n",
+            day(-1),
+            day(30)
+        )
+    };
+    std::fs::write(
+        &signoffs,
+        one("CVE-2026-5000", "bb/payments/emulator") + &one("CVE-2026-5001", "docker-hub/library/postgres"),
+    )
+    .unwrap();
+    // The scanning policy, and the sandbox's pull-through cache of Docker Hub.
+    let with_cache = policy(tmp.path());
+    let text = std::fs::read_to_string(&with_cache).unwrap();
+    std::fs::write(
+        &with_cache,
+        format!("{text}[images]\npull_through = {{ \"docker.io\" = \"docker-hub\" }}\n"),
+    )
+    .unwrap();
+    let export = |images: &[&str]| {
+        let mut cmd = bbgate();
+        cmd.args(["signoffs", "export", "--policy"])
+            .arg(&with_cache)
+            .arg("--signoffs")
+            .arg(&signoffs);
+        for i in images {
+            cmd.args(["--image", i]);
+        }
+        run(&mut cmd)
+    };
+    // `postgres:16` is the pull-through cache's docker-hub/library/postgres: the database's sign-off is its, and
+    // the emulator's sign-off is left out (it was refused, naming the wrong cause).
+    let (code, out, err) = export(&["postgres:16"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = doc["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["vulnerability"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["CVE-2026-5001"]);
+    assert_eq!(
+        doc["statements"][0]["products"][0]["@id"],
+        "pkg:oci/postgres?repository_url=postgres"
+    );
+    assert!(err.contains("1 of other images than --image left out"), "{err}");
+    // Both images: both sign-offs.
+    let (code, out, _) = export(&["postgres:16", "bb/payments/emulator:dev"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["statements"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // An image no sign-off covers: invalid input naming it.
+    let (code, _, err) = export(&["redis:7"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--image redis:7: none of the 2 sign-off(s)"), "{err}");
+}
