@@ -12,7 +12,7 @@ const SHOWN: usize = 10;
 /// character that would make markup is escaped (links and images, emphasis, code, HTML and entities, GitHub's
 /// math, strikethrough, autolinks of `http:`, `www.` and e-mail addresses, table pipes), a line break cannot
 /// start a block, and control characters show as `\u{…}`.
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {

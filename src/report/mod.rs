@@ -10,6 +10,18 @@ pub(crate) mod markdown;
 pub(crate) mod sarif;
 pub(crate) mod table;
 
+/// The writers' escaping of text that comes from the data, public for the fuzz targets' round trips.
+pub mod escape {
+    /// Markdown prose or a table cell (the summary's).
+    pub fn markdown(s: &str) -> String {
+        super::markdown::cell(s)
+    }
+    /// Text XML 1.0 can hold (JUnit's).
+    pub fn xml(s: &str) -> String {
+        super::junit::xml_text(s)
+    }
+}
+
 use crate::diag::Diagnostic;
 use crate::findings::{Finding, Scan, Severity};
 use crate::gate::{Basis, Decision, FindingDecision, ImageDecision, Outcome, Verdict};
