@@ -57,6 +57,17 @@ fn verify(dir: &Path, files: &[&Path], now: &str) -> (i32, Value) {
     run_json(&mut cmd)
 }
 
+/// `verify --findings FILE`, which must be refused as invalid input (2): its stderr.
+fn refused(dir: &Path, file: &Path, now: &str) -> String {
+    let (code, out, err) = run(bbgate()
+        .args(["verify", "--now", now, "--policy"])
+        .arg(policy(dir))
+        .arg("--findings")
+        .arg(file));
+    assert_eq!(code, 2, "{out}{err}");
+    err
+}
+
 fn ids(v: &Value, outcome: &str) -> Vec<String> {
     let mut ids = outcome_ids(v, outcome);
     ids.sort();
@@ -628,12 +639,7 @@ fn scanner_reports_are_read_strictly_keys_once_labels_of_their_vocabulary_scores
     assert!(twice.contains("\"Severity\":\"CRITICAL\",\"Severity\":\"LOW\""));
     let path = tmp.path().join("twice.json");
     std::fs::write(&path, &twice).unwrap();
-    let (code, out, err) = run(bbgate()
-        .args(["verify", "--now", &now, "--policy"])
-        .arg(policy(tmp.path()))
-        .arg("--findings")
-        .arg(&path));
-    assert_eq!(code, 2, "{out}{err}");
+    let err = refused(tmp.path(), &path, &now);
     assert!(err.contains("duplicate field `Severity`"), "{err}");
     // Trivy's map of CVSS sources with one source twice: 9.8 or 5.3?
     let sources = serde_json::to_string(&trivy_report(&[vuln("LOW")])).unwrap().replace(
@@ -642,12 +648,7 @@ fn scanner_reports_are_read_strictly_keys_once_labels_of_their_vocabulary_scores
     );
     assert!(sources.contains("\"nvd\":{\"V3Score\":9.8},\"nvd\""), "{sources}");
     std::fs::write(&path, &sources).unwrap();
-    let (code, out, err) = run(bbgate()
-        .args(["verify", "--now", &now, "--policy"])
-        .arg(policy(tmp.path()))
-        .arg("--findings")
-        .arg(&path));
-    assert_eq!(code, 2, "{out}{err}");
+    let err = refused(tmp.path(), &path, &now);
     assert!(err.contains("key \"nvd\" is given twice in one object"), "{err}");
     // Positive control: the same report with the key once is read.
     let once = write(tmp.path(), "once.json", &trivy_report(&[vuln("CRITICAL")]));
@@ -655,12 +656,7 @@ fn scanner_reports_are_read_strictly_keys_once_labels_of_their_vocabulary_scores
 
     // A label outside the scanner's vocabulary is refused, naming it and the vocabulary.
     let bogus = write(tmp.path(), "bogus.json", &trivy_report(&[vuln("SEVERE")]));
-    let (code, out, err) = run(bbgate()
-        .args(["verify", "--now", &now, "--policy"])
-        .arg(policy(tmp.path()))
-        .arg("--findings")
-        .arg(&bogus));
-    assert_eq!(code, 2, "{out}{err}");
+    let err = refused(tmp.path(), &bogus, &now);
     assert!(
         err.contains("Results[0].Vulnerabilities[0]: severity \"SEVERE\" is not one Trivy writes (UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL)"),
         "{err}"
@@ -676,12 +672,7 @@ fn scanner_reports_are_read_strictly_keys_once_labels_of_their_vocabulary_scores
                "relatedVulnerabilities": [], "artifact": {"name": "zlib", "version": "1.0", "type": "deb"}})
     };
     let scored = write(tmp.path(), "g1.json", &grype_report(&[m("5.0", Some(9.8))]));
-    let (code, out, err) = run(bbgate()
-        .args(["verify", "--now", &now, "--policy"])
-        .arg(policy(tmp.path()))
-        .arg("--findings")
-        .arg(&scored));
-    assert_eq!(code, 2, "{out}{err}");
+    let err = refused(tmp.path(), &scored, &now);
     assert!(
         err.contains("CVSS version \"5.0\" is not 2, 3 or 4, and the entry carries a score"),
         "{err}"

@@ -226,21 +226,30 @@ fn generated_retry_streams_read_as_cucumbers_own_query_reads_them() {
         std::fs::write(&path, with_attempts(attempts)).unwrap();
         let want = reference(&path);
         let run = read(&path).unwrap();
-        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for s in &run.scenarios {
-            *counts.entry(s.status.as_str().to_ascii_uppercase()).or_default() += 1;
-        }
-        let want_counts: BTreeMap<String, u64> = want["counts"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
-            .collect();
+        let (counts, want_counts) = (counts(&run), reference_counts(&want));
         if counts != want_counts {
             disagreements.push(format!("{attempts:?}: bbgate {counts:?}, cucumber {want_counts:?}"));
         }
     }
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+/// Scenarios per status, as @cucumber/query's `countMostSevereTestStepResultStatus` spells them.
+fn counts(run: &TestRun) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for s in &run.scenarios {
+        *counts.entry(s.status.as_str().to_ascii_uppercase()).or_default() += 1;
+    }
+    counts
+}
+
+fn reference_counts(want: &serde_json::Value) -> BTreeMap<String, u64> {
+    want["counts"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect()
 }
 
 /// cucumber's own reading (@cucumber/query, pinned in tests/peers/package.json) of a messages file.
@@ -279,16 +288,7 @@ fn every_real_messages_file_reads_as_cucumbers_own_query_reads_it() {
     for f in &files {
         let want = reference(f);
         let run = read(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for s in &run.scenarios {
-            *counts.entry(s.status.as_str().to_ascii_uppercase()).or_default() += 1;
-        }
-        let want_counts: BTreeMap<String, u64> = want["counts"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
-            .collect();
+        let (counts, want_counts) = (counts(&run), reference_counts(&want));
         // The runner's verdict as bbgate reads it: no run failure, and no case worse than skipped.
         let passed = run.run_failures.is_empty()
             && run

@@ -68,13 +68,7 @@ pub(crate) fn network_policy(ns: &str, np: &NetworkPolicy, peers: &[Peer]) -> (b
                 continue;
             }
             for peer in from {
-                if let Some(other) = peer
-                    .namespace_selector
-                    .as_ref()
-                    .and_then(only_namespace)
-                    .filter(|o| *o != ns)
-                    && peer.ip_block.is_none()
-                {
+                if let Some(other) = other_namespace(peer, ns) {
                     if let Err(why) = peer_admitted(peers, other, true, rule.ports.as_deref()) {
                         leaks.push(format!("NetworkPolicy {name}: ingress rule {} {why}", i + 1));
                     }
@@ -113,6 +107,15 @@ fn only_namespace(sel: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSel
     (labels.len() == 1 && sel.match_expressions.as_ref().is_none_or(|e| e.is_empty()))
         .then(|| labels.get("kubernetes.io/metadata.name").map(String::as_str))
         .flatten()
+}
+
+/// The one other namespace a rule's peer names by its name label alone (and no ipBlock): what
+/// `[[building_block.peers]]` may admit.
+fn other_namespace<'p>(peer: &'p k8s_openapi::api::networking::v1::NetworkPolicyPeer, ns: &str) -> Option<&'p str> {
+    peer.namespace_selector
+        .as_ref()
+        .and_then(only_namespace)
+        .filter(|o| *o != ns && peer.ip_block.is_none())
 }
 
 /// Is traffic with the peer namespace `other`, this way, on the rule's ports, one the building block's
@@ -198,13 +201,7 @@ pub(crate) fn network_policy_egress(ns: &str, np: &NetworkPolicy, allowed: &[Str
             continue;
         }
         for peer in to {
-            if let Some(other) = peer
-                .namespace_selector
-                .as_ref()
-                .and_then(only_namespace)
-                .filter(|o| *o != ns)
-                && peer.ip_block.is_none()
-            {
+            if let Some(other) = other_namespace(peer, ns) {
                 if let Err(why) = peer_admitted(peers, other, false, rule.ports.as_deref()) {
                     out.push(format!("NetworkPolicy {name}: egress rule {n} {why}"));
                 }

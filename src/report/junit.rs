@@ -172,7 +172,8 @@ fn cdata_safe(s: &str) -> String {
 pub(crate) fn xml_text(s: &str) -> String {
     s.chars()
         .map(|c| match c {
-            '\t' | '\n' | '\r' => c.to_string(),
+            // A carriage return would come back as a line feed (XML's line-end handling): shown as text too.
+            '\t' | '\n' => c.to_string(),
             c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => format!("\\u{{{:x}}}", c as u32),
             c => c.to_string(),
         })
