@@ -35,6 +35,17 @@ fn fuzz_findings_replay_without_a_panic() {
             let _ = bbgate::findings::ecr::merge(vec![page]);
         }
     });
+    n += replay("scanner_report", |b| {
+        let _ = bbgate::findings::ecr::parse_page(Path::new("r.json"), b);
+    });
+    n += replay("writer_round_trip", |b| {
+        if let Ok(text) = std::str::from_utf8(b) {
+            let t = bbgate::output::terminal_safe(text);
+            assert_eq!(bbgate::output::terminal_safe(&t), t);
+            assert!(!bbgate::report::escape::markdown(text).contains(['\n', '\r', '<', '>']));
+            assert!(!bbgate::report::escape::xml(text).contains(|c: char| (c as u32) < 0x20 && c != '\t' && c != '\n'));
+        }
+    });
     n += replay("api_report", |b| {
         let _ = bbgate::apitests::parse_report(Path::new("r"), b);
     });
