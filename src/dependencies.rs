@@ -162,16 +162,17 @@ fn build_at(helm: &Helm, chart: &Path, at: &str, depth: usize, done: &mut Vec<St
     } else {
         at.to_owned()
     };
+    // What `charts/` holds, read once (archives are unpacked to read them), and again only after a build.
+    let mut have = vendored(chart)?;
     if !declared.is_empty() {
-        let have = vendored(chart)?;
-        let is_vendored = |d: &Dependency, exact: bool| {
+        let is_vendored = |have: &[Vendored], d: &Dependency, exact: bool| {
             have.iter()
                 .any(|v| v.meta.name == d.name && (!exact || v.meta.version == d.version))
         };
         let lock = chart.join("Chart.lock");
         if lock.is_file() {
             let locked = read_meta(&lock)?.dependencies;
-            if locked.iter().all(|d| is_vendored(d, true)) {
+            if locked.iter().all(|d| is_vendored(&have, d, true)) {
                 done.push(format!(
                     "{here}: {} dependencies vendored as Chart.lock pins them",
                     locked.len()
@@ -179,11 +180,12 @@ fn build_at(helm: &Helm, chart: &Path, at: &str, depth: usize, done: &mut Vec<St
             } else {
                 build_locked(helm, chart, &lock, &locked)?;
                 done.push(format!("{here}: {} dependencies built from Chart.lock", locked.len()));
+                have = vendored(chart)?;
             }
         } else {
             let missing: Vec<&str> = declared
                 .iter()
-                .filter(|d| !is_vendored(d, false))
+                .filter(|d| !is_vendored(&have, d, false))
                 .map(|d| d.name.as_str())
                 .collect();
             if !missing.is_empty() {
@@ -199,7 +201,7 @@ fn build_at(helm: &Helm, chart: &Path, at: &str, depth: usize, done: &mut Vec<St
         }
     }
     // Every subchart in turn, as the release installs them: helm builds only the top level.
-    for v in vendored(chart)? {
+    for v in have {
         let sub = format!(
             "{}{}",
             if at.is_empty() { String::new() } else { format!("{at}/") },

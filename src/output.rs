@@ -35,16 +35,26 @@ pub fn terminal_safe(text: &str) -> String {
             rest = &rest[len..];
             continue;
         }
-        let steering = (c.is_control() && c != '\n' && c != '\t')
-            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        if steering {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        if steers(c) {
+            out.push_str(&shown(c));
         } else {
             out.push(c);
         }
         rest = &rest[c.len_utf8()..];
     }
     out
+}
+
+/// A character that could steer a terminal or a reader of the text: a control character but newline and tab,
+/// a bidirectional override or mark, a line or paragraph separator.
+pub(crate) fn steers(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A character as bbgate shows one it will not write as it is: `\u{1b}`.
+pub(crate) fn shown(c: char) -> String {
+    format!("\\u{{{:x}}}", c as u32)
 }
 
 /// The length of an SGR sequence at the start of `s` that only sets or resets bold and a foreground colour (what

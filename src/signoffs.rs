@@ -187,7 +187,7 @@ fn stub(out: &mut String, id: &str, bb: &str, package: Option<&str>, scope: (Opt
             .chars()
             .map(|c| {
                 if c.is_control() && c != '\t' {
-                    format!("\\u{{{:x}}}", c as u32)
+                    crate::output::shown(c)
                 } else {
                     c.to_string()
                 }

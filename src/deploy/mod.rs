@@ -938,18 +938,16 @@ fn deploy_values(
         }
     }
     let values = crate::values::Values::read(&args.values, &policy.deploy.secret_keys)?;
-    let keys = values.bound.iter().map(|b| (b.flag.as_str(), b.key.as_str()));
-    let secret = values.secret_keys.iter().map(|k| ("--set-secret", k.as_str()));
+    // Each value given, and whether verify judged the chart with it (a secret never is).
     let judged: &[crate::values::SetRecord] = admitted.chart.as_ref().map_or(&[], |c| &c.sets);
-    let was_judged = |flag: &str, key: &str| {
-        values
-            .bound
-            .iter()
-            .any(|b| b.flag == flag && b.key == key && judged.iter().any(|j| same_value(j, b)))
-    };
-    for (flag, key) in keys.chain(secret) {
+    let keys = values
+        .bound
+        .iter()
+        .map(|b| (b.flag.as_str(), b.key.as_str(), judged.iter().any(|j| same_value(j, b))));
+    let secret = values.secret_keys.iter().map(|k| ("--set-secret", k.as_str(), false));
+    for (flag, key, was_judged) in keys.chain(secret) {
         let pinned_by_deploy = set_image.iter().any(|(k, _)| k == key);
-        if pinned_by_deploy || (crate::values::is_image_key(key) && !was_judged(flag, key)) {
+        if pinned_by_deploy || (crate::values::is_image_key(key) && !was_judged) {
             problems.push(format!(
                 "{flag} {key}: a key of an image: deploy pins every image to the evidence's digests (the \
                  post-renderer, --set-image), and no value may set one but the ones verify judged the chart with{}",

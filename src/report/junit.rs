@@ -174,7 +174,7 @@ pub(crate) fn xml_text(s: &str) -> String {
         .map(|c| match c {
             // A carriage return would come back as a line feed (XML's line-end handling): shown as text too.
             '\t' | '\n' => c.to_string(),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => format!("\\u{{{:x}}}", c as u32),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => crate::output::shown(c),
             c => c.to_string(),
         })
         .collect()

@@ -25,11 +25,8 @@ pub(crate) fn cell(s: &str) -> String {
                 out.push(c);
             }
             '.' if out.to_ascii_lowercase().ends_with("www") => out.push_str("\\."),
-            c if c.is_control()
-                || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
-            {
-                out.push_str(&format!("\\u\\{{{:x}\\}}", c as u32))
-            }
+            // Line breaks and separators were made spaces above; a tab too is shown.
+            c if c == '\t' || crate::output::steers(c) => out.push_str(&format!("\\u\\{{{:x}\\}}", c as u32)),
             c => out.push(c),
         }
     }

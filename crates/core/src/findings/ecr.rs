@@ -48,31 +48,15 @@ struct RawScanFindings<'a> {
     enhanced_findings: Option<Vec<RawEnhanced<'a>>>,
 }
 
-/// `findingSeverityCounts`, refusing a key given twice (a JSON map keeps the last one silently, so
-/// `{"CRITICAL": 1, "CRITICAL": 0}` would read as no critical at all).
-struct UniqueCounts(BTreeMap<String, u64>);
+/// `findingSeverityCounts`, refusing a severity given twice.
+type UniqueCounts = super::UniqueMap<u64, SeverityCounts>;
 
-impl<'de> Deserialize<'de> for UniqueCounts {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = UniqueCounts;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a map of severity to count")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> std::result::Result<UniqueCounts, A::Error> {
-                let mut out = BTreeMap::new();
-                while let Some((k, v)) = m.next_entry::<String, u64>()? {
-                    if out.insert(k.clone(), v).is_some() {
-                        return Err(serde::de::Error::custom(format!(
-                            "findingSeverityCounts names {k} twice: which count is meant is ambiguous"
-                        )));
-                    }
-                }
-                Ok(UniqueCounts(out))
-            }
-        }
-        d.deserialize_map(V)
+struct SeverityCounts;
+
+impl super::MapOf for SeverityCounts {
+    const EXPECTING: &'static str = "a map of severity to count";
+    fn twice(key: &str) -> String {
+        format!("findingSeverityCounts names {key} twice: which count is meant is ambiguous")
     }
 }
 

@@ -52,38 +52,19 @@ fn image(
 ) -> Result<ImageRef> {
     let what = source.name();
     let own = references.iter().find(|r| !r.is_empty() && !names_a_file(r)).copied();
-    let reference = match (own, named) {
-        (Some(own), Some(named)) => {
-            let (a, b) = (
-                crate::reference::Reference::parse(own).path,
-                crate::reference::Reference::parse(named).path,
-            );
-            if a != b {
-                return Err(here(
-                    path,
-                    format!(
-                        "the {what} report is of {own:?}, not of --image {named:?}: give the report of that image, or leave --image out"
-                    ),
-                ));
-            }
-            own
-        }
-        (Some(own), None) => own,
-        (None, Some(named)) => named,
-        (None, None) => {
-            return Err(here(
-                path,
-                format!(
-                    "the {what} report names no image (scanned from a file?): say which image it is with \
-                     --image REPO[:TAG|@sha256:DIGEST] (e.g. --image bb/payments/emulator@sha256:…), or scan the \
-                     image by its name (`{} bb/payments/emulator:dev`)",
-                    match source {
-                        ScanSource::Grype => "grype -o json",
-                        _ => "trivy image --format json",
-                    }
-                ),
-            ));
-        }
+    let Some(reference) = own.or(named) else {
+        return Err(here(
+            path,
+            format!(
+                "the {what} report names no image (scanned from a file?): say which image it is with \
+                 --image REPO[:TAG|@sha256:DIGEST] (e.g. --image bb/payments/emulator@sha256:…), or scan the \
+                 image by its name (`{} bb/payments/emulator:dev`)",
+                match source {
+                    ScanSource::Grype => "grype -o json",
+                    _ => "trivy image --format json",
+                }
+            ),
+        ));
     };
     // The repository as ECR names it: the path, without the registry host.
     let crate::reference::Reference {
@@ -92,6 +73,16 @@ fn image(
         digest: ref_digest,
         ..
     } = crate::reference::Reference::parse(reference);
+    // A report that names its image must name the one --image says.
+    if let Some(named) = named.filter(|n| crate::reference::Reference::parse(n).path != repository) {
+        return Err(here(
+            path,
+            format!(
+                "the {what} report is of {reference:?}, not of --image {named:?}: give the report of that image, or \
+                 leave --image out"
+            ),
+        ));
+    }
     if !is_repository_name(&repository) {
         return Err(here(
             path,
@@ -222,31 +213,13 @@ fn some<'t>(t: &'t Text<'_>) -> Option<&'t str> {
     t.as_deref().filter(|s| !s.is_empty())
 }
 
-/// A JSON object whose keys must be unique (a map keeps the last of two silently): Trivy's `CVSS` sources.
-struct UniqueMap<T>(Vec<(String, T)>);
+/// Trivy's `CVSS` map of sources, refusing a source given twice.
+struct CvssSources;
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for UniqueMap<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
-            type Value = UniqueMap<T>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a map of sources")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
-                let mut out: Vec<(String, T)> = Vec::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    if out.iter().any(|(k, _)| *k == key) {
-                        return Err(serde::de::Error::custom(format!(
-                            "key {key:?} is given twice in one object: which value counts is ambiguous"
-                        )));
-                    }
-                    out.push((key, map.next_value()?));
-                }
-                Ok(UniqueMap(out))
-            }
-        }
-        d.deserialize_map(V(std::marker::PhantomData))
+impl super::MapOf for CvssSources {
+    const EXPECTING: &'static str = "a map of sources";
+    fn twice(key: &str) -> String {
+        format!("key {key:?} is given twice in one object: which value counts is ambiguous")
     }
 }
 
@@ -328,7 +301,7 @@ struct TrivyVuln<'a> {
     #[serde(rename = "Severity", borrow)]
     severity: Text<'a>,
     #[serde(rename = "CVSS")]
-    cvss: Option<UniqueMap<TrivyCvss>>,
+    cvss: Option<super::UniqueMap<TrivyCvss, CvssSources>>,
 }
 
 /// One source's scores; the values are kept as JSON, so a score that is not a number is named, not skipped.

@@ -8,6 +8,39 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+/// A JSON object whose keys must be unique: a map keeps the last of two silently, so
+/// `{"CRITICAL": 1, "CRITICAL": 0}` would read as no critical at all. `W` says what the object is.
+pub(crate) struct UniqueMap<T, W>(pub(crate) BTreeMap<String, T>, std::marker::PhantomData<W>);
+
+/// What a `UniqueMap` holds, for serde's message and the refusal of a key given twice.
+pub(crate) trait MapOf {
+    const EXPECTING: &'static str;
+    fn twice(key: &str) -> String;
+}
+
+impl<'de, T: Deserialize<'de>, W: MapOf> Deserialize<'de> for UniqueMap<T, W> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<T, W>(std::marker::PhantomData<(T, W)>);
+        impl<'de, T: Deserialize<'de>, W: MapOf> serde::de::Visitor<'de> for V<T, W> {
+            type Value = UniqueMap<T, W>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(W::EXPECTING)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> std::result::Result<Self::Value, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((k, v)) = m.next_entry::<String, T>()? {
+                    if out.contains_key(&k) {
+                        return Err(serde::de::Error::custom(W::twice(&k)));
+                    }
+                    out.insert(k, v);
+                }
+                Ok(UniqueMap(out, std::marker::PhantomData))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
 /// Which family a score belongs to; the policy's `score_preference` orders these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
