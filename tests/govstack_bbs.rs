@@ -160,6 +160,20 @@ fn deploy(fake: &FakeKube, dir: &Path, major: u8, chart: &Path, pages: &Path, re
     cmd
 }
 
+/// `key` of every element of the JSON list `list`.
+fn each<'v>(list: &'v Value, key: &str) -> Vec<&'v str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e[key].as_str().unwrap())
+        .collect()
+}
+
+/// (code, message) of every diagnostic of the JSON list `list`.
+fn diagnostics(list: &Value) -> Vec<(&str, &str)> {
+    each(list, "code").into_iter().zip(each(list, "message")).collect()
+}
+
 fn with(flag: &str, kvs: &[&str]) -> Vec<String> {
     kvs.iter().flat_map(|kv| [flag.to_owned(), (*kv).to_owned()]).collect()
 }
@@ -340,12 +354,7 @@ fn vendored_subcharts_are_known_by_their_own_names_and_nested_dependencies_are_b
         let (code, out, err) = verify(&chart, &pages, &ev, major, &["--release", "im"]);
         assert_eq!(code, 0, "helm {major}: {out}{err}");
         let v: Value = serde_json::from_str(&out).unwrap();
-        let refs: Vec<&str> = v["images"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["ref"].as_str().unwrap())
-            .collect();
+        let refs = each(&v["images"], "ref");
         assert!(
             refs.contains(&"bitnami/kafka:3.7"),
             "the nested broker is part of the release judged: {refs:?}"
@@ -496,12 +505,7 @@ fn verify_chart_judges_what_deploy_would_refuse_the_pod_security_level_included(
     let (code, out, err) = verify(&chart, &pages, &tmp.path().join("ev.json"), 3, &set_string);
     assert_eq!(code, 1, "{out}{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
-    let reasons: Vec<(&str, &str)> = v["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["code"].as_str().unwrap(), r["message"].as_str().unwrap()))
-        .collect();
+    let reasons = diagnostics(&v["reasons"]);
     let security: Vec<&&str> = reasons
         .iter()
         .filter(|(c, _)| *c == "pod-security")
@@ -540,12 +544,7 @@ fn verify_chart_judges_what_deploy_would_refuse_the_pod_security_level_included(
         .args(&set_string);
     let (code, c) = run_json(&mut check);
     assert_eq!(code, 1, "{c}");
-    let mut from_check: Vec<(&str, &str)> = c["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["code"].as_str().unwrap(), r["message"].as_str().unwrap()))
-        .collect();
+    let mut from_check = diagnostics(&c["problems"]);
     let mut from_verify = reasons.clone();
     from_check.sort();
     from_verify.sort();
@@ -605,14 +604,7 @@ fn a_bb_serving_other_bbs_admits_its_named_peers_on_their_ports_only() {
         }
         run_json(&mut cmd)
     };
-    let codes = |v: &Value| -> Vec<String> {
-        v["reasons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["code"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    let codes = |v: &Value| -> Vec<String> { each(&v["reasons"], "code").into_iter().map(str::to_owned).collect() };
     // Without the policy's entry, the IM's namespace let in and reached is refused, both ways.
     let (code, v) = verify_with(&chart, None);
     assert_eq!(code, 1, "{v}");
@@ -667,12 +659,7 @@ fn a_bb_serving_other_bbs_admits_its_named_peers_on_their_ports_only() {
     assert_eq!(code, 0, "{v}");
     let (code, v) = check(None);
     assert_eq!(code, 1, "{v}");
-    let problems: Vec<&str> = v["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["message"].as_str().unwrap())
-        .collect();
+    let problems = each(&v["problems"], "message");
     assert!(
         problems
             .iter()
