@@ -362,7 +362,7 @@ fn judge_inputs(args: &PublishArgs, policy: &crate::policy::Policy, repository: 
     room.pass(crate::deploy::room::PROXIES);
     let copy = room.copy_chart(&args.chart)?;
     let helm = crate::deploy::helm::Helm::detect(&args.helm, room.env(None))?;
-    crate::dependencies::build(&helm, &copy)?;
+    crate::dependencies::build(&helm, &copy, &args.chart)?;
     // The chart's files, listed once: compared with the evidence's, then packed.
     let content = crate::release::chart_content(&copy)?;
     let mut problems: Vec<String> = crate::release::chart_changes(&chart.files, &content.files)

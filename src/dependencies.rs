@@ -25,11 +25,16 @@ struct Dependency {
     repository: String,
 }
 
-/// A chart's own metadata: its name, version and declared dependencies.
+/// A chart's own metadata: its name, version and declared dependencies (a Chart.lock: the locked ones, and its
+/// digest).
 struct Meta {
     name: String,
     version: String,
+    api_version: String,
     dependencies: Vec<Dependency>,
+    /// The dependencies as written, for helm's digest of them.
+    raw: Vec<serde_json::Value>,
+    digest: String,
 }
 
 fn meta_of(text: &str, label: &str) -> Result<Meta> {
@@ -40,20 +45,118 @@ fn meta_of(text: &str, label: &str) -> Result<Meta> {
         serde_json::Value::Null => String::new(),
         other => other.to_string(),
     };
+    let raw = v["dependencies"].as_array().cloned().unwrap_or_default();
     Ok(Meta {
         name: s(&v["name"]),
         version: s(&v["version"]),
-        dependencies: v["dependencies"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        api_version: s(&v["apiVersion"]),
+        dependencies: raw
+            .iter()
             .map(|d| Dependency {
                 name: s(&d["name"]),
                 version: s(&d["version"]),
                 repository: s(&d["repository"]),
             })
             .collect(),
+        digest: s(&v["digest"]),
+        raw,
     })
+}
+
+/// helm's digest of a chart's declared dependencies and its lock's (`resolver.HashReq`), which `helm dependency
+/// build` compares with the lock's `digest`: the sha256 of Go's JSON of `[declared, locked]`, each dependency
+/// with helm's fields in helm's order, empty ones left out, `<`, `>` and `&` escaped as Go escapes them.
+fn helm_lock_digest(declared: &[serde_json::Value], locked: &[serde_json::Value]) -> String {
+    use serde_json::Value;
+    let go = |v: &Value| {
+        serde_json::to_string(v)
+            .unwrap_or_default()
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026")
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029")
+    };
+    let dependency = |d: &Value| {
+        let mut out = vec![format!("\"name\":{}", go(&d["name"]))];
+        let present = |k: &str| match &d[k] {
+            Value::Null | Value::Bool(false) => false,
+            Value::String(s) => !s.is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            _ => true,
+        };
+        for key in [
+            "version",
+            "repository",
+            "condition",
+            "tags",
+            "enabled",
+            "import-values",
+            "alias",
+        ] {
+            if key == "repository" {
+                out.push(format!(
+                    "\"repository\":{}",
+                    go(&Value::String(d[key].as_str().unwrap_or("").to_owned()))
+                ));
+            } else if present(key) {
+                out.push(format!("\"{key}\":{}", go(&d[key])));
+            }
+        }
+        format!("{{{}}}", out.join(","))
+    };
+    let list = |l: &[Value]| format!("[{}]", l.iter().map(dependency).collect::<Vec<_>>().join(","));
+    let json = format!("[{},{}]", list(declared), list(locked));
+    format!("sha256:{}", bbgate_core::policy::sha256_hex(json.as_bytes()))
+}
+
+/// Refuse a Chart.lock out of sync with its Chart.yaml, naming what differs (helm's own refusal says only that
+/// they differ, and where a `file://` path moved, that a directory is not found).
+fn check_in_sync(yaml: &Path, declared: &Meta, lock: &Path, locked: &Meta) -> Result<()> {
+    if declared.api_version == "v1" || helm_lock_digest(&declared.raw, &locked.raw) == locked.digest {
+        return Ok(());
+    }
+    // A range (`>=16.0.0 <17.0.0`, `16.x`) is not compared with the version it locked.
+    let exact = |v: &str| {
+        v.split(['.', '-', '+'])
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()) && !matches!(p, "x" | "X"))
+    };
+    let mut differs = Vec::new();
+    for d in &declared.dependencies {
+        match locked.dependencies.iter().find(|l| l.name == d.name) {
+            None => differs.push(format!("{} is declared but not locked", d.name)),
+            Some(l) if (exact(&d.version) && l.version != d.version) || l.repository != d.repository => {
+                differs.push(format!(
+                    "{}: Chart.yaml asks {} from {}, the lock pins {} from {}",
+                    d.name, d.version, d.repository, l.version, l.repository
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    for l in &locked.dependencies {
+        if !declared.dependencies.iter().any(|d| d.name == l.name) {
+            differs.push(format!("{} is locked but no longer declared", l.name));
+        }
+    }
+    if differs.is_empty() {
+        differs.push(if declared.digest.is_empty() && locked.digest.is_empty() {
+            "the lock has no digest".to_owned()
+        } else {
+            "they differ in a field other than name, version and repository (condition, tags, alias, \
+             import-values), or the lock's digest was edited"
+                .to_owned()
+        });
+    }
+    Err(Error::invalid(format!(
+        "{} is out of sync with the dependencies of {} ({}): helm would refuse to build from it and the chart \
+         judged would not be the one locked; run `helm dependency update {}` and commit the new Chart.lock",
+        lock.display(),
+        yaml.display(),
+        differs.join("; "),
+        yaml.parent()
+            .map_or_else(|| ".".to_owned(), |p| p.display().to_string())
+    )))
 }
 
 fn read_meta(path: &Path) -> Result<Meta> {
@@ -143,20 +246,22 @@ fn loopback(host: &str) -> bool {
 
 /// Build the dependencies of `chart` with `helm`, if it or any subchart declares any. Returns what was done,
 /// for people.
-pub(crate) fn build(helm: &Helm, chart: &Path) -> Result<Option<String>> {
+/// `shown` is the chart's directory as the user gave it, for messages (helm works on a copy in its room).
+pub(crate) fn build(helm: &Helm, chart: &Path, shown: &Path) -> Result<Option<String>> {
     let mut done = Vec::new();
-    build_at(helm, chart, "", 0, &mut done)?;
+    build_at(helm, (chart, shown), "", 0, &mut done)?;
     Ok((!done.is_empty()).then(|| done.join("; ")))
 }
 
-fn build_at(helm: &Helm, chart: &Path, at: &str, depth: usize, done: &mut Vec<String>) -> Result<()> {
+fn build_at(helm: &Helm, (chart, shown): (&Path, &Path), at: &str, depth: usize, done: &mut Vec<String>) -> Result<()> {
     if depth > MAX_DEPTH {
         return Err(Error::invalid(format!(
             "{at}: subcharts nest more than {MAX_DEPTH} deep: a chart that contains itself?"
         )));
     }
     let yaml = chart.join("Chart.yaml");
-    let declared = read_meta(&yaml)?.dependencies;
+    let meta = read_meta(&yaml)?;
+    let declared = &meta.dependencies;
     let here = if at.is_empty() {
         "the chart".to_owned()
     } else {
@@ -171,14 +276,16 @@ fn build_at(helm: &Helm, chart: &Path, at: &str, depth: usize, done: &mut Vec<St
         };
         let lock = chart.join("Chart.lock");
         if lock.is_file() {
-            let locked = read_meta(&lock)?.dependencies;
+            let lock_meta = read_meta(&lock)?;
+            check_in_sync(&shown.join("Chart.yaml"), &meta, &shown.join("Chart.lock"), &lock_meta)?;
+            let locked = lock_meta.dependencies;
             if locked.iter().all(|d| is_vendored(&have, d, true)) {
                 done.push(format!(
                     "{here}: {} dependencies vendored as Chart.lock pins them",
                     locked.len()
                 ));
             } else {
-                build_locked(helm, chart, &lock, &locked)?;
+                build_locked(helm, (chart, shown), &locked)?;
                 done.push(format!("{here}: {} dependencies built from Chart.lock", locked.len()));
                 have = vendored(chart)?;
             }
@@ -193,7 +300,7 @@ fn build_at(helm: &Helm, chart: &Path, at: &str, depth: usize, done: &mut Vec<St
                     "{}: declares dependencies ({}) that are neither vendored under charts/ (a chart is known by \
                      the name in its own Chart.yaml) nor locked: unpinned dependencies could be anything at deploy; \
                      run `helm dependency update` there and commit Chart.lock, or vendor them",
-                    yaml.display(),
+                    shown.join("Chart.yaml").display(),
                     missing.join(", ")
                 )));
             }
@@ -208,7 +315,13 @@ fn build_at(helm: &Helm, chart: &Path, at: &str, depth: usize, done: &mut Vec<St
             v.label
         );
         match &v.carried {
-            None => build_at(helm, &chart.join(&v.label), &sub, depth + 1, done)?,
+            None => build_at(
+                helm,
+                (&chart.join(&v.label), &shown.join(&v.label)),
+                &sub,
+                depth + 1,
+                done,
+            )?,
             Some(carried) => {
                 let missing: Vec<&str> = v
                     .meta
@@ -233,12 +346,28 @@ fn build_at(helm: &Helm, chart: &Path, at: &str, depth: usize, done: &mut Vec<St
 }
 
 /// `helm dependency build` of one chart from its lock, from the repositories the lock names.
-fn build_locked(helm: &Helm, chart: &Path, lock: &Path, locked: &[Dependency]) -> Result<()> {
+fn build_locked(helm: &Helm, (chart, shown): (&Path, &Path), locked: &[Dependency]) -> Result<()> {
+    let lock = shown.join("Chart.lock");
     let mut repos = Vec::new();
     let mut plain_http = false;
     for d in locked {
         let r = d.repository.as_str();
-        if r.is_empty() || r.starts_with("file://") {
+        if let Some(dir) = r.strip_prefix("file://") {
+            // helm resolves the path from the chart and says only "directory … not found".
+            let at = chart.join(dir);
+            if !at.join("Chart.yaml").is_file() {
+                return Err(Error::invalid(format!(
+                    "{}: dependency {} comes from {r}, which is not a chart inside {}: helm builds in a sealed \
+                     room holding the chart's own files only; vendor the dependency under charts/ at the locked \
+                     version (`helm dependency build` there, then commit charts/), and nothing is built",
+                    lock.display(),
+                    d.name,
+                    shown.display()
+                )));
+            }
+            continue;
+        }
+        if r.is_empty() {
             continue;
         }
         if let Some(rest) = r.strip_prefix("oci://") {

@@ -1436,6 +1436,42 @@ fn a_chart_of_yaml_1_1_spellings_and_isolation_gaps_is_refused_with_each_named()
     }
 }
 
+/// Lists nested deeper than helm's builder is trusted to flatten are refused by what they are, at deploy as in
+/// `chart check`: before the cluster's render, which would fail on the list kind and hide the cause.
+#[test]
+fn lists_nested_too_deep_are_refused_as_such_at_deploy_not_as_a_kind_the_cluster_lacks() {
+    let (fake, tmp, ev) = ready();
+    let chart = tmp.path().join("deep");
+    copy_dir(Path::new(CHART), &chart);
+    let mut deep = "{apiVersion: v1, kind: ConfigMap, metadata: {name: x}}".to_owned();
+    for _ in 0..17 {
+        deep = format!("{{apiVersion: v1, kind: List, items: [{deep}]}}");
+    }
+    std::fs::write(chart.join("templates/deep.yaml"), format!("{deep}\n")).unwrap();
+    for major in [3, 4] {
+        let mut cmd = deploy(&fake, tmp.path(), major, &ev, chart.to_str().unwrap());
+        cmd.arg("--dry-run");
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, 2, "helm {major}: {out}{err}");
+        assert!(
+            err.contains("templates/deep.yaml: lists nested deeper than 16 levels"),
+            "helm {major}: {out}{err}"
+        );
+        assert!(!format!("{out}{err}").contains("does not serve"), "{out}{err}");
+    }
+    // Control: 16 levels are flattened and the ConfigMap at the bottom is judged like any other.
+    let mut ok = "{apiVersion: v1, kind: ConfigMap, metadata: {name: x}}".to_owned();
+    for _ in 0..16 {
+        ok = format!("{{apiVersion: v1, kind: List, items: [{ok}]}}");
+    }
+    std::fs::write(chart.join("templates/deep.yaml"), format!("{ok}\n")).unwrap();
+    let mut cmd = deploy(&fake, tmp.path(), 4, &ev, chart.to_str().unwrap());
+    cmd.arg("--dry-run");
+    let (code, out, err) = run(&mut cmd);
+    assert!(!err.contains("nested deeper"), "{out}{err}");
+    assert!(!format!("{out}{err}").contains("does not serve"), "{code} {out}{err}");
+}
+
 #[test]
 fn what_the_api_server_would_store_is_judged_admission_included() {
     // A mutating admission stand-in puts every Deployment's pods on the node's network: the rendered text is

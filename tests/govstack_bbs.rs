@@ -426,58 +426,136 @@ fn copy(from: &Path, to: &Path) {
     );
 }
 
-#[test]
-fn a_lock_whose_every_dependency_is_vendored_needs_no_network() {
-    let tmp = tempfile::tempdir().unwrap();
-    // open-imis' shape: a database from a chart repository, locked, its archive committed under charts/. The
-    // repository is one no machine can reach.
-    let db = tmp.path().join("db-src");
-    small_chart(&db, "postgresql", "16.4.0", "postgres:16.4", "");
-    let chart = tmp.path().join("openimis");
+/// `bbgate chart check CHART` of building block payments with helm 3, helm's cache in `dir`.
+fn chart_check(dir: &Path, chart: &Path) -> (i32, String, String) {
+    run(bbgate()
+        .args(["chart", "check", chart.to_str().unwrap(), "--helm", &helm(3)])
+        .args(["--building-block", "payments"])
+        .env("HELM_CACHE_HOME", dir.join("c")))
+}
+
+/// open-imis' shape: a database chart from a chart repository, locked by `helm dependency update` with its
+/// archive committed under charts/, then the repository gone. `dependencies` is Chart.yaml's list.
+fn openimis(dir: &Path, dependencies: &str) -> (PathBuf, String) {
+    let repo = dir.join("repo");
+    small_chart(&dir.join("db-src"), "postgresql", "16.4.0", "postgres:16.4", "");
+    ok(helm_in(dir).args([
+        "package",
+        dir.join("db-src").to_str().unwrap(),
+        "-d",
+        repo.to_str().unwrap(),
+    ]));
+    let url = serve_dir(repo.clone());
+    ok(helm_in(dir).args(["repo", "index", repo.to_str().unwrap(), "--url", &url]));
+    let chart = dir.join("openimis");
     small_chart(
         &chart,
         "openimis",
         "1.0.0",
         &format!("{REGISTRY}/bb/payments/emulator:1.0.0"),
-        "dependencies:\n  - name: postgresql\n    version: 16.4.0\n    repository: https://charts.unreachable.invalid\n",
+        &format!("dependencies:\n{}", dependencies.replace("URL", &url)),
     );
-    ok(helm_in(tmp.path()).args([
-        "package",
-        db.to_str().unwrap(),
-        "-d",
-        chart.join("charts").to_str().unwrap(),
-    ]));
-    write(
-        &chart.join("Chart.lock"),
-        "dependencies:\n- name: postgresql\n  repository: https://charts.unreachable.invalid\n  version: 16.4.0\ndigest: sha256:0000000000000000000000000000000000000000000000000000000000000000\ngenerated: \"2026-01-01T00:00:00Z\"\n",
+    ok(helm_in(dir).args(["dependency", "update", chart.to_str().unwrap()]));
+    assert!(chart.join("charts/postgresql-16.4.0.tgz").is_file());
+    std::fs::remove_dir_all(&repo).unwrap();
+    (chart, url)
+}
+
+#[test]
+fn a_lock_whose_every_dependency_is_vendored_needs_no_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (chart, url) = openimis(
+        tmp.path(),
+        "  - name: postgresql\n    version: 16.4.0\n    repository: URL\n",
     );
-    let check = |chart: &Path| {
-        run(bbgate()
-            .args([
-                "chart",
-                "check",
-                chart.to_str().unwrap(),
-                "--helm",
-                &helm(3),
-                "--building-block",
-                "payments",
-            ])
-            .env("HELM_CACHE_HOME", tmp.path().join("c")))
-    };
-    let (code, out, err) = check(&chart);
+    let (code, out, err) = chart_check(tmp.path(), &chart);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("docker-hub/library/postgres:16.4"), "{out}");
-    // Positive control: the archive at another version than the lock pins, and bbgate must fetch it: the
-    // unreachable repository leaves nothing decided.
+    assert!(err.contains("1 dependencies vendored as Chart.lock pins them"), "{err}");
+    // Positive control: the committed archive at another version than the lock pins, and bbgate must fetch the
+    // locked one: the repository that is gone leaves nothing decided.
     let other = tmp.path().join("other");
     copy(&chart, &other);
-    let lock = std::fs::read_to_string(other.join("Chart.lock")).unwrap();
-    std::fs::write(other.join("Chart.lock"), lock.replace("16.4.0", "16.5.0")).unwrap();
-    let yaml = std::fs::read_to_string(other.join("Chart.yaml")).unwrap();
-    std::fs::write(other.join("Chart.yaml"), yaml.replace("16.4.0", "16.5.0")).unwrap();
-    let (code, out, err) = check(&other);
+    std::fs::remove_file(other.join("charts/postgresql-16.4.0.tgz")).unwrap();
+    small_chart(&tmp.path().join("db-next"), "postgresql", "16.5.0", "postgres:16.5", "");
+    ok(helm_in(tmp.path()).args([
+        "package",
+        tmp.path().join("db-next").to_str().unwrap(),
+        "-d",
+        other.join("charts").to_str().unwrap(),
+    ]));
+    let (code, out, err) = chart_check(tmp.path(), &other);
     assert_eq!(code, 3, "{out}{err}");
-    assert!(err.contains("charts.unreachable.invalid"), "{err}");
+    assert!(err.contains(&url), "{err}");
+}
+
+/// helm refuses to build from a Chart.lock whose digest of both dependency lists differs from Chart.yaml's; bbgate
+/// computes that digest as helm does (differential: helm's own `dependency build` agrees on each chart) and
+/// refuses naming what differs, where helm's refusal names nothing (and a moved `file://` path reads as
+/// "directory not found").
+#[test]
+fn a_lock_out_of_sync_with_chart_yaml_is_refused_naming_what_differs_as_helm_refuses_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Every field helm hashes, and a constraint Go's JSON escapes (`<`, `>`).
+    let (chart, url) = openimis(
+        tmp.path(),
+        "  - name: postgresql\n    version: \">=16.0.0 <17.0.0\"\n    repository: URL\n    alias: db\n    condition: db.enabled\n    tags: [storage]\n",
+    );
+    let (code, out, err) = chart_check(tmp.path(), &chart);
+    assert_eq!(code, 0, "in sync as helm wrote it: {out}{err}");
+    let helm_builds = |chart: &Path| {
+        let out = helm_in(tmp.path())
+            .args(["dependency", "build", chart.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // helm agrees the lock is in sync: it goes on to fetch from the repository that is gone.
+    let (built, said) = helm_builds(&chart);
+    assert!(!built && !said.contains("out of sync"), "{said}");
+
+    let yaml = std::fs::read_to_string(chart.join("Chart.yaml")).unwrap();
+    for (what, from, to, named) in [
+        (
+            "alias",
+            "alias: db",
+            "alias: database",
+            "a field other than name, version and repository",
+        ),
+        (
+            "version",
+            "\">=16.0.0 <17.0.0\"",
+            "16.5.0",
+            "postgresql: Chart.yaml asks 16.5.0 from URL, the lock pins 16.4.0 from URL",
+        ),
+        (
+            "a dependency added",
+            "    tags: [storage]\n",
+            "    tags: [storage]\n  - name: redis\n    version: 7.0.0\n    repository: URL\n",
+            "redis is declared but not locked",
+        ),
+    ] {
+        let edited = tmp.path().join(format!("edited-{}", what.replace(' ', "-")));
+        copy(&chart, &edited);
+        assert!(yaml.contains(from), "{what}");
+        std::fs::write(edited.join("Chart.yaml"), yaml.replace(from, &to.replace("URL", &url))).unwrap();
+        let (code, out, err) = chart_check(tmp.path(), &edited);
+        assert_eq!(code, 2, "{what}: {out}{err}");
+        assert!(
+            err.contains(&format!(
+                "{}/Chart.lock is out of sync with the dependencies of {}/Chart.yaml",
+                edited.display(),
+                edited.display()
+            )),
+            "{what}: {err}"
+        );
+        assert!(err.contains(&named.replace("URL", &url)), "{what}: {err}");
+        assert!(err.contains("run `helm dependency update"), "{err}");
+        assert!(!err.contains("bbgate-room"), "the user's paths, not the room's: {err}");
+        // helm refuses it too.
+        let (built, said) = helm_builds(&edited);
+        assert!(!built && said.contains("out of sync"), "{what}: {said}");
+    }
 }
 
 #[test]

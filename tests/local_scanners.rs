@@ -650,6 +650,33 @@ fn scanner_reports_are_read_strictly_keys_once_labels_of_their_vocabulary_scores
     std::fs::write(&path, &sources).unwrap();
     let err = refused(tmp.path(), &path, &now);
     assert!(err.contains("key \"nvd\" is given twice in one object"), "{err}");
+    assert!(
+        err.contains("at `Results[0].Vulnerabilities[0].CVSS`: key \"nvd\" is given twice"),
+        "where it is: {err}"
+    );
+    // A value of the wrong shape is refused naming where it is, in both scanners' reports.
+    let mut shape = trivy_report(&[vuln("LOW")]);
+    shape["Results"][0]["Vulnerabilities"][0]["CVSS"]["nvd"] = json!("9.8");
+    let shaped = write(tmp.path(), "shape.json", &shape);
+    let err = refused(tmp.path(), &shaped, &now);
+    assert!(
+        err.contains("not a Trivy report bbgate knows how to read: at `Results[0].Vulnerabilities[0].CVSS.nvd`: invalid type: string \"9.8\", expected one source's CVSS scores"),
+        "{err}"
+    );
+    let grype_shape = write(
+        tmp.path(),
+        "gshape.json",
+        &grype_report(&[
+            json!({"vulnerability": {"id": ["CVE-2026-3001"]}, "artifact": {"name": "zlib", "version": "1.0"}}),
+        ]),
+    );
+    let err = refused(tmp.path(), &grype_shape, &now);
+    assert!(
+        err.contains(
+            "not a Grype report bbgate knows how to read: at `matches[0].vulnerability.id`: invalid type: sequence"
+        ),
+        "{err}"
+    );
     // Positive control: the same report with the key once is read.
     let once = write(tmp.path(), "once.json", &trivy_report(&[vuln("CRITICAL")]));
     assert_eq!(verify(tmp.path(), &[&once], &now).0, 0);

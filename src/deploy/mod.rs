@@ -435,7 +435,7 @@ fn run_checked(args: &DeployArgs) -> Result<u8> {
     // judged.
     // A bundle's chart holds them already, as verify built them (its files are compared below).
     if args.from_bundle.is_none() {
-        crate::dependencies::build(&helm, &chart)?;
+        crate::dependencies::build(&helm, &chart, args.chart_path())?;
     }
     let admitted = &admission.admitted;
     let set_image = set_image(&args.set_image, admitted)?;

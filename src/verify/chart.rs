@@ -52,7 +52,7 @@ fn prepare(chart: &Path, r: &crate::cli::ChartRender) -> Result<Prepared> {
     values.seal(&room)?;
     let helm = Helm::detect(&r.helm, room.env(None))?;
     // The dependencies as Chart.lock pins them, built before the chart is hashed: they are part of it.
-    if let Some(done) = crate::dependencies::build(&helm, &copy)? {
+    if let Some(done) = crate::dependencies::build(&helm, &copy, chart)? {
         eprintln!("bbgate: {}: {done}", chart.display());
     }
     // Each values file by the name it was given, hashed from the room's copy helm reads.

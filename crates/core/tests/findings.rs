@@ -166,7 +166,9 @@ fn a_real_enhanced_scan_reads_every_score() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("not a describe-image-scan-findings response: trailing comma"),
+        err.contains(
+            "not a describe-image-scan-findings response: at `imageScanFindings.enhancedFindings`: trailing comma"
+        ),
         "{err}"
     );
     // A failed scan has no findings and says why.
@@ -429,7 +431,10 @@ fn enhanced_findings_read_ids_packages_and_every_score() {
         let msg = refused(&enhanced(f.clone()));
         if expected.is_empty() {
             assert!(
-                msg.starts_with("page.json: not a describe-image-scan-findings response: invalid type: string"),
+                msg.starts_with(
+                    "page.json: not a describe-image-scan-findings response: at \
+                     `imageScanFindings.enhancedFindings[0].score`: invalid type: string"
+                ),
                 "{msg}"
             );
         } else {

@@ -191,8 +191,8 @@ pub fn parse_page_of(path: &Path, bytes: &[u8], named: Option<&str>) -> Result<P
     if text.trim_start().starts_with('[') {
         return Err(here(top_level_array_hint(text)));
     }
-    let raw: RawPage = serde_json::from_str(text).map_err(|e| {
-        if e.is_eof() {
+    let raw: RawPage = super::read_json(text).map_err(|(e, eof)| {
+        if eof {
             here(format!(
                 "truncated JSON ({e}); save the complete `aws ecr describe-image-scan-findings` output"
             ))

@@ -253,7 +253,7 @@ pub fn parse_local(path: &Path, text: &str, named: Option<&str>) -> Option<Resul
 }
 
 fn read_report<'a, T: Deserialize<'a>>(path: &Path, text: &'a str, what: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| here(path, format!("not a {what} report bbgate knows how to read: {e}")))
+    super::read_json(text).map_err(|(e, _)| here(path, format!("not a {what} report bbgate knows how to read: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -281,12 +281,14 @@ struct TrivyMeta<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Trivy result (an object with `Vulnerabilities`)")]
 struct TrivyResult<'a> {
     #[serde(rename = "Vulnerabilities", borrow)]
     vulnerabilities: Option<Vec<TrivyVuln<'a>>>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Trivy vulnerability (an object)")]
 struct TrivyVuln<'a> {
     #[serde(rename = "VulnerabilityID", borrow)]
     id: Text<'a>,
@@ -306,6 +308,7 @@ struct TrivyVuln<'a> {
 
 /// One source's scores; the values are kept as JSON, so a score that is not a number is named, not skipped.
 #[derive(Deserialize)]
+#[serde(expecting = "one source's CVSS scores (an object of V2Score, V3Score, V40Score and vectors)")]
 struct TrivyCvss {
     #[serde(rename = "V2Score")]
     v2_score: Option<Value>,
@@ -446,6 +449,7 @@ struct GrypeDescriptor<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Grype match (an object with `vulnerability` and `artifact`)")]
 struct GrypeMatch<'a> {
     #[serde(borrow)]
     vulnerability: Option<GrypeVuln<'a>>,
@@ -456,6 +460,7 @@ struct GrypeMatch<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Grype vulnerability (an object)")]
 struct GrypeVuln<'a> {
     #[serde(borrow)]
     id: Text<'a>,

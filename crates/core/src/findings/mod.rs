@@ -41,6 +41,23 @@ impl<'de, T: Deserialize<'de>, W: MapOf> Deserialize<'de> for UniqueMap<T, W> {
     }
 }
 
+/// Read a scanner's JSON as typed, the one rule for ECR, Trivy and Grype: a value of the wrong shape is refused
+/// naming where it is (`Results[2].Vulnerabilities[0].CVSS.nvd.V3Score: invalid type …`), not only a line and
+/// column. Keys no reader needs are skipped, as AWS's and the scanners' own clients skip them; `Err.1` is true
+/// when the text ended early (a truncated save).
+pub(crate) fn read_json<'a, T: Deserialize<'a>>(text: &'a str) -> std::result::Result<T, (String, bool)> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let eof = e.inner().is_eof();
+        match e.path().to_string().as_str() {
+            "." | "" => (e.inner().to_string(), eof),
+            at => (format!("at `{at}`: {}", e.inner()), eof),
+        }
+    })?;
+    de.end().map_err(|e| (e.to_string(), false))?;
+    Ok(value)
+}
+
 /// Which family a score belongs to; the policy's `score_preference` orders these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
