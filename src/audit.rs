@@ -406,7 +406,7 @@ fn locate(policy: &Policy, bb: &BuildingBlock, c: &Running) -> std::result::Resu
     };
     let located = crate::release::locate(&c.image, policy)
         .map_err(|why| Diagnostic::error("image-unjudgeable", format!("{at}: {why}")))?;
-    if let Some(refusal) = policy.refuse_image(bb, &located.repository) {
+    if let Some(refusal) = policy.refuse_image(bb, located.account().as_deref(), &located.repository) {
         return Err(Diagnostic::error("foreign-repository", format!("{at}: {refusal}")));
     }
     Ok(Target {

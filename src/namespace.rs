@@ -171,6 +171,22 @@ pub fn aws_kit(policy: &Policy, bb: &BuildingBlock, group: &str, ids: &AwsIds) -
         .collect();
     let mut read_scans = repos.clone();
     read_scans.extend(caches);
+    // The building block's repositories in a vendor's ECR: read with the same roles, which the vendor's
+    // repository policy (rendered below, for the vendor to attach) must let in.
+    let vendors: Vec<&bbgate_core::policy::registries::Registry> = bb
+        .registries
+        .iter()
+        .filter(|r| matches!(r.kind, bbgate_core::policy::registries::Kind::Ecr { .. }))
+        .collect();
+    for v in &vendors {
+        if let bbgate_core::policy::registries::Kind::Ecr { account, region } = &v.kind {
+            read_scans.extend(
+                v.repositories
+                    .iter()
+                    .map(|r| format!("arn:aws:ecr:{region}:{account}:repository/{r}")),
+            );
+        }
+    }
     let verify_policy = json!({"Version": "2012-10-17", "Statement": [
         {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
         {"Sid": "PushOwnImages", "Effect": "Allow", "Resource": repos, "Action": [
@@ -196,14 +212,27 @@ pub fn aws_kit(policy: &Policy, bb: &BuildingBlock, group: &str, ids: &AwsIds) -
         }
     }
     let deploy_arn = format!("arn:aws:iam::{}:role/{}", ids.account, ids.deploy_role);
+    let verify_arn = format!("arn:aws:iam::{}:role/{}", ids.account, ids.verify_role);
     let username = format!("bbgate-deploy-{}", bb.name);
+    let vendor_policies: Vec<Value> = vendors
+        .iter()
+        .map(|v| {
+            json!({"registry": v.registry, "repositories": v.repositories,
+                "repository_policy": {"Version": "2012-10-17", "Statement": [
+                    {"Sid": "BbgateReadsScans", "Effect": "Allow",
+                     "Principal": {"AWS": [&verify_arn, &deploy_arn]},
+                     "Action": ["ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:DescribeRepositories"]},
+                    {"Sid": "SandboxPulls", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{}:root", ids.account)},
+                     "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]}]}})
+        })
+        .collect();
     json!({
         "building_block": bb.name,
         "namespace": bb.namespace,
         "oidc_provider": {"url": format!("https://{issuer}"), "client_id": ids.org_id, "arn": provider_arn},
         "verify_role": {
             "name": ids.verify_role,
-            "arn": format!("arn:aws:iam::{}:role/{}", ids.account, ids.verify_role),
+            "arn": verify_arn,
             "assume_role_policy": trust(ids.project_id, None),
             "policy": verify_policy,
         },
@@ -221,6 +250,7 @@ pub fn aws_kit(policy: &Policy, bb: &BuildingBlock, group: &str, ids: &AwsIds) -
             "kubernetes_groups": [group],
         },
         "aws_auth_map_roles": [{"rolearn": deploy_arn, "username": username, "groups": [group]}],
+        "vendor_registries": vendor_policies,
     })
 }
 

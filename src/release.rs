@@ -55,6 +55,14 @@ pub(crate) struct Located {
 }
 
 impl Located {
+    /// The ECR account of the host the chart names, if it names one.
+    pub(crate) fn account(&self) -> Option<String> {
+        self.host
+            .as_deref()
+            .and_then(crate::aws::parse_ecr_host)
+            .map(|(account, _)| account)
+    }
+
     /// As `--image` takes it: `[HOST/]REPOSITORY(:TAG|@DIGEST)`.
     pub(crate) fn spec(&self) -> String {
         let mut s = match &self.host {

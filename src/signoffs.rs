@@ -50,9 +50,10 @@ fn products(policy: &Policy, s: &SignOff, images: &[String], registry: Option<&s
                 };
                 // The image as the sandbox holds it: `postgres:16` is the pull-through cache's
                 // docker-hub/library/postgres, the repository a sign-off of it names.
-                let sandbox = crate::release::locate(image, policy).map_or_else(|_| r.path.clone(), |l| l.repository);
+                let (account, sandbox) = crate::release::locate(image, policy)
+                    .map_or_else(|_| (None, r.path.clone()), |l| (l.account(), l.repository));
                 // refuse_image admits the building block's own repositories and the pull-through cache's.
-                let in_scope = bb.is_some_and(|b| policy.refuse_image(b, &sandbox).is_none())
+                let in_scope = bb.is_some_and(|b| policy.refuse_image(b, account.as_deref(), &sandbox).is_none())
                     && s.repository.as_deref().is_none_or(|want| want == sandbox)
                     && s.digest
                         .as_deref()

@@ -782,3 +782,184 @@ fn an_object_another_release_owns_is_a_refusal_naming_it_not_a_cluster_failure()
         assert!(all.contains("delete it"), "{all}");
     }
 }
+
+/// The payment hub's vendor account, where Mifos keeps its images, and the policy entry that makes them the
+/// payments building block's own, with the building block's organisation on ghcr.io.
+const VENDOR: &str = "419830066942.dkr.ecr.us-east-1.amazonaws.com";
+
+fn policy_with_registries(dir: &Path, entries: bool) -> PathBuf {
+    let text = std::fs::read_to_string("policies/sandbox.toml").unwrap();
+    let own = "namespace = \"paymenthub\"\nrepositories = [\"bb/payments/*\"]\n";
+    assert!(text.contains(own));
+    // Deploy reads a policy file only at the admins' pin, and the pin covers the rules.
+    let rego = format!(
+        "rego = [{{ path = \"deploy.rego\", sha256 = \"{}\" }}]",
+        sha256_file(Path::new("policies/deploy.rego"))
+    );
+    let mut text = text
+        .replace("registries = []", &format!("registries = [\"{REGISTRY}\"]"))
+        .replace("rego = [\"deploy.rego\"]", &rego);
+    if entries {
+        text = text.replace(
+            own,
+            &format!(
+                "{own}[[building_block.registries]]\nregistry = \"{VENDOR}\"\nrepositories = [\"phee/*\"]\n\
+                 [[building_block.registries]]\nregistry = \"ghcr.io\"\nrepositories = [\"mifos/*\"]\n"
+            ),
+        );
+    }
+    let path = dir.join(format!("sandbox-{entries}.toml"));
+    std::fs::write(&path, text).unwrap();
+    std::fs::copy("policies/deploy.rego", dir.join("deploy.rego")).unwrap();
+    path
+}
+
+/// The payment hub as Mifos ships it: a connector from the vendor's own ECR account and the operations app from
+/// the organisation's ghcr.io, no image in the sandbox's ECR at all. `account` is the account the connector's scan
+/// says it is in.
+fn payment_hub(dir: &Path, account: &str) -> (PathBuf, PathBuf) {
+    let chart = dir.join("ph-ee");
+    write(
+        &chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: ph-ee\nversion: 1.0.0\n",
+    );
+    write(&chart.join("values.yaml"), "{}\n");
+    let host = VENDOR.replace("419830066942", account);
+    write(
+        &chart.join("templates/connector.yaml"),
+        &statefulset("connector", &format!("{host}/phee/connector-bulk:1.2.0"), RESOURCES),
+    );
+    write(
+        &chart.join("templates/operations.yaml"),
+        &statefulset("operations", "ghcr.io/mifos/ph-ee-operations-app:1.3.0", RESOURCES),
+    );
+    let pages = dir.join("ph-pages");
+    std::fs::create_dir_all(&pages).unwrap();
+    let mut connector = scan_page(
+        "phee/connector-bulk",
+        &format!("sha256:{}", "c1".repeat(32)),
+        "1.2.0",
+        peer::low_basic_findings(1),
+        1,
+    );
+    connector["registryId"] = Value::from(account);
+    let operations = scan_page(
+        "github/mifos/ph-ee-operations-app",
+        &format!("sha256:{}", "c2".repeat(32)),
+        "1.3.0",
+        peer::low_basic_findings(1),
+        1,
+    );
+    for (i, page) in [connector, operations].iter().enumerate() {
+        std::fs::write(pages.join(format!("{i}.json")), serde_json::to_vec(page).unwrap()).unwrap();
+    }
+    (chart, pages)
+}
+
+#[test]
+fn images_kept_in_a_vendors_ecr_or_the_bbs_own_ghcr_organisation_are_judged_and_deployed_as_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let with_entries = policy_with_registries(tmp.path(), true);
+    let without = policy_with_registries(tmp.path(), false);
+    let verify = |chart: &Path, pages: &Path, policy: &Path, extra: &[&str]| {
+        run_json(
+            bbgate()
+                .args(["verify", "--chart", chart.to_str().unwrap(), "--helm", &helm(4)])
+                .args(["--findings", pages.to_str().unwrap(), "--api-report", REPORT])
+                .args(["--evidence", tmp.path().join("evidence.json").to_str().unwrap()])
+                .args(["--registry", REGISTRY, "--policy"])
+                .arg(policy)
+                .args(extra),
+        )
+    };
+    let (chart, pages) = payment_hub(tmp.path(), "419830066942");
+    // No --building-block: the vendor's connector names it; both images are the payments building block's own.
+    let (code, v) = verify(&chart, &pages, &with_entries, &[]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["building_block"], "payments", "{v}");
+    assert_eq!(each(&v["images"], "registry"), [VENDOR, REGISTRY], "{v}");
+    // Pages of the connector's repository from another account are not its pages.
+    let other = tmp.path().join("other-account");
+    copy(&pages, &other);
+    let page = std::fs::read_to_string(other.join("0.json")).unwrap();
+    std::fs::write(
+        other.join("0.json"),
+        page.replace("\"419830066942\"", "\"999999999999\""),
+    )
+    .unwrap();
+    let (code, v) = verify(&chart, &other, &with_entries, &[]);
+    assert_eq!(code, 2, "{v}");
+    assert!(
+        v.to_string()
+            .contains("no saved findings pages of repository phee/connector-bulk in account 419830066942"),
+        "{v}"
+    );
+    // Positive control: without the entries, nothing names the building block, and named, both are foreign.
+    let (code, v) = verify(&chart, &pages, &without, &[]);
+    assert_eq!(code, 2, "{v}");
+    assert!(
+        v.to_string().contains("no building block in the policy") && v.to_string().contains("of account 419830066942"),
+        "{v}"
+    );
+    let (code, v) = verify(&chart, &pages, &without, &["--building-block", "payments"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(each(&v["reasons"], "code"), ["foreign-repository"], "{v}");
+
+    // The attack: the same repository name in an account the policy does not list (anyone can create one, and
+    // open its repository policy to the sandbox). Not the building block's.
+    let evil = tmp.path().join("evil");
+    let (evil_chart, evil_pages) = payment_hub(&evil, "999999999999");
+    let (code, v) = verify(
+        &evil_chart,
+        &evil_pages,
+        &with_entries,
+        &["--building-block", "payments"],
+    );
+    assert_eq!(code, 1, "{v}");
+    let reasons = diagnostics(&v["reasons"]);
+    assert_eq!(reasons.len(), 1, "{v}");
+    assert_eq!(reasons[0].0, "foreign-repository");
+    assert!(reasons[0].1.contains("repository phee/connector-bulk"), "{v}");
+    // Another building block's release may not run payments' own organisation's images.
+    let im = tmp.path().join("im");
+    let (im_chart, im_pages) = payment_hub(&im, "419830066942");
+    std::fs::remove_file(im_chart.join("templates/connector.yaml")).unwrap();
+    std::fs::remove_file(im_pages.join("0.json")).unwrap();
+    let (code, v) = verify(
+        &im_chart,
+        &im_pages,
+        &with_entries,
+        &["--building-block", "information-mediator"],
+    );
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["reasons"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is building block payments's own"),
+        "{v}"
+    );
+
+    // Deployed as judged: the connector from the vendor's registry (which [deploy] registries does not list: the
+    // building block's entry admits it), the operations app as the cache's copy, each pinned.
+    let (code, v) = verify(&chart, &pages, &with_entries, &[]);
+    assert_eq!(code, 0, "{v}");
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let (code, out, err) = run(deploy(&fake, tmp.path(), 4, &chart, &pages, "ph")
+        .arg("--policy")
+        .arg(&with_entries)
+        .env("BBGATE_POLICY_SHA256", sha256_file(&with_entries)));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        image_of(&fake, "ph-connector"),
+        format!("{VENDOR}/phee/connector-bulk@sha256:{}", "c1".repeat(32))
+    );
+    assert_eq!(
+        image_of(&fake, "ph-operations"),
+        format!(
+            "{REGISTRY}/github/mifos/ph-ee-operations-app@sha256:{}",
+            "c2".repeat(32)
+        )
+    );
+}

@@ -134,11 +134,16 @@ fn ecr_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt:
 }
 
 pub(crate) fn client(conf: &aws_config::SdkConfig, calls: &CallCounter) -> Client {
-    Client::from_conf(
-        aws_sdk_ecr::config::Builder::from(conf)
-            .interceptor(calls.clone())
-            .build(),
-    )
+    client_in(conf, calls, None)
+}
+
+/// An ECR client of another region than the credentials' (a vendor's registry elsewhere), same identity.
+pub(crate) fn client_in(conf: &aws_config::SdkConfig, calls: &CallCounter, region: Option<&str>) -> Client {
+    let mut builder = aws_sdk_ecr::config::Builder::from(conf).interceptor(calls.clone());
+    if let Some(r) = region {
+        builder = builder.region(aws_sdk_ecr::config::Region::new(r.to_owned()));
+    }
+    Client::from_conf(builder.build())
 }
 
 /// Resolve a tag (or a digest) to the digest ECR scans: an image index resolves to its linux/amd64 manifest.

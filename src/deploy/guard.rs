@@ -612,6 +612,7 @@ fn check_image(who: &str, image: &str, rules: &Rules, f: &mut Findings) {
         return;
     }
     let (registry, repository, _tag, digest) = parse_image(image);
+    let account = crate::aws::parse_ecr_host(&registry).map(|(a, _)| a);
     let judged = rules.images.unwrap_or_default().iter().any(|i| {
         let p = &i.image;
         registry == p.registry && repository == p.repository && digest.as_deref() == Some(p.digest.as_str())
@@ -622,8 +623,8 @@ fn check_image(who: &str, image: &str, rules: &Rules, f: &mut Findings) {
     if let Some(other) = rules
         .all_building_blocks
         .iter()
-        .find(|b| b.name != rules.building_block.name && b.owns_repository(&repository))
-        && !rules.building_block.owns_repository(&repository)
+        .find(|b| b.name != rules.building_block.name && b.owns_image(account.as_deref(), &repository))
+        && !rules.building_block.owns_image(account.as_deref(), &repository)
     {
         f.problem(
             "image-of-other-bb",

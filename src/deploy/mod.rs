@@ -1086,7 +1086,15 @@ fn check_chart(
         own.dedup();
         own
     } else {
-        policy.deploy.registries.clone()
+        // The admins' list, and the building block's own ECR registries elsewhere (a vendor's account).
+        let mut allowed = policy.deploy.registries.clone();
+        allowed.extend(
+            bb.registries
+                .iter()
+                .filter(|r| matches!(r.kind, bbgate_core::policy::registries::Kind::Ecr { .. }))
+                .map(|r| r.registry.clone()),
+        );
+        allowed
     };
     // On an upgrade the release's own pods are part of the quota's `used`: compare against the hard limit.
     let quota_left = if pre.revision.is_some() {

@@ -150,8 +150,13 @@ pub(crate) fn render_for<'p>(
         .iter()
         .filter_map(|i| release::locate(&i.reference, policy).ok())
         .collect();
-    let repositories: Vec<&str> = located.iter().map(|l| l.repository.as_str()).collect();
-    let bb = policy.select_for_release(None, &repositories)?;
+    let accounts: Vec<Option<String>> = located.iter().map(Located::account).collect();
+    let images: Vec<(Option<&str>, &str)> = located
+        .iter()
+        .zip(&accounts)
+        .map(|(l, a)| (a.as_deref(), l.repository.as_str()))
+        .collect();
+    let bb = policy.select_for_release(None, &images)?;
     let rendered = if bb.namespace == "default" {
         first
     } else {
@@ -220,8 +225,14 @@ fn match_saved(saved: Vec<Judged>, wanted: &[(ChartImage, Located)]) -> Result<V
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for (image, at) in wanted {
+        // An image the chart names in an ECR account is that account's: pages of another account do not fit.
+        let account = at.account();
         let fits = |j: &Judged| {
-            j.scan.image.repository == at.repository && at.digest.as_deref().is_none_or(|d| d == j.scan.image.digest)
+            j.scan.image.repository == at.repository
+                && at.digest.as_deref().is_none_or(|d| d == j.scan.image.digest)
+                && account
+                    .as_deref()
+                    .is_none_or(|a| j.scan.image.registry_id.as_deref().is_none_or(|r| r == a))
         };
         let candidates: Vec<usize> = (0..saved.len())
             .filter(|&i| saved[i].as_ref().is_some_and(fits))
@@ -242,7 +253,8 @@ fn match_saved(saved: Vec<Judged>, wanted: &[(ChartImage, Located)]) -> Result<V
         match pick.and_then(|i| saved[i].take()) {
             Some(mut j) => {
                 j.reference = image.reference.clone();
-                if j.registry.is_none() {
+                // The registry the chart names (a vendor's), else --registry.
+                if at.host.is_some() {
                     j.registry = at.host.clone();
                 }
                 if j.scan.image.tag.is_none() {
@@ -259,11 +271,15 @@ fn match_saved(saved: Vec<Judged>, wanted: &[(ChartImage, Located)]) -> Result<V
                 at.tag.as_deref().unwrap_or("(no tag)")
             )),
             None => problems.push(format!(
-                "{}: no saved findings pages of repository {}{} among --findings: save them with verify --chart \
+                "{}: no saved findings pages of repository {}{}{} among --findings: save them with verify --chart \
                  --save-findings, or add them",
                 image.reference,
                 at.repository,
-                at.digest.as_deref().map(|d| format!("@{d}")).unwrap_or_default()
+                at.digest.as_deref().map(|d| format!("@{d}")).unwrap_or_default(),
+                account
+                    .as_deref()
+                    .map(|a| format!(" in account {a}"))
+                    .unwrap_or_default()
             )),
         }
     }

@@ -164,8 +164,11 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
             .collect(),
     };
     let signoffs: Vec<SignOff> = signoff_files.into_iter().flat_map(|f| f.signoffs).collect();
-    let repositories: Vec<&str> = images.iter().map(|j| j.scan.image.repository.as_str()).collect();
-    let bb = policy.select_for_release(args.building_block.as_deref(), &repositories)?;
+    let owners: Vec<(Option<&str>, &str)> = images
+        .iter()
+        .map(|j| (j.scan.image.registry_id.as_deref(), j.scan.image.repository.as_str()))
+        .collect();
+    let bb = policy.select_for_release(args.building_block.as_deref(), &owners)?;
     let scans: Vec<&Scan> = images.iter().map(|j| &j.scan).collect();
     let decision = gate::decide(
         &policy,
@@ -221,8 +224,9 @@ pub(crate) fn judge_saved(pages: Vec<(ecr::Page, FileDigest)>, registry: Option<
 /// `--image`: a release of one image, refused before any AWS call when the building block may not run it.
 fn fetch(args: &VerifyArgs, policy: &Policy, image: &str) -> Result<Judged> {
     let spec: crate::aws::ImageSpec = image.parse()?;
-    let bb = policy.select_for_release(args.building_block.as_deref(), &[spec.repository.as_str()])?;
-    if let Some(refusal) = policy.refuse_image(bb, &spec.repository) {
+    let at = (spec.account.as_deref(), spec.repository.as_str());
+    let bb = policy.select_for_release(args.building_block.as_deref(), &[at])?;
+    if let Some(refusal) = policy.refuse_image(bb, at.0, at.1) {
         return Err(Error::Denied(refusal));
     }
     online::fetch_one(args, spec, image)

@@ -72,7 +72,8 @@ pub(super) fn fetch(
         let reads = wanted.iter().map(|w| async move {
             // Each image counts its own ECR calls; the credential calls are shared by every image.
             let calls = CallCounter::default();
-            let client = aws_ecr::client(conf, &calls);
+            // An image of a registry in another region (a vendor's ECR) is read there, with the same identity.
+            let client = aws_ecr::client_in(conf, &calls, w.spec.region.as_deref().filter(|r| r != region));
             let read = read_image(args, &client, w, pushing, wait).await?;
             let mut all = credential_calls.snapshot();
             for (op, n) in calls.snapshot() {
@@ -159,9 +160,12 @@ fn judge(
         .first()
         .and_then(|p| p.page.scan.image.registry_id.clone())
         .or(spec.account.clone());
+    // The host the reference names (a vendor's registry), else `--registry`, else the account ECR answered with.
+    let region = spec.region.as_deref().unwrap_or(region);
     let registry = spec
         .registry
         .clone()
+        .or_else(|| args.registry.clone())
         .or_else(|| account.map(|a| format!("{a}.dkr.ecr.{region}.amazonaws.com")));
     let mut pages = Vec::with_capacity(scanned.pages.len());
     let mut digests = Vec::with_capacity(scanned.pages.len());
@@ -192,7 +196,7 @@ fn judge(
     Ok(Judged {
         reference: w.reference.clone(),
         scan,
-        registry: args.registry.clone().or(registry),
+        registry,
         pages: digests,
         notes,
         acquisition: Some(Acquisition {

@@ -303,7 +303,7 @@ fn judge_image(
     // A release runs its building block's own images and third-party images through the pull-through cache.
     reasons.extend(
         policy
-            .refuse_image(bb, &scan.image.repository)
+            .refuse_image(bb, scan.image.registry_id.as_deref(), &scan.image.repository)
             .map(|m| Diagnostic::error("foreign-repository", m)),
     );
     check_scan(policy, scan, now, &mut reasons);

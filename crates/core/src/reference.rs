@@ -66,6 +66,29 @@ impl std::fmt::Display for Reference {
     }
 }
 
+/// `123456789012.dkr.ecr.eu-central-1.amazonaws.com` -> (account, region).
+pub fn parse_ecr_host(host: &str) -> Option<(String, String)> {
+    let rest = host
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| host.strip_suffix(".amazonaws.com.cn"))?;
+    let (account, rest) = rest.split_once('.')?;
+    let region = rest
+        .strip_prefix("dkr.ecr.")
+        .or_else(|| rest.strip_prefix("dkr.ecr-fips."))?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && is_region(region))
+        .then(|| (account.to_owned(), region.to_owned()))
+}
+
+/// `eu-central-1`, `us-gov-west-1`: lowercase words and a number, dash-separated.
+pub fn is_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

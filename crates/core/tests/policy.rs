@@ -340,6 +340,79 @@ fn peers_name_a_namespace_its_ports_and_a_direction() {
 }
 
 #[test]
+fn registries_elsewhere_are_a_vendors_ecr_or_a_cached_organisation_owned_there_only() {
+    use bbgate_core::policy::registries::Kind;
+    let vendor = "419830066942.dkr.ecr.us-east-1.amazonaws.com";
+    let images = "[images]\npull_through = { \"ghcr.io\" = \"github\" }\n";
+    let src = format!(
+        "{images}{BB}[[building_block.registries]]\nregistry = \"{vendor}\"\nrepositories = [\"phee/*\"]\n\
+         [[building_block.registries]]\nregistry = \"ghcr.io\"\nrepositories = [\"mifos/*\"]\n\
+         [[building_block]]\nname = \"im\"\nnamespace = \"im\"\nrepositories = [\"bb/im/*\"]\n"
+    );
+    let p = parse(&src).unwrap();
+    let payments = p.building_block("payments").unwrap();
+    let im = p.building_block("im").unwrap();
+    assert_eq!(
+        payments.registries[0].kind,
+        Kind::Ecr {
+            account: "419830066942".into(),
+            region: "us-east-1".into()
+        }
+    );
+    // The vendor's repositories in the vendor's account only.
+    assert!(payments.owns_image(Some("419830066942"), "phee/connector"));
+    assert!(!payments.owns_image(Some("999999999999"), "phee/connector"));
+    assert!(!payments.owns_image(None, "phee/connector"));
+    assert!(
+        !payments.owns_repository("phee/connector"),
+        "no push into a name of the vendor's"
+    );
+    // The organisation's cached copies (ghcr.io cached under `github`), in any account.
+    assert!(payments.owns_image(Some("123456789012"), "github/mifos/ph-ee-operations-app"));
+    assert!(!payments.owns_image(None, "github/mifosx/app"));
+    assert!(
+        !payments.owns_image(None, "github/mifos/a/b"),
+        "`*` stays within a segment"
+    );
+    // Theirs, not anyone's: another building block may not run them; other cached images it may.
+    assert!(
+        p.refuse_image(im, None, "github/mifos/ph-ee-operations-app")
+            .unwrap()
+            .contains("payments's own")
+    );
+    assert_eq!(p.refuse_image(im, None, "github/other/app"), None);
+    assert_eq!(
+        p.refuse_image(payments, None, "github/mifos/ph-ee-operations-app"),
+        None
+    );
+    // They name the building block of a release.
+    let owner = p
+        .select_for_release(None, &[(None, "github/mifos/x"), (Some("419830066942"), "phee/y")])
+        .unwrap();
+    assert_eq!(owner.name, "payments");
+
+    let bad = format!(
+        "{images}{BB}[[building_block.registries]]\nregistry = \"registry.example.org\"\nrepositories = [\"x/*\"]\n\
+         [[building_block.registries]]\nregistry = \"ghcr.io\"\nrepositories = []\n\
+         [[building_block.registries]]\nregistry = \"ghcr.io\"\nrepositories = [\"Mifos/*\"]\n"
+    );
+    let got = problems(&bad);
+    assert_eq!(got.len(), 4, "{got:#?}");
+    assert!(
+        got[0].starts_with(
+            "p.toml:8:12: [[building_block]] \"payments\": registry \"registry.example.org\" is neither an ECR registry"
+        ),
+        "{got:#?}"
+    );
+    assert!(got[1].contains("registry ghcr.io: repositories is empty"), "{got:#?}");
+    assert!(got[2].contains("registry \"ghcr.io\" is listed twice"), "{got:#?}");
+    assert!(
+        got[3].contains("repository pattern \"Mifos/*\" is not a repository path"),
+        "{got:#?}"
+    );
+}
+
+#[test]
 fn namespace_names_follow_rfc_1123_labels() {
     for ok in ["a", "pay-hub", "a1", "1a", &"a".repeat(63)] {
         assert!(is_dns_label(ok), "{ok}");

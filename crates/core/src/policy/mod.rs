@@ -4,6 +4,7 @@
 //! validate, collecting every problem with its line before giving up.
 
 pub mod peers;
+pub mod registries;
 pub mod signoff;
 
 use crate::apitests::Status;
@@ -90,6 +91,9 @@ pub struct BuildingBlock {
     pub quota: std::collections::BTreeMap<String, String>,
     /// The other namespaces it talks to, on which ports, which way (`[[building_block.peers]]`).
     pub peers: Vec<peers::Peer>,
+    /// Its own images kept elsewhere: a vendor's ECR, its organisation on a cached registry
+    /// (`[[building_block.registries]]`).
+    pub registries: Vec<registries::Registry>,
     matcher: GlobSet,
 }
 
@@ -156,6 +160,12 @@ impl BuildingBlock {
     pub fn owns_repository(&self, repository: &str) -> bool {
         // The grammar first: `bb/im/../payments/x` is no repository, so no glob may match it.
         crate::findings::ecr::is_repository_name(repository) && self.matcher.is_match(repository)
+    }
+
+    /// Is the image `repository` (of ECR account `account`, when known) one of this building block's own: a
+    /// repository of the sandbox's it owns, or one of its `[[building_block.registries]]`.
+    pub fn owns_image(&self, account: Option<&str>, repository: &str) -> bool {
+        self.owns_repository(repository) || self.registries.iter().any(|r| r.owns(account, repository))
     }
 
     /// Why an image of `repository` may not be judged as this building block's, if it may not.
@@ -355,6 +365,8 @@ struct RawBuildingBlock {
     quota: Option<std::collections::BTreeMap<String, Spanned<String>>>,
     #[serde(default)]
     peers: Vec<peers::RawPeer>,
+    #[serde(default)]
+    registries: Vec<registries::RawRegistry>,
 }
 
 impl Policy {
@@ -404,7 +416,7 @@ impl Policy {
         let signoffs = signoffs_section(raw.signoffs, &mut bad);
         let deploy = deploy_section(raw.deploy, path, src, &location, pinned, &mut bad);
         let images = images_section(raw.images, &mut bad);
-        let building_blocks = building_blocks(raw.building_block, &mut bad);
+        let building_blocks = building_blocks(raw.building_block, &images.pull_through, &mut bad);
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
         }
@@ -424,11 +436,23 @@ impl Policy {
 
     /// Why an image of `repository` may not run in `bb`'s release, if it may not: it must be one of the
     /// building block's own repositories, or the pull-through cache's copy of a third-party image.
-    pub fn refuse_image(&self, bb: &BuildingBlock, repository: &str) -> Option<String> {
-        if bb.owns_repository(repository)
-            || (crate::findings::ecr::is_repository_name(repository) && self.images.cache_prefix(repository).is_some())
-        {
+    pub fn refuse_image(&self, bb: &BuildingBlock, account: Option<&str>, repository: &str) -> Option<String> {
+        if bb.owns_image(account, repository) {
             return None;
+        }
+        if crate::findings::ecr::is_repository_name(repository) && self.images.cache_prefix(repository).is_some() {
+            // A cached organisation another building block owns is that building block's, not anyone's.
+            return self
+                .building_blocks
+                .iter()
+                .find(|o| o.name != bb.name && o.owns_image(account, repository))
+                .map(|o| {
+                    format!(
+                        "repository {repository} is building block {}'s own (its [[building_block.registries]]), not \
+                         a third-party image building block {} may run",
+                        o.name, bb.name
+                    )
+                });
         }
         let caches: Vec<&str> = self.images.pull_through.values().map(String::as_str).collect();
         Some(format!(
@@ -469,27 +493,29 @@ impl Policy {
         })
     }
 
-    /// The building block a release belongs to: the named one, or the single one owning every image of the
-    /// release that is not a pull-through cache copy (third-party images belong to no building block).
-    pub fn select_for_release(&self, name: Option<&str>, repositories: &[&str]) -> Result<&BuildingBlock> {
-        let own: Vec<&str> = repositories
-            .iter()
-            .copied()
-            .filter(|r| self.images.cache_prefix(r).is_none())
-            .collect();
+    /// The building block a release belongs to: the named one, or the single one owning the first image of the
+    /// release that is its own (third-party images, cache copies no building block owns, belong to none). Each
+    /// image is `(ECR account when known, repository)`.
+    pub fn select_for_release(&self, name: Option<&str>, images: &[(Option<&str>, &str)]) -> Result<&BuildingBlock> {
         if name.is_some() {
             return self.select_building_block(name, "");
         }
-        let Some(first) = own.first() else {
+        let owned = |&&(account, repository): &&(Option<&str>, &str)| {
+            self.images.cache_prefix(repository).is_none()
+                || self.building_blocks.iter().any(|b| b.owns_image(account, repository))
+        };
+        let Some(&(account, first)) = images.iter().find(owned) else {
+            let all: Vec<&str> = images.iter().map(|(_, r)| *r).collect();
             return Err(Error::invalid(format!(
                 "every image of the release ({}) is a pull-through cache copy, so none names the building block: \
-                 pass --building-block NAME",
-                repositories.join(", ")
+                 pass --building-block NAME (or list the building block's organisation on that registry in its \
+                 [[building_block.registries]])",
+                all.join(", ")
             )));
         };
         // The first own image names the building block; any other image it does not own is then denied as
         // foreign by the decision, naming that image.
-        self.select_building_block(None, first)
+        self.owner_of(account, first)
     }
 
     /// The building block to judge: the named one, or the single one owning `repository`.
@@ -507,16 +533,24 @@ impl Policy {
                 ))
             });
         }
+        self.owner_of(None, repository)
+    }
+
+    /// The single building block owning the image `repository` of ECR account `account`.
+    fn owner_of(&self, account: Option<&str>, repository: &str) -> Result<&BuildingBlock> {
         let owners: Vec<&BuildingBlock> = self
             .building_blocks
             .iter()
-            .filter(|b| b.owns_repository(repository))
+            .filter(|b| b.owns_image(account, repository))
             .collect();
         match owners.as_slice() {
             [one] => Ok(one),
             [] => Err(Error::invalid(format!(
-                "no building block in the policy ({}) owns repository {repository:?}: pass --building-block NAME, or add the repository to that building block's `repositories`",
-                self.origin.location
+                "no building block in the policy ({}) owns repository {repository:?}{}: pass --building-block NAME, \
+                 or add the repository to that building block's `repositories` (or, for a registry of its own, \
+                 its [[building_block.registries]])",
+                self.origin.location,
+                account.map(|a| format!(" of account {a}")).unwrap_or_default()
             ))),
             many => Err(Error::invalid(format!(
                 "repository {repository:?} is owned by several building blocks ({}): pass --building-block NAME",
@@ -916,6 +950,7 @@ fn api_resources(list: Option<Vec<Spanned<String>>>, bad: &mut impl FnMut(Range<
 /// `[[building_block]]`: names, namespaces and the repositories each owns.
 fn building_blocks(
     raw: Vec<Spanned<RawBuildingBlock>>,
+    pull_through: &std::collections::BTreeMap<String, String>,
     bad: &mut impl FnMut(Range<usize>, String),
 ) -> Vec<BuildingBlock> {
     let mut building_blocks: Vec<BuildingBlock> = Vec::new();
@@ -1004,12 +1039,14 @@ fn building_blocks(
             quota.insert(key, value.into_inner());
         }
         let peers = peers::read(&name, bb.namespace.get_ref(), bb.peers, bad);
+        let registries = registries::read(&name, bb.registries, pull_through, bad);
         building_blocks.push(BuildingBlock {
             name,
             namespace: bb.namespace.into_inner(),
             repositories,
             quota,
             peers,
+            registries,
             matcher,
         });
     }
