@@ -361,7 +361,7 @@ fn judge_inputs(args: &PublishArgs, policy: &crate::policy::Policy, repository: 
     let mut room = crate::deploy::room::Room::new()?;
     room.pass(crate::deploy::room::PROXIES);
     let copy = room.copy_chart(&args.chart)?;
-    let helm = crate::deploy::helm::Helm::detect(&args.helm, room.env(None))?;
+    let helm = crate::deploy::helm::Helm::detect(&crate::deploy::helm::on_path(&args.helm), room.env(None))?;
     crate::dependencies::build(&helm, &copy, &args.chart)?;
     // The chart's files, listed once: compared with the evidence's, then packed.
     let content = crate::release::chart_content(&copy)?;

@@ -116,47 +116,23 @@ fn abs(p: &str) -> String {
     std::fs::canonicalize(p).unwrap().display().to_string()
 }
 
-/// Run the packed orb's command `command` as its step's shell runs in a job: in `cwd`, each `<< parameters.x >>`
-/// of its environment from `params` (else the parameter's default), this tree's bbgate first on PATH.
+/// The orb's command `command` as its step's shell runs in the BB's job (the registry named by
+/// BBGATE_REGISTRY_URL, as a mirror would be).
 fn orb_step(command: &str, params: &[(&str, &str)], cwd: &Path) -> (i32, String, String) {
-    let orb: Value = yaml_serde::from_str(&std::fs::read_to_string(".circleci/orb.yml").unwrap()).unwrap();
-    let def = &orb["commands"][command];
-    let run_step = &def["steps"][0]["run"];
-    let value = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| (*v).to_owned())
-            .unwrap_or_else(|| {
-                def["parameters"][name]["default"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-    };
-    let bin = Path::new(env!("CARGO_BIN_EXE_bbgate")).parent().unwrap().to_owned();
-    let mut cmd = std::process::Command::new("bash");
-    cmd.arg("-c")
-        .arg(run_step["command"].as_str().unwrap())
-        .current_dir(cwd);
-    for (k, v) in run_step["environment"].as_object().unwrap() {
-        let v = v.as_str().unwrap();
-        let v = match v.strip_prefix("<< parameters.").and_then(|r| r.strip_suffix(" >>")) {
-            Some(name) => value(name),
-            None => v.to_owned(),
-        };
-        cmd.env(k, v);
-    }
-    cmd.env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
-        .env("BBGATE_REGISTRY_URL", format!("http://{}", registry::open()))
-        .env("BBGATE_HELM", helm(3))
-        .env("DOCKER_CONFIG", "/nonexistent-bbgate-test")
-        .env_remove("BBGATE_ROLE_ARN");
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    let url = format!("http://{}", registry::open());
+    let helm = helm(3);
+    common::orb_step(
+        command,
+        params,
+        cwd,
+        &[],
+        &[
+            ("BBGATE_REGISTRY_URL", url.as_str()),
+            ("BBGATE_HELM", helm.as_str()),
+            ("DOCKER_CONFIG", "/nonexistent-bbgate-test"),
+            ("AWS_REGION", peer::REGION),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
     )
 }
 

@@ -285,9 +285,18 @@ fn small_chart(dir: &Path, name: &str, version: &str, image: &str, extra: &str) 
 /// without a lock; and, like early-warnings, a vendored `charts/events` (chart `kafka-wrapper`) that locks its
 /// own broker from a chart repository, which `helm dependency build` at the top never fetches.
 fn umbrella(dir: &Path) -> PathBuf {
+    umbrella_of(
+        dir,
+        &format!("{REGISTRY}/bb/payments/emulator:1.0.0"),
+        "bitnami/kafka:3.7",
+    )
+}
+
+/// `umbrella` whose security server runs `own` and whose broker runs `broker`.
+fn umbrella_of(dir: &Path, own: &str, broker: &str) -> PathBuf {
     // The chart repository the broker comes from.
     let repo = dir.join("repo");
-    small_chart(&dir.join("broker-src"), "broker", "3.7.0", "bitnami/kafka:3.7", "");
+    small_chart(&dir.join("broker-src"), "broker", "3.7.0", broker, "");
     ok(helm_in(dir).args([
         "package",
         dir.join("broker-src").to_str().unwrap(),
@@ -303,13 +312,7 @@ fn umbrella(dir: &Path) -> PathBuf {
         "apiVersion: v2\nname: im-umbrella\nversion: 1.0.0\ndependencies:\n  - name: xroad-ss\n    version: 0.1.0\n  - name: kafka-wrapper\n    version: 0.2.0\n",
     );
     write(&chart.join("values.yaml"), "{}\n");
-    small_chart(
-        &chart.join("charts/security-server"),
-        "xroad-ss",
-        "0.1.0",
-        &format!("{REGISTRY}/bb/payments/emulator:1.0.0"),
-        "",
-    );
+    small_chart(&chart.join("charts/security-server"), "xroad-ss", "0.1.0", own, "");
     let events = chart.join("charts/events");
     write(
         &events.join("Chart.yaml"),
@@ -631,17 +634,28 @@ fn verify_chart_judges_what_deploy_would_refuse_the_pod_security_level_included(
 
 /// The shipped policy with `[[building_block.peers]]` for payments (the Information Mediator's namespace,
 /// `im-xroad`, on 8080 and 8443 both ways), written with its Rego beside it.
+/// The payments building block talks to the Information Mediator's namespace both ways, on its two ports.
+const PEERS: &str = "[[building_block.peers]]\nnamespace = \"im-xroad\"\nports = [8080, 8443]\ndirection = \"both\"\n";
+
 fn policy_with_peers(dir: &Path) -> PathBuf {
+    sandbox_policy(dir, "peers", PEERS, "[]")
+}
+
+/// policies/sandbox.toml with `extra` after the payments building block's lines and `[deploy] registries` as
+/// given, its Rego pinned (deploy reads a policy file only at the admins' pin, and the pin covers the rules).
+fn sandbox_policy(dir: &Path, name: &str, extra: &str, registries: &str) -> PathBuf {
     let text = std::fs::read_to_string("policies/sandbox.toml").unwrap();
     let own = "namespace = \"paymenthub\"\nrepositories = [\"bb/payments/*\"]\n";
-    assert!(text.contains(own));
-    let text = text.replace(
-        own,
-        &format!(
-            "{own}[[building_block.peers]]\nnamespace = \"im-xroad\"\nports = [8080, 8443]\ndirection = \"both\"\n"
-        ),
+    assert!(text.contains(own) && text.contains("registries = []") && text.contains("rego = [\"deploy.rego\"]"));
+    let rego = format!(
+        "rego = [{{ path = \"deploy.rego\", sha256 = \"{}\" }}]",
+        sha256_file(Path::new("policies/deploy.rego"))
     );
-    let path = dir.join("sandbox.toml");
+    let text = text
+        .replace(own, &format!("{own}{extra}"))
+        .replace("registries = []", &format!("registries = {registries}"))
+        .replace("rego = [\"deploy.rego\"]", &rego);
+    let path = dir.join(format!("sandbox-{name}.toml"));
     std::fs::write(&path, text).unwrap();
     std::fs::copy("policies/deploy.rego", dir.join("deploy.rego")).unwrap();
     path
@@ -788,30 +802,20 @@ fn an_object_another_release_owns_is_a_refusal_naming_it_not_a_cluster_failure()
 const VENDOR: &str = "419830066942.dkr.ecr.us-east-1.amazonaws.com";
 
 fn policy_with_registries(dir: &Path, entries: bool) -> PathBuf {
-    let text = std::fs::read_to_string("policies/sandbox.toml").unwrap();
-    let own = "namespace = \"paymenthub\"\nrepositories = [\"bb/payments/*\"]\n";
-    assert!(text.contains(own));
-    // Deploy reads a policy file only at the admins' pin, and the pin covers the rules.
-    let rego = format!(
-        "rego = [{{ path = \"deploy.rego\", sha256 = \"{}\" }}]",
-        sha256_file(Path::new("policies/deploy.rego"))
-    );
-    let mut text = text
-        .replace("registries = []", &format!("registries = [\"{REGISTRY}\"]"))
-        .replace("rego = [\"deploy.rego\"]", &rego);
-    if entries {
-        text = text.replace(
-            own,
-            &format!(
-                "{own}[[building_block.registries]]\nregistry = \"{VENDOR}\"\nrepositories = [\"phee/*\"]\n\
-                 [[building_block.registries]]\nregistry = \"ghcr.io\"\nrepositories = [\"mifos/*\"]\n"
-            ),
-        );
-    }
-    let path = dir.join(format!("sandbox-{entries}.toml"));
-    std::fs::write(&path, text).unwrap();
-    std::fs::copy("policies/deploy.rego", dir.join("deploy.rego")).unwrap();
-    path
+    let extra = if entries {
+        format!(
+            "[[building_block.registries]]\nregistry = \"{VENDOR}\"\nrepositories = [\"phee/*\"]\n\
+             [[building_block.registries]]\nregistry = \"ghcr.io\"\nrepositories = [\"mifos/*\"]\n"
+        )
+    } else {
+        String::new()
+    };
+    sandbox_policy(
+        dir,
+        &format!("registries-{entries}"),
+        &extra,
+        &format!("[\"{REGISTRY}\"]"),
+    )
 }
 
 /// The payment hub as Mifos ships it: a connector from the vendor's own ECR account and the operations app from
@@ -962,4 +966,137 @@ fn images_kept_in_a_vendors_ecr_or_the_bbs_own_ghcr_organisation_are_judged_and_
             "c2".repeat(32)
         )
     );
+}
+
+/// The README's walk-through, run as the orb runs it: a GovStack-shaped BB (two images from one repository at two
+/// tags given with `--set-string`, an umbrella with a vendored subchart and a nested dependency, a peer namespace)
+/// goes through the orb's `verify` step online (the local AWS peer's ECR) and its `deploy-release` step (EKS
+/// through the peer, the fake API server, helm from PATH at the admins' pin), each step's own shell.
+#[test]
+fn the_readmes_govstack_walk_through_runs_through_the_orbs_steps() {
+    let moto = peer::Moto::get();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // The BB's two images in one repository, and the broker's cached copy, each scanned.
+    let repo = peer::unique("bb/payments/walk");
+    moto.create_repository(&repo);
+    let d1 = moto.put_image(&repo, "1.0.0", &peer::Moto::image_manifest(&format!("{repo}-1")));
+    let d2 = moto.put_image(&repo, "1.1.0", &peer::Moto::image_manifest(&format!("{repo}-2")));
+    let low = || {
+        vec![peer::scan_result(
+            "COMPLETE",
+            peer::low_basic_findings(2),
+            vec![],
+            serde_json::json!({"MEDIUM": 2}),
+        )]
+    };
+    moto.queue_scans(&repo, low());
+    let broker = peer::unique("walk-broker");
+    let cached = format!("docker-hub/bitnami/{broker}");
+    moto.create_repository(&cached);
+    let d3 = moto.put_image(&cached, "3.7", &peer::Moto::image_manifest(&cached));
+    moto.queue_scans(&cached, low());
+
+    // The chart: the IM-shaped umbrella, with the emulator's two security servers and the peer's NetworkPolicy.
+    let chart = umbrella_of(
+        dir,
+        &format!("{REGISTRY}/{repo}:1.0.0"),
+        &format!("bitnami/{broker}:3.7"),
+    );
+    write(
+        &chart.join("values.yaml"),
+        &format!(
+            "global:\n  registry: {REGISTRY}\n  resources: {RESOURCES}\n\
+             ss1:\n  image: {{repository: {repo}, tag: \"\"}}\nss2:\n  image: {{repository: {repo}, tag: \"\"}}\n"
+        ),
+    );
+    write(&chart.join("templates/ss1.yaml"), &workload("ss1", "ss1", true));
+    write(&chart.join("templates/ss2.yaml"), &workload("ss2", "ss2", true));
+    write(&chart.join("templates/peers.yaml"), &peer_policy(8080));
+    let policy = sandbox_policy(dir, "walk", PEERS, "[]");
+    // helm on PATH, as the orb's executor has it. And one shim: the AWS peer is reached through
+    // AWS_ENDPOINT_URL, which deploy refuses unless the admins allow it by name (no orb parameter can, since the
+    // BB's config sets those); the shim adds that allowance to deploy and runs this tree's bbgate otherwise as is.
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(helm(3), bin.join("helm")).unwrap();
+    let real = env!("CARGO_BIN_EXE_bbgate");
+    write(
+        &bin.join("bbgate"),
+        &format!(
+            "#!/bin/sh\nif [ \"$1\" = deploy ]; then shift; exec {real} deploy --allow-env AWS_ENDPOINT_URL \"$@\"; fi\nexec {real} \"$@\"\n"
+        ),
+    );
+    std::fs::set_permissions(bin.join("bbgate"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let tags = "ss1.image.tag=1.0.0\nss2.image.tag=1.1.0";
+    let (report, chart_dir, policy_file) = (
+        std::fs::canonicalize(REPORT).unwrap(),
+        chart.display().to_string(),
+        policy.display().to_string(),
+    );
+    let aws = [
+        ("AWS_ENDPOINT_URL", moto.url.as_str()),
+        ("AWS_REGION", peer::REGION),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST"),
+        ("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET),
+        ("HELM_CACHE_HOME", "h-cache"),
+        ("HELM_CONFIG_HOME", "h-config"),
+        ("HELM_DATA_HOME", "h-data"),
+    ];
+    let common = [
+        ("chart", chart_dir.as_str()),
+        ("set_string", tags),
+        ("release", "payment-hub"),
+        ("policy", policy_file.as_str()),
+        ("api_reports", report.to_str().unwrap()),
+    ];
+
+    // The BB's verify job.
+    let mut params = common.to_vec();
+    params.extend([("scan_timeout", "1m")]);
+    let (code, out, err) = orb_step("verify", &params, dir, &[&bin], &aws);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("bbgate verify exited 0"), "{out}");
+    let v: Value = serde_json::from_slice(&std::fs::read(dir.join("bbgate-out/verify.json")).unwrap()).unwrap();
+    let mut judged: Vec<String> = each(&v["images"], "digest").into_iter().map(str::to_owned).collect();
+    judged.sort();
+    let mut want = vec![d1.clone(), d2.clone(), d3.clone()];
+    want.sort();
+    assert_eq!(judged, want, "each tag and the nested broker judged: {v}");
+
+    // The admins' deploy job, after the approval: the same values, the cluster found through EKS.
+    let fake = FakeKube::start(true);
+    fake.sandbox_namespace(NS);
+    let cluster = peer::unique("walk-cluster");
+    moto.eks_cluster(&cluster, &fake.url);
+    let (helm_pin, policy_pin) = (helm_pin(3), sha256_file(&policy));
+    let mut env = aws.to_vec();
+    env.extend([
+        ("EKS_CLUSTER", cluster.as_str()),
+        ("BBGATE_HELM_SHA256", helm_pin.as_str()),
+        ("BBGATE_POLICY_SHA256", policy_pin.as_str()),
+        ("BBGATE_BUILDING_BLOCK", "payments"),
+    ]);
+    let mut params = common.to_vec();
+    params.extend([
+        ("evidence", "bbgate-out/evidence.json"),
+        ("eks_cluster_env_var", "EKS_CLUSTER"),
+        ("timeout", "60s"),
+    ]);
+    let (code, out, err) = orb_step("deploy-release", &params, dir, &[&bin], &env);
+    assert_eq!(code, 0, "{out}{err}");
+    let pinned = |repository: &str, digest: &str| format!("{REGISTRY}/{repository}@{digest}");
+    assert_eq!(image_of(&fake, "payment-hub-ss1"), pinned(&repo, &d1));
+    assert_eq!(image_of(&fake, "payment-hub-ss2"), pinned(&repo, &d2));
+    assert_eq!(image_of(&fake, "payment-hub-xroad-ss"), pinned(&repo, &d1));
+    assert_eq!(image_of(&fake, "payment-hub-broker"), pinned(&cached, &d3));
+    assert!(
+        fake.get("NetworkPolicy", NS, "payment-hub-from-im").is_some(),
+        "the peer's NetworkPolicy is installed"
+    );
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("bbgate-out/deploy-record.json")).unwrap()).unwrap();
+    assert_eq!(record["status"], "deployed", "{record}");
+    assert!(!format!("{out}{err}").contains(peer::STATIC_SECRET));
 }

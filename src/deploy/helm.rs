@@ -432,6 +432,26 @@ pub(crate) fn ownership_conflict(said: &str, release: &str) -> Option<String> {
     ))
 }
 
+/// A bare program name (`helm`, the default) found on the caller's PATH, as a shell finds it, for verify, `chart
+/// check` and publish: helm itself runs in a room whose PATH is the system's only, where a helm the user installed
+/// in `~/.local/bin` is not. Never at deploy, which looks a bare name up in the system's directories only.
+pub(crate) fn on_path(program: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    if program.components().count() != 1 || program.to_string_lossy().contains('/') {
+        return program.to_owned();
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(program))
+        .find(|c| {
+            c.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .unwrap_or_else(|| program.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

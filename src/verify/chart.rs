@@ -50,7 +50,7 @@ fn prepare(chart: &Path, r: &crate::cli::ChartRender) -> Result<Prepared> {
     room.pass(crate::deploy::room::PROXIES);
     let copy = room.copy_chart(chart)?;
     values.seal(&room)?;
-    let helm = Helm::detect(&r.helm, room.env(None))?;
+    let helm = Helm::detect(&crate::deploy::helm::on_path(&r.helm), room.env(None))?;
     // The dependencies as Chart.lock pins them, built before the chart is hashed: they are part of it.
     if let Some(done) = crate::dependencies::build(&helm, &copy, chart)? {
         eprintln!("bbgate: {}: {done}", chart.display());

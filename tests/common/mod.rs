@@ -271,3 +271,61 @@ pub fn serve_dir(dir: std::path::PathBuf) -> String {
     });
     url
 }
+
+/// Run the packed orb's command `command` as its step's shell runs in a job: in `cwd`, each `<< parameters.x >>`
+/// of its environment from `params` (else the parameter's default), the directories of `path` first on PATH, then
+/// this tree's bbgate, no AWS, bbgate or CircleCI variable of the test's own environment, then `env`.
+pub fn orb_step(
+    command: &str,
+    params: &[(&str, &str)],
+    cwd: &std::path::Path,
+    path: &[&std::path::Path],
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
+    let orb: Value = yaml_serde::from_str(&std::fs::read_to_string(".circleci/orb.yml").unwrap()).unwrap();
+    let def = &orb["commands"][command];
+    let run_step = &def["steps"][0]["run"];
+    let value = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+            .unwrap_or_else(|| {
+                def["parameters"][name]["default"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+    };
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_bbgate"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let mut dirs: Vec<String> = path.iter().map(|p| p.display().to_string()).collect();
+    dirs.push(bin.display().to_string());
+    dirs.push(std::env::var("PATH").unwrap());
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c")
+        .arg(run_step["command"].as_str().unwrap())
+        .current_dir(cwd);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k.starts_with("BBGATE_") || k.starts_with("CIRCLE") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in run_step["environment"].as_object().unwrap() {
+        let v = v.as_str().unwrap();
+        let v = match v.strip_prefix("<< parameters.").and_then(|r| r.strip_suffix(" >>")) {
+            Some(name) => value(name),
+            None => v.to_owned(),
+        };
+        cmd.env(k, v);
+    }
+    cmd.env("PATH", dirs.join(":")).envs(env.iter().copied());
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -11,12 +11,13 @@ role="$(from_env "$BBGATE_ROLE_ENV")"
 use_region "$BBGATE_REGION"
 if [ -z "$cluster" ]; then echo "bbgate orb: $BBGATE_CLUSTER_ENV is empty: set it in the deploy context" >&2; exit 2; fi
 # The lists the parameters give (filled by list, one item per line of the parameter).
-values=() keys=() reports=() signoffs=() sets=() secrets=() secret_files=()
+values=() keys=() reports=() signoffs=() sets=() set_strings=() secrets=() secret_files=()
 list values "$BBGATE_VALUES_FILES" glob
 list keys "$BBGATE_SET_IMAGE"
 list reports "$BBGATE_API_REPORTS" glob
 list signoffs "$BBGATE_SIGNOFF_FILES" glob
 list sets "$BBGATE_SETS"
+list set_strings "$BBGATE_SET_STRINGS"
 list secrets "$BBGATE_SET_SECRETS"
 list secret_files "$BBGATE_SECRET_FILES"
 # The helm on PATH, by full path: bbgate runs it only if its sha256 is the context's BBGATE_HELM_SHA256.
@@ -27,5 +28,6 @@ bbgate deploy --evidence="$BBGATE_EVIDENCE_FILE" --chart="$BBGATE_CHART" --relea
   --eks-cluster="$cluster" --timeout="$BBGATE_TIMEOUT" --record="$(dirname -- "$BBGATE_EVIDENCE_FILE")/deploy-record.json" \
   ${helm_bin:+--helm="$helm_bin"} ${role:+--role-arn="$role"} ${BBGATE_POLICY_FILE:+--policy="$BBGATE_POLICY_FILE"} \
   ${values[0]:+--values "${values[@]}"} ${keys[0]:+--set-image "${keys[@]}"} ${sets[0]:+--set "${sets[@]}"} \
+  ${set_strings[0]:+--set-string "${set_strings[@]}"} \
   ${secrets[0]:+--set-secret "${secrets[@]}"} ${secret_files[0]:+--secret-from-file "${secret_files[@]}"} \
   ${reports[0]:+--api-report "${reports[@]}"} ${signoffs[0]:+--signoffs "${signoffs[@]}"}
