@@ -459,7 +459,8 @@ fn repositories_are_matched_by_segment_and_by_grammar() {
     assert_eq!(
         p.select_building_block(None, "bb/usct/a").unwrap_err().to_string(),
         "no building block in the policy (p.toml) owns repository \"bb/usct/a\": pass --building-block NAME, or add \
-         the repository to that building block's `repositories`"
+         the repository to that building block's `repositories` (or, for a registry of its own, its \
+         [[building_block.registries]])"
     );
     let both = parse(&format!(
         "{BB}[[building_block]]\nname = \"all\"\nnamespace = \"all\"\nrepositories = [\"bb/**\"]\n"
