@@ -77,6 +77,7 @@ fn colour_sequence(s: &str) -> Option<usize> {
 
 pub(crate) const RED: &str = "31";
 pub(crate) const GREEN: &str = "32";
+pub(crate) const YELLOW: &str = "33";
 
 /// Colour for people: only when stdout is a terminal, and never under `NO_COLOR` (any value) or `CLICOLOR=0`;
 /// `CLICOLOR_FORCE` (not 0) forces it. A CI log gets plain text.
@@ -102,6 +103,30 @@ pub(crate) fn paint(text: &str, code: &str) -> String {
     } else {
         text.to_owned()
     }
+}
+
+/// `text` wrapped at spaces to `width` columns, the first line after `first`, the others after `rest`: an id, a
+/// package or a URL longer than the width stays whole on its own line (textwrap, words never broken).
+pub(crate) fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
+    let options = textwrap::Options::new(width.max(first.len() + 8))
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        .break_words(false)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
+    textwrap::wrap(text, options)
+        .into_iter()
+        .map(|l| l.into_owned())
+        .collect()
+}
+
+/// `line` cut to `width` columns with `…` when it is longer.
+pub(crate) fn cut(line: &str, width: usize) -> String {
+    if line.chars().count() <= width {
+        return line.to_owned();
+    }
+    let mut kept: String = line.chars().take(width.saturating_sub(1)).collect();
+    kept.push('…');
+    kept
 }
 
 /// The width human output fits: `COLUMNS`, else the terminal's, else 100 (a CI log).

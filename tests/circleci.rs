@@ -1188,3 +1188,100 @@ fn the_orbs_audit_step_reads_the_cluster_through_eks_and_stores_json_and_junit()
         "the example runs on CircleCI's scheduled trigger"
     );
 }
+
+/// Parameters may hold `${VAR}` (CircleCI expands no variable in a parameter): the orb's steps substitute them,
+/// evaluating nothing, refuse a variable that is not set, and in the admins' deploy job (whose parameters the
+/// BB's config sets) substitute only CircleCI's pipeline variables, never the deploy context's. bbgate itself
+/// never takes a literal placeholder for a tag.
+#[test]
+fn parameters_may_name_variables_substituted_without_evaluation_and_only_pipeline_ones_at_deploy() {
+    let moto = Moto::get();
+    let repo = format!("bb/payments/{}", peer::unique("orb-subst"));
+    let digest = moto.image_with_scan(&repo, "c0ffee1", peer::low_basic_findings(2), json!({"MEDIUM": 2}));
+    let tmp = tempfile::tempdir().unwrap();
+    let aws = [
+        ("AWS_ENDPOINT_URL", moto.url.as_str()),
+        ("AWS_REGION", peer::REGION),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST"),
+        ("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET),
+        ("CIRCLE_SHA1", "c0ffee1"),
+    ];
+    let report = std::fs::canonicalize("../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson").unwrap();
+    let image = format!("{repo}:${{CIRCLE_SHA1}}");
+    let verify = |image: &str, out: &str| {
+        common::orb_step(
+            "verify",
+            &[
+                ("image", image),
+                ("api_reports", report.to_str().unwrap()),
+                ("output_dir", out),
+                ("scan_timeout", "1m"),
+            ],
+            tmp.path(),
+            &[],
+            &aws,
+        )
+    };
+    let (code, out, err) = verify(&image, "out");
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_slice(&std::fs::read(tmp.path().join("out/verify.json")).unwrap()).unwrap();
+    assert_eq!(
+        (v["images"][0]["tag"].as_str(), v["images"][0]["digest"].as_str()),
+        (Some("c0ffee1"), Some(digest.as_str()))
+    );
+    // Nothing is evaluated: a command substitution stays text, and bbgate refuses it as a tag.
+    let (code, out, err) = verify(&format!("{repo}:$(touch PWNED)"), "out2");
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(!tmp.path().join("PWNED").exists());
+    // A variable the job does not have is refused, not read as empty.
+    let (code, out, err) = verify(&format!("{repo}:${{CIRCLE_TAG}}"), "out3");
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("refers to ${CIRCLE_TAG}, which is not set in this job"),
+        "{err}"
+    );
+    // Without the orb, the literal placeholder is named and no AWS call is made.
+    let (code, out, err) = common::run(
+        common::bbgate()
+            .args(["verify", "--image", &image, "--api-report", report.to_str().unwrap()])
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST")
+            .env("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET),
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("holds a placeholder nothing expanded"), "{err}");
+
+    // The admins' deploy job: a value naming the deploy context's variable is refused; a pipeline variable is
+    // substituted (bbgate then runs, and stops at the chart this test never wrote).
+    let deploy = |set: &str| {
+        common::orb_step(
+            "deploy-release",
+            &[
+                ("evidence", "out/evidence.json"),
+                ("chart", "chart"),
+                ("release", "pay"),
+                ("set", set),
+            ],
+            tmp.path(),
+            &[],
+            &[
+                ("BBGATE_HELM_SHA256", "f00d"),
+                ("CIRCLE_SHA1", "c0ffee1"),
+                ("EKS_CLUSTER", "sandbox"),
+            ],
+        )
+    };
+    let (code, out, err) = deploy("leak=${BBGATE_HELM_SHA256}");
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("refers to ${BBGATE_HELM_SHA256}: this job substitutes only CircleCI's pipeline variables"),
+        "{err}"
+    );
+    let (code, out, err) = deploy("image.tag=${CIRCLE_SHA1}");
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("bbgate: invalid input: --chart chart") && !err.contains("refers to"),
+        "{err}"
+    );
+}

@@ -542,8 +542,40 @@ fn the_findings_table_fits_the_width_and_never_splits_an_id_or_a_package() {
         "https://security-tracker.debian.org/tracker/CVE-2005-90001",
         "the JSON carries the advisory"
     );
+    // Under 100 columns, a block of at most 3 lines per finding, the id and package whole, every line within the
+    // width but an advisory's URL (never cut); the verdict's reasons wrapped too.
+    for width in [60usize, 80] {
+        let (code, out, _) = run(bbgate().args(&args).env("COLUMNS", width.to_string()));
+        assert_eq!(code, 1);
+        assert!(!out.lines().any(|l| l.starts_with('|')), "no table at {width}: {out}");
+        let start = out.lines().position(|l| l.starts_with("BLOCKED ")).expect("blocks");
+        let end = out
+            .lines()
+            .position(|l| l.starts_with("advisories:"))
+            .expect("advisories");
+        let block_lines = end - start;
+        assert!(
+            block_lines <= 3 * shown.len() && block_lines >= 2 * shown.len(),
+            "{width}: {block_lines} lines for {} findings:\n{out}",
+            shown.len()
+        );
+        for (id, package) in &shown {
+            assert!(
+                out.lines().any(|l| l.split_whitespace().nth(1) == Some(id.as_str())
+                    || l.split_whitespace().nth(2) == Some(id.as_str())),
+                "{width}: {id} not at the head of its block"
+            );
+            assert!(out.contains(&format!("  package {package}")), "{width}: {package}");
+        }
+        for l in out
+            .lines()
+            .filter(|l| !l.contains("https://") && !l.contains("@sha256:"))
+        {
+            assert!(l.chars().count() <= width, "{width}: {l}");
+        }
+    }
     // COLUMNS, else 100 (not a terminal here).
-    for (columns, width) in [(Some("80"), 80), (Some("160"), 160), (None, 100)] {
+    for (columns, width) in [(Some("100"), 100), (Some("160"), 160), (None, 100)] {
         let mut cmd = bbgate();
         cmd.args(&args).env_remove("COLUMNS");
         if let Some(c) = columns {
@@ -604,6 +636,20 @@ fn colour_only_on_a_terminal_and_never_under_no_color() {
         table[0].contains("why (score, or sign-off)"),
         "the header is on one line: {coloured:?}"
     );
+    // A terminal sized under 100 columns gets the blocks, their outcome coloured, each line within its width.
+    let mut narrow = std::process::Command::new("script");
+    narrow
+        .args(["-qec", &format!("stty cols 70; {line}"), "/dev/null"])
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR")
+        .env_remove("COLUMNS");
+    let narrow = String::from_utf8_lossy(&narrow.output().unwrap().stdout).into_owned();
+    assert!(narrow.contains("\u{1b}[1;32mSIGNED OFF\u{1b}[0m"), "{narrow:?}");
+    assert!(!narrow.lines().any(|l| l.starts_with('|')), "{narrow:?}");
+    for l in narrow.lines().filter(|l| l.split_whitespace().nth(2).is_some()) {
+        let plain: String = l.replace("\u{1b}[1;32m", "").replace("\u{1b}[0m", "").replace('\r', "");
+        assert!(plain.chars().count() <= 70, "{plain:?}");
+    }
     for env in [("NO_COLOR", "1"), ("CLICOLOR", "0")] {
         let plain = on_tty(&[env]);
         assert!(

@@ -119,8 +119,9 @@ impl std::str::FromStr for ImageSpec {
                 "name a tag or a digest (REPO:TAG or REPO@sha256:…); bbgate does not assume :latest",
             ));
         }
-        if tag.as_deref() == Some("") {
-            return Err(bad("empty tag"));
+        // The grammar push holds a tag to: a literal `${CIRCLE_SHA1}` is named, never sent to ECR.
+        if let Some(why) = tag.as_deref().and_then(bbgate_core::reference::tag_problem) {
+            return Err(bad(&why));
         }
         let (registry, account, region, repository) = match r.host {
             Some(host) => {

@@ -42,12 +42,8 @@ impl std::str::FromStr for Target {
         let tag = r
             .tag
             .ok_or_else(|| bad("name a tag (HOST/REPOSITORY:TAG); bbgate does not assume :latest"))?;
-        let tag_ok = !tag.is_empty()
-            && tag.len() <= 128
-            && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-            && !tag.starts_with(['.', '-']);
-        if !tag_ok {
-            return Err(bad(&format!("{tag:?} is not a valid tag")));
+        if let Some(why) = bbgate_core::reference::tag_problem(&tag) {
+            return Err(bad(&why));
         }
         if !crate::findings::ecr::is_repository_name(&repository) {
             return Err(bad(&format!(

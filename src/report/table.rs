@@ -11,6 +11,30 @@ pub(crate) fn render(ctx: &Context) -> String {
     out.push('\n');
     findings(ctx, &mut out);
     tests_signoffs_verdict(ctx, &mut out);
+    fit(&out, usize::from(crate::output::width()))
+}
+
+/// Every line but a table's wrapped to `width` at spaces, its continuation indented two more than the line (a
+/// reason, a failed scenario, a sign-off); a word longer than the width (an image reference, a link) stays whole.
+fn fit(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        // A line of two words (an advisory `ID: URL`, a verdict and its image) has nowhere to wrap.
+        if line.starts_with('|')
+            || textwrap::core::display_width(line) <= width
+            || line.split_whitespace().nth(2).is_none()
+        {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let body = line.trim_start();
+        let indent = &line[..line.len() - body.len()];
+        for l in crate::output::wrap(body, width, indent, &format!("{indent}  ")) {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
     out
 }
 
@@ -29,9 +53,10 @@ fn header(ctx: &Context, out: &mut String) {
     );
     for (j, i) in ctx.each() {
         let s = &j.scan;
+        // The verdict and the image on a line of their own (an image reference is never wrapped), then its scan.
         let _ = writeln!(
             out,
-            "  {} {} · scan {}, {} finding(s) in {} page(s), completed {} · {} blocked, {} need sign-off",
+            "  {} {}\n       scan {}, {} finding(s) in {} page(s), completed {} · {} blocked, {} need sign-off",
             match i.verdict {
                 Verdict::Pass => "PASS",
                 Verdict::Deny => "DENY",
@@ -104,7 +129,12 @@ fn findings(ctx: &Context, out: &mut String) {
         if several {
             let _ = writeln!(out, "{}:", j.uri());
         }
-        let _ = writeln!(out, "{}", finding_table(&shown));
+        let width = usize::from(crate::output::width());
+        if width < TABLE_WIDTH {
+            finding_blocks(&shown, width, out);
+        } else {
+            let _ = writeln!(out, "{}", finding_table(&shown));
+        }
         // The advisories of what holds the image back, one per line, whole (a link is never wrapped).
         let urgent: Vec<_> = shown
             .iter()
@@ -145,6 +175,56 @@ fn findings(ctx: &Context, out: &mut String) {
 /// How many advisory links are listed under a table.
 const ADVISORIES_SHOWN: usize = 10;
 
+/// Below this width the findings are blocks, not a table: a table's columns squeeze its "why" to a few letters.
+const TABLE_WIDTH: usize = 100;
+
+/// What a finding row says beyond its id: the package with the fix, and why (the score's basis and source, the
+/// sign-off or the notes).
+fn row_text(f: &crate::report::FindingRecord) -> (String, String, Option<String>) {
+    let package = if f.package_version.is_empty() {
+        f.package.to_string()
+    } else {
+        format!("{} {}", f.package, f.package_version)
+    };
+    let mut why = match &f.signoff {
+        Some(s) => format!("{}; signed off: {s}", f.basis),
+        None => std::iter::once(f.basis.to_string())
+            .chain(f.notes.iter().map(|n| n.to_string()))
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
+    if let Some(src) = &f.score_source {
+        why.push_str(&format!(" (from {src})"));
+    }
+    // What to do about a finding that holds the image back: the fix (its advisory is listed under the findings).
+    let fix = f
+        .fixed_in
+        .as_ref()
+        .filter(|_| matches!(f.outcome, Outcome::Blocked | Outcome::NeedsSignoff))
+        .map(|fix| format!("fixed in {fix}"));
+    (package, why, fix)
+}
+
+/// The findings at under [`TABLE_WIDTH`] columns: a block of three lines each, the outcome, id and label, then the
+/// package and its fix, then why (cut with `…` at the width; the whole is in JSON, HTML and SARIF). An id or
+/// package is never split.
+fn finding_blocks(shown: &[crate::report::FindingRecord], width: usize, out: &mut String) {
+    for f in shown {
+        let (package, why, fix) = row_text(f);
+        let outcome = match f.outcome {
+            Outcome::Blocked => crate::output::paint("BLOCKED", crate::output::RED),
+            Outcome::NeedsSignoff => crate::output::paint("NEEDS SIGN-OFF", crate::output::YELLOW),
+            Outcome::SignedOff => crate::output::paint("SIGNED OFF", crate::output::GREEN),
+            Outcome::Warned => "WARNED".to_owned(),
+            Outcome::Allowed => "ALLOWED".to_owned(),
+        };
+        let _ = writeln!(out, "{outcome} {} · {}", f.id, f.severity.as_str());
+        let fix = fix.map(|f| format!(" · {f}")).unwrap_or_default();
+        let _ = writeln!(out, "  package {package}{fix}");
+        let _ = writeln!(out, "{}", crate::output::cut(&format!("  why: {why}"), width));
+    }
+}
+
 /// One image's findings as a table that fits the output's width (`output::width`) without splitting a word: the
 /// score, its kind and the threshold it met are in the last column (`cvss3 9.8 >= 9.0`, with its source).
 fn finding_table(shown: &[crate::report::FindingRecord]) -> Table {
@@ -161,26 +241,9 @@ fn finding_table(shown: &[crate::report::FindingRecord]) -> Table {
             "why (score, or sign-off)",
         ]);
     for f in shown {
-        let package = if f.package_version.is_empty() {
-            f.package.to_string()
-        } else {
-            format!("{} {}", f.package, f.package_version)
-        };
-        let mut why = match &f.signoff {
-            Some(s) => format!("{}; signed off: {s}", f.basis),
-            None => std::iter::once(f.basis.to_string())
-                .chain(f.notes.iter().map(|n| n.to_string()))
-                .collect::<Vec<_>>()
-                .join("; "),
-        };
-        if let Some(src) = &f.score_source {
-            why.push_str(&format!(" (from {src})"));
-        }
-        // What to do about a finding that holds the image back: the fix (its advisory is listed under the table).
-        if matches!(f.outcome, Outcome::Blocked | Outcome::NeedsSignoff)
-            && let Some(fix) = &f.fixed_in
-        {
-            why.push_str(&format!("; fixed in {fix}"));
+        let (package, mut why, fix) = row_text(f);
+        if let Some(fix) = fix {
+            why.push_str(&format!("; {fix}"));
         }
         // On a terminal the outcome is coloured as the verdict is (red blocks, yellow waits for a sign-off, green
         // was signed off); comfy-table lays the table out on the text, then adds the colour.

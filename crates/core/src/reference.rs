@@ -66,6 +66,28 @@ impl std::fmt::Display for Reference {
     }
 }
 
+/// A tag as registries take it (the OCI distribution grammar `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`).
+pub fn is_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= 128
+        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && !tag.starts_with(['.', '-'])
+}
+
+/// Why `tag` is not one, said for people: a `${VAR}` placeholder nothing expanded is named as such.
+pub fn tag_problem(tag: &str) -> Option<String> {
+    if is_tag(tag) {
+        return None;
+    }
+    Some(match tag.find("${").or_else(|| tag.find('$')) {
+        Some(_) => format!(
+            "tag {tag:?} holds a placeholder nothing expanded: CircleCI does not expand variables in orb \
+             parameters (the orb's steps substitute ${{NAME}} themselves), and bbgate never does; give the value"
+        ),
+        None => format!("{tag:?} is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)"),
+    })
+}
+
 /// `123456789012.dkr.ecr.eu-central-1.amazonaws.com` -> (account, region).
 pub fn parse_ecr_host(host: &str) -> Option<(String, String)> {
     let rest = host

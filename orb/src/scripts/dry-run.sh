@@ -3,7 +3,7 @@ set -euo pipefail
 # The orb's helpers (lib.sh; the packed orb has them inline).
 # shellcheck source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
-out="$BBGATE_OUT"; single output_dir "$out"; single policy "$BBGATE_POLICY_FILE"; single building_block "$BBGATE_BB"
+param output_dir BBGATE_OUT; out="$BBGATE_OUT"; param policy BBGATE_POLICY_FILE; param building_block BBGATE_BB
 mkdir -p -- "$out/junit"
 # The lists the parameters give (filled by list, one item per line of the parameter).
 findings=() signoffs=() reports=()

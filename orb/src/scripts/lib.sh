@@ -5,10 +5,12 @@ from_env() { # the value of the variable NAME, after checking that NAME is a var
   [[ $1 =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || { echo "bbgate orb: '$1' is not an environment variable name" >&2; return 2; }
   printenv -- "$1" || true
 }
-list() { # ARRAY VALUE [glob]: one item per line of VALUE (globs expanded with glob); no item may start with '-'
+list() { # ARRAY VALUE [glob] [circle]: one item per line of VALUE, ${VAR} substituted (subst; `circle` as there),
+  # globs expanded with glob; no item may start with '-'
   local -n into=$1; local item f; local -a found; into=()
   while IFS= read -r item || [ -n "$item" ]; do
     [ -n "$item" ] || continue
+    item="$(subst "$1" "$item" "${4:-}")" || exit 2
     if [ "${3:-}" = glob ] && [[ $item == *[*?[]* ]]; then
       mapfile -t found < <(compgen -G "$item" || true)
       [ ${#found[@]} -gt 0 ] || echo "bbgate orb: no file matches $item" >&2
@@ -20,6 +22,31 @@ list() { # ARRAY VALUE [glob]: one item per line of VALUE (globs expanded with g
       into+=("$f")
     done
   done <<< "$2"
+}
+subst() { # NAME VALUE [circle]: VALUE with each ${VAR} replaced by that variable's value, as `circleci env subst`
+  # does, and nothing evaluated (no $(...), no backticks, no other expansion; a `$` not starting ${VAR} stays).
+  # An unset VAR is refused (a tag left empty would be judged as another image). With `circle`, only CircleCI's
+  # own pipeline variables (CIRCLE_*, never its tokens): the admins' jobs take parameters the BB's config sets,
+  # and a reference to their context's variables would carry them into the release.
+  local rest="$2" out="" name
+  while [[ $rest == *'$'* ]]; do
+    out+="${rest%%\$*}"; rest="${rest#*\$}"
+    if [[ $rest =~ ^\{([A-Za-z_][A-Za-z0-9_]*)\}(.*)$ ]]; then
+      name="${BASH_REMATCH[1]}"; rest="${BASH_REMATCH[2]}"
+      if [ "${3:-}" = circle ] && { [[ $name != CIRCLE_* ]] || [[ $name == CIRCLE_OIDC_TOKEN* || $name == CIRCLE_TOKEN ]]; }; then
+        echo "bbgate orb: parameter $1 refers to \${$name}: this job substitutes only CircleCI's pipeline variables (CIRCLE_SHA1, CIRCLE_TAG, ...)" >&2; exit 2
+      fi
+      [ -n "${!name+set}" ] || { echo "bbgate orb: parameter $1 refers to \${$name}, which is not set in this job" >&2; exit 2; }
+      out+="${!name}"
+    else
+      out+='$'
+    fi
+  done
+  printf '%s' "$out$rest"
+}
+param() { # NAME VARIABLE [circle]: the parameter held in VARIABLE, its ${VAR} references substituted, one line
+  local v; v="$(subst "$1" "${!2-}" "${3:-}")" || exit 2
+  printf -v "$2" '%s' "$v"; single "$1" "$v"
 }
 single() { # NAME VALUE: a one-line value that cannot be taken for a flag
   [[ $2 != -* && $2 != *$'\n'* ]] || { echo "bbgate orb: parameter $1 must be one line not starting with '-'" >&2; exit 2; }

@@ -3,8 +3,8 @@ set -euo pipefail
 # The orb's helpers (lib.sh; the packed orb has them inline).
 # shellcheck source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
-out="$BBGATE_OUT"; single output_dir "$out"
-single chart "$BBGATE_CHART"; single to "$BBGATE_TO"; single policy "$BBGATE_POLICY_FILE"
+param output_dir BBGATE_OUT; out="$BBGATE_OUT"
+param chart BBGATE_CHART; param to BBGATE_TO; param policy BBGATE_POLICY_FILE
 role="$(from_env "$BBGATE_ROLE_ENV")"
 use_region "$BBGATE_REGION"
 values=() sets=() set_strings=() reports=()

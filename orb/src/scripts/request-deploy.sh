@@ -3,8 +3,8 @@ set -euo pipefail
 # The orb's helpers (lib.sh; the packed orb has them inline).
 # shellcheck source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
-out="$BBGATE_OUT"; single output_dir "$out"
-single building_block "$BBGATE_BB"; single admins_project "$BBGATE_ADMINS_PROJECT"; single branch "$BBGATE_BRANCH"
+param output_dir BBGATE_OUT; out="$BBGATE_OUT"
+param building_block BBGATE_BB; param admins_project BBGATE_ADMINS_PROJECT; param branch BBGATE_BRANCH
 role="$(from_env "$BBGATE_ROLE_ENV")"
 use_region "$BBGATE_REGION"
 # The token that may trigger the admins' project, from the variable the parameter names (bbgate reads it as

@@ -3,9 +3,10 @@ set -euo pipefail
 # The orb's helpers (lib.sh; the packed orb has them inline).
 # shellcheck source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
-out="$BBGATE_OUT"; single output_dir "$out"
-single image "$BBGATE_IMAGE"; single chart "$BBGATE_CHART"; single push_from "$BBGATE_PUSH_FROM"; single policy "$BBGATE_POLICY_FILE"
-single building_block "$BBGATE_BB"; single scan_timeout "$BBGATE_SCAN_TIMEOUT"; single release "$BBGATE_RELEASE"
+# Each parameter with its ${VAR} references substituted (image: repo:${CIRCLE_SHA1}), nothing evaluated.
+param output_dir BBGATE_OUT; out="$BBGATE_OUT"
+param image BBGATE_IMAGE; param chart BBGATE_CHART; param push_from BBGATE_PUSH_FROM; param policy BBGATE_POLICY_FILE
+param building_block BBGATE_BB; param scan_timeout BBGATE_SCAN_TIMEOUT; param release BBGATE_RELEASE
 mkdir -p -- "$out/findings" "$out/junit"
 role="$(from_env "$BBGATE_ROLE_ENV")"
 use_region "$BBGATE_REGION"
