@@ -741,3 +741,36 @@ fn attest_verify_says_verified_only_for_a_signed_record_of_a_deploy_that_succeed
         assert!(err.contains(&format!("{name}: not a public key")), "{err}");
     }
 }
+
+/// After a deny with findings a sign-off may waive, the human output says what to do next, and the command it
+/// gives works as written on the decision it names.
+#[test]
+fn a_deny_ends_with_the_exact_command_that_drafts_the_sign_offs() {
+    let args = [&DENIED_DEMO[..], &["--now", NOW_2021]].concat();
+    let (code, out, _) = run(bbgate().args(&args).env("COLUMNS", "400"));
+    assert_eq!(code, 1);
+    let next = out.lines().find(|l| l.starts_with("next: ")).expect("a next step");
+    let (_, v) = run_json(bbgate().args(&args));
+    let waiting = all_findings(&v).filter(|f| f["outcome"] == "needs_signoff").count();
+    assert!(next.contains(&format!("draft the {waiting} sign-off(s)")), "{next}");
+    let command = next.split(": ").nth(2).unwrap().split(" (").next().unwrap();
+    assert_eq!(
+        command,
+        "bbgate signoffs request --decision verify.json --out signoffs/requested.toml"
+    );
+    // Run as written, in a directory holding this run's decision.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, json, _) = run(bbgate().args(&args).args(["--format", "json"]));
+    std::fs::write(dir.path().join("verify.json"), json).unwrap();
+    std::fs::create_dir_all(dir.path().join("signoffs")).unwrap();
+    let words: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let (code, _, err) = run(bbgate().args(&words).current_dir(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let stubs: toml::Value =
+        toml::from_str(&std::fs::read_to_string(dir.path().join("signoffs/requested.toml")).unwrap()).unwrap();
+    assert_eq!(stubs["signoff"].as_array().map(Vec::len), Some(waiting), "{stubs}");
+    // A pass says no such thing.
+    let (code, out, _) = run(bbgate().args(PASSING_DEMO).args(["--now", NOW_2026]));
+    assert_eq!(code, 0);
+    assert!(!out.contains("next: "), "{out}");
+}

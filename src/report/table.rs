@@ -379,6 +379,16 @@ fn tests_signoffs_verdict(ctx: &Context, out: &mut String) {
                 };
                 let _ = writeln!(out, "  - {at}{} [{}]", r.message, r.code);
             }
+            // What to do next about the findings a sign-off may waive: the exact command that drafts them.
+            let waiting = d.count(Outcome::NeedsSignoff);
+            if waiting > 0 {
+                let _ = writeln!(
+                    out,
+                    "next: draft the {waiting} sign-off(s) for an admin to approve: bbgate signoffs request --decision \
+                     verify.json --out signoffs/requested.toml (verify.json: this run with --format json; the orb \
+                     saves it as bbgate-out/verify.json), fill in analysis and mitigation, and ask the sandbox admins"
+                );
+            }
         }
     }
 }
