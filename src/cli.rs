@@ -43,6 +43,9 @@ pub enum Command {
     /// request file for a pull request to their deployment repository. A request selects a bundle, nothing else.
     #[command(after_help = REQUEST_EXAMPLES)]
     RequestDeploy(Box<RequestDeployArgs>),
+    /// Put verify's Markdown summary on the pull request, as one comment kept up to date (GitHub).
+    #[command(after_help = COMMENT_EXAMPLES)]
+    Comment(Box<CommentArgs>),
     /// Print an EKS bearer token as a kubeconfig ExecCredential (like `aws eks get-token`, no AWS CLI).
     #[command(after_help = EXIT_CODES)]
     EksToken(EksTokenArgs),
@@ -107,6 +110,39 @@ const REQUEST_EXAMPLES: &str = "Example:\n  \
     Exit codes: 0 requested, 1 refused (no such bundle, or not this building block's), 2 invalid input, 3 the \
     registry or CircleCI failed (re-run).";
 
+const COMMENT_EXAMPLES: &str = "Example:\n  \
+    bbgate comment --markdown bbgate-out/summary.md --repository GovStackWorkingGroup/bb-payments --pull-request 42\n\n\
+    Reads the token from GITHUB_TOKEN (--token-env NAME). Exit codes: 0 posted or updated, 2 invalid input or \
+    configuration, 3 GitHub failed (re-run).";
+
+/// `bbgate comment`: where reviewers look.
+#[derive(Args, Debug)]
+pub struct CommentArgs {
+    /// The Markdown summary `verify --markdown` wrote (the orb's bbgate-out/summary.md).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: PathBuf,
+    /// The GitHub repository, OWNER/NAME.
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repository: String,
+    /// The pull request's number.
+    #[arg(long, value_name = "N")]
+    pub pull_request: String,
+    /// Which of bbgate's comments on the pull request this is (one per key: a repository of several building
+    /// blocks keeps one each).
+    #[arg(long, value_name = "KEY", default_value = "verify")]
+    pub key: String,
+    /// The environment variable holding the GitHub token (never printed).
+    #[arg(long, value_name = "NAME", default_value = "GITHUB_TOKEN")]
+    pub token_env: String,
+    /// GitHub's REST API: https://api.github.com, GitHub Enterprise's https://HOST/api/v3, or a loopback address
+    /// for tests.
+    #[arg(long, value_name = "URL", default_value = crate::comment::DEFAULT_API, value_parser = crate::comment::api_url)]
+    pub github_api_url: String,
+    /// Output on stdout: one line for people, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "BBGATE_FORMAT")]
+    pub format: Format,
+}
+
 const DEPLOY_EXAMPLES: &str = "Example:\n  \
     bbgate deploy --evidence bbgate-out/evidence.json --chart helm/payments --building-block payments --release payments \
     --values helm/values-sandbox.yaml --eks-cluster govstack-sandbox --api-report result.message\n  \
@@ -138,6 +174,7 @@ impl Command {
             Command::Deploy(a) => a.format,
             Command::Publish(a) => a.format,
             Command::RequestDeploy(a) => a.format,
+            Command::Comment(a) => a.format,
             Command::Attest(AttestCommand::Verify(a)) => a.format,
             Command::Chart(ChartCommand::Check(a)) => a.format,
             Command::Namespace(NamespaceCommand::Check(a)) => a.format,

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod aws;
 pub mod bundle;
 pub mod cli;
+pub mod comment;
 pub(crate) mod dependencies;
 pub mod deploy;
 pub(crate) mod image;

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => bbgate::deploy::run(args),
         Command::Publish(args) => bbgate::bundle::run_publish(args),
         Command::RequestDeploy(args) => bbgate::bundle::run_request(args),
+        Command::Comment(args) => bbgate::comment::run(args),
         Command::EksToken(args) => bbgate::deploy::eks::run_token(args),
         Command::Attest(AttestCommand::Verify(args)) => bbgate::attest::run_verify(args),
         Command::Chart(ChartCommand::Check(args)) => bbgate::release::chart_check(args),

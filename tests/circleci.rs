@@ -982,6 +982,9 @@ fn run_hostile(script: &str, env: &BTreeMap<String, String>) -> (bool, Vec<Vec<S
     let bash_env = dir.path().join("bash_env");
     let work = dir.path().join("work");
     std::fs::create_dir(&work).unwrap();
+    // What an earlier step of the job wrote (verify's summary, for pr_comment).
+    std::fs::create_dir(work.join("bbgate-out")).unwrap();
+    std::fs::write(work.join("bbgate-out/summary.md"), "## bbgate\n").unwrap();
     let mut cmd = std::process::Command::new("bash");
     cmd.arg("-c").arg(script).current_dir(&work);
     for (k, _) in std::env::vars() {
@@ -994,6 +997,7 @@ fn run_hostile(script: &str, env: &BTreeMap<String, String>) -> (bool, Vec<Vec<S
         .env("HOME", &home)
         .env("BASH_ENV", &bash_env)
         .env("EKS_CLUSTER", "sandbox")
+        .env("CIRCLE_PULL_REQUEST", "https://github.com/o/r/pull/7")
         .env("BBGATE_ROLE_ARN", "arn:aws:iam::123456789012:role/bb")
         .env("AWS_REGION", "eu-central-1");
     let _ = cmd.output().unwrap();
@@ -1284,4 +1288,185 @@ fn parameters_may_name_variables_substituted_without_evaluation_and_only_pipelin
         err.contains("bbgate: invalid input: --chart chart") && !err.contains("refers to"),
         "{err}"
     );
+}
+
+/// A loopback stand-in of GitHub's issue-comments API: lists (pages of `per_page`), creates and edits comments
+/// of pull request 42 of o/r, recording each call (method, path, Authorization).
+type Comments = std::sync::Arc<std::sync::Mutex<(Vec<(u64, String)>, Vec<(String, String, String)>)>>;
+
+fn github_stand_in(seed: usize) -> (String, Comments) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let state: Comments = Default::default();
+    state.lock().unwrap().0 = (1..=seed as u64)
+        .map(|i| (i, format!("a reviewer's comment {i}")))
+        .collect();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let shared = state.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let (mut length, mut auth) = (0usize, String::new());
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                let (k, v) = h.split_once(':').unwrap_or_default();
+                match k.to_ascii_lowercase().as_str() {
+                    "content-length" => length = v.trim().parse().unwrap(),
+                    "authorization" => auth = v.trim().to_owned(),
+                    _ => {}
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let mut words = line.split_whitespace();
+            let (method, target) = (words.next().unwrap().to_owned(), words.next().unwrap().to_owned());
+            let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+            let mut s = shared.lock().unwrap();
+            s.1.push((method.clone(), path.to_owned(), auth));
+            let text = |b: &[u8]| {
+                serde_json::from_slice::<Value>(b).unwrap()["body"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            };
+            let item = |id: u64, b: &str| json!({"id": id, "body": b, "html_url": format!("https://github.com/o/r/pull/42#issuecomment-{id}")});
+            let answer = match (method.as_str(), path) {
+                ("GET", "/repos/o/r/issues/42/comments") => {
+                    let q = |k: &str| {
+                        query
+                            .split('&')
+                            .find_map(|p| p.strip_prefix(&format!("{k}=")))
+                            .unwrap()
+                            .parse::<usize>()
+                            .unwrap()
+                    };
+                    let (per, page) = (q("per_page"), q("page"));
+                    Value::Array(
+                        s.0.iter()
+                            .skip(per * (page - 1))
+                            .take(per)
+                            .map(|(i, b)| item(*i, b))
+                            .collect(),
+                    )
+                }
+                ("POST", "/repos/o/r/issues/42/comments") => {
+                    let id = 1000 + s.0.len() as u64;
+                    s.0.push((id, text(&body)));
+                    item(id, &text(&body))
+                }
+                ("PATCH", p) if p.starts_with("/repos/o/r/issues/comments/") => {
+                    let id: u64 = p.rsplit('/').next().unwrap().parse().unwrap();
+                    let b = text(&body);
+                    s.0.iter_mut().find(|(i, _)| *i == id).unwrap().1 = b.clone();
+                    item(id, &b)
+                }
+                _ => json!({"message": "Not Found"}),
+            };
+            let bytes = answer.to_string();
+            let _ = write!(
+                &stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{bytes}",
+                bytes.len()
+            );
+        }
+    });
+    (url, state)
+}
+
+/// The verdict where reviewers look: the orb's pr_comment step puts verify's summary on the pull request, edits
+/// the same comment on the next run (found past the first page of comments), and never adds a second.
+#[test]
+fn the_summary_goes_on_the_pull_request_as_one_comment_edited_in_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let summary = tmp.path().join("bbgate-out/summary.md");
+    std::fs::create_dir_all(summary.parent().unwrap()).unwrap();
+    let (code, _, err) = common::run(
+        common::bbgate()
+            .args(common::DENIED_DEMO)
+            .args(["--markdown", summary.to_str().unwrap()]),
+    );
+    assert_eq!(code, 1, "{err}");
+    let (api, state) = github_stand_in(130);
+    let token = "ghp_0123456789abcdefNEVERPRINTED";
+    let step = |pr: &str, key: &str| {
+        common::orb_step(
+            "pr_comment",
+            &[("github_api_url", api.as_str()), ("key", key)],
+            tmp.path(),
+            &[],
+            &[("CIRCLE_PULL_REQUEST", pr), ("GITHUB_TOKEN", token)],
+        )
+    };
+    let pr = "https://github.com/o/r/pull/42";
+    let (code, out, err) = step(pr, "verify");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("bbgate comment: created comment 1130 on o/r#42"), "{out}");
+    let ours = |s: &Comments| -> Vec<(u64, String)> {
+        s.lock()
+            .unwrap()
+            .0
+            .iter()
+            .filter(|(_, b)| b.starts_with("<!-- bbgate:summary:"))
+            .cloned()
+            .collect()
+    };
+    let first = ours(&state);
+    assert_eq!(first.len(), 1);
+    assert!(
+        first[0].1.contains(&std::fs::read_to_string(&summary).unwrap()),
+        "the summary, whole"
+    );
+    // The next run (a new commit, a new summary) edits the same comment, found on the second page.
+    std::fs::write(&summary, "## bbgate: PASS\n").unwrap();
+    let (code, out, err) = step(pr, "verify");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("bbgate comment: updated comment 1130 on o/r#42"), "{out}");
+    let second = ours(&state);
+    assert_eq!((second.len(), second[0].0), (1, 1130), "one comment, the same");
+    assert!(second[0].1.ends_with("## bbgate: PASS\n"), "{second:?}");
+    assert_eq!(state.lock().unwrap().0.len(), 131, "no duplicate");
+    let calls = state.lock().unwrap().1.clone();
+    assert!(
+        calls
+            .iter()
+            .any(|(m, p, _)| m == "PATCH" && p == "/repos/o/r/issues/comments/1130")
+    );
+    assert!(
+        calls.iter().all(|(_, _, a)| a == &format!("Bearer {token}")),
+        "{calls:?}"
+    );
+    assert!(!format!("{out}{err}").contains(token));
+    // Control: another key is another comment (the marker is what finds it).
+    let (code, out, err) = step(pr, "im");
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(ours(&state).len(), 2);
+    // A build that is not of a pull request posts nothing.
+    let before = state.lock().unwrap().1.len();
+    let (code, out, _) = step("", "verify");
+    assert_eq!(code, 0);
+    assert!(out.contains("not a pull request build"), "{out}");
+    assert_eq!(state.lock().unwrap().1.len(), before);
+    // No token: invalid configuration, named.
+    let (code, _, err) = common::run(
+        common::bbgate()
+            .args([
+                "comment",
+                "--markdown",
+                summary.to_str().unwrap(),
+                "--repository",
+                "o/r",
+                "--pull-request",
+                "42",
+            ])
+            .args(["--github-api-url", &api])
+            .env_remove("GITHUB_TOKEN"),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("GITHUB_TOKEN is not set"), "{err}");
 }

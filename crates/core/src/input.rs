@@ -33,6 +33,8 @@ pub const DECISION: Kind = kind("verify decision (JSON)", 256 * MIB);
 /// An OpenVEX document (`signoffs request --vex`).
 pub const VEX: Kind = kind("VEX document", 64 * MIB);
 pub const KEY: Kind = kind("public key", MIB);
+/// verify's Markdown summary (`bbgate comment`); GitHub takes 64 K characters of it.
+pub const SUMMARY: Kind = kind("Markdown summary", 16 * MIB);
 /// An OCI index, manifest or config blob (registries refuse manifests over 4 MiB).
 pub const MANIFEST: Kind = kind("image manifest", 16 * MIB);
 /// A file of a Helm chart (templates, values, Chart.yaml, a vendored dependency's .tgz).
