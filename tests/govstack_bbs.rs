@@ -1100,3 +1100,37 @@ fn the_readmes_govstack_walk_through_runs_through_the_orbs_steps() {
     assert_eq!(record["status"], "deployed", "{record}");
     assert!(!format!("{out}{err}").contains(peer::STATIC_SECRET));
 }
+
+/// No helm where it was looked for is the machine's configuration (exit 2, with where to get helm), not a failure a
+/// re-run mends (exit 3).
+#[test]
+fn a_missing_helm_is_invalid_configuration_with_the_install_hint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = emulator_chart(tmp.path());
+    let (code, out, err) = run(bbgate()
+        .args([
+            "chart",
+            "check",
+            chart.to_str().unwrap(),
+            "--building-block",
+            "payments",
+        ])
+        .args(["--helm", tmp.path().join("no-helm-here").to_str().unwrap()]));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("Install helm 3 or 4 (https://helm.sh/docs/intro/install/"),
+        "{err}"
+    );
+    // Control: the same command with helm renders.
+    let (code, out, err) = run(bbgate()
+        .args([
+            "chart",
+            "check",
+            chart.to_str().unwrap(),
+            "--building-block",
+            "payments",
+        ])
+        .args(["--helm", &helm(3)])
+        .args(with("--set-string", &TAGS)));
+    assert_eq!(code, 0, "{out}{err}");
+}

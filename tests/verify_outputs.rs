@@ -749,11 +749,12 @@ fn a_deny_ends_with_the_exact_command_that_drafts_the_sign_offs() {
     let args = [&DENIED_DEMO[..], &["--now", NOW_2021]].concat();
     let (code, out, _) = run(bbgate().args(&args).env("COLUMNS", "400"));
     assert_eq!(code, 1);
-    let next = out.lines().find(|l| l.starts_with("next: ")).expect("a next step");
+    let at = out.lines().position(|l| l.starts_with("next: ")).expect("a next step");
+    let next = out.lines().nth(at).unwrap();
     let (_, v) = run_json(bbgate().args(&args));
     let waiting = all_findings(&v).filter(|f| f["outcome"] == "needs_signoff").count();
     assert!(next.contains(&format!("draft the {waiting} sign-off(s)")), "{next}");
-    let command = next.split(": ").nth(2).unwrap().split(" (").next().unwrap();
+    let command = out.lines().nth(at + 1).unwrap().trim();
     assert_eq!(
         command,
         "bbgate signoffs request --decision verify.json --out signoffs/requested.toml"
@@ -773,4 +774,9 @@ fn a_deny_ends_with_the_exact_command_that_drafts_the_sign_offs() {
     let (code, out, _) = run(bbgate().args(PASSING_DEMO).args(["--now", NOW_2026]));
     assert_eq!(code, 0);
     assert!(!out.contains("next: "), "{out}");
+    // It says until when deploy takes its evidence.
+    assert!(
+        out.contains("deploy before ") && out.contains("([deploy] max_evidence_age)"),
+        "{out}"
+    );
 }

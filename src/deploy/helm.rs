@@ -63,6 +63,17 @@ pub(crate) struct Install<'a> {
 }
 
 fn tool_error(helm: &Path, what: &str, e: std::io::Error) -> Error {
+    // No helm there is the machine's configuration, not a failure a re-run mends: exit 2, with where to get it.
+    if matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+    ) {
+        return Error::invalid(format!(
+            "cannot run {} to {what}: {e}. Install helm 3 or 4 (https://helm.sh/docs/intro/install/; the orb's \
+             install step and the bbgate image carry it) and put it on PATH, or pass --helm PATH",
+            helm.display()
+        ));
+    }
     Error::Undecidable(format!(
         "cannot run {} to {what}: {e} (install helm 3 or 4, or pass --helm PATH)",
         helm.display()

@@ -103,6 +103,8 @@ pub(crate) struct Context<'a> {
     pub(crate) building_block: &'a BuildingBlock,
     pub(crate) inputs: &'a InputDigests,
     pub(crate) now: jiff::Timestamp,
+    /// How long deploy takes evidence made now (`[deploy] max_evidence_age`).
+    pub(crate) evidence_age: jiff::SignedDuration,
     /// CircleCI's build context, when running in CircleCI.
     pub(crate) circleci: Option<BTreeMap<String, String>>,
     pub(crate) chart: Option<&'a ChartRecord>,

@@ -368,6 +368,16 @@ fn tests_signoffs_verdict(ctx: &Context, out: &mut String) {
     match d.verdict {
         Verdict::Pass => {
             let _ = writeln!(out, "verdict: {}", crate::output::paint("PASS", crate::output::GREEN));
+            // Deploy refuses evidence older than the policy's limit: an approval clicked later needs a new verify.
+            if let Ok(until) = ctx.now.checked_add(ctx.evidence_age) {
+                let hours = ctx.evidence_age.as_secs() / 3600;
+                let _ = writeln!(
+                    out,
+                    "deploy before {} UTC: deploy takes evidence for {hours} h ([deploy] max_evidence_age); after \
+                     that, verify again",
+                    until.strftime("%Y-%m-%d %H:%M")
+                );
+            }
         }
         Verdict::Deny => {
             let _ = writeln!(out, "verdict: {}", crate::output::paint("DENY", crate::output::RED));
@@ -384,9 +394,10 @@ fn tests_signoffs_verdict(ctx: &Context, out: &mut String) {
             if waiting > 0 {
                 let _ = writeln!(
                     out,
-                    "next: draft the {waiting} sign-off(s) for an admin to approve: bbgate signoffs request --decision \
-                     verify.json --out signoffs/requested.toml (verify.json: this run with --format json; the orb \
-                     saves it as bbgate-out/verify.json), fill in analysis and mitigation, and ask the sandbox admins"
+                    "next: draft the {waiting} sign-off(s), fill in analysis and mitigation, and ask the sandbox \
+                     admins to approve them:\n  bbgate signoffs request --decision verify.json --out \
+                     signoffs/requested.toml\n  (verify.json: this run with --format json; the orb saves it as \
+                     bbgate-out/verify.json)"
                 );
             }
         }

@@ -195,6 +195,7 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
         building_block: bb,
         inputs: &inputs,
         now,
+        evidence_age: policy.deploy.max_evidence_age,
         circleci: crate::cli::CircleCi::from_env().context,
         chart: chart_record.as_ref(),
     };
