@@ -179,6 +179,7 @@ impl Command {
             Command::Chart(ChartCommand::Check(a)) => a.format,
             Command::Namespace(NamespaceCommand::Check(a)) => a.format,
             Command::Audit(a) => a.format,
+            Command::Signoffs(SignoffsCommand::Approve(a)) => a.format,
             Command::EksToken(_)
             | Command::Policy(_)
             | Command::Namespace(NamespaceCommand::Render(_))
@@ -205,6 +206,39 @@ pub enum SignoffsCommand {
         bbgate signoffs request --decision bbgate-out/verify.json --out signoffs/requested.toml\n\n\
         Exit codes: 0 written, 2 invalid input.")]
     Request(SignoffsRequestArgs),
+    /// Sandbox admins: approve the requests of a file (analysis and mitigation filled in) into the admins'
+    /// sign-off file, dated today and expiring within the policy's limit, and print the file's new pin.
+    #[command(after_help = "Example:\n  \
+        bbgate signoffs approve --requests signoffs/requested.toml --into signoffs/payments.toml \
+        --approver sandbox-admin@govstack.global\n\n\
+        Exit codes: 0 approved (the new BBGATE_SIGNOFFS_SHA256 pin printed), 2 invalid input (each request \
+        that cannot be approved named, nothing written).")]
+    Approve(SignoffsApproveArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SignoffsApproveArgs {
+    /// The requests (`bbgate signoffs request` wrote them; the BB team filled in analysis and mitigation).
+    #[arg(long, value_name = "FILE")]
+    pub requests: PathBuf,
+    /// The admins' sign-off file the approved sign-offs are added to (created when missing).
+    #[arg(long, value_name = "FILE")]
+    pub into: PathBuf,
+    /// Who approves: one of the policy's [signoffs] approvers when it lists any.
+    #[arg(long, value_name = "EMAIL")]
+    pub approver: String,
+    /// Days until the sign-offs expire [default and at most: the policy's [signoffs] max_validity_days].
+    #[arg(long, value_name = "N")]
+    pub days: Option<i64>,
+    /// Approve only these ids (repeat or list several) [default: every request of the file].
+    #[arg(long, value_name = "ID", num_args = 1..)]
+    pub only: Vec<String>,
+    /// Policy file [default: the built-in policy].
+    #[arg(long, env = "BBGATE_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Output on stdout: lines for people, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "BBGATE_FORMAT")]
+    pub format: Format,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => bbgate::audit::run(args),
         Command::Signoffs(SignoffsCommand::Export(args)) => bbgate::signoffs::run_export(args),
         Command::Signoffs(SignoffsCommand::Request(args)) => bbgate::signoffs::run_request(args),
+        Command::Signoffs(SignoffsCommand::Approve(args)) => bbgate::signoffs::run_approve(args),
         Command::PostRender(args) => bbgate::release::post_render(&args.pins),
         Command::Completions(args) => bbgate::cli::completions(args.shell),
         Command::Man(args) => bbgate::cli::man_pages(&args.out_dir),

@@ -3,7 +3,7 @@
 //! `signoffs request` writes unapproved TOML stubs for what needs a sign-off (from a verify decision, or from a
 //! VEX document). Nothing here approves: a stub has no approver, and the gate reads only approved files.
 
-use crate::cli::{SignoffsExportArgs, SignoffsRequestArgs};
+use crate::cli::{Format, SignoffsApproveArgs, SignoffsExportArgs, SignoffsRequestArgs};
 use crate::error::{Error, Result, exit};
 use crate::policy::{Policy, signoff::SignOff};
 use serde_json::{Value, json};
@@ -313,5 +313,228 @@ pub fn run_request(args: &SignoffsRequestArgs) -> Result<u8> {
         None => crate::output::line(out.trim_end())?,
     }
     eprintln!("bbgate: {count} sign-off request(s) written, none approved");
+    Ok(exit::PASS)
+}
+
+/// One request of a requests file, as `signoffs request` writes it and the BB team fills it in.
+#[derive(serde::Deserialize)]
+struct RawRequest {
+    id: Option<String>,
+    building_block: Option<String>,
+    package: Option<String>,
+    repository: Option<String>,
+    digest: Option<String>,
+    analysis: Option<String>,
+    mitigation: Option<String>,
+    approved_by: Option<toml::Value>,
+    approved_on: Option<toml::Value>,
+    expires: Option<toml::Value>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequests {
+    #[serde(default)]
+    signoff: Vec<toml::Spanned<RawRequest>>,
+}
+
+/// The sign-off's scope, for telling a renewal from a new one: (id, building block, package, repository, digest).
+type Key = (String, String, Option<String>, Option<String>, Option<String>);
+
+/// The approved `[[signoff]]` block of one request.
+fn approved_block(r: &RawRequest, approver: &str, on: jiff::civil::Date, until: jiff::civil::Date) -> String {
+    let mut out = String::from("[[signoff]]\n");
+    let mut field = |k: &str, v: Option<&String>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            let _ = writeln!(out, "{k} = {}", toml_string(v));
+        }
+    };
+    field("id", r.id.as_ref());
+    field("building_block", r.building_block.as_ref());
+    field("package", r.package.as_ref());
+    field("repository", r.repository.as_ref());
+    field("digest", r.digest.as_ref());
+    field("analysis", r.analysis.as_ref());
+    field("mitigation", r.mitigation.as_ref());
+    field("approved_by", Some(&approver.to_owned()));
+    let _ = writeln!(out, "approved_on = {on}\nexpires = {until}");
+    out
+}
+
+/// The requests of `src` that may be approved now, or every reason one may not (file:line each).
+fn approvable<'r>(
+    args: &SignoffsApproveArgs,
+    src: &str,
+    raw: &'r RawRequests,
+    policy: &Policy,
+) -> std::result::Result<Vec<&'r RawRequest>, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut chosen = Vec::new();
+    for entry in &raw.signoff {
+        let r = entry.get_ref();
+        let (line, _) = crate::diag::line_col(src, entry.span().start);
+        let at = format!("{}:{line}", args.requests.display());
+        let id = r.id.clone().unwrap_or_default();
+        if !args.only.is_empty() && !args.only.contains(&id) {
+            continue;
+        }
+        let mut bad =
+            |why: String| problems.push(format!("{at}: {}: {why}", if id.is_empty() { "(no id)" } else { &id }));
+        if id.trim().is_empty() {
+            bad("no id".to_owned());
+        }
+        match r.building_block.as_deref() {
+            Some(bb) if policy.building_block(bb).is_some() => {}
+            Some(bb) => bad(format!(
+                "building_block {bb:?} is not in the policy ({})",
+                policy.building_block_names()
+            )),
+            None => bad("no building_block".to_owned()),
+        }
+        for (k, v) in [("analysis", &r.analysis), ("mitigation", &r.mitigation)] {
+            if v.as_deref().is_none_or(|t| t.trim().is_empty()) {
+                bad(format!(
+                    "{k} is empty: the BB team fills it in before an admin approves"
+                ));
+            }
+        }
+        if r.approved_by.is_some() || r.approved_on.is_some() || r.expires.is_some() {
+            bad(
+                "already carries approved_by, approved_on or expires: approval is given here, not in the request"
+                    .to_owned(),
+            );
+        }
+        chosen.push(r);
+    }
+    for want in &args.only {
+        if !raw
+            .signoff
+            .iter()
+            .any(|e| e.get_ref().id.as_deref() == Some(want.as_str()))
+        {
+            problems.push(format!("--only {want}: no such request in {}", args.requests.display()));
+        }
+    }
+    if chosen.is_empty() && problems.is_empty() {
+        problems.push(format!(
+            "{}: no [[signoff]] request to approve",
+            args.requests.display()
+        ));
+    }
+    if problems.is_empty() { Ok(chosen) } else { Err(problems) }
+}
+
+/// `bbgate signoffs approve`: the requests, approved today by `--approver` until the policy's limit at most,
+/// appended to the admins' file (which must read as a valid sign-off file after), and the file's new pin.
+pub fn run_approve(args: &SignoffsApproveArgs) -> Result<u8> {
+    let policy = Policy::load(args.policy.as_deref(), None)?;
+    let mut problems = Vec::new();
+    let approvers = &policy.signoffs.approvers;
+    if args.approver.trim().is_empty() {
+        problems.push("--approver is empty: name the sandbox admin who approves".to_owned());
+    } else if !approvers.is_empty() && !approvers.contains(&args.approver) {
+        problems.push(format!(
+            "--approver {}: not one of the policy's [signoffs] approvers ({})",
+            args.approver,
+            approvers.join(", ")
+        ));
+    }
+    let max = policy.signoffs.max_validity_days;
+    let days = match args.days {
+        Some(d) if d < 1 => {
+            problems.push(format!("--days {d}: a sign-off lasts at least a day"));
+            max
+        }
+        Some(d) => d.min(max),
+        None => max,
+    };
+    let src = crate::input::read_text(&args.requests, crate::input::SIGNOFFS)?;
+    let raw: RawRequests =
+        toml::from_str(&src).map_err(|e| Error::invalid(crate::diag::toml_error(&args.requests, &src, &e)))?;
+    let chosen = match approvable(args, &src, &raw, &policy) {
+        Ok(c) => c,
+        Err(p) => {
+            problems.extend(p);
+            Vec::new()
+        }
+    };
+    let existing = if args.into.exists() {
+        crate::input::read_text(&args.into, crate::input::SIGNOFFS)?
+    } else {
+        String::from(
+            "# The admins' sign-offs (bbgate signoffs approve adds to this file; pin its sha256 in the\n# deploy context's BBGATE_SIGNOFFS_SHA256).\n",
+        )
+    };
+    let held = if existing.trim().is_empty() || !args.into.exists() {
+        Vec::new()
+    } else {
+        crate::policy::signoff::parse(&args.into, &existing, &policy)?
+    };
+    for r in &chosen {
+        let key: Key = (
+            r.id.clone().unwrap_or_default(),
+            r.building_block.clone().unwrap_or_default(),
+            r.package.clone(),
+            r.repository.clone(),
+            r.digest.clone(),
+        );
+        if let Some(old) = held.iter().find(|s| {
+            (
+                s.id.clone(),
+                s.building_block.clone(),
+                s.package.clone(),
+                s.repository.clone(),
+                s.digest.clone(),
+            ) == key
+        }) {
+            problems.push(format!(
+                "{}: already signed off at {} (expires {}): remove that entry to renew it",
+                key.0, old.location, old.expires
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let until = today
+        .checked_add(jiff::Span::new().days(days))
+        .map_err(|e| Error::invalid(format!("--days {days}: {e}")))?;
+    let mut text = existing;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    for r in &chosen {
+        text.push('\n');
+        text.push_str(&approved_block(r, &args.approver, today, until));
+    }
+    // The file as the gate will read it: valid, or nothing is written.
+    crate::policy::signoff::parse(&args.into, &text, &policy)?;
+    let tmp = args.into.with_extension("toml.bbgate-tmp");
+    std::fs::write(&tmp, &text).map_err(|e| Error::write(&tmp, e))?;
+    std::fs::rename(&tmp, &args.into).map_err(|e| Error::write(&args.into, e))?;
+    let sha = crate::policy::sha256_hex(text.as_bytes());
+    let ids: Vec<&str> = chosen.iter().filter_map(|r| r.id.as_deref()).collect();
+    match args.format {
+        Format::Json => crate::output::line(
+            &json!({"approved": ids, "approver": args.approver, "approved_on": today.to_string(),
+                    "expires": until.to_string(), "into": args.into.display().to_string(), "sha256": sha})
+            .to_string(),
+        )?,
+        Format::Human => crate::output::human(&format!(
+            "bbgate signoffs approve: {} sign-off(s) approved by {} into {}, expiring {until}{}: {}\n\
+             the file's new pin (the deploy context's {}): {sha}\n",
+            ids.len(),
+            args.approver,
+            args.into.display(),
+            if args.days.is_some_and(|d| d > max) {
+                format!(" (capped to {max} days by [signoffs] max_validity_days)")
+            } else {
+                String::new()
+            },
+            ids.join(", "),
+            crate::deploy::redecide::SIGNOFFS_PIN_ENV,
+        ))?,
+    }
     Ok(exit::PASS)
 }

@@ -780,3 +780,115 @@ fn a_deny_ends_with_the_exact_command_that_drafts_the_sign_offs() {
         "{out}"
     );
 }
+
+/// The sign-off round trip: the BB's requests are one line each in `policy check` until filled in; an admin's
+/// `signoffs approve` dates them, caps their expiry at the policy's limit, adds them to the admins' file (which
+/// then reads as a valid sign-off file), prints the file's new pin, and the findings are signed off.
+#[test]
+fn requests_are_approved_into_the_admins_file_capped_by_the_policy_and_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    // A fresh decision of the demo's scan (today), with no sign-offs: what needs one.
+    let now = jiff::Timestamp::now().to_string();
+    let args = [
+        "verify",
+        "--findings",
+        "fixtures/demo/payments-emulator-scan.json",
+        "--api-report",
+        "fixtures/api-tests/payments-adapter.ndjson",
+    ];
+    let (_, json, _) = run(bbgate().args(args).args(["--now", &now, "--format", "json"]));
+    std::fs::write(p("verify.json"), &json).unwrap();
+    let waiting = all_findings(&serde_json::from_str(&json).unwrap())
+        .filter(|f| f["outcome"] == "needs_signoff")
+        .count();
+    assert!(waiting > 5, "{json}");
+    let (code, _, err) = run(bbgate()
+        .args(["signoffs", "request", "--decision"])
+        .arg(p("verify.json"))
+        .arg("--out")
+        .arg(p("requested.toml")));
+    assert_eq!(code, 0, "{err}");
+    // Unfilled: one line per request in policy check, and approve refuses each, writing nothing.
+    let (code, _, err) = run(bbgate()
+        .args(["policy", "check", "--signoffs"])
+        .arg(p("requested.toml")));
+    assert_eq!(code, 2);
+    assert_eq!(
+        err.matches("is a sign-off request, not yet a sign-off").count(),
+        waiting,
+        "{err}"
+    );
+    let approve = |extra: &[&str]| {
+        run(bbgate()
+            .args(["signoffs", "approve", "--requests"])
+            .arg(p("requested.toml"))
+            .arg("--into")
+            .arg(p("admins.toml"))
+            .args(["--approver", "sandbox-admin@govstack.global"])
+            .args(extra))
+    };
+    let (code, _, err) = approve(&[]);
+    assert_eq!(code, 2);
+    assert_eq!(err.matches("analysis is empty").count(), waiting, "{err}");
+    assert!(!p("admins.toml").exists());
+    // Filled in by the BB team; approved for longer than the policy allows: capped.
+    let filled = std::fs::read_to_string(p("requested.toml"))
+        .unwrap()
+        .replace(
+            "analysis = \"\"",
+            "analysis = \"not reachable from the emulator's API\"",
+        )
+        .replace("mitigation = \"\"", "mitigation = \"fixed in the next base image\"");
+    std::fs::write(p("requested.toml"), filled).unwrap();
+    let (code, out, err) = approve(&["--days", "400"]);
+    assert_eq!(code, 0, "{err}");
+    let max = 90; // the built-in policy's [signoffs] max_validity_days
+    let until = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .checked_add(jiff::Span::new().days(max))
+        .unwrap();
+    assert!(
+        out.contains(&format!(
+            "expiring {until} (capped to {max} days by [signoffs] max_validity_days)"
+        )),
+        "{out}"
+    );
+    let pin = out
+        .lines()
+        .find(|l| l.contains("new pin"))
+        .unwrap()
+        .rsplit(" ")
+        .next()
+        .unwrap();
+    assert_eq!(
+        pin,
+        common::sha256_file(&p("admins.toml")),
+        "the printed pin is the file's sha256"
+    );
+    let (code, _, err) = run(bbgate().args(["policy", "check", "--signoffs"]).arg(p("admins.toml")));
+    assert_eq!(code, 0, "{err}");
+    // The findings are now signed off.
+    let (_, v) = run_json(
+        bbgate()
+            .args(args)
+            .args(["--now", &now, "--signoffs", p("admins.toml").to_str().unwrap()]),
+    );
+    assert_eq!(
+        all_findings(&v).filter(|f| f["outcome"] == "needs_signoff").count(),
+        0,
+        "{v}"
+    );
+    assert_eq!(
+        all_findings(&v).filter(|f| f["outcome"] == "signed_off").count(),
+        waiting
+    );
+    // Approving the same again is refused, naming the entry that holds it.
+    let (code, _, err) = approve(&[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("already signed off at ") && err.contains("admins.toml:"),
+        "{err}"
+    );
+}

@@ -790,13 +790,37 @@ fn the_same_signoff_twice_is_ambiguous_across_files() {
     );
     assert_eq!(signoff::load_files(&[a, c], &policy).unwrap().len(), 2);
     // Every file's problems at once.
-    let bad1 = write(dir.path(), "bad1.toml", "[[signoff]]\n");
+    let bad1 = write(dir.path(), "bad1.toml", "[[signoff]]\napproved_by = \"a@b\"\n");
     let bad2 = write(dir.path(), "bad2.toml", "x = 1\n");
     let Err(Error::Invalid(p)) = signoff::load_files(&[bad1, bad2], &policy) else {
         panic!()
     };
     assert!(p.len() > 2, "{p:?}");
     assert!(p.iter().any(|m| m.contains("bad2.toml")), "{p:?}");
+    // Requests (`signoffs request` stubs: no approver, no dates) are one line each, saying what is left to do.
+    let stubs = write(
+        dir.path(),
+        "requested.toml",
+        "[[signoff]]\nid = \"CVE-1\"\nbuilding_block = \"payments\"\nanalysis = \"\"\nmitigation = \"\"\n\n\
+         [[signoff]]\nid = \"CVE-2\"\nbuilding_block = \"payments\"\nanalysis = \"not reachable\"\nmitigation = \"\"\n\n\
+         [[signoff]]\nid = \"CVE-3\"\nbuilding_block = \"payments\"\nanalysis = \"a\"\nmitigation = \"m\"\n",
+    );
+    let Err(Error::Invalid(p)) = signoff::load_files(&[stubs], &policy) else {
+        panic!()
+    };
+    assert_eq!(p.len(), 3, "{p:#?}");
+    assert!(
+        p[0].contains("requested.toml:1:1: CVE-1 is a sign-off request")
+            && p[0].contains("fill in analysis and mitigation first"),
+        "{p:#?}"
+    );
+    assert!(p[1].contains("fill in mitigation first"), "{p:#?}");
+    assert!(
+        p[2].contains("CVE-3 is a sign-off request")
+            && p[2].contains("approves it with `bbgate signoffs approve`")
+            && !p[2].contains("fill in"),
+        "{p:#?}"
+    );
 }
 
 #[test]

@@ -121,6 +121,30 @@ fn read_entry(
         format!("{}:{line}", path.display())
     };
     let r = entry.into_inner();
+    // A request (`signoffs request` writes them: no approver, no dates) is one problem, not one per missing field.
+    if r.approved_by.is_none() && r.approved_on.is_none() && r.expires.is_none() {
+        let id = r.id.as_ref().map_or("(no id)", |s| s.get_ref().as_str());
+        let missing: Vec<&str> = [("analysis", &r.analysis), ("mitigation", &r.mitigation)]
+            .into_iter()
+            .filter(|(_, v)| v.as_ref().is_none_or(|s| s.get_ref().trim().is_empty()))
+            .map(|(k, _)| k)
+            .collect();
+        let todo = if missing.is_empty() {
+            "a sandbox admin approves it with `bbgate signoffs approve`".to_owned()
+        } else {
+            format!(
+                "fill in {} first, then a sandbox admin approves it with `bbgate signoffs approve`",
+                missing.join(" and ")
+            )
+        };
+        problems.push(diag::at(
+            path,
+            src,
+            Some(entry_span),
+            format!("{id} is a sign-off request, not yet a sign-off (no approved_by, approved_on, expires): {todo}"),
+        ));
+        return None;
+    }
     let mut bad = |span: Option<std::ops::Range<usize>>, msg: String| {
         problems.push(diag::at(path, src, span.or(Some(entry_span.clone())), msg))
     };
