@@ -884,6 +884,32 @@ fn requests_are_approved_into_the_admins_file_capped_by_the_policy_and_pinned() 
         all_findings(&v).filter(|f| f["outcome"] == "signed_off").count(),
         waiting
     );
+    // What was accepted, and why, travels with each finding: JSON, and the table, Markdown and HTML.
+    let cited = all_findings(&v).find(|f| f["outcome"] == "signed_off").unwrap()["signoff"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cited.contains("approved by sandbox-admin@govstack.global")
+            && cited.ends_with(": not reachable from the emulator's API; mitigation: fixed in the next base image"),
+        "{cited}"
+    );
+    let (md, html) = (p("summary.md"), p("report.html"));
+    let (_, table, _) = run(bbgate()
+        .args(args)
+        .args(["--now", &now, "--signoffs", p("admins.toml").to_str().unwrap()])
+        .args(["--markdown", md.to_str().unwrap(), "--html", html.to_str().unwrap()])
+        .env("COLUMNS", "80"));
+    assert!(table.contains("signed off: "), "{table}");
+    for (what, text) in [
+        ("markdown", std::fs::read_to_string(&md).unwrap()),
+        ("html", std::fs::read_to_string(&html).unwrap()),
+    ] {
+        assert!(
+            text.contains("not reachable from the emulator") && text.contains("fixed in the next base image"),
+            "{what}: {text}"
+        );
+    }
     // Approving the same again is refused, naming the entry that holds it.
     let (code, _, err) = approve(&[]);
     assert_eq!(code, 2);

@@ -196,7 +196,10 @@ fn findings(ctx: &Context, out: &mut String) {
                     esc(&f.package_version),
                     esc(f.fixed_in.as_deref().unwrap_or("")),
                     esc(&j.scan.image.repository),
-                    esc(&f.basis.to_string())
+                    esc(&match &f.signoff {
+                        Some(s) => format!("{}; signed off: {s}", f.basis),
+                        None => f.basis.to_string(),
+                    })
                 ),
             ));
         }

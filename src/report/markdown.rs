@@ -89,6 +89,7 @@ pub(crate) fn render(ctx: &Context, evidence_sha256: Option<&str>) -> String {
     ] {
         listed(ctx, outcome, title, &mut out);
     }
+    signed_off(ctx, &mut out);
     let a = &d.api_tests;
     let _ = writeln!(
         out,
@@ -127,6 +128,45 @@ pub(crate) fn render(ctx: &Context, evidence_sha256: Option<&str>) -> String {
 }
 
 /// The findings with `outcome`, highest score first, at most `SHOWN`.
+/// What the admins accepted: each signed-off finding with its sign-off (where, who, until when, the analysis and
+/// the mitigation), folded, at most `SHOWN`.
+fn signed_off(ctx: &Context, out: &mut String) {
+    let rows: Vec<String> = ctx
+        .each()
+        .flat_map(|(j, i)| {
+            i.findings
+                .iter()
+                .filter(|f| f.outcome == Outcome::SignedOff)
+                .map(move |f| (j, f))
+        })
+        .map(|(j, fd)| {
+            let f = ctx.record(j, fd);
+            format!(
+                "- {} ({} {}): {}",
+                cell(&f.id),
+                cell(&f.package),
+                cell(&f.package_version),
+                cell(&f.signoff.map(|s| s.to_string()).unwrap_or_default())
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n<details><summary>Signed off ({} finding(s): what the admins accepted, and why)</summary>\n",
+        rows.len()
+    );
+    for r in rows.iter().take(SHOWN) {
+        let _ = writeln!(out, "{r}");
+    }
+    if rows.len() > SHOWN {
+        let _ = writeln!(out, "- … and {} more (see the HTML report)", rows.len() - SHOWN);
+    }
+    let _ = writeln!(out, "\n</details>");
+}
+
 fn listed(ctx: &Context, outcome: Outcome, title: &str, out: &mut String) {
     let mut listed: Vec<(f64, String)> = ctx
         .each()

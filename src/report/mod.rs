@@ -265,7 +265,7 @@ pub(crate) struct FindingRecord<'a> {
 pub(crate) enum Shown<'a> {
     Basis(&'a Basis),
     Score(&'a crate::findings::Score),
-    /// A sign-off as findings cite it: where it is, who approved it, until when.
+    /// A sign-off as findings cite it: where it is, who approved it, until when, its analysis and mitigation.
     Signoff(&'a SignOff),
     Text(String),
 }
@@ -275,10 +275,11 @@ impl std::fmt::Display for Shown<'_> {
         match self {
             Shown::Basis(b) => b.fmt(f),
             Shown::Score(s) => s.fmt(f),
+            // What the admins accepted and why, wherever the finding is shown (table, JSON, Markdown, HTML, SARIF).
             Shown::Signoff(s) => write!(
                 f,
-                "{} (approved by {}, expires {})",
-                s.location, s.approved_by, s.expires
+                "{} (approved by {}, expires {}): {}; mitigation: {}",
+                s.location, s.approved_by, s.expires, s.analysis, s.mitigation
             ),
             Shown::Text(t) => f.write_str(t),
         }
