@@ -549,7 +549,7 @@ fn the_orbs_verify_and_dry_run_steps_run_against_the_peer_and_write_their_artifa
     let dry = tmp.path().join("dry");
     let (code, stdout, stderr) = run_step(
         &orb,
-        "dry-run",
+        "dry_run",
         &[
             ("findings", out_dir.join("findings").to_str().unwrap()),
             (
@@ -1119,7 +1119,7 @@ fn every_orb_parameter_is_described_and_the_bbs_jobs_take_an_executor_a_resource
         }
     }
     // The long steps carry the timeout (CircleCI's default of 10 minutes can kill a deploy before helm rolls back).
-    for cmd in ["verify", "deploy-release", "audit"] {
+    for cmd in ["verify", "deploy_release", "audit"] {
         let steps = orb["commands"][cmd]["steps"].as_array().unwrap();
         assert!(
             steps
@@ -1260,7 +1260,7 @@ fn parameters_may_name_variables_substituted_without_evaluation_and_only_pipelin
     // substituted (bbgate then runs, and stops at the chart this test never wrote).
     let deploy = |set: &str| {
         common::orb_step(
-            "deploy-release",
+            "deploy_release",
             &[
                 ("evidence", "out/evidence.json"),
                 ("chart", "chart"),
@@ -1469,4 +1469,34 @@ fn the_summary_goes_on_the_pull_request_as_one_comment_edited_in_place() {
     );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("GITHUB_TOKEN is not set"), "{err}");
+}
+
+/// orb-tools' review (RC010): every component and parameter name is snake_case.
+#[test]
+fn every_orb_component_and_parameter_name_is_snake_case() {
+    let orb = orb();
+    let snake = |n: &str| {
+        n.starts_with(|c: char| c.is_ascii_lowercase())
+            && n.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    let mut bad = Vec::new();
+    let mut seen = 0;
+    for section in ["commands", "jobs", "executors", "examples"] {
+        for (name, def) in orb[section].as_object().unwrap() {
+            seen += 1;
+            if !snake(name) {
+                bad.push(format!("{section}.{name}"));
+            }
+            for p in def["parameters"].as_object().into_iter().flatten().map(|(k, _)| k) {
+                if !snake(p) {
+                    bad.push(format!("{section}.{name}.parameters.{p}"));
+                }
+            }
+        }
+    }
+    assert!(seen > 15, "{seen}");
+    assert!(bad.is_empty(), "not snake_case: {bad:?}");
+    // The rule sees a kebab-case name (positive control).
+    assert!(!snake("dry-run") && snake("dry_run"));
 }

@@ -970,7 +970,7 @@ fn images_kept_in_a_vendors_ecr_or_the_bbs_own_ghcr_organisation_are_judged_and_
 
 /// The README's walk-through, run as the orb runs it: a GovStack-shaped BB (two images from one repository at two
 /// tags given with `--set-string`, an umbrella with a vendored subchart and a nested dependency, a peer namespace)
-/// goes through the orb's `verify` step online (the local AWS peer's ECR) and its `deploy-release` step (EKS
+/// goes through the orb's `verify` step online (the local AWS peer's ECR) and its `deploy_release` step (EKS
 /// through the peer, the fake API server, helm from PATH at the admins' pin), each step's own shell.
 #[test]
 fn the_readmes_govstack_walk_through_runs_through_the_orbs_steps() {
@@ -1084,7 +1084,7 @@ fn the_readmes_govstack_walk_through_runs_through_the_orbs_steps() {
         ("eks_cluster_env_var", "EKS_CLUSTER"),
         ("timeout", "60s"),
     ]);
-    let (code, out, err) = orb_step("deploy-release", &params, dir, &[&bin], &env);
+    let (code, out, err) = orb_step("deploy_release", &params, dir, &[&bin], &env);
     assert_eq!(code, 0, "{out}{err}");
     let pinned = |repository: &str, digest: &str| format!("{REGISTRY}/{repository}@{digest}");
     assert_eq!(image_of(&fake, "payment-hub-ss1"), pinned(&repo, &d1));
