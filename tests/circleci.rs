@@ -247,7 +247,7 @@ fn expansion(chars: &[char], i: usize, lookup: &dyn Fn(&str) -> String) -> (Vec<
     }
 }
 
-/// Logical lines (continuations joined) that start with `bbgate ` or `cargo run -q -- `.
+/// Logical lines (continuations joined) that start with `bbgate ` or `cargo run -- `.
 fn invocations(script: &str) -> Vec<String> {
     let mut joined = Vec::new();
     let mut acc = String::new();
@@ -265,7 +265,7 @@ fn invocations(script: &str) -> Vec<String> {
         .into_iter()
         .filter_map(|l| {
             l.strip_prefix("bbgate ")
-                .or_else(|| l.strip_prefix("cargo run -q -- "))
+                .or_else(|| l.strip_prefix("cargo run -- "))
                 .map(|rest| format!("bbgate {rest}"))
         })
         .collect()
