@@ -8,8 +8,22 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            // --help and --version are not errors; a bad command line is invalid input (2).
-            return ExitCode::from(if e.use_stderr() { exit::INVALID } else { exit::PASS });
+            // --help and --version are not errors; a bad command line is invalid input (2), and under
+            // `--format json` (or BBGATE_FORMAT=json) stdout still holds one JSON document saying so.
+            if !e.use_stderr() {
+                return ExitCode::from(exit::PASS);
+            }
+            if json_asked() {
+                let text = e.render().to_string();
+                let usage = bbgate::error::Error::Invalid(
+                    text.lines()
+                        .filter(|l| !l.trim().is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                );
+                let _ = bbgate::output::line(&bbgate::output::error_document(&usage));
+            }
+            return ExitCode::from(exit::INVALID);
         }
     };
     let result = match &cli.command {
@@ -50,5 +64,23 @@ fn main() -> ExitCode {
             }
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// Did the command line (or BBGATE_FORMAT) ask for JSON, though it did not parse?
+fn json_asked() -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = args
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, a)| match a.strip_prefix("--format") {
+            Some("") => args.get(i + 1).map(String::as_str),
+            Some(v) => v.strip_prefix('='),
+            None => None,
+        });
+    match flag {
+        Some(v) => v == "json",
+        None => std::env::var("BBGATE_FORMAT").is_ok_and(|v| v == "json"),
     }
 }

@@ -918,3 +918,31 @@ fn requests_are_approved_into_the_admins_file_capped_by_the_policy_and_pinned() 
         "{err}"
     );
 }
+
+/// A command line that does not parse is invalid input (exit 2), and under `--format json` (or
+/// BBGATE_FORMAT=json) stdout still holds one JSON document saying so; otherwise stdout stays empty.
+#[test]
+fn a_usage_error_under_format_json_is_a_json_document() {
+    for (args, env) in [
+        (vec!["verify", "--bogus", "--format", "json"], None),
+        (vec!["verify", "--format=json", "--bogus"], None),
+        (vec!["deploy", "--bogus"], Some("json")),
+    ] {
+        let mut cmd = bbgate();
+        cmd.args(&args).env_remove("BBGATE_FORMAT");
+        if let Some(f) = env {
+            cmd.env("BBGATE_FORMAT", f);
+        }
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, 2, "{args:?}");
+        let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out:?}"));
+        assert_eq!(
+            (v["exit_code"].as_i64(), v["error"]["kind"].as_str()),
+            (Some(2), Some("invalid-input"))
+        );
+        assert!(v["error"]["messages"][0].as_str().unwrap().contains("'--bogus'"), "{v}");
+        assert!(err.contains("'--bogus'"), "stderr says it too: {err}");
+    }
+    let (code, out, _) = run(bbgate().args(["verify", "--bogus"]).env_remove("BBGATE_FORMAT"));
+    assert_eq!((code, out.as_str()), (2, ""));
+}
