@@ -21,6 +21,10 @@ pub const EXIT_CODES: &str = "Exit codes: 0 pass, 1 denied by policy, 2 invalid 
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Say on stderr every call bbgate makes to AWS and every helm it runs (method, host and path, status,
+    /// time; never a token, key or secret value). Also BBGATE_LOG=calls.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(Subcommand, Debug)]

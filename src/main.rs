@@ -26,6 +26,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::INVALID);
         }
     };
+    bbgate::output::set_log(cli.verbose);
     let result = match &cli.command {
         Command::Verify(args) => bbgate::verify::run(args),
         Command::Policy(PolicyCommand::Check(args)) => bbgate::verify::policy_check(args),

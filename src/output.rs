@@ -129,6 +129,26 @@ pub(crate) fn cut(line: &str, width: usize) -> String {
     kept
 }
 
+/// How much bbgate says of its calls on stderr: 0 nothing, 1 each AWS call and helm run (`-v`, BBGATE_LOG=calls).
+static LOG: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Set from `-v` and BBGATE_LOG (`calls` or `1`; `off` or `0`): the larger wins.
+pub fn set_log(verbose: u8) {
+    let env = match std::env::var("BBGATE_LOG").unwrap_or_default().trim() {
+        "calls" | "1" | "debug" | "2" => 1,
+        _ => 0,
+    };
+    LOG.store(verbose.max(env), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Say one call on stderr (`bbgate[aws]: …`) when asked to; `what` carries no secret (callers pass method, host,
+/// path, status and time, or helm's printable command line).
+pub(crate) fn log(area: &str, what: impl std::fmt::Display) {
+    if LOG.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+        eprintln!("bbgate[{area}]: {}", terminal_safe(&what.to_string()));
+    }
+}
+
 /// The width human output fits: `COLUMNS`, else the terminal's, else 100 (a CI log).
 pub(crate) fn width() -> u16 {
     if let Some(w) = std::env::var("COLUMNS")

@@ -855,7 +855,9 @@ fn eks_cluster_access_describes_the_cluster_and_authenticates_with_eks_tokens() 
                 "--api-report",
                 REPORT,
             ])
-            .args(["--eks-cluster", &cluster, "--poll-interval", "100ms", "--dry-run"]);
+            .args(["--eks-cluster", &cluster, "--poll-interval", "100ms", "--dry-run"])
+            // Every AWS call and helm run said on stderr: the EKS token and the keys must stay out of that too.
+            .arg("-v");
         // --eks-cluster also re-reads the scan: a clean one.
         moto.queue_scans(
             &repo,
@@ -889,6 +891,14 @@ fn eks_cluster_access_describes_the_cluster_and_authenticates_with_eks_tokens() 
         assert!(
             log.iter()
                 .any(|l| l.path.contains("dryRun") || l.method == "GET" && l.path.contains("/secrets"))
+        );
+        assert!(
+            err.contains("bbgate[aws]: ") && err.contains("DescribeCluster: "),
+            "{err}"
+        );
+        assert!(
+            err.contains("bbgate[helm]: ") && err.contains(" -> exit 0 in "),
+            "{err}"
         );
         let text = format!("{out}{err}");
         assert!(

@@ -67,6 +67,8 @@ fn oidc_token_to_sts_to_ecr_with_the_assumed_credentials() {
             &role,
             "--format",
             "json",
+            // Every call said on stderr: the secrets below must stay out of that too.
+            "-v",
         ])
         .env("CIRCLE_PROJECT_REPONAME", "sandbox-bb-payments")
         .env("CIRCLE_BUILD_NUM", "42")
@@ -104,6 +106,18 @@ fn oidc_token_to_sts_to_ecr_with_the_assumed_credentials() {
     assert!(!used.is_empty() && used.iter().all(|k| k.starts_with("ASIA")), "{keys}");
     assert!(
         err.contains("OIDC token: org (aud) org-uuid-1, project-id proj-uuid-1"),
+        "{err}"
+    );
+    // `-v` says each call: the service and operation, method, host and path, status and time.
+    let said: Vec<&str> = err.lines().filter(|l| l.starts_with("bbgate[aws]: ")).collect();
+    assert!(
+        said.iter()
+            .any(|l| l.contains("AssumeRoleWithWebIdentity: POST http://127.0.0.1:") && l.contains("-> 200 in ")),
+        "{err}"
+    );
+    assert!(
+        said.iter()
+            .any(|l| l.contains("DescribeImageScanFindings: POST http://127.0.0.1:")),
         "{err}"
     );
     // Neither the token nor anything STS issued reaches any output.

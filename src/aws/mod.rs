@@ -8,10 +8,12 @@ pub(crate) mod ecr;
 use crate::error::{Error, Result};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -50,6 +52,51 @@ impl Intercept for CallCounter {
         }
         Ok(())
     }
+
+    fn read_before_transmit(
+        &self,
+        ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        // Method, host and path only: a query could carry a presigned credential.
+        let r = ctx.request();
+        let uri = r.uri();
+        let at = uri.split('?').next().unwrap_or(uri).to_owned();
+        cfg.interceptor_state()
+            .store_put(Sent(format!("{} {at}", r.method()), std::time::Instant::now()));
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        ctx: &FinalizerInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        let op = cfg
+            .load::<Metadata>()
+            .map(|m| format!("{} {}", m.service(), m.name()))
+            .unwrap_or_default();
+        let status = ctx
+            .response()
+            .map_or_else(|| "no answer".to_owned(), |r| r.status().as_u16().to_string());
+        if let Some(Sent(call, at)) = cfg.load::<Sent>() {
+            crate::output::log(
+                "aws",
+                format!("{op}: {call} -> {status} in {} ms", at.elapsed().as_millis()),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// One attempt's request, as logged, and when it left.
+#[derive(Debug, Clone)]
+struct Sent(String, std::time::Instant);
+
+impl Storable for Sent {
+    type Storer = StoreReplace<Self>;
 }
 
 /// The async runtime of the network edges (two workers: the machine's size).

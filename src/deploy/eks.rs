@@ -94,7 +94,12 @@ pub(crate) async fn resolve_credentials(
 
 /// The cluster's API endpoint and CA certificate (PEM), from DescribeCluster.
 pub(crate) async fn describe(conf: &aws_config::SdkConfig, cluster: &str) -> Result<(String, Vec<u8>)> {
-    let eks = aws_sdk_eks::Client::new(conf);
+    // Counted and, under `-v`, said like every AWS call.
+    let eks = aws_sdk_eks::Client::from_conf(
+        aws_sdk_eks::config::Builder::from(conf)
+            .interceptor(aws::CallCounter::default())
+            .build(),
+    );
     let out = eks.describe_cluster().name(cluster).send().await.map_err(|e| {
         Error::Undecidable(format!(
             "EKS DescribeCluster {cluster} failed: {} (the role needs eks:DescribeCluster)",

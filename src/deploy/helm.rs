@@ -90,11 +90,10 @@ impl Helm {
             env,
             redact: Vec::new(),
         };
-        let out = helm
-            .command()
-            .args(["version", "--template", "{{.Version}}"])
-            .output()
-            .map_err(|e| tool_error(path, "read its version", e))?;
+        let out = helm.run(
+            &["version".into(), "--template".into(), "{{.Version}}".into()],
+            "read its version",
+        )?;
         let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         let major = version
             .trim_start_matches('v')
@@ -183,11 +182,10 @@ impl Helm {
         for url in repos {
             // Named by the URL: a subchart built after its parent may name the same repository again.
             let name = format!("bbgate-dep-{}", &crate::policy::sha256_hex(url.as_bytes())[..12]);
-            let out = self
-                .command()
-                .args(["repo", "add", &name, url])
-                .output()
-                .map_err(|e| tool_error(&self.path, "add a chart repository", e))?;
+            let out = self.run(
+                &["repo".into(), "add".into(), name.into(), url.into()],
+                "add a chart repository",
+            )?;
             if !out.status.success() {
                 return Err(Error::Undecidable(format!(
                     "helm repo add {url} failed: {}",
@@ -199,11 +197,7 @@ impl Helm {
         if plain_http {
             args.push("--plain-http".into());
         }
-        let out = self
-            .command()
-            .args(&args)
-            .output()
-            .map_err(|e| tool_error(&self.path, "build the chart's dependencies", e))?;
+        let out = self.run(&args, "build the chart's dependencies")?;
         if out.status.success() {
             return Ok(());
         }
@@ -231,11 +225,7 @@ impl Helm {
         let mut args: Vec<OsString> = vec!["template".into()];
         self.common(i, &mut args);
         args.push("--include-crds".into());
-        let out = self
-            .command()
-            .args(&args)
-            .output()
-            .map_err(|e| tool_error(&self.path, "render the chart", e))?;
+        let out = self.run(&args, "render the chart")?;
         if !out.status.success() {
             return Err(Error::invalid(format!(
                 "helm template {} failed: {}",
@@ -317,10 +307,27 @@ impl Helm {
     }
 
     pub(crate) fn run(&self, args: &[OsString], what: &str) -> Result<Output> {
-        self.command()
+        let started = std::time::Instant::now();
+        let out = self
+            .command()
             .args(args)
             .output()
-            .map_err(|e| tool_error(&self.path, what, e))
+            .map_err(|e| tool_error(&self.path, what, e))?;
+        self.logged(args, out.status, started);
+        Ok(out)
+    }
+
+    /// `-v`: the helm run as its printable command line (no secret is on it), its exit and its time.
+    fn logged(&self, args: &[OsString], status: std::process::ExitStatus, started: std::time::Instant) {
+        crate::output::log(
+            "helm",
+            format!(
+                "{} -> exit {} in {} ms",
+                redact(&self.printable(args), &self.redact),
+                status.code().map_or_else(|| "by signal".to_owned(), |c| c.to_string()),
+                started.elapsed().as_millis()
+            ),
+        );
     }
 
     /// Run helm with its output shown as it comes (each line on stderr, prefixed `helm: `), and a line from
@@ -398,6 +405,7 @@ impl Helm {
             let _ = r.join();
         }
         let status = child.wait().map_err(|e| tool_error(&self.path, what, e))?;
+        self.logged(args, status, started);
         Ok(Output { status, stdout, stderr })
     }
 

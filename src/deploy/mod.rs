@@ -1363,7 +1363,8 @@ fn finish_record(
             &calls,
         )
         .await?;
-        crate::attest::sign_kms(&aws_sdk_kms::Client::new(&conf), key, &payload).await
+        let kms = aws_sdk_kms::Client::from_conf(aws_sdk_kms::config::Builder::from(&conf).interceptor(calls).build());
+        crate::attest::sign_kms(&kms, key, &payload).await
     })?;
     // Strings only: serialising cannot fail.
     let mut out = serde_json::to_vec_pretty(&envelope).expect("an envelope serialises");
