@@ -900,6 +900,10 @@ fn eks_cluster_access_describes_the_cluster_and_authenticates_with_eks_tokens() 
             err.contains("bbgate[helm]: ") && err.contains(" -> exit 0 in "),
             "{err}"
         );
+        assert!(
+            err.contains("bbgate[kubernetes]: GET /api") && err.contains(" -> 200 in "),
+            "{err}"
+        );
         let text = format!("{out}{err}");
         assert!(
             !text.contains("k8s-aws-v1.") && !text.contains(peer::STATIC_SECRET),

@@ -14,6 +14,7 @@ pub(crate) mod redecide;
 pub(crate) mod room;
 pub(crate) mod seal;
 pub(crate) mod secrets;
+pub(crate) mod wire;
 pub mod yaml11;
 
 use crate::cli::{DeployArgs, Format};
@@ -175,7 +176,7 @@ pub(crate) async fn connect_to(
             config.root_cert = Some(eks::pem_to_der(&ca));
         }
         config.auth_info.token = Some(token.into());
-        let client = Client::try_from(config).map_err(|e| preflight::cluster_error("connecting to EKS", e))?;
+        let client = said_client(config, "connecting to EKS")?;
         return Ok(Cluster {
             client,
             reach: Reach::Eks {
@@ -202,8 +203,14 @@ pub(crate) async fn connect_to(
     let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
         .map_err(|e| Error::invalid(format!("the kubeconfig cannot be used: {e}")))?;
-    let client = Client::try_from(config).map_err(|e| preflight::cluster_error("connecting", e))?;
+    let client = said_client(config, "connecting")?;
     Ok(Cluster { client, reach })
+}
+
+/// bbgate's kube client, each call said under `-v` (`wire::Said`).
+fn said_client(config: kube::Config, what: &str) -> Result<Client> {
+    let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| preflight::cluster_error(what, e))?;
+    Ok(builder.with_layer(&tower::layer::layer_fn(wire::Said)).build())
 }
 
 /// What the deploy says on stdout: a few lines for people, or one JSON document.
