@@ -676,6 +676,10 @@ pub struct VerifyArgs {
     /// Write a Markdown summary short enough for a pull-request comment or CircleCI's job summary.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Also write the JSON document (as --format json prints it) to FILE, whatever --format is (as audit's
+    /// --json): the decision for tools and `signoffs request`, the table for people, from one run.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
     /// Write a self-contained HTML report (no network resource): verdict, images, findings filterable by
     /// outcome, sign-offs, API tests, the evidence's sha256.
     #[arg(long, value_name = "FILE")]
@@ -946,8 +950,9 @@ impl DeployArgs {
 
 #[derive(Args, Debug)]
 pub struct EksTokenArgs {
-    /// The EKS cluster's name (signed into the token as x-k8s-aws-id).
-    #[arg(long, value_name = "NAME")]
+    /// The EKS cluster's name (signed into the token as x-k8s-aws-id). Also --eks-cluster, as deploy and audit
+    /// name it.
+    #[arg(long, visible_alias = "eks-cluster", value_name = "NAME")]
     pub cluster: String,
     /// Region [default: AWS_REGION, else AWS_DEFAULT_REGION].
     #[arg(long, value_name = "REGION")]

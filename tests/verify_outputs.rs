@@ -761,8 +761,10 @@ fn a_deny_ends_with_the_exact_command_that_drafts_the_sign_offs() {
     );
     // Run as written, in a directory holding this run's decision.
     let dir = tempfile::tempdir().unwrap();
-    let (_, json, _) = run(bbgate().args(&args).args(["--format", "json"]));
-    std::fs::write(dir.path().join("verify.json"), json).unwrap();
+    // As the hint says: the same run with --json writes the decision beside the table.
+    let (code, table, _) = run(bbgate().args(&args).arg("--json").arg(dir.path().join("verify.json")));
+    assert_eq!(code, 1);
+    assert!(table.contains("verdict: DENY"), "the table on stdout: {table}");
     std::fs::create_dir_all(dir.path().join("signoffs")).unwrap();
     let words: Vec<&str> = command.split_whitespace().skip(1).collect();
     let (code, _, err) = run(bbgate().args(&words).current_dir(dir.path()));

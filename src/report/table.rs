@@ -396,8 +396,8 @@ fn tests_signoffs_verdict(ctx: &Context, out: &mut String) {
                     out,
                     "next: draft the {waiting} sign-off(s), fill in analysis and mitigation, and ask the sandbox \
                      admins to approve them:\n  bbgate signoffs request --decision verify.json --out \
-                     signoffs/requested.toml\n  (verify.json: this run with --format json; the orb saves it as \
-                     bbgate-out/verify.json)"
+                     signoffs/requested.toml\n  (verify.json: give this run --json verify.json; the orb saves it \
+                     as bbgate-out/verify.json)"
                 );
             }
         }

@@ -279,6 +279,10 @@ pub(crate) fn emit(ctx: &Context, args: &VerifyArgs, code: u8) -> Result<()> {
             report::html::render(ctx, evidence_sha256.as_deref()).as_bytes(),
         )?;
     }
+    if let Some(path) = &args.json {
+        let bytes = serde_json::to_vec_pretty(&report::json::render(ctx, code)).map_err(|e| json_error(path, e))?;
+        write_output("JSON decision", path, &bytes)?;
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = match args.format {
