@@ -950,8 +950,7 @@ impl DeployArgs {
 
 #[derive(Args, Debug)]
 pub struct EksTokenArgs {
-    /// The EKS cluster's name (signed into the token as x-k8s-aws-id). Also --eks-cluster, as deploy and audit
-    /// name it.
+    /// The EKS cluster's name (signed into the token as x-k8s-aws-id), as deploy's and audit's --eks-cluster.
     #[arg(long, visible_alias = "eks-cluster", value_name = "NAME")]
     pub cluster: String,
     /// Region [default: AWS_REGION, else AWS_DEFAULT_REGION].

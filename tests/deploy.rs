@@ -1816,9 +1816,11 @@ fn a_critical_in_the_third_party_database_denies_the_release_naming_that_image()
         v["reasons"][0]["location"],
         format!("docker-hub/library/postgres@{}", release_digest(3))
     );
+    // Wide enough that the reason with its image stays on one line.
     let (_, human, _) = run(bbgate()
         .args(["verify", "--chart", RELEASE_CHART, "--helm", &helm(3)])
-        .args(["--findings", pages.to_str().unwrap(), "--api-report", REPORT]));
+        .args(["--findings", pages.to_str().unwrap(), "--api-report", REPORT])
+        .env("COLUMNS", "240"));
     assert!(
         human.contains(&format!("DENY docker-hub/library/postgres@{}", release_digest(3)))
             && human.contains(&format!(

@@ -443,7 +443,8 @@ fn failed_scenarios_of_one_name_are_told_apart_by_where_they_are_written() {
         ],
         "one per example row"
     );
-    let (_, human, _) = run(bbgate().args(args));
+    // Wide enough that each failed scenario is one line.
+    let (_, human, _) = run(bbgate().args(args).env("COLUMNS", "300"));
     assert!(
         human.contains("The user successfully receives the id and access token (features/oauth_token.feature:29)"),
         "{human}"
