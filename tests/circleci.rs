@@ -1203,14 +1203,8 @@ fn parameters_may_name_variables_substituted_without_evaluation_and_only_pipelin
     let repo = format!("bb/payments/{}", peer::unique("orb-subst"));
     let digest = moto.image_with_scan(&repo, "c0ffee1", peer::low_basic_findings(2), json!({"MEDIUM": 2}));
     let tmp = tempfile::tempdir().unwrap();
-    let aws = [
-        ("AWS_ENDPOINT_URL", moto.url.as_str()),
-        ("AWS_REGION", peer::REGION),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST"),
-        ("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET),
-        ("CIRCLE_SHA1", "c0ffee1"),
-    ];
+    let mut aws = moto.env().to_vec();
+    aws.push(("CIRCLE_SHA1", "c0ffee1"));
     let report = std::fs::canonicalize("../shared/fixtures-upstream/cucumber-cck-messages/minimal.ndjson").unwrap();
     let image = format!("{repo}:${{CIRCLE_SHA1}}");
     let verify = |image: &str, out: &str| {

@@ -280,6 +280,18 @@ fn small_chart(dir: &Path, name: &str, version: &str, image: &str, extra: &str) 
     );
 }
 
+/// A chart repository served on loopback from `dir/repo`, holding chart `name` at `version` (one StatefulSet
+/// running `image`), packaged and indexed by helm: its URL and directory.
+fn chart_repository(dir: &Path, name: &str, version: &str, image: &str) -> (String, PathBuf) {
+    let repo = dir.join("repo");
+    let src = dir.join(format!("{name}-src"));
+    small_chart(&src, name, version, image, "");
+    ok(helm_in(dir).args(["package", src.to_str().unwrap(), "-d", repo.to_str().unwrap()]));
+    let url = serve_dir(repo.clone());
+    ok(helm_in(dir).args(["repo", "index", repo.to_str().unwrap(), "--url", &url]));
+    (url, repo)
+}
+
 /// The Information Mediator's umbrella as GovStack writes it: subcharts vendored under `charts/` in directories
 /// named otherwise than the charts (`charts/security-server` holds chart `xroad-ss`), declared in Chart.yaml
 /// without a lock; and, like early-warnings, a vendored `charts/events` (chart `kafka-wrapper`) that locks its
@@ -295,16 +307,7 @@ fn umbrella(dir: &Path) -> PathBuf {
 /// `umbrella` whose security server runs `own` and whose broker runs `broker`.
 fn umbrella_of(dir: &Path, own: &str, broker: &str) -> PathBuf {
     // The chart repository the broker comes from.
-    let repo = dir.join("repo");
-    small_chart(&dir.join("broker-src"), "broker", "3.7.0", broker, "");
-    ok(helm_in(dir).args([
-        "package",
-        dir.join("broker-src").to_str().unwrap(),
-        "-d",
-        repo.to_str().unwrap(),
-    ]));
-    let url = serve_dir(repo.clone());
-    ok(helm_in(dir).args(["repo", "index", repo.to_str().unwrap(), "--url", &url]));
+    let (url, _) = chart_repository(dir, "broker", "3.7.0", broker);
 
     let chart = dir.join("im-umbrella");
     write(
@@ -440,16 +443,7 @@ fn chart_check(dir: &Path, chart: &Path) -> (i32, String, String) {
 /// open-imis' shape: a database chart from a chart repository, locked by `helm dependency update` with its
 /// archive committed under charts/, then the repository gone. `dependencies` is Chart.yaml's list.
 fn openimis(dir: &Path, dependencies: &str) -> (PathBuf, String) {
-    let repo = dir.join("repo");
-    small_chart(&dir.join("db-src"), "postgresql", "16.4.0", "postgres:16.4", "");
-    ok(helm_in(dir).args([
-        "package",
-        dir.join("db-src").to_str().unwrap(),
-        "-d",
-        repo.to_str().unwrap(),
-    ]));
-    let url = serve_dir(repo.clone());
-    ok(helm_in(dir).args(["repo", "index", repo.to_str().unwrap(), "--url", &url]));
+    let (url, repo) = chart_repository(dir, "postgresql", "16.4.0", "postgres:16.4");
     let chart = dir.join("openimis");
     small_chart(
         &chart,
@@ -1034,16 +1028,12 @@ fn the_readmes_govstack_walk_through_runs_through_the_orbs_steps() {
         chart.display().to_string(),
         policy.display().to_string(),
     );
-    let aws = [
-        ("AWS_ENDPOINT_URL", moto.url.as_str()),
-        ("AWS_REGION", peer::REGION),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST"),
-        ("AWS_SECRET_ACCESS_KEY", peer::STATIC_SECRET),
+    let mut aws = moto.env().to_vec();
+    aws.extend([
         ("HELM_CACHE_HOME", "h-cache"),
         ("HELM_CONFIG_HOME", "h-config"),
         ("HELM_DATA_HOME", "h-data"),
-    ];
+    ]);
     let common = [
         ("chart", chart_dir.as_str()),
         ("set_string", tags),

@@ -105,6 +105,17 @@ impl Moto {
         self.control("/bbgate/eks-endpoint", json!({"cluster": name, "endpoint": endpoint}));
     }
 
+    /// What a process needs to reach this peer as AWS, with static keys (the standard chain), no metadata.
+    pub fn env(&self) -> [(&'static str, &str); 5] {
+        [
+            ("AWS_ENDPOINT_URL", self.url.as_str()),
+            ("AWS_REGION", REGION),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_ACCESS_KEY_ID", "AKIDSTATICTEST"),
+            ("AWS_SECRET_ACCESS_KEY", STATIC_SECRET),
+        ]
+    }
+
     pub fn create_repository(&self, repo: &str) {
         self.ecr("CreateRepository", json!({"repositoryName": repo}));
     }
