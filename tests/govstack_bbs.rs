@@ -1124,3 +1124,61 @@ fn a_missing_helm_is_invalid_configuration_with_the_install_hint() {
         .args(with("--set-string", &TAGS)));
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// The sandbox's own ECR (`[images] ecr`): a building block's repository name in another account (which anyone
+/// can create and open to the sandbox) is not its image. Positive control: without the key, it is taken as one.
+#[test]
+fn a_bbs_repository_name_in_another_account_is_foreign_once_the_sandbox_names_its_ecr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let other = "999999999999.dkr.ecr.eu-central-1.amazonaws.com";
+    let chart = tmp.path().join("clean-looking");
+    small_chart(
+        &chart,
+        "clean-looking",
+        "1.0.0",
+        &format!("{other}/bb/payments/emulator:1.0.0"),
+        "",
+    );
+    let pages = tmp.path().join("pages");
+    std::fs::create_dir_all(&pages).unwrap();
+    let mut page = scan_page(
+        "bb/payments/emulator",
+        &format!("sha256:{}", "9e".repeat(32)),
+        "1.0.0",
+        vec![],
+        1,
+    );
+    page["registryId"] = Value::from("999999999999");
+    std::fs::write(pages.join("0.json"), serde_json::to_vec(&page).unwrap()).unwrap();
+    let verify = |policy: &Path| {
+        run_json(
+            bbgate()
+                .args(["verify", "--chart", chart.to_str().unwrap(), "--helm", &helm(3)])
+                .args([
+                    "--findings",
+                    pages.to_str().unwrap(),
+                    "--api-report",
+                    REPORT,
+                    "--policy",
+                ])
+                .arg(policy),
+        )
+    };
+    let open = sandbox_policy(tmp.path(), "any-account", "", "[]");
+    let (code, v) = verify(&open);
+    assert_eq!(code, 0, "without [images] ecr, any account passes: {v}");
+    let named = tmp.path().join("sandbox-named.toml");
+    let text = std::fs::read_to_string(&open).unwrap();
+    std::fs::write(&named, text.replace("# ecr = ", "ecr = ")).unwrap();
+    let (code, v) = verify(&named);
+    assert_eq!(code, 1, "{v}");
+    let reasons = diagnostics(&v["reasons"]);
+    assert_eq!(reasons.len(), 1, "{v}");
+    assert_eq!(reasons[0].0, "foreign-repository");
+    assert!(
+        reasons[0]
+            .1
+            .contains("is in ECR account 999999999999, not the sandbox's (123456789012; [images] ecr)"),
+        "{v}"
+    );
+}

@@ -410,6 +410,18 @@ fn registries_elsewhere_are_a_vendors_ecr_or_a_cached_organisation_owned_there_o
         got[3].contains("repository pattern \"Mifos/*\" is not a repository path"),
         "{got:#?}"
     );
+    // The sandbox's own ECR, when named, is an ECR registry.
+    let ecr = problems(&format!("[images]\necr = \"registry.example.org\"\n{BB}"));
+    assert_eq!(ecr.len(), 1, "{ecr:?}");
+    assert!(
+        ecr[0].starts_with("p.toml:2:7: [images] ecr = \"registry.example.org\" is not an ECR registry"),
+        "{ecr:?}"
+    );
+    let named = parse(&format!(
+        "[images]\necr = \"123456789012.dkr.ecr.eu-central-1.amazonaws.com\"\n{BB}"
+    ))
+    .unwrap();
+    assert_eq!(named.images.ecr.as_deref(), Some("123456789012"));
 }
 
 #[test]

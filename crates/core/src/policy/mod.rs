@@ -240,6 +240,9 @@ pub struct ImagesPolicy {
     /// Upstream registry host -> the ECR pull-through cache rule's repository prefix (`docker.io` ->
     /// `docker-hub`). A third-party image is judged, and run, as the cached copy in the sandbox's ECR.
     pub pull_through: std::collections::BTreeMap<String, String>,
+    /// The sandbox's ECR account (`[images] ecr`, its registry host): a building block's own repositories and
+    /// the cache's copies are judged only there (or in its `[[building_block.registries]]`); unset, in any account.
+    pub ecr: Option<String>,
 }
 
 impl ImagesPolicy {
@@ -354,6 +357,7 @@ struct RawSignoffs {
 #[serde(deny_unknown_fields)]
 struct RawImages {
     pull_through: Option<Spanned<std::collections::BTreeMap<String, Spanned<String>>>>,
+    ecr: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -437,6 +441,17 @@ impl Policy {
     /// Why an image of `repository` may not run in `bb`'s release, if it may not: it must be one of the
     /// building block's own repositories, or the pull-through cache's copy of a third-party image.
     pub fn refuse_image(&self, bb: &BuildingBlock, account: Option<&str>, repository: &str) -> Option<String> {
+        // Another account than the sandbox's: anyone can create `bb/payments/x` there and open it to the sandbox.
+        if let (Some(sandbox), Some(a)) = (&self.images.ecr, account)
+            && a != sandbox
+            && !bb.registries.iter().any(|r| r.owns(account, repository))
+        {
+            return Some(format!(
+                "repository {repository} is in ECR account {a}, not the sandbox's ({sandbox}; [images] ecr): a \
+                 building block's own images and the cache's copies are judged there, or in a registry its \
+                 [[building_block.registries]] lists"
+            ));
+        }
         if bb.owns_image(account, repository) {
             return None;
         }
@@ -582,8 +597,26 @@ fn value_keys(
 /// `[images]`: the pull-through cache prefixes, each an upstream registry host mapped to a repository prefix.
 fn images_section(raw: RawImages, bad: &mut impl FnMut(Range<usize>, String)) -> ImagesPolicy {
     let mut pull_through = std::collections::BTreeMap::new();
+    let ecr = raw
+        .ecr
+        .and_then(|e| match crate::reference::parse_ecr_host(e.get_ref()) {
+            Some((account, _)) => Some(account),
+            None => {
+                bad(
+                    e.span(),
+                    format!(
+                        "[images] ecr = {:?} is not an ECR registry (ACCOUNT.dkr.ecr.REGION.amazonaws.com)",
+                        e.get_ref()
+                    ),
+                );
+                None
+            }
+        });
     let Some(table) = raw.pull_through else {
-        return ImagesPolicy::default();
+        return ImagesPolicy {
+            ecr,
+            ..ImagesPolicy::default()
+        };
     };
     let span = table.span();
     let mut prefixes: Vec<String> = Vec::new();
@@ -618,7 +651,7 @@ fn images_section(raw: RawImages, bad: &mut impl FnMut(Range<usize>, String)) ->
         prefixes.push(p.clone());
         pull_through.insert(host, prefix.into_inner());
     }
-    ImagesPolicy { pull_through }
+    ImagesPolicy { pull_through, ecr }
 }
 
 /// A registry host as image references name one: DNS labels with dots, optionally `:port`.
