@@ -15,26 +15,12 @@ const BODY_LIMIT: usize = 65_536;
 /// Pages of 100 comments read at most while looking for bbgate's.
 const MAX_PAGES: u32 = 50;
 
-/// `--github-api-url`: https to any host (github.com, a GitHub Enterprise server), plain http only on loopback.
+/// `--github-api-url`: https to any host (github.com, a GitHub Enterprise server), plain http only on loopback
+/// with a port, checked as the CircleCI API URL is.
 pub(crate) fn api_url(s: &str) -> std::result::Result<String, String> {
     const WHAT: &str = "GitHub's API is https://api.github.com (GitHub Enterprise: https://HOST/api/v3; a loopback \
                         address only for tests)";
-    let url = url::Url::parse(s).map_err(|e| format!("{s:?} is not a URL ({e}): {WHAT}"))?;
-    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("{s:?} carries a user, password, query or fragment: {WHAT}"));
-    }
-    let ok = match (url.scheme(), url.host()) {
-        ("https", Some(_)) => true,
-        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
-        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
-        ("http", Some(url::Host::Domain("localhost"))) => true,
-        _ => false,
-    };
-    if ok {
-        Ok(s.trim_end_matches('/').to_owned())
-    } else {
-        Err(WHAT.into())
-    }
+    crate::deploy::approval::api_base(s, WHAT, |_| true)
 }
 
 /// The marker that tells bbgate's comment (of `key`) from the others.

@@ -12,17 +12,30 @@ pub(crate) const DEFAULT_API: &str = "https://circleci.com/api/v2";
 /// receive CIRCLE_TOKEN.
 pub(crate) fn api_url(s: &str) -> std::result::Result<String, String> {
     const WHAT: &str = "the CircleCI API is https://circleci.com/api/v2 (a loopback address only for tests)";
+    api_base(s, WHAT, |url| {
+        url.host() == Some(url::Host::Domain("circleci.com")) && url.port().is_none()
+    })
+}
+
+/// An API's base URL a token is sent to: parsed, no user name, password, query or fragment, https where
+/// `https_ok` admits it, plain http only to a loopback address with a port (a test's stand-in). `what` says
+/// which URL is expected.
+pub(crate) fn api_base(
+    s: &str,
+    what: &str,
+    https_ok: impl Fn(&url::Url) -> bool,
+) -> std::result::Result<String, String> {
     // Parsed as a URL, its host compared: `http://127.0.0.1:@evil/api` has the host `evil`, and userinfo (which
     // would carry nothing but confusion here) is refused.
-    let url = url::Url::parse(s).map_err(|e| format!("{s:?} is not a URL ({e}): {WHAT}"))?;
+    let url = url::Url::parse(s).map_err(|e| format!("{s:?} is not a URL ({e}): {what}"))?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("{s:?} carries a user name or password: {WHAT}"));
+        return Err(format!("{s:?} carries a user name or password: {what}"));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("{s:?} carries a query or fragment: {WHAT}"));
+        return Err(format!("{s:?} carries a query or fragment: {what}"));
     }
     let ok = match (url.scheme(), url.host()) {
-        ("https", Some(url::Host::Domain("circleci.com"))) => url.port().is_none(),
+        ("https", Some(_)) => https_ok(&url),
         ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback() && url.port().is_some(),
         ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback() && url.port().is_some(),
         ("http", Some(url::Host::Domain("localhost"))) => url.port().is_some(),
@@ -31,7 +44,7 @@ pub(crate) fn api_url(s: &str) -> std::result::Result<String, String> {
     if ok {
         Ok(s.trim_end_matches('/').to_owned())
     } else {
-        Err(WHAT.into())
+        Err(what.into())
     }
 }
 
